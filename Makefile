@@ -1,0 +1,61 @@
+# The two commands: `make demo` and `make test`. Both set up the virtualenv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+GPUS ?= 1
+
+.PHONY: install demo test services worker gpu-worker beat lint typecheck clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+## Embedded mode (SQLite, in-process worker): site + a live demo tournament on $(HOST):$(PORT).
+demo: $(STAMP)
+	env -u REDIS_URL -u DATABASE_URL $(BIN)/python manage.py demo --host $(HOST) --port $(PORT)
+
+## The whole suite in embedded mode; again against PostgreSQL + Redis when both URLs are set.
+test: $(STAMP)
+	env -u REDIS_URL -u DATABASE_URL $(BIN)/python -m pytest
+	@if [ -n "$$REDIS_URL" ] && [ -n "$$DATABASE_URL" ]; then \
+	  echo "== the suite again in services mode: DATABASE_URL and REDIS_URL are set"; \
+	  ARENA_REQUIRE_SERVICES=1 $(BIN)/python -m pytest; \
+	else \
+	  echo "== REDIS_URL / DATABASE_URL unset: the services-mode integration tests were skipped"; \
+	fi
+
+## Services mode: web + worker + beat against $$DATABASE_URL and $$REDIS_URL.
+services: $(STAMP)
+	@test -n "$$REDIS_URL" -a -n "$$DATABASE_URL" || { echo "set DATABASE_URL and REDIS_URL first (see README)"; exit 2; }
+	$(BIN)/python manage.py migrate
+	trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A arena worker -Q default,judge -l INFO & \
+	$(BIN)/celery -A arena beat -l INFO & \
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+
+worker: $(STAMP)
+	$(BIN)/celery -A arena worker -Q default,judge -l INFO
+
+## On a GPU machine: one task per GPU for local models.
+gpu-worker: $(STAMP)
+	$(BIN)/celery -A arena worker -Q gpu -c $(GPUS) -n gpu@%h -l INFO
+
+beat: $(STAMP)
+	$(BIN)/celery -A arena beat -l INFO
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

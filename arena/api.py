@@ -1,0 +1,138 @@
+"""REST API (django-ninja, OpenAPI schema at /api/docs). Parse, call a service, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import NinjaAPI, Schema, Status
+from ninja.security import django_auth
+
+from arena.models import Contestant, Tournament
+from arena.selectors import tournament_leaderboard, tournament_progress
+from arena.services import tournaments as svc
+
+api = NinjaAPI(title="Arena API", version="1")
+
+
+class ContestantOut(Schema):
+    id: int
+    name: str
+    backend: str
+    model_id: str
+    queue: str
+
+
+class TournamentIn(Schema):
+    name: str
+    format: str = "round_robin"
+    contestants: list[str | int]
+    prompt_set: str | int
+    judge: str | int | None = None
+    config: dict[str, Any] = {}
+    seed: int = 0
+    budget: int | None = None
+
+
+class TournamentOut(Schema):
+    id: int
+    name: str
+    format: str
+    status: str
+    seed: int
+    budget: int | None
+    config: dict[str, Any]
+    done: int
+    planned: int | None
+
+
+class LeaderboardRowOut(Schema):
+    rank: int
+    contestant: str
+    elo: float
+    matches: int
+    wins: float
+    ties: int
+    win_rate: float
+
+
+class ErrorOut(Schema):
+    errors: dict[str, list[str]]
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> Any:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    return api.create_response(request, {"errors": errors}, status=400)
+
+
+def _out(t: Tournament) -> dict[str, Any]:
+    done, planned = tournament_progress(t)
+    return {
+        "id": t.pk,
+        "name": t.name,
+        "format": t.format,
+        "status": t.status,
+        "seed": t.seed,
+        "budget": t.budget,
+        "config": t.config,
+        "done": done,
+        "planned": planned,
+    }
+
+
+@api.get("/contestants", response=list[ContestantOut])
+def contestants_list(request: HttpRequest) -> Any:
+    return Contestant.objects.all()
+
+
+@api.get("/tournaments", response=list[TournamentOut])
+def tournaments_list(request: HttpRequest) -> Any:
+    return [_out(t) for t in Tournament.objects.all()[:200]]
+
+
+@api.post("/tournaments", response={201: TournamentOut, 400: ErrorOut}, auth=django_auth)
+def tournaments_create(request: HttpRequest, payload: TournamentIn) -> Any:
+    _require_staff(request)
+    tournament = svc.tournament_create(**payload.dict())
+    return Status(201, _out(tournament))
+
+
+@api.get("/tournaments/{tournament_id}", response=TournamentOut)
+def tournaments_detail(request: HttpRequest, tournament_id: int) -> Any:
+    return _out(get_object_or_404(Tournament, pk=tournament_id))
+
+
+@api.get("/tournaments/{tournament_id}/leaderboard", response=list[LeaderboardRowOut])
+def tournaments_leaderboard(request: HttpRequest, tournament_id: int) -> Any:
+    return tournament_leaderboard(get_object_or_404(Tournament, pk=tournament_id))
+
+
+ACTIONS = {
+    "start": svc.tournament_start,
+    "pause": svc.tournament_pause,
+    "resume": svc.tournament_resume,
+    "cancel": svc.tournament_cancel,
+}
+
+
+@api.post(
+    "/tournaments/{tournament_id}/{action}",
+    response={200: TournamentOut, 400: ErrorOut},
+    auth=django_auth,
+)
+def tournaments_action(request: HttpRequest, tournament_id: int, action: str) -> Any:
+    _require_staff(request)
+    if action not in ACTIONS:
+        raise ValidationError({"action": [f"one of {sorted(ACTIONS)}"]})
+    tournament = ACTIONS[action](tournament=get_object_or_404(Tournament, pk=tournament_id))
+    return _out(tournament)
+
+
+def _require_staff(request: HttpRequest) -> None:
+    from ninja.errors import HttpError
+
+    if not request.user.is_staff:
+        raise HttpError(403, "staff only")

@@ -1,0 +1,54 @@
+"""An in-memory channel layer that Celery worker threads can publish to.
+
+Channels' InMemoryChannelLayer keeps asyncio queues that belong to the server's event loop;
+a worker thread publishing through ``async_to_sync`` runs on a loop of its own, and waking
+another loop's waiters from there is not thread-safe (the event can sit unseen until the
+server loop wakes for some other reason). In embedded mode the workers are threads of the
+web process, so sends from a foreign loop are handed to the loop that receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from channels.layers import InMemoryChannelLayer
+
+
+class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._home: asyncio.AbstractEventLoop | None = None
+
+    def _foreign_home(self) -> asyncio.AbstractEventLoop | None:
+        """The receiving loop, when it is alive and not the caller's own."""
+        home = self._home
+        if home is None or home.is_closed() or not home.is_running():
+            return None
+        return None if home is asyncio.get_running_loop() else home
+
+    async def receive(self, channel: str) -> Any:
+        self._home = asyncio.get_running_loop()
+        return await super().receive(channel)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self._home = asyncio.get_running_loop()
+        await super().group_add(group, channel)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        home = self._foreign_home()
+        if home is None:
+            await super().send(channel, message)
+        else:
+            await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(super().send(channel, message), home)
+            )
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        home = self._foreign_home()
+        if home is None:
+            await super().group_send(group, message)
+        else:
+            await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(super().group_send(group, message), home)
+            )

@@ -1,0 +1,24 @@
+"""Websocket consumers: join the group of what the page shows and forward its events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from arena.live import tournament_group
+
+
+class TournamentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Read-only feed of one tournament's events; leaderboards are public, so no login."""
+
+    async def connect(self) -> None:
+        self.group = tournament_group(int(self.scope["url_route"]["kwargs"]["tournament_id"]))
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def arena_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])

@@ -1,0 +1,51 @@
+"""Embedded mode: Celery worker threads inside the web process, on the in-memory broker.
+
+Tasks run asynchronously as in services mode (a request never waits for a judge); they just
+run in threads of this process instead of in `celery worker` processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery.worker import WorkController
+from django.conf import settings
+
+from arena.celery import app
+
+log = logging.getLogger(__name__)
+QUEUES = ["default", "judge", "gpu"]
+
+_worker: WorkController | None = None
+
+
+def embedded_worker_start(*, concurrency: int | None = None) -> WorkController:
+    """Start (once per process) a worker consuming every queue in a daemon thread."""
+    global _worker
+    if _worker is not None:
+        return _worker
+    if not settings.EMBEDDED:
+        raise RuntimeError("REDIS_URL is set: run `celery -A arena worker` processes instead")
+    worker = WorkController(
+        app=app,
+        hostname="embedded@localhost",
+        pool="threads",
+        concurrency=concurrency or settings.EMBEDDED_WORKER_THREADS,
+        queues=QUEUES,
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+        loglevel="WARNING",
+    )
+    threading.Thread(target=worker.start, name="embedded-celery", daemon=True).start()
+    _worker = worker
+    log.info("embedded Celery worker started (%s threads)", worker.concurrency)
+    return worker
+
+
+def embedded_worker_stop() -> None:
+    global _worker
+    if _worker is not None:
+        _worker.stop(in_sighandler=False)
+        _worker = None

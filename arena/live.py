@@ -1,0 +1,77 @@
+"""The one place that publishes live events to websocket groups.
+
+Events go out only after the transaction that produced them commits, so a page never shows
+a result that a rollback later takes back. Each event is a TypedDict; consumers forward
+them as JSON unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+class LeaderboardRow(TypedDict):
+    rank: int
+    contestant: str
+    elo: float
+    matches: int
+    wins: float
+    ties: int
+    win_rate: float
+
+
+class LeaderboardUpdated(TypedDict):
+    type: Literal["leaderboard.updated"]
+    tournament: int
+    rows: list[LeaderboardRow]
+
+
+class MatchFinished(TypedDict):
+    type: Literal["match.finished"]
+    tournament: int
+    match: int
+    round: int
+    slot: int
+    status: str
+    ranking: list[list[str]]
+
+
+class TournamentProgress(TypedDict):
+    type: Literal["tournament.progress"]
+    tournament: int
+    status: str
+    done: int
+    planned: int | None
+
+
+Event = LeaderboardUpdated | MatchFinished | TournamentProgress
+
+
+def tournament_group(tournament_id: int) -> str:
+    return f"tournament.{tournament_id}"
+
+
+async def async_publish(group: str, event: Event) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        # Consumers route on "type"; the event's own type travels in the payload.
+        await layer.group_send(group, {"type": "arena.event", "event": dict(event)})
+
+
+def publish(group: str, event: Event) -> None:
+    """Send ``event`` to ``group`` now; a dead channel layer must not fail the caller's work."""
+    try:
+        async_to_sync(async_publish)(group, event)
+    except Exception:
+        log.exception("could not publish %s to %s", event["type"], group)
+
+
+def publish_on_commit(group: str, event: Event) -> None:
+    transaction.on_commit(lambda: publish(group, event))

@@ -1,0 +1,306 @@
+"""The arena's tables. Logic about one row lives on its model; work across rows lives in
+``arena.services``.
+
+A comparison's outcome is a ranking in tiers, best first, ties in one tier, stored as
+contestant ids: ``[[3], [1, 4], [2]]``. Pairwise is ``[[a], [b]]`` or ``[[a, b]]`` (tie);
+"both bad" is a tie with ``both_bad`` set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+ENV_VAR_NAME = RegexValidator(
+    r"^[A-Z_][A-Z0-9_]*$", "Name an environment variable (A-Z, 0-9, _), never the key itself."
+)
+
+
+class Queue(models.TextChoices):
+    DEFAULT = "default", "default"
+    GPU = "gpu", "gpu (local models)"
+
+
+class BackendKind(models.TextChoices):
+    SIMULATED = "simulated", "simulated (no model; for demos and the simulator)"
+    OPENAI = "openai", "OpenAI-compatible API"
+    PREGENERATED = "pregenerated", "pre-generated answers (imported)"
+
+
+class Contestant(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    backend = models.CharField(max_length=20, choices=BackendKind.choices)
+    base_url = models.URLField(blank=True)
+    model_id = models.CharField(max_length=200, blank=True)
+    api_key_env = models.CharField(max_length=100, blank=True, validators=[ENV_VAR_NAME])
+    generation = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=20, choices=Queue.choices, default=Queue.DEFAULT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def settings_hash(self) -> str:
+        """Identifies the generation settings an answer was produced with (the cache key)."""
+        blob = json.dumps(
+            {"backend": self.backend, "model": self.model_id, "generation": self.generation},
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class PromptSet(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="prompts")
+    external_id = models.CharField(max_length=100)
+    text = models.TextField()
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    reference_answer = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["prompt_set", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_set", "external_id"], name="prompt_unique_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_set}#{self.external_id}"
+
+
+class Response(models.Model):
+    """A contestant's answer to a prompt, cached per generation settings."""
+
+    contestant = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="responses")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
+    settings_hash = models.CharField(max_length=64)
+    text = models.TextField(blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contestant", "prompt", "settings_hash"], name="response_cache_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contestant_id} on {self.prompt_id}"
+
+
+class JudgeKind(models.TextChoices):
+    SIMULATED = "simulated", "simulated (Bradley-Terry draw on hidden strengths)"
+    OPENAI = "openai", "LLM judge via an OpenAI-compatible API"
+
+
+class Judge(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=JudgeKind.choices)
+    base_url = models.URLField(blank=True)
+    model_id = models.CharField(max_length=200, blank=True)
+    api_key_env = models.CharField(max_length=100, blank=True, validators=[ENV_VAR_NAME])
+    settings = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=20, choices=Queue.choices, default=Queue.DEFAULT)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TournamentStatus(models.TextChoices):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Tournament(models.Model):
+    name = models.CharField(max_length=200)
+    format = models.CharField(max_length=40)
+    config = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(default=0)
+    status = models.CharField(
+        max_length=20, choices=TournamentStatus.choices, default=TournamentStatus.DRAFT
+    )
+    budget = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most judge calls (matches) to spend; empty for no cap."
+    )
+    prompt_set = models.ForeignKey(PromptSet, on_delete=models.PROTECT, related_name="tournaments")
+    judge = models.ForeignKey(
+        Judge,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tournaments",
+        help_text="Empty: matches wait for human votes.",
+    )
+    contestants = models.ManyToManyField(Contestant, related_name="tournaments")
+    planned_matches = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Matches the format expects in all, when it knows."
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {
+            TournamentStatus.COMPLETED,
+            TournamentStatus.CANCELLED,
+            TournamentStatus.FAILED,
+        }
+
+
+class MatchStatus(models.TextChoices):
+    PENDING = "pending"
+    PLAYING = "playing"
+    AWAITING_VOTE = "awaiting_vote"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+OPEN_MATCH_STATUSES = (MatchStatus.PENDING, MatchStatus.PLAYING, MatchStatus.AWAITING_VOTE)
+
+
+class Match(models.Model):
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="matches")
+    round = models.PositiveIntegerField()
+    slot = models.PositiveIntegerField()
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="matches")
+    status = models.CharField(
+        max_length=20, choices=MatchStatus.choices, default=MatchStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tournament", "round", "slot"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tournament", "round", "slot"], name="match_unique_slot"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tournament_id} r{self.round} s{self.slot}"
+
+
+class MatchEntry(models.Model):
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="entries")
+    contestant = models.ForeignKey(Contestant, on_delete=models.PROTECT, related_name="entries")
+    position = models.PositiveSmallIntegerField(help_text="0 is shown first (answer A).")
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, null=True, blank=True)
+
+    class Meta:
+        ordering = ["match", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["match", "position"], name="entry_unique_position"),
+            models.UniqueConstraint(fields=["match", "contestant"], name="entry_unique_contestant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"match {self.match_id} #{self.position}"
+
+
+class Judgment(models.Model):
+    """A judge's verdict on a match; one per match, so a replayed task cannot add another."""
+
+    match = models.OneToOneField(Match, on_delete=models.CASCADE, related_name="judgment")
+    judge = models.ForeignKey(Judge, on_delete=models.PROTECT, null=True, blank=True)
+    ranking = models.JSONField(help_text="Tiers of contestant ids, best first.")
+    both_bad = models.BooleanField(default=False)
+    probabilities = models.JSONField(null=True, blank=True)
+    raw_output = models.TextField(blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"judgment of match {self.match_id}"
+
+
+class Vote(models.Model):
+    """A human's ranking of a match's entries; the idempotency key makes a replay count once."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="votes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    session_key = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    ranking = models.JSONField(help_text="Tiers of contestant ids, best first.")
+    both_bad = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"vote on match {self.match_id}"
+
+
+class Standing(models.Model):
+    """A contestant's running record in a tournament: the online Elo and its counts."""
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="standings")
+    contestant = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="standings")
+    elo = models.FloatField(default=1000.0)
+    matches = models.PositiveIntegerField(default=0)
+    wins = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
+    ties = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-elo", "contestant__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "contestant"], name="standing_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contestant_id} in {self.tournament_id}: {self.elo:.1f}"
+
+
+class LeaderboardSnapshot(models.Model):
+    tournament = models.ForeignKey(
+        Tournament, on_delete=models.CASCADE, null=True, blank=True, related_name="snapshots"
+    )
+    scope = models.CharField(max_length=100, default="tournament")
+    method = models.CharField(max_length=40)
+    params = models.JSONField(default=dict, blank=True)
+    rows = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.method} snapshot {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,49 @@
+"""Read queries shared by views, the API, services and consumers."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from arena.live import LeaderboardRow
+from arena.models import Match, MatchStatus, Tournament
+
+
+def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
+    """Standings best first by online Elo; rank 1 + the number strictly ahead."""
+    standings = tournament.standings.select_related("contestant").order_by(
+        "-elo", "contestant__name"
+    )
+    rows: list[LeaderboardRow] = []
+    for s in standings:
+        rank = 1 + sum(1 for r in rows if r["elo"] > round(s.elo, 2))
+        rows.append(
+            LeaderboardRow(
+                rank=rank,
+                contestant=s.contestant.name,
+                elo=round(s.elo, 2),
+                matches=s.matches,
+                wins=s.wins,
+                ties=s.ties,
+                win_rate=round(s.wins / s.matches, 4) if s.matches else 0.0,
+            )
+        )
+    return rows
+
+
+def tournament_progress(tournament: Tournament) -> tuple[int, int | None]:
+    """(matches finished, matches expected in all or None when the format cannot tell)."""
+    done = tournament.matches.filter(status__in=[MatchStatus.COMPLETED, MatchStatus.FAILED]).count()
+    return done, tournament.planned_matches
+
+
+def tournaments_with_progress() -> QuerySet[Tournament]:
+    finished = Q(matches__status__in=[MatchStatus.COMPLETED, MatchStatus.FAILED])
+    return Tournament.objects.select_related("prompt_set", "judge").annotate(
+        done=Count("matches", filter=finished)
+    )
+
+
+def tournament_matches(tournament: Tournament) -> QuerySet[Match]:
+    return tournament.matches.select_related("prompt", "judgment").prefetch_related(
+        "entries__contestant"
+    )

@@ -1,0 +1,1 @@
+"""Write operations. Keyword-only functions named ``<entity>_<action>``."""

@@ -1,0 +1,200 @@
+"""Playing a match: claim it, make sure every entry has an answer, ask the judge, record.
+
+Every step is safe to run twice. The claim is a conditional UPDATE (pending → playing, or a
+stale claim whose worker died), and the verdict is recorded only while this claim holds,
+under a lock, so a redelivered task neither plays a finished match again nor adds a second
+Judgment.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from arena import live
+from arena.models import (
+    OPEN_MATCH_STATUSES,
+    Judgment,
+    Match,
+    MatchEntry,
+    MatchStatus,
+    Response,
+    Tournament,
+    TournamentStatus,
+)
+from arena.queueing import enqueue_advance
+from arena.services.backends import contestant_generator, judge_comparator
+from arena.services.leaderboards import standings_apply_ranking
+from arena.services.tournaments import (
+    tournament_publish_leaderboard,
+    tournament_publish_progress,
+)
+from judges.backends.base import Answer, BackendError, PermanentError, Verdict
+
+log = logging.getLogger(__name__)
+
+
+def match_claim(*, match_id: int) -> bool:
+    """Take the match for this worker; False when it is done, taken, or its tournament idle."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.MATCH_CLAIM_LEASE_SECONDS)
+    claimable = Q(status=MatchStatus.PENDING) | Q(status=MatchStatus.PLAYING, claimed_at__lt=stale)
+    return bool(
+        Match.objects.filter(
+            claimable, pk=match_id, tournament__status=TournamentStatus.RUNNING
+        ).update(status=MatchStatus.PLAYING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+
+
+def match_release(*, match_id: int) -> None:
+    """Give a claimed match back (a transient failure) so the retry can claim it again."""
+    Match.objects.filter(pk=match_id, status=MatchStatus.PLAYING).update(
+        status=MatchStatus.PENDING, claimed_at=None
+    )
+
+
+def _answer(entry: MatchEntry) -> Answer:
+    """The entry's answer, generated once per contestant × prompt × generation settings."""
+    contestant, prompt = entry.contestant, entry.match.prompt
+    key = contestant.settings_hash
+    cached = Response.objects.filter(
+        contestant=contestant, prompt=prompt, settings_hash=key
+    ).first()
+    if cached is None:
+        generation = contestant_generator(contestant=contestant).generate(prompt.text)
+        try:
+            cached, _ = Response.objects.get_or_create(
+                contestant=contestant,
+                prompt=prompt,
+                settings_hash=key,
+                defaults={
+                    "text": generation.text,
+                    "prompt_tokens": generation.prompt_tokens,
+                    "completion_tokens": generation.completion_tokens,
+                    "latency_ms": generation.latency_ms,
+                },
+            )
+        except IntegrityError:  # another worker cached the same answer first
+            cached = Response.objects.get(contestant=contestant, prompt=prompt, settings_hash=key)
+    if entry.response_id != cached.pk:
+        MatchEntry.objects.filter(pk=entry.pk).update(response=cached)
+    return Answer(text=cached.text, author=contestant.name)
+
+
+def match_play(*, match_id: int) -> str:
+    """Play one match end to end. Returns what happened, for logs and tests.
+
+    Raises TransientError (after releasing the claim) when a retry may succeed.
+    """
+    if not match_claim(match_id=match_id):
+        return "skipped"
+    match = Match.objects.select_related("tournament__judge", "prompt").get(pk=match_id)
+    tournament = match.tournament
+    entries = list(match.entries.select_related("contestant", "match__prompt"))
+    try:
+        answers = [_answer(e) for e in entries]
+        judge = judge_comparator(
+            judge=tournament.judge,
+            contestants=[e.contestant for e in entries],
+            seed=tournament.seed,
+        )
+        verdict = judge.compare(match.prompt.text, answers)
+        ranking = _ranking_ids(verdict, entries)
+    except PermanentError as error:
+        match_fail(match_id=match_id, error=str(error))
+        return "failed"
+    except BackendError:
+        match_release(match_id=match_id)
+        raise
+    recorded = match_record_verdict(match_id=match_id, verdict=verdict, ranking=ranking)
+    return "completed" if recorded else "skipped"
+
+
+def _ranking_ids(verdict: Verdict, entries: list[MatchEntry]) -> list[list[int]]:
+    indices = sorted(i for tier in verdict.ranking for i in tier)
+    if indices != list(range(len(entries))):
+        raise PermanentError(
+            f"verdict ranks answers {indices}, expected each of 0..{len(entries) - 1}"
+        )
+    return [[entries[i].contestant_id for i in tier] for tier in verdict.ranking]
+
+
+def _lock(match_id: int) -> tuple[Tournament, Match]:
+    # Completions of one tournament queue on its row, so exactly one of them sees
+    # "no open match left" and advances the tournament.
+    tournament_id = Match.objects.values_list("tournament_id", flat=True).get(pk=match_id)
+    tournament = (
+        Tournament.objects.select_for_update(of=("self",))
+        .select_related("judge")
+        .get(pk=tournament_id)
+    )
+    return tournament, Match.objects.select_for_update().get(pk=match_id)
+
+
+def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[int]]) -> bool:
+    """Save the judgment and its effects in one transaction; False if the match was not ours."""
+    with transaction.atomic():
+        tournament, match = _lock(match_id)
+        if match.status != MatchStatus.PLAYING:
+            return False
+        Judgment.objects.create(
+            match=match,
+            judge=tournament.judge,
+            ranking=ranking,
+            both_bad=verdict.both_bad,
+            probabilities=verdict.probabilities,
+            raw_output=verdict.raw_output,
+            prompt_tokens=verdict.prompt_tokens,
+            completion_tokens=verdict.completion_tokens,
+            cost=Decimal(str(verdict.cost)),
+            latency_ms=verdict.latency_ms,
+        )
+        _finish(match, MatchStatus.COMPLETED)
+        standings_apply_ranking(tournament=tournament, ranking=ranking)
+        names = dict(match.entries.values_list("contestant_id", "contestant__name"))
+        _after_match(tournament, match, [[names[c] for c in tier] for tier in ranking])
+    return True
+
+
+def match_fail(*, match_id: int, error: str) -> None:
+    """Record a permanent failure on the match; the tournament goes on without it."""
+    log.warning("match %s failed: %s", match_id, error)
+    with transaction.atomic():
+        tournament, match = _lock(match_id)
+        if match.status not in OPEN_MATCH_STATUSES:
+            return
+        match.error = error[:2000]
+        _finish(match, MatchStatus.FAILED)
+        _after_match(tournament, match, [])
+
+
+def _finish(match: Match, status: str) -> None:
+    match.status = status
+    match.finished_at = timezone.now()
+    match.save(update_fields=["status", "finished_at", "error"])
+
+
+def _after_match(tournament: Tournament, match: Match, ranking: list[list[str]]) -> None:
+    group = live.tournament_group(tournament.pk)
+    live.publish_on_commit(
+        group,
+        live.MatchFinished(
+            type="match.finished",
+            tournament=tournament.pk,
+            match=match.pk,
+            round=match.round,
+            slot=match.slot,
+            status=match.status,
+            ranking=ranking,
+        ),
+    )
+    tournament_publish_leaderboard(tournament=tournament)
+    tournament_publish_progress(tournament=tournament)
+    if not tournament.matches.filter(status__in=OPEN_MATCH_STATUSES).exists():
+        enqueue_advance(tournament.pk)

@@ -1,0 +1,295 @@
+"""A tournament's life: create, start, advance through its format, pause, resume, cancel.
+
+``tournament_advance`` is the one step that asks the format for matches; it runs under a
+lock on the tournament row and creates matches idempotently (unique per round and slot),
+so a redelivered task finds its work already done and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from arena import live
+from arena.formats import ConfigError, FormatState, MatchResult, PlannedMatch, get_format
+from arena.models import (
+    OPEN_MATCH_STATUSES,
+    Contestant,
+    Judge,
+    Match,
+    MatchEntry,
+    MatchStatus,
+    PromptSet,
+    Queue,
+    Standing,
+    Tournament,
+    TournamentStatus,
+)
+from arena.queueing import enqueue_advance, enqueue_play
+from arena.selectors import tournament_leaderboard, tournament_progress
+from arena.services.leaderboards import leaderboard_snapshot_create
+
+MAX_SEED = 2**63 - 1
+
+
+def _fail(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [message]})
+
+
+def _resolve_contestants(names: Sequence[str | int]) -> list[Contestant]:
+    if len(set(names)) != len(names):
+        raise _fail("contestants", "a contestant is listed twice")
+    by_key = {c.name: c for c in Contestant.objects.filter(name__in=[str(n) for n in names])}
+    by_key.update(
+        {
+            c.id: c
+            for c in Contestant.objects.filter(id__in=[n for n in names if isinstance(n, int)])
+        }
+    )
+    unknown = [str(n) for n in names if n not in by_key]
+    if unknown:
+        raise _fail("contestants", f"unknown contestant(s): {', '.join(unknown)}")
+    return [by_key[n] for n in names]
+
+
+def _resolve(model: type[PromptSet] | type[Judge], field: str, key: str | int) -> Any:
+    lookup = {"id": key} if isinstance(key, int) else {"name": key}
+    try:
+        return model.objects.get(**lookup)
+    except model.DoesNotExist:
+        raise _fail(field, f"unknown {field.replace('_', ' ')}: {key}") from None
+
+
+def tournament_create(
+    *,
+    name: str,
+    format: str,
+    contestants: Sequence[str | int],
+    prompt_set: str | int,
+    judge: str | int | None,
+    config: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    budget: int | None = None,
+) -> Tournament:
+    """Validate everything first, then save the tournament as a draft in one transaction."""
+    if not name.strip():
+        raise _fail("name", "a tournament needs a name")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise _fail("seed", f"must be an integer between 0 and {MAX_SEED}")
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+    ):
+        raise _fail("budget", f"must be a positive number of judge calls, got {budget!r}")
+    try:
+        fmt = get_format(format)
+    except ConfigError as e:
+        raise _fail(e.field, e.message) from None
+    entrants = _resolve_contestants(contestants)
+    pset: PromptSet = _resolve(PromptSet, "prompt_set", prompt_set)
+    judge_row: Judge | None = None if judge in (None, "") else _resolve(Judge, "judge", judge)
+    try:
+        clean = fmt.validate_config(
+            dict(config or {}), n_contestants=len(entrants), n_prompts=pset.prompts.count()
+        )
+    except ConfigError as e:
+        raise _fail(e.field, e.message) from None
+    with transaction.atomic():
+        tournament = Tournament.objects.create(
+            name=name.strip(),
+            format=format,
+            config=clean,
+            seed=seed,
+            budget=budget,
+            prompt_set=pset,
+            judge=judge_row,
+        )
+        tournament.contestants.set(entrants)
+    return tournament
+
+
+def tournament_start(*, tournament: Tournament) -> Tournament:
+    with transaction.atomic():
+        locked = Tournament.objects.select_for_update().get(pk=tournament.pk)
+        if locked.status != TournamentStatus.DRAFT:
+            raise _fail("status", f"only a draft can start; this one is {locked.status}")
+        locked.status = TournamentStatus.RUNNING
+        locked.started_at = timezone.now()
+        locked.save(update_fields=["status", "started_at"])
+        Standing.objects.bulk_create(
+            [Standing(tournament=locked, contestant=c) for c in locked.contestants.all()],
+            ignore_conflicts=True,
+        )
+        enqueue_advance(locked.pk)
+    return locked
+
+
+def _transition(tournament: Tournament, allowed: set[str], to: str) -> Tournament:
+    with transaction.atomic():
+        locked = Tournament.objects.select_for_update().get(pk=tournament.pk)
+        if locked.status not in allowed:
+            raise _fail("status", f"cannot go from {locked.status} to {to}")
+        locked.status = to
+        if to == TournamentStatus.CANCELLED:
+            locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "finished_at"])
+        if to == TournamentStatus.RUNNING:
+            enqueue_advance(locked.pk)
+        tournament_publish_progress(tournament=locked)
+    return locked
+
+
+def tournament_pause(*, tournament: Tournament) -> Tournament:
+    return _transition(tournament, {TournamentStatus.RUNNING}, TournamentStatus.PAUSED)
+
+
+def tournament_resume(*, tournament: Tournament) -> Tournament:
+    return _transition(tournament, {TournamentStatus.PAUSED}, TournamentStatus.RUNNING)
+
+
+def tournament_cancel(*, tournament: Tournament) -> Tournament:
+    allowed = {TournamentStatus.DRAFT, TournamentStatus.RUNNING, TournamentStatus.PAUSED}
+    return _transition(tournament, allowed, TournamentStatus.CANCELLED)
+
+
+def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
+    prompt_index = {pid: i for i, pid in enumerate(prompt_ids)}
+    planned, results = [], []
+    matches = tournament.matches.prefetch_related("entries").select_related("judgment")
+    for match in matches:
+        entrants = tuple(e.contestant_id for e in match.entries.all())
+        planned.append(
+            PlannedMatch(match.round, match.slot, prompt_index[match.prompt_id], entrants)
+        )
+        if match.status == MatchStatus.COMPLETED:
+            tiers = tuple(tuple(tier) for tier in match.judgment.ranking)
+            results.append(MatchResult(match.round, match.slot, entrants, tiers))
+        elif match.status == MatchStatus.FAILED:
+            results.append(MatchResult(match.round, match.slot, entrants, None))
+    return FormatState(
+        contestants=tuple(sorted(tournament.contestants.values_list("id", flat=True))),
+        n_prompts=len(prompt_ids),
+        config=tournament.config,
+        seed=tournament.seed,
+        planned=tuple(planned),
+        results=tuple(results),
+    )
+
+
+def _match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:
+    """Matches that touch a local model go to the GPU workers."""
+    if tournament.judge and tournament.judge.queue == Queue.GPU:
+        return Queue.GPU
+    gpu = Contestant.objects.filter(id__in=entrants, queue=Queue.GPU).exists()
+    return Queue.GPU if gpu else "judge"
+
+
+def _create_match(
+    tournament: Tournament, planned: PlannedMatch, prompt_ids: list[int]
+) -> Match | None:
+    status = MatchStatus.PENDING if tournament.judge_id else MatchStatus.AWAITING_VOTE
+    match, created = Match.objects.get_or_create(
+        tournament=tournament,
+        round=planned.round,
+        slot=planned.slot,
+        defaults={"prompt_id": prompt_ids[planned.prompt_index], "status": status},
+    )
+    if not created:
+        return None
+    MatchEntry.objects.bulk_create(
+        [
+            MatchEntry(match=match, contestant_id=c, position=i)
+            for i, c in enumerate(planned.entrants)
+        ]
+    )
+    return match
+
+
+def tournament_advance(*, tournament_id: int) -> None:
+    """Create the format's next matches and queue every pending one, or finish."""
+    with transaction.atomic():
+        tournament = (
+            Tournament.objects.select_for_update(of=("self",))
+            .select_related("judge")
+            .filter(pk=tournament_id)
+            .first()
+        )
+        if tournament is None or tournament.status != TournamentStatus.RUNNING:
+            return
+        prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
+        state = _format_state(tournament, prompt_ids)
+        step = get_format(tournament.format).next_step(state)
+        room = None if tournament.budget is None else tournament.budget - len(state.planned)
+        wanted = step.matches if room is None else step.matches[: max(room, 0)]
+        for planned in wanted:
+            _create_match(tournament, planned, prompt_ids)
+        expected = step.planned_total
+        if expected is not None and tournament.budget is not None:
+            expected = min(expected, tournament.budget)
+        if expected != tournament.planned_matches:
+            tournament.planned_matches = expected
+            tournament.save(update_fields=["planned_matches"])
+        open_matches = tournament.matches.filter(status__in=OPEN_MATCH_STATUSES)
+        if not open_matches.exists() and (step.finished or not wanted):
+            _complete(tournament)
+            return
+        for match in open_matches.filter(status=MatchStatus.PENDING).prefetch_related("entries"):
+            entrants = [e.contestant_id for e in match.entries.all()]
+            enqueue_play(match.pk, queue=_match_queue(tournament, entrants))
+        tournament_publish_progress(tournament=tournament)
+
+
+def _complete(tournament: Tournament) -> None:
+    tournament.status = TournamentStatus.COMPLETED
+    tournament.finished_at = timezone.now()
+    tournament.save(update_fields=["status", "finished_at"])
+    leaderboard_snapshot_create(tournament=tournament)
+    tournament_publish_progress(tournament=tournament)
+
+
+def tournament_publish_progress(*, tournament: Tournament) -> None:
+    done, planned = tournament_progress(tournament)
+    live.publish_on_commit(
+        live.tournament_group(tournament.pk),
+        live.TournamentProgress(
+            type="tournament.progress",
+            tournament=tournament.pk,
+            status=tournament.status,
+            done=done,
+            planned=planned,
+        ),
+    )
+
+
+def tournament_publish_leaderboard(*, tournament: Tournament) -> None:
+    live.publish_on_commit(
+        live.tournament_group(tournament.pk),
+        live.LeaderboardUpdated(
+            type="leaderboard.updated",
+            tournament=tournament.pk,
+            rows=tournament_leaderboard(tournament),
+        ),
+    )
+
+
+def tournaments_requeue_running(*, release_claims: bool) -> int:
+    """Queue an advance for every running tournament; returns how many.
+
+    After a restart in embedded mode the in-memory queue is empty and no other worker
+    exists, so claims held by the dead process are released (``release_claims``) and each
+    advance re-queues the pending matches. Services mode relies on broker redelivery.
+    """
+    running = list(
+        Tournament.objects.filter(status=TournamentStatus.RUNNING).values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        if release_claims:
+            Match.objects.filter(tournament_id__in=running, status=MatchStatus.PLAYING).update(
+                status=MatchStatus.PENDING, claimed_at=None
+            )
+        for pk in running:
+            enqueue_advance(pk)
+    return len(running)

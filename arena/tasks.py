@@ -1,0 +1,39 @@
+"""Thin Celery tasks: take ids, call a service, declare the retry policy.
+
+Both tasks are idempotent (see arena.services), so ``acks_late`` redelivery after a worker
+dies is safe: the second run finds the work done or claims what was left.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from celery import shared_task
+
+from arena.services.matches import match_fail, match_play
+from arena.services.tournaments import tournament_advance
+from judges.backends.base import TransientError
+
+MAX_TRANSIENT_RETRIES = 5
+
+
+@shared_task(acks_late=True)
+def advance_tournament(tournament_id: int) -> None:
+    tournament_advance(tournament_id=tournament_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_TRANSIENT_RETRIES)
+def play_match(self: Any, match_id: int) -> str:
+    try:
+        return match_play(match_id=match_id)
+    except TransientError as error:
+        if self.request.retries >= self.max_retries:
+            match_fail(
+                match_id=match_id, error=f"gave up after {self.max_retries} retries: {error}"
+            )
+            return "failed"
+        # Exponential backoff with full jitter, at least what the server asked for.
+        backoff = min(2**self.request.retries * 2.0, 120.0)
+        delay = max(error.retry_after or 0.0, backoff * random.uniform(0.5, 1.0))
+        raise self.retry(exc=error, countdown=delay) from error

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import path
+
+from arena import views
+from arena.api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("tournaments/new/", views.tournament_new, name="tournament_new"),
+    path("tournaments/<int:tournament_id>/", views.tournament_detail, name="tournament"),
+    path(
+        "tournaments/<int:tournament_id>/<str:action>/",
+        views.tournament_action,
+        name="tournament_action",
+    ),
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,75 @@
+"""Server-rendered pages. Views parse input, call a service or selector, render."""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from arena.api import ACTIONS
+from arena.forms import TournamentForm
+from arena.models import Tournament
+from arena.selectors import (
+    tournament_leaderboard,
+    tournament_matches,
+    tournament_progress,
+    tournaments_with_progress,
+)
+from arena.services.tournaments import tournament_create
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "arena/home.html", {"tournaments": tournaments_with_progress()[:50]})
+
+
+def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
+    tournament = get_object_or_404(
+        Tournament.objects.select_related("judge", "prompt_set"), pk=tournament_id
+    )
+    done, planned = tournament_progress(tournament)
+    recent = (
+        tournament_matches(tournament)
+        .filter(finished_at__isnull=False)
+        .order_by("-finished_at")[:20]
+    )
+    return render(
+        request,
+        "arena/tournament.html",
+        {
+            "tournament": tournament,
+            "rows": tournament_leaderboard(tournament),
+            "done": done,
+            "planned": planned,
+            "recent": recent,
+        },
+    )
+
+
+@staff_member_required
+def tournament_new(request: HttpRequest) -> HttpResponse:
+    form = TournamentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tournament = tournament_create(**form.service_kwargs())
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            return redirect("tournament", tournament_id=tournament.pk)
+    return render(
+        request, "arena/tournament_new.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@staff_member_required
+@require_POST
+def tournament_action(request: HttpRequest, tournament_id: int, action: str) -> HttpResponse:
+    tournament = get_object_or_404(Tournament, pk=tournament_id)
+    if action in ACTIONS:
+        try:
+            ACTIONS[action](tournament=tournament)
+        except ValidationError:
+            pass  # the page shows the unchanged status
+    return redirect("tournament", tournament_id=tournament_id)

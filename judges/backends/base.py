@@ -1,0 +1,71 @@
+"""The small contract every backend keeps, and the two kinds of failure it may raise.
+
+Transient failures (timeouts, 429, 5xx) are worth retrying with backoff; permanent ones
+(bad request, unparseable verdict after repair) are recorded on the match and not retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Tiers of answer indices, best first; indices in one tier are tied.
+Ranking = tuple[tuple[int, ...], ...]
+
+
+class BackendError(Exception):
+    transient = False
+
+
+class TransientError(BackendError):
+    """Try again later: the same request may well succeed."""
+
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(BackendError):
+    """Retrying the same request cannot help."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: int = 0
+    cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer to judge. ``author`` names the contestant for simulated judges and logs
+    only: a real judge must never put it in its prompt (answers are judged blind)."""
+
+    text: str
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ranking: Ranking
+    both_bad: bool = False
+    probabilities: dict[str, float] | None = None
+    raw_output: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Generator(Protocol):
+    def generate(self, prompt: str) -> Generation: ...
+
+
+class Comparator(Protocol):
+    def compare(self, prompt: str, answers: Sequence[Answer]) -> Verdict: ...

@@ -1,0 +1,49 @@
+"""Backend-independent pieces of pairwise judging: prompt rendering and vote arithmetic.
+
+A vote is what the judge said about the answers in the order it saw them ("A", "B" or
+"tie"); a ranking is in the caller's answer indices. Keeping the two apart is what makes
+position swapping (judging (A, B) and then (B, A)) easy to get right.
+"""
+
+from __future__ import annotations
+
+import re
+
+from judges.backends.base import Ranking
+from judges.parsing import PairwiseVerdict
+from judges.prompts import PromptTemplate
+
+_PLACEHOLDER = re.compile(r"\{(question|answer_a|answer_b)\}")
+
+_RANKINGS: dict[PairwiseVerdict, Ranking] = {
+    "A": ((0,), (1,)),
+    "B": ((1,), (0,)),
+    "tie": ((0, 1),),
+}
+
+_SWAPPED: dict[PairwiseVerdict, PairwiseVerdict] = {"A": "B", "B": "A", "tie": "tie"}
+
+
+def render_pairwise(
+    template: PromptTemplate, *, question: str, answer_a: str, answer_b: str
+) -> list[dict[str, str]]:
+    values = {"question": question, "answer_a": answer_a, "answer_b": answer_b}
+    # One pass over the template only: an answer that itself contains "{answer_b}" is
+    # inserted verbatim, never expanded (str.format would also choke on literal braces).
+    user = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template.user)
+    return [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
+
+
+def unswap(vote: PairwiseVerdict) -> PairwiseVerdict:
+    """Map a vote given on swapped answers back to the original order."""
+    return _SWAPPED[vote]
+
+
+def combine_votes(first: PairwiseVerdict, second: PairwiseVerdict) -> PairwiseVerdict:
+    # A judge that changes its mind when the answers swap places is showing position
+    # bias, not a preference: count it as a tie (the Arena-Hard / MT-Bench convention).
+    return first if first == second else "tie"
+
+
+def ranking_of(vote: PairwiseVerdict) -> Ranking:
+    return _RANKINGS[vote]

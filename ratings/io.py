@@ -1,0 +1,184 @@
+"""Reading FastChat battle files: a JSON list, JSON lines, or CSV.
+
+Each record has ``model_a``, ``model_b`` and ``winner`` (``model_a``, ``model_b``,
+``tie`` or ``tie (bothbad)``), optionally ``weight`` and ``tstamp``; other fields (FastChat
+files carry many) are ignored. Every problem is reported as a ``BattleFileError`` naming
+the file line and the field, so a bad row in a million-row export can be found at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ratings.data import WINNER_LABELS, Battles, battles_from_arrays
+
+__all__ = ["BattleFileError", "read_battle_file", "read_battle_text"]
+
+Format = Literal["json", "jsonl", "csv"]
+REQUIRED = ("model_a", "model_b", "winner")
+OPTIONAL = ("weight", "tstamp")
+
+
+class BattleFileError(ValueError):
+    """A malformed battle file, with the 1-based line and the field at fault."""
+
+    def __init__(self, source: str, line: int, message: str, field: str | None = None) -> None:
+        self.source = source
+        self.line = line
+        self.field = field
+        where = f"{source}:{line}: " + (f"field {field!r}: " if field else "")
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class _Record:
+    line: int
+    values: Mapping[str, Any]
+
+
+def _detect_format(path_name: str, text: str) -> Format:
+    """By extension first, else by the first non-blank character."""
+    suffix = Path(path_name).suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    start = text.lstrip()[:1]
+    return "json" if start == "[" else "jsonl" if start == "{" else "csv"
+
+
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _json_records(text: str, source: str) -> Iterator[_Record]:
+    """Walk a JSON array element by element so every record knows its line."""
+    decoder = json.JSONDecoder()
+    position = len(text) - len(text.lstrip())
+    if text[position : position + 1] != "[":
+        raise BattleFileError(source, _line_of(text, position), "expected a JSON list of battles")
+    position += 1
+    expect_value = True
+    while True:
+        while position < len(text) and text[position] in " \t\r\n":
+            position += 1
+        char = text[position : position + 1]
+        if char == "]":
+            return
+        if char == "," and not expect_value:
+            position += 1
+            expect_value = True
+            continue
+        if not expect_value or char == "":
+            raise BattleFileError(source, _line_of(text, position), "malformed JSON list")
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            raise BattleFileError(source, exc.lineno, f"invalid JSON ({exc.msg})") from None
+        yield _Record(_line_of(text, position), value)
+        position, expect_value = end, False
+
+
+def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield _Record(number, json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise BattleFileError(source, number, f"invalid JSON ({exc.msg})") from None
+
+
+def _csv_records(text: str, source: str) -> Iterator[_Record]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    for field in REQUIRED:
+        if field not in header:
+            raise BattleFileError(source, 1, "missing column in CSV header", field)
+    for row in reader:
+        if None in row:
+            raise BattleFileError(source, reader.line_num, "more cells than header columns")
+        present = {key: value for key, value in row.items() if value not in (None, "") or key in REQUIRED}
+        yield _Record(reader.line_num, present)
+
+
+def _number(record: _Record, field: str, source: str) -> float:
+    raw = record.values[field]
+    if isinstance(raw, bool):
+        raise BattleFileError(source, record.line, f"expected a number, got {raw!r}", field)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise BattleFileError(source, record.line, f"expected a number, got {raw!r}", field) from None
+    if not math.isfinite(value):
+        raise BattleFileError(source, record.line, f"expected a finite number, got {raw!r}", field)
+    return value
+
+
+def _check_record(record: _Record, source: str) -> None:
+    if not isinstance(record.values, Mapping):
+        raise BattleFileError(source, record.line, "each battle must be an object")
+    for field in REQUIRED:
+        value = record.values.get(field)
+        if field not in record.values:
+            raise BattleFileError(source, record.line, "missing", field)
+        if not isinstance(value, str) or not value:
+            raise BattleFileError(source, record.line, f"expected a non-empty string, got {value!r}", field)
+    if record.values["winner"] not in WINNER_LABELS:
+        allowed = ", ".join(WINNER_LABELS)
+        raise BattleFileError(
+            source, record.line, f"{record.values['winner']!r} is not one of {allowed}", "winner"
+        )
+    if record.values["model_a"] == record.values["model_b"]:
+        raise BattleFileError(source, record.line, "same model on both sides", "model_b")
+
+
+def read_battle_text(text: str, *, source: str = "<text>", file_format: Format | None = None) -> Battles:
+    """Parse battle records from text (format detected from ``source``'s name or content)."""
+    kind = file_format or _detect_format(source, text)
+    reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]
+    records = list(reader(text, source))
+    if not records:
+        raise BattleFileError(source, 1, "no battles in file")
+    columns: dict[str, list[Any]] = {field: [] for field in REQUIRED + OPTIONAL}
+    for record in records:
+        _check_record(record, source)
+        for field in REQUIRED:
+            columns[field].append(record.values[field])
+    for field in OPTIONAL:
+        holders = [field in record.values for record in records]
+        if not any(holders):
+            continue
+        if not all(holders):
+            missing = records[holders.index(False)]
+            raise BattleFileError(source, missing.line, "missing (other battles have it)", field)
+        columns[field] = [_number(record, field, source) for record in records]
+    if columns["weight"] and min(columns["weight"]) < 0:
+        bad = records[[w < 0 for w in columns["weight"]].index(True)]
+        raise BattleFileError(source, bad.line, "must be >= 0", "weight")
+    return battles_from_arrays(
+        columns["model_a"],
+        columns["model_b"],
+        columns["winner"],
+        weight=columns["weight"] or None,
+        timestamp=columns["tstamp"] or None,
+    )
+
+
+def read_battle_file(path: str | Path, *, file_format: Format | None = None) -> Battles:
+    """Read a FastChat battle file (``.json`` list, ``.jsonl``, ``.csv``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BattleFileError(str(path), 1, f"not UTF-8 text ({exc.reason})") from None
+    return read_battle_text(text, source=str(path), file_format=file_format)

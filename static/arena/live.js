@@ -1,0 +1,57 @@
+// Live tournament page: applies the server's typed events (arena/live.py) without reload.
+(function () {
+  "use strict";
+  const table = document.getElementById("leaderboard");
+  if (!table) return;
+  const id = table.dataset.tournament;
+  const stateEl = document.getElementById("live-state");
+  const text = (tag, value) => { const el = document.createElement(tag); el.textContent = value; return el; };
+
+  function renderLeaderboard(rows) {
+    const body = table.tBodies[0];
+    body.replaceChildren(...rows.map((r) => {
+      const tr = document.createElement("tr");
+      tr.append(text("td", r.rank), text("td", r.contestant), text("td", r.elo.toFixed(1)),
+        text("td", r.matches), text("td", r.win_rate.toFixed(3)), text("td", r.ties));
+      return tr;
+    }));
+  }
+
+  function renderProgress(e) {
+    const status = document.getElementById("status");
+    status.textContent = e.status;
+    status.className = "status " + e.status;
+    document.getElementById("progress").textContent = e.planned ? `${e.done} / ${e.planned}` : `${e.done}`;
+    const bar = document.getElementById("progress-bar");
+    bar.max = e.planned || 1;
+    bar.value = e.done;
+  }
+
+  function renderMatch(e) {
+    const list = document.getElementById("matches");
+    const verdict = e.ranking.map((tier) => tier.join(" = ")).join("  >  ");
+    list.prepend(text("li", `round ${e.round} · ${e.status}${verdict ? " · " + verdict : ""}`));
+    while (list.children.length > 20) list.lastChild.remove();
+  }
+
+  const handlers = {
+    "leaderboard.updated": (e) => renderLeaderboard(e.rows),
+    "tournament.progress": renderProgress,
+    "match.finished": renderMatch,
+  };
+
+  function connect(delay) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/tournaments/${id}/`);
+    socket.onopen = () => { stateEl.textContent = "live"; delay = 500; };
+    socket.onmessage = (msg) => {
+      const event = JSON.parse(msg.data);
+      (handlers[event.type] || (() => {}))(event);
+    };
+    socket.onclose = () => {
+      stateEl.textContent = "reconnecting…";
+      setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
+    };
+  }
+  connect(500);
+})();

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from arena.models import Tournament, TournamentStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(contestants, prompt_set, judge) -> Client:
+    contestants(3)
+    client = Client()
+    client.force_login(User.objects.create_user("boss", is_staff=True))
+    return client
+
+
+def post(client: Client, url: str, body: dict | None = None):
+    return client.post(url, json.dumps(body or {}), content_type="application/json")
+
+
+GOOD = {
+    "name": "api",
+    "contestants": ["sim-0", "sim-1", "sim-2"],
+    "prompt_set": "tiny",
+    "judge": "sim-judge",
+}
+
+
+def test_staff_create_a_tournament_through_the_api(staff: Client) -> None:
+    response = post(staff, "/api/tournaments", GOOD | {"config": {"rounds": 2}, "budget": 4})
+    assert response.status_code == 201
+    body = response.json()
+    assert (
+        body["status"] == "draft"
+        and body["config"] == {"k": 2, "rounds": 2}
+        and body["budget"] == 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"contestants": ["sim-0", "who"]}, "contestants"),
+        ({"config": {"k": 1}}, "k"),
+        ({"contestants": ["sim-0"]}, "contestants"),
+        ({"budget": -1}, "budget"),
+    ],
+)
+def test_bad_api_input_gets_a_400_naming_the_field_and_saves_nothing(
+    staff: Client, change, field
+) -> None:
+    response = post(staff, "/api/tournaments", GOOD | change)
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not Tournament.objects.exists()
+
+
+def test_a_malformed_body_is_refused_by_schema_validation(staff: Client) -> None:
+    response = post(staff, "/api/tournaments", {"name": "x", "contestants": "sim-0"})
+    assert response.status_code == 422
+    assert not Tournament.objects.exists()
+
+
+def test_anonymous_and_non_staff_users_cannot_create(staff: Client) -> None:
+    assert post(Client(), "/api/tournaments", GOOD).status_code == 401
+    user = Client()
+    user.force_login(User.objects.create_user("voter"))
+    assert post(user, "/api/tournaments", GOOD).status_code == 403
+    assert not Tournament.objects.exists()
+
+
+def test_lifecycle_actions_and_reads(staff: Client) -> None:
+    tid = post(staff, "/api/tournaments", GOOD).json()["id"]
+    assert post(staff, f"/api/tournaments/{tid}/start").json()["status"] == "running"
+    assert post(staff, f"/api/tournaments/{tid}/start").status_code == 400
+    assert post(staff, f"/api/tournaments/{tid}/explode").status_code == 400
+    assert post(staff, f"/api/tournaments/{tid}/pause").json()["status"] == "paused"
+    assert Tournament.objects.get().status == TournamentStatus.PAUSED
+    board = staff.get(f"/api/tournaments/{tid}/leaderboard").json()
+    assert {row["contestant"] for row in board} == {"sim-0", "sim-1", "sim-2"}
+    assert all(row["elo"] == 1000.0 and row["rank"] == 1 for row in board)
+
+
+def test_the_openapi_schema_is_served(staff: Client) -> None:
+    schema = Client().get("/api/openapi.json").json()
+    assert "/api/tournaments" in schema["paths"]

@@ -1,0 +1,88 @@
+"""The live feed: events published after commit reach a connected websocket."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+
+from arena import live
+from arena.asgi import application
+
+
+def event(n: int) -> live.TournamentProgress:
+    return live.TournamentProgress(
+        type="tournament.progress", tournament=n, status="running", done=n, planned=9
+    )
+
+
+async def connect(tournament_id: int) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application, f"/ws/tournaments/{tournament_id}/", headers=[(b"origin", b"http://127.0.0.1")]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+def test_a_client_receives_its_tournaments_events_and_not_others() -> None:
+    async def scenario() -> None:
+        communicator = await connect(41)
+        await live.async_publish(live.tournament_group(42), event(42))
+        await live.async_publish(live.tournament_group(41), event(41))
+        assert await communicator.receive_json_from(timeout=5) == dict(event(41))
+        assert await communicator.receive_nothing(timeout=0.2)
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_an_event_published_from_a_worker_thread_reaches_the_client() -> None:
+    async def scenario() -> None:
+        communicator = await connect(7)
+        worker = threading.Thread(target=live.publish, args=(live.tournament_group(7), event(7)))
+        worker.start()
+        assert await communicator.receive_json_from(timeout=5) == dict(event(7))
+        worker.join()
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_page_from_a_foreign_origin_cannot_subscribe() -> None:
+    async def scenario() -> None:
+        communicator = WebsocketCommunicator(
+            application, "/ws/tournaments/1/", headers=[(b"origin", b"http://evil.example")]
+        )
+        connected, _ = await communicator.connect()
+        assert not connected
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_match_publishes_leaderboard_updated_after_commit(make_tournament) -> None:
+    from arena.services.matches import match_play
+    from arena.services.tournaments import tournament_advance, tournament_start
+
+    tournament = tournament_start(tournament=make_tournament(n=2))
+    tournament_advance(tournament_id=tournament.pk)
+    match = tournament.matches.get()
+
+    async def scenario() -> list[dict]:
+        communicator = await connect(tournament.pk)
+        thread = threading.Thread(target=match_play, kwargs={"match_id": match.pk})
+        thread.start()
+        received = [await communicator.receive_json_from(timeout=10) for _ in range(3)]
+        thread.join()
+        await communicator.disconnect()
+        return received
+
+    received = async_to_sync(scenario)()
+    by_type = {e["type"]: e for e in received}
+    assert set(by_type) == {"match.finished", "leaderboard.updated", "tournament.progress"}
+    rows = by_type["leaderboard.updated"]["rows"]
+    assert sorted(r["matches"] for r in rows) == [1, 1]
+    assert by_type["tournament.progress"]["done"] == 1

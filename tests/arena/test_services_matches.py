@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from arena.models import Judgment, Match, MatchStatus, Response, Standing, TournamentStatus
+from arena.services import matches as svc
+from arena.services.tournaments import tournament_advance, tournament_start
+from judges.backends.base import PermanentError, TransientError, Verdict
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def match(make_tournament) -> Match:
+    tournament = tournament_start(tournament=make_tournament(n=2))
+    tournament_advance(tournament_id=tournament.pk)
+    return tournament.matches.get()
+
+
+def test_playing_a_match_stores_answers_a_judgment_and_the_elo_update(match: Match) -> None:
+    assert svc.match_play(match_id=match.pk) == "completed"
+    match.refresh_from_db()
+    assert match.status == MatchStatus.COMPLETED and match.attempts == 1
+    assert Response.objects.count() == 2
+    assert all(e.response_id for e in match.entries.all())
+    standings = Standing.objects.filter(tournament=match.tournament)
+    assert sorted(s.matches for s in standings) == [1, 1]
+    assert sum(s.elo for s in standings) == pytest.approx(2000.0)
+    ids = {e.contestant_id for e in match.entries.all()}
+    assert {c for tier in match.judgment.ranking for c in tier} == ids
+
+
+def test_a_redelivered_play_task_changes_nothing(match: Match) -> None:
+    svc.match_play(match_id=match.pk)
+    before = list(Standing.objects.values_list("elo", "matches"))
+    assert svc.match_play(match_id=match.pk) == "skipped"
+    assert Judgment.objects.count() == 1
+    assert list(Standing.objects.values_list("elo", "matches")) == before
+
+
+def test_a_verdict_recorded_twice_counts_once(match: Match) -> None:
+    assert svc.match_claim(match_id=match.pk)
+    ids = [e.contestant_id for e in match.entries.all()]
+    verdict = Verdict(ranking=((0,), (1,)))
+    ranking = [[ids[0]], [ids[1]]]
+    assert svc.match_record_verdict(match_id=match.pk, verdict=verdict, ranking=ranking)
+    assert not svc.match_record_verdict(match_id=match.pk, verdict=verdict, ranking=ranking)
+    assert Judgment.objects.count() == 1
+    assert Standing.objects.get(contestant_id=ids[0]).wins == 1.0
+
+
+def test_a_claim_held_by_a_live_worker_is_respected(match: Match) -> None:
+    assert svc.match_claim(match_id=match.pk)
+    assert svc.match_play(match_id=match.pk) == "skipped"
+    assert not Judgment.objects.exists()
+
+
+def test_a_stale_claim_from_a_dead_worker_is_taken_over(match: Match) -> None:
+    Match.objects.filter(pk=match.pk).update(
+        status=MatchStatus.PLAYING, claimed_at=timezone.now() - timedelta(hours=2), attempts=1
+    )
+    assert svc.match_play(match_id=match.pk) == "completed"
+    match.refresh_from_db()
+    assert match.attempts == 2 and Judgment.objects.count() == 1
+
+
+def failing_judge(error: Exception):
+    class Judge:
+        def compare(self, prompt, answers):
+            raise error
+
+    return lambda **kwargs: Judge()
+
+
+def test_a_transient_judge_error_gives_the_match_back_for_a_retry(
+    match: Match, monkeypatch
+) -> None:
+    monkeypatch.setattr(
+        svc, "judge_comparator", failing_judge(TransientError("503", retry_after=2))
+    )
+    with pytest.raises(TransientError):
+        svc.match_play(match_id=match.pk)
+    match.refresh_from_db()
+    assert match.status == MatchStatus.PENDING and match.claimed_at is None
+
+
+def test_a_permanent_judge_error_fails_the_match_with_its_reason(match: Match, monkeypatch) -> None:
+    monkeypatch.setattr(svc, "judge_comparator", failing_judge(PermanentError("bad request: x")))
+    assert svc.match_play(match_id=match.pk) == "failed"
+    match.refresh_from_db()
+    assert match.status == MatchStatus.FAILED and "bad request" in match.error
+    tournament_advance(tournament_id=match.tournament_id)
+    match.tournament.refresh_from_db()
+    assert match.tournament.status == TournamentStatus.COMPLETED
+
+
+def test_a_verdict_that_skips_an_answer_is_a_permanent_failure(match: Match, monkeypatch) -> None:
+    class HalfJudge:
+        def compare(self, prompt, answers):
+            return Verdict(ranking=((0,),))
+
+    monkeypatch.setattr(svc, "judge_comparator", lambda **kwargs: HalfJudge())
+    assert svc.match_play(match_id=match.pk) == "failed"
+    assert not Judgment.objects.exists()
+
+
+def test_answers_are_generated_once_per_contestant_prompt_and_settings(make_tournament) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=3, rounds=1))
+    tournament_advance(tournament_id=tournament.pk)
+    for m in tournament.matches.all():
+        svc.match_play(match_id=m.pk)
+    assert Response.objects.count() == 3

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from arena.models import Match, MatchStatus, Standing, Tournament, TournamentStatus
+from arena.services.matches import match_play
+from arena.services.tournaments import (
+    tournament_advance,
+    tournament_cancel,
+    tournament_create,
+    tournament_pause,
+    tournament_resume,
+    tournament_start,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def errors_of(call: Callable[[], object]) -> dict[str, list[str]]:
+    with pytest.raises(ValidationError) as error:
+        call()
+    return error.value.message_dict
+
+
+def create(**overrides: object) -> Tournament:
+    kwargs = {
+        "name": "t",
+        "format": "round_robin",
+        "contestants": ["sim-0", "sim-1", "sim-2"],
+        "prompt_set": "tiny",
+        "judge": "sim-judge",
+        "config": {},
+        "seed": 1,
+        "budget": None,
+    }
+    kwargs.update(overrides)
+    return tournament_create(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def world(contestants, prompt_set, judge) -> None:
+    contestants(3)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "phrase"),
+    [
+        ({"contestants": ["sim-0", "nobody"]}, "contestants", "nobody"),
+        ({"contestants": ["sim-0"]}, "contestants", "at least 2"),
+        ({"contestants": ["sim-0", "sim-0"]}, "contestants", "twice"),
+        ({"config": {"k": 1}}, "k", "between 2 and 8"),
+        ({"budget": -5}, "budget", "positive"),
+        ({"budget": 0}, "budget", "positive"),
+        ({"seed": -1}, "seed", "between"),
+        ({"format": "nope"}, "format", "unknown format"),
+        ({"prompt_set": "missing"}, "prompt_set", "missing"),
+        ({"judge": "ghost"}, "judge", "ghost"),
+        ({"name": "  "}, "name", "name"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field_and_saves_nothing(
+    world: None, overrides: dict, field: str, phrase: str
+) -> None:
+    errors = errors_of(lambda: create(**overrides))
+    assert phrase in " ".join(errors[field])
+    assert Tournament.objects.count() == 0
+
+
+def test_a_valid_tournament_is_saved_as_a_draft_with_its_defaults(world: None) -> None:
+    tournament = create()
+    assert tournament.status == TournamentStatus.DRAFT
+    assert tournament.config == {"k": 2, "rounds": 3}
+    assert tournament.contestants.count() == 3
+
+
+def test_starting_creates_standings_and_advancing_creates_the_first_round(make_tournament) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=4, rounds=2))
+    assert Standing.objects.filter(tournament=tournament, elo=1000.0).count() == 4
+    tournament_advance(tournament_id=tournament.pk)
+    assert tournament.matches.count() == 6
+    assert set(tournament.matches.values_list("round", flat=True)) == {0}
+    tournament.refresh_from_db()
+    assert tournament.planned_matches == 12
+
+
+def test_advancing_twice_never_duplicates_a_match(make_tournament) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=4))
+    tournament_advance(tournament_id=tournament.pk)
+    tournament_advance(tournament_id=tournament.pk)
+    assert Match.objects.filter(tournament=tournament).count() == 6
+
+
+def play_all(tournament: Tournament) -> None:
+    for _ in range(20):
+        tournament_advance(tournament_id=tournament.pk)
+        tournament.refresh_from_db()
+        if tournament.status != TournamentStatus.RUNNING:
+            return
+        for match in tournament.matches.filter(status=MatchStatus.PENDING):
+            match_play(match_id=match.pk)
+
+
+def test_a_round_robin_runs_round_by_round_to_completion(make_tournament) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=4, rounds=2))
+    play_all(tournament)
+    assert tournament.status == TournamentStatus.COMPLETED
+    assert tournament.matches.filter(status=MatchStatus.COMPLETED).count() == 12
+    assert (
+        sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True)) == 24
+    )
+    assert tournament.snapshots.get().rows[0]["rank"] == 1
+
+
+def test_the_budget_caps_the_matches_played(make_tournament) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=4, rounds=2, budget=5))
+    play_all(tournament)
+    assert tournament.status == TournamentStatus.COMPLETED
+    assert tournament.matches.count() == 5
+    assert tournament.planned_matches == 5
+
+
+def test_a_paused_tournament_plays_nothing_until_resumed(make_tournament) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=3))
+    tournament_advance(tournament_id=tournament.pk)
+    tournament_pause(tournament=tournament)
+    match = tournament.matches.first()
+    assert match_play(match_id=match.pk) == "skipped"
+    tournament_resume(tournament=tournament)
+    assert match_play(match_id=match.pk) == "completed"
+
+
+def test_lifecycle_moves_outside_the_allowed_ones_are_refused(make_tournament) -> None:
+    tournament = make_tournament(n=3)
+    assert "status" in errors_of(lambda: tournament_pause(tournament=tournament))
+    tournament_cancel(tournament=tournament)
+    assert "status" in errors_of(lambda: tournament_start(tournament=tournament))
+    tournament.refresh_from_db()
+    assert tournament.status == TournamentStatus.CANCELLED

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from arena.models import Contestant, Judge, PromptSet, Tournament
+from arena.services.tournaments import tournament_start
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(contestants, prompt_set, judge) -> Client:
+    contestants(3)
+    client = Client()
+    client.force_login(User.objects.create_user("boss", is_staff=True))
+    return client
+
+
+def form_data(**change: object) -> dict:
+    ids = list(Contestant.objects.values_list("pk", flat=True))
+    data = {
+        "name": "form",
+        "format": "round_robin",
+        "contestants": ids,
+        "k": 2,
+        "seed": 3,
+        "prompt_set": PromptSet.objects.get().pk,
+        "judge": Judge.objects.get().pk,
+    }
+    data.update(change)
+    return data
+
+
+def test_home_and_a_tournament_page_render_its_leaderboard(make_tournament) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=2))
+    assert Client().get("/").status_code == 200
+    page = Client().get(f"/tournaments/{tournament.pk}/")
+    assert page.status_code == 200
+    assert b"sim-0" in page.content and b"/static/arena/live.js" in page.content
+
+
+def test_the_form_creates_a_draft_and_redirects_to_it(staff: Client) -> None:
+    response = staff.post("/tournaments/new/", form_data())
+    tournament = Tournament.objects.get()
+    assert response.status_code == 302 and response.url == f"/tournaments/{tournament.pk}/"
+
+
+def test_the_form_shows_the_service_error_on_its_field_and_saves_nothing(staff: Client) -> None:
+    response = staff.post("/tournaments/new/", form_data(k=1))
+    assert response.status_code == 400
+    assert "between 2 and 8" in str(response.context["form"].errors["k"])
+    response = staff.post("/tournaments/new/", form_data(budget=-3))
+    assert "positive" in str(response.context["form"].errors["budget"])
+    response = staff.post(
+        "/tournaments/new/", form_data(contestants=[Contestant.objects.first().pk])
+    )
+    assert "at least 2" in str(response.context["form"].errors["contestants"])
+    response = staff.post("/tournaments/new/", form_data(contestants=[999]))
+    assert "contestants" in response.context["form"].errors
+    assert not Tournament.objects.exists()
+
+
+def test_the_form_is_for_staff_only(staff: Client) -> None:
+    assert Client().get("/tournaments/new/").status_code == 302
+    assert not Tournament.objects.exists()

@@ -1,0 +1,75 @@
+"""Shared fixtures: a small world of simulated contestants, prompts and a simulated judge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:  # imported lazily so that pure tests (ratings/) run without Django
+    from arena.models import Contestant, Judge, PromptSet, Tournament
+
+STRENGTHS = [1200.0, 1100.0, 1000.0, 950.0, 900.0, 800.0, 1050.0, 700.0]
+
+
+@pytest.fixture
+def contestants(db: None) -> Callable[[int], list[Contestant]]:
+    from arena.models import BackendKind, Contestant
+
+    def make(n: int) -> list[Contestant]:
+        return [
+            Contestant.objects.create(
+                name=f"sim-{i}",
+                backend=BackendKind.SIMULATED,
+                generation={"strength": STRENGTHS[i % len(STRENGTHS)]},
+            )
+            for i in range(n)
+        ]
+
+    return make
+
+
+@pytest.fixture
+def prompt_set(db: None) -> PromptSet:
+    from arena.models import Prompt, PromptSet
+
+    pset = PromptSet.objects.create(name="tiny")
+    for i, (text, category) in enumerate(
+        [
+            ("Explain recursion to a child.", "explain"),
+            ("Write a haiku about rain.", "creative"),
+            ("What is 17 * 23?", "math"),
+        ]
+    ):
+        Prompt.objects.create(prompt_set=pset, external_id=str(i), text=text, category=category)
+    return pset
+
+
+@pytest.fixture
+def judge(db: None) -> Judge:
+    from arena.models import Judge, JudgeKind
+
+    return Judge.objects.create(name="sim-judge", kind=JudgeKind.SIMULATED)
+
+
+@pytest.fixture
+def make_tournament(
+    contestants: Callable[[int], list[Contestant]], prompt_set: PromptSet, judge: Judge
+) -> Callable[..., Tournament]:
+    from arena.services.tournaments import tournament_create
+
+    def make(n: int = 4, rounds: int = 1, budget: int | None = None, seed: int = 7) -> Tournament:
+        people = contestants(n)
+        return tournament_create(
+            name="t",
+            format="round_robin",
+            contestants=[c.name for c in people],
+            prompt_set=prompt_set.name,
+            judge=judge.name,
+            config={"rounds": rounds},
+            seed=seed,
+            budget=budget,
+        )
+
+    return make

@@ -1,0 +1,66 @@
+"""`manage.py demo` from an empty data directory: serves the site and finishes its tournament."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except OSError:
+        return 0, b""
+
+
+def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    env["ARENA_DATA_DIR"] = str(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--port", str(port), "--judge-delay", "0.05"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        while get(base + "/")[0] != 200 and time.monotonic() - started < 60:
+            time.sleep(0.5)
+        assert get(base + "/")[0] == 200
+        assert get(base + "/tournaments/1/")[0] == 200
+        status = ""
+        while status != "completed" and time.monotonic() - started < 120:
+            time.sleep(1)
+            status = json.loads(get(base + "/api/tournaments/1")[1] or b"{}").get("status", "")
+        assert status == "completed"
+        board = json.loads(get(base + "/api/tournaments/1/leaderboard")[1])
+        assert len(board) == 8 and sum(row["matches"] for row in board) == 2 * 84
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    assert "Traceback" not in output, output[-3000:]
+    assert (tmp_path / "arena.sqlite3").exists()

@@ -1,0 +1,159 @@
+"""Services mode for real: a `celery worker` process, Redis broker, PostgreSQL, channels_redis.
+
+Runs when REDIS_URL and a PostgreSQL DATABASE_URL are set (`make test` sets them when both
+services answer); skipped otherwise, with the reason shown.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connection
+
+from arena.asgi import application
+from arena.celery import app
+from arena.models import Judgment, Match, MatchStatus, Standing, TournamentStatus
+from arena.services.tournaments import tournament_start
+
+AVAILABLE = not settings.EMBEDDED and settings.DATABASE_URL.startswith("postgres")
+if os.environ.get("ARENA_REQUIRE_SERVICES") and not AVAILABLE:
+    # CI must run these, not skip them: a misconfigured run fails at collection.
+    raise RuntimeError("ARENA_REQUIRE_SERVICES is set but REDIS_URL/DATABASE_URL are not usable")
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not AVAILABLE, reason="needs REDIS_URL and a PostgreSQL DATABASE_URL"),
+]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_database_url() -> str:
+    """The URL of the test database pytest-django created, for the worker process."""
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def celery_worker_process():
+    with app.connection_for_write() as conn:  # messages left by an earlier, killed run
+        for queue in ("default", "judge", "gpu"):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:
+                pass
+    env = os.environ | {"DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL}
+    log = ROOT / "var" / f"test-worker-{uuid.uuid4().hex[:6]}.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "arena",
+                "worker",
+                "-Q",
+                "default,judge,gpu",
+                "--pool",
+                "threads",
+                "-c",
+                "4",
+                "-n",
+                f"test-{uuid.uuid4().hex[:8]}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    text = log.read_text()
+    log.unlink()
+    assert "Traceback" not in text, text[-4000:]
+
+
+def test_a_tournament_of_six_completes_through_a_celery_worker_process_with_live_events(
+    celery_worker_process, make_tournament, wait_until_finished
+) -> None:
+    tournament = make_tournament(n=6, rounds=2)
+    events: list[dict] = []
+    subscribed = threading.Event()
+
+    async def listen() -> None:
+        communicator = WebsocketCommunicator(
+            application,
+            f"/ws/tournaments/{tournament.pk}/",
+            headers=[(b"origin", b"http://127.0.0.1")],
+        )
+        assert (await communicator.connect())[0]
+        subscribed.set()
+        while True:
+            event = await communicator.receive_json_from(timeout=90)
+            events.append(event)
+            if event["type"] == "tournament.progress" and event["status"] == "completed":
+                break
+        await communicator.disconnect()
+
+    listener = threading.Thread(target=async_to_sync(listen))
+    listener.start()
+    assert subscribed.wait(timeout=10)
+    tournament_start(tournament=tournament)
+    listener.join(timeout=120)
+    wait_until_finished(tournament, 30)
+
+    assert celery_worker_process.poll() is None, "the worker process died"
+    assert tournament.status == TournamentStatus.COMPLETED
+    assert Match.objects.filter(tournament=tournament, status=MatchStatus.COMPLETED).count() == 30
+    assert Judgment.objects.filter(match__tournament=tournament).count() == 30
+    assert (
+        sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True)) == 60
+    )
+    updates = [e for e in events if e["type"] == "leaderboard.updated"]
+    assert len(updates) == 30, [e["type"] for e in events]
+
+
+def test_a_redelivered_task_on_the_real_broker_duplicates_nothing(
+    celery_worker_process, make_tournament, wait_until_finished
+) -> None:
+    from arena.tasks import advance_tournament, play_match
+
+    tournament = tournament_start(tournament=make_tournament(n=4, rounds=1))
+    wait_until_finished(tournament, 60)
+    assert tournament.status == TournamentStatus.COMPLETED
+    # The broker hands every task out again, as after a worker crash with acks_late.
+    replays = [
+        play_match.apply_async(args=[m.pk], ignore_result=False) for m in tournament.matches.all()
+    ]
+    advance = advance_tournament.apply_async(args=[tournament.pk], ignore_result=False)
+    assert [r.get(timeout=60) for r in replays] == ["skipped"] * 6
+    advance.get(timeout=60)
+    assert Match.objects.filter(tournament=tournament).count() == 6
+    assert Judgment.objects.filter(match__tournament=tournament).count() == 6
+    assert (
+        sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True)) == 12
+    )

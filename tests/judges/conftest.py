@@ -1,0 +1,33 @@
+"""Fixtures for judge tests: a FAKE OpenAI-compatible server, and a guard that keeps every
+test here off the network except 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.judges.fake_openai import FakeOpenAIServer
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A misconfigured base_url (or an SDK default) must fail the test, not call a real API.
+    original = socket.socket.connect
+
+    def guarded(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in _LOOPBACK:
+            raise ConnectionRefusedError(f"tests/judges may only connect to 127.0.0.1: {address}")
+        return original(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        yield server

@@ -1,0 +1,79 @@
+"""parse_pairwise_verdict: tolerant of formatting, strict about meaning, never raising."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from judges.parsing import parse_pairwise_verdict
+
+LABELS = {
+    "[[A]]": "A",
+    "[[B]]": "B",
+    "[[C]]": "tie",
+    "[[ A ]]": "A",
+    "[[b]]": "B",
+    "[[**C**]]": "tie",
+    "[[Tie]]": "tie",
+    "[[\tB\n]]": "B",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[[A]]", "A"),
+        ("Final verdict: [[B]]", "B"),
+        ("Both answers are equally good.\n\n[[C]]", "tie"),
+        ("Assistant A wins: [[ A ]].", "A"),
+        ("**Final verdict:** [[**B**]]", "B"),
+        ("I would say [[A]] at first, but on reflection [[B]]", "B"),
+        ("[[C]] is tempting, yet [[A]] it is", "A"),
+    ],
+)
+def test_the_last_verdict_label_in_the_text_is_the_verdict(text: str, expected: str) -> None:
+    assert parse_pairwise_verdict(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Assistant A is better.",
+        "Final verdict: A",
+        "[A]",
+        "[[D]]",
+        "[[AB]]",
+        "[[A]",
+        "[ [B] ]",
+        "[[t\u0130e]]",  # Turkish dotted I folds to "i" under Unicode rules; not a label
+        "[[\uff21]]",  # fullwidth A
+    ],
+)
+def test_text_without_a_well_formed_label_has_no_verdict(text: str) -> None:
+    assert parse_pairwise_verdict(text) is None
+
+
+@given(st.text())
+def test_parsing_never_raises_on_arbitrary_text(text: str) -> None:
+    assert parse_pairwise_verdict(text) in {"A", "B", "tie", None}
+
+
+@given(st.text(), st.sampled_from(sorted(LABELS)))
+def test_a_text_ending_in_a_valid_label_always_parses_to_that_label(
+    prefix: str, label: str
+) -> None:
+    assert parse_pairwise_verdict(prefix + label) == LABELS[label]
+
+
+@given(st.text(alphabet=st.characters(exclude_characters="[]")))
+def test_text_without_double_brackets_never_yields_a_verdict(text: str) -> None:
+    assert parse_pairwise_verdict(text) is None
+
+
+@given(st.text(max_size=12))
+def test_anything_between_double_brackets_parses_or_gives_none_without_raising(
+    inside: str,
+) -> None:
+    assert parse_pairwise_verdict(f"Verdict: [[{inside}]]") in {"A", "B", "tie", None}
