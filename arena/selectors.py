@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from arena.live import LeaderboardRow
-from arena.models import Match, MatchStatus, Tournament
+from arena.models import MatchStatus, Tournament
 
 
 def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
@@ -43,7 +43,20 @@ def tournaments_with_progress() -> QuerySet[Tournament]:
     )
 
 
-def tournament_matches(tournament: Tournament) -> QuerySet[Match]:
-    return tournament.matches.select_related("prompt", "judgment").prefetch_related(
-        "entries__contestant"
+def tournament_recent_results(
+    tournament: Tournament, *, limit: int = 20
+) -> list[dict[str, object]]:
+    """The latest finished matches, newest first, with verdicts as tiers of names."""
+    matches = (
+        tournament.matches.filter(finished_at__isnull=False)
+        .select_related("judgment")
+        .prefetch_related("entries__contestant")
+        .order_by("-finished_at")[:limit]
     )
+    results = []
+    for match in matches:
+        names = {e.contestant_id: e.contestant.name for e in match.entries.all()}
+        ranking = getattr(match, "judgment", None)
+        tiers = [[names[c] for c in tier] for tier in ranking.ranking] if ranking else []
+        results.append({"round": match.round, "status": match.status, "ranking": tiers})
+    return results

@@ -13,8 +13,8 @@ from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
     tournament_leaderboard,
-    tournament_matches,
     tournament_progress,
+    tournament_recent_results,
     tournaments_with_progress,
 )
 from arena.services.tournaments import tournament_create
@@ -29,11 +29,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
         Tournament.objects.select_related("judge", "prompt_set"), pk=tournament_id
     )
     done, planned = tournament_progress(tournament)
-    recent = (
-        tournament_matches(tournament)
-        .filter(finished_at__isnull=False)
-        .order_by("-finished_at")[:20]
-    )
+    recent = tournament_recent_results(tournament)
     return render(
         request,
         "arena/tournament.html",

@@ -41,6 +41,20 @@ def test_home_and_a_tournament_page_render_its_leaderboard(make_tournament) -> N
     assert b"sim-0" in page.content and b"/static/arena/live.js" in page.content
 
 
+def test_the_tournament_page_lists_finished_matches_with_their_verdicts(make_tournament) -> None:
+    from arena.services.matches import match_play
+    from arena.services.tournaments import tournament_advance
+
+    tournament = tournament_start(tournament=make_tournament(n=2))
+    tournament_advance(tournament_id=tournament.pk)
+    match_play(match_id=tournament.matches.get().pk)
+    verdict = tournament.matches.get().judgment.ranking
+    names = {c.pk: c.name for c in Contestant.objects.all()}
+    expected = "  &gt;  ".join(" = ".join(names[c] for c in tier) for tier in verdict)
+    page = Client().get(f"/tournaments/{tournament.pk}/").content.decode()
+    assert f"round 0 · completed · {expected}" in page
+
+
 def test_the_form_creates_a_draft_and_redirects_to_it(staff: Client) -> None:
     response = staff.post("/tournaments/new/", form_data())
     tournament = Tournament.objects.get()

@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from websockets.sync.client import connect
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,13 +35,14 @@ def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(tmp_path
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
     env["ARENA_DATA_DIR"] = str(tmp_path)
+    # To a file, not a pipe: an unread pipe fills up and blocks the server's logging.
+    log = tmp_path / "demo.log"
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "demo", "--port", str(port), "--judge-delay", "0.05"],
+        [sys.executable, "manage.py", "demo", "--port", str(port), "--judge-delay", "0.2"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
-        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -48,6 +51,10 @@ def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(tmp_path
             time.sleep(0.5)
         assert get(base + "/")[0] == 200
         assert get(base + "/tournaments/1/")[0] == 200
+        # A real websocket client, through daphne, sees the leaderboard move.
+        with connect(f"ws://127.0.0.1:{port}/ws/tournaments/1/", origin=base) as socket:
+            types = {json.loads(socket.recv(timeout=20))["type"] for _ in range(6)}
+        assert "leaderboard.updated" in types
         status = ""
         while status != "completed" and time.monotonic() - started < 120:
             time.sleep(1)
@@ -55,12 +62,16 @@ def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(tmp_path
         assert status == "completed"
         board = json.loads(get(base + "/api/tournaments/1/leaderboard")[1])
         assert len(board) == 8 and sum(row["matches"] for row in board) == 2 * 84
+    except (AssertionError, TimeoutError) as error:
+        raise AssertionError(
+            f"{error!r}\n--- demo output ---\n{log.read_text()[-3000:]}"
+        ) from error
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            output, _ = process.communicate(timeout=20)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-            output, _ = process.communicate()
+    output = log.read_text()
     assert "Traceback" not in output, output[-3000:]
     assert (tmp_path / "arena.sqlite3").exists()
