@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
@@ -191,6 +192,8 @@ OPEN_MATCH_STATUSES = (MatchStatus.PENDING, MatchStatus.PLAYING, MatchStatus.AWA
 
 
 class Match(models.Model):
+    # What a voter's browser sees instead of the primary key: random, so it maps to no model.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="matches")
     round = models.PositiveIntegerField()
     slot = models.PositiveIntegerField()
@@ -200,6 +203,9 @@ class Match(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    voter_session = models.CharField(
+        max_length=64, blank=True, help_text="The session a human battle was shown to."
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

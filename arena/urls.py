@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("tournaments/new/", views.tournament_new, name="tournament_new"),
     path("tournaments/<int:tournament_id>/", views.tournament_detail, name="tournament"),
+    path("tournaments/<int:tournament_id>/vote/", views.vote, name="vote"),
     path(
         "tournaments/<int:tournament_id>/<str:action>/",
         views.tournament_action,

@@ -99,6 +99,8 @@ def match_play(*, match_id: int) -> str:
     entries = list(match.entries.select_related("contestant", "match__prompt"))
     try:
         answers = [_answer(e) for e in entries]
+        if tournament.judge is None:
+            return _await_vote(match_id)
         judge = judge_comparator(
             judge=tournament.judge,
             contestants=[e.contestant for e in entries],
@@ -116,6 +118,14 @@ def match_play(*, match_id: int) -> str:
     return "completed" if recorded else "skipped"
 
 
+def _await_vote(match_id: int) -> str:
+    """Answers are ready: hand the match to the voters (arena.services.voting)."""
+    Match.objects.filter(pk=match_id, status=MatchStatus.PLAYING).update(
+        status=MatchStatus.AWAITING_VOTE, claimed_at=None
+    )
+    return "awaiting_vote"
+
+
 def _ranking_ids(verdict: Verdict, entries: list[MatchEntry]) -> list[list[int]]:
     indices = sorted(i for tier in verdict.ranking for i in tier)
     if indices != list(range(len(entries))):
@@ -125,7 +135,8 @@ def _ranking_ids(verdict: Verdict, entries: list[MatchEntry]) -> list[list[int]]
     return [[entries[i].contestant_id for i in tier] for tier in verdict.ranking]
 
 
-def _lock(match_id: int) -> tuple[Tournament, Match]:
+def match_lock(match_id: int) -> tuple[Tournament, Match]:
+    """Lock the match's tournament, then the match (call inside a transaction)."""
     # Completions of one tournament queue on its row, so exactly one of them sees
     # "no open match left" and advances the tournament.
     tournament_id = Match.objects.values_list("tournament_id", flat=True).get(pk=match_id)
@@ -140,33 +151,45 @@ def _lock(match_id: int) -> tuple[Tournament, Match]:
 def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[int]]) -> bool:
     """Save the judgment and its effects in one transaction; False if the match was not ours."""
     with transaction.atomic():
-        tournament, match = _lock(match_id)
+        tournament, match = match_lock(match_id)
         if match.status != MatchStatus.PLAYING:
             return False
-        Judgment.objects.create(
+        match_complete(
+            tournament=tournament,
             match=match,
-            judge=tournament.judge,
             ranking=ranking,
-            both_bad=verdict.both_bad,
-            probabilities=verdict.probabilities,
-            raw_output=verdict.raw_output,
-            prompt_tokens=verdict.prompt_tokens,
-            completion_tokens=verdict.completion_tokens,
-            cost=Decimal(str(verdict.cost)),
-            latency_ms=verdict.latency_ms,
+            judgment=Judgment(
+                judge=tournament.judge,
+                both_bad=verdict.both_bad,
+                probabilities=verdict.probabilities,
+                raw_output=verdict.raw_output,
+                prompt_tokens=verdict.prompt_tokens,
+                completion_tokens=verdict.completion_tokens,
+                cost=Decimal(str(verdict.cost)),
+                latency_ms=verdict.latency_ms,
+            ),
         )
-        _finish(match, MatchStatus.COMPLETED)
-        standings_apply_ranking(tournament=tournament, ranking=ranking)
-        names = dict(match.entries.values_list("contestant_id", "contestant__name"))
-        _after_match(tournament, match, [[names[c] for c in tier] for tier in ranking])
     return True
+
+
+def match_complete(
+    *, tournament: Tournament, match: Match, ranking: list[list[int]], judgment: Judgment
+) -> None:
+    """Store the outcome (an unsaved Judgment) and its effects; the caller holds match_lock."""
+    judgment.match = match
+    judgment.ranking = ranking
+    judgment.save()
+    _finish(match, MatchStatus.COMPLETED)
+    standings_apply_ranking(tournament=tournament, ranking=ranking)
+    names = dict(match.entries.values_list("contestant_id", "contestant__name"))
+    _after_match(tournament, match, [[names[c] for c in tier] for tier in ranking])
 
 
 def match_fail(*, match_id: int, error: str) -> None:
     """Record a permanent failure on the match; the tournament goes on without it."""
     log.warning("match %s failed: %s", match_id, error)
     with transaction.atomic():
-        tournament, match = _lock(match_id)
+        tournament, match = match_lock(match_id)
         if match.status not in OPEN_MATCH_STATUSES:
             return
         match.error = error[:2000]

@@ -190,12 +190,13 @@ def _match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:
 def _create_match(
     tournament: Tournament, planned: PlannedMatch, prompt_ids: list[int]
 ) -> Match | None:
-    status = MatchStatus.PENDING if tournament.judge_id else MatchStatus.AWAITING_VOTE
+    # Human-judged matches start pending too: a worker prepares the answers, then the
+    # match waits for a vote (arena.services.matches.match_play).
     match, created = Match.objects.get_or_create(
         tournament=tournament,
         round=planned.round,
         slot=planned.slot,
-        defaults={"prompt_id": prompt_ids[planned.prompt_index], "status": status},
+        defaults={"prompt_id": prompt_ids[planned.prompt_index]},
     )
     if not created:
         return None
@@ -222,8 +223,10 @@ def tournament_advance(*, tournament_id: int) -> None:
         prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
         state = _format_state(tournament, prompt_ids)
         step = get_format(tournament.format).next_step(state)
-        room = None if tournament.budget is None else tournament.budget - len(state.planned)
-        wanted = step.matches if room is None else step.matches[: max(room, 0)]
+        budget = tournament.budget
+        room = len(step.matches) if budget is None else max(budget - len(state.planned), 0)
+        wanted = step.matches[:room]
+        budget_spent = budget is not None and len(state.planned) + len(wanted) >= budget
         for planned in wanted:
             _create_match(tournament, planned, prompt_ids)
         expected = step.planned_total
@@ -233,7 +236,8 @@ def tournament_advance(*, tournament_id: int) -> None:
             tournament.planned_matches = expected
             tournament.save(update_fields=["planned_matches"])
         open_matches = tournament.matches.filter(status__in=OPEN_MATCH_STATUSES)
-        if not open_matches.exists() and (step.finished or not wanted):
+        # A format that returns nothing without finishing is waiting (e.g. for voters).
+        if not open_matches.exists() and (step.finished or budget_spent):
             _complete(tournament)
             return
         for match in open_matches.filter(status=MatchStatus.PENDING).prefetch_related("entries"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -18,6 +20,7 @@ from arena.selectors import (
     tournaments_with_progress,
 )
 from arena.services.tournaments import tournament_create
+from arena.services.voting import VoteRefused, battle_next, vote_record
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -69,3 +72,31 @@ def tournament_action(request: HttpRequest, tournament_id: int, action: str) -> 
         except ValidationError:
             pass  # the page shows the unchanged status
     return redirect("tournament", tournament_id=tournament_id)
+
+
+def _session_key(request: HttpRequest) -> str:
+    if not request.session.session_key:
+        request.session.save()
+    return str(request.session.session_key)
+
+
+def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
+    """GET: an anonymous battle. POST: count the vote and reveal the models."""
+    tournament = get_object_or_404(Tournament, pk=tournament_id)
+    session_key = _session_key(request)
+    if request.method == "POST":
+        try:
+            reveal = vote_record(
+                public_id=request.POST.get("battle", ""),
+                outcome=request.POST.get("outcome", ""),
+                idempotency_key=request.POST.get("idempotency_key", ""),
+                session_key=session_key,
+                user_id=request.user.pk if request.user.is_authenticated else None,
+            )
+        except VoteRefused as refused:
+            context = {"tournament": tournament, "refused": refused}
+            return render(request, "arena/vote_refused.html", context, status=409)
+        return render(request, "arena/reveal.html", {"tournament": tournament, "reveal": reveal})
+    battle = battle_next(tournament=tournament, session_key=session_key)
+    context = {"tournament": tournament, "battle": battle, "idempotency_key": uuid.uuid4().hex}
+    return render(request, "arena/vote.html", context)

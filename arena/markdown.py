@@ -1,0 +1,14 @@
+"""Model output is untrusted: render its markdown with raw HTML disabled, then sanitise."""
+
+from __future__ import annotations
+
+import nh3
+from markdown_it import MarkdownIt
+
+# "commonmark" with html off escapes any raw HTML in the answer; tables and strikethrough
+# are common in model answers. nh3 (ammonia) is the second line of defence.
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+
+
+def render_markdown(text: str) -> str:
+    return nh3.clean(_md.render(text), link_rel="noopener noreferrer nofollow")

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import pytest
+
+from arena.models import Contestant, Match, MatchStatus, Standing, TournamentStatus, Vote
+from arena.services.matches import match_play
+from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.voting import VoteRefused, battle_next, vote_record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def human_tournament(contestants, prompt_set):
+    people = contestants(3)
+    tournament = tournament_create(
+        name="humans",
+        format="round_robin",
+        contestants=[c.name for c in people],
+        prompt_set="tiny",
+        judge=None,
+        config={"rounds": 1},
+        seed=5,
+    )
+    tournament = tournament_start(tournament=tournament)
+    tournament_advance(tournament_id=tournament.pk)
+    for match in tournament.matches.all():
+        assert match_play(match_id=match.pk) == "awaiting_vote"
+    return tournament
+
+
+def test_human_matches_get_their_answers_then_wait_for_a_vote(human_tournament) -> None:
+    matches = human_tournament.matches.all()
+    assert {m.status for m in matches} == {MatchStatus.AWAITING_VOTE}
+    assert all(e.response_id for m in matches for e in m.entries.all())
+
+
+def test_a_battle_shows_the_prompt_and_answers_but_no_model(human_tournament) -> None:
+    battle = battle_next(tournament=human_tournament, session_key="s1")
+    assert battle is not None and len(battle.answers) == 2
+    match = Match.objects.get(public_id=battle.public_id)
+    assert battle.prompt == match.prompt.text
+    shown = repr(battle)
+    assert not any(c.name in shown for c in Contestant.objects.all())
+    assert str(match.pk) != str(battle.public_id)
+
+
+def test_a_reload_shows_the_same_battle_and_other_voters_get_other_battles(
+    human_tournament,
+) -> None:
+    first = battle_next(tournament=human_tournament, session_key="s1")
+    assert battle_next(tournament=human_tournament, session_key="s1") == first
+    other = battle_next(tournament=human_tournament, session_key="s2")
+    assert other is not None and other.public_id != first.public_id
+
+
+def test_a_vote_completes_the_battle_reveals_the_models_and_moves_the_elo(human_tournament) -> None:
+    battle = battle_next(tournament=human_tournament, session_key="s1")
+    reveal = vote_record(
+        public_id=battle.public_id, outcome="a", idempotency_key="k1", session_key="s1"
+    )
+    match = Match.objects.get(public_id=battle.public_id)
+    names = [e.contestant.name for e in match.entries.order_by("position")]
+    assert reveal.models == tuple(names)
+    assert reveal.ranking == ((names[0],), (names[1],))
+    assert match.status == MatchStatus.COMPLETED and match.judgment.judge is None
+    winner = Standing.objects.get(contestant__name=names[0])
+    assert winner.elo > 1000.0 and winner.wins == 1.0
+
+
+def test_a_replayed_vote_counts_once_and_returns_the_same_reveal(human_tournament) -> None:
+    battle = battle_next(tournament=human_tournament, session_key="s1")
+    first = vote_record(
+        public_id=battle.public_id, outcome="tie", idempotency_key="k", session_key="s1"
+    )
+    again = vote_record(
+        public_id=battle.public_id, outcome="tie", idempotency_key="k", session_key="s1"
+    )
+    assert first == again
+    assert Vote.objects.count() == 1
+    assert sum(Standing.objects.values_list("ties", flat=True)) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "phrase"),
+    [
+        ({"idempotency_key": "other"}, "battle", "already has its vote"),
+        ({"idempotency_key": "k1", "public_id": "elsewhere"}, "idempotency_key", "another battle"),
+        ({"outcome": "c"}, "outcome", "one of"),
+        ({"idempotency_key": ""}, "idempotency_key", "required"),
+    ],
+)
+def test_votes_after_the_reveal_or_with_bad_input_are_refused(
+    human_tournament, change, field, phrase
+) -> None:
+    battle = battle_next(tournament=human_tournament, session_key="s1")
+    vote_record(public_id=battle.public_id, outcome="a", idempotency_key="k1", session_key="s1")
+    kwargs = {
+        "public_id": battle.public_id,
+        "outcome": "b",
+        "idempotency_key": "k2",
+        "session_key": "s1",
+    }
+    kwargs.update(change)
+    with pytest.raises(VoteRefused) as refused:
+        vote_record(**kwargs)
+    assert refused.value.field == field and phrase in refused.value.message
+    assert Vote.objects.count() == 1
+
+
+def test_only_the_voter_the_battle_was_shown_to_may_vote(human_tournament) -> None:
+    battle = battle_next(tournament=human_tournament, session_key="s1")
+    with pytest.raises(VoteRefused, match="not shown to you"):
+        vote_record(public_id=battle.public_id, outcome="a", idempotency_key="x", session_key="s2")
+    with pytest.raises(VoteRefused, match="unknown battle"):
+        vote_record(public_id="not-a-uuid", outcome="a", idempotency_key="y", session_key="s1")
+    assert not Vote.objects.exists()
+
+
+def test_the_tournament_completes_when_every_battle_has_its_vote(human_tournament) -> None:
+    for i in range(3):
+        battle = battle_next(tournament=human_tournament, session_key=f"voter{i}")
+        vote_record(
+            public_id=battle.public_id,
+            outcome="bothbad",
+            idempotency_key=str(i),
+            session_key=f"voter{i}",
+        )
+    assert battle_next(tournament=human_tournament, session_key="late") is None
+    tournament_advance(tournament_id=human_tournament.pk)
+    human_tournament.refresh_from_db()
+    assert human_tournament.status == TournamentStatus.COMPLETED
+    assert all(m.judgment.both_bad for m in human_tournament.matches.all())
