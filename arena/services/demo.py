@@ -60,6 +60,19 @@ def demo_load(*, judge_delay_s: float = 1.0) -> PromptSet:
     return pset
 
 
+def demo_vote_tournament_create() -> Tournament:
+    """A human-judged round-robin over the real Vicuna answers, for voting in the browser."""
+    return tournament_create(
+        name="Vote: Vicuna answers (humans judge)",
+        format="round_robin",
+        contestants=list(ANSWER_FILES),
+        prompt_set=PROMPT_SET,
+        judge=None,
+        config={"rounds": 20},
+        seed=11,
+    )
+
+
 def demo_tournament_create(*, seed: int = 1, rounds: int = 3) -> Tournament:
     names = [*ANSWER_FILES, *SIMULATED]
     return tournament_create(

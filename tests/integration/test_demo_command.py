@@ -60,6 +60,10 @@ def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(tmp_path
             time.sleep(1)
             status = json.loads(get(base + "/api/tournaments/1")[1] or b"{}").get("status", "")
         assert status == "completed"
+        # The human arena over the real Vicuna answers serves an anonymous battle.
+        status, page = get(base + "/tournaments/2/vote/")
+        assert status == 200 and b"Answer A" in page and b'name="battle"' in page
+        assert b"gpt-3.5-turbo" not in page and b"vicuna-13b" not in page
         board = json.loads(get(base + "/api/tournaments/1/leaderboard")[1])
         assert len(board) == 8 and sum(row["matches"] for row in board) == 2 * 84
     except (AssertionError, TimeoutError) as error:

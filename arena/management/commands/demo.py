@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from arena.management.commands.serve import serve
-from arena.services.demo import demo_load, demo_tournament_create
+from arena.models import Tournament, TournamentStatus
+from arena.services.demo import demo_load, demo_tournament_create, demo_vote_tournament_create
 from arena.services.tournaments import tournament_start
 
 
@@ -35,14 +36,16 @@ class Command(BaseCommand):
 
         def on_ready() -> None:
             # Started only once the server listens, so the first events find their page.
-            from arena.models import Tournament
-
             next_seed = seed if seed is not None else Tournament.objects.count() + 1
             tournament = demo_tournament_create(seed=next_seed)
             tournament_start(tournament=tournament)
             self.stdout.write(
                 f"Demo tournament running: {url}/tournaments/{tournament.pk}/ (leaderboard live)"
             )
+            voting = Tournament.objects.filter(judge=None, status=TournamentStatus.RUNNING).first()
+            if voting is None:
+                voting = tournament_start(tournament=demo_vote_tournament_create())
+            self.stdout.write(f"Vote on real answers: {url}/tournaments/{voting.pk}/vote/")
 
         self.stdout.write(
             f"Arena demo at {url}/ (embedded mode, simulated judge). Ctrl-C stops it."
