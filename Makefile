@@ -27,7 +27,7 @@ test: $(STAMP)
 	env -u REDIS_URL -u DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$REDIS_URL" ] && [ -n "$$DATABASE_URL" ]; then \
 	  echo "== the suite again in services mode: DATABASE_URL and REDIS_URL are set"; \
-	  ARENA_REQUIRE_SERVICES=1 $(BIN)/python -m pytest; \
+	  ARENA_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -m "not embedded"; \
 	else \
 	  echo "== REDIS_URL / DATABASE_URL unset: the services-mode integration tests were skipped"; \
 	fi

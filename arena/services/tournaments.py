@@ -184,7 +184,11 @@ def _match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:
     if tournament.judge and tournament.judge.queue == Queue.GPU:
         return Queue.GPU
     gpu = Contestant.objects.filter(id__in=entrants, queue=Queue.GPU).exists()
-    return Queue.GPU if gpu else "judge"
+    if gpu:
+        return Queue.GPU
+    # Without a judge, playing only fetches answers for voters: keep it out of the line
+    # behind slow judge calls so a battle is ready when someone opens the vote page.
+    return "judge" if tournament.judge_id else "default"
 
 
 def _create_match(

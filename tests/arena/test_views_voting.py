@@ -31,7 +31,8 @@ def tournament(contestants, prompt_set):
     # An answer that tries to inject markup must come out inert.
     entry = match.entries.order_by("position").first()
     Response.objects.filter(pk=entry.response_id).update(
-        text="**bold** <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+        text="**bold** <script>alert(1)</script> [x](javascript:alert(1))"
+        " <img src=x onerror=alert(1)>"
     )
     return t
 

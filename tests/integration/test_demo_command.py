@@ -12,9 +12,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.embedded
 
 
 def free_port() -> int:

@@ -1,0 +1,55 @@
+"""A person votes in the browser while another page watches the leaderboard move."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+pytestmark = pytest.mark.embedded
+
+MODELS = ["gpt-3.5-turbo", "bard", "vicuna-13b", "alpaca-13b", "llama-13b"]
+
+
+def test_a_vote_reveals_the_models_and_the_watching_leaderboard_updates_without_reload(
+    demo_site: str, browser: Browser
+) -> None:
+    watcher = browser.new_page()
+    watcher.goto(f"{demo_site}/tournaments/2/")
+    expect(watcher.locator("#live-state")).to_have_text("live")
+    watcher.evaluate("window.__notReloaded = true")
+    total_matches = watcher.locator("#leaderboard tbody td:nth-child(4)")
+    expect(total_matches.first).to_have_text("0")
+
+    voter = browser.new_context().new_page()
+    voter.goto(f"{demo_site}/tournaments/2/vote/")
+    # The page refreshes itself until the workers have the first battle's answers ready.
+    expect(voter.locator("h2", has_text="Answer A")).to_be_visible(timeout=30_000)
+    source = voter.content()
+    assert not any(name in source for name in MODELS), "a model name leaked before the vote"
+
+    voter.keyboard.press("1")  # "A is better"
+    expect(voter.locator("h1")).to_have_text("Thanks for your vote")
+    revealed = voter.locator(".reveal li strong").all_text_contents()
+    assert len(revealed) == 2 and set(revealed) <= set(MODELS)
+
+    expect(watcher.locator("#leaderboard tbody tr").first).to_contain_text(revealed[0])
+    expect(watcher.locator("#matches li").first).to_contain_text(f"{revealed[0]}  >  {revealed[1]}")
+    assert watcher.evaluate("window.__notReloaded") is True
+
+    voter.click("#next-battle")
+    expect(voter.locator("h2", has_text="Answer B")).to_be_visible()
+
+
+def test_the_judged_demo_tournament_fills_in_live_to_completion(
+    demo_site: str, browser: Browser
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{demo_site}/tournaments/1/")
+    expect(page.locator("#live-state")).to_have_text("live")
+    expect(page.locator("#status")).to_have_text("completed", timeout=90_000)
+    expect(page.locator("#progress")).to_have_text("84 / 84")
+    elo = [float(x) for x in page.locator("#leaderboard tbody td:nth-child(3)").all_text_contents()]
+    assert len(elo) == 8 and elo == sorted(elo, reverse=True)
+    assert re.search(r"round 2 · completed", page.locator("#matches").inner_text())
