@@ -157,6 +157,9 @@ class Tournament(models.Model):
         help_text="Empty: matches wait for human votes.",
     )
     contestants = models.ManyToManyField(Contestant, related_name="tournaments")
+    manifest = models.JSONField(
+        default=dict, blank=True, help_text="What replays it: frozen at start (see services)."
+    )
     planned_matches = models.PositiveIntegerField(
         null=True, blank=True, help_text="Matches the format expects in all, when it knows."
     )

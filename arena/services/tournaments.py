@@ -31,7 +31,9 @@ from arena.models import (
 )
 from arena.queueing import enqueue_advance, enqueue_play
 from arena.selectors import tournament_leaderboard, tournament_progress
+from arena.services.backends import judge_comparator
 from arena.services.leaderboards import leaderboard_snapshot_create
+from judges.backends.base import BackendError
 
 MAX_SEED = 2**63 - 1
 
@@ -116,15 +118,60 @@ def tournament_start(*, tournament: Tournament) -> Tournament:
         locked = Tournament.objects.select_for_update().get(pk=tournament.pk)
         if locked.status != TournamentStatus.DRAFT:
             raise _fail("status", f"only a draft can start; this one is {locked.status}")
+        locked.manifest = tournament_manifest(tournament=locked)
         locked.status = TournamentStatus.RUNNING
         locked.started_at = timezone.now()
-        locked.save(update_fields=["status", "started_at"])
+        locked.save(update_fields=["status", "started_at", "manifest"])
         Standing.objects.bulk_create(
             [Standing(tournament=locked, contestant=c) for c in locked.contestants.all()],
             ignore_conflicts=True,
         )
         enqueue_advance(locked.pk)
     return locked
+
+
+def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
+    """Everything needed to replay the tournament, frozen when it starts.
+
+    Building the judge here also checks its settings, so a bad judge configuration stops
+    the start with a clear error instead of failing every match.
+    """
+    contestants = list(tournament.contestants.all())
+    judge: dict[str, Any] | None = None
+    if tournament.judge is not None:
+        try:
+            comparator = judge_comparator(
+                judge=tournament.judge, contestants=contestants, seed=tournament.seed
+            )
+        except BackendError as error:
+            raise _fail("judge", str(error)) from None
+        judge = {
+            "name": tournament.judge.name,
+            "kind": tournament.judge.kind,
+            "model": tournament.judge.model_id,
+            "base_url": tournament.judge.base_url,
+            "settings": tournament.judge.settings,
+            "template_hash": getattr(comparator, "template_hash", None),
+        }
+    return {
+        "format": tournament.format,
+        "config": tournament.config,
+        "seed": tournament.seed,
+        "budget": tournament.budget,
+        "prompt_set": tournament.prompt_set.name,
+        "prompts": tournament.prompt_set.prompts.count(),
+        "judge": judge,
+        "contestants": {
+            c.name: {
+                "backend": c.backend,
+                "model": c.model_id,
+                "base_url": c.base_url,
+                "generation": c.generation,
+                "settings_hash": c.settings_hash,
+            }
+            for c in contestants
+        },
+    }
 
 
 def _transition(tournament: Tournament, allowed: set[str], to: str) -> Tournament:

@@ -139,3 +139,32 @@ def test_lifecycle_moves_outside_the_allowed_ones_are_refused(make_tournament) -
     assert "status" in errors_of(lambda: tournament_start(tournament=tournament))
     tournament.refresh_from_db()
     assert tournament.status == TournamentStatus.CANCELLED
+
+
+def test_starting_freezes_a_manifest_that_replays_the_tournament(make_tournament) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=2, rounds=1, seed=9))
+    manifest = Tournament.objects.get(pk=tournament.pk).manifest
+    assert manifest["seed"] == 9 and manifest["config"] == {"k": 2, "rounds": 1}
+    assert manifest["judge"]["kind"] == "simulated" and manifest["prompt_set"] == "tiny"
+    assert set(manifest["contestants"]) == {"sim-0", "sim-1"}
+    assert len(manifest["contestants"]["sim-0"]["settings_hash"]) == 16
+
+
+def test_a_judge_with_bad_settings_cannot_start_and_the_tournament_stays_a_draft(
+    make_tournament,
+) -> None:
+    from arena.models import Judge, JudgeKind
+
+    tournament = make_tournament(n=2)
+    tournament.judge = Judge.objects.create(
+        name="llm",
+        kind=JudgeKind.OPENAI,
+        base_url="http://127.0.0.1:9/v1",
+        model_id="m",
+        settings={"temprature": 0},
+    )
+    tournament.save()
+    errors = errors_of(lambda: tournament_start(tournament=tournament))
+    assert "temprature" in " ".join(errors["judge"])
+    tournament.refresh_from_db()
+    assert tournament.status == TournamentStatus.DRAFT and not tournament.manifest
