@@ -20,16 +20,25 @@ class TournamentForm(forms.Form):
     judge = forms.ModelChoiceField(
         queryset=Judge.objects.all(), required=False, empty_label="humans (browser votes)"
     )
-    k = forms.IntegerField(initial=2, label="Answers per match (K)")
+    k = forms.IntegerField(
+        required=False, label="Answers per match (K)", help_text="Empty: the format's default."
+    )
     rounds = forms.IntegerField(required=False, help_text="Prompts to play; empty for the default.")
     seed = forms.IntegerField(initial=0)
     budget = forms.IntegerField(required=False, help_text="Most judge calls; empty for no cap.")
+    options = forms.JSONField(
+        required=False,
+        initial=dict,
+        help_text='Other format options as JSON, e.g. {"third_place": true, "seeding": "rating"} '
+        'or {"anchor": "gpt-3.5-turbo"}.',
+    )
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
-        config: dict[str, Any] = {"k": data["k"]}
-        if data.get("rounds") is not None:
-            config["rounds"] = data["rounds"]
+        config: dict[str, Any] = dict(data.get("options") or {})
+        for key in ("k", "rounds"):
+            if data.get(key) is not None:
+                config[key] = data[key]
         return {
             "name": data["name"],
             "format": data["format"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from arena.formats.anchor import Anchor, anchor_warning
 from arena.formats.base import (
     ConfigError,
     Format,
@@ -11,9 +12,21 @@ from arena.formats.base import (
     Step,
     Tiers,
 )
+from arena.formats.kwise import KWise
 from arena.formats.round_robin import RoundRobin
+from arena.formats.single_elimination import SingleElimination
+from arena.formats.swiss import Swiss
 
-FORMATS: dict[str, Format] = {f.name: f for f in (RoundRobin(),)}
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        RoundRobin(),
+        SingleElimination(),
+        KWise(),
+        Anchor(),
+        Swiss(),
+    )
+}
 
 
 def get_format(name: str) -> Format:
@@ -32,5 +45,6 @@ __all__ = [
     "PlannedMatch",
     "Step",
     "Tiers",
+    "anchor_warning",
     "get_format",
 ]

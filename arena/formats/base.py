@@ -7,7 +7,7 @@ so a format can be replayed or resumed from stored results alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +49,9 @@ class FormatState:
     seed: int
     planned: tuple[PlannedMatch, ...] = ()
     results: tuple[MatchResult, ...] = ()
+    # Current leaderboard ratings by contestant id (higher is better), for formats that seed
+    # from it (``seeding: "rating"``). Unrated contestants seed after rated ones, by id.
+    prior_ratings: Mapping[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,25 @@ class Format(Protocol):
     name: str
 
     def validate_config(
-        self, config: Mapping[str, Any], *, n_contestants: int, n_prompts: int
+        self,
+        config: Mapping[str, Any],
+        *,
+        n_contestants: int,
+        n_prompts: int,
+        contestants: Sequence[int] | None = None,
     ) -> dict[str, Any]:
-        """Return the config with defaults filled in, or raise ConfigError."""
+        """Return the config with defaults filled in, or raise ConfigError.
+
+        ``contestants`` (the contestant ids, optional) lets a format check options that name
+        a contestant, such as the anchor format's ``anchor``.
+        """
         ...
 
     def next_step(self, state: FormatState) -> Step: ...
+
+    def standings(self, state: FormatState) -> Tiers:
+        """Standings from the results so far (final once finished): tiers, best first."""
+        ...
 
 
 def require_int(config: Mapping[str, Any], key: str, default: int, *, low: int, high: int) -> int:

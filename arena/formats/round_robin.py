@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
-from arena.formats.base import ConfigError, FormatState, PlannedMatch, Step, require_int
+from arena.formats._common import rank_points, tiers_by
+from arena.formats.base import ConfigError, FormatState, PlannedMatch, Step, Tiers, require_int
 
 
 class RoundRobin:
     name = "round_robin"
 
     def validate_config(
-        self, config: Mapping[str, Any], *, n_contestants: int, n_prompts: int
+        self,
+        config: Mapping[str, Any],
+        *,
+        n_contestants: int,
+        n_prompts: int,
+        contestants: Sequence[int] | None = None,
     ) -> dict[str, Any]:
         if n_contestants < 2:
             raise ConfigError("contestants", f"need at least 2 contestants, got {n_contestants}")
@@ -47,6 +54,16 @@ class RoundRobin:
         if next_round >= rounds:
             return Step(finished=True, planned_total=total)
         return Step(matches=self._round(state, next_round), planned_total=total)
+
+    def standings(self, state: FormatState) -> Tiers:
+        """Points over every judged match (win 1, tie 1/2; failed matches count nothing)."""
+        points = {c: Fraction(0) for c in state.contestants}
+        for result in state.results:
+            if result.ranking is not None:
+                for c, p in rank_points(result.ranking).items():
+                    if c in points:
+                        points[c] += p
+        return tiers_by(points, points.__getitem__)
 
     def _round(self, state: FormatState, round_index: int) -> tuple[PlannedMatch, ...]:
         prompt_order = list(range(state.n_prompts))

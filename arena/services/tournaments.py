@@ -66,6 +66,17 @@ def _resolve(model: type[PromptSet] | type[Judge], field: str, key: str | int) -
         raise _fail(field, f"unknown {field.replace('_', ' ')}: {key}") from None
 
 
+def _config_with_ids(config: Mapping[str, Any], entrants: list[Contestant]) -> dict[str, Any]:
+    """Options that name a contestant (``anchor``) may use its name; formats want its id."""
+    clean = dict(config)
+    ids = {c.name: c.pk for c in entrants}
+    if isinstance(clean.get("anchor"), str):
+        if clean["anchor"] not in ids:
+            raise _fail("anchor", f"{clean['anchor']} is not one of this tournament's contestants")
+        clean["anchor"] = ids[clean["anchor"]]
+    return clean
+
+
 def tournament_create(
     *,
     name: str,
@@ -95,7 +106,10 @@ def tournament_create(
     judge_row: Judge | None = None if judge in (None, "") else _resolve(Judge, "judge", judge)
     try:
         clean = fmt.validate_config(
-            dict(config or {}), n_contestants=len(entrants), n_prompts=pset.prompts.count()
+            _config_with_ids(config or {}, entrants),
+            n_contestants=len(entrants),
+            n_prompts=pset.prompts.count(),
+            contestants=[c.pk for c in entrants],
         )
     except ConfigError as e:
         raise _fail(e.field, e.message) from None
@@ -161,6 +175,9 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
         "prompt_set": tournament.prompt_set.name,
         "prompts": tournament.prompt_set.prompts.count(),
         "judge": judge,
+        "prior_ratings": {
+            str(k): v for k, v in contestants_prior_ratings([c.pk for c in contestants]).items()
+        },
         "contestants": {
             c.name: {
                 "backend": c.backend,
@@ -202,6 +219,19 @@ def tournament_cancel(*, tournament: Tournament) -> Tournament:
     return _transition(tournament, allowed, TournamentStatus.CANCELLED)
 
 
+def contestants_prior_ratings(contestant_ids: Sequence[int]) -> dict[int, float]:
+    """Each contestant's Elo at the end of its latest completed tournament (for seeding)."""
+    finished = Standing.objects.filter(
+        contestant_id__in=contestant_ids,
+        tournament__status=TournamentStatus.COMPLETED,
+        matches__gt=0,
+    ).order_by("contestant_id", "-tournament__finished_at")
+    ratings: dict[int, float] = {}
+    for contestant_id, elo in finished.values_list("contestant_id", "elo"):
+        ratings.setdefault(contestant_id, elo)
+    return ratings
+
+
 def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
     prompt_index = {pid: i for i, pid in enumerate(prompt_ids)}
     planned, results = [], []
@@ -216,8 +246,11 @@ def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
             results.append(MatchResult(match.round, match.slot, entrants, tiers))
         elif match.status == MatchStatus.FAILED:
             results.append(MatchResult(match.round, match.slot, entrants, None))
+    contestants = tuple(sorted(tournament.contestants.values_list("id", flat=True)))
     return FormatState(
-        contestants=tuple(sorted(tournament.contestants.values_list("id", flat=True))),
+        contestants=contestants,
+        # Frozen at start: a bracket seeded from ratings must replay the same way later.
+        prior_ratings={int(k): v for k, v in tournament.manifest.get("prior_ratings", {}).items()},
         n_prompts=len(prompt_ids),
         config=tournament.config,
         seed=tournament.seed,

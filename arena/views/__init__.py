@@ -54,7 +54,10 @@ def tournament_new(request: HttpRequest) -> HttpResponse:
             tournament = tournament_create(**form.service_kwargs())
         except ValidationError as error:
             for field, messages in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+                if field in form.fields:
+                    form.add_error(field, messages)
+                else:  # a format option given in the JSON box
+                    form.add_error("options", [f"{field}: {m}" for m in messages])
         else:
             return redirect("tournament", tournament_id=tournament.pk)
     return render(

@@ -70,3 +70,21 @@ def test_an_unknown_format_is_a_config_error_on_the_format_field() -> None:
     with pytest.raises(ConfigError) as error:
         get_format("knockout-ish")
     assert error.value.field == "format"
+
+
+def test_standings_give_a_point_a_win_and_half_a_tie_in_tiers_of_equal_points() -> None:
+    first = RR.next_step(state(n=4, rounds=1)).matches
+    verdicts = {
+        frozenset({10, 11}): ((10,), (11,)),
+        frozenset({10, 12}): ((10, 12),),
+        frozenset({10, 13}): ((13,), (10,)),
+        frozenset({11, 12}): ((11,), (12,)),
+        frozenset({11, 13}): ((11, 13),),
+        frozenset({12, 13}): None,
+    }
+    results = [
+        MatchResult(m.round, m.slot, m.entrants, verdicts[frozenset(m.entrants)]) for m in first
+    ]
+    # 10: 1 + 1/2 = 3/2; 11: 1 + 1/2 = 3/2; 12: 1/2; 13: 1 + 1/2 = 3/2
+    standings = RR.standings(state(n=4, rounds=1, planned=first, results=results))
+    assert standings == ((10, 11, 13), (12,))

@@ -76,6 +76,15 @@ def test_the_form_shows_the_service_error_on_its_field_and_saves_nothing(staff: 
     assert not Tournament.objects.exists()
 
 
+def test_format_options_given_as_json_reach_the_format(staff: Client) -> None:
+    data = form_data(format="single_elimination", options='{"third_place": true}', k="")
+    assert staff.post("/tournaments/new/", data).status_code == 302
+    assert Tournament.objects.get().config["third_place"] is True
+    response = staff.post("/tournaments/new/", form_data(format="swiss", options='{"colour": 1}'))
+    assert "colour: unknown option" in str(response.context["form"].errors["options"])
+    assert Tournament.objects.count() == 1
+
+
 def test_the_form_is_for_staff_only(staff: Client) -> None:
     assert Client().get("/tournaments/new/").status_code == 302
     assert not Tournament.objects.exists()

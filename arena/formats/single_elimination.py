@@ -1,0 +1,239 @@
+"""Seeded single elimination (Varco Arena / ArenaRL style): a knockout bracket, pairwise.
+
+Seeding: ``seeding="random"`` (default) shuffles the contestants from the tournament seed;
+``"rating"`` seeds from ``FormatState.prior_ratings`` (best rating is seed 1; ties and
+unrated contestants after the rated ones, by id).
+
+Placement is the classic recursive order, so seed 1 meets seed N, 2 meets N-1, …, and the
+top two seeds sit in opposite halves (they can only meet in the final). For 8 the bracket
+positions hold seeds ``[1, 8, 4, 5, 2, 7, 3, 6]``. When N is not a power of two the bracket
+is padded to the next one and the missing seeds are byes, which fall to the top seeds; a
+bye creates no match.
+
+Round r plays on prompt ``r mod n_prompts`` (``prompts="per_round"``, default) or every round
+on one seeded prompt (``prompts="same"``). Which side answers first is drawn per match from
+the seed.
+
+Ties (``tie_rule``): ``"rejudge"`` (default) replays the same pair on the same prompt with the
+answer order swapped, as a new match in a later slot of the same round; after
+``max_rejudges`` (default 1) replays are still tied, the higher seed advances.
+``"higher_seed"``: the higher seed advances at once. A failed match (no verdict) is not
+replayed: the higher seed advances.
+
+Slots: in round r with ``w`` games (bracket nodes, plus the third-place match in the final
+round), attempt ``a`` of game ``g`` has slot ``a * w + g``; unique across the tournament.
+
+Standings: by the round a contestant went out in (champion, finalist, then 3rd and 4th from
+the third-place match when played, otherwise the semi-final losers, then quarter-final losers,
+…); within one round by points won in the tournament (win 1, tie 1/2, over every match
+including replays), then by seed. Every tier holds one contestant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from arena.formats._common import (
+    SEEDINGS,
+    check_basics,
+    check_unknown,
+    rank_points,
+    require_bool,
+    require_choice,
+    require_pairwise,
+    results_by_slot,
+    seed_order,
+    seeded_rng,
+    tiers_by,
+)
+from arena.formats.base import (
+    FormatState,
+    MatchResult,
+    PlannedMatch,
+    Step,
+    Tiers,
+    require_int,
+)
+
+NAME = "single_elimination"
+OPTIONS = ("k", "seeding", "third_place", "tie_rule", "max_rejudges", "prompts")
+
+
+def bracket_order(size: int) -> list[int]:
+    """Seeds (1-based) by bracket position for a power-of-two ``size``: 8 → [1,8,4,5,2,7,3,6]."""
+    if size < 1 or size & (size - 1):
+        raise ValueError(f"bracket size must be a power of two, got {size}")
+    order = [1]
+    while len(order) < size:
+        total = 2 * len(order) + 1
+        order = [s for seed in order for s in (seed, total - seed)]
+    return order
+
+
+@dataclass
+class _Bracket:
+    """Everything a replay of the stored results learns about the bracket."""
+
+    seeds: list[int]
+    rounds: int
+    seed_of: dict[int, int] = field(default_factory=dict)
+    matches: list[PlannedMatch] = field(default_factory=list)
+    pending: bool = False
+    finished: bool = False
+    reached: dict[int, int] = field(default_factory=dict)
+    alive: set[int] = field(default_factory=set)
+    points: dict[int, Fraction] = field(default_factory=dict)
+    third_place_winner: int | None = None
+    rejudges: int = 0
+    made: set[tuple[int, int]] = field(default_factory=set)
+
+
+class SingleElimination:
+    name = NAME
+
+    def validate_config(
+        self,
+        config: Mapping[str, Any],
+        *,
+        n_contestants: int,
+        n_prompts: int,
+        contestants: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
+        check_basics(n_contestants, n_prompts)
+        check_unknown(config, OPTIONS, NAME)
+        require_pairwise(config, NAME)
+        return {
+            "k": 2,
+            "seeding": require_choice(config, "seeding", "random", SEEDINGS),
+            "third_place": require_bool(config, "third_place", False),
+            "tie_rule": require_choice(config, "tie_rule", "rejudge", ("rejudge", "higher_seed")),
+            "max_rejudges": require_int(config, "max_rejudges", 1, low=0, high=5),
+            "prompts": require_choice(config, "prompts", "per_round", ("per_round", "same")),
+        }
+
+    def next_step(self, state: FormatState) -> Step:
+        bracket = self._replay(state)
+        third = 1 if state.config.get("third_place") and len(state.contestants) >= 4 else 0
+        total = len(state.contestants) - 1 + third + bracket.rejudges
+        if bracket.finished:
+            return Step(finished=True, planned_total=total)
+        return Step(matches=tuple(bracket.matches), planned_total=total)
+
+    def standings(self, state: FormatState) -> Tiers:
+        b = self._replay(state)
+        return tiers_by(
+            state.contestants,
+            lambda c: (
+                b.reached[c],
+                c in b.alive,
+                c == b.third_place_winner,
+                b.points[c],
+                -b.seed_of[c],
+            ),
+        )
+
+    def _replay(self, state: FormatState) -> _Bracket:
+        """Walk the bracket round by round through the stored results, up to the first gap."""
+        config = state.config
+        seeds = seed_order(state, str(config.get("seeding", "random")), NAME)
+        n = len(seeds)
+        size = 1 << (n - 1).bit_length()
+        b = _Bracket(seeds=seeds, rounds=size.bit_length() - 1)
+        b.seed_of = {c: i + 1 for i, c in enumerate(seeds)}
+        b.reached = dict.fromkeys(seeds, 0)
+        b.alive = set(seeds)
+        b.points = {c: Fraction(0) for c in seeds}
+        b.made = {(m.round, m.slot) for m in state.planned}
+        if n < 2:
+            b.finished = True
+            return b
+        slots: list[int | None] = [seeds[s - 1] if s <= n else None for s in bracket_order(size)]
+        nodes = [(slots[i], slots[i + 1]) for i in range(0, size, 2)]
+        results = results_by_slot(state)
+        semi_losers: list[int] = []
+        same = config.get("prompts") == "same"
+        same_prompt = seeded_rng(state.seed, NAME, "prompt").randrange(max(state.n_prompts, 1))
+        for r in range(b.rounds):
+            prompt = same_prompt if same else r % state.n_prompts
+            games: list[tuple[int, int, int]] = [
+                (g, x, y) for g, (x, y) in enumerate(nodes) if x is not None and y is not None
+            ]
+            third_game = r == b.rounds - 1 and bool(config.get("third_place"))
+            third_game = third_game and len(semi_losers) == 2
+            if third_game:
+                games.append((len(nodes), semi_losers[0], semi_losers[1]))
+            width = len(nodes) + (1 if third_game else 0)
+            winners: dict[int, int] = {}
+            for g, a, c in games:
+                won = self._play(state, b, results, r, g, width, a, c, prompt)
+                if won is not None:
+                    winners[g] = won
+            if b.pending:
+                return b
+            advancing: list[int] = []
+            for g, (x, y) in enumerate(nodes):
+                if x is None or y is None:
+                    bye = x if x is not None else y
+                    if bye is None:  # impossible: byes never meet each other
+                        raise AssertionError("empty bracket node")
+                    advancing.append(bye)
+                    b.reached[bye] = r + 1
+                    continue
+                winner = winners[g]
+                loser = y if winner == x else x
+                advancing.append(winner)
+                b.reached[winner] = r + 1
+                b.alive.discard(loser)
+                if r == b.rounds - 2:
+                    semi_losers.append(loser)
+            if third_game:
+                b.third_place_winner = winners[len(nodes)]
+            nodes = [(advancing[i], advancing[i + 1]) for i in range(0, len(advancing) - 1, 2)]
+        b.finished = True
+        return b
+
+    def _play(
+        self,
+        state: FormatState,
+        b: _Bracket,
+        results: dict[tuple[int, int], MatchResult],
+        r: int,
+        game: int,
+        width: int,
+        x: int,
+        y: int,
+        prompt: int,
+    ) -> int | None:
+        """The winner of one game (following replays), or None while it is still open."""
+        higher = x if b.seed_of[x] < b.seed_of[y] else y
+        rng = seeded_rng(state.seed, NAME, "order", r, game)
+        first = (x, y) if rng.random() < 0.5 else (y, x)
+        max_rejudges = int(state.config.get("max_rejudges", 1))
+        rejudge = state.config.get("tie_rule", "rejudge") == "rejudge"
+        attempt = 0
+        while True:
+            slot = attempt * width + game
+            if attempt:
+                b.rejudges += 1
+            result = results.get((r, slot))
+            if result is None:
+                entrants = first if attempt % 2 == 0 else (first[1], first[0])
+                if (r, slot) not in b.made:
+                    b.matches.append(PlannedMatch(r, slot, prompt, entrants))
+                b.pending = True
+                return None
+            if result.ranking is None:
+                return higher
+            for c, p in rank_points(result.ranking).items():
+                if c in b.points:
+                    b.points[c] += p
+            top = set(result.ranking[0]) & {x, y} if result.ranking else set()
+            if len(top) == 1:
+                return top.pop()
+            if len(top) == 2 and rejudge and attempt < max_rejudges:
+                attempt += 1
+                continue
+            return higher

@@ -1,0 +1,136 @@
+"""Every format runs to completion through the engine (services), with the simulated judge."""
+
+from __future__ import annotations
+
+import pytest
+
+from arena.models import Judgment, MatchStatus, Standing, Tournament, TournamentStatus
+from arena.services.matches import match_play
+from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+
+pytestmark = pytest.mark.django_db
+
+
+def run(tournament: Tournament) -> Tournament:
+    tournament = tournament_start(tournament=tournament)
+    for _ in range(60):
+        tournament_advance(tournament_id=tournament.pk)
+        tournament.refresh_from_db()
+        if tournament.status != TournamentStatus.RUNNING:
+            break
+        for match in tournament.matches.filter(status=MatchStatus.PENDING):
+            match_play(match_id=match.pk)
+    return tournament
+
+
+@pytest.mark.parametrize(
+    ("format", "n", "config"),
+    [
+        ("single_elimination", 6, {"third_place": True}),
+        ("single_elimination", 5, {"tie_rule": "higher_seed", "seeding": "rating"}),
+        ("kwise", 7, {"k": 3, "rounds": 2}),
+        ("anchor", 5, {"anchor": "sim-2", "rounds": 2}),
+        ("swiss", 6, {"rounds": 3}),
+        ("round_robin", 4, {"rounds": 1}),
+    ],
+)
+def test_each_format_completes_with_every_planned_match_judged_once(
+    contestants, prompt_set, judge, format: str, n: int, config: dict
+) -> None:
+    people = contestants(n)
+    tournament = tournament_create(
+        name=format,
+        format=format,
+        contestants=[c.name for c in people],
+        prompt_set="tiny",
+        judge="sim-judge",
+        config=config,
+        seed=3,
+    )
+    tournament = run(tournament)
+    assert tournament.status == TournamentStatus.COMPLETED
+    played = tournament.matches.filter(status=MatchStatus.COMPLETED).count()
+    assert played == tournament.planned_matches == tournament.matches.count()
+    assert Judgment.objects.filter(match__tournament=tournament).count() == played
+    entries = sum(m.entries.count() for m in tournament.matches.all())
+    assert (
+        sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True))
+        == entries
+    )
+
+
+def test_a_kwise_group_is_judged_whole_and_moves_every_member(
+    contestants, prompt_set, judge
+) -> None:
+    people = contestants(4)
+    tournament = tournament_create(
+        name="k4",
+        format="kwise",
+        contestants=[c.name for c in people],
+        prompt_set="tiny",
+        judge="sim-judge",
+        config={"k": 4, "rounds": 1},
+        seed=1,
+    )
+    tournament = run(tournament)
+    ranking = tournament.matches.get().judgment.ranking
+    assert sorted(c for tier in ranking for c in tier) == sorted(c.pk for c in people)
+    standings = Standing.objects.filter(tournament=tournament)
+    assert all(s.elo != 1000.0 for s in standings)
+    assert sum(s.wins for s in standings) == pytest.approx(2.0)  # C(4,2) pairs / 3 opponents
+
+
+def test_an_anchor_that_is_not_a_contestant_is_refused_by_name(
+    contestants, prompt_set, judge
+) -> None:
+    from django.core.exceptions import ValidationError
+
+    people = contestants(3)
+    with pytest.raises(ValidationError) as error:
+        tournament_create(
+            name="a",
+            format="anchor",
+            contestants=[c.name for c in people[:2]],
+            prompt_set="tiny",
+            judge="sim-judge",
+            config={"anchor": people[2].name},
+        )
+    assert "anchor" in error.value.message_dict
+    assert not Tournament.objects.exists()
+
+
+def test_rating_seeds_are_frozen_at_start_from_the_last_completed_tournament(
+    contestants, prompt_set, judge
+) -> None:
+    people = contestants(4)
+    names = [c.name for c in people]
+    first = run(
+        tournament_create(
+            name="rr",
+            format="round_robin",
+            contestants=names,
+            prompt_set="tiny",
+            judge="sim-judge",
+            config={"rounds": 3},
+            seed=2,
+        )
+    )
+    elo = dict(Standing.objects.filter(tournament=first).values_list("contestant_id", "elo"))
+    bracket = tournament_start(
+        tournament=tournament_create(
+            name="se",
+            format="single_elimination",
+            contestants=names,
+            prompt_set="tiny",
+            judge="sim-judge",
+            config={"seeding": "rating"},
+            seed=2,
+        )
+    )
+    frozen = {int(k): v for k, v in bracket.manifest["prior_ratings"].items()}
+    assert frozen == pytest.approx(elo)
+    tournament_advance(tournament_id=bracket.pk)
+    top = max(elo, key=elo.get)
+    bottom = min(elo, key=elo.get)
+    first_match = bracket.matches.get(round=0, slot=0)
+    assert {e.contestant_id for e in first_match.entries.all()} == {top, bottom}
