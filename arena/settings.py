@@ -8,6 +8,7 @@ The same code runs in both; only what is below differs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -87,7 +88,8 @@ def _sqlite(path: Path) -> dict[str, object]:
         },
         # A file, not Django's shared-cache memory database: worker threads in the
         # integration tests need real locking, which shared-cache mode does not give.
-        "TEST": {"NAME": str(path.with_name(f"test_{path.name}"))},
+        # Named per process so that two test runs on one machine never share it.
+        "TEST": {"NAME": str(path.with_name(f"test_{os.getpid()}_{path.name}"))},
     }
 
 
@@ -132,6 +134,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# First retry delay after a transient model error; doubles each time, with jitter.
+RETRY_BASE_SECONDS = float(env_int("ARENA_RETRY_BASE_MS", 2000, minimum=1)) / 1000
 EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
 # A match claimed longer ago than this is taken to belong to a dead worker and may be
 # claimed again by a redelivered task.

@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from arena.services.matches import match_fail, match_play
 from arena.services.tournaments import tournament_advance
@@ -34,6 +35,6 @@ def play_match(self: Any, match_id: int) -> str:
             )
             return "failed"
         # Exponential backoff with full jitter, at least what the server asked for.
-        backoff = min(2**self.request.retries * 2.0, 120.0)
+        backoff = min(2**self.request.retries * settings.RETRY_BASE_SECONDS, 120.0)
         delay = max(error.retry_after or 0.0, backoff * random.uniform(0.5, 1.0))
         raise self.retry(exc=error, countdown=delay) from error
