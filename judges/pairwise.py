@@ -7,13 +7,10 @@ position swapping (judging (A, B) and then (B, A)) easy to get right.
 
 from __future__ import annotations
 
-import re
-
 from judges.backends.base import Ranking
+from judges.fencing import new_boundary, render_messages
 from judges.parsing import PairwiseVerdict
 from judges.prompts import PromptTemplate
-
-_PLACEHOLDER = re.compile(r"\{(question|answer_a|answer_b)\}")
 
 _RANKINGS: dict[PairwiseVerdict, Ranking] = {
     "A": ((0,), (1,)),
@@ -25,13 +22,23 @@ _SWAPPED: dict[PairwiseVerdict, PairwiseVerdict] = {"A": "B", "B": "A", "tie": "
 
 
 def render_pairwise(
-    template: PromptTemplate, *, question: str, answer_a: str, answer_b: str
+    template: PromptTemplate,
+    *,
+    question: str,
+    answer_a: str,
+    answer_b: str,
+    boundary: str | None = None,
 ) -> list[dict[str, str]]:
-    values = {"question": question, "answer_a": answer_a, "answer_b": answer_b}
-    # One pass over the template only: an answer that itself contains "{answer_b}" is
-    # inserted verbatim, never expanded (str.format would also choke on literal braces).
-    user = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template.user)
-    return [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
+    """Messages for one pairwise call; a fresh fence boundary unless one is given."""
+    if boundary is None:
+        boundary = new_boundary((question, answer_a, answer_b))
+    values = {
+        "question": question,
+        "answer_a": answer_a,
+        "answer_b": answer_b,
+        "boundary": boundary,
+    }
+    return render_messages(template, values)
 
 
 def unswap(vote: PairwiseVerdict) -> PairwiseVerdict:

@@ -17,11 +17,11 @@ import email.utils
 import math
 import os
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import openai
 
@@ -30,12 +30,53 @@ from judges.backends.base import (
     BackendError,
     Generation,
     PermanentError,
+    Ranking,
     TransientError,
     Verdict,
 )
+from judges.costs import PRICE_KEYS, price_from_settings
+from judges.fiveway import (
+    apply_length_penalty,
+    combined_score,
+    outcome_of,
+    unswap_five_way,
+)
+from judges.judge_settings import JUDGE_DEFAULTS, parse_judge_settings
+from judges.listwise import (
+    MAX_ANSWERS,
+    labels_for,
+    presentation_order,
+    ranking_from_letters,
+    render_listwise,
+    repair_message,
+)
+from judges.logprobs import (
+    TokenLogprob,
+    average_probabilities,
+    label_probabilities,
+    most_likely,
+    swap_probabilities,
+)
 from judges.pairwise import combine_votes, ranking_of, render_pairwise, unswap
-from judges.parsing import PairwiseVerdict, parse_pairwise_verdict
-from judges.prompts import load_template
+from judges.parsing import (
+    FiveWayVerdict,
+    PairwiseVerdict,
+    parse_five_way_verdict,
+    parse_listwise_ranking,
+    parse_pairwise_verdict,
+)
+from judges.prompts import PromptTemplate, load_template
+
+__all__ = [
+    "JUDGE_DEFAULTS",
+    "OpenAICompatGenerator",
+    "OpenAICompatJudge",
+    "UnparseableVerdictError",
+    "retry_after_seconds",
+    "translate_error",
+]
+
+_T = TypeVar("_T")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -60,10 +101,6 @@ GENERATION_KEYS = frozenset(
         "system",
         "extra_body",
     }
-)
-
-JUDGE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {"temperature": 0.0, "max_tokens": 1024, "both_orders": False, "template": "pairwise_3way"}
 )
 
 # 408 and 409 (lock contention) are worth another try, like 429 and any 5xx.
@@ -156,6 +193,20 @@ class _Reply:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
+    logprobs: tuple[TokenLogprob, ...] = ()
+
+
+def _token_logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
+    # Absent unless requested, and some servers return logprobs: null even then.
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or ()
+    return tuple(
+        TokenLogprob(
+            token=entry.token,
+            logprob=entry.logprob,
+            top=tuple((alt.token, alt.logprob) for alt in (entry.top_logprobs or ())),
+        )
+        for entry in content
+    )
 
 
 class _ChatEndpoint:
@@ -208,7 +259,8 @@ class _ChatEndpoint:
         # The SDK does not validate bodies (lenient by design), so a JSON body of the wrong
         # shape surfaces here as attribute or index errors.
         try:
-            message = completion.choices[0].message
+            choice = completion.choices[0]
+            message = choice.message
             usage = completion.usage
             return _Reply(
                 # A refusal or a tool call has no content: as an answer, that is empty.
@@ -216,6 +268,7 @@ class _ChatEndpoint:
                 prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
                 completion_tokens=(usage.completion_tokens or 0) if usage else 0,
                 latency_ms=latency_ms,
+                logprobs=_token_logprobs(choice),
             )
         except (AttributeError, IndexError, KeyError, TypeError) as exc:
             raise PermanentError(f"{self.model}: the response is not a chat completion") from exc
@@ -239,8 +292,10 @@ class OpenAICompatGenerator:
         timeout: float = 60.0,
         max_retries: int = 0,
     ) -> None:
-        _reject_unknown(generation, GENERATION_KEYS, "generation setting")
-        params = dict(generation)
+        _reject_unknown(generation, GENERATION_KEYS | set(PRICE_KEYS), "generation setting")
+        # Prices describe the call; they are not request parameters.
+        self.price = price_from_settings(generation)
+        params = {k: v for k, v in generation.items() if k not in PRICE_KEYS}
         self.system_prompt: str | None = params.pop("system", None)
         if "extra_body" in params and not isinstance(params["extra_body"], Mapping):
             raise PermanentError("generation setting 'extra_body' must be a mapping")
@@ -263,6 +318,7 @@ class OpenAICompatGenerator:
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
             latency_ms=reply.latency_ms,
+            cost=self.price.cost(reply.prompt_tokens, reply.completion_tokens),
         )
 
     def close(self) -> None:
@@ -271,31 +327,36 @@ class OpenAICompatGenerator:
 
 @dataclass(frozen=True)
 class _Reading:
-    """One judge call (plus its repair, if any), its vote mapped to the original order."""
+    """One judge call (plus its repair, if any), mapped to the caller's answer order.
 
-    vote: PairwiseVerdict
+    ``vote`` is a 3-way or 5-way label depending on the template; ``probabilities`` are
+    there only with logprobs on and the verdict letter found among the top alternatives."""
+
+    vote: str
     raw_output: str
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
+    probabilities: dict[str, float] | None = None
 
 
-def _judge_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    _reject_unknown(settings, JUDGE_DEFAULTS.keys(), "judge setting")
-    merged = {**JUDGE_DEFAULTS, **settings}
-    # A config loaded from a form or JSON may carry "false" as a string, which is truthy.
-    if not isinstance(merged["both_orders"], bool):
-        raise PermanentError("judge setting 'both_orders' must be true or false")
-    if not isinstance(merged["template"], str):
-        raise PermanentError("judge setting 'template' must be a template name")
-    return merged
+def _usage(replies: Sequence[_Reply]) -> dict[str, int]:
+    return {
+        "prompt_tokens": sum(r.prompt_tokens for r in replies),
+        "completion_tokens": sum(r.completion_tokens for r in replies),
+        "latency_ms": sum(r.latency_ms for r in replies),
+    }
 
 
 class OpenAICompatJudge:
-    """A pairwise LLM judge: MT-Bench style prompt, blind answers, verdict [[A]]/[[B]]/[[C]].
+    """An LLM judge behind an OpenAI-compatible API; answers are judged blind and fenced.
 
-    With ``both_orders`` the pair is judged twice with the answers swapped, the usual
-    remedy for position bias (Zheng et al. 2023); a disagreement counts as a tie."""
+    Two answers: a pairwise template, 3-way ([[A]]/[[B]]/[[C]], MT-Bench style) or 5-way
+    ([[A>>B]] ... [[B>>A]], Arena-Hard style). With ``both_orders`` the pair is judged twice
+    with the answers swapped, the usual remedy for position bias (Zheng et al. 2023); a
+    disagreement counts as a tie unless ``order_disagreement`` is "average".
+    Three to eight answers: a listwise template ranking them in tiers in one call.
+    The settings keys and their defaults are ``judges.judge_settings.JUDGE_DEFAULTS``."""
 
     def __init__(
         self,
@@ -306,15 +367,36 @@ class OpenAICompatJudge:
         settings: Mapping[str, Any] = _EMPTY,
         timeout: float = 120.0,
     ) -> None:
-        merged = _judge_settings(settings)
-        self.template = load_template(merged["template"])
-        self.both_orders: bool = merged["both_orders"]
-        self.params: Mapping[str, Any] = MappingProxyType(
-            {"temperature": merged["temperature"], "max_tokens": merged["max_tokens"]}
-        )
+        self.settings = parse_judge_settings(settings)
+        self.template = load_template(self.settings.template)
+        self.listwise_template = load_template(self.settings.listwise_template)
+        self._check_templates()
+        self.both_orders: bool = self.settings.both_orders
+        self.params: Mapping[str, Any] = MappingProxyType(self.settings.request_params())
         self._endpoint = _ChatEndpoint(
             base_url=base_url, model=model, api_key_env=api_key_env, timeout=timeout, max_retries=0
         )
+
+    def _check_templates(self) -> None:
+        # Combinations that would silently do nothing are refused when the judge is built.
+        pairwise = self.template.verdict_format
+        if pairwise not in ("pairwise_3way", "pairwise_5way"):
+            raise PermanentError(f"judge setting 'template': {self.template.name} is not pairwise")
+        if self.listwise_template.verdict_format != "listwise":
+            raise PermanentError(
+                f"judge setting 'listwise_template': {self.listwise_template.name} is not listwise"
+            )
+        if self.settings.logprobs and pairwise != "pairwise_3way":
+            raise PermanentError("judge setting 'logprobs' needs a 3-way template")
+        if self.settings.length_penalty_chars is not None and pairwise != "pairwise_5way":
+            # Only a 5-way verdict knows a slight win from a strong one.
+            raise PermanentError("judge setting 'length_penalty_chars' needs a 5-way template")
+        averaging = self.settings.order_disagreement == "average"
+        if averaging and pairwise == "pairwise_3way" and not self.settings.logprobs:
+            raise PermanentError(
+                "judge setting 'order_disagreement': 'average' needs 'logprobs' "
+                "or a 5-way template (a 3-way vote has nothing to average)"
+            )
 
     @property
     def template_name(self) -> str:
@@ -322,62 +404,164 @@ class OpenAICompatJudge:
 
     @property
     def template_hash(self) -> str:
-        """sha256 of the template file, for a tournament to record what its judge saw."""
+        """sha256 of the pairwise template file, for a tournament to record what its judge saw."""
         return self.template.sha256
 
+    @property
+    def listwise_template_hash(self) -> str:
+        return self.listwise_template.sha256
+
     def compare(self, prompt: str, answers: Sequence[Answer]) -> Verdict:
-        if len(answers) != 2:
-            raise PermanentError(f"this judge compares exactly 2 answers, got {len(answers)}")
-        first, second = answers
+        if len(answers) == 2:
+            return self._compare_pair(prompt, answers[0], answers[1])
+        if 2 < len(answers) <= MAX_ANSWERS:
+            return self._compare_list(prompt, answers)
+        raise PermanentError(f"this judge compares 2 to {MAX_ANSWERS} answers, got {len(answers)}")
+
+    # -- the conversation ---------------------------------------------------------------
+
+    def _ask(
+        self,
+        messages: list[dict[str, str]],
+        parse: Callable[[str], _T | None],
+        repair_text: str,
+        expected: str,
+    ) -> tuple[_T, list[_Reply]]:
+        """One call, and one repair turn if its verdict cannot be read; else an error."""
+        replies = [self._endpoint.complete(messages, self.params)]
+        parsed = parse(replies[0].text)
+        if parsed is None:
+            # In the same conversation, so the judge keeps its reasoning.
+            repair = [
+                *messages,
+                {"role": "assistant", "content": replies[0].text},
+                {"role": "user", "content": repair_text},
+            ]
+            replies.append(self._endpoint.complete(repair, self.params))
+            parsed = parse(replies[-1].text)
+        if parsed is None:
+            raise UnparseableVerdictError(
+                f"judge output has no {expected} after one repair prompt",
+                raw_output=self._raw(replies),
+            )
+        return parsed, replies
+
+    @staticmethod
+    def _raw(replies: Sequence[_Reply]) -> str:
+        return "\n--- repair ---\n".join(r.text for r in replies)
+
+    def _verdict(
+        self, ranking: Ranking, replies_usage: Mapping[str, int], **fields: Any
+    ) -> Verdict:
+        return Verdict(
+            ranking=ranking,
+            prompt_tokens=replies_usage["prompt_tokens"],
+            completion_tokens=replies_usage["completion_tokens"],
+            latency_ms=replies_usage["latency_ms"],
+            cost=self.settings.price.cost(
+                replies_usage["prompt_tokens"], replies_usage["completion_tokens"]
+            ),
+            **fields,
+        )
+
+    # -- pairwise -------------------------------------------------------------------------
+
+    @property
+    def _five_way(self) -> bool:
+        return self.template.verdict_format == "pairwise_5way"
+
+    def _compare_pair(self, prompt: str, first: Answer, second: Answer) -> Verdict:
+        # Only the texts go in: Answer.author must never reach the judge.
         readings = [self._read(prompt, first.text, second.text, swapped=False)]
         if self.both_orders:
             readings.append(self._read(prompt, second.text, first.text, swapped=True))
-        vote = readings[0].vote
-        if len(readings) == 2:
-            vote = combine_votes(readings[0].vote, readings[1].vote)
-        return Verdict(
-            ranking=ranking_of(vote),
+        extra: dict[str, object] = {
+            "votes": [r.vote for r in readings],
+            "template": self.template.name,
+            "template_hash": self.template.sha256,
+        }
+        if self._five_way:
+            ranking, probabilities = self._five_way_ranking(readings, first, second, extra), None
+        else:
+            ranking, probabilities = self._three_way_ranking(readings, extra)
+        usage = {
+            key: sum(getattr(r, key) for r in readings)
+            for key in ("prompt_tokens", "completion_tokens", "latency_ms")
+        }
+        return self._verdict(
+            ranking,
+            usage,
+            probabilities=probabilities,
             raw_output=self._join_raw(readings),
-            prompt_tokens=sum(r.prompt_tokens for r in readings),
-            completion_tokens=sum(r.completion_tokens for r in readings),
-            latency_ms=sum(r.latency_ms for r in readings),
-            extra={
-                "votes": [r.vote for r in readings],
-                "template": self.template.name,
-                "template_hash": self.template.sha256,
-            },
+            extra=extra,
         )
 
+    def _five_way_ranking(
+        self,
+        readings: Sequence[_Reading],
+        first: Answer,
+        second: Answer,
+        extra: dict[str, object],
+    ) -> Ranking:
+        votes = [cast(FiveWayVerdict, r.vote) for r in readings]
+        outcome = outcome_of(combined_score(votes, self.settings.order_disagreement))
+        outcome = apply_length_penalty(
+            outcome, (len(first.text), len(second.text)), self.settings.length_penalty_chars
+        )
+        extra["margin"] = outcome.margin
+        extra["length_penalty_applied"] = outcome.length_penalty_applied
+        return outcome.ranking
+
+    def _three_way_ranking(
+        self, readings: Sequence[_Reading], extra: dict[str, object]
+    ) -> tuple[Ranking, dict[str, float] | None]:
+        votes = [cast(PairwiseVerdict, r.vote) for r in readings]
+        vote = votes[0] if len(votes) == 1 else combine_votes(votes[0], votes[1])
+        if not self.settings.logprobs:
+            return ranking_of(vote), None
+        found = [r.probabilities for r in readings if r.probabilities is not None]
+        if len(found) != len(readings):
+            # Half a distribution would be biased towards the order that reported one.
+            extra["probabilities_missing"] = True
+            return ranking_of(vote), None
+        probabilities = average_probabilities(found)
+        if len(readings) == 2 and self.settings.order_disagreement == "average":
+            vote = cast(PairwiseVerdict, most_likely(probabilities))
+        return ranking_of(vote), probabilities
+
     def _read(self, question: str, answer_a: str, answer_b: str, *, swapped: bool) -> _Reading:
-        # Only the texts go in: Answer.author must never reach the judge.
         messages = render_pairwise(
             self.template, question=question, answer_a=answer_a, answer_b=answer_b
         )
-        reply = self._endpoint.complete(messages, self.params)
-        replies = [reply]
-        vote = parse_pairwise_verdict(reply.text)
-        if vote is None:
-            # One repair turn, in the same conversation so the judge keeps its reasoning.
-            repair = [
-                *messages,
-                {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": self.template.repair},
-            ]
-            replies.append(self._endpoint.complete(repair, self.params))
-            vote = parse_pairwise_verdict(replies[-1].text)
-        raw = "\n--- repair ---\n".join(r.text for r in replies)
-        if vote is None:
-            raise UnparseableVerdictError(
-                "judge output has no [[A]]/[[B]]/[[C]] verdict after one repair prompt",
-                raw_output=raw,
+        vote: str
+        if self._five_way:
+            found, replies = self._ask(
+                messages, parse_five_way_verdict, self.template.repair, "[[A>>B]]..[[B>>A]] verdict"
             )
+            five = cast(FiveWayVerdict, found)  # mypy widens the Literal through the TypeVar
+            vote = unswap_five_way(five) if swapped else five
+            probabilities = None
+        else:
+            said, replies = self._ask(
+                messages, parse_pairwise_verdict, self.template.repair, "[[A]]/[[B]]/[[C]] verdict"
+            )
+            three = cast(PairwiseVerdict, said)
+            vote = unswap(three) if swapped else three
+            probabilities = self._probabilities(replies[-1], swapped=swapped)
         return _Reading(
-            vote=unswap(vote) if swapped else vote,
-            raw_output=raw,
-            prompt_tokens=sum(r.prompt_tokens for r in replies),
-            completion_tokens=sum(r.completion_tokens for r in replies),
-            latency_ms=sum(r.latency_ms for r in replies),
+            vote=vote,
+            raw_output=self._raw(replies),
+            probabilities=probabilities,
+            **_usage(replies),
         )
+
+    def _probabilities(self, reply: _Reply, *, swapped: bool) -> dict[str, float] | None:
+        if not self.settings.logprobs:
+            return None
+        probabilities = label_probabilities(reply.logprobs, reply.text)
+        if probabilities is not None and swapped:
+            probabilities = swap_probabilities(probabilities)
+        return probabilities
 
     @staticmethod
     def _join_raw(readings: Sequence[_Reading]) -> str:
@@ -389,6 +573,36 @@ class OpenAICompatJudge:
             f"{original.raw_output}\n"
             "=== order B,A (answers swapped) ===\n"
             f"{swapped.raw_output}"
+        )
+
+    # -- listwise -------------------------------------------------------------------------
+
+    def _compare_list(self, prompt: str, answers: Sequence[Answer]) -> Verdict:
+        texts = [a.text for a in answers]
+        order = presentation_order(
+            prompt, texts, shuffle=self.settings.shuffle, seed=self.settings.seed
+        )
+        template: PromptTemplate = self.listwise_template
+        messages = render_listwise(
+            template, question=prompt, texts_in_order=[texts[i] for i in order]
+        )
+        labels = labels_for(len(answers))
+        tiers, replies = self._ask(
+            messages,
+            lambda text: parse_listwise_ranking(text, labels),
+            repair_message(template, len(answers)),
+            "[[RANKING: ...]] line naming every answer once",
+        )
+        return self._verdict(
+            ranking_from_letters(tiers, order),
+            _usage(replies),
+            raw_output=self._raw(replies),
+            extra={
+                "letter_ranking": " > ".join(" = ".join(tier) for tier in tiers),
+                "presentation_order": order,
+                "template": template.name,
+                "template_hash": template.sha256,
+            },
         )
 
     def close(self) -> None:

@@ -5,7 +5,15 @@ A template file has three sections, each opened by a ``=== name ===`` line:
 - ``system``: the judge's instructions;
 - ``user``: the question and answers, with ``{question}``, ``{answer_a}``, ``{answer_b}``
   placeholders (for pairwise templates);
-- ``repair``: the short follow-up sent once when the verdict cannot be parsed.
+- ``repair``: the short follow-up sent once when the verdict cannot be parsed;
+- ``format`` (optional): the verdict format the judge is asked for, one of
+  ``pairwise_3way`` (the default), ``pairwise_5way`` or ``listwise``.
+
+Text before the first section is a comment (sources, rationale); it is not sent, but the
+hash covers it like everything else in the file.
+
+Every template fences the question and answers as data (see ``judges/fencing.py``); the
+``{boundary}`` placeholder is replaced by a fresh random code on every request.
 
 The repair text lives in the same file on purpose: it can change the verdict, so the
 template hash must cover it.
@@ -23,6 +31,7 @@ from judges.backends.base import PermanentError
 _NAME = re.compile(r"[a-z0-9_]+")
 _SECTION = re.compile(r"^=== (\w+) ===\n", re.MULTILINE)
 _REQUIRED = ("system", "user", "repair")
+VERDICT_FORMATS = frozenset({"pairwise_3way", "pairwise_5way", "listwise"})
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class PromptTemplate:
     system: str
     user: str
     repair: str
+    verdict_format: str = "pairwise_3way"
 
 
 def load_template(name: str) -> PromptTemplate:
@@ -50,7 +60,15 @@ def load_template(name: str) -> PromptTemplate:
         system=sections["system"],
         user=sections["user"],
         repair=sections["repair"],
+        verdict_format=_verdict_format(sections, name),
     )
+
+
+def _verdict_format(sections: dict[str, str], name: str) -> str:
+    verdict_format = sections.get("format", "pairwise_3way")
+    if verdict_format not in VERDICT_FORMATS:
+        raise PermanentError(f"judge template {name!r} has unknown format {verdict_format!r}")
+    return verdict_format
 
 
 def _split_sections(text: str, name: str) -> dict[str, str]:

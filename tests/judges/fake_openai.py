@@ -7,7 +7,10 @@ talk to it over real HTTP. Tests program it with:
 
 - ``script``: a queue of :class:`Scripted` replies used first, in order (status, content or
   raw body, headers such as Retry-After, a delay to provoke client timeouts);
-- ``responder``: a callable(request_json) -> content used once the queue is empty;
+- ``responder``: a callable(request_json) -> content (or a whole ``Scripted``) used once
+  the queue is empty;
+- token logprobs in the OpenAI format (``choices[0].logprobs.content``) for a reply built
+  with :func:`with_logprobs`;
 
 and read back every request received (``requests``: path, headers, json).
 
@@ -18,16 +21,17 @@ Use the ``fake_openai`` fixture from ``tests/judges/conftest.py``, or
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Responder = Callable[[dict[str, Any]], str]
+Responder = Callable[[dict[str, Any]], "str | Scripted"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,35 @@ class Scripted:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     finish_reason: str = "stop"
+    logprobs: tuple[dict[str, Any], ...] | None = None
+
+
+# A token as written, or (token, {alternative token: probability, ...}) at the one token
+# whose alternatives matter; the chosen token's own probability is taken from that map.
+Piece = str | tuple[str, Mapping[str, float]]
+
+
+def _logprob_entry(token: str, logprob: float) -> dict[str, Any]:
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+
+
+def logprobs_content(pieces: Sequence[Piece]) -> tuple[dict[str, Any], ...]:
+    """``choices[0].logprobs.content`` as the real API returns it: one entry per token,
+    each with its ``top_logprobs`` alternatives, most likely first."""
+    entries = []
+    for piece in pieces:
+        token, alternatives = (piece, {piece: 1.0}) if isinstance(piece, str) else piece
+        ranked = sorted(alternatives.items(), key=lambda item: -item[1])
+        top = [_logprob_entry(t, math.log(p)) for t, p in ranked]
+        chosen = math.log(alternatives.get(token, 1.0))
+        entries.append({**_logprob_entry(token, chosen), "top_logprobs": top})
+    return tuple(entries)
+
+
+def with_logprobs(*pieces: Piece) -> Scripted:
+    """A completion whose content is the pieces' tokens joined, with their logprobs."""
+    content = "".join(p if isinstance(p, str) else p[0] for p in pieces)
+    return Scripted(content=content, logprobs=logprobs_content(pieces))
 
 
 @dataclass(frozen=True)
@@ -129,7 +162,8 @@ class FakeOpenAIServer:
         with self._lock:
             if self.script:
                 return self.script.popleft()
-        return Scripted(content=self.responder(request))
+        reply = self.responder(request)
+        return reply if isinstance(reply, Scripted) else Scripted(content=reply)
 
     def _completion_body(self, request: dict[str, Any], reply: Scripted) -> str:
         content = reply.content or ""
@@ -146,7 +180,9 @@ class FakeOpenAIServer:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": content, "refusal": None},
-                        "logprobs": None,
+                        "logprobs": None
+                        if reply.logprobs is None
+                        else {"content": list(reply.logprobs), "refusal": None},
                         "finish_reason": reply.finish_reason,
                     }
                 ],

@@ -1,0 +1,119 @@
+"""A judge's settings, as stored on the Judge row (JSON), checked once into typed values.
+
+Every key has a default, unknown keys are refused (a typo like "both_order" must not run
+silently with defaults), and values of the wrong type are refused rather than coerced: a
+form or JSON config may carry "false" as a string, which Python finds truthy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, cast
+
+from judges.backends.base import PermanentError
+from judges.costs import Price, price_from_settings
+from judges.fiveway import OrderDisagreement
+
+JUDGE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "temperature": 0.0,
+        "max_tokens": 1024,
+        "both_orders": False,
+        "template": "pairwise_3way",
+        "listwise_template": "listwise",
+        "length_penalty_chars": None,
+        "logprobs": False,
+        "order_disagreement": "tie",
+        "shuffle": False,
+        "seed": 0,
+        "price_in": None,
+        "price_out": None,
+    }
+)
+
+# top_logprobs is fixed: 5 alternatives cover the 3 verdict letters with room for
+# spelling variants (" A", "A"), and it is the most every provider accepts.
+TOP_LOGPROBS = 5
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    temperature: float
+    max_tokens: int
+    both_orders: bool
+    template: str
+    listwise_template: str
+    length_penalty_chars: int | None
+    logprobs: bool
+    order_disagreement: OrderDisagreement
+    shuffle: bool
+    seed: int
+    price: Price
+
+    def request_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.logprobs:
+            params.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
+        return params
+
+
+def _reject_unknown(settings: Mapping[str, Any]) -> None:
+    unknown = sorted(set(settings) - set(JUDGE_DEFAULTS))
+    if unknown:
+        names = ", ".join(repr(k) for k in unknown)
+        raise PermanentError(
+            f"unknown judge setting {names}; allowed: {', '.join(sorted(JUDGE_DEFAULTS))}"
+        )
+
+
+def _bool(merged: Mapping[str, Any], key: str) -> bool:
+    value = merged[key]
+    if not isinstance(value, bool):
+        raise PermanentError(f"judge setting {key!r} must be true or false")
+    return value
+
+
+def _int(merged: Mapping[str, Any], key: str, *, minimum: int | None = None) -> int:
+    value = merged[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PermanentError(f"judge setting {key!r} must be an integer")
+    if minimum is not None and value < minimum:
+        raise PermanentError(f"judge setting {key!r} must be >= {minimum}, got {value}")
+    return value
+
+
+def _name(merged: Mapping[str, Any], key: str) -> str:
+    value = merged[key]
+    if not isinstance(value, str):
+        raise PermanentError(f"judge setting {key!r} must be a template name")
+    return value
+
+
+def _order_disagreement(merged: Mapping[str, Any]) -> OrderDisagreement:
+    value = merged["order_disagreement"]
+    if value not in ("tie", "average"):
+        raise PermanentError("judge setting 'order_disagreement' must be 'tie' or 'average'")
+    return cast(OrderDisagreement, value)
+
+
+def parse_judge_settings(settings: Mapping[str, Any]) -> JudgeSettings:
+    _reject_unknown(settings)
+    merged = {**JUDGE_DEFAULTS, **settings}
+    penalty = merged["length_penalty_chars"]
+    return JudgeSettings(
+        temperature=merged["temperature"],
+        max_tokens=merged["max_tokens"],
+        both_orders=_bool(merged, "both_orders"),
+        template=_name(merged, "template"),
+        listwise_template=_name(merged, "listwise_template"),
+        length_penalty_chars=None
+        if penalty is None
+        else _int(merged, "length_penalty_chars", minimum=0),
+        logprobs=_bool(merged, "logprobs"),
+        order_disagreement=_order_disagreement(merged),
+        shuffle=_bool(merged, "shuffle"),
+        seed=_int(merged, "seed"),
+        price=price_from_settings(merged),
+    )

@@ -1,0 +1,157 @@
+"""A panel of judges: several comparators judge the same match, one verdict comes out.
+
+Panels of different judge models correlate better with people than one large judge and
+dilute any single model's self-preference (Verga et al. 2024, "Replacing Judges with
+Juries: Evaluating LLM Generations with a Panel of Diverse Models", arXiv:2404.18796).
+
+- ``combine="majority"``: every pair of answers is decided by a weighted plurality of
+  the judges' pairwise outcomes (win, loss or tie, each derived from the judge's ranking);
+  a plurality shared by two outcomes is a tie, since the panel did not decide. For K > 2
+  the pairwise decisions are ordered by Copeland score (wins + half ties), equal scores
+  sharing a tier, which also settles the rare majority cycle as a tie.
+- ``combine="probability"``: pairs only; the judges' outcome probabilities are averaged
+  (weighted) and the most likely outcome wins; every judge must supply probabilities.
+
+Judges are called one after another and any error propagates: a panel verdict with a
+missing member would be a different panel. Pure apart from calling the comparators.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import combinations
+from typing import Literal
+
+from judges.backends.base import Answer, Comparator, PermanentError, Ranking, Verdict
+from judges.logprobs import average_probabilities, most_likely
+
+Combine = Literal["majority", "probability"]
+PairOutcome = Literal["first", "second", "tie"]
+
+_OUTCOME_RANKINGS: dict[str, Ranking] = {"A": ((0,), (1,)), "B": ((1,), (0,)), "tie": ((0, 1),)}
+
+
+def pair_outcome(ranking: Ranking, i: int, j: int) -> PairOutcome:
+    """How a ranking orders answers i and j."""
+    tier = {index: level for level, members in enumerate(ranking) for index in members}
+    if tier[i] == tier[j]:
+        return "tie"
+    return "first" if tier[i] < tier[j] else "second"
+
+
+def _plurality(tally: dict[PairOutcome, float]) -> PairOutcome:
+    best = max(tally.values())
+    leaders = [outcome for outcome, weight in tally.items() if math.isclose(weight, best)]
+    return leaders[0] if len(leaders) == 1 else "tie"
+
+
+def majority_ranking(rankings: Sequence[Ranking], weights: Sequence[float], k: int) -> Ranking:
+    score = [0.0] * k
+    for i, j in combinations(range(k), 2):
+        tally: dict[PairOutcome, float] = {"first": 0.0, "second": 0.0, "tie": 0.0}
+        for ranking, weight in zip(rankings, weights, strict=True):
+            tally[pair_outcome(ranking, i, j)] += weight
+        decided = _plurality(tally)
+        score[i] += {"first": 1.0, "tie": 0.5, "second": 0.0}[decided]
+        score[j] += {"first": 0.0, "tie": 0.5, "second": 1.0}[decided]
+    levels = sorted(set(score), reverse=True)
+    return tuple(tuple(i for i in range(k) if score[i] == level) for level in levels)
+
+
+def _check_rankings(verdicts: Sequence[Verdict], k: int) -> None:
+    for number, verdict in enumerate(verdicts, start=1):
+        indices = sorted(i for tier in verdict.ranking for i in tier)
+        if indices != list(range(k)):
+            raise PermanentError(f"panel judge {number} ranked {indices}, expected 0..{k - 1}")
+
+
+def _probability_verdict(
+    verdicts: Sequence[Verdict], weights: Sequence[float], k: int
+) -> tuple[Ranking, dict[str, float]]:
+    if k != 2:
+        raise PermanentError("panel combine='probability' works on pairs only")
+    missing = [n for n, v in enumerate(verdicts, start=1) if v.probabilities is None]
+    if missing:
+        raise PermanentError(f"panel combine='probability': judges {missing} gave none")
+    probabilities = average_probabilities([v.probabilities or {} for v in verdicts], weights)
+    return _OUTCOME_RANKINGS[most_likely(probabilities)], probabilities
+
+
+def combine_verdicts(
+    verdicts: Sequence[Verdict], k: int, *, combine: Combine, weights: Sequence[float]
+) -> Verdict:
+    """One verdict from the panel's verdicts on the same K answers."""
+    _check_rankings(verdicts, k)
+    probabilities: dict[str, float] | None = None
+    if combine == "probability":
+        ranking, probabilities = _probability_verdict(verdicts, weights, k)
+    else:
+        ranking = majority_ranking([v.ranking for v in verdicts], weights, k)
+    # "Both bad" needs a tie AND more than half the panel's weight saying so.
+    bad_weight = sum(w for v, w in zip(verdicts, weights, strict=True) if v.both_bad)
+    both_bad = len(ranking) == 1 and bad_weight > sum(weights) / 2
+    return Verdict(
+        ranking=ranking,
+        both_bad=both_bad,
+        probabilities=probabilities,
+        raw_output="\n".join(
+            f"=== panel judge {n} of {len(verdicts)} ===\n{v.raw_output}"
+            for n, v in enumerate(verdicts, start=1)
+        ),
+        prompt_tokens=sum(v.prompt_tokens for v in verdicts),
+        completion_tokens=sum(v.completion_tokens for v in verdicts),
+        cost=sum(v.cost for v in verdicts),
+        latency_ms=sum(v.latency_ms for v in verdicts),
+        extra={
+            "combine": combine,
+            "weights": list(weights),
+            "panel": [
+                {
+                    "ranking": v.ranking,
+                    "both_bad": v.both_bad,
+                    "probabilities": v.probabilities,
+                    "raw_output": v.raw_output,
+                    "extra": v.extra,
+                }
+                for v in verdicts
+            ],
+        },
+    )
+
+
+def _checked_weights(weights: Sequence[float] | None, count: int) -> list[float]:
+    if weights is None:
+        return [1.0] * count
+    values = [float(w) for w in weights]
+    if len(values) != count:
+        raise PermanentError(f"panel has {count} judges but {len(values)} weights")
+    if any(not math.isfinite(w) or w < 0 for w in values) or sum(values) <= 0:
+        raise PermanentError("panel weights must be finite, >= 0, and not all 0")
+    return values
+
+
+class PanelJudge:
+    """A Comparator made of comparators (see module doc)."""
+
+    def __init__(
+        self,
+        judges: Sequence[Comparator],
+        *,
+        combine: Combine = "majority",
+        weights: Sequence[float] | None = None,
+    ) -> None:
+        if not judges:
+            raise PermanentError("a panel needs at least one judge")
+        if combine not in ("majority", "probability"):
+            raise PermanentError(f"panel combine must be 'majority' or 'probability': {combine!r}")
+        self.judges = list(judges)
+        self.combine: Combine = combine
+        self.weights = _checked_weights(weights, len(self.judges))
+
+    def compare(self, prompt: str, answers: Sequence[Answer]) -> Verdict:
+        if self.combine == "probability" and len(answers) != 2:
+            # Refused before any judge is paid for.
+            raise PermanentError("panel combine='probability' works on pairs only")
+        verdicts = [judge.compare(prompt, answers) for judge in self.judges]
+        return combine_verdicts(verdicts, len(answers), combine=self.combine, weights=self.weights)

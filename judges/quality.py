@@ -1,0 +1,212 @@
+"""How good is a judge? Bias and consistency measures, and agreement with people.
+
+Pure functions over plain records, so they run on a tournament's judgments as well as on
+published data sets (the tests use LLMFAO's GPT-4, GPT-3.5 and crowd verdicts):
+
+- position flip rate: of the pairs judged in both orders, the share whose winner changes
+  with the order (Zheng et al. 2023, "Judging LLM-as-a-Judge", section 3.3 "position bias";
+  Arena-Hard reports the same as inconsistency);
+- tie rate;
+- transitivity violations: among triples of answers to the same prompt with all three
+  pairs judged, the share no weak order can explain (a > b > c > a, or a > b, b > c, a = c);
+- preference for the longer answer: of decisive verdicts between answers of different
+  length, the share won by the longer one (verbosity bias; Saito et al. 2023, "Verbosity
+  Bias in Preference Labeling by Large Language Models");
+- agreement with human votes on the same pairs: accuracy and Cohen's kappa (Cohen 1960,
+  "A Coefficient of Agreement for Nominal Scales"), kappa correcting for the agreement two
+  judges with the same label frequencies would reach by chance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations, product
+from typing import Literal
+
+import numpy as np
+
+Winner = Literal["left", "right", "tie"]
+WINNERS: tuple[Winner, ...] = ("left", "right", "tie")
+
+
+@dataclass(frozen=True)
+class PairJudgment:
+    """One verdict on two answers to one prompt, as the judge saw them (left shown first)."""
+
+    prompt: str
+    left: str
+    right: str
+    winner: Winner
+    left_length: int | None = None
+    right_length: int | None = None
+
+    def winning_side(self) -> str | None:
+        """The winner's name, or None for a tie: what must not depend on the order."""
+        if self.winner == "tie":
+            return None
+        return self.left if self.winner == "left" else self.right
+
+
+@dataclass(frozen=True)
+class Agreement:
+    n: int
+    accuracy: float
+    kappa: float
+
+
+@dataclass(frozen=True)
+class Transitivity:
+    triples: int
+    violations: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.violations / self.triples if self.triples else None
+
+
+@dataclass(frozen=True)
+class JudgeQuality:
+    judgments: int
+    tie_rate: float | None
+    position_flip_rate: float | None
+    transitivity: Transitivity
+    longer_answer_win_rate: float | None
+
+
+def _share(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+def tie_rate(judgments: Sequence[PairJudgment]) -> float | None:
+    return _share(sum(j.winner == "tie" for j in judgments), len(judgments))
+
+
+def position_flip_rate(judgments: Iterable[PairJudgment]) -> float | None:
+    """Share of both-orders pairs whose winner (or tie) changes when the order does.
+
+    Judgments of the same two answers on the same prompt in opposite orders are paired up
+    in the order given; None if no pair was judged both ways."""
+    by_order: dict[tuple[str, str, str], list[PairJudgment]] = defaultdict(list)
+    for judgment in judgments:
+        by_order[(judgment.prompt, judgment.left, judgment.right)].append(judgment)
+    pairs = flips = 0
+    for (prompt, left, right), forward in by_order.items():
+        if left >= right:
+            continue  # each unordered pair once, from its alphabetically first orientation
+        backward = by_order.get((prompt, right, left), [])
+        for one, other in zip(forward, backward, strict=False):
+            pairs += 1
+            flips += one.winning_side() != other.winning_side()
+    return _share(flips, pairs)
+
+
+def votes_flip_rate(votes: Iterable[Sequence[str]]) -> float | None:
+    """The same from our judges' ``Verdict.extra["votes"]`` (already order-corrected)."""
+    both = [v for v in votes if len(v) == 2]
+    return _share(sum(v[0] != v[1] for v in both), len(both))
+
+
+def plurality(labels: Iterable[Hashable]) -> Hashable | None:
+    """The most frequent label; None when the top count is shared (no majority to use)."""
+    counts = Counter(labels).most_common()
+    if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
+        return None
+    return counts[0][0]
+
+
+def _relation(judgments: Iterable[PairJudgment]) -> dict[str, dict[tuple[str, str], int]]:
+    """Per prompt, for each unordered pair (a < b): +1 if a is preferred, -1 if b, 0 tie.
+
+    Repeated judgments of a pair are reduced to their plurality; an undecided plurality
+    leaves the pair out rather than inventing a tie."""
+    votes: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for j in judgments:
+        a, b = sorted((j.left, j.right))
+        winner = j.winning_side()
+        votes[(j.prompt, a, b)].append(0 if winner is None else (1 if winner == a else -1))
+    relation: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    for (prompt, a, b), signs in votes.items():
+        decided = plurality(signs)
+        if decided is not None:
+            relation[prompt][(a, b)] = int(decided)  # type: ignore[call-overload]
+    return relation
+
+
+def _sign(x: int) -> int:
+    return (x > 0) - (x < 0)
+
+
+def _explained_by_a_weak_order(ab: int, bc: int, ac: int) -> bool:
+    # Try every assignment of levels (higher is better) to a, b, c: 27 cases.
+    for la, lb, lc in product(range(3), repeat=3):
+        implied = (_sign(la - lb), _sign(lb - lc), _sign(la - lc))
+        if implied == (ab, bc, ac):
+            return True
+    return False
+
+
+def transitivity(judgments: Iterable[PairJudgment]) -> Transitivity:
+    triples = violations = 0
+    for pairs in _relation(judgments).values():
+        items = sorted({name for pair in pairs for name in pair})
+        for a, b, c in combinations(items, 3):
+            if (a, b) in pairs and (b, c) in pairs and (a, c) in pairs:
+                triples += 1
+                violations += not _explained_by_a_weak_order(
+                    pairs[(a, b)], pairs[(b, c)], pairs[(a, c)]
+                )
+    return Transitivity(triples=triples, violations=violations)
+
+
+def longer_answer_win_rate(judgments: Iterable[PairJudgment]) -> float | None:
+    """0.5 is length-neutral; well above it suggests verbosity bias (or better long answers)."""
+    decisive = [
+        j
+        for j in judgments
+        if j.winner != "tie"
+        and j.left_length is not None
+        and j.right_length is not None
+        and j.left_length != j.right_length
+    ]
+    longer_won = sum(
+        (j.winner == "left") == ((j.left_length or 0) > (j.right_length or 0)) for j in decisive
+    )
+    return _share(longer_won, len(decisive))
+
+
+def confusion_matrix(
+    predicted: Sequence[Hashable], reference: Sequence[Hashable], labels: Sequence[Hashable]
+) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for p, r in zip(predicted, reference, strict=True):
+        matrix[index[p], index[r]] += 1
+    return matrix
+
+
+def agreement(
+    predicted: Sequence[Hashable],
+    reference: Sequence[Hashable],
+    labels: Sequence[Hashable] = WINNERS,
+) -> Agreement:
+    """Accuracy and Cohen's kappa of a judge against reference labels on the same items."""
+    matrix = confusion_matrix(predicted, reference, labels)
+    n = int(matrix.sum())
+    if n == 0:
+        raise ValueError("no items to compare")
+    observed = float(np.trace(matrix)) / n
+    expected = float(matrix.sum(axis=1) @ matrix.sum(axis=0)) / n**2
+    kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+    return Agreement(n=n, accuracy=observed, kappa=kappa)
+
+
+def judge_quality(judgments: Sequence[PairJudgment]) -> JudgeQuality:
+    return JudgeQuality(
+        judgments=len(judgments),
+        tie_rate=tie_rate(judgments),
+        position_flip_rate=position_flip_rate(judgments),
+        transitivity=transitivity(judgments),
+        longer_answer_win_rate=longer_answer_win_rate(judgments),
+    )

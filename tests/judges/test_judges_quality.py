@@ -1,0 +1,263 @@
+"""Judge quality measures, on small made-up cases and on the LLMFAO data.
+
+LLMFAO (Dmitry Ustalov, CC BY 4.0, files and licence in tests/judges/data/llmfao/): 2139
+pairs of model answers to 13 prompts, each judged by GPT-4, by GPT-3.5 Turbo Instruct
+and by 1-5 crowd workers; ``winner`` is left/right/tie and ``id`` joins the files. The crowd
+label of a pair is the plurality of its workers; 308 pairs have no unique plurality and
+are left out of agreement. The numbers below were computed by judges/quality.py on these
+files and cross-checked by the independent computations in this module.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from judges.quality import (
+    PairJudgment,
+    agreement,
+    judge_quality,
+    longer_answer_win_rate,
+    plurality,
+    position_flip_rate,
+    tie_rate,
+    transitivity,
+    votes_flip_rate,
+)
+
+DATA = Path(__file__).parent / "data" / "llmfao"
+
+
+def judged(prompt: str, left: str, right: str, winner: str, **lengths: int) -> PairJudgment:
+    return PairJudgment(prompt, left, right, winner, **lengths)  # type: ignore[arg-type]
+
+
+# -- small cases ---------------------------------------------------------------------------
+
+
+def test_position_flip_rate_counts_pairs_whose_winner_follows_the_order() -> None:
+    judgments = [
+        judged("p", "x", "y", "left"),  # x wins...
+        judged("p", "y", "x", "right"),  # ...and x wins again: consistent
+        judged("p", "x", "z", "left"),  # x wins...
+        judged("p", "z", "x", "left"),  # ...then z wins: the first shown always wins
+        judged("q", "x", "y", "tie"),  # judged one way only: not counted
+    ]
+
+    assert position_flip_rate(judgments) == 0.5
+
+
+def test_position_flip_rate_is_none_without_both_orders() -> None:
+    assert position_flip_rate([judged("p", "x", "y", "left")]) is None
+
+
+def test_flip_rate_from_our_judges_votes() -> None:
+    assert votes_flip_rate([["A", "A"], ["A", "B"], ["tie", "tie"], ["A"]]) == pytest.approx(1 / 3)
+
+
+def test_tie_rate() -> None:
+    assert tie_rate([judged("p", "x", "y", w) for w in ("tie", "left", "tie", "right")]) == 0.5
+    assert tie_rate([]) is None
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "violations"),
+    [
+        ({("a", "b"): "left", ("b", "c"): "left", ("a", "c"): "left"}, 0),  # a > b > c
+        ({("a", "b"): "left", ("b", "c"): "left", ("c", "a"): "left"}, 1),  # a > b > c > a
+        ({("a", "b"): "left", ("b", "c"): "left", ("a", "c"): "tie"}, 1),  # a > b > c, a = c
+        ({("a", "b"): "tie", ("b", "c"): "tie", ("a", "c"): "tie"}, 0),
+        ({("a", "b"): "tie", ("b", "c"): "left", ("a", "c"): "left"}, 0),  # a = b > c
+    ],
+)
+def test_transitivity_flags_triples_no_weak_order_explains(
+    outcomes: dict[tuple[str, str], str], violations: int
+) -> None:
+    judgments = [judged("p", left, right, w) for (left, right), w in outcomes.items()]
+
+    result = transitivity(judgments)
+
+    assert (result.triples, result.violations) == (1, violations)
+
+
+def test_transitivity_only_counts_triples_on_the_same_prompt() -> None:
+    judgments = [
+        judged("p1", "a", "b", "left"),
+        judged("p1", "b", "c", "left"),
+        judged("p2", "c", "a", "left"),
+    ]
+
+    assert transitivity(judgments).triples == 0
+    assert transitivity(judgments).rate is None
+
+
+def test_longer_answer_win_rate_ignores_ties_and_equal_lengths() -> None:
+    judgments = [
+        judged("p", "x", "y", "left", left_length=900, right_length=100),  # longer won
+        judged("p", "x", "z", "right", left_length=900, right_length=50),  # shorter won
+        judged("p", "y", "z", "left", left_length=300, right_length=200),  # longer won
+        judged("p", "x", "w", "tie", left_length=900, right_length=10),
+        judged("p", "y", "w", "left", left_length=10, right_length=10),
+        judged("p", "z", "w", "left"),  # unknown lengths
+    ]
+
+    assert longer_answer_win_rate(judgments) == pytest.approx(2 / 3)
+
+
+def test_cohens_kappa_matches_a_textbook_example() -> None:
+    # Two readers, 50 items: both yes 20, both no 15, 5 and 10 disagreements.
+    # p_o = 0.7, p_e = 0.5 * 0.6 + 0.5 * 0.4 = 0.5, kappa = 0.4.
+    first = ["yes"] * 25 + ["no"] * 25
+    second = ["yes"] * 20 + ["no"] * 5 + ["yes"] * 10 + ["no"] * 15
+
+    result = agreement(first, second, labels=("yes", "no"))
+
+    assert (result.n, result.accuracy) == (50, 0.7)
+    assert result.kappa == pytest.approx(0.4)
+
+
+def test_perfect_and_chance_agreement() -> None:
+    labels = ["left", "right", "tie", "left"]
+
+    assert agreement(labels, labels).kappa == 1.0
+    assert agreement(["left", "left"], ["left", "left"]).kappa == 1.0
+    assert agreement(["left", "right"], ["left", "left"]).kappa == 0.0
+
+
+def test_plurality_needs_a_unique_top_count() -> None:
+    assert plurality(["tie", "left", "tie"]) == "tie"
+    assert plurality(["left", "right"]) is None
+    assert plurality([]) is None
+
+
+# -- LLMFAO --------------------------------------------------------------------------------
+
+
+def read(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def crowd_majority() -> dict[str, str | None]:
+    workers: dict[str, list[str]] = defaultdict(list)
+    for row in read("crowd-comparisons.csv"):
+        workers[row["id"]].append(row["winner"])
+    return {pair: plurality(votes) for pair, votes in workers.items()}  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def machine() -> dict[str, list[dict[str, str]]]:
+    return {name: read(f"{name}-crowd-comparisons.csv") for name in ("gpt4", "gpt3")}
+
+
+def as_judgments(rows: list[dict[str, str]]) -> list[PairJudgment]:
+    return [judged(r["prompt"], r["left"], r["right"], r["winner"]) for r in rows]
+
+
+def against_crowd(
+    rows: list[dict[str, str]], crowd: dict[str, str | None]
+) -> tuple[list[str], list[str]]:
+    kept = [r for r in rows if crowd[r["id"]] is not None]
+    return [r["winner"] for r in kept], [crowd[r["id"]] or "" for r in kept]
+
+
+def independent_kappa(first: list[str], second: list[str]) -> float:
+    # Written apart from judges.quality on purpose: dict counts, no numpy, no matrix.
+    n = len(first)
+    observed = sum(a == b for a, b in zip(first, second, strict=True)) / n
+    count_1, count_2 = Counter(first), Counter(second)
+    expected = sum(count_1[k] * count_2[k] for k in set(count_1) | set(count_2)) / n / n
+    return (observed - expected) / (1 - expected)
+
+
+def test_llmfao_files_hold_the_expected_pairs(
+    crowd_majority: dict[str, str | None], machine: dict[str, list[dict[str, str]]]
+) -> None:
+    assert len(crowd_majority) == 2139
+    assert sum(label is None for label in crowd_majority.values()) == 308
+    for rows in machine.values():
+        assert sorted(r["id"] for r in rows) == sorted(crowd_majority)
+
+
+def test_gpt4_agreement_with_the_crowd_majority(
+    crowd_majority: dict[str, str | None], machine: dict[str, list[dict[str, str]]]
+) -> None:
+    predicted, reference = against_crowd(machine["gpt4"], crowd_majority)
+
+    result = agreement(predicted, reference)
+
+    assert result.n == 1831
+    assert result.accuracy == pytest.approx(0.4462, abs=5e-4)
+    assert result.kappa == pytest.approx(0.2181, abs=5e-4)
+    assert result.kappa == pytest.approx(independent_kappa(predicted, reference), abs=1e-12)
+
+
+def test_gpt35_agreement_with_the_crowd_majority(
+    crowd_majority: dict[str, str | None], machine: dict[str, list[dict[str, str]]]
+) -> None:
+    predicted, reference = against_crowd(machine["gpt3"], crowd_majority)
+
+    result = agreement(predicted, reference)
+
+    assert result.n == 1831
+    assert result.accuracy == pytest.approx(0.3774, abs=5e-4)
+    assert result.kappa == pytest.approx(0.1015, abs=5e-4)
+    assert result.kappa == pytest.approx(independent_kappa(predicted, reference), abs=1e-12)
+
+
+def test_gpt4_agrees_with_people_more_than_gpt35_does(
+    crowd_majority: dict[str, str | None], machine: dict[str, list[dict[str, str]]]
+) -> None:
+    gpt4 = agreement(*against_crowd(machine["gpt4"], crowd_majority))
+    gpt3 = agreement(*against_crowd(machine["gpt3"], crowd_majority))
+
+    assert gpt4.accuracy > gpt3.accuracy
+    assert gpt4.kappa > gpt3.kappa > 0  # both better than chance, GPT-4 clearly more
+
+
+def test_on_pairs_both_call_decisive_gpt4_picks_the_crowds_winner_three_times_in_four(
+    crowd_majority: dict[str, str | None], machine: dict[str, list[dict[str, str]]]
+) -> None:
+    # The crowd calls 42% of pairs a tie and GPT-4 only 3%, which drags raw accuracy down.
+    decisive = {
+        name: [
+            (r["winner"], crowd_majority[r["id"]])
+            for r in rows
+            if r["winner"] != "tie" and crowd_majority[r["id"]] in ("left", "right")
+        ]
+        for name, rows in machine.items()
+    }
+    rate = {name: sum(a == b for a, b in pairs) / len(pairs) for name, pairs in decisive.items()}
+
+    assert len(decisive["gpt4"]) == 1043
+    assert rate["gpt4"] == pytest.approx(0.7459, abs=5e-4)
+    assert rate["gpt3"] == pytest.approx(0.6313, abs=5e-4)
+
+
+def test_llmfao_tie_rates_and_transitivity(
+    crowd_majority: dict[str, str | None], machine: dict[str, list[dict[str, str]]]
+) -> None:
+    gpt4 = judge_quality(as_judgments(machine["gpt4"]))
+    gpt3 = judge_quality(as_judgments(machine["gpt3"]))
+
+    assert gpt4.tie_rate == pytest.approx(66 / 2139)
+    assert gpt3.tie_rate == pytest.approx(194 / 2139)
+    assert (gpt4.transitivity.triples, gpt4.transitivity.violations) == (517, 22)
+    assert (gpt3.transitivity.triples, gpt3.transitivity.violations) == (517, 128)
+    assert gpt4.transitivity.rate is not None and gpt3.transitivity.rate is not None
+    assert gpt4.transitivity.rate < gpt3.transitivity.rate  # the stronger judge is saner
+    # Each pair was shown in one order only, and LLMFAO's CSVs carry no answer texts.
+    assert gpt4.position_flip_rate is None
+    assert gpt4.longer_answer_win_rate is None
+
+
+def test_llmfao_tie_counts_match_a_plain_count(machine: dict[str, list[dict[str, str]]]) -> None:
+    assert Counter(r["winner"] for r in machine["gpt4"]) == {
+        "right": 1130,
+        "left": 943,
+        "tie": 66,
+    }
