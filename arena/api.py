@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,7 +12,7 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.security import django_auth
 
 from arena.models import Contestant, Tournament
-from arena.selectors import tournament_leaderboard, tournament_progress
+from arena.selectors import tournament_leaderboard, tournament_progress, tournament_spend
 from arena.services import tournaments as svc
 
 api = NinjaAPI(title="Arena API", version="1")
@@ -34,6 +35,7 @@ class TournamentIn(Schema):
     config: dict[str, Any] = {}
     seed: int = 0
     budget: int | None = None
+    budget_usd: Decimal | None = None
 
 
 class TournamentOut(Schema):
@@ -43,6 +45,9 @@ class TournamentOut(Schema):
     status: str
     seed: int
     budget: int | None
+    budget_usd: Decimal | None
+    spend_usd: Decimal
+    error: str
     config: dict[str, Any]
     done: int
     planned: int | None
@@ -77,6 +82,9 @@ def _out(t: Tournament) -> dict[str, Any]:
         "status": t.status,
         "seed": t.seed,
         "budget": t.budget,
+        "budget_usd": t.budget_usd,
+        "spend_usd": tournament_spend(t),
+        "error": t.error,
         "config": t.config,
         "done": done,
         "planned": planned,

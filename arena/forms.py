@@ -26,6 +26,9 @@ class TournamentForm(forms.Form):
     rounds = forms.IntegerField(required=False, help_text="Prompts to play; empty for the default.")
     seed = forms.IntegerField(initial=0)
     budget = forms.IntegerField(required=False, help_text="Most judge calls; empty for no cap.")
+    budget_usd = forms.DecimalField(
+        required=False, label="Budget (USD)", help_text="Most money to spend; empty for no cap."
+    )
     options = forms.JSONField(
         required=False,
         initial=dict,
@@ -48,4 +51,5 @@ class TournamentForm(forms.Form):
             "config": config,
             "seed": data["seed"],
             "budget": data["budget"],
+            "budget_usd": data.get("budget_usd"),
         }

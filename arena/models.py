@@ -95,6 +95,7 @@ class Response(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -146,6 +147,13 @@ class Tournament(models.Model):
     )
     budget = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most judge calls (matches) to spend; empty for no cap."
+    )
+    budget_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Most money (USD) to spend on generations and judgments; empty for no cap.",
     )
     prompt_set = models.ForeignKey(PromptSet, on_delete=models.PROTECT, related_name="tournaments")
     judge = models.ForeignKey(

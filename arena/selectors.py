@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
 
 from arena.live import LeaderboardRow
-from arena.models import MatchStatus, Tournament
+from arena.models import Judgment, MatchStatus, Response, Tournament
 
 
 def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
@@ -34,6 +36,14 @@ def tournament_progress(tournament: Tournament) -> tuple[int, int | None]:
     """(matches finished, matches expected in all or None when the format cannot tell)."""
     done = tournament.matches.filter(status__in=[MatchStatus.COMPLETED, MatchStatus.FAILED]).count()
     return done, tournament.planned_matches
+
+
+def tournament_spend(tournament: Tournament) -> Decimal:
+    """USD spent: its judgments, plus each answer it used once (cached answers are free)."""
+    judged = Judgment.objects.filter(match__tournament=tournament).aggregate(s=Sum("cost"))["s"]
+    answers = Response.objects.filter(matchentry__match__tournament=tournament).distinct()
+    generated = Response.objects.filter(pk__in=answers.values("pk")).aggregate(s=Sum("cost"))["s"]
+    return (judged or Decimal(0)) + (generated or Decimal(0))
 
 
 def tournaments_with_progress() -> QuerySet[Tournament]:

@@ -50,6 +50,12 @@ class RoundRobin:
         open_matches = [m for m in state.planned if (m.round, m.slot) not in done]
         if open_matches:
             return Step(planned_total=total)
+        # A round the engine created only in part (a budget cut it) is completed first.
+        planned_keys = {(m.round, m.slot) for m in state.planned}
+        for r in sorted(planned_rounds):
+            missing = [m for m in self._round(state, r) if (m.round, m.slot) not in planned_keys]
+            if missing:
+                return Step(matches=tuple(missing), planned_total=total)
         next_round = len(planned_rounds)
         if next_round >= rounds:
             return Step(finished=True, planned_total=total)

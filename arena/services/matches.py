@@ -78,6 +78,7 @@ def _answer(entry: MatchEntry) -> Answer:
                     "prompt_tokens": generation.prompt_tokens,
                     "completion_tokens": generation.completion_tokens,
                     "latency_ms": generation.latency_ms,
+                    "cost": Decimal(str(generation.cost)),
                 },
             )
         except IntegrityError:  # another worker cached the same answer first

@@ -8,6 +8,7 @@ so a redelivered task finds its work already done and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -30,7 +31,7 @@ from arena.models import (
     TournamentStatus,
 )
 from arena.queueing import enqueue_advance, enqueue_play
-from arena.selectors import tournament_leaderboard, tournament_progress
+from arena.selectors import tournament_leaderboard, tournament_progress, tournament_spend
 from arena.services.backends import judge_comparator
 from arena.services.leaderboards import leaderboard_snapshot_create
 from judges.backends.base import BackendError
@@ -77,6 +78,18 @@ def _config_with_ids(config: Mapping[str, Any], entrants: list[Contestant]) -> d
     return clean
 
 
+def _money(value: Decimal | float | str | None) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise _fail("budget_usd", f"not an amount of money: {value!r}") from None
+    if not amount.is_finite() or amount <= 0:
+        raise _fail("budget_usd", f"must be a positive amount of USD, got {value!r}")
+    return amount
+
+
 def tournament_create(
     *,
     name: str,
@@ -87,6 +100,7 @@ def tournament_create(
     config: Mapping[str, Any] | None = None,
     seed: int = 0,
     budget: int | None = None,
+    budget_usd: Decimal | float | str | None = None,
 ) -> Tournament:
     """Validate everything first, then save the tournament as a draft in one transaction."""
     if not name.strip():
@@ -97,6 +111,7 @@ def tournament_create(
         isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
     ):
         raise _fail("budget", f"must be a positive number of judge calls, got {budget!r}")
+    money = _money(budget_usd)
     try:
         fmt = get_format(format)
     except ConfigError as e:
@@ -120,6 +135,7 @@ def tournament_create(
             config=clean,
             seed=seed,
             budget=budget,
+            budget_usd=money,
             prompt_set=pset,
             judge=judge_row,
         )
@@ -197,9 +213,11 @@ def _transition(tournament: Tournament, allowed: set[str], to: str) -> Tournamen
         if locked.status not in allowed:
             raise _fail("status", f"cannot go from {locked.status} to {to}")
         locked.status = to
+        if to == TournamentStatus.RUNNING:
+            locked.error = ""  # e.g. the money-budget message that paused it
         if to == TournamentStatus.CANCELLED:
             locked.finished_at = timezone.now()
-        locked.save(update_fields=["status", "finished_at"])
+        locked.save(update_fields=["status", "finished_at", "error"])
         if to == TournamentStatus.RUNNING:
             enqueue_advance(locked.pk)
         tournament_publish_progress(tournament=locked)
@@ -310,6 +328,10 @@ def tournament_advance(*, tournament_id: int) -> None:
         budget = tournament.budget
         room = len(step.matches) if budget is None else max(budget - len(state.planned), 0)
         wanted = step.matches[:room]
+        wanted, money_left = _affordable(tournament, wanted)
+        if not money_left and not wanted:
+            _pause_for_money(tournament)
+            return
         budget_spent = budget is not None and len(state.planned) + len(wanted) >= budget
         for planned in wanted:
             _create_match(tournament, planned, prompt_ids)
@@ -328,6 +350,42 @@ def tournament_advance(*, tournament_id: int) -> None:
             entrants = [e.contestant_id for e in match.entries.all()]
             enqueue_play(match.pk, queue=_match_queue(tournament, entrants))
         tournament_publish_progress(tournament=tournament)
+
+
+# With a money budget and no cost seen yet, this many matches go first to measure it.
+COST_PROBE_MATCHES = 4
+
+
+def _affordable(
+    tournament: Tournament, wanted: Sequence[PlannedMatch]
+) -> tuple[Sequence[PlannedMatch], bool]:
+    """The matches the money budget still covers, by the cost per match so far; and whether
+    any money is left (False: stop before the budget is exceeded)."""
+    if tournament.budget_usd is None or not wanted:
+        return wanted, True
+    spend = tournament_spend(tournament)
+    left = tournament.budget_usd - spend
+    if left <= 0:
+        return (), False
+    played = tournament.matches.filter(status=MatchStatus.COMPLETED).count()
+    in_flight = tournament.matches.filter(status__in=OPEN_MATCH_STATUSES).count()
+    if played == 0:
+        return wanted[: max(COST_PROBE_MATCHES - in_flight, 0)], True
+    if spend == 0:
+        return wanted, True
+    fits = int(left / (spend / played)) - in_flight
+    return wanted[: max(fits, 0)], fits > 0 or in_flight > 0
+
+
+def _pause_for_money(tournament: Tournament) -> None:
+    spend = tournament_spend(tournament)
+    tournament.status = TournamentStatus.PAUSED
+    tournament.error = (
+        f"Paused before exceeding the money budget: ${spend:.4f} of ${tournament.budget_usd:.4f} "
+        "spent. Raise budget_usd and resume to go on."
+    )
+    tournament.save(update_fields=["status", "error"])
+    tournament_publish_progress(tournament=tournament)
 
 
 def _complete(tournament: Tournament) -> None:

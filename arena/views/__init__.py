@@ -17,6 +17,7 @@ from arena.selectors import (
     tournament_leaderboard,
     tournament_progress,
     tournament_recent_results,
+    tournament_spend,
     tournaments_with_progress,
 )
 from arena.services.tournaments import tournament_create
@@ -42,6 +43,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "done": done,
             "planned": planned,
             "recent": recent,
+            "spend": tournament_spend(tournament),
         },
     )
 

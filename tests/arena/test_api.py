@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
@@ -89,3 +90,11 @@ def test_lifecycle_actions_and_reads(staff: Client) -> None:
 def test_the_openapi_schema_is_served(staff: Client) -> None:
     schema = Client().get("/api/openapi.json").json()
     assert "/api/tournaments" in schema["paths"]
+
+
+def test_a_money_budget_is_validated_and_reported(staff: Client) -> None:
+    bad = post(staff, "/api/tournaments", GOOD | {"budget_usd": "-1"})
+    assert bad.status_code == 400 and "budget_usd" in bad.json()["errors"]
+    body = post(staff, "/api/tournaments", GOOD | {"budget_usd": "2.5"}).json()
+    assert Decimal(str(body["budget_usd"])) == Decimal("2.5")
+    assert float(body["spend_usd"]) == 0.0 and body["error"] == ""

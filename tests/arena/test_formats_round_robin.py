@@ -88,3 +88,10 @@ def test_standings_give_a_point_a_win_and_half_a_tie_in_tiers_of_equal_points() 
     # 10: 1 + 1/2 = 3/2; 11: 1 + 1/2 = 3/2; 12: 1/2; 13: 1 + 1/2 = 3/2
     standings = RR.standings(state(n=4, rounds=1, planned=first, results=results))
     assert standings == ((10, 11, 13), (12,))
+
+
+def test_a_round_created_only_in_part_is_completed_before_the_next_one() -> None:
+    first = RR.next_step(state()).matches
+    done = [MatchResult(m.round, m.slot, m.entrants, None) for m in first[:2]]
+    step = RR.next_step(state(planned=first[:2], results=done))
+    assert step.matches == first[2:]
