@@ -73,6 +73,19 @@ def demo_vote_tournament_create() -> Tournament:
     )
 
 
+def demo_rank_tournament_create() -> Tournament:
+    """A human-judged K-wise tournament: voters rank four Vicuna-set answers at once."""
+    return tournament_create(
+        name="Rank four: Vicuna answers (humans judge)",
+        format="kwise",
+        contestants=list(ANSWER_FILES),
+        prompt_set=PROMPT_SET,
+        judge=None,
+        config={"k": 4, "rounds": 20},
+        seed=12,
+    )
+
+
 def demo_tournament_create(*, seed: int = 1, rounds: int = 3) -> Tournament:
     names = [*ANSWER_FILES, *SIMULATED]
     return tournament_create(

@@ -9,6 +9,7 @@ idempotent by its key (a double click or a replay counts once), a battle takes o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,6 +48,15 @@ class Battle:
     prompt: str
     answers: tuple[str, ...]
 
+    @property
+    def lettered(self) -> list[tuple[int, str, str]]:
+        """(position, letter, text) for each answer: A, B, C…"""
+        return [(i, chr(ord("A") + i), text) for i, text in enumerate(self.answers)]
+
+    @property
+    def is_pairwise(self) -> bool:
+        return len(self.answers) == 2
+
 
 @dataclass(frozen=True)
 class Reveal:
@@ -84,16 +94,30 @@ def _battle(match: Match) -> Battle:
     )
 
 
+def ranks_to_tiers(ranks: Sequence[int], k: int) -> list[list[int]]:
+    """A rank per answer position (1 = best, equal ranks tie) → tiers of positions."""
+    if len(ranks) != k:
+        raise VoteRefused("ranks", f"give a rank to each of the {k} answers")
+    if any(isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= k for r in ranks):
+        raise VoteRefused("ranks", f"each rank must be a whole number from 1 to {k}")
+    return [[p for p, r in enumerate(ranks) if r == value] for value in sorted(set(ranks))]
+
+
 def vote_record(
     *,
     public_id: uuid.UUID | str,
-    outcome: str,
     idempotency_key: str,
     session_key: str,
+    outcome: str = "",
+    ranks: Sequence[int] | None = None,
     user_id: int | None = None,
 ) -> Reveal:
-    """Count one pairwise vote and return the reveal; a replayed key returns the same reveal."""
-    if outcome not in OUTCOMES:
+    """Count one vote and return the reveal; a replayed key returns the same reveal.
+
+    Pairwise battles take an ``outcome`` (a, b, tie, bothbad); K-wise battles take ``ranks``,
+    one per answer position (1 = best; equal ranks are ties).
+    """
+    if ranks is None and outcome not in OUTCOMES:
         raise VoteRefused("outcome", f"one of {', '.join(OUTCOMES)}")
     if not idempotency_key or len(idempotency_key) > 64:
         raise VoteRefused("idempotency_key", "required, at most 64 characters")
@@ -103,10 +127,13 @@ def vote_record(
     try:
         with transaction.atomic():
             match = _lock_battle(public_id, session_key)
-            positions, both_bad = OUTCOMES[outcome]
             entries = list(match.entries.order_by("position"))
-            if len(entries) != 2:
-                raise VoteRefused("outcome", "this battle has more than two answers: rank them")
+            if ranks is not None:
+                positions, both_bad = ranks_to_tiers(ranks, len(entries)), False
+            elif len(entries) != 2:
+                raise VoteRefused("ranks", "this battle has more than two answers: rank them")
+            else:
+                positions, both_bad = OUTCOMES[outcome]
             ranking = [[entries[p].contestant_id for p in tier] for tier in positions]
             Vote.objects.create(
                 match=match,

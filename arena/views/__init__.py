@@ -85,6 +85,17 @@ def _session_key(request: HttpRequest) -> str:
     return str(request.session.session_key)
 
 
+def _posted_ranks(request: HttpRequest) -> list[int] | None:
+    """``rank_0``… ``rank_{K-1}`` from a K-wise form; None for a pairwise vote."""
+    keys = sorted((k for k in request.POST if k.startswith("rank_")), key=lambda k: k[5:].zfill(3))
+    if not keys:
+        return None
+    try:
+        return [int(request.POST[k]) for k in keys]
+    except ValueError:
+        return [0] * len(keys)  # refused by the service with the reason
+
+
 def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
     """GET: an anonymous battle. POST: count the vote and reveal the models."""
     tournament = get_object_or_404(Tournament, pk=tournament_id)
@@ -94,6 +105,7 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
             reveal = vote_record(
                 public_id=request.POST.get("battle", ""),
                 outcome=request.POST.get("outcome", ""),
+                ranks=_posted_ranks(request),
                 idempotency_key=request.POST.get("idempotency_key", ""),
                 session_key=session_key,
                 user_id=request.user.pk if request.user.is_authenticated else None,

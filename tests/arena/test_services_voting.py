@@ -131,3 +131,48 @@ def test_the_tournament_completes_when_every_battle_has_its_vote(human_tournamen
     human_tournament.refresh_from_db()
     assert human_tournament.status == TournamentStatus.COMPLETED
     assert all(m.judgment.both_bad for m in human_tournament.matches.all())
+
+
+@pytest.fixture
+def kwise_tournament(contestants, prompt_set):
+    people = contestants(4)
+    tournament = tournament_create(
+        name="rank four",
+        format="kwise",
+        contestants=[c.name for c in people],
+        prompt_set="tiny",
+        judge=None,
+        config={"k": 4, "rounds": 1},
+        seed=2,
+    )
+    tournament = tournament_start(tournament=tournament)
+    tournament_advance(tournament_id=tournament.pk)
+    match_play(match_id=tournament.matches.get().pk)
+    return tournament
+
+
+def test_a_kwise_battle_is_ranked_whole_with_ties(kwise_tournament) -> None:
+    battle = battle_next(tournament=kwise_tournament, session_key="s")
+    assert len(battle.answers) == 4 and not battle.is_pairwise
+    reveal = vote_record(
+        public_id=battle.public_id, ranks=[2, 1, 1, 4], idempotency_key="k", session_key="s"
+    )
+    m = reveal.models
+    assert reveal.ranking == ((m[1], m[2]), (m[0],), (m[3],))
+    standings = {s.contestant.name: s for s in Standing.objects.filter(tournament=kwise_tournament)}
+    assert standings[m[3]].wins == 0.0 and standings[m[1]].wins == pytest.approx(2.5 / 3)
+
+
+@pytest.mark.parametrize("ranks", [[1, 2, 3], [0, 1, 2, 3], [1, 2, 3, 5]])
+def test_a_kwise_ranking_must_rank_each_answer_from_1_to_k(kwise_tournament, ranks) -> None:
+    battle = battle_next(tournament=kwise_tournament, session_key="s")
+    with pytest.raises(VoteRefused) as refused:
+        vote_record(public_id=battle.public_id, ranks=ranks, idempotency_key="k", session_key="s")
+    assert refused.value.field == "ranks"
+    assert not Vote.objects.exists()
+
+
+def test_a_pairwise_outcome_is_refused_for_a_kwise_battle(kwise_tournament) -> None:
+    battle = battle_next(tournament=kwise_tournament, session_key="s")
+    with pytest.raises(VoteRefused, match="rank them"):
+        vote_record(public_id=battle.public_id, outcome="a", idempotency_key="k", session_key="s")

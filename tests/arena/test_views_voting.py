@@ -77,3 +77,39 @@ def test_a_vote_from_a_different_browser_is_refused(tournament) -> None:
     response = Client().post(f"/tournaments/{tournament.pk}/vote/", form)
     assert response.status_code == 409 and b"not shown to you" in response.content
     assert not Vote.objects.exists()
+
+
+def test_a_kwise_battle_page_asks_for_ranks_and_the_form_records_them(
+    contestants, prompt_set
+) -> None:
+    people = contestants(3)
+    t = tournament_create(
+        name="k3",
+        format="kwise",
+        contestants=[c.name for c in people],
+        prompt_set="tiny",
+        judge=None,
+        config={"k": 3, "rounds": 1},
+        seed=1,
+    )
+    tournament_start(tournament=t)
+    tournament_advance(tournament_id=t.pk)
+    match_play(match_id=t.matches.get().pk)
+    client = Client()
+    page = client.get(f"/tournaments/{t.pk}/vote/").content.decode()
+    assert page.count('<select name="rank_') == 3 and "Answer C" in page
+    form = {
+        "battle": hidden(page, "battle"),
+        "idempotency_key": "kk",
+        "rank_0": "3",
+        "rank_1": "1",
+        "rank_2": "2",
+    }
+    response = client.post(f"/tournaments/{t.pk}/vote/", form)
+    assert response.status_code == 200
+    entries = list(t.matches.get().entries.order_by("position"))
+    assert Vote.objects.get().ranking == [
+        [entries[1].contestant_id],
+        [entries[2].contestant_id],
+        [entries[0].contestant_id],
+    ]

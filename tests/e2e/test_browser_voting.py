@@ -53,3 +53,19 @@ def test_the_judged_demo_tournament_fills_in_live_to_completion(
     elo = [float(x) for x in page.locator("#leaderboard tbody td:nth-child(3)").all_text_contents()]
     assert len(elo) == 8 and elo == sorted(elo, reverse=True)
     assert re.search(r"round 2 · completed", page.locator("#matches").inner_text())
+
+
+def test_a_voter_ranks_four_answers_with_a_tie_and_sees_the_reveal(
+    demo_site: str, browser: Browser
+) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{demo_site}/tournaments/3/vote/")
+    expect(page.locator("h1")).to_have_text("Rank the answers", timeout=30_000)
+    assert not any(name in page.content() for name in MODELS)
+    for position, rank in enumerate(["2", "1", "2", "4"]):
+        page.select_option(f'select[name="rank_{position}"]', rank)
+    page.click("#submit-ranking")
+    expect(page.locator("h1")).to_have_text("Thanks for your vote")
+    shown = page.locator(".reveal li strong").all_text_contents()
+    verdict = page.locator("p", has_text="Your verdict").inner_text()
+    assert verdict == f"Your verdict: {shown[1]} > {shown[0]} = {shown[2]} > {shown[3]}"

@@ -9,7 +9,12 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from arena.management.commands.serve import serve
 from arena.models import Tournament, TournamentStatus
-from arena.services.demo import demo_load, demo_tournament_create, demo_vote_tournament_create
+from arena.services.demo import (
+    demo_load,
+    demo_rank_tournament_create,
+    demo_tournament_create,
+    demo_vote_tournament_create,
+)
 from arena.services.tournaments import tournament_start
 
 
@@ -42,10 +47,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Demo tournament running: {url}/tournaments/{tournament.pk}/ (leaderboard live)"
             )
-            voting = Tournament.objects.filter(judge=None, status=TournamentStatus.RUNNING).first()
-            if voting is None:
-                voting = tournament_start(tournament=demo_vote_tournament_create())
-            self.stdout.write(f"Vote on real answers: {url}/tournaments/{voting.pk}/vote/")
+            human = Tournament.objects.filter(judge=None, status=TournamentStatus.RUNNING)
+            for fmt, create in (
+                ("round_robin", demo_vote_tournament_create),
+                ("kwise", demo_rank_tournament_create),
+            ):
+                voting = human.filter(format=fmt).first() or tournament_start(tournament=create())
+                self.stdout.write(f"Vote on real answers: {url}/tournaments/{voting.pk}/vote/")
 
         self.stdout.write(
             f"Arena demo at {url}/ (embedded mode, simulated judge). Ctrl-C stops it."
