@@ -12,8 +12,9 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from arena.models import Tournament
 from arena.services.matches import match_fail, match_play
-from arena.services.tournaments import tournament_advance
+from arena.services.tournaments import tournament_advance, tournament_rerun
 from judges.backends.base import TransientError
 
 MAX_TRANSIENT_RETRIES = 5
@@ -38,3 +39,9 @@ def play_match(self: Any, match_id: int) -> str:
         backoff = min(2**self.request.retries * settings.RETRY_BASE_SECONDS, 120.0)
         delay = max(error.retry_after or 0.0, backoff * random.uniform(0.5, 1.0))
         raise self.retry(exc=error, countdown=delay) from error
+
+
+@shared_task
+def rerun_tournament(tournament_id: int) -> int:
+    """For django-celery-beat schedules (admin → Periodic tasks): a new run; its id."""
+    return tournament_rerun(tournament=Tournament.objects.get(pk=tournament_id)).pk

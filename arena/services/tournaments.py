@@ -160,6 +160,28 @@ def tournament_start(*, tournament: Tournament) -> Tournament:
     return locked
 
 
+def tournament_rerun(*, tournament: Tournament, seed: int | None = None) -> Tournament:
+    """Start a new run of ``tournament`` with today's contestants, prompts and judge.
+
+    The scheduled path (django-celery-beat → ``arena.tasks.rerun_tournament``): e.g. re-judge
+    nightly, or after a contestant was added. The seed moves on unless one is given, so
+    each run draws fresh pairings and positions.
+    """
+    runs = Tournament.objects.filter(name__startswith=tournament.name).count()
+    copy = tournament_create(
+        name=f"{tournament.name} (run {runs + 1})",
+        format=tournament.format,
+        contestants=list(tournament.contestants.values_list("pk", flat=True)),
+        prompt_set=tournament.prompt_set_id,
+        judge=tournament.judge_id,
+        config=tournament.config,
+        seed=tournament.seed + runs if seed is None else seed,
+        budget=tournament.budget,
+        budget_usd=tournament.budget_usd,
+    )
+    return tournament_start(tournament=copy)
+
+
 def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
     """Everything needed to replay the tournament, frozen when it starts.
 

@@ -168,3 +168,35 @@ def test_a_judge_with_bad_settings_cannot_start_and_the_tournament_stays_a_draft
     assert "temprature" in " ".join(errors["judge"])
     tournament.refresh_from_db()
     assert tournament.status == TournamentStatus.DRAFT and not tournament.manifest
+
+
+def test_a_scheduled_rerun_starts_a_fresh_copy_with_a_new_seed(make_tournament) -> None:
+    from arena.tasks import rerun_tournament
+
+    original = make_tournament(n=3, rounds=2, seed=7)
+    new_id = rerun_tournament(original.pk)
+    copy = Tournament.objects.get(pk=new_id)
+    assert copy.status == TournamentStatus.RUNNING and copy.name == "t (run 2)"
+    assert copy.config == original.config and copy.seed == 8
+    assert set(copy.contestants.all()) == set(original.contestants.all())
+    assert copy.judge_id == original.judge_id and copy.prompt_set_id == original.prompt_set_id
+
+
+def test_a_beat_schedule_can_name_the_rerun_task(make_tournament) -> None:
+    import json
+
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from arena.celery import app
+
+    original = make_tournament(n=2)
+    every_day = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
+    task = PeriodicTask.objects.create(
+        name="nightly",
+        task="arena.tasks.rerun_tournament",
+        interval=every_day,
+        args=json.dumps([original.pk]),
+    )
+    assert task.task in app.tasks
+    app.tasks[task.task](*json.loads(task.args))
+    assert Tournament.objects.filter(status=TournamentStatus.RUNNING).count() == 1
