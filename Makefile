@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 GPUS ?= 1
 
-.PHONY: install demo test services worker gpu-worker beat lint typecheck clean
+.PHONY: install demo test services worker gpu-worker beat bench lint typecheck clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -50,6 +50,11 @@ gpu-worker: $(STAMP)
 
 beat: $(STAMP)
 	$(BIN)/celery -A arena beat -l INFO
+
+## Benchmarks with the competitors measured in the same run (see benchmarks/README.md).
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/ratings_speed.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -23,8 +23,9 @@ from ratings.bradley_terry import NoMLEError, fit_bradley_terry
 from ratings.data import Battles
 from ratings.elo import bootstrap_online_elo, online_elo
 from ratings.io import BattleFileError, read_battle_file
+from ratings.soft_condorcet import fit_soft_condorcet
 
-METHODS = ("bt", "elo")
+METHODS = ("bt", "elo", "sco")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ def _parse_anchor(text: str) -> tuple[str, float]:
     return model, rating
 
 
-def _interval(samples: NDArray[np.float64], level: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _interval(
+    samples: NDArray[np.float64], level: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     tail = (1 - level) / 2
     low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
     return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
@@ -105,7 +108,9 @@ def _fit_elo(battles: Battles, args: argparse.Namespace) -> Leaderboard:
         if name not in result.models:
             raise ValueError(f"anchor: unknown model {name!r}")
         ratings = ratings + (value - ratings[result.models.index(name)])
-    params: dict[str, Any] = result.params() | {"anchor": None if args.anchor is None else dict([args.anchor])}
+    params: dict[str, Any] = result.params() | {
+        "anchor": None if args.anchor is None else dict([args.anchor])
+    }
     low = high = None
     if args.bootstrap:
         samples = bootstrap_online_elo(battles, rounds=args.bootstrap, seed=args.seed)
@@ -117,14 +122,43 @@ def _fit_elo(battles: Battles, args: argparse.Namespace) -> Leaderboard:
     return Leaderboard("elo", params, result.models, ratings, low, high, result.matches)
 
 
+def _fit_sco(battles: Battles, args: argparse.Namespace) -> Leaderboard:
+    """Soft Condorcet on battles read as two-entry votes (a tie is a vote with no preference)."""
+    if args.bootstrap:
+        raise ValueError("--bootstrap is not available for --method sco")
+    votes = [
+        [[battles.models[a], battles.models[b]]]
+        if outcome in (1, 3)
+        else [[battles.models[a]], [battles.models[b]]]
+        if outcome == 2
+        else [[battles.models[b]], [battles.models[a]]]
+        for a, b, outcome in zip(
+            battles.model_a.tolist(),
+            battles.model_b.tolist(),
+            battles.outcome.tolist(),
+            strict=True,
+        )
+    ]
+    result = fit_soft_condorcet(votes, weights=battles.weight.tolist(), models=battles.models)
+    ratings = np.asarray(result.ratings)
+    params: dict[str, Any] = dict(result.params()) | {"loss": result.loss}
+    return Leaderboard(
+        "sco", params, result.models, ratings, None, None, battles.matches_per_model()
+    )
+
+
 def _format_table(board: Leaderboard) -> str:
     rows = board.rows()
     width = max(len("model"), *(len(row["model"]) for row in rows))
-    lines = [f"{'rank':>4}  {'model':<{width}}  {'rating':>9}  {'95% CI' if board.ci_low is not None else '':>21}  {'matches':>7}"]
+    ci_title = f"{board.params.get('level', 0.95):.0%} CI" if board.ci_low is not None else ""
+    lines = [f"{'rank':>4}  {'model':<{width}}  {'rating':>9}  {ci_title:>21}  {'matches':>7}"]
     for row in rows:
-        interval = "" if row["ci_low"] is None else f"[{row['ci_low']:9.2f}, {row['ci_high']:9.2f}]"
+        interval = ""
+        if row["ci_low"] is not None:
+            interval = f"[{row['ci_low']:9.2f}, {row['ci_high']:9.2f}]"
         lines.append(
-            f"{row['rank']:>4}  {row['model']:<{width}}  {row['rating']:9.2f}  {interval:>21}  {row['matches']:>7}"
+            f"{row['rank']:>4}  {row['model']:<{width}}  {row['rating']:9.2f}  "
+            f"{interval:>21}  {row['matches']:>7}"
         )
     return "\n".join(line.rstrip() for line in lines)
 
@@ -135,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="fit ratings to a FastChat battle file")
     fit.add_argument("file", help="battles: .json list, .jsonl or .csv (model_a, model_b, winner)")
     fit.add_argument("--method", choices=METHODS, default="bt")
-    fit.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap rounds (0: none)")
+    fit.add_argument(
+        "--bootstrap", type=int, default=0, metavar="N", help="bootstrap rounds (0: none)"
+    )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--level", type=float, default=0.95, help="confidence level of intervals")
     fit.add_argument("--anchor", type=_parse_anchor, default=None, metavar="MODEL=RATING")
@@ -151,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--bootstrap must be >= 0 and --level in (0, 1)")
     try:
         battles = read_battle_file(args.file)
-        board = _fit_bt(battles, args) if args.method == "bt" else _fit_elo(battles, args)
+        board = {"bt": _fit_bt, "elo": _fit_elo, "sco": _fit_sco}[args.method](battles, args)
     except OSError as exc:
         print(f"error: {args.file}: {exc.strerror}", file=sys.stderr)
         return 2

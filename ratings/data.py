@@ -162,19 +162,6 @@ class Cells:
         counts: NDArray[np.int64] = np.rint(per_a + per_b).astype(np.int64)
         return counts
 
-    def with_counts(self, count: NDArray[np.float64]) -> Cells:
-        """Same cells with new weights (used by bootstrap reweighting)."""
-        if count.shape != self.count.shape:
-            raise ValueError("count must have one entry per cell")
-        return Cells(
-            models=self.models,
-            model_a=self.model_a,
-            model_b=self.model_b,
-            outcome=self.outcome,
-            count=_frozen(np.asarray(count, dtype=np.float64)),
-            n_battles=self.n_battles,
-        )
-
 
 # --------------------------------------------------------------------------- encoding
 
@@ -248,9 +235,9 @@ def _encode_outcomes(winner: ArrayLike | Sequence[str] | Sequence[int], n: int) 
     return codes
 
 
-def _float_column(values: ArrayLike | None, n: int, field: str, default: float | None) -> (
-    NDArray[np.float64] | None
-):
+def _float_column(
+    values: ArrayLike | None, n: int, field: str, default: float | None
+) -> NDArray[np.float64] | None:
     """A finite float column of length n (or the default when absent)."""
     if values is None:
         return None if default is None else np.full(n, default, dtype=np.float64)

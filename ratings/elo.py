@@ -13,7 +13,9 @@ from ratings.data import Battles
 __all__ = ["EloResult", "bootstrap_online_elo", "elo_expected", "elo_update", "online_elo"]
 
 
-def elo_expected(rating_a: float, rating_b: float, *, base: float = 10.0, scale: float = 400.0) -> float:
+def elo_expected(
+    rating_a: float, rating_b: float, *, base: float = 10.0, scale: float = 400.0
+) -> float:
     """Probability that A beats B under the Elo logistic curve."""
     odds_against: float = base ** ((rating_b - rating_a) / scale)
     return 1.0 / (1.0 + odds_against)
@@ -146,7 +148,12 @@ def bootstrap_online_elo(
         rows = rng.integers(0, len(battles), len(battles))
         resampled = battles.take(rows.astype(np.intp))
         samples[r] = online_elo(
-            resampled, k=k, base=base, scale=scale, init_rating=init_rating, order_by_timestamp=False
+            resampled,
+            k=k,
+            base=base,
+            scale=scale,
+            init_rating=init_rating,
+            order_by_timestamp=False,
         ).ratings
     samples.setflags(write=False)
     return samples

@@ -67,16 +67,16 @@ def _json_records(text: str, source: str) -> Iterator[_Record]:
     if text[position : position + 1] != "[":
         raise BattleFileError(source, _line_of(text, position), "expected a JSON list of battles")
     position += 1
-    expect_value = True
+    expect_value, after_comma = True, False
     while True:
         while position < len(text) and text[position] in " \t\r\n":
             position += 1
         char = text[position : position + 1]
-        if char == "]":
+        if char == "]" and not after_comma:
             return
         if char == "," and not expect_value:
             position += 1
-            expect_value = True
+            expect_value, after_comma = True, True
             continue
         if not expect_value or char == "":
             raise BattleFileError(source, _line_of(text, position), "malformed JSON list")
@@ -85,7 +85,7 @@ def _json_records(text: str, source: str) -> Iterator[_Record]:
         except json.JSONDecodeError as exc:
             raise BattleFileError(source, exc.lineno, f"invalid JSON ({exc.msg})") from None
         yield _Record(_line_of(text, position), value)
-        position, expect_value = end, False
+        position, expect_value, after_comma = end, False, False
 
 
 def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
@@ -107,7 +107,9 @@ def _csv_records(text: str, source: str) -> Iterator[_Record]:
     for row in reader:
         if None in row:
             raise BattleFileError(source, reader.line_num, "more cells than header columns")
-        present = {key: value for key, value in row.items() if value not in (None, "") or key in REQUIRED}
+        present = {
+            key: value for key, value in row.items() if value not in (None, "") or key in REQUIRED
+        }
         yield _Record(reader.line_num, present)
 
 
@@ -118,7 +120,9 @@ def _number(record: _Record, field: str, source: str) -> float:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise BattleFileError(source, record.line, f"expected a number, got {raw!r}", field) from None
+        raise BattleFileError(
+            source, record.line, f"expected a number, got {raw!r}", field
+        ) from None
     if not math.isfinite(value):
         raise BattleFileError(source, record.line, f"expected a finite number, got {raw!r}", field)
     return value
@@ -132,7 +136,9 @@ def _check_record(record: _Record, source: str) -> None:
         if field not in record.values:
             raise BattleFileError(source, record.line, "missing", field)
         if not isinstance(value, str) or not value:
-            raise BattleFileError(source, record.line, f"expected a non-empty string, got {value!r}", field)
+            raise BattleFileError(
+                source, record.line, f"expected a non-empty string, got {value!r}", field
+            )
     if record.values["winner"] not in WINNER_LABELS:
         allowed = ", ".join(WINNER_LABELS)
         raise BattleFileError(
@@ -142,7 +148,9 @@ def _check_record(record: _Record, source: str) -> None:
         raise BattleFileError(source, record.line, "same model on both sides", "model_b")
 
 
-def read_battle_text(text: str, *, source: str = "<text>", file_format: Format | None = None) -> Battles:
+def read_battle_text(
+    text: str, *, source: str = "<text>", file_format: Format | None = None
+) -> Battles:
     """Parse battle records from text (format detected from ``source``'s name or content)."""
     kind = file_format or _detect_format(source, text)
     reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]

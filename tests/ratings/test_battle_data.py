@@ -28,7 +28,12 @@ def test_fastchat_winner_labels_map_to_outcomes_and_scores() -> None:
     battles = battles_from_arrays(
         ["a", "a", "a", "a"], ["b", "b", "b", "b"], ["model_a", "model_b", "tie", "tie (bothbad)"]
     )
-    assert battles.outcome.tolist() == [Outcome.A_WINS, Outcome.B_WINS, Outcome.TIE, Outcome.TIE_BOTHBAD]
+    assert battles.outcome.tolist() == [
+        Outcome.A_WINS,
+        Outcome.B_WINS,
+        Outcome.TIE,
+        Outcome.TIE_BOTHBAD,
+    ]
     assert battles.score_a.tolist() == [1.0, 0.0, 0.5, 0.5]
 
 
@@ -80,7 +85,9 @@ def test_records_need_the_three_fastchat_fields() -> None:
     assert battles.outcome.tolist() == [Outcome.B_WINS]
     assert battles.timestamp is not None and battles.timestamp.tolist() == [3.0]
     with pytest.raises(ValueError, match=r"row 1: missing field 'winner'"):
-        battles_from_records([{"model_a": "a", "model_b": "b", "winner": "tie"}, {"model_a": "a", "model_b": "b"}])
+        battles_from_records(
+            [{"model_a": "a", "model_b": "b", "winner": "tie"}, {"model_a": "a", "model_b": "b"}]
+        )
 
 
 def test_time_order_is_stable_for_equal_timestamps() -> None:
@@ -111,7 +118,9 @@ def test_a_ranking_of_k_entries_decomposes_into_k_choose_2_pairs() -> None:
         (["ab", "c"], "not a string"),
     ],
 )
-def test_malformed_rankings_are_rejected_with_a_reason(ranking: list[list[str]], message: str) -> None:
+def test_malformed_rankings_are_rejected_with_a_reason(
+    ranking: list[list[str]], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         ranking_to_pairs(ranking)
 
@@ -141,7 +150,9 @@ def test_aggregation_counts_battles_per_unique_cell_and_merges_bothbad_ties() ->
     cells = aggregate(battles)
     table = {
         (cells.models[a], cells.models[b], int(o)): (c, n)
-        for a, b, o, c, n in zip(cells.model_a, cells.model_b, cells.outcome, cells.count, cells.n_battles)
+        for a, b, o, c, n in zip(
+            cells.model_a, cells.model_b, cells.outcome, cells.count, cells.n_battles, strict=True
+        )
     }
     assert table == {
         ("a", "b", Outcome.A_WINS): (3.0, 2),

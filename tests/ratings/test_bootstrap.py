@@ -34,7 +34,7 @@ def test_rank_from_intervals_rejects_mismatched_bounds() -> None:
 
 def test_bootstrap_is_reproducible_for_a_seed_and_changes_with_it(llmfao_crowd: Battles) -> None:
     first = bootstrap_bradley_terry(llmfao_crowd, rounds=20, seed=7)
-    again = bootstrap_bradley_terry(llmfao_crowd, rounds=20, seed=7, workers=1)
+    again = bootstrap_bradley_terry(llmfao_crowd, rounds=20, seed=7)
     other = bootstrap_bradley_terry(llmfao_crowd, rounds=20, seed=8)
     assert np.array_equal(first.samples, again.samples)
     assert not np.array_equal(first.samples, other.samples)
@@ -46,7 +46,9 @@ def test_bootstrap_round_r_does_not_depend_on_the_number_of_rounds(food: Battles
     assert np.array_equal(short.samples, long.samples[:5])
 
 
-def test_bootstrap_point_ratings_are_the_bt_fit_and_intervals_contain_them(llmfao_crowd: Battles) -> None:
+def test_bootstrap_point_ratings_are_the_bt_fit_and_intervals_contain_them(
+    llmfao_crowd: Battles,
+) -> None:
     result = bootstrap_bradley_terry(llmfao_crowd, rounds=50, seed=0)
     fit = fit_bradley_terry(llmfao_crowd)
     assert result.ratings == pytest.approx(fit.ratings, abs=1e-6)
@@ -65,7 +67,9 @@ def test_bootstrap_quantiles_are_any_quantiles_of_the_replicates(food: Battles) 
     assert np.all(q[0] <= q[1]) and np.all(q[1] <= q[2])
 
 
-def test_bootstrap_refits_resamples_without_an_mle_with_the_fallback_prior_and_counts_them(food: Battles) -> None:
+def test_bootstrap_refits_resamples_without_an_mle_with_the_fallback_prior_and_counts_them(
+    food: Battles,
+) -> None:
     # 30 battles: many resamples leave Pizza (3 wins, 1 tie) without a win
     result = bootstrap_bradley_terry(food, rounds=100, seed=0, fallback_prior=1e-3)
     assert 0 < result.degenerate_rounds < 100
@@ -97,7 +101,9 @@ def test_sandwich_interval_halves_when_the_data_is_quadrupled(food: Battles) -> 
     single = sandwich_bradley_terry(food)
     rows = np.tile(np.arange(len(food)), 4)
     quadruple = sandwich_bradley_terry(food.take(rows))
-    assert (quadruple.ci_high - quadruple.ratings) == pytest.approx((single.ci_high - single.ratings) / 2, abs=1e-9)
+    assert (quadruple.ci_high - quadruple.ratings) == pytest.approx(
+        (single.ci_high - single.ratings) / 2, abs=1e-9
+    )
 
 
 def test_sandwich_and_bootstrap_widths_agree_on_llmfao_crowd_votes(llmfao_crowd: Battles) -> None:
@@ -114,7 +120,9 @@ def test_sandwich_with_an_anchor_gives_the_anchor_zero_width(food: Battles) -> N
     assert result.ci_high[k] == pytest.approx(1000.0, abs=1e-9)
 
 
-def test_bootstrap_and_sandwich_refuse_data_without_an_mle_unless_given_a_prior(simple: Battles) -> None:
+def test_bootstrap_and_sandwich_refuse_data_without_an_mle_unless_given_a_prior(
+    simple: Battles,
+) -> None:
     no_ties = simple.take(np.flatnonzero(simple.outcome != 1))
     with pytest.raises(NoMLEError):
         bootstrap_bradley_terry(no_ties, rounds=3)

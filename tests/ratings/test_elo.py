@@ -25,7 +25,9 @@ def test_elo_update_moves_k_times_surprise_and_conserves_points() -> None:
     assert new_a < 1100.0
 
 
-def test_online_elo_equals_fastchat_compute_elo_on_the_hand_checked_example(vectors: dict[str, Any]) -> None:
+def test_online_elo_equals_fastchat_compute_elo_on_the_hand_checked_example(
+    vectors: dict[str, Any],
+) -> None:
     case = vectors["elo_tiny_hand_check"]
     battles = battles_from_arrays(*zip(*case["input"], strict=True))
     result = online_elo(battles)

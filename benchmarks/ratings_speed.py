@@ -1,0 +1,212 @@
+"""Speed of the ``ratings`` package against evalica and arena-rank on synthetic arena data.
+
+Synthetic data: ``--models`` models with normal(0, 1) log-strengths, ``--battles``
+uniformly drawn pairs, ``--tie-rate`` of them ties, the rest decided by BT
+probabilities; everything from ``--seed``. Each row of the output table is one task,
+timed once (wall clock), with the largest rating gap to our answer in Elo points, so
+speed is never bought with a different answer.
+
+    PYTHONPATH=. python benchmarks/ratings_speed.py            # 200 models, 2M battles
+    PYTHONPATH=. python benchmarks/ratings_speed.py --battles 200000 --skip-elo
+
+Competitors are optional: a library that is not installed is reported as skipped.
+(``pip install evalica arena-rank pandas``; FastChat's ``rating_systems.py`` is not on
+PyPI: the ``fschat`` 0.2.36 wheel predates it.)
+"""
+
+from __future__ import annotations
+
+import os
+
+# Our linear algebra is on n_models x n_models matrices (200 x 200): a threaded BLAS only
+# adds synchronisation, and on a busy 2-core machine its spinning threads made the BT fit
+# 20x slower. Set before numpy loads; override by exporting the variables yourself.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import multiprocessing  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+
+from ratings.bootstrap import bootstrap_bradley_terry, sandwich_bradley_terry  # noqa: E402
+from ratings.bradley_terry import fit_bradley_terry  # noqa: E402
+from ratings.data import aggregate, battles_from_arrays  # noqa: E402
+from ratings.elo import online_elo  # noqa: E402
+
+T = TypeVar("T")
+LABELS = np.array(["model_b", "tie", "model_a"])
+
+
+@dataclass(frozen=True)
+class Row:
+    library: str
+    task: str
+    seconds: float | None
+    gap: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    names: NDArray[np.str_]
+    model_a: NDArray[np.str_]
+    model_b: NDArray[np.str_]
+    winner: NDArray[np.str_]
+
+
+def synthetic(n_models: int, n_battles: int, tie_rate: float, seed: int) -> Synthetic:
+    """Uniform random pairs; ties at ``tie_rate``; other outcomes drawn from BT."""
+    rng = np.random.default_rng(seed)
+    strength = rng.normal(0.0, 1.0, n_models)
+    a = rng.integers(0, n_models, n_battles)
+    b = (a + rng.integers(1, n_models, n_battles)) % n_models
+    p_a = 1.0 / (1.0 + np.exp(strength[b] - strength[a]))
+    tie = rng.random(n_battles) < tie_rate
+    outcome = np.where(tie, 1, np.where(rng.random(n_battles) < p_a, 2, 0))
+    names = np.array([f"model-{k:03d}" for k in range(n_models)])
+    return Synthetic(names, names[a], names[b], LABELS[outcome])
+
+
+def timed(function: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = function()
+    seconds = time.perf_counter() - start
+    print(f"  {getattr(function, '__name__', 'task')}: {seconds:.3f} s", file=sys.stderr)
+    return result, seconds
+
+
+def gap(ours: dict[str, float], theirs: dict[str, float]) -> float:
+    return max(abs(ours[name] - theirs[name]) for name in ours)
+
+
+def bench_ours(
+    data: Synthetic, rounds: int, seed: int, skip_elo: bool
+) -> tuple[list[Row], dict[str, float]]:
+    battles, t_encode = timed(lambda: battles_from_arrays(data.model_a, data.model_b, data.winner))
+    cells, t_aggregate = timed(lambda: aggregate(battles))
+    fit, t_fit = timed(lambda: fit_bradley_terry(cells))
+    _, t_boot = timed(lambda: bootstrap_bradley_terry(cells, rounds=rounds, seed=seed))
+    _, t_sandwich = timed(lambda: sandwich_bradley_terry(cells))
+    rows = [
+        Row("ratings", "encode names + validate", t_encode, note=f"{len(battles):,} battles"),
+        Row("ratings", "aggregate to cells", t_aggregate, note=f"{len(cells):,} cells"),
+        Row("ratings", "BT fit (Newton)", t_fit, 0.0, f"{fit.n_iterations} iterations"),
+        Row("ratings", f"BT bootstrap, {rounds} rounds", t_boot),
+        Row("ratings", "BT fit + bootstrap (from cells)", t_fit + t_boot),
+        Row("ratings", "BT sandwich CIs", t_sandwich),
+    ]
+    if not skip_elo:
+        _, t_elo = timed(lambda: online_elo(battles))
+        rows.append(Row("ratings", "online Elo (pure Python loop)", t_elo))
+    return rows, fit.as_dict()
+
+
+def bench_evalica(data: Synthetic, ours: dict[str, float], skip_elo: bool) -> list[Row]:
+    try:
+        import evalica
+    except ImportError:
+        return [Row("evalica", "BT fit", None, note="not installed")]
+    to_winner = {
+        "model_a": evalica.Winner.X,
+        "model_b": evalica.Winner.Y,
+        "tie": evalica.Winner.Draw,
+    }
+    winners = [to_winner[w] for w in data.winner.tolist()]
+    xs, ys = data.model_a.tolist(), data.model_b.tolist()
+    result, seconds = timed(lambda: evalica.bradley_terry(xs, ys, winners))
+    scores = result.scores
+    logs = {name: math.log(float(scores[name])) for name in ours}
+    centre = sum(logs.values()) / len(logs)
+    theirs = {name: 1000 + 400 * (value - centre) / math.log(10) for name, value in logs.items()}
+    rows = [Row("evalica", "BT fit (pyo3 MM, tol 1e-6)", seconds, gap(ours, theirs))]
+    if not skip_elo:
+        _, seconds = timed(lambda: evalica.elo(xs, ys, winners))
+        rows.append(Row("evalica", "online Elo (Rust)", seconds))
+    return rows
+
+
+def bench_arena_rank(data: Synthetic, ours: dict[str, float], rounds: int, seed: int) -> list[Row]:
+    try:
+        import pandas as pd
+        from arena_rank.models.bradley_terry import BradleyTerry
+        from arena_rank.utils.data_utils import PairDataset
+    except ImportError:
+        return [Row("arena-rank", "BT fit", None, note="not installed")]
+    frame = pd.DataFrame({"model_a": data.model_a, "model_b": data.model_b, "winner": data.winner})
+    dataset, t_data = timed(lambda: PairDataset.from_pandas(frame))
+
+    def fit(method: str) -> dict[str, Any]:
+        model = BradleyTerry(len(dataset.competitors))
+        out: dict[str, Any] = model.compute_ratings_and_cis(
+            dataset, ci_method=method, num_bootstrap=rounds, seed=seed
+        )
+        return out
+
+    # arena-rank bootstraps in a multiprocessing pool; forking a process that has started
+    # jax threads deadlocks, so the pool must spawn
+    multiprocessing.set_start_method("spawn", force=True)
+    sandwich, t_sandwich = timed(lambda: fit("sandwich"))
+    theirs = {
+        str(n): float(r) for n, r in zip(sandwich["competitors"], sandwich["ratings"], strict=True)
+    }
+    _, t_boot = timed(lambda: fit("bootstrap"))
+    return [
+        Row("arena-rank", "PairDataset.from_pandas", t_data),
+        Row("arena-rank", "BT fit + sandwich CIs (jax L-BFGS)", t_sandwich, gap(ours, theirs)),
+        Row(
+            "arena-rank",
+            f"BT fit + bootstrap, {rounds} rounds",
+            t_boot,
+            note="multiprocessing pool",
+        ),
+    ]
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| library | task | seconds | max gap to ours (Elo) | note |",
+        "|---|---|---:|---:|---|",
+    ]
+    for row in rows:
+        seconds = "skipped" if row.seconds is None else f"{row.seconds:.3f}"
+        gap_text = "" if row.gap is None else f"{row.gap:.1e}"
+        lines.append(f"| {row.library} | {row.task} | {seconds} | {gap_text} | {row.note} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--battles", type=int, default=2_000_000)
+    parser.add_argument("--tie-rate", type=float, default=0.3)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-elo", action="store_true", help="skip the sequential Elo timings")
+    parser.add_argument("--only-ours", action="store_true")
+    parser.add_argument(
+        "--skip-arena-rank", action="store_true", help="its bootstrap takes minutes"
+    )
+    args = parser.parse_args()
+    data = synthetic(args.models, args.battles, args.tie_rate, args.seed)
+    rows, ours = bench_ours(data, args.rounds, args.seed, args.skip_elo)
+    if not args.only_ours:
+        rows += bench_evalica(data, ours, args.skip_elo)
+        if not args.skip_arena_rank:
+            rows += bench_arena_rank(data, ours, args.rounds, args.seed)
+    setup = f"{args.models} models, {args.battles:,} battles, {args.tie_rate:.0%} ties"
+    print(f"{setup}, seed {args.seed}\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
