@@ -56,6 +56,9 @@ class TournamentOut(Schema):
 class LeaderboardRowOut(Schema):
     rank: int
     contestant: str
+    bt: float | None
+    bt_low: float | None
+    bt_high: float | None
     elo: float
     matches: int
     wins: float

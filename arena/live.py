@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class LeaderboardRow(TypedDict):
-    rank: int
+    rank: int  # from the Bradley-Terry 95% CIs: 1 + models whose lower bound is above our upper
     contestant: str
+    bt: float | None  # Bradley-Terry rating (Elo scale); None before its first match
+    bt_low: float | None
+    bt_high: float | None
     elo: float
     matches: int
     wins: float

@@ -4,24 +4,74 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 from django.db.models import Count, Q, QuerySet, Sum
 
 from arena.live import LeaderboardRow
 from arena.models import Judgment, MatchStatus, Response, Tournament
+from ratings.bootstrap import IntervalResult, rank_from_intervals, sandwich_bradley_terry
+from ratings.data import battles_from_rankings
+
+# A small ridge on the BT log-strengths keeps the fit finite while some contestant has
+# not yet both won and lost (ratings.bradley_terry: ``prior``), at the cost of a slight
+# pull towards the mean that fades as comparisons accumulate.
+BT_PRIOR = 0.1
+
+
+def tournament_bradley_terry(tournament: Tournament) -> IntervalResult | None:
+    """BT ratings with 95% sandwich CIs from every verdict so far (K-wise as its pairs)."""
+    names = dict(tournament.contestants.values_list("pk", "name"))
+    rankings = [
+        [[names[c] for c in tier] for tier in ranking]
+        for ranking in Judgment.objects.filter(match__tournament=tournament).values_list(
+            "ranking", flat=True
+        )
+    ]
+    if not rankings:
+        return None
+    battles = battles_from_rankings(rankings, models=sorted(names.values()))
+    return sandwich_bradley_terry(battles, prior=BT_PRIOR)
 
 
 def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
-    """Standings best first by online Elo; rank 1 + the number strictly ahead."""
-    standings = tournament.standings.select_related("contestant").order_by(
-        "-elo", "contestant__name"
+    """Best first by Bradley-Terry rating (online Elo alongside); ranks from the BT CIs."""
+    standings = list(tournament.standings.select_related("contestant"))
+    fit = tournament_bradley_terry(tournament)
+    bt: dict[str, tuple[float, float, float]] = {}
+    if fit is not None:
+        for name, r, lo, hi in zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True):
+            bt[name] = (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
+    played = [s for s in standings if s.matches and s.contestant.name in bt]
+    ranks = dict(
+        zip(
+            [s.contestant.name for s in played],
+            rank_from_intervals(
+                np.array([bt[s.contestant.name][1] for s in played]),
+                np.array([bt[s.contestant.name][2] for s in played]),
+            ).tolist()
+            if played
+            else [],
+            strict=True,
+        )
+    )
+    standings.sort(
+        key=lambda s: (
+            -(bt[s.contestant.name][0] if s.contestant.name in ranks else float("-inf")),
+            -s.elo,
+            s.contestant.name,
+        )
     )
     rows: list[LeaderboardRow] = []
     for s in standings:
-        rank = 1 + sum(1 for r in rows if r["elo"] > round(s.elo, 2))
+        name = s.contestant.name
+        rating = bt.get(name) if name in ranks else None
         rows.append(
             LeaderboardRow(
-                rank=rank,
-                contestant=s.contestant.name,
+                rank=int(ranks.get(name, len(played) + 1)),
+                contestant=name,
+                bt=rating[0] if rating else None,
+                bt_low=rating[1] if rating else None,
+                bt_high=rating[2] if rating else None,
                 elo=round(s.elo, 2),
                 matches=s.matches,
                 wins=s.wins,

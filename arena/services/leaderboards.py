@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 
 from arena.models import LeaderboardSnapshot, Standing, Tournament
-from arena.selectors import tournament_leaderboard
+from arena.selectors import BT_PRIOR, tournament_leaderboard
 from ratings.elo import elo_update
 
 ELO_K = 4.0  # FastChat's online Elo step
@@ -47,7 +47,10 @@ def leaderboard_snapshot_create(*, tournament: Tournament) -> LeaderboardSnapsho
     return LeaderboardSnapshot.objects.create(
         tournament=tournament,
         scope="tournament",
-        method="online_elo",
-        params={"k": ELO_K, "base": 10, "scale": 400, "initial": 1000},
+        method="bradley_terry",
+        params={
+            "bt": {"prior": BT_PRIOR, "ci": "sandwich 95%", "scale": 400, "init": 1000},
+            "elo": {"k": ELO_K, "base": 10, "scale": 400, "initial": 1000},
+        },
         rows=list(tournament_leaderboard(tournament)),
     )

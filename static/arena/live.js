@@ -11,7 +11,10 @@
     const body = table.tBodies[0];
     body.replaceChildren(...rows.map((r) => {
       const tr = document.createElement("tr");
-      tr.append(text("td", r.rank), text("td", r.contestant), text("td", r.elo.toFixed(1)),
+      const bt = r.bt === null ? "–" : r.bt.toFixed(0);
+      const ci = r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`;
+      tr.append(text("td", r.rank), text("td", r.contestant), text("td", bt), text("td", ci),
+        text("td", r.elo.toFixed(1)),
         text("td", r.matches), text("td", r.win_rate.toFixed(3)), text("td", r.ties));
       return tr;
     }));

@@ -19,7 +19,7 @@ def test_a_vote_reveals_the_models_and_the_watching_leaderboard_updates_without_
     watcher.goto(f"{demo_site}/tournaments/2/")
     expect(watcher.locator("#live-state")).to_have_text("live")
     watcher.evaluate("window.__notReloaded = true")
-    total_matches = watcher.locator("#leaderboard tbody td:nth-child(4)")
+    total_matches = watcher.locator("#leaderboard tbody td:nth-child(6)")
     expect(total_matches.first).to_have_text("0")
 
     voter = browser.new_context().new_page()
@@ -50,8 +50,13 @@ def test_the_judged_demo_tournament_fills_in_live_to_completion(
     expect(page.locator("#live-state")).to_have_text("live")
     expect(page.locator("#status")).to_have_text("completed", timeout=90_000)
     expect(page.locator("#progress")).to_have_text("84 / 84")
-    elo = [float(x) for x in page.locator("#leaderboard tbody td:nth-child(3)").all_text_contents()]
-    assert len(elo) == 8 and elo == sorted(elo, reverse=True)
+    cells = page.locator("#leaderboard tbody td:nth-child(3)").all_text_contents()
+    bt = [float(x) for x in cells]
+    assert len(bt) == 8 and bt == sorted(bt, reverse=True)
+    low, high = (
+        page.locator("#leaderboard tbody tr").first.locator("td").nth(3).inner_text().split(" – ")
+    )
+    assert float(low) < bt[0] < float(high)
     assert re.search(r"round 2 · completed", page.locator("#matches").inner_text())
 
 
