@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 from django.db.models import Count, Q, QuerySet, Sum
@@ -10,7 +11,10 @@ from django.db.models import Count, Q, QuerySet, Sum
 from arena.live import LeaderboardRow
 from arena.models import Judgment, MatchStatus, Response, Tournament
 from ratings.bootstrap import IntervalResult, rank_from_intervals, sandwich_bradley_terry
-from ratings.data import battles_from_rankings
+from ratings.data import SCORE_OF_OUTCOME, battles_from_rankings, ranking_to_pairs
+from ratings.elo import elo_expected, elo_update
+
+ELO_K = 4.0  # FastChat's online Elo step, as the standings use
 
 # A small ridge on the BT log-strengths keeps the fit finite while some contestant has
 # not yet both won and lost (ratings.bradley_terry: ``prior``), at the cost of a slight
@@ -80,6 +84,56 @@ def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
             )
         )
     return rows
+
+
+def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> dict[str, Any]:
+    """What the tournament page plots: CI forest, win-rate matrices, Elo over time."""
+    rows = tournament_leaderboard(tournament)
+    models = [r["contestant"] for r in rows]
+    index = {m: i for i, m in enumerate(models)}
+    names = dict(tournament.contestants.values_list("pk", "name"))
+    n = len(models)
+    wins = np.zeros((n, n))
+    games = np.zeros((n, n))
+    elo = dict.fromkeys(models, 1000.0)
+    history: list[dict[str, Any]] = []
+    judged = (
+        Judgment.objects.filter(match__tournament=tournament)
+        .order_by("created_at", "pk")
+        .values_list("ranking", flat=True)
+    )
+    for count, ranking in enumerate(judged, start=1):
+        for a, b, outcome in ranking_to_pairs([[names[c] for c in tier] for tier in ranking]):
+            score = float(SCORE_OF_OUTCOME[outcome])
+            wins[index[a], index[b]] += score
+            wins[index[b], index[a]] += 1 - score
+            games[index[a], index[b]] += 1
+            games[index[b], index[a]] += 1
+            elo[a], elo[b] = elo_update(elo[a], elo[b], score, k=ELO_K)
+        history.append({"n": count, "elo": {m: round(v, 2) for m, v in elo.items()}})
+    step = max(1, len(history) // history_points)
+    rated = {r["contestant"]: r["bt"] for r in rows if r["bt"] is not None}
+    predicted = [
+        [
+            None
+            if a == b or a not in rated or b not in rated
+            else round(elo_expected(rated[a], rated[b]), 4)
+            for b in models
+        ]
+        for a in models
+    ]
+    empirical = np.divide(wins, games, out=np.full((n, n), np.nan), where=games > 0)
+    return {
+        "models": models,
+        "leaderboard": rows,
+        "win_rate": [
+            [None if np.isnan(x) else round(float(x), 4) for x in row] for row in empirical
+        ],
+        "games": games.astype(int).tolist(),
+        "predicted": predicted,
+        "history": history[::step]
+        + ([history[-1]] if history and (len(history) - 1) % step else []),
+    }
 
 
 def tournament_progress(tournament: Tournament) -> tuple[int, int | None]:

@@ -10,6 +10,11 @@ urlpatterns = [
     path("tournaments/<int:tournament_id>/", views.tournament_detail, name="tournament"),
     path("tournaments/<int:tournament_id>/vote/", views.vote, name="vote"),
     path(
+        "tournaments/<int:tournament_id>/charts.json",
+        views.tournament_charts_json,
+        name="tournament_charts",
+    ),
+    path(
         "tournaments/<int:tournament_id>/<str:action>/",
         views.tournament_action,
         name="tournament_action",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 from arena.models import LeaderboardSnapshot, Standing, Tournament
-from arena.selectors import BT_PRIOR, tournament_leaderboard
+from arena.selectors import BT_PRIOR, ELO_K, tournament_leaderboard
+from ratings.data import SCORE_OF_OUTCOME, Outcome, ranking_to_pairs
 from ratings.elo import elo_update
-
-ELO_K = 4.0  # FastChat's online Elo step
 
 
 def standings_apply_ranking(*, tournament: Tournament, ranking: Sequence[Sequence[int]]) -> None:
@@ -28,16 +26,15 @@ def standings_apply_ranking(*, tournament: Tournament, ranking: Sequence[Sequenc
     missing = set(ids) - set(rows)
     for cid in missing:
         rows[cid] = Standing.objects.create(tournament=tournament, contestant_id=cid)
-    tier_of = {cid: t for t, tier in enumerate(ranking) for cid in tier}
     opponents = max(len(ids) - 1, 1)
-    for a, b in itertools.combinations(ids, 2):
-        score_a = 1.0 if tier_of[a] < tier_of[b] else 0.0 if tier_of[a] > tier_of[b] else 0.5
-        rows[a].elo, rows[b].elo = elo_update(rows[a].elo, rows[b].elo, score_a, k=ELO_K)
-        rows[a].wins += score_a / opponents
-        rows[b].wins += (1.0 - score_a) / opponents
-        if score_a == 0.5:
-            rows[a].ties += 1
-            rows[b].ties += 1
+    for a, b, outcome in ranking_to_pairs([[str(c) for c in tier] for tier in ranking]):
+        first, second, score = rows[int(a)], rows[int(b)], float(SCORE_OF_OUTCOME[outcome])
+        first.elo, second.elo = elo_update(first.elo, second.elo, score, k=ELO_K)
+        first.wins += score / opponents
+        second.wins += (1.0 - score) / opponents
+        if outcome == Outcome.TIE:
+            first.ties += 1
+            second.ties += 1
     for row in rows.values():
         row.matches += 1
     Standing.objects.bulk_update(list(rows.values()), ["elo", "wins", "ties", "matches"])

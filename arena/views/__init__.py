@@ -6,7 +6,7 @@ import uuid
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -14,6 +14,7 @@ from arena.api import ACTIONS
 from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
+    tournament_charts,
     tournament_leaderboard,
     tournament_progress,
     tournament_recent_results,
@@ -26,6 +27,10 @@ from arena.services.voting import VoteRefused, battle_next, vote_record
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "arena/home.html", {"tournaments": tournaments_with_progress()[:50]})
+
+
+def tournament_charts_json(request: HttpRequest, tournament_id: int) -> JsonResponse:
+    return JsonResponse(tournament_charts(get_object_or_404(Tournament, pk=tournament_id)))
 
 
 def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:

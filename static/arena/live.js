@@ -38,7 +38,10 @@
   }
 
   const handlers = {
-    "leaderboard.updated": (e) => renderLeaderboard(e.rows),
+    "leaderboard.updated": (e) => {
+      renderLeaderboard(e.rows);
+      document.dispatchEvent(new CustomEvent("arena:leaderboard"));
+    },
     "tournament.progress": renderProgress,
     "match.finished": renderMatch,
   };

@@ -42,3 +42,40 @@ def test_before_any_verdict_there_is_no_bt_rating_and_everyone_shares_rank_1(
     rows = tournament_leaderboard(t)
     assert [r["bt"] for r in rows] == [None, None, None]
     assert {r["rank"] for r in rows} == {1}
+
+
+def test_chart_data_has_consistent_win_rates_predictions_and_history(
+    contestants, prompt_set, judge
+) -> None:
+    from arena.models import Judgment
+    from arena.selectors import tournament_charts
+
+    people = contestants(4)
+    t = tournament_start(
+        tournament=tournament_create(
+            name="c",
+            format="round_robin",
+            contestants=[c.name for c in people],
+            prompt_set="tiny",
+            judge="sim-judge",
+            config={"rounds": 2},
+            seed=8,
+        )
+    )
+    for _ in range(10):
+        tournament_advance(tournament_id=t.pk)
+        for m in t.matches.filter(status="pending"):
+            match_play(match_id=m.pk)
+    data = tournament_charts(t)
+    n = len(data["models"])
+    assert n == 4 and len(data["history"]) == Judgment.objects.count() == 12
+    for i in range(n):
+        assert data["win_rate"][i][i] is None and data["games"][i][i] == 0
+        for j in range(n):
+            if i != j:
+                assert data["games"][i][j] == 2
+                assert data["win_rate"][i][j] + data["win_rate"][j][i] == pytest.approx(1.0)
+                assert data["predicted"][i][j] + data["predicted"][j][i] == pytest.approx(1.0)
+    final = data["history"][-1]["elo"]
+    elo = {r["contestant"]: r["elo"] for r in data["leaderboard"]}
+    assert final == pytest.approx(elo, abs=0.01)

@@ -58,6 +58,9 @@ def test_the_judged_demo_tournament_fills_in_live_to_completion(
     )
     assert float(low) < bt[0] < float(high)
     assert re.search(r"round 2 · completed", page.locator("#matches").inner_text())
+    # The plots are drawn from every verdict (charts.js reports how many it plotted).
+    expect(page.locator("#charts")).to_have_attribute("data-drawn", "84", timeout=15_000)
+    assert page.locator("#chart-forest").bounding_box()["height"] > 100
 
 
 def test_a_voter_ranks_four_answers_with_a_tie_and_sees_the_reveal(
