@@ -14,6 +14,19 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
+# How long a worker thread waits for the server loop to take an event. A loop that is busy
+# longer than this is stuck, and a lost live event is better than a stuck worker.
+HANDOFF_TIMEOUT_S = 5.0
+
+
+async def _handoff(coroutine: Any, home: asyncio.AbstractEventLoop) -> None:
+    future = asyncio.run_coroutine_threadsafe(coroutine, home)
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(future), HANDOFF_TIMEOUT_S)
+    except TimeoutError:
+        future.cancel()
+        raise
+
 
 class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
@@ -40,15 +53,11 @@ class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):  # type: ignore[misc
         if home is None:
             await super().send(channel, message)
         else:
-            await asyncio.wrap_future(
-                asyncio.run_coroutine_threadsafe(super().send(channel, message), home)
-            )
+            await _handoff(super().send(channel, message), home)
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         home = self._foreign_home()
         if home is None:
             await super().group_send(group, message)
         else:
-            await asyncio.wrap_future(
-                asyncio.run_coroutine_threadsafe(super().group_send(group, message), home)
-            )
+            await _handoff(super().group_send(group, message), home)

@@ -6,7 +6,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from arena.live import tournament_group
+from arena.live import GLOBAL_GROUP, tournament_group
 
 
 class TournamentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -22,3 +22,12 @@ class TournamentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def arena_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
+
+
+class LeaderboardConsumer(TournamentConsumer):
+    """Feed of ``leaderboard.changed``: a verdict landed, so a global leaderboard refetches."""
+
+    async def connect(self) -> None:
+        self.group = GLOBAL_GROUP
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()

@@ -24,6 +24,7 @@ class LeaderboardRow(TypedDict):
     bt_low: float | None
     bt_high: float | None
     elo: float
+    sco: float | None  # Soft Condorcet score (global leaderboards); None when not computed
     matches: int
     wins: float
     ties: int
@@ -54,7 +55,16 @@ class TournamentProgress(TypedDict):
     planned: int | None
 
 
-Event = LeaderboardUpdated | MatchFinished | TournamentProgress
+class LeaderboardChanged(TypedDict):
+    """A verdict landed somewhere: global leaderboards refetch (their filters vary)."""
+
+    type: Literal["leaderboard.changed"]
+    tournament: int
+
+
+Event = LeaderboardUpdated | MatchFinished | TournamentProgress | LeaderboardChanged
+
+GLOBAL_GROUP = "leaderboard"
 
 
 def tournament_group(tournament_id: int) -> str:

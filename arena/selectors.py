@@ -9,106 +9,83 @@ import numpy as np
 from django.db.models import Count, Q, QuerySet, Sum
 
 from arena.live import LeaderboardRow
-from arena.models import Judgment, MatchStatus, Response, Tournament
-from ratings.bootstrap import IntervalResult, rank_from_intervals, sandwich_bradley_terry
-from ratings.data import SCORE_OF_OUTCOME, battles_from_rankings, ranking_to_pairs
+from arena.models import Contestant, Judge, Judgment, MatchStatus, Prompt, Response, Tournament
+from arena.standings import ELO_K, leaderboard_rows
+from ratings.data import SCORE_OF_OUTCOME, ranking_to_pairs
 from ratings.elo import elo_expected, elo_update
 
-ELO_K = 4.0  # FastChat's online Elo step, as the standings use
 
-# A small ridge on the BT log-strengths keeps the fit finite while some contestant has
-# not yet both won and lost (ratings.bradley_terry: ``prior``), at the cost of a slight
-# pull towards the mean that fades as comparisons accumulate.
-BT_PRIOR = 0.1
-
-
-def tournament_bradley_terry(tournament: Tournament) -> IntervalResult | None:
-    """BT ratings with 95% sandwich CIs from every verdict so far (K-wise as its pairs)."""
+def tournament_rankings(tournament: Tournament) -> tuple[list[str], list[list[list[str]]]]:
+    """The tournament's contestants and its verdicts in order, as tiers of names."""
     names = dict(tournament.contestants.values_list("pk", "name"))
-    rankings = [
-        [[names[c] for c in tier] for tier in ranking]
-        for ranking in Judgment.objects.filter(match__tournament=tournament).values_list(
-            "ranking", flat=True
-        )
-    ]
-    if not rankings:
-        return None
-    battles = battles_from_rankings(rankings, models=sorted(names.values()))
-    return sandwich_bradley_terry(battles, prior=BT_PRIOR)
-
-
-def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
-    """Best first by Bradley-Terry rating (online Elo alongside); ranks from the BT CIs."""
-    standings = list(tournament.standings.select_related("contestant"))
-    fit = tournament_bradley_terry(tournament)
-    bt: dict[str, tuple[float, float, float]] = {}
-    if fit is not None:
-        for name, r, lo, hi in zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True):
-            bt[name] = (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
-    played = [s for s in standings if s.matches and s.contestant.name in bt]
-    ranks = dict(
-        zip(
-            [s.contestant.name for s in played],
-            rank_from_intervals(
-                np.array([bt[s.contestant.name][1] for s in played]),
-                np.array([bt[s.contestant.name][2] for s in played]),
-            ).tolist()
-            if played
-            else [],
-            strict=True,
-        )
-    )
-    standings.sort(
-        key=lambda s: (
-            -(bt[s.contestant.name][0] if s.contestant.name in ranks else float("-inf")),
-            -s.elo,
-            s.contestant.name,
-        )
-    )
-    rows: list[LeaderboardRow] = []
-    for s in standings:
-        name = s.contestant.name
-        rating = bt.get(name) if name in ranks else None
-        rows.append(
-            LeaderboardRow(
-                rank=int(ranks.get(name, len(played) + 1)),
-                contestant=name,
-                bt=rating[0] if rating else None,
-                bt_low=rating[1] if rating else None,
-                bt_high=rating[2] if rating else None,
-                elo=round(s.elo, 2),
-                matches=s.matches,
-                wins=s.wins,
-                ties=s.ties,
-                win_rate=round(s.wins / s.matches, 4) if s.matches else 0.0,
-            )
-        )
-    return rows
-
-
-def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> dict[str, Any]:
-    """What the tournament page plots: CI forest, win-rate matrices, Elo over time."""
-    rows = tournament_leaderboard(tournament)
-    models = [r["contestant"] for r in rows]
-    index = {m: i for i, m in enumerate(models)}
-    names = dict(tournament.contestants.values_list("pk", "name"))
-    n = len(models)
-    wins = np.zeros((n, n))
-    games = np.zeros((n, n))
-    elo = dict.fromkeys(models, 1000.0)
-    history: list[dict[str, Any]] = []
-    judged = (
+    verdicts = (
         Judgment.objects.filter(match__tournament=tournament)
         .order_by("created_at", "pk")
         .values_list("ranking", flat=True)
     )
-    for count, ranking in enumerate(judged, start=1):
-        for a, b, outcome in ranking_to_pairs([[names[c] for c in tier] for tier in ranking]):
+    return sorted(names.values()), [[[names[c] for c in tier] for tier in r] for r in verdicts]
+
+
+def leaderboard_sources() -> dict[str, str]:
+    """Filter values for global leaderboards: all verdicts, human votes, or one judge's."""
+    judges = Judge.objects.filter(judgment__isnull=False).distinct().order_by("name")
+    return {"all": "All verdicts", "humans": "Human votes"} | {
+        f"judge:{j.pk}": f"Judge: {j.name}" for j in judges
+    }
+
+
+def leaderboard_categories() -> list[str]:
+    return list(
+        Prompt.objects.exclude(category="")
+        .filter(matches__judgment__isnull=False)
+        .values_list("category", flat=True)
+        .distinct()
+        .order_by("category")
+    )
+
+
+def global_leaderboard(*, source: str = "all", category: str = "") -> list[LeaderboardRow]:
+    """Every verdict across tournaments, filtered by who judged and the prompt category."""
+    verdicts = Judgment.objects.order_by("created_at", "pk")
+    if source == "humans":
+        verdicts = verdicts.filter(judge__isnull=True)
+    elif source.startswith("judge:") and source[6:].isdigit():
+        verdicts = verdicts.filter(judge_id=int(source[6:]))
+    elif source != "all":
+        raise ValueError(f"source: unknown value {source!r}")
+    if category:
+        verdicts = verdicts.filter(match__prompt__category=category)
+    names = dict(Contestant.objects.values_list("pk", "name"))
+    rankings = [
+        [[names[c] for c in tier] for tier in r] for r in verdicts.values_list("ranking", flat=True)
+    ]
+    models = sorted({m for r in rankings for tier in r for m in tier})
+    return leaderboard_rows(models, rankings, soft_condorcet=True)
+
+
+def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
+    """Best first by Bradley-Terry rating (online Elo alongside); ranks from the BT CIs."""
+    return leaderboard_rows(*tournament_rankings(tournament))
+
+
+def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> dict[str, Any]:
+    """What the tournament page plots: CI forest, win-rate matrices, Elo over time."""
+    models, rankings = tournament_rankings(tournament)
+    rows = leaderboard_rows(models, rankings)
+    order = [r["contestant"] for r in rows]
+    index = {m: i for i, m in enumerate(order)}
+    n = len(order)
+    wins, games = np.zeros((n, n)), np.zeros((n, n))
+    elo = dict.fromkeys(order, 1000.0)
+    history: list[dict[str, Any]] = []
+    for count, ranking in enumerate(rankings, start=1):
+        for a, b, outcome in ranking_to_pairs(ranking):
             score = float(SCORE_OF_OUTCOME[outcome])
-            wins[index[a], index[b]] += score
-            wins[index[b], index[a]] += 1 - score
-            games[index[a], index[b]] += 1
-            games[index[b], index[a]] += 1
+            i, j = index[a], index[b]
+            wins[i, j] += score
+            wins[j, i] += 1 - score
+            games[i, j] += 1
+            games[j, i] += 1
             elo[a], elo[b] = elo_update(elo[a], elo[b], score, k=ELO_K)
         history.append({"n": count, "elo": {m: round(v, 2) for m, v in elo.items()}})
     step = max(1, len(history) // history_points)
@@ -118,21 +95,23 @@ def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> d
             None
             if a == b or a not in rated or b not in rated
             else round(elo_expected(rated[a], rated[b]), 4)
-            for b in models
+            for b in order
         ]
-        for a in models
+        for a in order
     ]
     empirical = np.divide(wins, games, out=np.full((n, n), np.nan), where=games > 0)
+    sampled = history[::step]
+    if history and sampled[-1] is not history[-1]:
+        sampled.append(history[-1])
     return {
-        "models": models,
+        "models": order,
         "leaderboard": rows,
         "win_rate": [
             [None if np.isnan(x) else round(float(x), 4) for x in row] for row in empirical
         ],
         "games": games.astype(int).tolist(),
         "predicted": predicted,
-        "history": history[::step]
-        + ([history[-1]] if history and (len(history) - 1) % step else []),
+        "history": sampled,
     }
 
 

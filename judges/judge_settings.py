@@ -15,6 +15,7 @@ from typing import Any, cast
 from judges.backends.base import PermanentError
 from judges.costs import Price, price_from_settings
 from judges.fiveway import OrderDisagreement
+from judges.limits import EndpointLimits, limits_from_settings
 
 JUDGE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
@@ -30,8 +31,17 @@ JUDGE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "seed": 0,
         "price_in": None,
         "price_out": None,
+        # Limits of the judge's endpoint, shared with every client of it: judges.limits.
+        "max_concurrency": None,
+        "rpm": None,
+        "tpm": None,
+        # Serve identical requests from the verdict cache: judges.cache.
+        "cache": True,
     }
 )
+
+# Keys that change how requests are paced or cached, never what a verdict says.
+NON_SEMANTIC_KEYS = frozenset({"max_concurrency", "rpm", "tpm", "cache"})
 
 # top_logprobs is fixed: 5 alternatives cover the 3 verdict letters with room for
 # spelling variants (" A", "A"), and it is the most every provider accepts.
@@ -51,6 +61,8 @@ class JudgeSettings:
     shuffle: bool
     seed: int
     price: Price
+    limits: EndpointLimits = EndpointLimits()
+    cache: bool = True
 
     def request_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
@@ -116,4 +128,6 @@ def parse_judge_settings(settings: Mapping[str, Any]) -> JudgeSettings:
         shuffle=_bool(merged, "shuffle"),
         seed=_int(merged, "seed"),
         price=price_from_settings(merged),
+        limits=limits_from_settings(merged, "judge setting"),
+        cache=_bool(merged, "cache"),
     )

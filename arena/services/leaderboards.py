@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from arena.models import LeaderboardSnapshot, Standing, Tournament
-from arena.selectors import BT_PRIOR, ELO_K, tournament_leaderboard
+from arena.selectors import tournament_leaderboard
+from arena.standings import BT_PRIOR, ELO_K
 from ratings.data import SCORE_OF_OUTCOME, Outcome, ranking_to_pairs
 from ratings.elo import elo_update
 

@@ -220,5 +220,10 @@ def _after_match(tournament: Tournament, match: Match, ranking: list[list[str]])
     )
     tournament_publish_leaderboard(tournament=tournament)
     tournament_publish_progress(tournament=tournament)
+    if ranking:
+        live.publish_on_commit(
+            live.GLOBAL_GROUP,
+            live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament.pk),
+        )
     if not tournament.matches.filter(status__in=OPEN_MATCH_STATUSES).exists():
         enqueue_advance(tournament.pk)

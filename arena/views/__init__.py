@@ -14,6 +14,9 @@ from arena.api import ACTIONS
 from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
+    global_leaderboard,
+    leaderboard_categories,
+    leaderboard_sources,
     tournament_charts,
     tournament_leaderboard,
     tournament_progress,
@@ -23,6 +26,35 @@ from arena.selectors import (
 )
 from arena.services.tournaments import tournament_create
 from arena.services.voting import VoteRefused, battle_next, vote_record
+
+
+def _leaderboard_filters(request: HttpRequest) -> tuple[str, str]:
+    return request.GET.get("source", "all"), request.GET.get("category", "")
+
+
+def leaderboard(request: HttpRequest) -> HttpResponse:
+    """Global leaderboard across tournaments; switches for who judged and the category."""
+    source, category = _leaderboard_filters(request)
+    sources = leaderboard_sources()
+    if source not in sources:
+        return HttpResponse(f"unknown source {source!r}", status=400, content_type="text/plain")
+    context = {
+        "rows": global_leaderboard(source=source, category=category),
+        "sources": sources,
+        "categories": leaderboard_categories(),
+        "source": source,
+        "category": category,
+    }
+    return render(request, "arena/leaderboard.html", context)
+
+
+def leaderboard_json(request: HttpRequest) -> JsonResponse:
+    source, category = _leaderboard_filters(request)
+    try:
+        rows = global_leaderboard(source=source, category=category)
+    except ValueError as error:
+        return JsonResponse({"errors": {"source": [str(error)]}}, status=400)
+    return JsonResponse({"rows": rows, "source": source, "category": category})
 
 
 def home(request: HttpRequest) -> HttpResponse:

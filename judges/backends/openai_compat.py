@@ -16,8 +16,9 @@ from __future__ import annotations
 import email.utils
 import math
 import os
+import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -34,6 +35,7 @@ from judges.backends.base import (
     TransientError,
     Verdict,
 )
+from judges.cache import VerdictCache, cache_key, default_verdict_cache, served_from_cache
 from judges.costs import PRICE_KEYS, price_from_settings
 from judges.fiveway import (
     apply_length_penalty,
@@ -41,7 +43,8 @@ from judges.fiveway import (
     outcome_of,
     unswap_five_way,
 )
-from judges.judge_settings import JUDGE_DEFAULTS, parse_judge_settings
+from judges.judge_settings import JUDGE_DEFAULTS, NON_SEMANTIC_KEYS, parse_judge_settings
+from judges.limits import LIMIT_KEYS, LIMITERS, estimate_tokens, limits_from_settings
 from judges.listwise import (
     MAX_ANSWERS,
     labels_for,
@@ -194,6 +197,7 @@ class _Reply:
     completion_tokens: int
     latency_ms: int
     logprobs: tuple[TokenLogprob, ...] = ()
+    usage_reported: bool = True
 
 
 def _token_logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
@@ -209,6 +213,49 @@ def _token_logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
     )
 
 
+def _reply_from(model: str, completion: Any, latency_ms: int) -> _Reply:
+    # The SDK does not validate bodies (lenient by design), so a JSON body of the wrong
+    # shape surfaces here as attribute or index errors.
+    try:
+        choice = completion.choices[0]
+        message = choice.message
+        usage = completion.usage
+        return _Reply(
+            # A refusal or a tool call has no content: as an answer, that is empty.
+            text=message.content or "",
+            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            latency_ms=latency_ms,
+            logprobs=_token_logprobs(choice),
+            usage_reported=usage is not None,
+        )
+    except (AttributeError, IndexError, KeyError, TypeError) as exc:
+        raise PermanentError(f"{model}: the response is not a chat completion") from exc
+
+
+class _Limited:
+    """One call's passage through its endpoint's limiter (judges.limits), if it has one."""
+
+    def __init__(
+        self, base_url: str, model: str, messages: Sequence[Mapping[str, str]], params: Any
+    ) -> None:
+        self.limiter = LIMITERS.get(base_url, model)
+        self.estimate = estimate_tokens(messages, params) if self.limiter else 0
+
+    def done(self, reply: _Reply | None, error: BaseException | None) -> None:
+        if self.limiter is None:
+            return
+        if isinstance(error, TransientError) and error.retry_after:
+            self.limiter.pause(error.retry_after)
+        if reply is None:
+            used = 0  # a failed call has no usage: refund its estimate
+        elif reply.usage_reported:
+            used = reply.prompt_tokens + reply.completion_tokens
+        else:
+            used = self.estimate
+        self.limiter.release(estimated=self.estimate, used=used)
+
+
 class _ChatEndpoint:
     """One model on one server; builds the SDK client on first use (see module doc)."""
 
@@ -222,20 +269,43 @@ class _ChatEndpoint:
         self.max_retries = max_retries
         self._client: openai.OpenAI | None = None
         self._secret = ""
+        self._client_lock = threading.Lock()
 
     def _get_client(self) -> openai.OpenAI:
-        if self._client is None:
-            self._secret = _read_api_key(self.api_key_env)
-            self._client = openai.OpenAI(
-                base_url=self.base_url,
-                api_key=self._secret,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-        return self._client
+        # One client per endpoint even when a thread pool makes the first calls at once.
+        with self._client_lock:
+            if self._client is None:
+                self._secret = _read_api_key(self.api_key_env)
+                self._client = openai.OpenAI(
+                    base_url=self.base_url,
+                    api_key=self._secret,
+                    timeout=self.timeout,
+                    max_retries=self.max_retries,
+                )
+            return self._client
 
     def complete(self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]) -> _Reply:
         client = self._get_client()
+        limited = _Limited(self.base_url, self.model, messages, params)
+        if limited.limiter is not None:
+            limited.limiter.acquire(limited.estimate)
+        reply: _Reply | None = None
+        error: BaseException | None = None
+        try:
+            reply = self._call(client, messages, params)
+            return reply
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            limited.done(reply, error)
+
+    def _call(
+        self,
+        client: openai.OpenAI,
+        messages: Sequence[Mapping[str, str]],
+        params: Mapping[str, Any],
+    ) -> _Reply:
         started = time.perf_counter()
         try:
             completion = client.chat.completions.create(
@@ -253,25 +323,16 @@ class _ChatEndpoint:
             # a proxy's login form). Retrying will not change where it points.
             raise PermanentError(f"{self.model}: the response body is not JSON") from exc
         latency_ms = round((time.perf_counter() - started) * 1000)
-        return self._reply_from(completion, latency_ms)
+        return _reply_from(self.model, completion, latency_ms)
 
-    def _reply_from(self, completion: Any, latency_ms: int) -> _Reply:
-        # The SDK does not validate bodies (lenient by design), so a JSON body of the wrong
-        # shape surfaces here as attribute or index errors.
-        try:
-            choice = completion.choices[0]
-            message = choice.message
-            usage = completion.usage
-            return _Reply(
-                # A refusal or a tool call has no content: as an answer, that is empty.
-                text=message.content or "",
-                prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-                completion_tokens=(usage.completion_tokens or 0) if usage else 0,
-                latency_ms=latency_ms,
-                logprobs=_token_logprobs(choice),
-            )
-        except (AttributeError, IndexError, KeyError, TypeError) as exc:
-            raise PermanentError(f"{self.model}: the response is not a chat completion") from exc
+    def async_twin(self) -> _AsyncChatEndpoint:
+        return _AsyncChatEndpoint(
+            base_url=self.base_url,
+            model=self.model,
+            api_key_env=self.api_key_env,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
 
     def close(self) -> None:
         if self._client is not None:
@@ -279,8 +340,82 @@ class _ChatEndpoint:
             self._client = None
 
 
+class _AsyncChatEndpoint:
+    """The same endpoint through ``openai.AsyncOpenAI``: same limits, same error mapping.
+
+    An async client belongs to the event loop it first ran in, so make one per loop (per
+    batch) with :meth:`_ChatEndpoint.async_twin` and ``aclose`` it at the end."""
+
+    def __init__(
+        self, *, base_url: str, model: str, api_key_env: str, timeout: float, max_retries: int
+    ) -> None:
+        self.base_url = base_url
+        self.model = model
+        self.api_key_env = api_key_env
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._client: openai.AsyncOpenAI | None = None
+        self._secret = ""
+
+    def _get_client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._secret = _read_api_key(self.api_key_env)
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self._secret,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+        return self._client
+
+    async def complete(
+        self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]
+    ) -> _Reply:
+        client = self._get_client()
+        limited = _Limited(self.base_url, self.model, messages, params)
+        if limited.limiter is not None:
+            await limited.limiter.acquire_async(limited.estimate)
+        reply: _Reply | None = None
+        error: BaseException | None = None
+        try:
+            reply = await self._call(client, messages, params)
+            return reply
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            limited.done(reply, error)
+
+    async def _call(
+        self,
+        client: openai.AsyncOpenAI,
+        messages: Sequence[Mapping[str, str]],
+        params: Mapping[str, Any],
+    ) -> _Reply:
+        started = time.perf_counter()
+        try:
+            completion = await client.chat.completions.create(
+                model=self.model, messages=cast(Any, list(messages)), **params
+            )
+        except openai.OpenAIError as exc:
+            raise translate_error(exc, secret=self._secret) from None  # see _ChatEndpoint
+        except ValueError as exc:
+            raise PermanentError(f"{self.model}: the response body is not JSON") from exc
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        return _reply_from(self.model, completion, latency_ms)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
 class OpenAICompatGenerator:
-    """A contestant: one prompt in, one answer out."""
+    """A contestant: one prompt in, one answer out.
+
+    ``generation`` holds sampling parameters (GENERATION_KEYS), prices (``price_in``,
+    ``price_out``) and the endpoint's limits (``max_concurrency``, ``rpm``, ``tpm``;
+    see judges.limits), which are not sent to the server."""
 
     def __init__(
         self,
@@ -292,10 +427,15 @@ class OpenAICompatGenerator:
         timeout: float = 60.0,
         max_retries: int = 0,
     ) -> None:
-        _reject_unknown(generation, GENERATION_KEYS | set(PRICE_KEYS), "generation setting")
-        # Prices describe the call; they are not request parameters.
+        _reject_unknown(
+            generation, GENERATION_KEYS | set(PRICE_KEYS) | set(LIMIT_KEYS), "generation setting"
+        )
+        # Prices describe the call and limits pace it; neither is a request parameter.
         self.price = price_from_settings(generation)
-        params = {k: v for k, v in generation.items() if k not in PRICE_KEYS}
+        self.limits = limits_from_settings(generation, "generation setting")
+        params = {
+            k: v for k, v in generation.items() if k not in PRICE_KEYS and k not in LIMIT_KEYS
+        }
         self.system_prompt: str | None = params.pop("system", None)
         if "extra_body" in params and not isinstance(params["extra_body"], Mapping):
             raise PermanentError("generation setting 'extra_body' must be a mapping")
@@ -307,12 +447,15 @@ class OpenAICompatGenerator:
             timeout=timeout,
             max_retries=max_retries,
         )
+        LIMITERS.configure(base_url, model, self.limits)
 
-    def generate(self, prompt: str) -> Generation:
+    def _messages(self, prompt: str) -> list[dict[str, str]]:
         messages = [{"role": "user", "content": prompt}]
         if self.system_prompt:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
-        reply = self._endpoint.complete(messages, self.params)
+        return messages
+
+    def _generation(self, reply: _Reply) -> Generation:
         return Generation(
             text=reply.text,
             prompt_tokens=reply.prompt_tokens,
@@ -321,8 +464,25 @@ class OpenAICompatGenerator:
             cost=self.price.cost(reply.prompt_tokens, reply.completion_tokens),
         )
 
+    def generate(self, prompt: str) -> Generation:
+        return self._generation(self._endpoint.complete(self._messages(prompt), self.params))
+
+    def async_endpoint(self) -> _AsyncChatEndpoint:
+        """An async client of the same endpoint, for :meth:`generate_async` (one per loop)."""
+        return self._endpoint.async_twin()
+
+    async def generate_async(self, prompt: str, endpoint: _AsyncChatEndpoint) -> Generation:
+        reply = await endpoint.complete(self._messages(prompt), self.params)
+        return self._generation(reply)
+
     def close(self) -> None:
         self._endpoint.close()
+
+
+# A judge's conversation as a generator: it yields the messages of each call it needs,
+# is sent back the reply, and returns its result. The sync and the async drivers run the
+# same plan, so both paths send the same requests and read them the same way.
+_Plan = Generator[list[dict[str, str]], _Reply, _T]
 
 
 @dataclass(frozen=True)
@@ -366,8 +526,17 @@ class OpenAICompatJudge:
         api_key_env: str = "",
         settings: Mapping[str, Any] = _EMPTY,
         timeout: float = 120.0,
+        cache: VerdictCache | None = None,
     ) -> None:
         self.settings = parse_judge_settings(settings)
+        self.base_url = base_url
+        self.model = model
+        # What determines a verdict, for the cache key: the settings as they take effect
+        # (defaults filled in, so an explicit default and an omitted key are the same).
+        self._semantic_settings = {
+            k: v for k, v in {**JUDGE_DEFAULTS, **settings}.items() if k not in NON_SEMANTIC_KEYS
+        }
+        self._cache = cache
         self.template = load_template(self.settings.template)
         self.listwise_template = load_template(self.settings.listwise_template)
         self._check_templates()
@@ -376,6 +545,7 @@ class OpenAICompatJudge:
         self._endpoint = _ChatEndpoint(
             base_url=base_url, model=model, api_key_env=api_key_env, timeout=timeout, max_retries=0
         )
+        LIMITERS.configure(base_url, model, self.settings.limits)
 
     def _check_templates(self) -> None:
         # Combinations that would silently do nothing are refused when the judge is built.
@@ -412,6 +582,69 @@ class OpenAICompatJudge:
         return self.listwise_template.sha256
 
     def compare(self, prompt: str, answers: Sequence[Answer]) -> Verdict:
+        plan = self._plan(prompt, answers)
+        key = self.cache_key(prompt, answers)
+        cache = self._active_cache()
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            return served_from_cache(hit)
+        try:
+            request = next(plan)
+            while True:
+                request = plan.send(self._endpoint.complete(request, self.params))
+        except StopIteration as done:
+            verdict: Verdict = done.value
+        if cache is not None:
+            cache.set(key, verdict)
+        return verdict
+
+    def async_endpoint(self) -> _AsyncChatEndpoint:
+        """An async client of the same endpoint, for :meth:`compare_async` (one per loop)."""
+        return self._endpoint.async_twin()
+
+    async def compare_async(
+        self, prompt: str, answers: Sequence[Answer], endpoint: _AsyncChatEndpoint
+    ) -> Verdict:
+        """:meth:`compare` through an async endpoint: same requests, same verdict, same cache."""
+        plan = self._plan(prompt, answers)
+        key = self.cache_key(prompt, answers)
+        cache = self._active_cache()
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            return served_from_cache(hit)
+        try:
+            request = next(plan)
+            while True:
+                request = plan.send(await endpoint.complete(request, self.params))
+        except StopIteration as done:
+            verdict: Verdict = done.value
+        if cache is not None:
+            cache.set(key, verdict)
+        return verdict
+
+    def _active_cache(self) -> VerdictCache | None:
+        if not self.settings.cache:
+            return None
+        return self._cache if self._cache is not None else default_verdict_cache()
+
+    def cache_key(self, prompt: str, answers: Sequence[Answer]) -> str:
+        """The verdict cache key of this request (see judges.cache)."""
+        return cache_key(
+            {
+                "v": 1,
+                "base_url": self.base_url.rstrip("/"),
+                "model": self.model,
+                "prompt": prompt,
+                # Authors never reach the judge, so they do not change its verdict.
+                "answers": [a.text for a in answers],
+                "template": self.template.sha256,
+                "listwise_template": self.listwise_template.sha256,
+                "settings": self._semantic_settings,
+            }
+        )
+
+    def _plan(self, prompt: str, answers: Sequence[Answer]) -> _Plan[Verdict]:
+        # Checked before the plan starts, so that a bad request fails without a call.
         if len(answers) == 2:
             return self._compare_pair(prompt, answers[0], answers[1])
         if 2 < len(answers) <= MAX_ANSWERS:
@@ -426,9 +659,9 @@ class OpenAICompatJudge:
         parse: Callable[[str], _T | None],
         repair_text: str,
         expected: str,
-    ) -> tuple[_T, list[_Reply]]:
+    ) -> _Plan[tuple[_T, list[_Reply]]]:
         """One call, and one repair turn if its verdict cannot be read; else an error."""
-        replies = [self._endpoint.complete(messages, self.params)]
+        replies = [(yield messages)]
         parsed = parse(replies[0].text)
         if parsed is None:
             # In the same conversation, so the judge keeps its reasoning.
@@ -437,7 +670,7 @@ class OpenAICompatJudge:
                 {"role": "assistant", "content": replies[0].text},
                 {"role": "user", "content": repair_text},
             ]
-            replies.append(self._endpoint.complete(repair, self.params))
+            replies.append((yield repair))
             parsed = parse(replies[-1].text)
         if parsed is None:
             raise UnparseableVerdictError(
@@ -470,11 +703,11 @@ class OpenAICompatJudge:
     def _five_way(self) -> bool:
         return self.template.verdict_format == "pairwise_5way"
 
-    def _compare_pair(self, prompt: str, first: Answer, second: Answer) -> Verdict:
+    def _compare_pair(self, prompt: str, first: Answer, second: Answer) -> _Plan[Verdict]:
         # Only the texts go in: Answer.author must never reach the judge.
-        readings = [self._read(prompt, first.text, second.text, swapped=False)]
+        readings = [(yield from self._read(prompt, first.text, second.text, swapped=False))]
         if self.both_orders:
-            readings.append(self._read(prompt, second.text, first.text, swapped=True))
+            readings.append((yield from self._read(prompt, second.text, first.text, swapped=True)))
         extra: dict[str, object] = {
             "votes": [r.vote for r in readings],
             "template": self.template.name,
@@ -529,20 +762,22 @@ class OpenAICompatJudge:
             vote = cast(PairwiseVerdict, most_likely(probabilities))
         return ranking_of(vote), probabilities
 
-    def _read(self, question: str, answer_a: str, answer_b: str, *, swapped: bool) -> _Reading:
+    def _read(
+        self, question: str, answer_a: str, answer_b: str, *, swapped: bool
+    ) -> _Plan[_Reading]:
         messages = render_pairwise(
             self.template, question=question, answer_a=answer_a, answer_b=answer_b
         )
         vote: str
         if self._five_way:
-            found, replies = self._ask(
+            found, replies = yield from self._ask(
                 messages, parse_five_way_verdict, self.template.repair, "[[A>>B]]..[[B>>A]] verdict"
             )
             five = cast(FiveWayVerdict, found)  # mypy widens the Literal through the TypeVar
             vote = unswap_five_way(five) if swapped else five
             probabilities = None
         else:
-            said, replies = self._ask(
+            said, replies = yield from self._ask(
                 messages, parse_pairwise_verdict, self.template.repair, "[[A]]/[[B]]/[[C]] verdict"
             )
             three = cast(PairwiseVerdict, said)
@@ -577,7 +812,7 @@ class OpenAICompatJudge:
 
     # -- listwise -------------------------------------------------------------------------
 
-    def _compare_list(self, prompt: str, answers: Sequence[Answer]) -> Verdict:
+    def _compare_list(self, prompt: str, answers: Sequence[Answer]) -> _Plan[Verdict]:
         texts = [a.text for a in answers]
         order = presentation_order(
             prompt, texts, shuffle=self.settings.shuffle, seed=self.settings.seed
@@ -587,7 +822,7 @@ class OpenAICompatJudge:
             template, question=prompt, texts_in_order=[texts[i] for i in order]
         )
         labels = labels_for(len(answers))
-        tiers, replies = self._ask(
+        tiers, replies = yield from self._ask(
             messages,
             lambda text: parse_listwise_ranking(text, labels),
             repair_message(template, len(answers)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from arena import live
@@ -45,7 +45,7 @@ def test_an_event_published_from_a_worker_thread_reaches_the_client() -> None:
         worker = threading.Thread(target=live.publish, args=(live.tournament_group(7), event(7)))
         worker.start()
         assert await communicator.receive_json_from(timeout=5) == dict(event(7))
-        worker.join()
+        await sync_to_async(worker.join, thread_sensitive=False)()
         await communicator.disconnect()
 
     async_to_sync(scenario)()
@@ -76,7 +76,7 @@ def test_a_finished_match_publishes_leaderboard_updated_after_commit(make_tourna
         thread = threading.Thread(target=match_play, kwargs={"match_id": match.pk})
         thread.start()
         received = [await communicator.receive_json_from(timeout=10) for _ in range(3)]
-        thread.join()
+        await sync_to_async(thread.join, thread_sensitive=False)()
         await communicator.disconnect()
         return received
 
@@ -86,3 +86,27 @@ def test_a_finished_match_publishes_leaderboard_updated_after_commit(make_tourna
     rows = by_type["leaderboard.updated"]["rows"]
     assert sorted(r["matches"] for r in rows) == [1, 1]
     assert by_type["tournament.progress"]["done"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_global_feed_announces_each_verdict(make_tournament) -> None:
+    from arena.services.matches import match_play
+    from arena.services.tournaments import tournament_advance, tournament_start
+
+    tournament = tournament_start(tournament=make_tournament(n=2))
+    tournament_advance(tournament_id=tournament.pk)
+    match = tournament.matches.get()
+
+    async def scenario() -> dict:
+        communicator = WebsocketCommunicator(
+            application, "/ws/leaderboard/", headers=[(b"origin", b"http://127.0.0.1")]
+        )
+        assert (await communicator.connect())[0]
+        thread = threading.Thread(target=match_play, kwargs={"match_id": match.pk})
+        thread.start()
+        event = await communicator.receive_json_from(timeout=10)
+        await sync_to_async(thread.join, thread_sensitive=False)()
+        await communicator.disconnect()
+        return event
+
+    assert async_to_sync(scenario)() == {"type": "leaderboard.changed", "tournament": tournament.pk}

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from judges.cache import LRUVerdictCache, set_default_verdict_cache
+from judges.limits import LIMITERS
 from tests.judges.fake_openai import FakeOpenAIServer
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -31,3 +33,13 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake_openai() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state() -> Iterator[None]:
+    # Limiters and the verdict cache are process-wide: no test may see another's.
+    LIMITERS.clear()
+    set_default_verdict_cache(LRUVerdictCache())
+    yield
+    LIMITERS.clear()
+    set_default_verdict_cache(LRUVerdictCache())

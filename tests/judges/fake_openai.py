@@ -109,6 +109,9 @@ class FakeOpenAIServer:
         self.script: deque[Scripted] = deque()
         self.responder: Responder = _echo_responder
         self.requests: list[RecordedRequest] = []
+        # Chat requests being answered right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         # Set on stop so that replies sleeping to provoke timeouts wake up at once.
         self._stopping = threading.Event()
@@ -213,12 +216,22 @@ class FakeOpenAIServer:
                 if not self.path.endswith("/chat/completions"):
                     self._send(404, error_body(f"no route {self.path}"), {})
                     return
-                reply = server._next_reply(payload or {})
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(payload or {})
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, payload: dict[str, Any]) -> None:
+                reply = server._next_reply(payload)
                 if reply.delay_s and server._stopping.wait(reply.delay_s):
                     return
                 body = reply.body
                 if body is None:
-                    body = server._completion_body(payload or {}, reply)
+                    body = server._completion_body(payload, reply)
                 self._send(reply.status, body, reply.headers)
 
             def _send(self, status: int, body: str, headers: Mapping[str, str]) -> None:

@@ -153,7 +153,10 @@ def test_every_request_gets_a_fresh_boundary_that_no_answer_contains(
     fake_openai: FakeOpenAIServer,
 ) -> None:
     fake_openai.reply_with("[[A]]", "[[A]]")
-    judge = OpenAICompatJudge(base_url=fake_openai.base_url, model="judge-1")
+    # The cache would answer the second, identical request without a call.
+    judge = OpenAICompatJudge(
+        base_url=fake_openai.base_url, model="judge-1", settings={"cache": False}
+    )
 
     judge.compare(QUESTION, (PLAIN_INJECTION, CORRECT))
     judge.compare(QUESTION, (PLAIN_INJECTION, CORRECT))

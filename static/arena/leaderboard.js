@@ -1,0 +1,49 @@
+// Global leaderboard: switches reload the table; a "leaderboard.changed" event refetches it.
+(function () {
+  "use strict";
+  const table = document.getElementById("global-leaderboard");
+  const form = document.getElementById("filters");
+  if (!table || !form) return;
+  const updated = document.getElementById("updated");
+  const state = document.getElementById("live-state");
+  let stamp = Date.now();
+  const fmt = (v, digits) => (v === null ? "–" : v.toFixed(digits));
+  const cell = (value) => { const td = document.createElement("td"); td.textContent = value; return td; };
+
+  form.addEventListener("change", () => form.submit());
+
+  function render(rows) {
+    table.tBodies[0].replaceChildren(...rows.map((r) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(r.rank), cell(r.contestant), cell(fmt(r.bt, 0)),
+        cell(r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`),
+        cell(r.elo.toFixed(1)), cell(fmt(r.sco, 1)), cell(r.matches), cell(r.win_rate.toFixed(3)));
+      return tr;
+    }));
+    stamp = Date.now();
+  }
+
+  let pending = null;
+  async function refetch() {
+    pending = null;
+    const query = new URLSearchParams(new FormData(form)).toString();
+    const response = await fetch(`${table.dataset.src}?${query}`);
+    if (response.ok) render((await response.json()).rows);
+  }
+
+  setInterval(() => {
+    const seconds = Math.round((Date.now() - stamp) / 1000);
+    updated.textContent = seconds < 2 ? "updated just now" : `updated ${seconds} s ago`;
+  }, 1000);
+
+  function connect(delay) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/leaderboard/`);
+    socket.onopen = () => { state.textContent = "live"; delay = 500; };
+    socket.onmessage = (msg) => {
+      if (JSON.parse(msg.data).type === "leaderboard.changed" && !pending) pending = setTimeout(refetch, 500);
+    };
+    socket.onclose = () => { state.textContent = "reconnecting…"; setTimeout(() => connect(Math.min(delay * 2, 10000)), delay); };
+  }
+  connect(500);
+})();

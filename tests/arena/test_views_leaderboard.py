@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from arena.models import Judge
+from arena.services.matches import match_play
+from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.voting import battle_next, vote_record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def verdicts(contestants, prompt_set, judge):
+    people = contestants(3)
+    names = [c.name for c in people]
+    judged = tournament_start(
+        tournament=tournament_create(
+            name="judged",
+            format="round_robin",
+            contestants=names,
+            prompt_set="tiny",
+            judge="sim-judge",
+            config={"rounds": 1},
+            seed=1,
+        )
+    )
+    tournament_advance(tournament_id=judged.pk)
+    for m in judged.matches.all():
+        match_play(match_id=m.pk)
+    human = tournament_start(
+        tournament=tournament_create(
+            name="human",
+            format="round_robin",
+            contestants=names[:2],
+            prompt_set="tiny",
+            judge=None,
+            config={"rounds": 1},
+            seed=1,
+        )
+    )
+    tournament_advance(tournament_id=human.pk)
+    match_play(match_id=human.matches.get().pk)
+    battle = battle_next(tournament=human, session_key="s")
+    vote_record(public_id=battle.public_id, outcome="tie", idempotency_key="k", session_key="s")
+    return judged, human
+
+
+def test_the_global_leaderboard_counts_every_verdict_and_filters_by_source(verdicts) -> None:
+    client = Client()
+    everything = client.get("/leaderboard/data.json").json()["rows"]
+    assert sum(r["matches"] for r in everything) == 2 * 3 + 2
+    humans = client.get("/leaderboard/data.json", {"source": "humans"}).json()["rows"]
+    assert sorted((r["contestant"], r["matches"], r["ties"]) for r in humans) == [
+        ("sim-0", 1, 1),
+        ("sim-1", 1, 1),
+    ]
+    judge = Judge.objects.get()
+    judged = client.get("/leaderboard/data.json", {"source": f"judge:{judge.pk}"}).json()["rows"]
+    assert sum(r["matches"] for r in judged) == 6 and all(r["sco"] is not None for r in judged)
+
+
+def test_the_category_switch_keeps_only_verdicts_on_that_category(verdicts) -> None:
+    judged, _ = verdicts
+    category = judged.matches.first().prompt.category
+    rows = Client().get("/leaderboard/data.json", {"category": category}).json()["rows"]
+    assert sum(r["matches"] for r in rows) == 2 * 3 + 2
+    assert Client().get("/leaderboard/data.json", {"category": "nothing"}).json()["rows"] == []
+
+
+def test_the_page_renders_its_switches_and_refuses_an_unknown_source(verdicts) -> None:
+    page = Client().get("/leaderboard/")
+    assert page.status_code == 200
+    assert b"Human votes" in page.content and b"Judge: sim-judge" in page.content
+    assert b"sim-2" in page.content
+    assert Client().get("/leaderboard/", {"source": "robots"}).status_code == 400
+    assert Client().get("/leaderboard/data.json", {"source": "robots"}).status_code == 400
