@@ -94,13 +94,17 @@ def bench_ours(
     cells, t_aggregate = timed(lambda: aggregate(battles))
     fit, t_fit = timed(lambda: fit_bradley_terry(cells))
     _, t_boot = timed(lambda: bootstrap_bradley_terry(cells, rounds=rounds, seed=seed))
+    _, t_multi = timed(
+        lambda: bootstrap_bradley_terry(cells, rounds=rounds, seed=seed, resample="multinomial")
+    )
     _, t_sandwich = timed(lambda: sandwich_bradley_terry(cells))
     rows = [
         Row("ratings", "encode names + validate", t_encode, note=f"{len(battles):,} battles"),
         Row("ratings", "aggregate to cells", t_aggregate, note=f"{len(cells):,} cells"),
         Row("ratings", "BT fit (Newton)", t_fit, 0.0, f"{fit.n_iterations} iterations"),
-        Row("ratings", f"BT bootstrap, {rounds} rounds", t_boot),
-        Row("ratings", "BT fit + bootstrap (from cells)", t_fit + t_boot),
+        Row("ratings", f"BT bootstrap, {rounds} rounds", t_boot, note="Poisson(1) weights"),
+        Row("ratings", "BT fit + bootstrap (from cells)", t_fit + t_boot, note="the target"),
+        Row("ratings", f"BT bootstrap, {rounds} rounds", t_multi, note="multinomial, as FastChat"),
         Row("ratings", "BT sandwich CIs", t_sandwich),
     ]
     if not skip_elo:

@@ -87,7 +87,12 @@ def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
     low = high = None
     if args.bootstrap:
         boot = bootstrap_bradley_terry(
-            battles, rounds=args.bootstrap, seed=args.seed, prior=args.prior, anchor=args.anchor
+            battles,
+            rounds=args.bootstrap,
+            seed=args.seed,
+            prior=args.prior,
+            anchor=args.anchor,
+            resample=args.resample,
         )
         low, high = _interval(boot.samples, args.level)
         params |= {
@@ -96,6 +101,7 @@ def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
             "level": args.level,
             "fallback_prior": boot.fallback_prior,
             "degenerate_rounds": boot.degenerate_rounds,
+            "resample": boot.resample,
         }
     return Leaderboard("bt", params, fit.models, fit.ratings, low, high, fit.matches)
 
@@ -173,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--bootstrap", type=int, default=0, metavar="N", help="bootstrap rounds (0: none)"
     )
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument(
+        "--resample",
+        choices=("poisson", "multinomial"),
+        default="poisson",
+        help="BT bootstrap weights: Poisson(1) per battle, or a multinomial draw of N battles",
+    )
     fit.add_argument("--level", type=float, default=0.95, help="confidence level of intervals")
     fit.add_argument("--anchor", type=_parse_anchor, default=None, metavar="MODEL=RATING")
     fit.add_argument("--prior", type=float, default=0.0, help="BT Gaussian prior (choix alpha)")

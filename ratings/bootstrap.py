@@ -1,12 +1,26 @@
 """Confidence intervals for Bradley-Terry ratings: bootstrap and sandwich.
 
-Bootstrap: each round draws as many battles as the data has, with replacement, which is
-a multinomial draw over the unique cells (FastChat ``compute_bootstrap_bt`` does the same
-over its ``(model_a, model_b, outcome)`` cells). Cells are first folded to unordered
-pairs (i wins / j wins / tie), which leaves the distribution of every pair total, hence of
-the refitted MLE, unchanged while halving the number of categories to draw. Every round
-has its own generator spawned from the seed, so round r is the same whatever the number
-of rounds, and each round's fit is warm-started at the point estimate.
+Bootstrap: two ways to reweight the battles, chosen by ``resample``.
+
+- ``"multinomial"``: each round draws exactly as many battles as the data has, with
+  replacement, which is a multinomial draw over the unique cells (FastChat
+  ``compute_bootstrap_bt`` does the same over its ``(model_a, model_b, outcome)`` cells).
+- ``"poisson"`` (default): every battle gets an independent Poisson(1) weight, so a cell
+  of n battles gets a Poisson(n) count (the "Poisson bootstrap", Hanley & MacGibbon 2006;
+  Chamandy et al. 2012, "Estimating uncertainty for massive data streams"). Conditioned on
+  its total N*, a vector of independent Poisson(n_c) counts *is* multinomial(N*, n_c / N),
+  so a Poisson round is exactly a multinomial round whose sample size is Poisson(N)
+  instead of N. The spread of a refit scales as 1 / sqrt(N*) and E[N / N*] is about
+  1 + 1 / N, so Poisson intervals are wider by a relative 1 / (2N) (0.2% at 300 battles,
+  nothing measurable at 2M). numpy draws the independent Poissons about 2.5x faster than
+  the sequential binomials of a multinomial, which was most of the bootstrap's time.
+  Choose ``"multinomial"`` to reproduce FastChat's resampling scheme exactly.
+
+Cells are first folded to unordered pairs (i wins / j wins / tie), which leaves the
+distribution of every pair total, hence of the refitted MLE, unchanged while halving the
+number of categories to draw. Every round has its own generator spawned from the seed, so
+round r is the same whatever the number of rounds, and each round's fit is warm-started
+at the point estimate.
 
 A resample can lose strong connectivity (a rarely-winning model gets no win), and then
 the unpenalised MLE is infinite. Such rounds are refitted with ``fallback_prior`` rather
@@ -26,6 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.stats  # type: ignore[import-untyped]
@@ -50,10 +65,31 @@ from ratings.data import Battles, Cells
 __all__ = [
     "BootstrapResult",
     "IntervalResult",
+    "Resample",
     "bootstrap_bradley_terry",
+    "resample_counts",
     "rank_from_intervals",
     "sandwich_bradley_terry",
 ]
+
+
+Resample = Literal["poisson", "multinomial"]
+
+
+def resample_counts(
+    rng: np.random.Generator, counts: NDArray[np.int64], resample: Resample
+) -> NDArray[np.int64]:
+    """Bootstrap counts for categories holding ``counts`` battles (see module docstring).
+
+    ``"multinomial"`` keeps the total fixed; ``"poisson"`` draws each category's count
+    independently as Poisson(count), the same as Poisson(1) weights on every battle.
+    """
+    if resample == "poisson":
+        return np.asarray(rng.poisson(counts), dtype=np.int64)
+    if resample == "multinomial":
+        total = int(counts.sum())
+        return np.asarray(rng.multinomial(total, counts / total), dtype=np.int64)
+    raise ValueError(f"resample: unknown value {resample!r} (expected poisson or multinomial)")
 
 
 def rank_from_intervals(low: NDArray[np.float64], high: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -101,6 +137,7 @@ class BootstrapResult:
     init_rating: float
     anchor: tuple[str, float] | None
     method: str = "bradley_terry_bootstrap"
+    resample: str = "poisson"
 
     def quantile(self, q: float | Sequence[float]) -> NDArray[np.float64]:
         """Per-model quantile(s) of the replicates (linear interpolation, like pandas)."""
@@ -177,15 +214,18 @@ def bootstrap_bradley_terry(
     init_rating: float = 1000.0,
     anchor: tuple[str, float] | None = None,
     tol: float = 1e-8,
+    resample: Resample = "poisson",
 ) -> BootstrapResult:
-    """Seeded multinomial bootstrap of BT ratings (see module docstring).
+    """Seeded bootstrap of BT ratings, Poisson or multinomial (see module docstring).
 
-    Each round costs one multinomial draw over the folded cells (the dominant cost: about
-    9 ms for 60k cells) plus a few gradient evaluations: rounds after the first reuse the
-    point estimate's Hessian factor (``chord_fit``), falling back to full Newton.
+    Each round costs one draw over the folded cells (for 60k cells about 4 ms Poisson,
+    10 ms multinomial) plus a few gradient evaluations: rounds reuse the point estimate's
+    Hessian factor (``chord_fit``), falling back to full Newton.
     """
     if rounds < 1:
         raise ValueError("rounds must be >= 1")
+    if resample not in ("poisson", "multinomial"):
+        raise ValueError(f"resample: unknown value {resample!r} (expected poisson or multinomial)")
     if fallback_prior <= 0:
         raise ValueError("fallback_prior must be > 0")
     cells = _as_cells(data)
@@ -196,16 +236,14 @@ def bootstrap_bradley_terry(
     factor = hessian_factor(point, table, prior) if cells.n_models <= DENSE_LIMIT else None
     pair_of, mean_weight, share_low, battles, _ = _fold_cells(cells)
     pair_i, pair_j = _pairs_of(cells)
-    total = int(battles.sum())
     original = battles * mean_weight
     two_sided = (np.bincount(pair_of, original * share_low, pair_i.size) > 0) & (
         np.bincount(pair_of, original * (1.0 - share_low), pair_i.size) > 0
     )
-    probabilities = battles / total
     children = np.random.SeedSequence(seed).spawn(rounds)
 
     def one_round(r: int) -> tuple[NDArray[np.float64], bool]:
-        draws = np.random.default_rng(children[r]).multinomial(total, probabilities)
+        draws = resample_counts(np.random.default_rng(children[r]), battles, resample)
         weight = draws * mean_weight
         resampled = PairTable(
             n_models=cells.n_models,
@@ -243,6 +281,7 @@ def bootstrap_bradley_terry(
         base=base,
         init_rating=init_rating,
         anchor=anchor,
+        resample=resample,
     )
 
 

@@ -33,6 +33,7 @@ import scipy.linalg  # type: ignore[import-untyped]
 import scipy.optimize  # type: ignore[import-untyped]
 import scipy.sparse  # type: ignore[import-untyped]
 import scipy.sparse.csgraph  # type: ignore[import-untyped]
+import scipy.special  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from ratings.data import Battles, Cells, aggregate
@@ -205,7 +206,9 @@ def _neg_log_likelihood(theta: NDArray[np.float64], table: PairTable, prior: flo
 
 def _win_probability(theta: NDArray[np.float64], table: PairTable) -> NDArray[np.float64]:
     diff = theta[table.i] - theta[table.j]
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * diff)), dtype=np.float64)  # overflow-free sigmoid
+    # expit is overflow-free and twice as fast as the 0.5 * (1 + tanh(d / 2)) form; the
+    # bootstrap evaluates it a few times per round
+    return np.asarray(scipy.special.expit(diff), dtype=np.float64)
 
 
 def _gradient(

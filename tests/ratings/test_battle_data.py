@@ -195,3 +195,30 @@ def test_large_model_universe_falls_back_to_sparse_aggregation() -> None:
     cells = aggregate(battles)
     assert len(cells) == 1999
     assert cells.count.sum() == 1999.0
+
+
+def test_numpy_string_columns_encode_exactly_like_python_lists() -> None:
+    rng = np.random.default_rng(0)
+    names = np.array([f"m{k}" for k in rng.permutation(30)], dtype="U8")
+    n = 100_000
+    a = rng.integers(0, 30, n)
+    b = (a + rng.integers(1, 30, n)) % 30
+    model_a, model_b = names[a], names[b]
+    model_a[-1], model_b[-2] = "late-a", "late-b"  # first seen after the sampled head rows
+    winner = rng.choice(["model_a", "model_b", "tie"], n)
+    fast = battles_from_arrays(model_a, model_b, winner)
+    slow = battles_from_arrays(model_a.tolist(), model_b.tolist(), winner.tolist())
+    assert fast.models == slow.models and "late-a" in fast.models and "late-b" in fast.models
+    assert np.array_equal(fast.model_a, slow.model_a)
+    assert np.array_equal(fast.model_b, slow.model_b)
+
+
+def test_numpy_string_columns_report_unknown_empty_and_self_battles_by_row() -> None:
+    with pytest.raises(ValueError, match="row 1: field 'model_b': unknown model 'z'"):
+        battles_from_arrays(
+            np.array(["a", "a"]), np.array(["b", "z"]), ["tie"] * 2, models=["a", "b"]
+        )
+    with pytest.raises(ValueError, match="row 0: field 'model_a' must be a non-empty string"):
+        battles_from_arrays(np.array(["", "a"]), np.array(["b", "c"]), ["tie"] * 2)
+    with pytest.raises(ValueError, match="row 1: model_a and model_b are the same model 'b'"):
+        battles_from_arrays(np.array(["a", "b"]), np.array(["b", "b"]), ["tie"] * 2)

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import scipy.stats  # type: ignore[import-untyped]
 
-from ratings.bootstrap import bootstrap_bradley_terry, rank_from_intervals, sandwich_bradley_terry
+from ratings.bootstrap import (
+    Resample,
+    bootstrap_bradley_terry,
+    rank_from_intervals,
+    resample_counts,
+    sandwich_bradley_terry,
+)
 from ratings.bradley_terry import NoMLEError, fit_bradley_terry
 from ratings.data import Battles, battles_from_arrays
 
@@ -77,9 +83,15 @@ def test_bootstrap_refits_resamples_without_an_mle_with_the_fallback_prior_and_c
     assert result.fallback_prior == 1e-3
 
 
-def test_bootstrap_sd_agrees_with_the_analytic_two_player_standard_error() -> None:
+@pytest.mark.parametrize("resample", ["poisson", "multinomial"])
+def test_bootstrap_sd_agrees_with_the_analytic_two_player_standard_error(
+    resample: Resample,
+) -> None:
     wins, losses = 300, 100
-    result = bootstrap_bradley_terry(two_player(wins, losses), rounds=400, seed=3)
+    result = bootstrap_bradley_terry(
+        two_player(wins, losses), rounds=400, seed=3, resample=resample
+    )
+    assert result.resample == resample
     p = wins / (wins + losses)
     gap_sd = ELO_PER_NAT / math.sqrt((wins + losses) * p * (1 - p))
     observed = np.std(result.samples[:, 0] - result.samples[:, 1], ddof=1)
@@ -129,3 +141,27 @@ def test_bootstrap_and_sandwich_refuse_data_without_an_mle_unless_given_a_prior(
     with pytest.raises(NoMLEError):
         sandwich_bradley_terry(no_ties)
     assert np.all(np.isfinite(bootstrap_bradley_terry(no_ties, rounds=3, prior=0.1).samples))
+
+
+def test_poisson_and_multinomial_resampling_give_the_same_interval_widths(
+    llmfao_crowd: Battles,
+) -> None:
+    poisson = bootstrap_bradley_terry(llmfao_crowd, rounds=150, seed=0, resample="poisson")
+    multinomial = bootstrap_bradley_terry(llmfao_crowd, rounds=150, seed=0, resample="multinomial")
+    sd_ratio = np.std(poisson.samples, axis=0) / np.std(multinomial.samples, axis=0)
+    # 150 rounds estimate each SD to about 6%: the medians over 59 models agree far closer
+    assert np.median(sd_ratio) == pytest.approx(1.0, abs=0.06)
+    assert np.array_equal(poisson.ratings, multinomial.ratings)
+
+
+def test_resampled_counts_keep_the_total_or_draw_it_from_a_poisson() -> None:
+    counts = np.array([5, 0, 20, 75], dtype=np.int64)
+    rng = np.random.default_rng(0)
+    fixed = np.array([resample_counts(rng, counts, "multinomial") for _ in range(2000)])
+    free = np.array([resample_counts(rng, counts, "poisson") for _ in range(2000)])
+    assert np.all(fixed.sum(axis=1) == 100)
+    assert np.all(fixed[:, 1] == 0) and np.all(free[:, 1] == 0)
+    assert free.mean(axis=0) == pytest.approx(counts, abs=0.5)
+    assert free.sum(axis=1).var() == pytest.approx(100, rel=0.15)  # Poisson(100) total
+    with pytest.raises(ValueError, match="resample"):
+        resample_counts(rng, counts, "jackknife")  # type: ignore[arg-type]

@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ratings.__main__ import main
+from ratings.bootstrap import rank_from_intervals
 from ratings.io import BattleFileError, read_battle_text
 from ratings.soft_condorcet import fit_soft_condorcet
 
@@ -113,8 +115,23 @@ def test_fit_with_bootstrap_anchor_and_seed_is_reproducible_and_ranks_by_interva
     assert first["params"]["bootstrap"] == 40 and first["params"]["seed"] == 3
     for row in first["ratings"]:
         assert row["ci_low"] <= row["rating"] + 1e-9 <= row["ci_high"] + 2e-9
-    # with 30 battles every interval overlaps the top one: everybody shares rank 1
-    assert [row["rank"] for row in first["ratings"]] == [1, 1, 1, 1, 1]
+    assert first["params"]["resample"] == "poisson"
+    low = np.array([row["ci_low"] for row in first["ratings"]])
+    high = np.array([row["ci_high"] for row in first["ratings"]])
+    ranks = [row["rank"] for row in first["ratings"]]
+    assert ranks == rank_from_intervals(low, high).tolist()
+    # with 30 battles the intervals are wide: at most one model is clearly behind
+    assert ranks[:4] == [1, 1, 1, 1]
+
+
+def test_fit_bootstrap_can_resample_multinomially_like_fastchat(
+    tmp_path: Path, golden_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_json(tmp_path / "food.json", fastchat_rows(golden_dir / "food.csv"))
+    args = (str(path), "--bootstrap", "40", "--seed", "3", "--resample", "multinomial")
+    payload = run_json(capsys, *args)
+    assert payload["params"]["resample"] == "multinomial"
+    assert payload != run_json(capsys, *args[:-2])
 
 
 def test_fit_elo_with_bootstrap_gives_intervals(
