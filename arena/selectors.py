@@ -9,8 +9,17 @@ import numpy as np
 from django.db.models import Count, Q, QuerySet, Sum
 
 from arena.live import LeaderboardRow
-from arena.models import Contestant, Judge, Judgment, MatchStatus, Prompt, Response, Tournament
-from arena.standings import ELO_K, leaderboard_rows
+from arena.models import (
+    Contestant,
+    Judge,
+    Judgment,
+    MatchEntry,
+    MatchStatus,
+    Prompt,
+    Response,
+    Tournament,
+)
+from arena.standings import ELO_K, leaderboard_rows, style_controlled_rows
 from ratings.data import SCORE_OF_OUTCOME, ranking_to_pairs
 from ratings.elo import elo_expected, elo_update
 
@@ -44,8 +53,13 @@ def leaderboard_categories() -> list[str]:
     )
 
 
-def global_leaderboard(*, source: str = "all", category: str = "") -> list[LeaderboardRow]:
-    """Every verdict across tournaments, filtered by who judged and the prompt category."""
+def global_leaderboard(
+    *, source: str = "all", category: str = "", style_control: bool = False
+) -> tuple[list[LeaderboardRow], dict[str, float]]:
+    """Every verdict across tournaments, filtered by who judged and the prompt category.
+
+    Returns the rows and, with ``style_control``, the fitted style coefficients.
+    """
     verdicts = Judgment.objects.order_by("created_at", "pk")
     if source == "humans":
         verdicts = verdicts.filter(judge__isnull=True)
@@ -56,11 +70,18 @@ def global_leaderboard(*, source: str = "all", category: str = "") -> list[Leade
     if category:
         verdicts = verdicts.filter(match__prompt__category=category)
     names = dict(Contestant.objects.values_list("pk", "name"))
-    rankings = [
-        [[names[c] for c in tier] for tier in r] for r in verdicts.values_list("ranking", flat=True)
-    ]
+    picked = list(verdicts.values_list("match_id", "ranking"))
+    rankings = [[[names[c] for c in tier] for tier in r] for _, r in picked]
     models = sorted({m for r in rankings for tier in r for m in tier})
-    return leaderboard_rows(models, rankings, soft_condorcet=True)
+    if not style_control:
+        return leaderboard_rows(models, rankings, soft_condorcet=True), {}
+    answers: dict[int, dict[str, str]] = {}
+    entries = MatchEntry.objects.filter(match_id__in=[m for m, _ in picked]).values_list(
+        "match_id", "contestant__name", "response__text"
+    )
+    for match_id, name, text in entries:
+        answers.setdefault(match_id, {})[name] = text or ""
+    return style_controlled_rows(models, rankings, [answers.get(m, {}) for m, _ in picked])
 
 
 def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:

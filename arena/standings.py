@@ -7,16 +7,23 @@ of model names (best first). Output: rows best first with the Bradley-Terry rati
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from arena.live import LeaderboardRow
 from ratings.bootstrap import rank_from_intervals, sandwich_bradley_terry
-from ratings.data import SCORE_OF_OUTCOME, Outcome, battles_from_rankings, ranking_to_pairs
+from ratings.data import (
+    SCORE_OF_OUTCOME,
+    Outcome,
+    battles_from_arrays,
+    battles_from_rankings,
+    ranking_to_pairs,
+)
 from ratings.elo import elo_update
 from ratings.soft_condorcet import fit_soft_condorcet
+from ratings.style import answer_features, fit_style_controlled_bt, style_features
 
 ELO_K = 4.0  # FastChat's online Elo step
 # A small ridge on the BT log-strengths keeps the fit finite while some model has not yet
@@ -91,3 +98,56 @@ def leaderboard_rows(
             )
         )
     return rows
+
+
+# Bootstrap rounds for style-controlled CIs (Poisson reweighting, seeded): a page view
+# refits this many times, so it stays well below the 100 of the offline tools.
+STYLE_ROUNDS = 50
+
+
+def style_controlled_rows(
+    models: Sequence[str],
+    rankings: Sequence[Ranking],
+    texts: Sequence[Mapping[str, str]],
+) -> tuple[list[LeaderboardRow], dict[str, float]]:
+    """Rows whose BT columns control for answer style (length, headers, lists, bold).
+
+    ``texts[i]`` maps each entrant of verdict ``i`` to its answer. Returns the rows and the
+    fitted style coefficients (log-odds per SD of the normalised feature difference).
+    """
+    rows = leaderboard_rows(models, rankings)
+    names_a, names_b, outcomes, feats_a, feats_b = [], [], [], [], []
+    for ranking, answers in zip(rankings, texts, strict=True):
+        for a, b, outcome in ranking_to_pairs(ranking):
+            names_a.append(a)
+            names_b.append(b)
+            outcomes.append(int(outcome))
+            feats_a.append(answer_features(answers.get(a, "")))
+            feats_b.append(answer_features(answers.get(b, "")))
+    if not outcomes:
+        return rows, {}
+    battles = battles_from_arrays(names_a, names_b, np.asarray(outcomes), models=sorted(models))
+    fit = fit_style_controlled_bt(
+        battles, style_features(feats_a, feats_b), prior=BT_PRIOR, rounds=STYLE_ROUNDS
+    )
+    interval = fit.interval()
+    styled = {
+        m: (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
+        for m, r, lo, hi in zip(
+            fit.models, fit.ratings, interval.ci_low, interval.ci_high, strict=True
+        )
+    }
+    played = [r for r in rows if r["matches"] > 0]
+    ranks = (
+        rank_from_intervals(
+            np.array([styled[r["contestant"]][1] for r in played]),
+            np.array([styled[r["contestant"]][2] for r in played]),
+        ).tolist()
+        if played
+        else []
+    )
+    for row, rank in zip(played, ranks, strict=True):
+        row["bt"], row["bt_low"], row["bt_high"] = styled[row["contestant"]]
+        row["rank"] = int(rank)
+    rows.sort(key=lambda r: (-(r["bt"] if r["bt"] is not None else float("-inf")), r["contestant"]))
+    return rows, dict(zip(fit.feature_names, fit.coefficients.round(4).tolist(), strict=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
@@ -28,33 +29,39 @@ from arena.services.tournaments import tournament_create
 from arena.services.voting import VoteRefused, battle_next, vote_record
 
 
-def _leaderboard_filters(request: HttpRequest) -> tuple[str, str]:
-    return request.GET.get("source", "all"), request.GET.get("category", "")
+def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "source": request.GET.get("source", "all"),
+        "category": request.GET.get("category", ""),
+        "style_control": request.GET.get("style") == "on",
+    }
 
 
 def leaderboard(request: HttpRequest) -> HttpResponse:
     """Global leaderboard across tournaments; switches for who judged and the category."""
-    source, category = _leaderboard_filters(request)
+    filters = _leaderboard_filters(request)
     sources = leaderboard_sources()
-    if source not in sources:
-        return HttpResponse(f"unknown source {source!r}", status=400, content_type="text/plain")
+    if filters["source"] not in sources:
+        message = f"unknown source {filters['source']!r}"
+        return HttpResponse(message, status=400, content_type="text/plain")
+    rows, style = global_leaderboard(**filters)
     context = {
-        "rows": global_leaderboard(source=source, category=category),
+        "rows": rows,
+        "style": style,
         "sources": sources,
         "categories": leaderboard_categories(),
-        "source": source,
-        "category": category,
+        **filters,
     }
     return render(request, "arena/leaderboard.html", context)
 
 
 def leaderboard_json(request: HttpRequest) -> JsonResponse:
-    source, category = _leaderboard_filters(request)
+    filters = _leaderboard_filters(request)
     try:
-        rows = global_leaderboard(source=source, category=category)
+        rows, style = global_leaderboard(**filters)
     except ValueError as error:
         return JsonResponse({"errors": {"source": [str(error)]}}, status=400)
-    return JsonResponse({"rows": rows, "source": source, "category": category})
+    return JsonResponse({"rows": rows, "style_coefficients": style, **filters})
 
 
 def home(request: HttpRequest) -> HttpResponse:

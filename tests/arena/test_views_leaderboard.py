@@ -76,3 +76,15 @@ def test_the_page_renders_its_switches_and_refuses_an_unknown_source(verdicts) -
     assert b"sim-2" in page.content
     assert Client().get("/leaderboard/", {"source": "robots"}).status_code == 400
     assert Client().get("/leaderboard/data.json", {"source": "robots"}).status_code == 400
+
+
+def test_style_control_refits_with_answer_features_and_reports_their_coefficients(verdicts) -> None:
+    data = Client().get("/leaderboard/data.json", {"style": "on"}).json()
+    assert data["style_control"] is True
+    assert set(data["style_coefficients"]) == {"length", "headers", "lists", "bold"}
+    plain = Client().get("/leaderboard/data.json").json()["rows"]
+    assert sorted(r["contestant"] for r in data["rows"]) == sorted(r["contestant"] for r in plain)
+    assert all(r["bt_low"] <= r["bt"] <= r["bt_high"] for r in data["rows"])
+    assert [r["matches"] for r in data["rows"]] != [] and data["rows"] != plain
+    page = Client().get("/leaderboard/", {"style": "on"}).content.decode()
+    assert "Style control on" in page and "length (β" in page
