@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from arena import live
+from arena.identity import identity_words_in
 from arena.models import (
     OPEN_MATCH_STATUSES,
     Judgment,
@@ -101,7 +102,7 @@ def match_play(*, match_id: int) -> str:
     try:
         answers = [_answer(e) for e in entries]
         if tournament.judge is None:
-            return _await_vote(match_id)
+            return _await_vote(match_id, entries, answers)
         judge = judge_comparator(
             judge=tournament.judge,
             contestants=[e.contestant for e in entries],
@@ -119,8 +120,18 @@ def match_play(*, match_id: int) -> str:
     return "completed" if recorded else "skipped"
 
 
-def _await_vote(match_id: int) -> str:
-    """Answers are ready: hand the match to the voters (arena.services.voting)."""
+def _await_vote(match_id: int, entries: list[MatchEntry], answers: list[Answer]) -> str:
+    """Answers are ready: hand the match to the voters (arena.services.voting), unless one
+    of them names a model, which would unblind the vote (arena.identity)."""
+    for entry, answer in zip(entries, answers, strict=True):
+        own = (entry.contestant.name, entry.contestant.model_id)
+        words = identity_words_in(answer.text, extra=own)
+        if words:
+            match_fail(
+                match_id=match_id,
+                error=f"kept out of blind voting: answer {entry.position} names {', '.join(words)}",
+            )
+            return "failed"
     Match.objects.filter(pk=match_id, status=MatchStatus.PLAYING).update(
         status=MatchStatus.AWAITING_VOTE, claimed_at=None
     )
