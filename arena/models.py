@@ -277,10 +277,18 @@ class Vote(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
     session_key = models.CharField(max_length=64, blank=True)
+    # A keyed hash of the voter's IP address, for per-IP limits without storing the address.
+    ip_hash = models.CharField(max_length=32, blank=True)
     idempotency_key = models.CharField(max_length=64, unique=True)
     ranking = models.JSONField(help_text="Tiers of contestant ids, best first.")
     both_bad = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["session_key", "created_at"]),
+            models.Index(fields=["ip_hash", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"vote on match {self.match_id}"

@@ -136,6 +136,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # First retry delay after a transient model error; doubles each time, with jitter.
 RETRY_BASE_SECONDS = float(env_int("ARENA_RETRY_BASE_MS", 2000, minimum=1)) / 1000
+# Vote limits per voter (session or user) and per IP address; 0 turns a limit off.
+VOTES_PER_MINUTE = env_int("ARENA_VOTES_PER_MINUTE", 30, minimum=0)
+VOTES_PER_DAY = env_int("ARENA_VOTES_PER_DAY", 1000, minimum=0)
+VOTES_PER_IP_PER_DAY = env_int("ARENA_VOTES_PER_IP_PER_DAY", 5000, minimum=0)
 EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
 # A match claimed longer ago than this is taken to belong to a dead worker and may be
 # claimed again by a redelivered task.

@@ -8,11 +8,14 @@ idempotent by its key (a double click or a replay counts once), a battle takes o
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -111,6 +114,7 @@ def vote_record(
     outcome: str = "",
     ranks: Sequence[int] | None = None,
     user_id: int | None = None,
+    ip: str = "",
 ) -> Reveal:
     """Count one vote and return the reveal; a replayed key returns the same reveal.
 
@@ -124,6 +128,8 @@ def vote_record(
     replay = _replay(idempotency_key, public_id)
     if replay is not None:
         return replay
+    ip_hash = _ip_hash(ip)
+    _check_limits(session_key=session_key, user_id=user_id, ip_hash=ip_hash)
     try:
         with transaction.atomic():
             match = _lock_battle(public_id, session_key)
@@ -142,6 +148,7 @@ def vote_record(
                 idempotency_key=idempotency_key,
                 ranking=ranking,
                 both_bad=both_bad,
+                ip_hash=ip_hash,
             )
             match_complete(
                 tournament=match.tournament,
@@ -157,6 +164,34 @@ def vote_record(
             raise
         return replay
     return _reveal(match)
+
+
+def _ip_hash(ip: str) -> str:
+    if not ip:
+        return ""
+    return hmac.new(settings.SECRET_KEY.encode(), ip.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _check_limits(*, session_key: str, user_id: int | None, ip_hash: str) -> None:
+    """Refuse a vote past the per-voter rate, the per-voter daily cap or the per-IP cap."""
+    now = timezone.now()
+    voter = (
+        Vote.objects.filter(user_id=user_id)
+        if user_id
+        else Vote.objects.filter(session_key=session_key)
+    )
+    limits = [
+        (voter, timedelta(minutes=1), settings.VOTES_PER_MINUTE, "a minute"),
+        (voter, timedelta(days=1), settings.VOTES_PER_DAY, "a day"),
+    ]
+    if ip_hash:
+        by_ip = Vote.objects.filter(ip_hash=ip_hash)
+        limits.append(
+            (by_ip, timedelta(days=1), settings.VOTES_PER_IP_PER_DAY, "a day from one address")
+        )
+    for votes, window, limit, span in limits:
+        if limit and votes.filter(created_at__gte=now - window).count() >= limit:
+            raise VoteRefused("rate", f"too many votes: at most {limit} in {span}")
 
 
 def _lock_battle(public_id: uuid.UUID | str, session_key: str) -> Match:

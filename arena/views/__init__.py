@@ -153,10 +153,12 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
                 idempotency_key=request.POST.get("idempotency_key", ""),
                 session_key=session_key,
                 user_id=request.user.pk if request.user.is_authenticated else None,
+                ip=request.META.get("REMOTE_ADDR", ""),
             )
         except VoteRefused as refused:
             context = {"tournament": tournament, "refused": refused}
-            return render(request, "arena/vote_refused.html", context, status=409)
+            status = 429 if refused.field == "rate" else 409
+            return render(request, "arena/vote_refused.html", context, status=status)
         return render(request, "arena/reveal.html", {"tournament": tournament, "reveal": reveal})
     battle = battle_next(tournament=tournament, session_key=session_key)
     context = {"tournament": tournament, "battle": battle, "idempotency_key": uuid.uuid4().hex}

@@ -176,3 +176,40 @@ def test_a_pairwise_outcome_is_refused_for_a_kwise_battle(kwise_tournament) -> N
     battle = battle_next(tournament=kwise_tournament, session_key="s")
     with pytest.raises(VoteRefused, match="rank them"):
         vote_record(public_id=battle.public_id, outcome="a", idempotency_key="k", session_key="s")
+
+
+def test_a_voter_past_the_rate_limit_is_refused_and_nothing_is_counted(
+    human_tournament, settings
+) -> None:
+    settings.VOTES_PER_MINUTE = 1
+    first = battle_next(tournament=human_tournament, session_key="s")
+    vote_record(
+        public_id=first.public_id, outcome="a", idempotency_key="1", session_key="s", ip="10.0.0.1"
+    )
+    second = battle_next(tournament=human_tournament, session_key="s")
+    with pytest.raises(VoteRefused) as refused:
+        vote_record(public_id=second.public_id, outcome="a", idempotency_key="2", session_key="s")
+    assert refused.value.field == "rate" and "at most 1 in a minute" in refused.value.message
+    assert Vote.objects.count() == 1
+    assert Match.objects.get(public_id=second.public_id).status == MatchStatus.AWAITING_VOTE
+
+
+def test_one_address_is_capped_across_sessions_and_only_its_hash_is_stored(
+    human_tournament, settings
+) -> None:
+    settings.VOTES_PER_IP_PER_DAY = 1
+    a = battle_next(tournament=human_tournament, session_key="a")
+    vote_record(
+        public_id=a.public_id, outcome="b", idempotency_key="1", session_key="a", ip="203.0.113.9"
+    )
+    b = battle_next(tournament=human_tournament, session_key="b")
+    with pytest.raises(VoteRefused, match="from one address"):
+        vote_record(
+            public_id=b.public_id,
+            outcome="b",
+            idempotency_key="2",
+            session_key="b",
+            ip="203.0.113.9",
+        )
+    stored = Vote.objects.get()
+    assert stored.ip_hash and "203.0.113.9" not in str(Vote.objects.values().get())
