@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from arena.formats.adaptive import Adaptive
 from arena.formats.anchor import Anchor, anchor_warning
 from arena.formats.base import (
     ConfigError,
@@ -25,6 +26,7 @@ FORMATS: dict[str, Format] = {
         KWise(),
         Anchor(),
         Swiss(),
+        Adaptive(),
     )
 }
 
@@ -38,6 +40,7 @@ def get_format(name: str) -> Format:
 
 __all__ = [
     "FORMATS",
+    "Adaptive",
     "ConfigError",
     "Format",
     "FormatState",

@@ -14,6 +14,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "kwise": {"k": 3},
     "anchor": {"anchor": 13},
     "swiss": {},
+    "adaptive": {},
 }
 
 

@@ -32,6 +32,7 @@ def run(tournament: Tournament) -> Tournament:
         ("anchor", 5, {"anchor": "sim-2", "rounds": 2}),
         ("swiss", 6, {"rounds": 3}),
         ("round_robin", 4, {"rounds": 1}),
+        ("adaptive", 5, {"max_matches": 20, "batch": 4}),
     ],
 )
 def test_each_format_completes_with_every_planned_match_judged_once(

@@ -1,0 +1,757 @@
+"""Sample efficiency of tournament strategies against a known truth, without any model.
+
+Pure (numpy + ``ratings``), no Django. A *strategy* is a way to spend judge calls (a
+registered format, or uniform random pairs) plus an estimator (Bradley-Terry with a small
+prior and sandwich intervals, online Elo, Plackett-Luce, Weng-Lin Bayesian). One run:
+
+- truth: M contestants with Elo-scale strengths drawn normal(0, ``spread``), per seed
+  (every strategy sees the same truth for a seed);
+- judge (``JudgeModel``): pairwise outcomes from Davidson's BT-with-ties model
+  (``tie_strength`` nu: two equals tie with probability nu / (2 + nu); 0.5 gives 20%),
+  plus optional ``position_bias`` (Elo points for the answer shown first) and ``noise``
+  (per-call normal Elo noise on each entrant); K-wise rankings are Plackett-Luce draws
+  (Gumbel trick) with the same bias and noise, neighbours merged into one tier with
+  probability ``kwise_tie``;
+- checkpoints at geometrically spaced call counts (x ``CHECKPOINT_RATIO``) plus the fixed
+  budgets: the estimator is refitted there only, never after every call.
+
+Per checkpoint: Kendall tau-b against the truth, the mean 95% CI width (BT estimators),
+and whether the true top-5 is the estimated top-5 with intervals separated from the rest.
+"Calls to tau >= t" is the first checkpoint n at which tau >= t holds at every checkpoint
+from n to 1.5 n (sustained; the run must have reached 1.5 n). Calls are judge calls: one
+pairwise comparison, or one K-wise vote (which reads K answers and implies K(K-1)/2
+pairwise comparisons; both are reported).
+
+Adaptive strategies run the adaptive format's own decision code (``adaptive.decide`` on an
+incrementally updated ``Tally``), which is what ``Adaptive.next_step`` computes from a
+stored state; the other formats are driven through their ``next_step`` as the engine
+would, one cycle (tournament) after another until the budget is spent, later cycles seeded
+from the current BT ratings where the format supports it.
+
+``plan`` answers "how many calls (and dollars) for this M and strategy to reach tau >= t or
+a mean CI half-width <= X", from the same runs.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from arena.formats import get_format
+from arena.formats.adaptive import Fit, Tally, decide, fit, separated_top
+from arena.formats.base import FormatState, MatchResult, PlannedMatch, Tiers
+from ratings.bayesian import SkillRating, rate_plackett_luce
+from ratings.data import Battles, Outcome
+from ratings.elo import online_elo
+from ratings.metrics import kendall_tau
+from ratings.plackett_luce import fit_plackett_luce
+
+CHECKPOINT_RATIO = 1.1
+SUSTAIN = 1.5
+THRESHOLDS = (0.9, 0.95)
+TOP = 5
+PRIOR = 0.01
+
+Rows = NDArray[np.intp]
+
+
+# --------------------------------------------------------------------------- truth and judge
+
+
+@dataclass(frozen=True)
+class JudgeModel:
+    tie_strength: float = 0.5
+    position_bias: float = 0.0
+    noise: float = 0.0
+    kwise_tie: float = 0.0
+
+
+def true_strengths(n_models: int, seed: int, spread: float = 100.0) -> NDArray[np.float64]:
+    rng = np.random.default_rng([seed, 0xC0FFEE])
+    return np.asarray(rng.normal(0.0, spread, n_models), dtype=np.float64)
+
+
+class Judge:
+    """Draws rankings for matches given in answer order, from the true strengths."""
+
+    def __init__(
+        self, strengths: NDArray[np.float64], model: JudgeModel, rng: np.random.Generator
+    ) -> None:
+        self.log_strength = np.asarray(strengths) * math.log(10.0) / 400.0
+        self.model = model
+        self.rng = rng
+
+    def _effective(self, entrants: Rows) -> NDArray[np.float64]:
+        scale = math.log(10.0) / 400.0
+        logs = self.log_strength[entrants].copy()
+        logs[:, 0] += self.model.position_bias * scale
+        if self.model.noise > 0:
+            logs += self.rng.normal(0.0, self.model.noise * scale, logs.shape)
+        return logs
+
+    def rank(self, entrants: Rows) -> tuple[Rows, NDArray[np.bool_]]:
+        """Per match: entrants best first, and whether each neighbour pair is tied."""
+        logs = self._effective(entrants)
+        n, k = entrants.shape
+        if k == 2:
+            half = 0.5 * (logs[:, 0] - logs[:, 1])
+            nu = self.model.tie_strength
+            denominator = np.exp(half) + np.exp(-half) + nu
+            u = self.rng.random(n)
+            first_wins = u < np.exp(half) / denominator
+            tie = (u >= np.exp(half) / denominator) & (u < (np.exp(half) + nu) / denominator)
+            order = np.where(first_wins[:, None] | tie[:, None], entrants, entrants[:, ::-1])
+            return np.asarray(order, dtype=np.intp), tie[:, None]
+        keys = logs + self.rng.gumbel(size=logs.shape)
+        positions = np.argsort(-keys, axis=1)
+        order = np.take_along_axis(entrants, positions, axis=1)
+        ties = self.rng.random((n, k - 1)) < self.model.kwise_tie
+        return np.asarray(order, dtype=np.intp), ties
+
+
+def implied_pairs(order: Rows, ties: NDArray[np.bool_]) -> tuple[Rows, Rows, NDArray[np.int8]]:
+    """Every pair implied by the rankings: (better or equal, other, Outcome code)."""
+    k = order.shape[1]
+    a, b, codes = [], [], []
+    for p in range(k):
+        for q in range(p + 1, k):
+            tied = ties[:, p:q].all(axis=1)
+            a.append(order[:, p])
+            b.append(order[:, q])
+            codes.append(np.where(tied, int(Outcome.TIE), int(Outcome.A_WINS)).astype(np.int8))
+    return np.concatenate(a), np.concatenate(b), np.concatenate(codes)
+
+
+def tiers_of(order: Sequence[int], ties: Sequence[bool]) -> Tiers:
+    tiers: list[list[int]] = [[int(order[0])]]
+    for c, tied in zip(order[1:], ties, strict=True):
+        if tied:
+            tiers[-1].append(int(c))
+        else:
+            tiers.append([int(c)])
+    return tuple(tuple(t) for t in tiers)
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    scores: NDArray[np.float64]
+    low: NDArray[np.float64] | None = None
+    high: NDArray[np.float64] | None = None
+
+
+class Estimator(Protocol):
+    def observe(self, order: Rows, ties: NDArray[np.bool_]) -> None: ...
+
+    def estimate(self) -> Estimate: ...
+
+
+class BTEstimator:
+    """Bradley-Terry (prior ``PRIOR``) on every implied pair, 95% sandwich intervals."""
+
+    def __init__(self, n: int) -> None:
+        self.tally = Tally(n)
+
+    def observe(self, order: Rows, ties: NDArray[np.bool_]) -> None:
+        self.tally.record_pairs(*implied_pairs(order, ties))
+
+    def estimate(self) -> Estimate:
+        result = fit(self.tally)
+        return Estimate(result.ratings, result.low, result.high)
+
+
+class EloEstimator:
+    """Online Elo (FastChat conventions, K = 4) over the pairs in the order judged."""
+
+    def __init__(self, n: int) -> None:
+        self.models = tuple(f"{k:06d}" for k in range(n))
+        self.parts: list[tuple[Rows, Rows, NDArray[np.int8]]] = []
+
+    def observe(self, order: Rows, ties: NDArray[np.bool_]) -> None:
+        self.parts.append(implied_pairs(order, ties))
+
+    def estimate(self) -> Estimate:
+        a, b, codes = (np.concatenate([p[k] for p in self.parts]) for k in range(3))
+        battles = Battles(self.models, a, b, codes.astype(np.int8), np.ones(a.size))
+        return Estimate(online_elo(battles).ratings)
+
+
+class PLEstimator:
+    """Plackett-Luce MLE (prior ``PRIOR``) on the whole rankings."""
+
+    def __init__(self, n: int) -> None:
+        self.models = tuple(f"{k:06d}" for k in range(n))
+        self.rankings: list[list[list[str]]] = []
+
+    def observe(self, order: Rows, ties: NDArray[np.bool_]) -> None:
+        for row, tie in zip(order.tolist(), ties.tolist(), strict=True):
+            tiers = tiers_of(row, tie)
+            self.rankings.append([[self.models[c] for c in t] for t in tiers])
+
+    def estimate(self) -> Estimate:
+        result = fit_plackett_luce(self.rankings, prior=PRIOR, models=self.models, tol=1e-6)
+        return Estimate(np.asarray(result.log_strengths, dtype=np.float64))
+
+
+class BayesEstimator:
+    """Weng-Lin Plackett-Luce online ratings; scores are the means."""
+
+    def __init__(self, n: int) -> None:
+        self.models = tuple(f"{k:06d}" for k in range(n))
+        self.state: dict[str, SkillRating] = {}
+
+    def observe(self, order: Rows, ties: NDArray[np.bool_]) -> None:
+        for row, tie in zip(order.tolist(), ties.tolist(), strict=True):
+            ranking = [[self.models[c] for c in t] for t in tiers_of(row, tie)]
+            self.state.update(rate_plackett_luce(self.state, ranking))
+
+    def estimate(self) -> Estimate:
+        default = SkillRating(25.0, 25.0 / 3.0)
+        return Estimate(np.array([self.state.get(m, default).mu for m in self.models]))
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+class Strategy(Protocol):
+    k: int
+
+    def propose(self) -> Rows:
+        """The next matches (rows of entrant indices, answer order); empty when done."""
+        ...
+
+    def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None: ...
+
+
+class UniformPairs:
+    """Independent uniformly random pairs, random answer order (the K-Sort Arena baseline)."""
+
+    k = 2
+
+    def __init__(self, n: int, rng: np.random.Generator, batch: int = 256) -> None:
+        self.n, self.rng, self.batch = n, rng, batch
+
+    def propose(self) -> Rows:
+        a = self.rng.integers(0, self.n, self.batch)
+        b = (a + self.rng.integers(1, self.n, self.batch)) % self.n
+        return np.stack([a, b], axis=1).astype(np.intp)
+
+    def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
+        return None
+
+
+class AdaptiveSampling:
+    """The adaptive format's decisions on an incrementally kept tally."""
+
+    k = 2
+
+    def __init__(self, n: int, sampler: str, seed: int, batch: int) -> None:
+        self.config = {"sampler": sampler, "batch": batch, "max_matches": 10**9, "target": "none"}
+        self.tally = Tally(n)
+        self.seed = seed
+        self.round = 0
+
+    def propose(self) -> Rows:
+        decision = decide(self.tally, self.config, self.seed, self.round)
+        self.round += 1
+        rows = np.asarray(decision.pairs, dtype=np.intp).reshape(-1, 2)
+        self.tally.plan_pairs(rows[:, 0], rows[:, 1])
+        return rows
+
+    def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
+        self.tally.record_pairs(*implied_pairs(order, ties))
+
+
+ConfigFor = Callable[[int, int], tuple[dict[str, Any], int]]
+
+
+class FormatCycles:
+    """A registered format run as the engine runs it, one tournament (cycle) after another.
+
+    ``config_for(cycle, n)`` gives the cycle's config and prompt count; cycle c uses seed
+    ``seed + c`` and, for formats that seed from ratings, the BT ratings so far.
+    """
+
+    def __init__(self, format_name: str, n: int, seed: int, k: int, config_for: ConfigFor) -> None:
+        self.fmt = get_format(format_name)
+        self.n, self.seed, self.k, self.config_for = n, seed, k, config_for
+        self.cycle = -1
+        self.tally = Tally(n)
+        self._new_cycle()
+
+    def _new_cycle(self) -> None:
+        self.cycle += 1
+        raw, n_prompts = self.config_for(self.cycle, self.n)
+        config = self.fmt.validate_config(raw, n_contestants=self.n, n_prompts=n_prompts)
+        prior: dict[int, float] = {}
+        if self.tally.judged.any():
+            prior = dict(enumerate(fit(self.tally).ratings.tolist()))
+        self.state = FormatState(tuple(range(self.n)), n_prompts, config, self.seed + self.cycle)
+        self.prior = prior
+        self.planned: list[PlannedMatch] = []
+        self.results: list[MatchResult] = []
+        self.queue: list[PlannedMatch] = []
+
+    def _state(self) -> FormatState:
+        s = self.state
+        return FormatState(
+            s.contestants, s.n_prompts, s.config, s.seed, tuple(self.planned),
+            tuple(self.results), self.prior,
+        )  # fmt: skip
+
+    def propose(self) -> Rows:
+        for _ in range(10_000):
+            step = self.fmt.next_step(self._state())
+            if step.matches:
+                self.planned.extend(step.matches)
+                self.queue = list(step.matches)
+                return np.asarray([m.entrants for m in step.matches], dtype=np.intp)
+            if not step.finished:
+                raise AssertionError(f"{self.fmt.name} waits with nothing open")
+            self._new_cycle()
+        raise AssertionError("no matches from the format")  # pragma: no cover
+
+    def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
+        self.tally.record_pairs(*implied_pairs(order, ties))
+        for row, tie in zip(order.tolist(), ties.tolist(), strict=True):
+            m = self.queue.pop(0)
+            self.results.append(MatchResult(m.round, m.slot, m.entrants, tiers_of(row, tie)))
+
+
+def _round_robin(cycle: int, n: int) -> tuple[dict[str, Any], int]:
+    return {"rounds": 1}, 1
+
+
+def _single_elimination(cycle: int, n: int) -> tuple[dict[str, Any], int]:
+    return {"seeding": "rating" if cycle else "random"}, 1
+
+
+def _swiss(cycle: int, n: int) -> tuple[dict[str, Any], int]:
+    return {"seeding": "rating" if cycle else "random"}, 1
+
+
+def _kwise(grouping: str) -> ConfigFor:
+    def config(cycle: int, n: int) -> tuple[dict[str, Any], int]:
+        rounds = max(n - 1, 1)
+        return {"k": min(4, n), "rounds": rounds, "grouping": grouping}, rounds
+
+    return config
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    description: str
+    build: Callable[[int, int, np.random.Generator, int], Strategy]
+    estimator: Callable[[int], Estimator]
+    k: int = 2
+
+
+def _adaptive(sampler: str) -> Callable[[int, int, np.random.Generator, int], Strategy]:
+    def build(n: int, seed: int, rng: np.random.Generator, batch: int) -> Strategy:
+        return AdaptiveSampling(n, sampler, seed, batch)
+
+    return build
+
+
+def _cycles(
+    name: str, config_for: ConfigFor, k: int = 2
+) -> Callable[[int, int, np.random.Generator, int], Strategy]:
+    def build(n: int, seed: int, rng: np.random.Generator, batch: int) -> Strategy:
+        return FormatCycles(name, n, seed, min(k, n), config_for)
+
+    return build
+
+
+def _uniform(n: int, seed: int, rng: np.random.Generator, batch: int) -> Strategy:
+    return UniformPairs(n, rng)
+
+
+STRATEGIES: dict[str, StrategySpec] = {
+    s.name: s
+    for s in (
+        StrategySpec("uniform_elo", "uniform random pairs + online Elo", _uniform, EloEstimator),
+        StrategySpec("uniform_bt", "uniform random pairs + BT", _uniform, BTEstimator),
+        StrategySpec(
+            "adaptive_ci_reduction", "adaptive, Eq. 9 CI reduction + BT",
+            _adaptive("ci_reduction"), BTEstimator,
+        ),
+        StrategySpec("adaptive_ucb", "adaptive, UCB + BT", _adaptive("ucb"), BTEstimator),
+        StrategySpec(
+            "adaptive_inverse_count", "adaptive, inverse count + BT",
+            _adaptive("inverse_count"), BTEstimator,
+        ),
+        StrategySpec(
+            "adaptive_uniform", "adaptive, uniform (no repeat in batch) + BT",
+            _adaptive("uniform"), BTEstimator,
+        ),
+        StrategySpec(
+            "kwise_random_bt", "K=4 random groups + BT refit",
+            _cycles("kwise", _kwise("random"), 4), BTEstimator, 4,
+        ),
+        StrategySpec(
+            "kwise_balanced_bt", "K=4 balanced groups + BT refit",
+            _cycles("kwise", _kwise("balanced"), 4), BTEstimator, 4,
+        ),
+        StrategySpec(
+            "kwise_balanced_pl", "K=4 balanced groups + Plackett-Luce",
+            _cycles("kwise", _kwise("balanced"), 4), PLEstimator, 4,
+        ),
+        StrategySpec(
+            "kwise_balanced_bayes", "K=4 balanced groups + Weng-Lin online",
+            _cycles("kwise", _kwise("balanced"), 4), BayesEstimator, 4,
+        ),
+        StrategySpec(
+            "single_elimination_bt", "seeded single elimination, repeated + BT",
+            _cycles("single_elimination", _single_elimination), BTEstimator,
+        ),
+        StrategySpec(
+            "round_robin_bt", "round robin + BT", _cycles("round_robin", _round_robin),
+            BTEstimator,
+        ),
+        StrategySpec("swiss_bt", "Swiss, repeated + BT", _cycles("swiss", _swiss), BTEstimator),
+    )
+}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    calls: int
+    tau: float
+    ci_width: float  # mean 95% interval width (Elo), NaN without intervals
+    top_found: bool  # true top-k estimated top-k, intervals separated from the rest
+
+
+@dataclass(frozen=True)
+class Trace:
+    strategy: str
+    seed: int
+    n_models: int
+    k: int
+    checkpoints: tuple[Checkpoint, ...]
+
+    def first_sustained(self, threshold: float) -> int | None:
+        return first_sustained(
+            [c.calls for c in self.checkpoints], [c.tau for c in self.checkpoints], threshold
+        )
+
+    def first_top_found(self) -> int | None:
+        return next((c.calls for c in self.checkpoints if c.top_found), None)
+
+    def first_half_width(self, half_width: float) -> int | None:
+        return next((c.calls for c in self.checkpoints if c.ci_width / 2 <= half_width), None)
+
+    def at(self, calls: int) -> Checkpoint | None:
+        return next((c for c in self.checkpoints if c.calls == calls), None)
+
+
+def first_sustained(
+    calls: Sequence[int], values: Sequence[float], threshold: float, span: float = SUSTAIN
+) -> int | None:
+    """The first n with value >= threshold at every checkpoint in [n, span * n].
+
+    The checkpoints must reach span * n: a run that ends sooner has not shown it lasts.
+    """
+    for k, n in enumerate(calls):
+        if values[k] < threshold or calls[-1] < span * n:
+            continue
+        window = [v for c, v in zip(calls[k:], values[k:], strict=True) if c <= span * n]
+        if all(v >= threshold for v in window):
+            return n
+    return None
+
+
+def checkpoints(start: int, cap: int, extra: Iterable[int] = ()) -> list[int]:
+    points = {cap, *(b for b in extra if b <= cap)}
+    value = float(max(start, 1))
+    while value < cap:
+        points.add(int(math.ceil(value)))
+        value *= CHECKPOINT_RATIO
+    return sorted(points)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run depends on besides strategy and seed."""
+
+    n_models: int = 20
+    spread: float = 100.0
+    judge: JudgeModel = field(default_factory=JudgeModel)
+    max_calls: int | None = None  # default: 600 per model
+    budgets: tuple[int, ...] = ()  # fixed budgets reported; default 10 M and 50 M
+    batch: int = 8  # adaptive batch
+    thresholds: tuple[float, ...] = THRESHOLDS
+    half_width: float | None = None  # also run until the mean CI half-width is this small
+    top: int = TOP
+    strengths: tuple[float, ...] | None = None  # a fixed truth instead of normal draws
+
+    def cap(self) -> int:
+        return self.max_calls if self.max_calls is not None else 600 * self.n_models
+
+    def fixed_budgets(self) -> tuple[int, ...]:
+        return self.budgets or (10 * self.n_models, 50 * self.n_models)
+
+
+def _seed_of(strategy: str, seed: int) -> list[int]:
+    return [seed, zlib.crc32(strategy.encode())]
+
+
+def run(strategy: str, seed: int, settings: Settings) -> Trace:
+    """One strategy on one seed's truth until every reported quantity is known or the cap."""
+    spec = STRATEGIES[strategy]
+    n = settings.n_models
+    truth = (
+        true_strengths(n, seed, settings.spread)
+        if settings.strengths is None
+        else np.asarray(settings.strengths, dtype=np.float64)
+    )
+    rng = np.random.default_rng(_seed_of(strategy, seed))
+    judge = Judge(truth, settings.judge, np.random.default_rng([*_seed_of(strategy, seed), 1]))
+    play = spec.build(n, seed, rng, settings.batch)
+    estimator = spec.estimator(n)
+    cap = settings.cap()
+    points = checkpoints(n // 2, cap, settings.fixed_budgets())
+    true_top = set(np.argsort(-truth, kind="stable")[: settings.top].tolist())
+    done: list[Checkpoint] = []
+    calls, index = 0, 0
+    while calls < cap:
+        entrants = play.propose()
+        if entrants.size == 0:
+            break
+        order, ties = judge.rank(entrants)
+        start = 0
+        while start < len(entrants) and calls < cap:
+            take = min(len(entrants) - start, points[index] - calls)
+            part = slice(start, start + take)
+            play.observe(entrants[part], order[part], ties[part])
+            estimator.observe(order[part], ties[part])
+            calls += take
+            start += take
+            if calls == points[index]:
+                done.append(evaluate(estimator.estimate(), truth, true_top, calls, settings))
+                index += 1
+                if _complete(done, settings):
+                    return Trace(strategy, seed, n, spec.k, tuple(done))
+    return Trace(strategy, seed, n, spec.k, tuple(done))
+
+
+def evaluate(
+    est: Estimate, truth: NDArray[np.float64], true_top: set[int], calls: int, settings: Settings
+) -> Checkpoint:
+    tau = kendall_tau(est.scores, truth)
+    if est.low is None or est.high is None:
+        return Checkpoint(calls, tau, math.nan, False)
+    width = float(np.mean(est.high - est.low))
+    top = separated_top(Fit(est.scores, est.low, est.high), settings.top)
+    found = top is not None and set(top.tolist()) == true_top
+    return Checkpoint(calls, tau, width, found)
+
+
+def _complete(done: list[Checkpoint], settings: Settings) -> bool:
+    trace = Trace("", 0, settings.n_models, 2, tuple(done))
+    if done[-1].calls < max(settings.fixed_budgets()):
+        return False
+    if any(trace.first_sustained(t) is None for t in settings.thresholds):
+        return False
+    has_ci = not math.isnan(done[-1].ci_width)
+    if has_ci and trace.first_top_found() is None:
+        return False
+    if has_ci and settings.half_width is not None:
+        return trace.first_half_width(settings.half_width) is not None
+    return True
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Medians over seeds; ``None`` where the median run did not get there within the cap."""
+
+    strategy: str
+    description: str
+    n_models: int
+    seeds: int
+    cap: int
+    k: int
+    calls_to_tau: dict[float, int | None]
+    reached_tau: dict[float, int]  # seeds that got there
+    tau_at: dict[int, float]
+    ci_width_at: dict[int, float]
+    top_calls: int | None
+    pairs_per_call: int
+    answers_per_call: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _median(values: Sequence[float | None]) -> int | None:
+    numbers = [math.inf if v is None else float(v) for v in values]
+    middle = float(np.median(numbers)) if numbers else math.inf
+    return None if math.isinf(middle) else int(round(middle))
+
+
+def summarize(strategy: str, traces: Sequence[Trace], settings: Settings) -> Summary:
+    spec = STRATEGIES[strategy]
+    k = spec.k if settings.n_models >= spec.k else settings.n_models
+    calls = {t: _median([tr.first_sustained(t) for tr in traces]) for t in settings.thresholds}
+    reached = {t: sum(tr.first_sustained(t) is not None for tr in traces) for t in calls}
+    tau_at: dict[int, float] = {}
+    width_at: dict[int, float] = {}
+    for budget in settings.fixed_budgets():
+        points = [tr.at(budget) for tr in traces]
+        taus = [p.tau for p in points if p is not None]
+        widths = [p.ci_width for p in points if p is not None]
+        tau_at[budget] = float(np.median(taus)) if taus else math.nan
+        width_at[budget] = float(np.median(widths)) if widths else math.nan
+    top = _median([tr.first_top_found() for tr in traces])
+    return Summary(
+        strategy, spec.description, settings.n_models, len(traces), settings.cap(), k,
+        calls, reached, tau_at, width_at, top, k * (k - 1) // 2, k,
+    )  # fmt: skip
+
+
+def simulate(
+    strategies: Sequence[str],
+    seeds: Iterable[int],
+    settings: Settings,
+    *,
+    map_fn: Callable[..., Iterable[Trace]] = map,
+) -> list[Summary]:
+    """Run every strategy on every seed (``map_fn`` may be a process pool's map)."""
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise ValueError(f"unknown strategy {unknown[0]!r}; one of {sorted(STRATEGIES)}")
+    seed_list = list(seeds)
+    jobs = [(s, seed) for s in strategies for seed in seed_list]
+    traces = list(map_fn(_run_job, jobs, [settings] * len(jobs)))
+    return [summarize(s, [t for t in traces if t.strategy == s], settings) for s in strategies]
+
+
+def _run_job(job: tuple[str, int], settings: Settings) -> Trace:
+    return run(job[0], job[1], settings)
+
+
+# --------------------------------------------------------------------------- planner
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Judge calls (median over seeds) and dollars for one strategy to reach a target."""
+
+    strategy: str
+    n_models: int
+    seeds: int
+    tau: float
+    calls_to_tau: int | None
+    dollars_to_tau: float | None
+    half_width: float | None
+    calls_to_half_width: int | None
+    dollars_to_half_width: float | None
+    price_per_call: float
+    answers_per_call: int
+
+
+def plan(
+    strategy: str,
+    settings: Settings,
+    *,
+    seeds: Iterable[int] = range(5),
+    tau: float = 0.9,
+    price_per_call: float = 0.0,
+    map_fn: Callable[..., Iterable[Trace]] = map,
+) -> Plan:
+    """Calls and dollars to a sustained tau >= ``tau`` (and to ``settings.half_width``)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; one of {sorted(STRATEGIES)}")
+    if price_per_call < 0:
+        raise ValueError("price_per_call must be >= 0")
+    thresholds = tuple(sorted({*settings.thresholds, tau}))
+    settings = Settings(**{**_fields(settings), "thresholds": thresholds})
+    seed_list = list(seeds)
+    jobs = [(strategy, s) for s in seed_list]
+    traces = list(map_fn(_run_job, jobs, [settings] * len(jobs)))
+    calls = _median([t.first_sustained(tau) for t in traces])
+    hw = settings.half_width
+    hw_calls = None if hw is None else _median([t.first_half_width(hw) for t in traces])
+    return Plan(
+        strategy, settings.n_models, len(seed_list), tau, calls,
+        None if calls is None else calls * price_per_call,
+        hw, hw_calls, None if hw_calls is None else hw_calls * price_per_call,
+        price_per_call, STRATEGIES[strategy].k,
+    )  # fmt: skip
+
+
+def _fields(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _calls(value: int | None, cap: int) -> str:
+    return f">{cap:,}" if value is None else f"{value:,}"
+
+
+def format_table(summaries: Sequence[Summary]) -> str:
+    """A Markdown table of summaries (one row per strategy)."""
+    if not summaries:
+        return ""
+    first = summaries[0]
+    thresholds = sorted(first.calls_to_tau)
+    budgets = sorted(first.tau_at)
+    head = ["strategy", "M", "seeds"]
+    head += [f"calls to τ≥{t:g}" for t in thresholds]
+    head += [f"pair-eq to τ≥{thresholds[0]:g}", f"answers read to τ≥{thresholds[0]:g}"]
+    head += [f"τ @{b:,}" for b in budgets]
+    head += [f"CI width @{budgets[-1]:,}", f"calls to top-{TOP}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(head) - 3)]
+    for s in summaries:
+        first_calls = s.calls_to_tau[thresholds[0]]
+        row = [s.strategy, str(s.n_models), str(s.seeds)]
+        for t in thresholds:
+            reached = "" if s.reached_tau[t] == s.seeds else f" ({s.reached_tau[t]}/{s.seeds})"
+            row.append(_calls(s.calls_to_tau[t], s.cap) + reached)
+        for factor in (s.pairs_per_call, s.answers_per_call):
+            row.append(
+                _calls(None if first_calls is None else first_calls * factor, s.cap * factor)
+            )
+        row += ["—" if math.isnan(s.tau_at[b]) else f"{s.tau_at[b]:.3f}" for b in budgets]
+        width = s.ci_width_at[budgets[-1]]
+        row.append("—" if math.isnan(width) else f"{width:.0f}")
+        top = "—" if math.isnan(width) else _calls(s.top_calls, s.cap)
+        row.append(top)
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def format_plan(p: Plan) -> str:
+    def money(value: float | None) -> str:
+        return "not reached" if value is None else f"${value:,.2f}"
+
+    lines = [
+        f"plan: {p.strategy}, M = {p.n_models}, median of {p.seeds} seeds",
+        f"  tau >= {p.tau:g}: "
+        + ("not reached within the cap" if p.calls_to_tau is None else f"{p.calls_to_tau:,} calls")
+        + f", {money(p.dollars_to_tau)} at ${p.price_per_call:g} per call",
+    ]
+    if p.half_width is not None:
+        reached = p.calls_to_half_width
+        lines.append(
+            f"  mean CI half-width <= ±{p.half_width:g} Elo: "
+            + ("not reached within the cap" if reached is None else f"{reached:,} calls")
+            + f", {money(p.dollars_to_half_width)}"
+        )
+    return "\n".join(lines)

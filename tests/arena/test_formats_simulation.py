@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from arena.formats.simulation import (
+    STRATEGIES,
+    Estimate,
+    Judge,
+    JudgeModel,
+    Settings,
+    evaluate,
+    first_sustained,
+    plan,
+    run,
+    simulate,
+)
+
+
+def test_a_run_is_deterministic_given_its_seed() -> None:
+    settings = Settings(n_models=6, max_calls=300)
+    for strategy in ("uniform_bt", "adaptive_ucb", "kwise_random_bt", "swiss_bt"):
+        assert run(strategy, 4, settings) == run(strategy, 4, settings)
+    assert run("uniform_bt", 4, settings) != run("uniform_bt", 5, settings)
+
+
+def test_tau_is_kendall_tau_against_the_truth_on_a_toy_case() -> None:
+    truth = np.array([30.0, 20.0, 10.0])
+    settings = Settings(n_models=3, top=1)
+
+    def tau(scores: list[float]) -> float:
+        return evaluate(Estimate(np.array(scores)), truth, {0}, 10, settings).tau
+
+    assert tau([3, 2, 1]) == pytest.approx(1.0)
+    assert tau([3, 1, 2]) == pytest.approx(1 / 3)
+    assert tau([1, 2, 3]) == pytest.approx(-1.0)
+    separated = Estimate(np.array([3.0, 2, 1]), np.array([2.5, 1, 0]), np.array([3.5, 2, 1.5]))
+    point = evaluate(separated, truth, {0}, 10, settings)
+    assert point.top_found and point.ci_width == pytest.approx(3.5 / 3)
+
+
+def test_a_threshold_touched_once_then_lost_does_not_count_as_reached() -> None:
+    calls = [100, 110, 121, 133, 146, 161, 177, 195, 215]
+    touched_once = [0.5, 0.91, 0.8, 0.9, 0.92, 0.95, 0.9, 0.93, 0.94]
+    assert first_sustained(calls, touched_once, 0.9) == 133
+    dips_late = [0.5, 0.91, 0.8, 0.95, 0.92, 0.95, 0.97, 0.89, 0.95]
+    assert first_sustained(calls, dips_late, 0.9) is None  # 195 <= 1.5 * n for every n
+    assert first_sustained(calls, [0.95] * 9, 0.9) == 100
+    assert first_sustained(calls[:7], touched_once[:7], 0.9) is None  # 177 < 1.5 * 133
+    assert first_sustained([100, 120], [0.95, 0.95], 0.9) is None  # never seen up to 150
+
+
+def test_the_judge_ties_about_a_fifth_of_equal_pairs_and_can_favour_the_first_answer() -> None:
+    entrants = np.tile(np.array([[0, 1]]), (20_000, 1))
+    judge = Judge(np.zeros(2), JudgeModel(), np.random.default_rng(0))
+    order, ties = judge.rank(entrants)
+    assert ties.mean() == pytest.approx(0.2, abs=0.01)
+    biased = Judge(np.zeros(2), JudgeModel(position_bias=100), np.random.default_rng(0))
+    order, ties = biased.rank(entrants)
+    first_wins = ((order[:, 0] == 0) & ~ties[:, 0]).mean()
+    assert first_wins > 0.5
+
+
+def test_on_an_easy_instance_every_strategy_reaches_tau_point_nine() -> None:
+    settings = Settings(
+        n_models=6,
+        strengths=tuple(300.0 * k for k in range(6)),
+        max_calls=400,
+        budgets=(60,),
+        thresholds=(0.9,),
+        top=2,
+    )
+    for summary in simulate(list(STRATEGIES), [0], settings):
+        assert summary.calls_to_tau[0.9] is not None, summary.strategy
+        assert summary.calls_to_tau[0.9] <= 300, summary.strategy
+
+
+CLUSTERS = tuple(400.0 * c + d for c in range(5) for d in (0.0, 60.0))
+
+
+def test_active_sampling_needs_fewer_calls_than_uniform_on_a_medium_instance() -> None:
+    # Five pairs of close models, far apart: the pairs that decide the ranking are few, so
+    # a sampler that finds them should order everything correctly with fewer calls.
+    settings = Settings(
+        n_models=10, strengths=CLUSTERS, max_calls=3000, budgets=(100,), thresholds=(0.99,),
+        batch=16,
+    )  # fmt: skip
+    uniform, active = simulate(["uniform_bt", "adaptive_ucb"], range(5), settings)
+    assert uniform.calls_to_tau[0.99] is not None and active.calls_to_tau[0.99] is not None
+    assert active.calls_to_tau[0.99] < 0.8 * uniform.calls_to_tau[0.99]
+
+
+def test_the_planner_reports_the_simulated_calls_and_their_price() -> None:
+    settings = Settings(n_models=6, max_calls=2000, half_width=120.0)
+    p = plan("uniform_bt", settings, seeds=range(3), tau=0.9, price_per_call=0.002)
+    traces = [run("uniform_bt", s, Settings(**{**settings.__dict__, "thresholds": (0.9, 0.95)}))
+              for s in range(3)]  # fmt: skip
+    expected = sorted(t.first_sustained(0.9) or math.inf for t in traces)[1]
+    assert p.calls_to_tau == expected
+    assert p.dollars_to_tau == pytest.approx(expected * 0.002)
+    widths = sorted(t.first_half_width(120.0) or math.inf for t in traces)[1]
+    assert p.calls_to_half_width == widths
+    assert p.dollars_to_half_width == pytest.approx(widths * 0.002)
