@@ -145,6 +145,18 @@ EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
 # claimed again by a redelivered task.
 MATCH_CLAIM_LEASE_SECONDS = env_int("ARENA_MATCH_LEASE_SECONDS", 600, minimum=1)
 
+# The cache debounces live leaderboard refits across processes (services) or threads.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "arena",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

@@ -14,7 +14,11 @@ from django.conf import settings
 
 from arena.models import Tournament
 from arena.services.matches import match_fail, match_play
-from arena.services.tournaments import tournament_advance, tournament_rerun
+from arena.services.tournaments import (
+    tournament_advance,
+    tournament_leaderboard_publish,
+    tournament_rerun,
+)
 from judges.backends.base import TransientError
 
 MAX_TRANSIENT_RETRIES = 5
@@ -45,3 +49,8 @@ def play_match(self: Any, match_id: int) -> str:
 def rerun_tournament(tournament_id: int) -> int:
     """For django-celery-beat schedules (admin → Periodic tasks): a new run; its id."""
     return tournament_rerun(tournament=Tournament.objects.get(pk=tournament_id)).pk
+
+
+@shared_task(ignore_result=True)
+def publish_leaderboard(tournament_id: int) -> None:
+    tournament_leaderboard_publish(tournament_id=tournament_id)

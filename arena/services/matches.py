@@ -185,7 +185,12 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
 
 
 def match_complete(
-    *, tournament: Tournament, match: Match, ranking: list[list[int]], judgment: Judgment
+    *,
+    tournament: Tournament,
+    match: Match,
+    ranking: list[list[int]],
+    judgment: Judgment,
+    defer_leaderboard: bool = False,
 ) -> None:
     """Store the outcome (an unsaved Judgment) and its effects; the caller holds match_lock."""
     judgment.match = match
@@ -194,7 +199,8 @@ def match_complete(
     _finish(match, MatchStatus.COMPLETED)
     standings_apply_ranking(tournament=tournament, ranking=ranking)
     names = dict(match.entries.values_list("contestant_id", "contestant__name"))
-    _after_match(tournament, match, [[names[c] for c in tier] for tier in ranking])
+    tiers = [[names[c] for c in tier] for tier in ranking]
+    _after_match(tournament, match, tiers, defer_leaderboard=defer_leaderboard)
 
 
 def match_fail(*, match_id: int, error: str) -> None:
@@ -215,7 +221,13 @@ def _finish(match: Match, status: str) -> None:
     match.save(update_fields=["status", "finished_at", "error"])
 
 
-def _after_match(tournament: Tournament, match: Match, ranking: list[list[str]]) -> None:
+def _after_match(
+    tournament: Tournament,
+    match: Match,
+    ranking: list[list[str]],
+    *,
+    defer_leaderboard: bool = False,
+) -> None:
     group = live.tournament_group(tournament.pk)
     live.publish_on_commit(
         group,
@@ -229,7 +241,7 @@ def _after_match(tournament: Tournament, match: Match, ranking: list[list[str]])
             ranking=ranking,
         ),
     )
-    tournament_publish_leaderboard(tournament=tournament)
+    tournament_publish_leaderboard(tournament=tournament, defer=defer_leaderboard)
     tournament_publish_progress(tournament=tournament)
     if ranking:
         live.publish_on_commit(

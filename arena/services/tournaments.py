@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -432,7 +433,20 @@ def tournament_publish_progress(*, tournament: Tournament) -> None:
     )
 
 
-def tournament_publish_leaderboard(*, tournament: Tournament) -> None:
+# Votes arrive in web requests, and a leaderboard refit grows with the verdicts: the
+# request only schedules one refit per tournament per window, and a worker runs it.
+LEADERBOARD_WINDOW_S = 0.5
+
+
+def _leaderboard_key(tournament_id: int) -> str:
+    return f"arena:leaderboard-scheduled:{tournament_id}"
+
+
+def tournament_publish_leaderboard(*, tournament: Tournament, defer: bool = False) -> None:
+    """Publish the leaderboard after commit: computed here, or (``defer``) in a worker."""
+    if defer:
+        transaction.on_commit(lambda: _schedule_leaderboard(tournament.pk))
+        return
     live.publish_on_commit(
         live.tournament_group(tournament.pk),
         live.LeaderboardUpdated(
@@ -441,6 +455,29 @@ def tournament_publish_leaderboard(*, tournament: Tournament) -> None:
             rows=tournament_leaderboard(tournament),
         ),
     )
+
+
+def _schedule_leaderboard(tournament_id: int) -> None:
+    # The key lives longer than the window so a lost task cannot block updates for good.
+    if cache.add(_leaderboard_key(tournament_id), 1, timeout=LEADERBOARD_WINDOW_S * 20):
+        from arena.tasks import publish_leaderboard
+
+        publish_leaderboard.apply_async(args=[tournament_id], countdown=LEADERBOARD_WINDOW_S)
+
+
+def tournament_leaderboard_publish(*, tournament_id: int) -> None:
+    """The deferred publish: every verdict committed so far is in it."""
+    cache.delete(_leaderboard_key(tournament_id))
+    tournament = Tournament.objects.filter(pk=tournament_id).first()
+    if tournament is not None:
+        live.publish(
+            live.tournament_group(tournament_id),
+            live.LeaderboardUpdated(
+                type="leaderboard.updated",
+                tournament=tournament_id,
+                rows=tournament_leaderboard(tournament),
+            ),
+        )
 
 
 def tournaments_requeue_running(*, release_claims: bool) -> int:

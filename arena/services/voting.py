@@ -151,6 +151,7 @@ def vote_record(
                 ip_hash=ip_hash,
             )
             match_complete(
+                defer_leaderboard=True,  # the voter should not wait for a refit
                 tournament=match.tournament,
                 match=match,
                 ranking=ranking,

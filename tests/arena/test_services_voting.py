@@ -213,3 +213,47 @@ def test_one_address_is_capped_across_sessions_and_only_its_hash_is_stored(
         )
     stored = Vote.objects.get()
     assert stored.ip_hash and "203.0.113.9" not in str(Vote.objects.values().get())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_schedules_one_leaderboard_refit_per_window_in_a_worker(
+    contestants, prompt_set, monkeypatch
+) -> None:
+    from django.core.cache import cache
+
+    from arena import tasks
+    from arena.services.tournaments import tournament_leaderboard_publish
+
+    scheduled: list[list[int]] = []
+    monkeypatch.setattr(
+        tasks.publish_leaderboard, "apply_async", lambda **kw: scheduled.append(kw["args"])
+    )
+    cache.clear()
+    people = contestants(4)
+    t = tournament_start(
+        tournament=tournament_create(
+            name="h",
+            format="round_robin",
+            contestants=[c.name for c in people],
+            prompt_set="tiny",
+            judge=None,
+            config={"rounds": 1},
+            seed=1,
+        )
+    )
+    tournament_advance(tournament_id=t.pk)
+    for m in t.matches.all():
+        match_play(match_id=m.pk)
+
+    def vote(i: int) -> None:
+        battle = battle_next(tournament=t, session_key=f"v{i}")
+        vote_record(
+            public_id=battle.public_id, outcome="a", idempotency_key=str(i), session_key=f"v{i}"
+        )
+
+    for i in range(3):
+        vote(i)
+    assert scheduled == [[t.pk]]  # three votes in one window: one refit
+    tournament_leaderboard_publish(tournament_id=t.pk)  # what the worker runs
+    vote(3)
+    assert scheduled == [[t.pk], [t.pk]]  # the publish opened the next window
