@@ -147,3 +147,8 @@ def _require_staff(request: HttpRequest) -> None:
 
     if not request.user.is_staff:
         raise HttpError(403, "staff only")
+
+
+from arena.api_data import router as data_router  # noqa: E402
+
+api.add_router("/data", data_router)

@@ -136,6 +136,27 @@ def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> d
     }
 
 
+def tournament_rounds(tournament: Tournament) -> list[dict[str, Any]]:
+    """Every match by round (a bracket for single elimination, groups for K-wise, Swiss
+    rounds), with its entrants in answer order and its verdict as tiers of names."""
+    matches = tournament.matches.select_related("judgment").prefetch_related("entries__contestant")
+    rounds: dict[int, list[dict[str, Any]]] = {}
+    for match in matches.order_by("round", "slot"):
+        names = {e.contestant_id: e.contestant.name for e in match.entries.all()}
+        judgment = getattr(match, "judgment", None)
+        tiers = [[names[c] for c in tier] for tier in judgment.ranking] if judgment else []
+        rounds.setdefault(match.round, []).append(
+            {
+                "slot": match.slot,
+                "status": match.status,
+                "entrants": list(names.values()),
+                "ranking": tiers,
+                "winners": tiers[0] if tiers and len(tiers) > 1 else [],
+            }
+        )
+    return [{"round": r, "matches": ms} for r, ms in sorted(rounds.items())]
+
+
 def tournament_progress(tournament: Tournament) -> tuple[int, int | None]:
     """(matches finished, matches expected in all or None when the format cannot tell)."""
     done = tournament.matches.filter(status__in=[MatchStatus.COMPLETED, MatchStatus.FAILED]).count()

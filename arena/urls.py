@@ -12,6 +12,11 @@ urlpatterns = [
     path("tournaments/<int:tournament_id>/", views.tournament_detail, name="tournament"),
     path("tournaments/<int:tournament_id>/vote/", views.vote, name="vote"),
     path(
+        "tournaments/<int:tournament_id>/rounds/",
+        views.tournament_rounds_fragment,
+        name="tournament_rounds",
+    ),
+    path(
         "tournaments/<int:tournament_id>/charts.json",
         views.tournament_charts_json,
         name="tournament_charts",
@@ -23,4 +28,16 @@ urlpatterns = [
     ),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
+]
+
+from arena.views import data as data_views  # noqa: E402  (data import/export pages)
+
+urlpatterns += [
+    path(
+        "tournaments/<int:tournament_id>/export/<str:kind>/",
+        data_views.data_export,
+        name="data_export",
+    ),
+    path("data/import/answers/", data_views.data_import_answers, name="data_import_answers"),
+    path("data/import/prompts/", data_views.data_import_prompts, name="data_import_prompts"),
 ]

@@ -86,6 +86,19 @@ def demo_rank_tournament_create() -> Tournament:
     )
 
 
+def demo_bracket_create(*, seed: int) -> Tournament:
+    """A seeded single-elimination bracket over all eight, with a third-place match."""
+    return tournament_create(
+        name=f"Demo bracket (seed {seed})",
+        format="single_elimination",
+        contestants=[*ANSWER_FILES, *SIMULATED],
+        prompt_set=PROMPT_SET,
+        judge="simulated-judge",
+        config={"third_place": True},
+        seed=seed,
+    )
+
+
 def demo_tournament_create(*, seed: int = 1, rounds: int = 3) -> Tournament:
     names = [*ANSWER_FILES, *SIMULATED]
     return tournament_create(

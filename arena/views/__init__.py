@@ -22,6 +22,7 @@ from arena.selectors import (
     tournament_leaderboard,
     tournament_progress,
     tournament_recent_results,
+    tournament_rounds,
     tournament_spend,
     tournaments_with_progress,
 )
@@ -68,6 +69,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "arena/home.html", {"tournaments": tournaments_with_progress()[:50]})
 
 
+def tournament_rounds_fragment(request: HttpRequest, tournament_id: int) -> HttpResponse:
+    """The rounds (bracket) section alone, for the live page to swap in."""
+    tournament = get_object_or_404(Tournament, pk=tournament_id)
+    context = {"tournament": tournament, "rounds": tournament_rounds(tournament)}
+    return render(request, "arena/_rounds.html", context)
+
+
 def tournament_charts_json(request: HttpRequest, tournament_id: int) -> JsonResponse:
     return JsonResponse(tournament_charts(get_object_or_404(Tournament, pk=tournament_id)))
 
@@ -88,6 +96,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "planned": planned,
             "recent": recent,
             "spend": tournament_spend(tournament),
+            "rounds": tournament_rounds(tournament),
         },
     )
 

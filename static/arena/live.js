@@ -30,7 +30,20 @@
     bar.value = e.done;
   }
 
+  // The rounds section is re-rendered by the server (one fetch per burst of verdicts).
+  let roundsPending = null;
+  function refreshRounds() {
+    const rounds = document.getElementById("rounds");
+    if (!rounds || roundsPending) return;
+    roundsPending = setTimeout(async () => {
+      roundsPending = null;
+      const response = await fetch(rounds.dataset.src);
+      if (response.ok) rounds.outerHTML = await response.text();
+    }, 1000);
+  }
+
   function renderMatch(e) {
+    refreshRounds();
     const list = document.getElementById("matches");
     const verdict = e.ranking.map((tier) => tier.join(" = ")).join("  >  ");
     list.prepend(text("li", `round ${e.round} · ${e.status}${verdict ? " · " + verdict : ""}`));
@@ -42,7 +55,7 @@
       renderLeaderboard(e.rows);
       document.dispatchEvent(new CustomEvent("arena:leaderboard"));
     },
-    "tournament.progress": renderProgress,
+    "tournament.progress": (e) => { renderProgress(e); refreshRounds(); },
     "match.finished": renderMatch,
   };
 

@@ -79,3 +79,34 @@ def test_chart_data_has_consistent_win_rates_predictions_and_history(
     final = data["history"][-1]["elo"]
     elo = {r["contestant"]: r["elo"] for r in data["leaderboard"]}
     assert final == pytest.approx(elo, abs=0.01)
+
+
+def test_rounds_list_a_bracket_with_winners_marked(contestants, prompt_set, judge) -> None:
+    from django.test import Client
+
+    from arena.selectors import tournament_rounds
+
+    people = contestants(4)
+    t = tournament_start(
+        tournament=tournament_create(
+            name="se",
+            format="single_elimination",
+            contestants=[c.name for c in people],
+            prompt_set="tiny",
+            judge="sim-judge",
+            config={"tie_rule": "higher_seed"},
+            seed=3,
+        )
+    )
+    for _ in range(10):
+        tournament_advance(tournament_id=t.pk)
+        for m in t.matches.filter(status="pending"):
+            match_play(match_id=m.pk)
+    rounds = tournament_rounds(t)
+    assert [len(r["matches"]) for r in rounds] == [2, 1]
+    semis = rounds[0]["matches"]
+    final = rounds[1]["matches"][0]
+    finalists = set(final["entrants"])
+    assert all(set(m["winners"]) <= finalists for m in semis if m["winners"])
+    page = Client().get(f"/tournaments/{t.pk}/rounds/").content.decode()
+    assert page.count('class="match-card') == 3 and 'class="entrant winner"' in page

@@ -77,3 +77,19 @@ def test_a_voter_ranks_four_answers_with_a_tie_and_sees_the_reveal(
     shown = page.locator(".reveal li strong").all_text_contents()
     verdict = page.locator("p", has_text="Your verdict").inner_text()
     assert verdict == f"Your verdict: {shown[1]} > {shown[0]} = {shown[2]} > {shown[3]}"
+
+
+def test_the_bracket_fills_in_live_up_to_a_champion(demo_site: str, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{demo_site}/tournaments/4/")
+    expect(page.locator("h2", has_text="Bracket")).to_be_visible()
+    expect(page.locator("#status")).to_have_text("completed", timeout=90_000)
+    # 8 contestants: 4 + 2 + final and third place = 8 matches in 3 rounds (plus one more
+    # per judged tie: a tie is judged again with the order swapped), swapped in live.
+    done = int(page.locator("#progress").inner_text().split(" / ")[0])
+    assert done >= 8
+    expect(page.locator("#rounds .match-card")).to_have_count(done, timeout=10_000)
+    expect(page.locator("#rounds .match-card.completed")).to_have_count(done, timeout=10_000)
+    assert page.locator("#rounds .round").count() == 3
+    final = page.locator("#rounds .round").last
+    assert final.locator(".entrant.winner").count() >= 1

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from arena.management.commands.serve import serve
 from arena.models import Tournament, TournamentStatus
 from arena.services.demo import (
+    demo_bracket_create,
     demo_load,
     demo_rank_tournament_create,
     demo_tournament_create,
@@ -54,6 +55,8 @@ class Command(BaseCommand):
             ):
                 voting = human.filter(format=fmt).first() or tournament_start(tournament=create())
                 self.stdout.write(f"Vote on real answers: {url}/tournaments/{voting.pk}/vote/")
+            bracket = tournament_start(tournament=demo_bracket_create(seed=next_seed))
+            self.stdout.write(f"Demo bracket: {url}/tournaments/{bracket.pk}/")
 
         self.stdout.write(
             f"Arena demo at {url}/ (embedded mode, simulated judge). Ctrl-C stops it."

@@ -1,0 +1,123 @@
+"""Data API: exports of a tournament (public, like its leaderboard) and imports (staff).
+
+Mounted on the main API at ``/api/data`` (see the end of ``arena/api.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import File, Form, Router, Schema, Status
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+from ninja.security import django_auth
+
+from arena.models import PromptSet, Tournament
+from arena.services.exports import Export, UnknownExport, tournament_export
+from arena.services.imports import (
+    MAX_UPLOAD_BYTES,
+    prompt_set_import_file,
+    responses_import_file,
+)
+
+router = Router(tags=["data"])
+
+
+class AnswersImportedOut(Schema):
+    prompt_set: str
+    rows: dict[str, int]
+    created: list[str]
+
+
+class PromptSetImportedOut(Schema):
+    id: int
+    name: str
+    prompts: int
+
+
+class ErrorsOut(Schema):
+    errors: dict[str, list[str]]
+
+
+def export_response(export: Export) -> StreamingHttpResponse:
+    """A streamed attachment, so a large tournament's export never sits whole in memory."""
+    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
+def upload_bytes(upload: UploadedFile) -> bytes:
+    """The upload's content, refused by its declared size before it is read into memory."""
+    if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            {
+                "file": [
+                    f"{upload.name} is {upload.size / 2**20:.1f} MB; the limit is "
+                    f"{MAX_UPLOAD_BYTES // 2**20} MB"
+                ]
+            }
+        )
+    return upload.read()
+
+
+def _require_staff(request: HttpRequest) -> None:
+    # Not imported from arena.api: that module imports this one, at its end.
+    if not request.user.is_staff:
+        raise HttpError(403, "staff only")
+
+
+def _prompt_set(key: str) -> PromptSet:
+    lookup = {"pk": int(key)} if key.isdigit() else {"name": key}
+    try:
+        return PromptSet.objects.get(**lookup)
+    except PromptSet.DoesNotExist:
+        raise ValidationError({"prompt_set": [f"unknown prompt set: {key}"]}) from None
+
+
+@router.get("/tournaments/{tournament_id}/export/{kind}")
+def export(request: HttpRequest, tournament_id: int, kind: str) -> Any:
+    """``kind``: battles.jsonl, rankings.jsonl, leaderboard.csv or manifest.json."""
+    tournament = get_object_or_404(Tournament, pk=tournament_id)
+    try:
+        return export_response(tournament_export(tournament=tournament, kind=kind))
+    except UnknownExport as error:
+        raise Http404(str(error)) from None
+
+
+@router.post(
+    "/import/answers", response={201: AnswersImportedOut, 400: ErrorsOut}, auth=django_auth
+)
+def import_answers(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    prompt_set: Form[str],
+    model: Form[str] = "",
+) -> Any:
+    """JSONL or CSV of pre-generated answers; ``model`` names the one model of the file,
+    or leave it empty when each row has a ``model`` field."""
+    _require_staff(request)
+    pset = _prompt_set(prompt_set)
+    done = responses_import_file(
+        prompt_set=pset, data=upload_bytes(file), filename=file.name or "upload", model=model
+    )
+    return Status(201, {"prompt_set": pset.name, "rows": done.rows, "created": done.created})
+
+
+@router.post(
+    "/import/prompts", response={201: PromptSetImportedOut, 400: ErrorsOut}, auth=django_auth
+)
+def import_prompts(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    name: Form[str],
+    source: Form[str] = "",
+) -> Any:
+    """JSONL or CSV with ``question_id``, ``text`` and optionally ``category``; a new set."""
+    _require_staff(request)
+    pset = prompt_set_import_file(
+        name=name, data=upload_bytes(file), filename=file.name or "upload", source=source
+    )
+    return Status(201, {"id": pset.pk, "name": pset.name, "prompts": pset.prompts.count()})
