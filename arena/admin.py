@@ -61,3 +61,14 @@ class ResponseAdmin(admin.ModelAdmin):
 admin.site.register(models.Vote)
 admin.site.register(models.Standing)
 admin.site.register(models.LeaderboardSnapshot)
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made with `manage.py create_api_token USER`; here they can be revoked."""
+
+    list_display = ["user", "name", "created_at", "last_used_at"]
+    readonly_fields = ["user", "name", "digest", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

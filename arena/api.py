@@ -9,11 +9,12 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
-from ninja.security import django_auth
 
+from arena.auth import TOKEN_OR_SESSION
 from arena.models import Contestant, Tournament
 from arena.selectors import tournament_leaderboard, tournament_progress, tournament_spend
 from arena.services import tournaments as svc
+from arena.services.voting import VoteRefused, battle_next, vote_record
 
 api = NinjaAPI(title="Arena API", version="1")
 
@@ -104,7 +105,7 @@ def tournaments_list(request: HttpRequest) -> Any:
     return [_out(t) for t in Tournament.objects.all()[:200]]
 
 
-@api.post("/tournaments", response={201: TournamentOut, 400: ErrorOut}, auth=django_auth)
+@api.post("/tournaments", response={201: TournamentOut, 400: ErrorOut}, auth=TOKEN_OR_SESSION)
 def tournaments_create(request: HttpRequest, payload: TournamentIn) -> Any:
     _require_staff(request)
     tournament = svc.tournament_create(**payload.dict())
@@ -121,6 +122,77 @@ def tournaments_leaderboard(request: HttpRequest, tournament_id: int) -> Any:
     return tournament_leaderboard(get_object_or_404(Tournament, pk=tournament_id))
 
 
+class BattleOut(Schema):
+    battle: str
+    prompt: str
+    answers: list[str]
+
+
+class VoteIn(Schema):
+    idempotency_key: str
+    outcome: str = ""
+    ranks: list[int] | None = None
+
+
+class RevealOut(Schema):
+    battle: str
+    models: list[str]
+    ranking: list[list[str]]
+    both_bad: bool
+
+
+def _voter(request: HttpRequest) -> str:
+    # API voters are authenticated users: one voter identity per user.
+    return f"user:{request.user.pk}"
+
+
+@api.get(
+    "/tournaments/{tournament_id}/battle",
+    response={200: BattleOut, 204: None},
+    auth=TOKEN_OR_SESSION,
+)
+def battles_next(request: HttpRequest, tournament_id: int) -> Any:
+    """The caller's anonymous battle in a human-judged tournament (204: none ready)."""
+    battle = battle_next(
+        tournament=get_object_or_404(Tournament, pk=tournament_id), session_key=_voter(request)
+    )
+    if battle is None:
+        return Status(204, None)
+    return {
+        "battle": str(battle.public_id),
+        "prompt": battle.prompt,
+        "answers": list(battle.answers),
+    }
+
+
+@api.post(
+    "/battles/{battle}/vote",
+    response={200: RevealOut, 409: ErrorOut, 429: ErrorOut},
+    auth=TOKEN_OR_SESSION,
+)
+def battles_vote(request: HttpRequest, battle: str, payload: VoteIn) -> Any:
+    """Vote (``outcome`` a|b|tie|bothbad, or ``ranks`` for K answers); returns the reveal."""
+    try:
+        reveal = vote_record(
+            public_id=battle,
+            idempotency_key=payload.idempotency_key,
+            session_key=_voter(request),
+            outcome=payload.outcome,
+            ranks=payload.ranks,
+            user_id=request.user.pk,
+            ip=request.META.get("REMOTE_ADDR", ""),
+        )
+    except VoteRefused as refused:
+        status = 429 if refused.field == "rate" else 409
+        return Status(status, {"errors": {refused.field: [refused.message]}})
+    return {
+        "battle": str(reveal.public_id),
+        "models": list(reveal.models),
+        "ranking": [list(t) for t in reveal.ranking],
+        "both_bad": reveal.both_bad,
+    }
+
+
 ACTIONS = {
     "start": svc.tournament_start,
     "pause": svc.tournament_pause,
@@ -132,7 +204,7 @@ ACTIONS = {
 @api.post(
     "/tournaments/{tournament_id}/{action}",
     response={200: TournamentOut, 400: ErrorOut},
-    auth=django_auth,
+    auth=TOKEN_OR_SESSION,
 )
 def tournaments_action(request: HttpRequest, tournament_id: int, action: str) -> Any:
     _require_staff(request)

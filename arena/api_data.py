@@ -13,8 +13,8 @@ from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
-from ninja.security import django_auth
 
+from arena.auth import TOKEN_OR_SESSION
 from arena.models import PromptSet, Tournament
 from arena.services.exports import Export, UnknownExport, tournament_export
 from arena.services.imports import (
@@ -88,7 +88,7 @@ def export(request: HttpRequest, tournament_id: int, kind: str) -> Any:
 
 
 @router.post(
-    "/import/answers", response={201: AnswersImportedOut, 400: ErrorsOut}, auth=django_auth
+    "/import/answers", response={201: AnswersImportedOut, 400: ErrorsOut}, auth=TOKEN_OR_SESSION
 )
 def import_answers(
     request: HttpRequest,
@@ -107,7 +107,7 @@ def import_answers(
 
 
 @router.post(
-    "/import/prompts", response={201: PromptSetImportedOut, 400: ErrorsOut}, auth=django_auth
+    "/import/prompts", response={201: PromptSetImportedOut, 400: ErrorsOut}, auth=TOKEN_OR_SESSION
 )
 def import_prompts(
     request: HttpRequest,
