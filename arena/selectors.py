@@ -18,9 +18,12 @@ from arena.models import (
     Prompt,
     Response,
     Tournament,
+    Vote,
 )
-from arena.standings import ELO_K, leaderboard_rows, style_controlled_rows
-from ratings.data import SCORE_OF_OUTCOME, ranking_to_pairs
+from arena.standings import BT_PRIOR, ELO_K, leaderboard_rows, style_controlled_rows
+from ratings.anomaly import VoterReport, voter_reports
+from ratings.bradley_terry import fit_bradley_terry
+from ratings.data import SCORE_OF_OUTCOME, Outcome, battles_from_rankings, ranking_to_pairs
 from ratings.elo import elo_expected, elo_update
 
 
@@ -82,6 +85,28 @@ def global_leaderboard(
     for match_id, name, text in entries:
         answers.setdefault(match_id, {})[name] = text or ""
     return style_controlled_rows(models, rankings, [answers.get(m, {}) for m, _ in picked])
+
+
+def voter_outliers(*, alpha: float = 0.01, min_votes: int = 5) -> list[VoterReport]:
+    """Human voters whose decisive votes the crowd's BT model finds too surprising."""
+    names = dict(Contestant.objects.values_list("pk", "name"))
+    votes = list(
+        Vote.objects.order_by("created_at", "pk").values_list(
+            "user__username", "session_key", "ranking"
+        )
+    )
+    rankings = [[[names[c] for c in tier] for tier in ranking] for _, _, ranking in votes]
+    if not rankings:
+        return []
+    models = sorted({m for r in rankings for tier in r for m in tier})
+    fit = fit_bradley_terry(battles_from_rankings(rankings, models=models), prior=BT_PRIOR)
+    decisive = [
+        (f"user {user}" if user else f"session {session[:8]}…", a, b)
+        for (user, session, _), ranking in zip(votes, rankings, strict=True)
+        for a, b, outcome in ranking_to_pairs(ranking)
+        if outcome == Outcome.A_WINS
+    ]
+    return voter_reports(decisive, fit.as_dict(), alpha=alpha, min_votes=min_votes)
 
 
 def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:

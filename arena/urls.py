@@ -7,6 +7,7 @@ from arena.api import api
 urlpatterns = [
     path("", views.home, name="home"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
+    path("staff/voters/", views.staff_voters, name="staff_voters"),
     path("leaderboard/data.json", views.leaderboard_json, name="leaderboard_json"),
     path("tournaments/new/", views.tournament_new, name="tournament_new"),
     path("tournaments/<int:tournament_id>/", views.tournament_detail, name="tournament"),

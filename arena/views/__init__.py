@@ -25,6 +25,7 @@ from arena.selectors import (
     tournament_rounds,
     tournament_spend,
     tournaments_with_progress,
+    voter_outliers,
 )
 from arena.services.tournaments import tournament_create
 from arena.services.voting import VoteRefused, battle_next, vote_record
@@ -172,3 +173,9 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
     battle = battle_next(tournament=tournament, session_key=session_key)
     context = {"tournament": tournament, "battle": battle, "idempotency_key": uuid.uuid4().hex}
     return render(request, "arena/vote.html", context)
+
+
+@staff_member_required
+def staff_voters(request: HttpRequest) -> HttpResponse:
+    """Outlier-voter report: who votes against the crowd far beyond chance."""
+    return render(request, "arena/staff_voters.html", {"reports": voter_outliers()})

@@ -56,7 +56,7 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert _up(base + "/"), log.read_text()[-3000:]
         yield base
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -73,11 +73,12 @@ def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(tmp_path
             f"{error!r}\n--- demo output ---\n{log.read_text()[-3000:]}"
         ) from error
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
     output = log.read_text()
+    assert process.returncode is not None and process.returncode != -9, "no clean shutdown"
     assert "Traceback" not in output, output[-3000:]
     assert (tmp_path / "arena.sqlite3").exists()

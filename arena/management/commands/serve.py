@@ -23,12 +23,20 @@ def serve(*, host: str, port: int, on_ready: Any = None) -> None:
 
     from arena.asgi import application
 
-    Server(
-        application=application,
-        endpoints=build_endpoint_description_strings(host=host, port=port),
-        ready_callable=on_ready,
-        verbosity=0,
-    ).run()
+    try:
+        Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            ready_callable=on_ready,
+            verbosity=0,
+        ).run()
+    finally:
+        if settings.EMBEDDED:
+            # A warm shutdown: running tasks finish before the interpreter goes away
+            # (matches left pending are re-queued by the next start).
+            from arena.embedded import embedded_worker_stop
+
+            embedded_worker_stop()
 
 
 class Command(BaseCommand):
