@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from django.db.models import Count, Q, QuerySet, Sum
 
+from arena.formats import FormatState, get_format
 from arena.live import LeaderboardRow
 from arena.models import (
     Contestant,
@@ -21,6 +22,7 @@ from arena.models import (
     Vote,
 )
 from arena.standings import BT_PRIOR, ELO_K, leaderboard_rows, style_controlled_rows
+from judges.costs import estimate_cost
 from ratings.anomaly import VoterReport, voter_reports
 from ratings.bradley_terry import fit_bradley_terry
 from ratings.data import SCORE_OF_OUTCOME, Outcome, battles_from_rankings, ranking_to_pairs
@@ -180,6 +182,57 @@ def tournament_rounds(tournament: Tournament) -> list[dict[str, Any]]:
             }
         )
     return [{"round": r, "matches": ms} for r, ms in sorted(rounds.items())]
+
+
+# Rough sizes for a pre-run estimate when nothing better is known (tokens ≈ characters / 4).
+EXPECTED_ANSWER_TOKENS = 400
+EXPECTED_VERDICT_TOKENS = 300
+
+
+def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
+    """Judge calls and USD a tournament should take, before it runs.
+
+    Calls: the format's own plan (an upper bound for adaptive formats), capped by the
+    budget, times two when the judge sees both answer orders. Money: judge and contestant
+    prices (USD per million tokens, ``price_in`` / ``price_out``) times expected tokens:
+    prompt length / 4, answers of ``max_tokens`` or 400 tokens, verdicts of 300 tokens.
+    """
+    fmt = get_format(tournament.format)
+    contestants = tuple(sorted(tournament.contestants.values_list("pk", flat=True)))
+    prompts = list(tournament.prompt_set.prompts.values_list("text", flat=True))
+    state = FormatState(contestants, len(prompts), tournament.config, tournament.seed)
+    matches = fmt.next_step(state).planned_total or 0
+    if tournament.budget is not None:
+        matches = min(matches, tournament.budget)
+    judge = tournament.judge
+    settings_ = judge.settings if judge else {}
+    calls = matches * (2 if settings_.get("both_orders") else 1) if judge else 0
+    prompt_tokens = sum(len(p) for p in prompts) / max(len(prompts), 1) / 4
+    k = int(tournament.config.get("k", 2))
+    judge_usd = estimate_cost(
+        calls,
+        prompt_tokens + k * EXPECTED_ANSWER_TOKENS,
+        EXPECTED_VERDICT_TOKENS,
+        float(settings_.get("price_in") or 0),
+        float(settings_.get("price_out") or 0),
+    )
+    answers_usd = 0.0
+    for c in tournament.contestants.all():
+        answer_tokens = float(c.generation.get("max_tokens", EXPECTED_ANSWER_TOKENS))
+        answers_usd += estimate_cost(
+            len(prompts),
+            prompt_tokens,
+            answer_tokens,
+            float(c.generation.get("price_in") or 0),
+            float(c.generation.get("price_out") or 0),
+        )
+    return {
+        "matches": matches,
+        "judge_calls": calls,
+        "judge_usd": round(judge_usd, 4),
+        "answers_usd_at_most": round(answers_usd, 4),
+        "upper_bound": tournament.format == "adaptive",
+    }
 
 
 def tournament_progress(tournament: Tournament) -> tuple[int, int | None]:

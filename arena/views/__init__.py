@@ -19,6 +19,7 @@ from arena.selectors import (
     leaderboard_categories,
     leaderboard_sources,
     tournament_charts,
+    tournament_estimate,
     tournament_leaderboard,
     tournament_progress,
     tournament_recent_results,
@@ -98,6 +99,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "recent": recent,
             "spend": tournament_spend(tournament),
             "rounds": tournament_rounds(tournament),
+            "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
         },
     )
 

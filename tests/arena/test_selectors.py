@@ -110,3 +110,37 @@ def test_rounds_list_a_bracket_with_winners_marked(contestants, prompt_set, judg
     assert all(set(m["winners"]) <= finalists for m in semis if m["winners"])
     page = Client().get(f"/tournaments/{t.pk}/rounds/").content.decode()
     assert page.count('class="match-card') == 3 and 'class="entrant winner"' in page
+
+
+def test_a_draft_shows_expected_judge_calls_and_cost_before_it_starts(
+    contestants, prompt_set
+) -> None:
+    from django.test import Client
+
+    from arena.models import Judge, JudgeKind
+    from arena.selectors import tournament_estimate
+
+    people = contestants(4)
+    Judge.objects.create(
+        name="priced",
+        kind=JudgeKind.OPENAI,
+        base_url="http://127.0.0.1:9/v1",
+        model_id="m",
+        settings={"both_orders": True, "price_in": 1.0, "price_out": 4.0},
+    )
+    t = tournament_create(
+        name="est",
+        format="round_robin",
+        contestants=[c.name for c in people],
+        prompt_set="tiny",
+        judge="priced",
+        config={"rounds": 2},
+        seed=1,
+    )
+    estimate = tournament_estimate(t)
+    assert estimate["matches"] == 12 and estimate["judge_calls"] == 24
+    prompt_tokens = sum(len(p.text) for p in prompt_set.prompts.all()) / 3 / 4
+    expected = 24 * ((prompt_tokens + 2 * 400) * 1.0 + 300 * 4.0) / 1e6
+    assert estimate["judge_usd"] == pytest.approx(expected, abs=1e-4)
+    page = Client().get(f"/tournaments/{t.pk}/").content.decode()
+    assert "12 matches" in page and "(24 judge calls)" in page
