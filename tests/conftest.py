@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -71,5 +71,57 @@ def make_tournament(
             seed=seed,
             budget=budget,
         )
+
+    return make
+
+
+@pytest.fixture
+def play_out(db: None) -> Callable[..., Tournament]:
+    """Drive a started tournament without Celery: advance, play what is pending, repeat."""
+    from arena.models import MatchStatus, TournamentStatus
+    from arena.services.matches import match_play
+    from arena.services.tournaments import tournament_advance
+
+    def play(tournament: Tournament, max_steps: int = 60) -> Tournament:
+        for _ in range(max_steps):
+            tournament_advance(tournament_id=tournament.pk)
+            tournament.refresh_from_db()
+            pending = tournament.matches.filter(status=MatchStatus.PENDING)
+            if tournament.status != TournamentStatus.RUNNING or not pending.exists():
+                break
+            for match in pending:
+                match_play(match_id=match.pk)
+        return tournament
+
+    return play
+
+
+@pytest.fixture
+def human_tournament_of(
+    contestants: Callable[[int], list[Contestant]], prompt_set: PromptSet
+) -> Callable[..., Tournament]:
+    """A started, human-judged tournament whose first matches wait for votes."""
+    from arena.services.matches import match_play
+    from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+
+    def make(
+        n: int, *, format: str = "round_robin", config: dict[str, Any] | None = None, seed: int = 5
+    ) -> Tournament:
+        people = contestants(n)
+        tournament = tournament_start(
+            tournament=tournament_create(
+                name="humans",
+                format=format,
+                contestants=[c.name for c in people],
+                prompt_set=prompt_set.name,
+                judge=None,
+                config=config or {"rounds": 1},
+                seed=seed,
+            )
+        )
+        tournament_advance(tournament_id=tournament.pk)
+        for match in tournament.matches.all():
+            match_play(match_id=match.pk)
+        return tournament
 
     return make

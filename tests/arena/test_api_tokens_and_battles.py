@@ -9,8 +9,6 @@ from django.core.management import call_command
 from django.test import Client
 
 from arena.models import ApiToken, Tournament, Vote
-from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
 
 pytestmark = pytest.mark.django_db
 
@@ -76,23 +74,8 @@ def test_a_session_without_its_csrf_token_cannot_use_the_api(
 
 
 @pytest.fixture
-def human(contestants, prompt_set):
-    people = contestants(3)
-    t = tournament_start(
-        tournament=tournament_create(
-            name="h",
-            format="round_robin",
-            contestants=[c.name for c in people],
-            prompt_set="tiny",
-            judge=None,
-            config={"rounds": 1},
-            seed=2,
-        )
-    )
-    tournament_advance(tournament_id=t.pk)
-    for m in t.matches.all():
-        match_play(match_id=m.pk)
-    return t
+def human(human_tournament_of):
+    return human_tournament_of(3, seed=2)
 
 
 def test_an_api_voter_gets_a_blind_battle_votes_once_and_sees_the_reveal(human) -> None:

@@ -3,14 +3,13 @@ from __future__ import annotations
 import pytest
 
 from arena.selectors import tournament_leaderboard
-from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_leaderboard_ranks_by_bradley_terry_with_cis_that_hold_the_rating(
-    contestants, prompt_set, judge
+    contestants, prompt_set, judge, play_out
 ) -> None:
     people = contestants(3)  # hidden strengths 1200, 1100, 1000
     t = tournament_start(
@@ -24,10 +23,7 @@ def test_the_leaderboard_ranks_by_bradley_terry_with_cis_that_hold_the_rating(
             seed=4,
         )
     )
-    for _ in range(10):
-        tournament_advance(tournament_id=t.pk)
-        for m in t.matches.filter(status="pending"):
-            match_play(match_id=m.pk)
+    t = play_out(t)
     rows = tournament_leaderboard(t)
     assert [r["bt"] for r in rows] == sorted((r["bt"] for r in rows), reverse=True)
     assert all(r["bt_low"] < r["bt"] < r["bt_high"] for r in rows)
@@ -45,7 +41,7 @@ def test_before_any_verdict_there_is_no_bt_rating_and_everyone_shares_rank_1(
 
 
 def test_chart_data_has_consistent_win_rates_predictions_and_history(
-    contestants, prompt_set, judge
+    contestants, prompt_set, judge, play_out
 ) -> None:
     from arena.models import Judgment
     from arena.selectors import tournament_charts
@@ -62,10 +58,7 @@ def test_chart_data_has_consistent_win_rates_predictions_and_history(
             seed=8,
         )
     )
-    for _ in range(10):
-        tournament_advance(tournament_id=t.pk)
-        for m in t.matches.filter(status="pending"):
-            match_play(match_id=m.pk)
+    t = play_out(t)
     data = tournament_charts(t)
     n = len(data["models"])
     assert n == 4 and len(data["history"]) == Judgment.objects.count() == 12
@@ -81,7 +74,9 @@ def test_chart_data_has_consistent_win_rates_predictions_and_history(
     assert final == pytest.approx(elo, abs=0.01)
 
 
-def test_rounds_list_a_bracket_with_winners_marked(contestants, prompt_set, judge) -> None:
+def test_rounds_list_a_bracket_with_winners_marked(
+    contestants, prompt_set, judge, play_out
+) -> None:
     from django.test import Client
 
     from arena.selectors import tournament_rounds
@@ -98,10 +93,7 @@ def test_rounds_list_a_bracket_with_winners_marked(contestants, prompt_set, judg
             seed=3,
         )
     )
-    for _ in range(10):
-        tournament_advance(tournament_id=t.pk)
-        for m in t.matches.filter(status="pending"):
-            match_play(match_id=m.pk)
+    t = play_out(t)
     rounds = tournament_rounds(t)
     assert [len(r["matches"]) for r in rounds] == [2, 1]
     semis = rounds[0]["matches"]

@@ -5,22 +5,9 @@ from __future__ import annotations
 import pytest
 
 from arena.models import Judgment, MatchStatus, Standing, Tournament, TournamentStatus
-from arena.services.matches import match_play
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
 
 pytestmark = pytest.mark.django_db
-
-
-def run(tournament: Tournament) -> Tournament:
-    tournament = tournament_start(tournament=tournament)
-    for _ in range(60):
-        tournament_advance(tournament_id=tournament.pk)
-        tournament.refresh_from_db()
-        if tournament.status != TournamentStatus.RUNNING:
-            break
-        for match in tournament.matches.filter(status=MatchStatus.PENDING):
-            match_play(match_id=match.pk)
-    return tournament
 
 
 @pytest.mark.parametrize(
@@ -36,7 +23,7 @@ def run(tournament: Tournament) -> Tournament:
     ],
 )
 def test_each_format_completes_with_every_planned_match_judged_once(
-    contestants, prompt_set, judge, format: str, n: int, config: dict
+    contestants, prompt_set, judge, play_out, format: str, n: int, config: dict
 ) -> None:
     people = contestants(n)
     tournament = tournament_create(
@@ -48,7 +35,7 @@ def test_each_format_completes_with_every_planned_match_judged_once(
         config=config,
         seed=3,
     )
-    tournament = run(tournament)
+    tournament = play_out(tournament_start(tournament=tournament))
     assert tournament.status == TournamentStatus.COMPLETED
     played = tournament.matches.filter(status=MatchStatus.COMPLETED).count()
     assert played == tournament.planned_matches == tournament.matches.count()
@@ -61,7 +48,7 @@ def test_each_format_completes_with_every_planned_match_judged_once(
 
 
 def test_a_kwise_group_is_judged_whole_and_moves_every_member(
-    contestants, prompt_set, judge
+    contestants, prompt_set, judge, play_out
 ) -> None:
     people = contestants(4)
     tournament = tournament_create(
@@ -73,7 +60,7 @@ def test_a_kwise_group_is_judged_whole_and_moves_every_member(
         config={"k": 4, "rounds": 1},
         seed=1,
     )
-    tournament = run(tournament)
+    tournament = play_out(tournament_start(tournament=tournament))
     ranking = tournament.matches.get().judgment.ranking
     assert sorted(c for tier in ranking for c in tier) == sorted(c.pk for c in people)
     standings = Standing.objects.filter(tournament=tournament)
@@ -101,19 +88,21 @@ def test_an_anchor_that_is_not_a_contestant_is_refused_by_name(
 
 
 def test_rating_seeds_are_frozen_at_start_from_the_last_completed_tournament(
-    contestants, prompt_set, judge
+    contestants, prompt_set, judge, play_out
 ) -> None:
     people = contestants(4)
     names = [c.name for c in people]
-    first = run(
-        tournament_create(
-            name="rr",
-            format="round_robin",
-            contestants=names,
-            prompt_set="tiny",
-            judge="sim-judge",
-            config={"rounds": 3},
-            seed=2,
+    first = play_out(
+        tournament_start(
+            tournament=tournament_create(
+                name="rr",
+                format="round_robin",
+                contestants=names,
+                prompt_set="tiny",
+                judge="sim-judge",
+                config={"rounds": 3},
+                seed=2,
+            )
         )
     )
     elo = dict(Standing.objects.filter(tournament=first).values_list("contestant_id", "elo"))

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from arena.models import Judgment, MatchStatus, TournamentStatus
+from arena.models import Judgment, TournamentStatus
 from arena.selectors import tournament_spend
 from arena.services import matches as match_services
 from arena.services.tournaments import tournament_advance, tournament_resume, tournament_start
@@ -20,26 +20,15 @@ class CentJudge:
         return Verdict(ranking=((0,), (1,)), cost=0.01)
 
 
-def play_until_idle(tournament) -> None:
-    for _ in range(30):
-        tournament_advance(tournament_id=tournament.pk)
-        tournament.refresh_from_db()
-        pending = tournament.matches.filter(status=MatchStatus.PENDING)
-        if tournament.status != TournamentStatus.RUNNING or not pending.exists():
-            return
-        for match in pending:
-            match_services.match_play(match_id=match.pk)
-
-
 def test_a_money_budget_pauses_the_tournament_before_it_is_exceeded_and_resume_goes_on(
-    make_tournament, monkeypatch
+    make_tournament, monkeypatch, play_out
 ) -> None:
     monkeypatch.setattr(match_services, "judge_comparator", lambda **kw: CentJudge())
     tournament = make_tournament(n=4, rounds=2)
     tournament.budget_usd = Decimal("0.05")
     tournament.save()
     tournament = tournament_start(tournament=tournament)
-    play_until_idle(tournament)
+    tournament = play_out(tournament)
 
     assert tournament.status == TournamentStatus.PAUSED
     assert "money budget" in tournament.error and "$0.0500 of $0.0500" in tournament.error
@@ -49,7 +38,7 @@ def test_a_money_budget_pauses_the_tournament_before_it_is_exceeded_and_resume_g
     tournament.budget_usd = Decimal("1")
     tournament.save()
     tournament = tournament_resume(tournament=tournament)
-    play_until_idle(tournament)
+    tournament = play_out(tournament)
     assert tournament.status == TournamentStatus.COMPLETED
     assert Judgment.objects.filter(match__tournament=tournament).count() == 12
     assert tournament_spend(tournament) == Decimal("0.12")

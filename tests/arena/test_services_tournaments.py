@@ -93,19 +93,9 @@ def test_advancing_twice_never_duplicates_a_match(make_tournament) -> None:
     assert Match.objects.filter(tournament=tournament).count() == 6
 
 
-def play_all(tournament: Tournament) -> None:
-    for _ in range(20):
-        tournament_advance(tournament_id=tournament.pk)
-        tournament.refresh_from_db()
-        if tournament.status != TournamentStatus.RUNNING:
-            return
-        for match in tournament.matches.filter(status=MatchStatus.PENDING):
-            match_play(match_id=match.pk)
-
-
-def test_a_round_robin_runs_round_by_round_to_completion(make_tournament) -> None:
+def test_a_round_robin_runs_round_by_round_to_completion(make_tournament, play_out) -> None:
     tournament = tournament_start(tournament=make_tournament(n=4, rounds=2))
-    play_all(tournament)
+    tournament = play_out(tournament)
     assert tournament.status == TournamentStatus.COMPLETED
     assert tournament.matches.filter(status=MatchStatus.COMPLETED).count() == 12
     assert (
@@ -114,9 +104,9 @@ def test_a_round_robin_runs_round_by_round_to_completion(make_tournament) -> Non
     assert tournament.snapshots.get().rows[0]["rank"] == 1
 
 
-def test_the_budget_caps_the_matches_played(make_tournament) -> None:
+def test_the_budget_caps_the_matches_played(make_tournament, play_out) -> None:
     tournament = tournament_start(tournament=make_tournament(n=4, rounds=2, budget=5))
-    play_all(tournament)
+    tournament = play_out(tournament)
     assert tournament.status == TournamentStatus.COMPLETED
     assert tournament.matches.count() == 5
     assert tournament.planned_matches == 5

@@ -11,21 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def human_tournament(contestants, prompt_set):
-    people = contestants(3)
-    tournament = tournament_create(
-        name="humans",
-        format="round_robin",
-        contestants=[c.name for c in people],
-        prompt_set="tiny",
-        judge=None,
-        config={"rounds": 1},
-        seed=5,
-    )
-    tournament = tournament_start(tournament=tournament)
-    tournament_advance(tournament_id=tournament.pk)
-    for match in tournament.matches.all():
-        assert match_play(match_id=match.pk) == "awaiting_vote"
+def human_tournament(human_tournament_of):
+    tournament = human_tournament_of(3)
+    assert {m.status for m in tournament.matches.all()} == {"awaiting_vote"}
     return tournament
 
 
@@ -134,21 +122,8 @@ def test_the_tournament_completes_when_every_battle_has_its_vote(human_tournamen
 
 
 @pytest.fixture
-def kwise_tournament(contestants, prompt_set):
-    people = contestants(4)
-    tournament = tournament_create(
-        name="rank four",
-        format="kwise",
-        contestants=[c.name for c in people],
-        prompt_set="tiny",
-        judge=None,
-        config={"k": 4, "rounds": 1},
-        seed=2,
-    )
-    tournament = tournament_start(tournament=tournament)
-    tournament_advance(tournament_id=tournament.pk)
-    match_play(match_id=tournament.matches.get().pk)
-    return tournament
+def kwise_tournament(human_tournament_of):
+    return human_tournament_of(4, format="kwise", config={"k": 4, "rounds": 1}, seed=2)
 
 
 def test_a_kwise_battle_is_ranked_whole_with_ties(kwise_tournament) -> None:

@@ -13,21 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def tournament(contestants, prompt_set):
-    people = contestants(2)
-    t = tournament_create(
-        name="humans",
-        format="round_robin",
-        contestants=[c.name for c in people],
-        prompt_set="tiny",
-        judge=None,
-        config={"rounds": 1},
-        seed=5,
-    )
-    tournament_start(tournament=t)
-    tournament_advance(tournament_id=t.pk)
+def tournament(human_tournament_of):
+    t = human_tournament_of(2)
     match = t.matches.get()
-    match_play(match_id=match.pk)
     # An answer that tries to inject markup must come out inert.
     entry = match.entries.order_by("position").first()
     Response.objects.filter(pk=entry.response_id).update(
