@@ -23,6 +23,7 @@ from arena.models import (
 )
 from arena.standings import BT_PRIOR, ELO_K, leaderboard_rows, style_controlled_rows
 from judges.costs import estimate_cost
+from judges.quality import PairJudgment, agreement, judge_quality, plurality
 from ratings.anomaly import VoterReport, voter_reports
 from ratings.bradley_terry import fit_bradley_terry
 from ratings.data import SCORE_OF_OUTCOME, Outcome, battles_from_rankings, ranking_to_pairs
@@ -109,6 +110,69 @@ def voter_outliers(*, alpha: float = 0.01, min_votes: int = 5) -> list[VoterRepo
         if outcome == Outcome.A_WINS
     ]
     return voter_reports(decisive, fit.as_dict(), alpha=alpha, min_votes=min_votes)
+
+
+def _pair_judgments() -> dict[str, list[PairJudgment]]:
+    """Every pairwise verdict as the judge saw it (left = shown first), by source."""
+    by_source: dict[str, list[PairJudgment]] = {}
+    entries = MatchEntry.objects.filter(match__judgment__isnull=False).values_list(
+        "match_id", "position", "contestant_id", "contestant__name", "response__text"
+    )
+    shown: dict[int, list[tuple[int, int, str, str]]] = {}
+    for match_id, position, cid, name, text in entries:
+        shown.setdefault(match_id, []).append((position, cid, name, text or ""))
+    verdicts = Judgment.objects.values_list(
+        "match_id", "match__prompt_id", "judge__name", "ranking"
+    )
+    for match_id, prompt_id, judge_name, ranking in verdicts:
+        sides = sorted(shown.get(match_id, []))
+        if len(sides) != 2:
+            continue
+        (_, left_id, left, left_text), (_, _, right, right_text) = sides
+        winner = "tie" if len(ranking) == 1 else "left" if ranking[0] == [left_id] else "right"
+        by_source.setdefault(judge_name or "humans", []).append(
+            PairJudgment(str(prompt_id), left, right, winner, len(left_text), len(right_text))
+        )
+    return by_source
+
+
+def _orientation_free(j: PairJudgment) -> tuple[tuple[str, str, str], str]:
+    first, second = sorted((j.left, j.right))
+    return (j.prompt, first, second), j.winning_side() or "tie"
+
+
+def judge_quality_panel() -> list[dict[str, Any]]:
+    """Per judge (and humans): tie rate, position flips, intransitivity, preference for the
+    longer answer, and agreement with the human plurality on the same prompt and pair."""
+    sources = _pair_judgments()
+    human: dict[tuple[str, str, str], list[str]] = {}
+    for j in sources.get("humans", []):
+        key, label = _orientation_free(j)
+        human.setdefault(key, []).append(label)
+    human_label = {k: plurality(labels) for k, labels in human.items()}
+    panel = []
+    for source, judgments in sorted(sources.items()):
+        quality = judge_quality(judgments)
+        pairs = [_orientation_free(j) for j in judgments]
+        shared = [(label, human_label[key]) for key, label in pairs if human_label.get(key)]
+        agreed = None
+        if source != "humans" and shared:
+            names = sorted({x for pair in shared for x in pair})
+            agreed = agreement([p for p, _ in shared], [h for _, h in shared], labels=names)
+        panel.append(
+            {
+                "source": source,
+                "judgments": quality.judgments,
+                "tie_rate": quality.tie_rate,
+                "flip_rate": quality.position_flip_rate,
+                "intransitive": quality.transitivity.rate,
+                "longer_wins": quality.longer_answer_win_rate,
+                "human_items": agreed.n if agreed else 0,
+                "human_accuracy": agreed.accuracy if agreed else None,
+                "human_kappa": agreed.kappa if agreed else None,
+            }
+        )
+    return panel
 
 
 def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:

@@ -16,6 +16,7 @@ from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
     global_leaderboard,
+    judge_quality_panel,
     leaderboard_categories,
     leaderboard_sources,
     tournament_charts,
@@ -53,6 +54,7 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
         "style": style,
         "sources": sources,
         "categories": leaderboard_categories(),
+        "quality": judge_quality_panel(),
         **filters,
     }
     return render(request, "arena/leaderboard.html", context)

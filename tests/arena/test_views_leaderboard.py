@@ -88,3 +88,27 @@ def test_style_control_refits_with_answer_features_and_reports_their_coefficient
     assert [r["matches"] for r in data["rows"]] != [] and data["rows"] != plain
     page = Client().get("/leaderboard/", {"style": "on"}).content.decode()
     assert "Style control on" in page and "length (β" in page
+
+
+def test_the_judge_panel_compares_each_judge_with_humans_on_the_same_prompt_and_pair(
+    verdicts,
+) -> None:
+    from arena.selectors import judge_quality_panel
+
+    judged, human = verdicts
+    panel = {row["source"]: row for row in judge_quality_panel()}
+    assert panel["humans"]["judgments"] == 1 and panel["humans"]["tie_rate"] == 1.0
+    judge = panel["sim-judge"]
+    assert judge["judgments"] == 3
+    human_match = human.matches.get()
+    same = [
+        m
+        for m in judged.matches.all()
+        if m.prompt_id == human_match.prompt_id
+        and {e.contestant.name for e in m.entries.all()} == {"sim-0", "sim-1"}
+    ]
+    assert judge["human_items"] == len(same) == 1  # same seed and prompt set: same prompt
+    judge_tied = len(same[0].judgment.ranking) == 1
+    assert judge["human_accuracy"] == (1.0 if judge_tied else 0.0)  # the human said tie
+    page = Client().get("/leaderboard/").content.decode()
+    assert "Cohen" in page and "<td>sim-judge</td>" in page
