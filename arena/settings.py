@@ -94,7 +94,17 @@ def _sqlite(path: Path) -> dict[str, object]:
 
 
 if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # A connection pool per process: under ASGI every request runs in a thread of its own,
+    # so persistent per-thread connections (CONN_MAX_AGE) would pile up until PostgreSQL
+    # refuses new clients (measured in benchmarks/web_load.py); the pool reuses a few.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # Named per process (like the SQLite one) so that two test runs never share it.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("ARENA_DB_POOL_SIZE", 10, minimum=1),
+        "timeout": 30,
+    }
 elif DATABASE_URL:
     DATABASES = {"default": _sqlite(Path(dj_database_url.parse(DATABASE_URL)["NAME"]))}
 else:

@@ -6,6 +6,12 @@ probabilities; everything from ``--seed``. Each row of the output table is one t
 timed once (wall clock), with the largest rating gap to our answer in Elo points, so
 speed is never bought with a different answer.
 
+Peak memory (our rows): the pipeline is run again in a fresh subprocess (``--peak-only``)
+so earlier tasks cannot inflate it; ``resource.getrusage`` ``ru_maxrss`` is read after
+encoding, after aggregating and after BT fit + bootstrap, and ``tracemalloc`` (which sees
+numpy's buffers) gives the peak allocated by fit + bootstrap alone. Linux reports
+``ru_maxrss`` in KiB; ``--no-memory`` skips the subprocess.
+
     PYTHONPATH=. python benchmarks/ratings_speed.py            # 200 models, 2M battles
     PYTHONPATH=. python benchmarks/ratings_speed.py --battles 200000 --skip-elo
 
@@ -25,10 +31,14 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
@@ -52,6 +62,7 @@ class Row:
     seconds: float | None
     gap: float | None = None
     note: str = ""
+    peak_mib: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,69 @@ def timed(function: Callable[[], T]) -> tuple[T, float]:
 
 def gap(ours: dict[str, float], theirs: dict[str, float]) -> float:
     return max(abs(ours[name] - theirs[name]) for name in ours)
+
+
+MIB = 1024 * 1024
+
+
+def max_rss_mib() -> float:
+    """Peak resident set size of this process so far (Linux: ru_maxrss in KiB)."""
+    scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / MIB
+
+
+def peak_memory(args: argparse.Namespace) -> dict[str, float]:
+    """Run in a fresh process (``--peak-only``): peak RSS per stage, in MiB."""
+    data = synthetic(args.models, args.battles, args.tie_rate, args.seed)
+    after_data = max_rss_mib()
+    battles = battles_from_arrays(data.model_a, data.model_b, data.winner)
+    after_encode = max_rss_mib()
+    cells = aggregate(battles)
+    after_aggregate = max_rss_mib()
+    tracemalloc.start()
+    fit_bradley_terry(cells)
+    bootstrap_bradley_terry(cells, rounds=args.rounds, seed=args.seed)
+    _, traced = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "synthetic_data": after_data,
+        "encode": after_encode,
+        "aggregate": after_aggregate,
+        "fit_bootstrap": max_rss_mib(),
+        "fit_bootstrap_traced": traced / MIB,
+    }
+
+
+def measure_in_subprocess(args: argparse.Namespace) -> dict[str, float]:
+    command = [
+        sys.executable,
+        __file__,
+        "--peak-only",
+        *("--models", str(args.models), "--battles", str(args.battles)),
+        *("--tie-rate", str(args.tie_rate), "--rounds", str(args.rounds)),
+        *("--seed", str(args.seed)),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def add_memory(rows: list[Row], peaks: dict[str, float]) -> list[Row]:
+    """Attach the subprocess's peak RSS to our encode / aggregate / fit + bootstrap rows."""
+    out = []
+    for row in rows:
+        if row.library == "ratings" and row.task.startswith("encode"):
+            row = Row(**{**row.__dict__, "peak_mib": peaks["encode"]})
+        elif row.library == "ratings" and row.task.startswith("aggregate"):
+            row = Row(**{**row.__dict__, "peak_mib": peaks["aggregate"]})
+        elif row.library == "ratings" and row.task.startswith("BT fit + bootstrap"):
+            note = (
+                f"{row.note}; process peak RSS (input arrays included), "
+                f"fit + bootstrap allocate {peaks['fit_bootstrap_traced']:.0f} MiB at peak"
+            )
+            row = Row(**{**row.__dict__, "note": note, "peak_mib": peaks["fit_bootstrap"]})
+        out.append(row)
+    return out
 
 
 def bench_ours(
@@ -176,13 +250,16 @@ def bench_arena_rank(data: Synthetic, ours: dict[str, float], rounds: int, seed:
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| library | task | seconds | max gap to ours (Elo) | note |",
-        "|---|---|---:|---:|---|",
+        "| library | task | seconds | max gap to ours (Elo) | peak RSS (MiB) | note |",
+        "|---|---|---:|---:|---:|---|",
     ]
     for row in rows:
         seconds = "skipped" if row.seconds is None else f"{row.seconds:.3f}"
         gap_text = "" if row.gap is None else f"{row.gap:.1e}"
-        lines.append(f"| {row.library} | {row.task} | {seconds} | {gap_text} | {row.note} |")
+        peak = "" if row.peak_mib is None else f"{row.peak_mib:.0f}"
+        lines.append(
+            f"| {row.library} | {row.task} | {seconds} | {gap_text} | {peak} | {row.note} |"
+        )
     return "\n".join(lines)
 
 
@@ -200,15 +277,29 @@ def main() -> None:
     parser.add_argument(
         "--skip-arena-rank", action="store_true", help="its bootstrap takes minutes"
     )
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess")
+    parser.add_argument("--peak-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peak_only:
+        print(json.dumps(peak_memory(args)))
+        return
+    peaks = None if args.no_memory else measure_in_subprocess(args)
     data = synthetic(args.models, args.battles, args.tie_rate, args.seed)
     rows, ours = bench_ours(data, args.rounds, args.seed, args.skip_elo)
+    if peaks is not None:
+        rows = add_memory(rows, peaks)
     if not args.only_ours:
         rows += bench_evalica(data, ours, args.skip_elo)
         if not args.skip_arena_rank:
             rows += bench_arena_rank(data, ours, args.rounds, args.seed)
     setup = f"{args.models} models, {args.battles:,} battles, {args.tie_rate:.0%} ties"
     print(f"{setup}, seed {args.seed}\n")
+    if peaks is not None:
+        print(
+            f"peak RSS of a fresh process: {peaks['synthetic_data']:.0f} MiB after making the "
+            f"synthetic data, {peaks['fit_bootstrap']:.0f} MiB after BT fit + "
+            f"{args.rounds}-round bootstrap\n"
+        )
     print(table(rows))
 
 

@@ -1,16 +1,38 @@
-"""Command line: ``python -m ratings fit FILE [--method elo|bt] [--bootstrap N] ...``.
+"""Command line: ``python -m ratings fit FILE [--method elo|bt|sco|pl|bayes|winrate] ...``.
 
-Reads a FastChat battle file (JSON list, JSONL or CSV), fits the chosen method and prints
-a leaderboard as a table or JSON. A malformed file is reported with its line and field
-on stderr, with exit status 2 (the argparse convention for bad input).
+Reads a FastChat battle file (JSON list, JSONL, CSV or Parquet) or K-wise rankings (JSONL
+of ``{"ranking": [[best], [next, tied], ...], "weight": 1}``), fits the chosen method and
+prints a leaderboard as a table or JSON. A malformed file is reported with its line and
+field on stderr, with exit status 2 (the argparse convention for bad input).
+
+Methods and their ``rating`` column:
+
+- ``bt``: Bradley-Terry MLE on the Elo scale; ``elo``: FastChat online Elo. K-wise rankings
+  are decomposed into their K(K-1)/2 pairs (ties inside a tier).
+- ``sco``: Soft Condorcet Optimization; a battle is a two-entry vote.
+- ``pl``: Plackett-Luce MLE, natural log-strengths with mean 0 (choix's convention). A
+  battle is a 2-item ranking; a tie is one tier of two at half weight, so on battles
+  ``pl`` is exactly BT with ties as half wins (in natural units).
+- ``bayes``: Weng-Lin Plackett-Luce online ratings (openskill defaults) replayed in file
+  (or ``tstamp``) order, a ranking of whole-number weight w replayed w times; ``rating``
+  is the conservative ordinal mu - 3 sigma and the interval is mu +/- z sigma (z = 1.96
+  at ``--level 0.95``), so the rating sits below it.
+- ``winrate``: average win rate over the opponents met (ties half a win); intervals only
+  with ``--bootstrap`` (Poisson(1) weight per battle or ranking).
+
+``--bootstrap`` for ``pl`` and ``winrate`` reweights whole input records (battles or
+rankings) by Poisson(1) draws from ``--seed``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
+import statistics
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,14 +40,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ratings.bayesian import SkillRating, WengLinParams, ordinal, rate_plackett_luce
 from ratings.bootstrap import bootstrap_bradley_terry, rank_from_intervals
 from ratings.bradley_terry import NoMLEError, fit_bradley_terry
-from ratings.data import Battles
+from ratings.data import Battles, Outcome, battles_from_rankings
 from ratings.elo import bootstrap_online_elo, online_elo
-from ratings.io import BattleFileError, read_battle_file
+from ratings.io import BattleFileError, RankingData, read_rating_file
+from ratings.metrics import win_rate_matrix
+from ratings.plackett_luce import fit_plackett_luce
 from ratings.soft_condorcet import fit_soft_condorcet
 
-METHODS = ("bt", "elo", "sco")
+METHODS = ("bt", "elo", "sco", "pl", "bayes", "winrate")
+Data = Battles | RankingData
+Tiers = tuple[tuple[str, ...], ...]
+PL_FALLBACK_PRIOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -153,17 +181,230 @@ def _fit_sco(battles: Battles, args: argparse.Namespace) -> Leaderboard:
     )
 
 
+def _as_battles(data: Data) -> tuple[Battles, NDArray[np.intp]]:
+    """Pairwise battles, and for each the index of the input record it came from."""
+    if isinstance(data, Battles):
+        return data, np.arange(len(data), dtype=np.intp)
+    battles = battles_from_rankings(data.rankings, weights=data.weights)
+    sizes = np.array([sum(len(tier) for tier in r) for r in data.rankings], dtype=np.intp)
+    group = np.repeat(np.arange(len(data), dtype=np.intp), sizes * (sizes - 1) // 2)
+    return battles, group
+
+
+def _as_rankings(data: Data, *, tie_weight: float) -> tuple[list[Tiers], list[float]]:
+    """Tiered rankings; a battle is a 2-item ranking (a tie is one tier, at ``tie_weight``)."""
+    if isinstance(data, RankingData):
+        return list(data.rankings), list(data.weights)
+    names = data.models
+    rankings: list[Tiers] = []
+    weights: list[float] = []
+    order = data.time_order().tolist()
+    for a, b, outcome, weight in zip(
+        data.model_a[order].tolist(),
+        data.model_b[order].tolist(),
+        data.outcome[order].tolist(),
+        data.weight[order].tolist(),
+        strict=True,
+    ):
+        if outcome == Outcome.A_WINS:
+            rankings.append(((names[a],), (names[b],)))
+        elif outcome == Outcome.B_WINS:
+            rankings.append(((names[b],), (names[a],)))
+        else:
+            rankings.append(((names[a], names[b]),))
+            weight *= tie_weight
+        weights.append(weight)
+    return rankings, weights
+
+
+def _records_per_model(data: RankingData, models: tuple[str, ...]) -> NDArray[np.int64]:
+    """Number of rankings each model appears in."""
+    lookup = {name: k for k, name in enumerate(models)}
+    counts = np.zeros(len(models), dtype=np.int64)
+    for ranking in data.rankings:
+        for tier in ranking:
+            for name in tier:
+                counts[lookup[name]] += 1
+    return counts
+
+
+def _anchored(
+    models: tuple[str, ...], ratings: NDArray[np.float64], anchor: tuple[str, float] | None
+) -> float:
+    """The shift that puts the anchor model at its rating (0 without an anchor)."""
+    if anchor is None:
+        return 0.0
+    name, value = anchor
+    if name not in models:
+        raise ValueError(f"anchor: unknown model {name!r}")
+    return value - float(ratings[models.index(name)])
+
+
+def _fit_pl(data: Data, args: argparse.Namespace) -> Leaderboard:
+    rankings, weights = _as_rankings(data, tie_weight=0.5)
+    fit = fit_plackett_luce(rankings, prior=args.prior, weights=weights)
+    shift = _anchored(fit.models, fit.log_strengths, args.anchor)
+    ratings = fit.log_strengths + shift
+    params: dict[str, Any] = dict(fit.params()) | {
+        "scale": "natural log-strength, mean 0",
+        "anchor": None if args.anchor is None else dict([args.anchor]),
+        "log_likelihood": fit.log_likelihood,
+        "iterations": fit.n_iterations,
+    }
+    low = high = None
+    if args.bootstrap:
+        rng = np.random.default_rng(args.seed)
+        base = np.asarray(weights, dtype=np.float64)
+        samples = np.empty((args.bootstrap, len(fit.models)))
+        degenerate = 0
+        for round_ in range(args.bootstrap):
+            resampled = base * rng.poisson(1.0, base.size)
+            keep = np.flatnonzero(resampled > 0).tolist()
+            chosen = [rankings[k] for k in keep]
+            chosen_weights = resampled[keep].tolist()
+            try:
+                refit = fit_plackett_luce(
+                    chosen, prior=args.prior, weights=chosen_weights, models=fit.models
+                )
+            except NoMLEError:
+                degenerate += 1
+                refit = fit_plackett_luce(
+                    chosen, prior=PL_FALLBACK_PRIOR, weights=chosen_weights, models=fit.models
+                )
+            theta = refit.log_strengths
+            samples[round_] = theta + _anchored(fit.models, theta, args.anchor)
+        low, high = _interval(samples, args.level)
+        params |= {
+            "bootstrap": args.bootstrap,
+            "seed": args.seed,
+            "level": args.level,
+            "resample": "poisson",
+            "fallback_prior": PL_FALLBACK_PRIOR,
+            "degenerate_rounds": degenerate,
+        }
+    matches = _matches(data, fit.models)
+    return Leaderboard("pl", params, fit.models, ratings, low, high, matches)
+
+
+def _fit_bayes(data: Data, args: argparse.Namespace) -> Leaderboard:
+    if args.bootstrap:
+        raise ValueError("--bootstrap is not available for --method bayes (it has sigma)")
+    rankings, weights = _as_rankings(data, tie_weight=1.0)
+    settings = WengLinParams()
+    state: dict[str, SkillRating] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        if weight != int(weight):
+            raise ValueError(
+                f"--method bayes replays a ranking 'weight' times: weight {weight} is not "
+                "a whole number"
+            )
+        for _ in range(int(weight)):
+            state |= rate_plackett_luce(state, ranking, settings)
+    if not state:
+        raise ValueError("--method bayes: every weight is 0")
+    models = tuple(sorted(state))
+    mu = np.array([state[m].mu for m in models])
+    sigma = np.array([state[m].sigma for m in models])
+    ratings = np.array([ordinal(state[m]) for m in models])
+    shift = _anchored(models, ratings, args.anchor)
+    z = statistics.NormalDist().inv_cdf(0.5 + args.level / 2)
+    params: dict[str, Any] = dataclasses.asdict(settings) | {
+        "rating": "mu - 3 sigma (conservative ordinal)",
+        "interval": f"mu +/- {z:.4f} sigma",
+        "level": args.level,
+        "ordered_by_timestamp": isinstance(data, Battles) and data.timestamp is not None,
+        "anchor": None if args.anchor is None else dict([args.anchor]),
+    }
+    return Leaderboard(
+        "bayes",
+        params,
+        models,
+        ratings + shift,
+        mu - z * sigma + shift,
+        mu + z * sigma + shift,
+        _matches(data, models),
+    )
+
+
+def _average_win_rate(battles: Battles) -> NDArray[np.float64]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a model with no games: NaN
+        return win_rate_matrix(battles).average_win_rate()
+
+
+def _fit_winrate(data: Data, args: argparse.Namespace) -> Leaderboard:
+    if args.anchor is not None:
+        raise ValueError("--anchor is not available for --method winrate")
+    battles, group = _as_battles(data)
+    rates = _average_win_rate(battles)
+    params: dict[str, Any] = {"ties": "half a win", "average": "over opponents met"}
+    low = high = None
+    if args.bootstrap:
+        rng = np.random.default_rng(args.seed)
+        n_records = int(group.max()) + 1 if group.size else 0
+        samples = np.empty((args.bootstrap, battles.n_models))
+        for round_ in range(args.bootstrap):
+            weight = battles.weight * rng.poisson(1.0, n_records)[group]
+            samples[round_] = _average_win_rate(dataclasses.replace(battles, weight=weight))
+        tail = (1 - args.level) / 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanquantile(samples, [tail, 1 - tail], axis=0)
+        params |= {
+            "bootstrap": args.bootstrap,
+            "seed": args.seed,
+            "level": args.level,
+            "resample": "poisson",
+        }
+    return Leaderboard(
+        "winrate", params, battles.models, rates, low, high, _matches(data, battles.models)
+    )
+
+
+def _matches(data: Data, models: tuple[str, ...]) -> NDArray[np.int64]:
+    """Input records (battles or rankings) each model took part in."""
+    if isinstance(data, RankingData):
+        return _records_per_model(data, models)
+    return data.matches_per_model()
+
+
+def _fit(data: Data, args: argparse.Namespace) -> Leaderboard:
+    if args.method in ("pl", "bayes", "winrate"):
+        fits = {"pl": _fit_pl, "bayes": _fit_bayes, "winrate": _fit_winrate}
+        return fits[args.method](data, args)
+    if args.method == "sco" and isinstance(data, RankingData):
+        return _fit_sco_rankings(data, args)
+    battles, _ = _as_battles(data)
+    board = {"bt": _fit_bt, "elo": _fit_elo, "sco": _fit_sco}[args.method](battles, args)
+    if isinstance(data, RankingData):
+        board = dataclasses.replace(board, matches=_records_per_model(data, board.models))
+        board.params["input"] = "rankings, as K(K-1)/2 pairs each"
+    return board
+
+
+def _fit_sco_rankings(data: RankingData, args: argparse.Namespace) -> Leaderboard:
+    if args.bootstrap:
+        raise ValueError("--bootstrap is not available for --method sco")
+    result = fit_soft_condorcet(list(data.rankings), weights=list(data.weights))
+    params: dict[str, Any] = dict(result.params()) | {"loss": result.loss}
+    matches = _records_per_model(data, result.models)
+    return Leaderboard(
+        "sco", params, result.models, np.asarray(result.ratings), None, None, matches
+    )
+
+
 def _format_table(board: Leaderboard) -> str:
     rows = board.rows()
     width = max(len("model"), *(len(row["model"]) for row in rows))
+    digits = 2 if max(abs(row["rating"]) for row in rows) >= 10 else 4
     ci_title = f"{board.params.get('level', 0.95):.0%} CI" if board.ci_low is not None else ""
     lines = [f"{'rank':>4}  {'model':<{width}}  {'rating':>9}  {ci_title:>21}  {'matches':>7}"]
     for row in rows:
         interval = ""
         if row["ci_low"] is not None:
-            interval = f"[{row['ci_low']:9.2f}, {row['ci_high']:9.2f}]"
+            interval = f"[{row['ci_low']:9.{digits}f}, {row['ci_high']:9.{digits}f}]"
         lines.append(
-            f"{row['rank']:>4}  {row['model']:<{width}}  {row['rating']:9.2f}  "
+            f"{row['rank']:>4}  {row['model']:<{width}}  {row['rating']:9.{digits}f}  "
             f"{interval:>21}  {row['matches']:>7}"
         )
     return "\n".join(line.rstrip() for line in lines)
@@ -172,8 +413,17 @@ def _format_table(board: Leaderboard) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ratings", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser("fit", help="fit ratings to a FastChat battle file")
-    fit.add_argument("file", help="battles: .json list, .jsonl or .csv (model_a, model_b, winner)")
+    fit = commands.add_parser(
+        "fit",
+        help="fit ratings to a FastChat battle file or K-wise rankings",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fit.add_argument(
+        "file",
+        help="battles (.json list, .jsonl, .csv, .parquet; model_a, model_b, winner) "
+        'or K-wise .jsonl ({"ranking": [[...], ...], "weight": 1})',
+    )
     fit.add_argument("--method", choices=METHODS, default="bt")
     fit.add_argument(
         "--bootstrap", type=int, default=0, metavar="N", help="bootstrap rounds (0: none)"
@@ -187,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--level", type=float, default=0.95, help="confidence level of intervals")
     fit.add_argument("--anchor", type=_parse_anchor, default=None, metavar="MODEL=RATING")
-    fit.add_argument("--prior", type=float, default=0.0, help="BT Gaussian prior (choix alpha)")
+    fit.add_argument("--prior", type=float, default=0.0, help="BT/PL Gaussian prior (choix alpha)")
     fit.add_argument("--output", choices=("table", "json"), default="table")
     return parser
 
@@ -198,8 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.bootstrap < 0 or not 0 < args.level < 1:
         parser.error("--bootstrap must be >= 0 and --level in (0, 1)")
     try:
-        battles = read_battle_file(args.file)
-        board = {"bt": _fit_bt, "elo": _fit_elo, "sco": _fit_sco}[args.method](battles, args)
+        board = _fit(read_rating_file(args.file), args)
     except OSError as exc:
         print(f"error: {args.file}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -1,9 +1,16 @@
-"""Reading FastChat battle files: a JSON list, JSON lines, or CSV.
+"""Reading FastChat battle files (JSON list, JSON lines, CSV, Parquet) and K-wise rankings.
 
-Each record has ``model_a``, ``model_b`` and ``winner`` (``model_a``, ``model_b``,
+Each battle record has ``model_a``, ``model_b`` and ``winner`` (``model_a``, ``model_b``,
 ``tie`` or ``tie (bothbad)``), optionally ``weight`` and ``tstamp``; other fields (FastChat
 files carry many) are ignored. Every problem is reported as a ``BattleFileError`` naming
 the file line and the field, so a bad row in a million-row export can be found at once.
+
+K-wise files (JSON lines or a JSON list) hold ``{"ranking": [["a"], ["b", "c"]], "weight": 1}``
+records: tiers best first, models in one tier tied, ``weight`` optional (default 1). A file
+is read as rankings when its first record has a ``ranking`` field.
+
+Parquet (rows numbered from 1 in errors) needs ``pyarrow`` or ``pandas`` (with a Parquet
+engine); without them reading one is a ``BattleFileError`` naming the missing package.
 """
 
 from __future__ import annotations
@@ -19,9 +26,16 @@ from typing import Any, Literal
 
 from ratings.data import WINNER_LABELS, Battles, battles_from_arrays
 
-__all__ = ["BattleFileError", "read_battle_file", "read_battle_text"]
+__all__ = [
+    "BattleFileError",
+    "RankingData",
+    "read_battle_file",
+    "read_battle_text",
+    "read_rating_file",
+    "read_rating_text",
+]
 
-Format = Literal["json", "jsonl", "csv"]
+Format = Literal["json", "jsonl", "csv", "parquet"]
 REQUIRED = ("model_a", "model_b", "winner")
 OPTIONAL = ("weight", "tstamp")
 
@@ -52,6 +66,8 @@ def _detect_format(path_name: str, text: str) -> Format:
         return "jsonl"
     if suffix == ".csv":
         return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
     start = text.lstrip()[:1]
     return "json" if start == "[" else "jsonl" if start == "{" else "csv"
 
@@ -148,13 +164,65 @@ def _check_record(record: _Record, source: str) -> None:
         raise BattleFileError(source, record.line, "same model on both sides", "model_b")
 
 
-def read_battle_text(
-    text: str, *, source: str = "<text>", file_format: Format | None = None
-) -> Battles:
-    """Parse battle records from text (format detected from ``source``'s name or content)."""
-    kind = file_format or _detect_format(source, text)
-    reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]
-    records = list(reader(text, source))
+@dataclass(frozen=True)
+class RankingData:
+    """K-wise rankings (tiers best first) with one weight and file line per ranking."""
+
+    rankings: tuple[tuple[tuple[str, ...], ...], ...]
+    weights: tuple[float, ...]
+    lines: tuple[int, ...]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(sorted({name for r in self.rankings for tier in r for name in tier}))
+
+    def __len__(self) -> int:
+        return len(self.rankings)
+
+
+def _check_ranking(record: _Record, source: str) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(record.values, Mapping):
+        raise BattleFileError(source, record.line, "each ranking must be an object")
+    if "ranking" not in record.values:
+        raise BattleFileError(source, record.line, "missing", "ranking")
+    tiers = record.values["ranking"]
+    if not isinstance(tiers, list) or not all(isinstance(tier, list) for tier in tiers):
+        raise BattleFileError(
+            source, record.line, "expected a list of tiers (lists of model names)", "ranking"
+        )
+    seen: set[str] = set()
+    for tier in tiers:
+        if not tier:
+            raise BattleFileError(source, record.line, "empty tier", "ranking")
+        for name in tier:
+            if not isinstance(name, str) or not name:
+                raise BattleFileError(
+                    source,
+                    record.line,
+                    f"model names must be non-empty strings, got {name!r}",
+                    "ranking",
+                )
+            if name in seen:
+                raise BattleFileError(source, record.line, f"{name!r} listed twice", "ranking")
+            seen.add(name)
+    if len(seen) < 2:
+        raise BattleFileError(source, record.line, "needs at least two models", "ranking")
+    return tuple(tuple(tier) for tier in tiers)
+
+
+def _rankings_from_records(records: list[_Record], source: str) -> RankingData:
+    rankings = []
+    weights = []
+    for record in records:
+        rankings.append(_check_ranking(record, source))
+        weight = _number(record, "weight", source) if "weight" in record.values else 1.0
+        if weight < 0:
+            raise BattleFileError(source, record.line, "must be >= 0", "weight")
+        weights.append(weight)
+    return RankingData(tuple(rankings), tuple(weights), tuple(r.line for r in records))
+
+
+def _battles_from_records(records: list[_Record], source: str) -> Battles:
     if not records:
         raise BattleFileError(source, 1, "no battles in file")
     columns: dict[str, list[Any]] = {field: [] for field in REQUIRED + OPTIONAL}
@@ -182,11 +250,109 @@ def read_battle_text(
     )
 
 
-def read_battle_file(path: str | Path, *, file_format: Format | None = None) -> Battles:
-    """Read a FastChat battle file (``.json`` list, ``.jsonl``, ``.csv``)."""
-    path = Path(path)
+def _text_records(text: str, source: str, kind: Format) -> list[_Record]:
+    if kind == "parquet":
+        raise BattleFileError(source, 1, "Parquet is binary: use read_rating_file")
+    reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]
+    return list(reader(text, source))
+
+
+def _is_ranking_file(records: list[_Record]) -> bool:
+    return (
+        bool(records)
+        and isinstance(records[0].values, Mapping)
+        and ("ranking" in records[0].values)
+    )
+
+
+def read_battle_text(
+    text: str, *, source: str = "<text>", file_format: Format | None = None
+) -> Battles:
+    """Parse battle records from text (format detected from ``source``'s name or content)."""
+    records = _text_records(text, source, file_format or _detect_format(source, text))
+    return _battles_from_records(records, source)
+
+
+def read_rating_text(
+    text: str, *, source: str = "<text>", file_format: Format | None = None
+) -> Battles | RankingData:
+    """Battles, or K-wise rankings when the first record has a ``ranking`` field."""
+    records = _text_records(text, source, file_format or _detect_format(source, text))
+    if _is_ranking_file(records):
+        return _rankings_from_records(records, source)
+    return _battles_from_records(records, source)
+
+
+def _parquet_records(path: Path) -> list[_Record]:
+    """Rows of a Parquet file as records (line = 1-based row), via pyarrow or pandas."""
+    source = str(path)
+    try:
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        pq = None
+    try:
+        if pq is not None:
+            rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+        else:
+            try:
+                import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            except ImportError:
+                raise BattleFileError(
+                    source,
+                    1,
+                    "reading Parquet needs the 'pyarrow' package (or 'pandas' with a Parquet "
+                    "engine): pip install pyarrow",
+                ) from None
+            rows = pd.read_parquet(path).to_dict(orient="records")
+    except (BattleFileError, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+        raise BattleFileError(source, 1, f"unreadable Parquet ({exc})") from None
+    records = []
+    for number, row in enumerate(rows, start=1):
+        present = {k: v for k, v in row.items() if v is not None and not _is_nan(v)}
+        if "ranking" in present:
+            present["ranking"] = _as_list(present["ranking"])
+        records.append(_Record(number, present))
+    return records
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _as_list(value: object) -> object:
+    """Nested numpy arrays (pandas' view of Parquet lists) as plain lists."""
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_as_list(item) for item in value]
+    return value
+
+
+def _read_records(path: Path, file_format: Format | None) -> list[_Record]:
+    kind = file_format or _detect_format(str(path), "")
+    if kind == "parquet":
+        return _parquet_records(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise BattleFileError(str(path), 1, f"not UTF-8 text ({exc.reason})") from None
-    return read_battle_text(text, source=str(path), file_format=file_format)
+    return _text_records(text, str(path), file_format or _detect_format(str(path), text))
+
+
+def read_battle_file(path: str | Path, *, file_format: Format | None = None) -> Battles:
+    """Read a FastChat battle file (``.json`` list, ``.jsonl``, ``.csv``, ``.parquet``)."""
+    path = Path(path)
+    return _battles_from_records(_read_records(path, file_format), str(path))
+
+
+def read_rating_file(
+    path: str | Path, *, file_format: Format | None = None
+) -> Battles | RankingData:
+    """Read battles or K-wise rankings (see the module docstring for the formats)."""
+    path = Path(path)
+    records = _read_records(path, file_format)
+    if _is_ranking_file(records):
+        return _rankings_from_records(records, str(path))
+    return _battles_from_records(records, str(path))
