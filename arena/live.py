@@ -53,6 +53,7 @@ class TournamentProgress(TypedDict):
     status: str
     done: int
     planned: int | None
+    spend_usd: str  # a decimal as text: money is never a float
 
 
 class LeaderboardChanged(TypedDict):

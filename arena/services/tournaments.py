@@ -429,6 +429,7 @@ def tournament_publish_progress(*, tournament: Tournament) -> None:
             status=tournament.status,
             done=done,
             planned=planned,
+            spend_usd=str(tournament_spend(tournament)),
         ),
     )
 

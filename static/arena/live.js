@@ -20,7 +20,20 @@
     }));
   }
 
+  // ETA from the pace seen on this page: matches finished per second since it opened.
+  let firstSeen = null;
+  function eta(e) {
+    const now = Date.now();
+    if (!firstSeen) firstSeen = { t: now, done: e.done };
+    const rate = (e.done - firstSeen.done) / ((now - firstSeen.t) / 1000);
+    if (e.status !== "running" || !e.planned || !(rate > 0)) return "";
+    const seconds = Math.round((e.planned - e.done) / rate);
+    return seconds < 90 ? `· about ${seconds} s left` : `· about ${Math.round(seconds / 60)} min left`;
+  }
+
   function renderProgress(e) {
+    document.getElementById("eta").textContent = eta(e);
+    if (e.spend_usd !== undefined) document.getElementById("spend").textContent = Number(e.spend_usd).toFixed(4);
     const status = document.getElementById("status");
     status.textContent = e.status;
     status.className = "status " + e.status;

@@ -14,7 +14,12 @@ from arena.asgi import application
 
 def event(n: int) -> live.TournamentProgress:
     return live.TournamentProgress(
-        type="tournament.progress", tournament=n, status="running", done=n, planned=9
+        type="tournament.progress",
+        tournament=n,
+        status="running",
+        done=n,
+        planned=9,
+        spend_usd="0",
     )
 
 
@@ -86,6 +91,7 @@ def test_a_finished_match_publishes_leaderboard_updated_after_commit(make_tourna
     rows = by_type["leaderboard.updated"]["rows"]
     assert sorted(r["matches"] for r in rows) == [1, 1]
     assert by_type["tournament.progress"]["done"] == 1
+    assert by_type["tournament.progress"]["spend_usd"] == "0"
 
 
 @pytest.mark.django_db(transaction=True)
