@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("ARENA_CHROMIUM", "/usr/bin/chromium")
+STAFF_PASSWORD = "e2e-staff-password"
 
 
 def _free_port() -> int:
@@ -54,6 +55,23 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         time.sleep(0.3)
     try:
         assert _up(base + "/"), log.read_text()[-3000:]
+        # A staff account for the tests that manage tournaments (password only for this run).
+        subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "createsuperuser",
+                "--noinput",
+                "--username",
+                "staff",
+                "--email",
+                "staff@example.org",
+            ],
+            cwd=ROOT,
+            env=env | {"DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD},
+            check=True,
+            capture_output=True,
+        )
         yield base
     finally:
         process.send_signal(signal.SIGTERM)
