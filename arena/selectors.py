@@ -21,13 +21,19 @@ from arena.models import (
     Tournament,
     Vote,
 )
-from arena.standings import BT_PRIOR, ELO_K, leaderboard_rows, style_controlled_rows
+from arena.standings import (
+    BT_PRIOR,
+    apply_ranking,
+    leaderboard_rows,
+    new_stats,
+    style_controlled_rows,
+)
 from judges.costs import estimate_cost
 from judges.quality import PairJudgment, agreement, judge_quality, plurality
 from ratings.anomaly import VoterReport, voter_reports
 from ratings.bradley_terry import fit_bradley_terry
 from ratings.data import SCORE_OF_OUTCOME, Outcome, battles_from_rankings, ranking_to_pairs
-from ratings.elo import elo_expected, elo_update
+from ratings.elo import elo_expected
 
 
 def tournament_rankings(tournament: Tournament) -> tuple[list[str], list[list[list[str]]]]:
@@ -188,7 +194,7 @@ def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> d
     index = {m: i for i, m in enumerate(order)}
     n = len(order)
     wins, games = np.zeros((n, n)), np.zeros((n, n))
-    elo = dict.fromkeys(order, 1000.0)
+    stats = {m: new_stats() for m in order}
     history: list[dict[str, Any]] = []
     for count, ranking in enumerate(rankings, start=1):
         for a, b, outcome in ranking_to_pairs(ranking):
@@ -198,8 +204,8 @@ def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> d
             wins[j, i] += 1 - score
             games[i, j] += 1
             games[j, i] += 1
-            elo[a], elo[b] = elo_update(elo[a], elo[b], score, k=ELO_K)
-        history.append({"n": count, "elo": {m: round(v, 2) for m, v in elo.items()}})
+        apply_ranking(stats, ranking)
+        history.append({"n": count, "elo": {m: round(r["elo"], 2) for m, r in stats.items()}})
     step = max(1, len(history) // history_points)
     rated = {r["contestant"]: r["bt"] for r in rows if r["bt"] is not None}
     predicted = [

@@ -36,22 +36,38 @@ SCO_PARAMS: dict[str, Any] = {"temperature": 10.0, "learning_rate": 1000.0, "ite
 Ranking = Sequence[Sequence[str]]
 
 
-def _online(models: Sequence[str], rankings: Sequence[Ranking]) -> dict[str, dict[str, float]]:
-    stats = {m: {"elo": 1000.0, "matches": 0.0, "wins": 0.0, "ties": 0.0} for m in models}
+Stats = dict[str, float]
+
+
+def new_stats(elo: float = 1000.0) -> Stats:
+    return {"elo": elo, "matches": 0.0, "wins": 0.0, "ties": 0.0}
+
+
+def apply_ranking(stats: Mapping[str, Stats], ranking: Ranking) -> None:
+    """Fold one verdict into the running records of its entrants, in place.
+
+    A K-wise ranking counts as its K(K-1)/2 pairwise outcomes, applied in a fixed order
+    (online Elo); points are 1 per entrant ranked below and 0.5 per tie, over K-1.
+    """
+    entrants = [m for tier in ranking for m in tier]
+    opponents = max(len(entrants) - 1, 1)
+    for a, b, outcome in ranking_to_pairs(ranking):
+        first, second = stats[a], stats[b]
+        score = float(SCORE_OF_OUTCOME[outcome])
+        first["elo"], second["elo"] = elo_update(first["elo"], second["elo"], score, k=ELO_K)
+        first["wins"] += score / opponents
+        second["wins"] += (1.0 - score) / opponents
+        if outcome == Outcome.TIE:
+            first["ties"] += 1
+            second["ties"] += 1
+    for m in entrants:
+        stats[m]["matches"] += 1
+
+
+def _online(models: Sequence[str], rankings: Sequence[Ranking]) -> dict[str, Stats]:
+    stats = {m: new_stats() for m in models}
     for ranking in rankings:
-        entrants = [m for tier in ranking for m in tier]
-        opponents = max(len(entrants) - 1, 1)
-        for a, b, outcome in ranking_to_pairs(ranking):
-            first, second = stats[a], stats[b]
-            score = float(SCORE_OF_OUTCOME[outcome])
-            first["elo"], second["elo"] = elo_update(first["elo"], second["elo"], score, k=ELO_K)
-            first["wins"] += score / opponents
-            second["wins"] += (1.0 - score) / opponents
-            if outcome == Outcome.TIE:
-                first["ties"] += 1
-                second["ties"] += 1
-        for m in entrants:
-            stats[m]["matches"] += 1
+        apply_ranking(stats, ranking)
     return stats
 
 
