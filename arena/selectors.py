@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from arena.formats import FormatState, get_format
 from arena.live import LeaderboardRow
 from arena.models import (
+    OPEN_MATCH_STATUSES,
     Contestant,
     Judge,
     Judgment,
@@ -237,16 +238,20 @@ def tournament_rounds(tournament: Tournament) -> list[dict[str, Any]]:
     """Every match by round (a bracket for single elimination, groups for K-wise, Swiss
     rounds), with its entrants in answer order and its verdict as tiers of names."""
     matches = tournament.matches.select_related("judgment").prefetch_related("entries__contestant")
+    human = tournament.judge_id is None
     rounds: dict[int, list[dict[str, Any]]] = {}
     for match in matches.order_by("round", "slot"):
         names = {e.contestant_id: e.contestant.name for e in match.entries.all()}
         judgment = getattr(match, "judgment", None)
         tiers = [[names[c] for c in tier] for tier in judgment.ranking] if judgment else []
+        # A battle waiting for a human vote is anonymous: naming its entrants here would let
+        # a voter with this page open tell who wrote the answers in front of them.
+        hidden = human and match.status in OPEN_MATCH_STATUSES
         rounds.setdefault(match.round, []).append(
             {
                 "slot": match.slot,
                 "status": match.status,
-                "entrants": list(names.values()),
+                "entrants": ["hidden until voted"] * len(names) if hidden else list(names.values()),
                 "ranking": tiers,
                 "winners": tiers[0] if tiers and len(tiers) > 1 else [],
             }
