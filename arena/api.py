@@ -11,9 +11,11 @@ from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
 
 from arena.auth import TOKEN_OR_SESSION
+from arena.auth import require_staff as _require_staff
 from arena.models import Contestant, Tournament
 from arena.selectors import tournament_leaderboard, tournament_progress, tournament_spend
 from arena.services import tournaments as svc
+from arena.services.contestants import contestant_create
 from arena.services.voting import VoteRefused, battle_next, vote_record
 
 api = NinjaAPI(title="Arena API", version="1")
@@ -95,9 +97,26 @@ def _out(t: Tournament) -> dict[str, Any]:
     }
 
 
+class ContestantIn(Schema):
+    name: str
+    backend: str
+    base_url: str = ""
+    model_id: str = ""
+    api_key_env: str = ""
+    generation: dict[str, Any] = {}
+    queue: str = "default"
+
+
 @api.get("/contestants", response=list[ContestantOut])
 def contestants_list(request: HttpRequest) -> Any:
     return Contestant.objects.all()
+
+
+@api.post("/contestants", response={201: ContestantOut, 400: ErrorOut}, auth=TOKEN_OR_SESSION)
+def contestants_create(request: HttpRequest, payload: ContestantIn) -> Any:
+    """A new contestant (its key stays in the environment variable it names)."""
+    _require_staff(request)
+    return Status(201, contestant_create(**payload.dict()))
 
 
 @api.get("/tournaments", response=list[TournamentOut])
@@ -214,13 +233,8 @@ def tournaments_action(request: HttpRequest, tournament_id: int, action: str) ->
     return _out(tournament)
 
 
-def _require_staff(request: HttpRequest) -> None:
-    from ninja.errors import HttpError
-
-    if not request.user.is_staff:
-        raise HttpError(403, "staff only")
-
-
+from arena.api_catalog import router as catalog_router  # noqa: E402
 from arena.api_data import router as data_router  # noqa: E402
 
+api.add_router("/", catalog_router)
 api.add_router("/data", data_router)

@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from arena.auth import TOKEN_OR_SESSION
+from arena.auth import require_staff as _require_staff
 from arena.models import PromptSet, Tournament
 from arena.services.exports import Export, UnknownExport, tournament_export
 from arena.services.imports import (
@@ -61,12 +61,6 @@ def upload_bytes(upload: UploadedFile) -> bytes:
             }
         )
     return upload.read()
-
-
-def _require_staff(request: HttpRequest) -> None:
-    # Not imported from arena.api: that module imports this one, at its end.
-    if not request.user.is_staff:
-        raise HttpError(403, "staff only")
 
 
 def _prompt_set(key: str) -> PromptSet:

@@ -34,3 +34,11 @@ class TokenAuth(HttpBearer):
 
 # Either a bearer token, or the browser session (django_auth checks CSRF for it).
 TOKEN_OR_SESSION = [TokenAuth(), django_auth]
+
+
+def require_staff(request: HttpRequest) -> None:
+    """Creating and running things is for staff; everyone else gets a 403."""
+    from ninja.errors import HttpError
+
+    if not request.user.is_staff:
+        raise HttpError(403, "staff only")

@@ -19,3 +19,9 @@ def enqueue_play(match_id: int, *, queue: str) -> None:
     from arena.tasks import play_match
 
     transaction.on_commit(lambda: play_match.apply_async(args=[match_id], queue=queue))
+
+
+def enqueue_contestant_added(contestant_id: int) -> None:
+    from arena.tasks import contestant_added
+
+    transaction.on_commit(lambda: contestant_added.delay(contestant_id))

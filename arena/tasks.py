@@ -13,6 +13,7 @@ from celery import shared_task
 from django.conf import settings
 
 from arena.models import Tournament
+from arena.services import contestants as contestants_svc
 from arena.services.matches import match_fail, match_play
 from arena.services.tournaments import (
     tournament_advance,
@@ -49,6 +50,12 @@ def play_match(self: Any, match_id: int) -> str:
 def rerun_tournament(tournament_id: int) -> int:
     """For django-celery-beat schedules (admin → Periodic tasks): a new run; its id."""
     return tournament_rerun(tournament=Tournament.objects.get(pk=tournament_id)).pk
+
+
+@shared_task
+def contestant_added(contestant_id: int) -> list[int]:
+    """A new contestant joins a fresh run of each tournament that asks for it; their ids."""
+    return contestants_svc.contestant_added(contestant_id=contestant_id)
 
 
 @shared_task(ignore_result=True)

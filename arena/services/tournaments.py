@@ -79,6 +79,18 @@ def _config_with_ids(config: Mapping[str, Any], entrants: list[Contestant]) -> d
     return clean
 
 
+# Options for the engine rather than the format: kept in the tournament's config, never
+# shown to the format (whose validation refuses keys it does not know).
+ENGINE_OPTIONS = ("rerun_on_new_contestant",)
+
+
+def _engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    engine = {k: config[k] for k in ENGINE_OPTIONS if k in config}
+    if not isinstance(engine.get("rerun_on_new_contestant", False), bool):
+        raise _fail("rerun_on_new_contestant", "must be true or false")
+    return engine
+
+
 def _money(value: Decimal | float | str | None) -> Decimal | None:
     if value is None or value == "":
         return None
@@ -120,9 +132,11 @@ def tournament_create(
     entrants = _resolve_contestants(contestants)
     pset: PromptSet = _resolve(PromptSet, "prompt_set", prompt_set)
     judge_row: Judge | None = None if judge in (None, "") else _resolve(Judge, "judge", judge)
+    engine = _engine_options(config or {})
+    format_config = {k: v for k, v in (config or {}).items() if k not in ENGINE_OPTIONS}
     try:
         clean = fmt.validate_config(
-            _config_with_ids(config or {}, entrants),
+            _config_with_ids(format_config, entrants),
             n_contestants=len(entrants),
             n_prompts=pset.prompts.count(),
             contestants=[c.pk for c in entrants],
@@ -133,7 +147,7 @@ def tournament_create(
         tournament = Tournament.objects.create(
             name=name.strip(),
             format=format,
-            config=clean,
+            config={**clean, **engine},
             seed=seed,
             budget=budget,
             budget_usd=money,
@@ -161,21 +175,30 @@ def tournament_start(*, tournament: Tournament) -> Tournament:
     return locked
 
 
-def tournament_rerun(*, tournament: Tournament, seed: int | None = None) -> Tournament:
+def tournament_rerun(
+    *,
+    tournament: Tournament,
+    seed: int | None = None,
+    add_contestants: Sequence[Contestant] = (),
+) -> Tournament:
     """Start a new run of ``tournament`` with today's contestants, prompts and judge.
 
     The scheduled path (django-celery-beat → ``arena.tasks.rerun_tournament``): e.g. re-judge
-    nightly, or after a contestant was added. The seed moves on unless one is given, so
-    each run draws fresh pairings and positions.
+    nightly; or, with ``add_contestants``, a run that takes in a newly added contestant
+    (see ``arena.services.contestants``). The seed moves on unless one is given, so each
+    run draws fresh pairings and positions.
     """
     runs = Tournament.objects.filter(name__startswith=tournament.name).count()
+    entrants = list(tournament.contestants.values_list("pk", flat=True))
+    entrants += [c.pk for c in add_contestants if c.pk not in entrants]
     copy = tournament_create(
         name=f"{tournament.name} (run {runs + 1})",
         format=tournament.format,
-        contestants=list(tournament.contestants.values_list("pk", flat=True)),
+        contestants=entrants,
         prompt_set=tournament.prompt_set_id,
         judge=tournament.judge_id,
-        config=tournament.config,
+        # A run is a copy, not a template: it does not start runs of its own.
+        config={k: v for k, v in tournament.config.items() if k not in ENGINE_OPTIONS},
         seed=tournament.seed + runs if seed is None else seed,
         budget=tournament.budget,
         budget_usd=tournament.budget_usd,

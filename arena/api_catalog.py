@@ -1,0 +1,75 @@
+"""Catalogue API: the prompt sets and judges a tournament can be built from (read-only).
+
+Mounted on the main API at ``/api`` (see the end of ``arena/api.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+
+from arena.models import Judge, PromptSet
+
+router = Router(tags=["catalogue"])
+
+
+class PromptSetOut(Schema):
+    id: int
+    name: str
+    description: str
+    source: str
+    prompts: int
+
+
+class PromptOut(Schema):
+    id: int
+    text: str
+    category: str
+
+
+class PromptSetDetailOut(PromptSetOut):
+    items: list[PromptOut]
+
+
+class JudgeOut(Schema):
+    id: int
+    name: str
+    kind: str
+    model_id: str
+    queue: str
+
+
+def _prompt_sets() -> Any:
+    return PromptSet.objects.annotate(prompts_count=Count("prompts")).order_by("name")
+
+
+def _set_out(pset: Any) -> dict[str, Any]:
+    return {
+        "id": pset.pk,
+        "name": pset.name,
+        "description": pset.description,
+        "source": pset.source,
+        "prompts": pset.prompts_count,
+    }
+
+
+@router.get("/prompt-sets", response=list[PromptSetOut])
+def prompt_sets_list(request: HttpRequest) -> Any:
+    return [_set_out(p) for p in _prompt_sets()]
+
+
+@router.get("/prompt-sets/{prompt_set_id}", response=PromptSetDetailOut)
+def prompt_sets_detail(request: HttpRequest, prompt_set_id: int) -> Any:
+    pset = get_object_or_404(_prompt_sets(), pk=prompt_set_id)
+    items = pset.prompts.order_by("pk").values("id", "text", "category")
+    return {**_set_out(pset), "items": list(items)}
+
+
+@router.get("/judges", response=list[JudgeOut])
+def judges_list(request: HttpRequest) -> Any:
+    # Settings stay out: they may name endpoints and templates staff keep to themselves.
+    return Judge.objects.order_by("name")

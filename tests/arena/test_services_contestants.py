@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from arena.models import Contestant, Tournament, TournamentStatus
+from arena.services.contestants import contestant_added, contestant_create
+from arena.services.tournaments import tournament_create
+
+pytestmark = pytest.mark.django_db
+
+
+def template(name: str, people: list[Contestant], *, rerun: bool) -> Tournament:
+    return tournament_create(
+        name=name,
+        format="round_robin",
+        contestants=[c.name for c in people],
+        prompt_set="tiny",
+        judge="sim-judge",
+        config={"rounds": 1, "rerun_on_new_contestant": rerun},
+    )
+
+
+def test_a_contestant_is_validated_whole_and_its_arrival_is_announced_after_commit(
+    django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    announced: list[int] = []
+    monkeypatch.setattr("arena.tasks.contestant_added.delay", announced.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        new = contestant_create(name="fresh", backend="simulated", generation={"strength": 1100})
+    assert announced == [new.pk]
+    with pytest.raises(ValidationError) as bad:
+        contestant_create(name="keyed", backend="openai", api_key_env="sk-live-123")
+    assert "api_key_env" in bad.value.message_dict
+    with pytest.raises(ValidationError) as unknown:
+        contestant_create(name="x", backend="simulated", api_key="sk-live-123")
+    assert "api_key" in unknown.value.message_dict
+    assert not Contestant.objects.filter(name__in=["keyed", "x"]).exists()
+
+
+def test_a_new_contestant_starts_a_run_of_each_template_tournament_that_asks_for_it(
+    contestants, prompt_set, judge
+) -> None:
+    people = contestants(3)
+    asks = template("nightly", people, rerun=True)
+    template("one-off", people, rerun=False)
+    newcomer = Contestant.objects.create(name="newcomer", backend="simulated")
+
+    runs = contestant_added(contestant_id=newcomer.pk)
+
+    assert len(runs) == 1
+    run = Tournament.objects.get(pk=runs[0])
+    assert run.name == "nightly (run 2)" and run.status == TournamentStatus.RUNNING
+    assert set(run.contestants.values_list("name", flat=True)) == {
+        *(c.name for c in people),
+        "newcomer",
+    }
+    # The run is a copy, not a template: a later arrival does not rerun the run.
+    assert "rerun_on_new_contestant" not in run.config
+    assert asks.config["rerun_on_new_contestant"] is True
+    later = Contestant.objects.create(name="later", backend="simulated")
+    assert len(contestant_added(contestant_id=later.pk)) == 1
+
+
+def test_the_engine_option_must_be_a_boolean(contestants, prompt_set, judge) -> None:
+    with pytest.raises(ValidationError) as bad:
+        tournament_create(
+            name="t",
+            format="round_robin",
+            contestants=[c.name for c in contestants(2)],
+            prompt_set="tiny",
+            judge="sim-judge",
+            config={"rerun_on_new_contestant": "yes"},
+        )
+    assert "rerun_on_new_contestant" in bad.value.message_dict
