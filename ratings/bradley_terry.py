@@ -37,6 +37,7 @@ import scipy.special  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from ratings.data import Battles, Cells, aggregate
+from ratings.newton import damped_newton
 
 __all__ = [
     "DENSE_LIMIT",
@@ -243,26 +244,14 @@ def _newton(
     the step then sums to zero and theta keeps mean 0."""
     theta = start - start.mean() if prior == 0 else start.copy()
     gauge = np.ones((table.n_models, table.n_models)) if prior == 0 else 0.0
-    loss = _neg_log_likelihood(theta, table, prior)
-    for iteration in range(1, max_iter + 1):
-        p = _win_probability(theta, table)
-        grad = _gradient(theta, table, prior, p)
-        hess = _hessian(theta, table, prior, p) + gauge
-        try:
-            step = scipy.linalg.solve(hess, -grad, assume_a="pos")
-        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-            step = np.linalg.lstsq(hess, -grad, rcond=None)[0]
-        shrink = 1.0
-        for _ in range(40):
-            candidate = theta + shrink * step
-            new_loss = _neg_log_likelihood(candidate, table, prior)
-            if new_loss <= loss + 1e-12 * abs(loss):
-                break
-            shrink *= 0.5
-        theta, loss = candidate, new_loss
-        if np.max(np.abs(shrink * step)) < tol:
-            return theta, iteration, True
-    return theta, max_iter, False
+
+    def gradient_hessian(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        p = _win_probability(x, table)
+        return _gradient(x, table, prior, p), _hessian(x, table, prior, p) + gauge
+
+    return damped_newton(
+        lambda x: _neg_log_likelihood(x, table, prior), gradient_hessian, theta, tol, max_iter
+    )
 
 
 def chord_fit(

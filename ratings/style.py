@@ -73,6 +73,7 @@ from ratings.bradley_terry import (
     strengths_to_ratings,
 )
 from ratings.data import Battles, aggregate
+from ratings.newton import damped_newton
 
 __all__ = [
     "FEATURES",
@@ -357,26 +358,20 @@ def _newton(
     params = start.copy()
     if problem.prior == 0:
         params[:n] -= params[:n].mean()
-    loss = _neg_log_likelihood(problem, params) + _penalty(problem, params)
-    for iteration in range(1, max_iter + 1):
-        grad, hess = _gradient_hessian(problem, params)
+
+    def gradient_hessian(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        grad, hess = _gradient_hessian(problem, x)
         if problem.prior == 0:
             hess[:n, :n] += 1.0
-        try:
-            step = scipy.linalg.solve(hess, -grad, assume_a="pos")
-        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-            step = np.linalg.lstsq(hess, -grad, rcond=None)[0]
-        shrink = 1.0
-        for _ in range(40):
-            candidate = params + shrink * step
-            new_loss = _neg_log_likelihood(problem, candidate) + _penalty(problem, candidate)
-            if new_loss <= loss + 1e-12 * abs(loss):
-                break
-            shrink *= 0.5
-        params, loss = candidate, new_loss
-        if np.max(np.abs(shrink * step)) < tol:
-            return params, iteration, True
-    return params, max_iter, False
+        return grad, hess
+
+    return damped_newton(
+        lambda x: _neg_log_likelihood(problem, x) + _penalty(problem, x),
+        gradient_hessian,
+        params,
+        tol,
+        max_iter,
+    )
 
 
 def _bootstrap(
