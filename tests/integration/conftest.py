@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
 
+from arena.asgi import application
 from arena.models import Tournament, TournamentStatus
+from arena.services.tournaments import tournament_start
 
 Wait = Callable[..., bool]
 
@@ -37,3 +43,37 @@ def wait_until_finished() -> Callable[[Tournament, float], Tournament]:
         return tournament
 
     return wait
+
+
+def _start_and_watch(tournament: Tournament, timeout: float) -> list[dict[str, Any]]:
+    """Subscribe to the tournament's feed, start it, and return every event up to the
+    ``tournament.progress`` that says it completed (or what came within ``timeout``)."""
+    events: list[dict[str, Any]] = []
+    subscribed = threading.Event()
+
+    async def listen() -> None:
+        communicator = WebsocketCommunicator(
+            application,
+            f"/ws/tournaments/{tournament.pk}/",
+            headers=[(b"origin", b"http://127.0.0.1")],
+        )
+        assert (await communicator.connect())[0]
+        subscribed.set()
+        while True:
+            event = await communicator.receive_json_from(timeout=timeout)
+            events.append(event)
+            if event["type"] == "tournament.progress" and event["status"] == "completed":
+                break
+        await communicator.disconnect()
+
+    listener = threading.Thread(target=async_to_sync(listen))
+    listener.start()
+    assert subscribed.wait(timeout=10)
+    tournament_start(tournament=tournament)
+    listener.join(timeout=timeout + 30)
+    return events
+
+
+@pytest.fixture
+def start_and_watch() -> Callable[[Tournament, float], list[dict[str, Any]]]:
+    return _start_and_watch

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from arena.asgi import application
 from arena.embedded import embedded_worker_start, embedded_worker_stop
 from arena.models import Judgment, MatchStatus, Standing, TournamentStatus
-from arena.services.tournaments import tournament_start
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -28,32 +22,10 @@ def worker():
 
 
 def test_a_tournament_runs_to_completion_on_the_embedded_worker_with_live_events(
-    worker, make_tournament, wait_until_finished
+    worker, make_tournament, wait_until_finished, start_and_watch
 ) -> None:
     tournament = make_tournament(n=6, rounds=2)
-    events: list[dict] = []
-    subscribed = threading.Event()
-
-    async def listen() -> None:
-        communicator = WebsocketCommunicator(
-            application,
-            f"/ws/tournaments/{tournament.pk}/",
-            headers=[(b"origin", b"http://127.0.0.1")],
-        )
-        assert (await communicator.connect())[0]
-        subscribed.set()
-        while True:
-            event = await communicator.receive_json_from(timeout=60)
-            events.append(event)
-            if event["type"] == "tournament.progress" and event["status"] == "completed":
-                break
-        await communicator.disconnect()
-
-    listener = threading.Thread(target=async_to_sync(listen))
-    listener.start()
-    assert subscribed.wait(timeout=10)
-    tournament_start(tournament=tournament)
-    listener.join(timeout=90)
+    events = start_and_watch(tournament, 60)
     wait_until_finished(tournament, 30)
 
     assert tournament.status == TournamentStatus.COMPLETED

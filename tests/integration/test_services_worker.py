@@ -10,18 +10,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
 
-from arena.asgi import application
 from arena.celery import app
 from arena.models import Judgment, Match, MatchStatus, Standing, TournamentStatus
 from arena.services.tournaments import tournament_start
@@ -102,32 +99,10 @@ def celery_worker_process():
 
 
 def test_a_tournament_of_six_completes_through_a_celery_worker_process_with_live_events(
-    celery_worker_process, make_tournament, wait_until_finished
+    celery_worker_process, make_tournament, wait_until_finished, start_and_watch
 ) -> None:
     tournament = make_tournament(n=6, rounds=2)
-    events: list[dict] = []
-    subscribed = threading.Event()
-
-    async def listen() -> None:
-        communicator = WebsocketCommunicator(
-            application,
-            f"/ws/tournaments/{tournament.pk}/",
-            headers=[(b"origin", b"http://127.0.0.1")],
-        )
-        assert (await communicator.connect())[0]
-        subscribed.set()
-        while True:
-            event = await communicator.receive_json_from(timeout=90)
-            events.append(event)
-            if event["type"] == "tournament.progress" and event["status"] == "completed":
-                break
-        await communicator.disconnect()
-
-    listener = threading.Thread(target=async_to_sync(listen))
-    listener.start()
-    assert subscribed.wait(timeout=10)
-    tournament_start(tournament=tournament)
-    listener.join(timeout=120)
+    events = start_and_watch(tournament, 90)
     wait_until_finished(tournament, 30)
 
     assert celery_worker_process.poll() is None, "the worker process died"
@@ -142,7 +117,7 @@ def test_a_tournament_of_six_completes_through_a_celery_worker_process_with_live
 
 
 def test_a_redelivered_task_on_the_real_broker_duplicates_nothing(
-    celery_worker_process, make_tournament, wait_until_finished
+    celery_worker_process, make_tournament, wait_until_finished, start_and_watch
 ) -> None:
     from arena.tasks import advance_tournament, play_match
 
