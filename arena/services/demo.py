@@ -61,14 +61,18 @@ def demo_load(*, judge_delay_s: float = 1.0) -> PromptSet:
 
 
 def demo_vote_tournament_create() -> Tournament:
-    """A human-judged round-robin over the real Vicuna answers, for voting in the browser."""
+    """A human-judged arena over the real Vicuna answers, for voting in the browser.
+
+    Adaptive: the active sampler picks which pairs voters see next (Chatbot Arena's rule,
+    the pairs whose outcome is least certain under the current fit), a batch at a time.
+    """
     return tournament_create(
         name="Vote: Vicuna answers (humans judge)",
-        format="round_robin",
+        format="adaptive",
         contestants=list(ANSWER_FILES),
         prompt_set=PROMPT_SET,
         judge=None,
-        config={"rounds": 20},
+        config={"sampler": "ci_reduction", "batch": 8, "max_matches": 400},
         seed=11,
     )
 
