@@ -63,6 +63,7 @@ class LeaderboardRowOut(Schema):
     bt_low: float | None
     bt_high: float | None
     elo: float
+    sco: float | None
     matches: int
     wins: float
     ties: int

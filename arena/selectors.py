@@ -183,8 +183,9 @@ def judge_quality_panel() -> list[dict[str, Any]]:
 
 
 def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
-    """Best first by Bradley-Terry rating (online Elo alongside); ranks from the BT CIs."""
-    return leaderboard_rows(*tournament_rankings(tournament))
+    """Best first by Bradley-Terry rating (online Elo and Soft Condorcet alongside); ranks
+    from the BT CIs."""
+    return leaderboard_rows(*tournament_rankings(tournament), soft_condorcet=True)
 
 
 def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> dict[str, Any]:

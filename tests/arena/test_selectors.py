@@ -29,6 +29,9 @@ def test_the_leaderboard_ranks_by_bradley_terry_with_cis_that_hold_the_rating(
     assert all(r["bt_low"] < r["bt"] < r["bt_high"] for r in rows)
     assert all(r["matches"] == 6 for r in rows)
     assert min(r["rank"] for r in rows) == 1
+    # Soft Condorcet scores sit beside BT; with these clear strength gaps they agree on 1st.
+    assert all(isinstance(r["sco"], float) for r in rows)
+    assert max(rows, key=lambda r: r["sco"])["contestant"] == rows[0]["contestant"]
 
 
 def test_before_any_verdict_there_is_no_bt_rating_and_everyone_shares_rank_1(

@@ -19,7 +19,7 @@ def test_a_vote_reveals_the_models_and_the_watching_leaderboard_updates_without_
     watcher.goto(f"{demo_site}/tournaments/2/")
     expect(watcher.locator("#live-state")).to_have_text("live")
     watcher.evaluate("window.__notReloaded = true")
-    total_matches = watcher.locator("#leaderboard tbody td:nth-child(6)")
+    total_matches = watcher.locator("#leaderboard tbody td:nth-child(7)")
     expect(total_matches.first).to_have_text("0")
 
     voter = browser.new_context().new_page()
