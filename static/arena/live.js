@@ -63,8 +63,17 @@
     while (list.children.length > 20) list.lastChild.remove();
   }
 
+  // "updated n s ago": the time since the leaderboard last changed (or the page loaded).
+  let stamp = Date.now();
+  const updated = document.getElementById("updated");
+  setInterval(() => {
+    const seconds = Math.round((Date.now() - stamp) / 1000);
+    updated.textContent = seconds < 2 ? "updated just now" : `updated ${seconds} s ago`;
+  }, 1000);
+
   const handlers = {
     "leaderboard.updated": (e) => {
+      stamp = Date.now();
       renderLeaderboard(e.rows);
       document.dispatchEvent(new CustomEvent("arena:leaderboard"));
     },

@@ -61,6 +61,8 @@ def test_the_judged_demo_tournament_fills_in_live_to_completion(
     # The plots are drawn from every verdict (charts.js reports how many it plotted).
     expect(page.locator("#charts")).to_have_attribute("data-drawn", "84", timeout=15_000)
     assert page.locator("#chart-forest").bounding_box()["height"] > 100
+    # With nothing left to judge, the stamp counts the seconds since the last update.
+    expect(page.locator("#updated")).to_have_text(re.compile(r"updated \d+ s ago"), timeout=10_000)
 
 
 def test_a_voter_ranks_four_answers_with_a_tie_and_sees_the_reveal(
