@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -10,6 +16,7 @@ import pytest
 if TYPE_CHECKING:  # imported lazily so that pure tests (ratings/) run without Django
     from arena.models import Contestant, Judge, PromptSet, Tournament
 
+ROOT = Path(__file__).resolve().parents[1]
 STRENGTHS = [1200.0, 1100.0, 1000.0, 950.0, 900.0, 800.0, 1050.0, 700.0]
 
 
@@ -125,3 +132,54 @@ def human_tournament_of(
         return tournament
 
     return make
+
+
+class DemoSite:
+    """A ``manage.py demo`` process in embedded mode with its own data directory."""
+
+    def __init__(self, data_dir: Path, judge_delay: float) -> None:
+        self.data_dir = data_dir
+        self.log = data_dir / "site.log"
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+        self.env["ARENA_DATA_DIR"] = str(data_dir)
+        # To a file, not a pipe: an unread pipe fills up and blocks the server's logging.
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "demo", "--port", str(self.port)]
+            + ["--judge-delay", str(judge_delay)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text()[-3000:]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo_site_of() -> Iterator[Callable[[Path, float], DemoSite]]:
+    """Start demo sites (stopped when the module's tests are done)."""
+    sites: list[DemoSite] = []
+
+    def start(data_dir: Path, judge_delay: float) -> DemoSite:
+        sites.append(DemoSite(data_dir, judge_delay))
+        return sites[-1]
+
+    yield start
+    for site in sites:
+        site.stop()

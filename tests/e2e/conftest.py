@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +15,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("ARENA_CHROMIUM", "/usr/bin/chromium")
 STAFF_PASSWORD = "e2e-staff-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _up(url: str) -> bool:
@@ -35,50 +26,23 @@ def _up(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_site(tmp_path_factory: pytest.TempPathFactory, demo_site_of) -> str:
     """A demo site in embedded mode on a free port, with its own empty data directory."""
-    data = tmp_path_factory.mktemp("site")
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env["ARENA_DATA_DIR"] = str(data)
-    port = _free_port()
-    log = data / "site.log"
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "demo", "--port", str(port), "--judge-delay", "0.5"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    site = demo_site_of(tmp_path_factory.mktemp("site"), 0.5)
     deadline = time.monotonic() + 60
-    while not _up(base + "/tournaments/2/") and time.monotonic() < deadline:
+    while not _up(site.base + "/tournaments/2/") and time.monotonic() < deadline:
         time.sleep(0.3)
-    try:
-        assert _up(base + "/"), log.read_text()[-3000:]
-        # A staff account for the tests that manage tournaments (password only for this run).
-        subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "createsuperuser",
-                "--noinput",
-                "--username",
-                "staff",
-                "--email",
-                "staff@example.org",
-            ],
-            cwd=ROOT,
-            env=env | {"DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD},
-            check=True,
-            capture_output=True,
-        )
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    assert _up(site.base + "/"), site.output()
+    # A staff account for the tests that manage tournaments (password only for this run).
+    subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "staff"]
+        + ["--email", "staff@example.org"],
+        cwd=ROOT,
+        env=site.env | {"DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD},
+        check=True,
+        capture_output=True,
+    )
+    return site.base
 
 
 @pytest.fixture(scope="module")

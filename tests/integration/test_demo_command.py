@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -15,14 +10,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.embedded
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -33,20 +21,11 @@ def get(url: str) -> tuple[int, bytes]:
         return 0, b""
 
 
-def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env["ARENA_DATA_DIR"] = str(tmp_path)
-    # To a file, not a pipe: an unread pipe fills up and blocks the server's logging.
-    log = tmp_path / "demo.log"
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "demo", "--port", str(port), "--judge-delay", "0.2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(
+    tmp_path: Path, demo_site_of
+) -> None:
+    site = demo_site_of(tmp_path, 0.2)
+    base, port = site.base, site.port
     try:
         started = time.monotonic()
         while get(base + "/")[0] != 200 and time.monotonic() - started < 60:
@@ -69,16 +48,11 @@ def test_the_demo_serves_pages_within_60_s_and_its_tournament_completes(tmp_path
         board = json.loads(get(base + "/api/tournaments/1/leaderboard")[1])
         assert len(board) == 8 and sum(row["matches"] for row in board) == 2 * 84
     except (AssertionError, TimeoutError) as error:
-        raise AssertionError(
-            f"{error!r}\n--- demo output ---\n{log.read_text()[-3000:]}"
-        ) from error
+        raise AssertionError(f"{error!r}\n--- demo output ---\n{site.output()}") from error
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    output = log.read_text()
-    assert process.returncode is not None and process.returncode != -9, "no clean shutdown"
+        site.stop()
+    output = site.log.read_text()
+    returncode = site.process.returncode
+    assert returncode is not None and returncode != -9, "no clean shutdown"
     assert "Traceback" not in output, output[-3000:]
     assert (tmp_path / "arena.sqlite3").exists()
