@@ -1,6 +1,11 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 
 from arena import models
+from arena.services.backends import judge_comparator
+from judges.backends.base import BackendError
 
 
 @admin.register(models.Contestant)
@@ -22,8 +27,45 @@ class PromptSetAdmin(admin.ModelAdmin):
     inlines = [PromptInline]
 
 
+class JudgeAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Builds the judge from the form's values, so bad settings (an unknown panel member,
+    a panel that includes itself, a typo in a setting) are refused on save, on the field
+    the error names, instead of failing every match of a tournament later."""
+
+    # Declared so the scheme a bare host gets is explicit: local servers (vLLM, Ollama)
+    # usually speak plain http.
+    base_url = forms.URLField(required=False, assume_scheme="http", max_length=200)
+
+    class Meta:
+        model = models.Judge
+        fields = ["name", "kind", "base_url", "model_id", "api_key_env", "settings", "queue"]
+        help_texts = {
+            "settings": (
+                "openai / transformers: judge settings (judges.judge_settings; transformers "
+                'also device, dtype, verdict "generate" or "score"). panel: {"members": '
+                '[judge names], "combine": "majority" or "probability", "weights": '
+                '[numbers] | {name: number} | "human_agreement"}.'
+            )
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if self.errors:
+            return cleaned
+        judge = models.Judge(**{f: cleaned.get(f) for f in self.Meta.fields if f in cleaned})
+        judge.pk = self.instance.pk
+        try:
+            judge_comparator(judge=judge, contestants=[])
+        except BackendError as error:
+            message = str(error)
+            named = [f for f in ("queue", "model_id", "base_url") if f in message]
+            self.add_error(named[0] if named else "settings", message)
+        return cleaned
+
+
 @admin.register(models.Judge)
 class JudgeAdmin(admin.ModelAdmin):
+    form = JudgeAdminForm
     list_display = ["name", "kind", "model_id", "queue", "api_key_env"]
 
 

@@ -30,6 +30,7 @@ class BackendKind(models.TextChoices):
     SIMULATED = "simulated", "simulated (no model; for demos and the simulator)"
     OPENAI = "openai", "OpenAI-compatible API"
     PREGENERATED = "pregenerated", "pre-generated answers (imported)"
+    TRANSFORMERS = "transformers", "in-process transformers model (model_id = directory; gpu queue)"
 
 
 class Contestant(models.Model):
@@ -113,6 +114,8 @@ class Response(models.Model):
 class JudgeKind(models.TextChoices):
     SIMULATED = "simulated", "simulated (Bradley-Terry draw on hidden strengths)"
     OPENAI = "openai", "LLM judge via an OpenAI-compatible API"
+    TRANSFORMERS = "transformers", "LLM judge run in-process with transformers (gpu queue)"
+    PANEL = "panel", "panel of judges (settings: members, combine, weights)"
 
 
 class Judge(models.Model):

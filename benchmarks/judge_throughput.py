@@ -5,12 +5,18 @@ it does not share our GIL) answers every chat completion after ``--latency`` sec
 fails a fraction ``--fail`` of requests at once with 429 (Retry-After 50 ms) or 500. One
 client process judges N distinct pairs at concurrency C, two ways:
 
-- async:   judges.batch.async_compare_many (openai.AsyncOpenAI, one thread);
-- threads: a pool of C threads sharing one sync OpenAICompatJudge (what a Celery worker
-           with ``--pool threads -c C`` does), retrying transient errors itself.
+- async:     judges.batch.async_compare_many (openai.AsyncOpenAI, one thread);
+- threads:   a pool of C threads sharing one sync OpenAICompatJudge, retrying transient
+             errors itself;
+- per-match: the same pool, but every judgment builds its own OpenAICompatJudge, as
+             arena.services.backends does for every match that a Celery worker with
+             ``--pool threads -c C`` plays (the sync SDK client is shared per process).
 
 Ideal throughput is C / latency. Each run checks that every judgment was stored exactly
-once and that the usage summed over the verdicts equals what the server reported.
+once and that the usage summed over the verdicts equals what the server reported. Each
+configuration runs ``--repeat`` times and the median run is shown, with the range, and
+the client's CPU time per judgment (user + system, all threads), which does not depend
+on how busy the machine is the way wall-clock throughput does.
 
     PYTHONPATH=. .venv/bin/python benchmarks/judge_throughput.py
     PYTHONPATH=. .venv/bin/python benchmarks/judge_throughput.py --latency 0.2 -c 1 8 64
@@ -22,7 +28,9 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import random
+import statistics
 import sys
 import time
 import urllib.request
@@ -151,10 +159,15 @@ class Row:
     failures: int
     stored_once: bool
     tokens_match: bool
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.n / self.seconds
+
+    @property
+    def cpu_ms_per_judgment(self) -> float:
+        return self.cpu_seconds / self.n * 1000
 
 
 def _items(n: int, run: str) -> list[tuple[str, Any]]:
@@ -186,7 +199,9 @@ def _run_async(base_url: str, items: list[tuple[str, Any]], c: int, store: Any) 
         raise RuntimeError(f"{len(errors)} judgments failed for good: {errors[0]}")
 
 
-def _run_threads(base_url: str, items: list[tuple[str, Any]], c: int, store: Any) -> None:
+def _run_threads(
+    base_url: str, items: list[tuple[str, Any]], c: int, store: Any, *, per_match: bool = False
+) -> None:
     from judges.backends.base import TransientError
     from judges.backends.openai_compat import OpenAICompatJudge
 
@@ -197,7 +212,8 @@ def _run_threads(base_url: str, items: list[tuple[str, Any]], c: int, store: Any
     def one(index: int) -> None:
         for attempt in range(10):
             try:
-                verdict = judge.compare(*items[index])
+                this = OpenAICompatJudge(**config) if per_match else judge
+                verdict = this.compare(*items[index])
             except TransientError as exc:  # the Celery task's retry, in miniature
                 time.sleep(exc.retry_after or rng.uniform(0, 0.05 * 2**attempt))
                 continue
@@ -220,10 +236,12 @@ def measure(mode: str, base_url: str, admin: str, c: int, n: int, latency: float
         stored[index] = verdict
 
     _admin(admin, "reset")
-    run = _run_async if mode == "async" else _run_threads
-    started = time.perf_counter()
-    run(base_url, items, c, store)
-    seconds = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    if mode == "async":
+        _run_async(base_url, items, c, store)
+    else:
+        _run_threads(base_url, items, c, store, per_match=mode == "per-match")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     server = _admin(admin, "stats")
     ours = sum(v.prompt_tokens + v.completion_tokens for v in stored.values())
     theirs = server["prompt_tokens"] + server["completion_tokens"]
@@ -236,7 +254,23 @@ def measure(mode: str, base_url: str, admin: str, c: int, n: int, latency: float
         failures=server["failed"],
         stored_once=len(stored) == n and set(stores.values()) == {1} and server["ok"] == n,
         tokens_match=ours == theirs,
+        cpu_seconds=cpu,
     )
+
+
+def _warm_up(base_url: str) -> None:
+    # Imports and the first client's setup happen here, not inside the first timed run.
+    import judges.batch  # noqa: F401
+
+    _run_threads(base_url, _items(2, "warm"), 2, lambda index, verdict: None)
+
+
+def _median_row(rows: list[Row]) -> Row:
+    return sorted(rows, key=lambda r: r.rate)[len(rows) // 2]
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail", type=float, default=0.05, help="fraction of calls failed")
     parser.add_argument("-c", "--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--waves", type=int, default=8, help="N = max(10, C * waves)")
-    parser.add_argument("--modes", nargs="+", default=["async", "threads"])
+    parser.add_argument("--modes", nargs="+", default=["async", "threads", "per-match"])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row; median shown")
     args = parser.parse_args(argv)
 
     ctx = multiprocessing.get_context("spawn")
@@ -255,23 +290,36 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port = ports.get(timeout=30)
         base_url, admin = f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}"
+        _warm_up(base_url)
         print(f"latency {args.latency * 1000:.0f} ms, {args.fail:.0%} of calls fail (429/500)")
+        print(f"load average before: {_load()}; {args.repeat} runs per row, median shown")
         header = "| mode | C | judgments | seconds | judgments/s | ideal C/latency | % of ideal"
-        print(header + " | failures injected | stored once | tokens match |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        print(
+            header + " | range of runs | client CPU ms/judgment | failures injected |"
+            " stored once | tokens match |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|")
         ok = True
         for mode in args.modes:
             for c in args.concurrency:
                 n = max(10, c * args.waves)
-                row = measure(mode, base_url, admin, c, n, args.latency)
-                ok = ok and row.stored_once and row.tokens_match
+                rows = [
+                    measure(mode, base_url, admin, c, n, args.latency) for _ in range(args.repeat)
+                ]
+                ok = ok and all(r.stored_once and r.tokens_match for r in rows)
+                row = _median_row(rows)
+                low, high = (min(r.rate for r in rows), max(r.rate for r in rows))
                 print(
                     f"| {row.mode} | {c} | {n} | {row.seconds:.2f} | {row.rate:.1f} | "
-                    f"{row.ideal:.1f} | {row.rate / row.ideal:.0%} | {row.failures} | "
-                    f"{'yes' if row.stored_once else 'NO'} | "
-                    f"{'yes' if row.tokens_match else 'NO'} |",
+                    f"{row.ideal:.1f} | {row.rate / row.ideal:.0%} | "
+                    f"{low / row.ideal:.0%}–{high / row.ideal:.0%} | "
+                    f"{statistics.median(r.cpu_ms_per_judgment for r in rows):.2f} | "
+                    f"{row.failures} | "
+                    f"{'yes' if all(r.stored_once for r in rows) else 'NO'} | "
+                    f"{'yes' if all(r.tokens_match for r in rows) else 'NO'} |",
                     flush=True,
                 )
+        print(f"load average after: {_load()}")
         return 0 if ok else 1
     finally:
         server.terminate()

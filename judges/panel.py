@@ -14,14 +14,20 @@ Juries: Evaluating LLM Generations with a Panel of Diverse Models", arXiv:2404.1
 
 Judges are called one after another and any error propagates: a panel verdict with a
 missing member would be a different panel. Pure apart from calling the comparators.
+
+A Judge row of kind "panel" names its members (other Judge rows) in its settings;
+:func:`parse_panel_settings` checks those settings, and arena.services.backends builds
+the members and the panel from them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
-from typing import Literal
+from typing import Any, Literal, cast
 
 from judges.backends.base import Answer, Comparator, PermanentError, Ranking, Verdict
 from judges.logprobs import average_probabilities, most_likely
@@ -78,8 +84,21 @@ def _probability_verdict(
     return _OUTCOME_RANKINGS[most_likely(probabilities)], probabilities
 
 
+def _header(number: int, count: int, name: str | None, weight: float) -> str:
+    # Names and weights go into the stored raw output: weights learnt from human votes
+    # change over time, and a judgment must say which ones made it.
+    if name is None:
+        return f"=== panel judge {number} of {count} ==="
+    return f"=== panel judge {number} of {count}: {name} (weight {weight:g}) ==="
+
+
 def combine_verdicts(
-    verdicts: Sequence[Verdict], k: int, *, combine: Combine, weights: Sequence[float]
+    verdicts: Sequence[Verdict],
+    k: int,
+    *,
+    combine: Combine,
+    weights: Sequence[float],
+    names: Sequence[str] | None = None,
 ) -> Verdict:
     """One verdict from the panel's verdicts on the same K answers."""
     _check_rankings(verdicts, k)
@@ -96,8 +115,8 @@ def combine_verdicts(
         both_bad=both_bad,
         probabilities=probabilities,
         raw_output="\n".join(
-            f"=== panel judge {n} of {len(verdicts)} ===\n{v.raw_output}"
-            for n, v in enumerate(verdicts, start=1)
+            f"{_header(n, len(verdicts), names[n - 1] if names else None, w)}\n{v.raw_output}"
+            for n, (v, w) in enumerate(zip(verdicts, weights, strict=True), start=1)
         ),
         prompt_tokens=sum(v.prompt_tokens for v in verdicts),
         completion_tokens=sum(v.completion_tokens for v in verdicts),
@@ -106,6 +125,7 @@ def combine_verdicts(
         extra={
             "combine": combine,
             "weights": list(weights),
+            "members": list(names) if names else None,
             "panel": [
                 {
                     "ranking": v.ranking,
@@ -140,18 +160,130 @@ class PanelJudge:
         *,
         combine: Combine = "majority",
         weights: Sequence[float] | None = None,
+        names: Sequence[str] | None = None,
     ) -> None:
         if not judges:
             raise PermanentError("a panel needs at least one judge")
         if combine not in ("majority", "probability"):
             raise PermanentError(f"panel combine must be 'majority' or 'probability': {combine!r}")
+        if names is not None and len(names) != len(judges):
+            raise PermanentError(f"panel has {len(judges)} judges but {len(names)} names")
         self.judges = list(judges)
+        self.names = list(names) if names is not None else None
         self.combine: Combine = combine
         self.weights = _checked_weights(weights, len(self.judges))
+
+    @property
+    def template_hash(self) -> str | None:
+        """One hash over the members' template hashes, for the tournament manifest: a
+        member whose template changed makes a different panel."""
+        hashes = [getattr(judge, "template_hash", None) for judge in self.judges]
+        if not any(hashes):
+            return None
+        labels = self.names or [str(n) for n in range(1, len(self.judges) + 1)]
+        lines = "\n".join(f"{label}={h or ''}" for label, h in zip(labels, hashes, strict=True))
+        return hashlib.sha256(lines.encode()).hexdigest()
 
     def compare(self, prompt: str, answers: Sequence[Answer]) -> Verdict:
         if self.combine == "probability" and len(answers) != 2:
             # Refused before any judge is paid for.
             raise PermanentError("panel combine='probability' works on pairs only")
         verdicts = [judge.compare(prompt, answers) for judge in self.judges]
-        return combine_verdicts(verdicts, len(answers), combine=self.combine, weights=self.weights)
+        return combine_verdicts(
+            verdicts, len(answers), combine=self.combine, weights=self.weights, names=self.names
+        )
+
+
+# -- a panel's settings, as stored on a Judge row of kind "panel" --------------------------
+
+PANEL_KEYS = ("members", "combine", "weights")
+
+# weights: "human_agreement" = each member weighted by its accuracy against human votes.
+HUMAN_AGREEMENT = "human_agreement"
+
+PanelWeights = tuple[float, ...] | Literal["human_agreement"] | None
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """What a panel Judge row asks for: member judges by name, the rule, the weights."""
+
+    members: tuple[str, ...]
+    combine: Combine = "majority"
+    weights: PanelWeights = None
+
+
+def _members(value: Any, own_name: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(m, str) for m in value):
+        raise PermanentError("judge setting 'members' must be a list of judge names")
+    members = tuple(m.strip() for m in value)
+    if len(members) < 2:
+        raise PermanentError(
+            f"judge setting 'members': a panel needs at least 2 judges, got {len(members)}"
+        )
+    repeated = sorted({m for m in members if members.count(m) > 1})
+    if repeated:
+        raise PermanentError(
+            f"judge setting 'members': {', '.join(repeated)} listed twice (use 'weights')"
+        )
+    if own_name in members:
+        raise PermanentError(f"judge setting 'members': panel {own_name!r} cannot include itself")
+    return members
+
+
+def _weights(value: Any, members: tuple[str, ...]) -> PanelWeights:
+    if value is None or value == HUMAN_AGREEMENT:
+        return cast(PanelWeights, value)
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(members))
+        if unknown:
+            raise PermanentError(
+                f"judge setting 'weights' names judges not in 'members': {unknown}"
+            )
+        value = [value.get(m, 1.0) for m in members]
+    if not isinstance(value, list | tuple) or any(
+        isinstance(w, bool) or not isinstance(w, int | float) for w in value
+    ):
+        raise PermanentError(
+            "judge setting 'weights' must be a list of numbers, a mapping of member to "
+            f"number, or {HUMAN_AGREEMENT!r}"
+        )
+    try:
+        return tuple(_checked_weights(value, len(members)))
+    except PermanentError as error:
+        raise PermanentError(f"judge setting 'weights': {error}") from None
+
+
+def parse_panel_settings(settings: Mapping[str, Any], *, own_name: str) -> PanelSpec:
+    """Check a panel Judge row's settings; errors name the setting at fault."""
+    unknown = sorted(set(settings) - set(PANEL_KEYS))
+    if unknown:
+        raise PermanentError(
+            f"unknown judge setting {', '.join(map(repr, unknown))} for a panel; "
+            f"allowed: {', '.join(PANEL_KEYS)}"
+        )
+    members = _members(settings.get("members"), own_name)
+    combine = settings.get("combine", "majority")
+    if combine not in ("majority", "probability"):
+        raise PermanentError("judge setting 'combine' must be 'majority' or 'probability'")
+    return PanelSpec(
+        members=members,
+        combine=cast(Combine, combine),
+        weights=_weights(settings.get("weights"), members),
+    )
+
+
+def agreement_weights(
+    members: Sequence[str], accuracy: Mapping[str, float | None]
+) -> tuple[float, ...]:
+    """Weights from each member's accuracy against human votes on the same pairs.
+
+    A member with no pair in common with the voters gets the mean of the others' (it is
+    neither trusted nor distrusted more than the panel as a whole); with no human data at
+    all, every member weighs 1."""
+    known = [a for m in members if (a := accuracy.get(m)) is not None]
+    fallback = sum(known) / len(known) if known else 1.0
+    weights = [accuracy.get(m) if accuracy.get(m) is not None else fallback for m in members]
+    if sum(w for w in weights if w) <= 0:
+        return tuple(1.0 for _ in members)  # every member disagrees with people: no signal
+    return tuple(float(w or 0.0) for w in weights)

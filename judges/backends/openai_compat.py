@@ -14,15 +14,18 @@ every error message this module raises.
 from __future__ import annotations
 
 import email.utils
+import functools
+import itertools
 import math
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import openai
 
@@ -72,6 +75,8 @@ from judges.prompts import PromptTemplate, load_template
 
 __all__ = [
     "JUDGE_DEFAULTS",
+    "ChatEndpoint",
+    "ChatReply",
     "OpenAICompatGenerator",
     "OpenAICompatJudge",
     "UnparseableVerdictError",
@@ -110,6 +115,8 @@ GENERATION_KEYS = frozenset(
 _TRANSIENT_STATUSES = frozenset({408, 409, 429})
 
 _MAX_MESSAGE_CHARS = 500
+
+_CHAT_PATH = "/chat/completions"
 
 
 class UnparseableVerdictError(PermanentError):
@@ -200,37 +207,105 @@ class _Reply:
     usage_reported: bool = True
 
 
-def _token_logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
+# One reply of a chat endpoint; public for endpoints that are not HTTP (transformers_local).
+ChatReply = _Reply
+
+
+class ChatEndpoint(Protocol):
+    """What a judge's conversation plan needs: one chat call, and a way to let go."""
+
+    def complete(
+        self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]
+    ) -> _Reply: ...
+
+    def close(self) -> None: ...
+
+
+def _token_logprobs(choice: Mapping[str, Any]) -> tuple[TokenLogprob, ...]:
     # Absent unless requested, and some servers return logprobs: null even then.
-    content = getattr(getattr(choice, "logprobs", None), "content", None) or ()
+    content = (choice.get("logprobs") or {}).get("content") or ()
     return tuple(
         TokenLogprob(
-            token=entry.token,
-            logprob=entry.logprob,
-            top=tuple((alt.token, alt.logprob) for alt in (entry.top_logprobs or ())),
+            token=entry["token"],
+            logprob=entry["logprob"],
+            top=tuple((alt["token"], alt["logprob"]) for alt in (entry.get("top_logprobs") or ())),
         )
         for entry in content
     )
 
 
 def _reply_from(model: str, completion: Any, latency_ms: int) -> _Reply:
-    # The SDK does not validate bodies (lenient by design), so a JSON body of the wrong
-    # shape surfaces here as attribute or index errors.
+    # The body as parsed JSON, unvalidated: a body of the wrong shape (or not a JSON object
+    # at all) surfaces here as key, index or type errors.
     try:
-        choice = completion.choices[0]
-        message = choice.message
-        usage = completion.usage
+        choice = completion["choices"][0]
+        message = choice["message"]
+        usage = completion.get("usage")
         return _Reply(
             # A refusal or a tool call has no content: as an answer, that is empty.
-            text=message.content or "",
-            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            text=message.get("content") or "",
+            prompt_tokens=(usage.get("prompt_tokens") or 0) if usage else 0,
+            completion_tokens=(usage.get("completion_tokens") or 0) if usage else 0,
             latency_ms=latency_ms,
             logprobs=_token_logprobs(choice),
             usage_reported=usage is not None,
         )
     except (AttributeError, IndexError, KeyError, TypeError) as exc:
         raise PermanentError(f"{model}: the response is not a chat completion") from exc
+
+
+def _request_body(
+    model: str, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The JSON body ``chat.completions.create`` would send for these arguments.
+
+    Built here and posted with ``client.post`` because ``create`` first walks the whole
+    request through the SDK's TypedDict transformer, which was the largest single CPU cost
+    of a judge call in benchmarks/judge_throughput.py (see benchmarks/README.md, "Judge
+    throughput"). Our params are plain JSON already, so there is nothing to transform;
+    ``extra_body`` is merged in as ``create`` does."""
+    body: dict[str, Any] = {"model": model, "messages": list(messages), **params}
+    extra = body.pop("extra_body", None)
+    if extra:
+        body.update(extra)
+    return body
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every SDK client of the process.
+
+    Each client otherwise builds its own, loading the whole CA bundle: about 25 ms of CPU,
+    most of the cost of a new client, paid by every batch for each of its async clients
+    (and, before clients were shared, by every match). An SSLContext may serve many
+    connections and threads. Built the way the SDK's HTTP library builds its default."""
+    try:
+        import httpx2 as http  # what openai >= 3 is built on
+    except ImportError:  # pragma: no cover - older openai releases use httpx
+        import httpx as http  # type: ignore[no-redef]
+    return http.create_ssl_context()
+
+
+def _sync_client(*, base_url: str, api_key: str, timeout: float, max_retries: int) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        timeout=timeout,
+        max_retries=max_retries,
+        http_client=openai.DefaultHttpxClient(verify=_tls_context()),
+    )
+
+
+def _async_client(
+    *, base_url: str, api_key: str, timeout: float, max_retries: int
+) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        timeout=timeout,
+        max_retries=max_retries,
+        http_client=openai.DefaultAsyncHttpxClient(verify=_tls_context()),
+    )
 
 
 class _Limited:
@@ -256,8 +331,76 @@ class _Limited:
         self.limiter.release(estimated=self.estimate, used=used)
 
 
+# Threads of one process share this many connection pools per endpoint. httpcore's pool
+# holds one lock while it scans all its connections (a poll() each) for every request and
+# every response; 64 threads on one pool spent most of their time waiting for that lock
+# (benchmarks/README.md, "Judge throughput"). Threads are dealt to the pools in turn, so a
+# process with one thread (a prefork Celery worker) keeps using one pool.
+_SYNC_POOLS_PER_ENDPOINT = 8
+
+_thread_slot = threading.local()
+_next_slot = itertools.count()
+
+
+def _pool_of_this_thread() -> int:
+    slot: int | None = getattr(_thread_slot, "value", None)
+    if slot is None:
+        slot = _thread_slot.value = next(_next_slot) % _SYNC_POOLS_PER_ENDPOINT
+    return slot
+
+
+class _SharedClients:
+    """Sync SDK clients of this process, per (server, key, timeout, retries, pool).
+
+    A Celery task builds a fresh judge or contestant backend for every match
+    (arena.services.backends), so a client per backend object meant a new connection
+    pool, a new TCP (and TLS) handshake and no keep-alive for every single call. Sharing
+    the clients keeps the connections warm across matches. Keyed by process id too: a
+    client made before a fork (Celery's prefork pool) must not be used by the children,
+    whose copies of its sockets would interleave with the parent's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[int, str, str, float, int, int], openai.OpenAI] = {}
+
+    def get(
+        self, *, base_url: str, api_key: str, timeout: float, max_retries: int
+    ) -> openai.OpenAI:
+        key = (
+            os.getpid(),
+            base_url.rstrip("/"),
+            api_key,
+            timeout,
+            max_retries,
+            _pool_of_this_thread(),
+        )
+        client = self._clients.get(key)  # the common case, without taking the lock
+        if client is None:
+            with self._lock:
+                client = self._clients.get(key)
+                if client is None:
+                    client = _sync_client(
+                        base_url=base_url,
+                        api_key=api_key,
+                        timeout=timeout,
+                        max_retries=max_retries,
+                    )
+                    self._clients[key] = client
+        return client
+
+    def clear(self) -> None:
+        """Close every client (tests, and a process that is shutting down)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+
+_SYNC_CLIENTS = _SharedClients()
+
+
 class _ChatEndpoint:
-    """One model on one server; builds the SDK client on first use (see module doc)."""
+    """One model on one server; the SDK clients come from _SYNC_CLIENTS (see there)."""
 
     def __init__(
         self, *, base_url: str, model: str, api_key_env: str, timeout: float, max_retries: int
@@ -267,22 +410,18 @@ class _ChatEndpoint:
         self.api_key_env = api_key_env
         self.timeout = timeout
         self.max_retries = max_retries
-        self._client: openai.OpenAI | None = None
-        self._secret = ""
-        self._client_lock = threading.Lock()
+        self._secret: str | None = None
 
     def _get_client(self) -> openai.OpenAI:
-        # One client per endpoint even when a thread pool makes the first calls at once.
-        with self._client_lock:
-            if self._client is None:
-                self._secret = _read_api_key(self.api_key_env)
-                self._client = openai.OpenAI(
-                    base_url=self.base_url,
-                    api_key=self._secret,
-                    timeout=self.timeout,
-                    max_retries=self.max_retries,
-                )
-            return self._client
+        # Looked up at every call: the calling thread picks its pool (see _SYNC_CLIENTS).
+        if self._secret is None:
+            self._secret = _read_api_key(self.api_key_env)
+        return _SYNC_CLIENTS.get(
+            base_url=self.base_url,
+            api_key=self._secret,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
 
     def complete(self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]) -> _Reply:
         client = self._get_client()
@@ -306,18 +445,15 @@ class _ChatEndpoint:
         messages: Sequence[Mapping[str, str]],
         params: Mapping[str, Any],
     ) -> _Reply:
+        body = _request_body(self.model, messages, params)
         started = time.perf_counter()
         try:
-            completion = client.chat.completions.create(
-                model=self.model,
-                # Plain dicts are what the SDK sends; its TypedDicts only serve type checkers.
-                messages=cast(Any, list(messages)),
-                **params,
-            )
+            # cast_to=object: the parsed JSON as is, without building pydantic models.
+            completion = client.post(_CHAT_PATH, body=body, cast_to=object)
         except openai.OpenAIError as exc:
             # "from None": the SDK exception holds the request, whose headers hold the key;
             # a chained traceback in a worker log is exactly where it would leak.
-            raise translate_error(exc, secret=self._secret) from None
+            raise translate_error(exc, secret=self._secret or "") from None
         except ValueError as exc:
             # A 200 whose body is not JSON: base_url points at something else (a web page,
             # a proxy's login form). Retrying will not change where it points.
@@ -325,48 +461,69 @@ class _ChatEndpoint:
         latency_ms = round((time.perf_counter() - started) * 1000)
         return _reply_from(self.model, completion, latency_ms)
 
-    def async_twin(self) -> _AsyncChatEndpoint:
+    def async_twin(self, concurrency: int = 1) -> _AsyncChatEndpoint:
         return _AsyncChatEndpoint(
             base_url=self.base_url,
             model=self.model,
             api_key_env=self.api_key_env,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            shards=math.ceil(concurrency / _CALLS_PER_ASYNC_CLIENT),
         )
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Nothing to close: the clients are shared with every other endpoint object of
+        the same server in this process (see _SharedClients) and stay for the next one."""
+
+
+# Calls in flight per async client. The connection pool under the SDK (httpcore) scans
+# every connection it holds, asking each whether it has expired, twice per request; with
+# 64 connections in one pool that scan was a fifth of the CPU time of a judge call
+# (benchmarks/README.md, "Judge throughput"). Several smaller pools keep it short.
+_CALLS_PER_ASYNC_CLIENT = 8
 
 
 class _AsyncChatEndpoint:
     """The same endpoint through ``openai.AsyncOpenAI``: same limits, same error mapping.
 
     An async client belongs to the event loop it first ran in, so make one per loop (per
-    batch) with :meth:`_ChatEndpoint.async_twin` and ``aclose`` it at the end."""
+    batch) with :meth:`_ChatEndpoint.async_twin` and ``aclose`` it at the end. ``shards``
+    clients take the calls in turn (see _CALLS_PER_ASYNC_CLIENT)."""
 
     def __init__(
-        self, *, base_url: str, model: str, api_key_env: str, timeout: float, max_retries: int
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key_env: str,
+        timeout: float,
+        max_retries: int,
+        shards: int = 1,
     ) -> None:
         self.base_url = base_url
         self.model = model
         self.api_key_env = api_key_env
         self.timeout = timeout
         self.max_retries = max_retries
-        self._client: openai.AsyncOpenAI | None = None
+        self.shards = max(shards, 1)
+        self._clients: list[openai.AsyncOpenAI] = []
+        self._turn = 0
         self._secret = ""
 
     def _get_client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
+        if not self._clients:
             self._secret = _read_api_key(self.api_key_env)
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self._secret,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-        return self._client
+            self._clients = [
+                _async_client(
+                    base_url=self.base_url,
+                    api_key=self._secret,
+                    timeout=self.timeout,
+                    max_retries=self.max_retries,
+                )
+                for _ in range(self.shards)
+            ]
+        self._turn = (self._turn + 1) % len(self._clients)
+        return self._clients[self._turn]
 
     async def complete(
         self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]
@@ -392,11 +549,10 @@ class _AsyncChatEndpoint:
         messages: Sequence[Mapping[str, str]],
         params: Mapping[str, Any],
     ) -> _Reply:
+        body = _request_body(self.model, messages, params)
         started = time.perf_counter()
         try:
-            completion = await client.chat.completions.create(
-                model=self.model, messages=cast(Any, list(messages)), **params
-            )
+            completion = await client.post(_CHAT_PATH, body=body, cast_to=object)
         except openai.OpenAIError as exc:
             raise translate_error(exc, secret=self._secret) from None  # see _ChatEndpoint
         except ValueError as exc:
@@ -405,9 +561,9 @@ class _AsyncChatEndpoint:
         return _reply_from(self.model, completion, latency_ms)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.close()
 
 
 class OpenAICompatGenerator:
@@ -467,9 +623,10 @@ class OpenAICompatGenerator:
     def generate(self, prompt: str) -> Generation:
         return self._generation(self._endpoint.complete(self._messages(prompt), self.params))
 
-    def async_endpoint(self) -> _AsyncChatEndpoint:
-        """An async client of the same endpoint, for :meth:`generate_async` (one per loop)."""
-        return self._endpoint.async_twin()
+    def async_endpoint(self, concurrency: int = 1) -> _AsyncChatEndpoint:
+        """An async client of the same endpoint, for :meth:`generate_async` (one per loop),
+        sized for ``concurrency`` calls in flight."""
+        return self._endpoint.async_twin(concurrency)
 
     async def generate_async(self, prompt: str, endpoint: _AsyncChatEndpoint) -> Generation:
         reply = await endpoint.complete(self._messages(prompt), self.params)
@@ -527,7 +684,10 @@ class OpenAICompatJudge:
         settings: Mapping[str, Any] = _EMPTY,
         timeout: float = 120.0,
         cache: VerdictCache | None = None,
+        endpoint: ChatEndpoint | None = None,
     ) -> None:
+        """``endpoint`` replaces the HTTP endpoint (an in-process model, say); the
+        conversation, parsing and caching stay the same."""
         self.settings = parse_judge_settings(settings)
         self.base_url = base_url
         self.model = model
@@ -542,10 +702,14 @@ class OpenAICompatJudge:
         self._check_templates()
         self.both_orders: bool = self.settings.both_orders
         self.params: Mapping[str, Any] = MappingProxyType(self.settings.request_params())
-        self._endpoint = _ChatEndpoint(
+        self._endpoint: ChatEndpoint = endpoint or _ChatEndpoint(
             base_url=base_url, model=model, api_key_env=api_key_env, timeout=timeout, max_retries=0
         )
         LIMITERS.configure(base_url, model, self.settings.limits)
+
+    def _params_for(self, answers: Sequence[Answer]) -> Mapping[str, Any]:
+        """Request parameters for this comparison (a subclass may vary them)."""
+        return self.params
 
     def _check_templates(self) -> None:
         # Combinations that would silently do nothing are refused when the judge is built.
@@ -588,19 +752,23 @@ class OpenAICompatJudge:
         hit = cache.get(key) if cache is not None else None
         if hit is not None:
             return served_from_cache(hit)
+        params = self._params_for(answers)
         try:
             request = next(plan)
             while True:
-                request = plan.send(self._endpoint.complete(request, self.params))
+                request = plan.send(self._endpoint.complete(request, params))
         except StopIteration as done:
             verdict: Verdict = done.value
         if cache is not None:
             cache.set(key, verdict)
         return verdict
 
-    def async_endpoint(self) -> _AsyncChatEndpoint:
-        """An async client of the same endpoint, for :meth:`compare_async` (one per loop)."""
-        return self._endpoint.async_twin()
+    def async_endpoint(self, concurrency: int = 1) -> _AsyncChatEndpoint:
+        """An async client of the same endpoint, for :meth:`compare_async` (one per loop),
+        sized for ``concurrency`` calls in flight."""
+        if not isinstance(self._endpoint, _ChatEndpoint):
+            raise PermanentError(f"{self.model}: this judge has no async endpoint")
+        return self._endpoint.async_twin(concurrency)
 
     async def compare_async(
         self, prompt: str, answers: Sequence[Answer], endpoint: _AsyncChatEndpoint
@@ -612,10 +780,11 @@ class OpenAICompatJudge:
         hit = cache.get(key) if cache is not None else None
         if hit is not None:
             return served_from_cache(hit)
+        params = self._params_for(answers)
         try:
             request = next(plan)
             while True:
-                request = plan.send(await endpoint.complete(request, self.params))
+                request = plan.send(await endpoint.complete(request, params))
         except StopIteration as done:
             verdict: Verdict = done.value
         if cache is not None:

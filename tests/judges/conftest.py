@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from judges.backends.openai_compat import _SYNC_CLIENTS
 from judges.cache import LRUVerdictCache, set_default_verdict_cache
 from judges.limits import LIMITERS
 from tests.judges.fake_openai import FakeOpenAIServer
@@ -37,9 +38,11 @@ def fake_openai() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
-    # Limiters and the verdict cache are process-wide: no test may see another's.
+    # Limiters, the verdict cache and the SDK clients are process-wide: no test may see
+    # another's.
     LIMITERS.clear()
     set_default_verdict_cache(LRUVerdictCache())
     yield
     LIMITERS.clear()
     set_default_verdict_cache(LRUVerdictCache())
+    _SYNC_CLIENTS.clear()

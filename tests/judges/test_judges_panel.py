@@ -7,7 +7,14 @@ from collections.abc import Sequence
 import pytest
 
 from judges.backends.base import Answer, PermanentError, Ranking, TransientError, Verdict
-from judges.panel import PanelJudge, majority_ranking, pair_outcome
+from judges.panel import (
+    PanelJudge,
+    PanelSpec,
+    agreement_weights,
+    majority_ranking,
+    pair_outcome,
+    parse_panel_settings,
+)
 
 PAIR = (Answer(text="first", author="m1"), Answer(text="second", author="m2"))
 FOUR = tuple(Answer(text=f"answer {i}") for i in range(4))
@@ -156,3 +163,49 @@ def test_pair_outcome_reads_tiers() -> None:
     assert pair_outcome(ranking, 0, 3) == "tie"
     assert pair_outcome(ranking, 2, 1) == "first"
     assert pair_outcome(ranking, 1, 0) == "second"
+
+
+# -- a panel Judge row's settings ----------------------------------------------------------
+
+
+def test_panel_settings_default_to_an_unweighted_majority() -> None:
+    spec = parse_panel_settings({"members": ["gpt", "claude"]}, own_name="jury")
+
+    assert spec == PanelSpec(members=("gpt", "claude"), combine="majority", weights=None)
+
+
+def test_agreement_weights_give_an_unmeasured_judge_the_mean_of_the_others() -> None:
+    weights = agreement_weights(["a", "b", "c"], {"a": 0.8, "b": 0.6, "humans": None})
+
+    assert weights == pytest.approx((0.8, 0.6, 0.7))
+
+
+def test_agreement_weights_are_equal_when_nobody_has_voted() -> None:
+    assert agreement_weights(["a", "b"], {}) == (1.0, 1.0)
+
+
+def test_named_members_and_their_weights_head_their_raw_outputs() -> None:
+    panel = PanelJudge(
+        [Stub(A_WINS, raw_output="yes"), Stub(B_WINS, raw_output="no")],
+        weights=[2, 0.5],
+        names=["big", "small"],
+    )
+
+    verdict = panel.compare("q", PAIR)
+
+    assert "=== panel judge 1 of 2: big (weight 2) ===\nyes" in verdict.raw_output
+    assert "=== panel judge 2 of 2: small (weight 0.5) ===\nno" in verdict.raw_output
+    assert verdict.extra["members"] == ["big", "small"]
+
+
+def test_a_panels_template_hash_changes_with_any_members_template() -> None:
+    class Hashed(Stub):
+        def __init__(self, template_hash: str) -> None:
+            super().__init__(A_WINS)
+            self.template_hash = template_hash
+
+    one = PanelJudge([Hashed("h1"), Hashed("h2")], names=["x", "y"])
+    other = PanelJudge([Hashed("h1"), Hashed("h3")], names=["x", "y"])
+
+    assert one.template_hash and one.template_hash != other.template_hash
+    assert PanelJudge([Stub(A_WINS), Stub(A_WINS)]).template_hash is None
