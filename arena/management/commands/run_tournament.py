@@ -117,11 +117,12 @@ class Command(BaseCommand):
         while time.monotonic() < deadline:
             tournament.refresh_from_db()
             progress = tournament_progress(tournament)
-            if progress != last:
+            # The status too: the last match can finish before the tournament completes.
+            if (tournament.status, progress) != last:
                 self.stdout.write(
                     f"{tournament.status}: {progress[0]} / {progress[1] or '?'} matches"
                 )
-                last = progress
+                last = (tournament.status, progress)
             if tournament.is_finished:
                 break
             time.sleep(0.5)
