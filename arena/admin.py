@@ -2,8 +2,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from arena import models
+from arena.queueing import enqueue_contestant_added
 from arena.services.backends import judge_comparator
 from judges.backends.base import BackendError
 
@@ -13,6 +15,13 @@ class ContestantAdmin(admin.ModelAdmin):
     list_display = ["name", "backend", "model_id", "queue", "api_key_env"]
     list_filter = ["backend", "queue"]
     search_fields = ["name", "model_id"]
+
+    def save_model(
+        self, request: HttpRequest, obj: models.Contestant, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # a newcomer joins the tournaments that ask for it (after commit)
+            enqueue_contestant_added(obj.pk)
 
 
 class PromptInline(admin.TabularInline):

@@ -73,3 +73,19 @@ def test_the_engine_option_must_be_a_boolean(contestants, prompt_set, judge) -> 
             config={"rerun_on_new_contestant": "yes"},
         )
     assert "rerun_on_new_contestant" in bad.value.message_dict
+
+
+def test_a_contestant_added_in_the_admin_is_announced_but_an_edit_is_not(
+    admin_client, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    announced: list[int] = []
+    monkeypatch.setattr("arena.tasks.contestant_added.delay", announced.append)
+    form = {"name": "via-admin", "backend": "simulated", "generation": "{}", "queue": "default"}
+    with django_capture_on_commit_callbacks(execute=True):
+        added = admin_client.post("/admin/arena/contestant/add/", form)
+    assert added.status_code == 302, added.content.decode()[:2000]
+    new = Contestant.objects.get(name="via-admin")
+    assert announced == [new.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(f"/admin/arena/contestant/{new.pk}/change/", form | {"model_id": "x"})
+    assert announced == [new.pk]
