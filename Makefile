@@ -3,11 +3,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LOCAL_STAMP := $(VENV)/.local-stamp
+# The torch build for the extra `local`. 2.13.0 is the CPU wheel this kind of machine keeps
+# on disk, so pip takes it without a multi-GB download; a range would pull a CUDA build.
+# On a GPU machine pass the build you want: make install-local TORCH='torch==2.14.1'.
+TORCH ?= torch==2.13.0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 GPUS ?= 1
+WEB_WORKERS ?= 2
 
-.PHONY: install demo test services worker gpu-worker beat bench lint typecheck clean
+.PHONY: install install-local demo test services worker gpu-worker beat bench lint typecheck clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -17,6 +23,14 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+## In-process models (the extra `local`: torch + transformers) for gpu workers; CI uses it.
+$(LOCAL_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
+	touch $@
+
+install-local: $(LOCAL_STAMP)
 
 ## Embedded mode (SQLite, in-process worker): site + a live demo tournament on $(HOST):$(PORT).
 demo: $(STAMP)
@@ -32,14 +46,14 @@ test: $(STAMP)
 	  echo "== REDIS_URL / DATABASE_URL unset: the services-mode integration tests were skipped"; \
 	fi
 
-## Services mode: web + worker + beat against $$DATABASE_URL and $$REDIS_URL.
+## Services mode: web ($(WEB_WORKERS) processes) + worker + beat against $$DATABASE_URL and $$REDIS_URL.
 services: $(STAMP)
 	@test -n "$$REDIS_URL" -a -n "$$DATABASE_URL" || { echo "set DATABASE_URL and REDIS_URL first (see README)"; exit 2; }
 	$(BIN)/python manage.py migrate
 	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A arena worker -Q default,judge -l INFO & \
 	$(BIN)/celery -A arena beat -l INFO & \
-	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --workers $(WEB_WORKERS)
 
 worker: $(STAMP)
 	$(BIN)/celery -A arena worker -Q default,judge -l INFO

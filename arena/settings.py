@@ -151,6 +151,9 @@ VOTES_PER_MINUTE = env_int("ARENA_VOTES_PER_MINUTE", 30, minimum=0)
 VOTES_PER_DAY = env_int("ARENA_VOTES_PER_DAY", 1000, minimum=0)
 VOTES_PER_IP_PER_DAY = env_int("ARENA_VOTES_PER_IP_PER_DAY", 5000, minimum=0)
 EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
+# HTTP requests running in Django at once per server process (arena.asgi.BoundedHTTP);
+# 0: no limit.
+HTTP_CONCURRENCY = env_int("ARENA_HTTP_CONCURRENCY", 2, minimum=0)
 # A match claimed longer ago than this is taken to belong to a dead worker and may be
 # claimed again by a redelivered task.
 MATCH_CLAIM_LEASE_SECONDS = env_int("ARENA_MATCH_LEASE_SECONDS", 600, minimum=1)
@@ -166,6 +169,12 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+if REDIS_URL:
+    # Sessions are read on every request (anonymous voters have one too): from Redis they
+    # cost no SQL, and the database still keeps them (written when one is created or
+    # changed, read when Redis has lost it).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 if REDIS_URL:
     CHANNEL_LAYERS = {

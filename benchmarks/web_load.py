@@ -11,28 +11,33 @@ What it does (see benchmarks/README.md, "Web load"):
    the tournament running and creates its Standing rows, as ``tournament_start`` and
    ``match_play`` would have. ``--preload N`` also inserts N completed matches with a
    Judgment per tournament, to measure a tournament that already has votes.
-2. Servers. ``manage.py serve`` (daphne, no embedded worker) as a subprocess, or
-   ``--servers N`` of them on consecutive ports (voter i talks to server i mod N), with
-   DATABASE_URL on the bench database, REDIS_URL on a dedicated Redis DB number
-   (``--redis-db``, flushed at the end) and the three vote limits set to 0 (off). The
-   database belongs to a role of its own limited to ``--pg-conn-limit`` connections, so
-   a server that leaks connections cannot exhaust the shared PostgreSQL. ``vote_record``
-   runs inside the request; a ``celery worker`` (threads, -c 2) also runs, unless
-   ``--no-worker``, because votes defer the ``leaderboard.updated`` refit to it.
-   ``--variant`` runs the server with the app's settings unchanged (``as-is``) or with
-   one change written to a temporary settings module (``conn-max-age-0``; ``pool``:
-   Django's psycopg pool, which needs ``psycopg_pool`` importable), to measure a fix
-   without editing the app.
+2. Servers. ``manage.py serve`` as a subprocess: daphne in one process, or with
+   ``--workers N`` the documented services deployment (N processes on one port under
+   uvicorn's supervisor). ``--server uvicorn`` runs one plain uvicorn process instead (to
+   compare servers); ``--servers N`` starts N of them on consecutive ports (voter i
+   talks to server i mod N). DATABASE_URL is on the bench database, REDIS_URL on a
+   dedicated Redis DB number (``--redis-db``, flushed at the end) and the three vote
+   limits are 0 (off). The database belongs to a role of its own limited to
+   ``--pg-conn-limit`` connections, so a server that leaks connections cannot exhaust the
+   shared PostgreSQL. A ``celery worker`` (threads, -c 2) also runs, unless
+   ``--no-worker``: votes defer the leaderboard refit, the progress event, the global
+   ``leaderboard.changed`` nudge and the next-round check to it. ``--variant`` runs the
+   server with one settings change written to a temporary module (``conn-max-age-0``,
+   ``pool``), to measure a fix without editing the app.
 3. Load, per concurrency level C: C virtual voters, each an ``httpx.AsyncClient`` of its
-   own (own cookie jar, so own session; one HTTP/1.1 keep-alive connection), loop
-   GET /tournaments/<id>/vote/ → parse battle id, idempotency key, CSRF token → POST the
-   vote, for ``--duration`` seconds. Meanwhile two websocket clients, in a thread with
-   their own event loop so that the voters do not delay their timestamps, listen on
-   ``/ws/leaderboard/`` (``leaderboard.changed``) and ``/ws/tournaments/<id>/``
-   (``match.finished``, which carries the match's primary key).
+   own (own cookie jar, so own session; one HTTP/1.1 keep-alive connection), voting
+   through the browser's endpoint, ``/tournaments/<id>/vote/``, as the page does: GET a
+   battle, parse battle id, idempotency key and CSRF token, POST the vote. While plenty of
+   battles are free the reveal brings the voter's next battle (``vote.js`` shows it
+   without a request), so the next vote is a POST straight away; a reveal without one
+   sends the voter back to GET. For ``--duration`` seconds. Meanwhile two websocket
+   clients, in a thread with their own event loop so that the voters do not delay their
+   timestamps, listen on ``/ws/leaderboard/`` (``leaderboard.changed``) and
+   ``/ws/tournaments/<id>/`` (``match.finished``, which carries the match's primary key,
+   and ``leaderboard.updated``).
 4. Report: votes/s (POSTs answered 200 over the run's wall time), p50/p95/p99 of the POST
-   and of the GET, errors by status, CPU used by the server process and by this client,
-   and the event delay:
+   and of the GET, how many GETs, errors by status, CPU used by the server processes and
+   by this client, and the event delay:
    - exact, per vote: ``match.finished`` arrival − POST response received for the same
      match (setup knows each match's pk and public id). The commit happens before the
      response is sent (``on_commit`` callbacks run inside the request), so the response
@@ -40,22 +45,22 @@ What it does (see benchmarks/README.md, "Web load"):
      figure shown; it can be negative when the event overtakes the HTTP response. The
      "from send" column uses the POST's send time instead (a lower bound of the commit
      time), so the true delay lies between the two.
-   - ``leaderboard.changed``: the event names only the tournament, so the k-th event is
-     paired with the k-th vote response (both sorted by time); reported as p50/p99.
    - ``leaderboard.updated`` (the worker's debounced refit): the k-th vote is in the
      first update whose rows count at least k verdicts; delay from its POST response.
+   - ``leaderboard.changed`` names only the tournament and comes from the same worker
+     task, right after the update: a vote's is the first to arrive after its update.
    Also: CPU of the server(s), PostgreSQL (backends, including exited ones), Redis, the
    worker and this client, the machine's busy share, and the PostgreSQL connections the
    run opened (pg_stat_database.sessions) and the peak open at once.
 5. Cleanup: stops the processes, drops the database and its role, flushes only the bench
    Redis DB. ``--profile C`` records the first server with py-spy during level C
-   (``var/web-load-C<C>.txt``, collapsed stacks).
+   (``var/web-load-C<C>.txt``, collapsed stacks; ``--profile-gil``: only samples that
+   hold the GIL, i.e. Python CPU).
 
 Loopback only; client and server share the machine, so the client's CPU is reported.
 
-    .venv/bin/python benchmarks/web_load.py --concurrency 1,8,32,64 --duration 20
-    .venv/bin/python benchmarks/web_load.py --concurrency 32 --profile 32   # py-spy on C=32
-    PYTHONPATH=/tmp/pgpool .venv/bin/python benchmarks/web_load.py --variant pool --servers 2
+    .venv/bin/python benchmarks/web_load.py --concurrency 1,8,32,64 --duration 20 --workers 2
+    .venv/bin/python benchmarks/web_load.py --concurrency 32 --profile 32 --profile-gil
 """
 
 from __future__ import annotations
@@ -125,6 +130,8 @@ VARIANTS = {
     # Django's advice under ASGI: every request runs in a new thread (asgiref
     # ThreadSensitiveContext), so a persistent connection is never reused, only leaked.
     "conn-max-age-0": 'DATABASES["default"]["CONN_MAX_AGE"] = 0\n',
+    # Sessions read from PostgreSQL on every request (the default before cached_db).
+    "db-sessions": 'SESSION_ENGINE = "django.contrib.sessions.backends.db"\n',
     # Django >= 5.1 psycopg pool (needs the psycopg_pool package).
     "pool": 'DATABASES["default"]["CONN_MAX_AGE"] = 0\n'
     'DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 4, "max_size": 20}\n',
@@ -305,8 +312,13 @@ def migrate(args: argparse.Namespace) -> None:
 
 def start_server(args: argparse.Namespace, log: Path, port: int) -> subprocess.Popen[bytes]:
     out = log.open("wb")
+    command = {
+        "daphne": [sys.executable, "manage.py", "serve", "--workers", str(args.workers)],
+        "uvicorn": [sys.executable, "-m", "uvicorn", "arena.asgi:application", "--no-access-log"]
+        + ["--log-level", "warning", "--loop", "uvloop", "--http", "httptools"],
+    }[args.server]
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=server_env(args),
         stdout=out,
@@ -364,6 +376,22 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def with_children(pid: int) -> list[int]:
+    """The process and its descendants (``serve --workers N`` forks N server processes)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(parents.get(found[-1], []))
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -455,27 +483,42 @@ class Run:
     pg_peak: int = 0
 
 
-async def voter(base: str, tournament: int, deadline: float, run: Run, rng: random.Random) -> None:
+async def voter(
+    base: str,
+    tournament: int,
+    deadline: float,
+    run: Run,
+    rng: random.Random,
+    follow_link: bool = False,
+) -> None:
+    """One voter, as the browser does it: GET a battle, then POST votes; while battles are
+    plentiful each reveal brings the next battle (vote.js shows it without a request), so
+    the next vote is a POST straight away; otherwise the voter GETs the next one.
+    ``follow_link``: as a browser without JavaScript, GET the "Next battle" link instead."""
     url = f"/tournaments/{tournament}/vote/"
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        page: str | None = None  # the last reveal, when it brought the next battle
+        link = url
         while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            try:
-                page = await client.get(url)
-            except httpx.HTTPError as e:
-                run.errors[f"GET {type(e).__name__}"] += 1
-                continue
-            t1 = time.perf_counter()
-            run.gets.append((t0, t1, page.status_code))
-            if page.status_code != 200:
-                run.errors[f"GET {page.status_code}"] += 1
-                continue
+            if page is None:
+                t0 = time.perf_counter()
+                try:
+                    got = await client.get(link)
+                except httpx.HTTPError as e:
+                    run.errors[f"GET {type(e).__name__}"] += 1
+                    continue
+                run.gets.append((t0, time.perf_counter(), got.status_code))
+                if got.status_code != 200:
+                    run.errors[f"GET {got.status_code}"] += 1
+                    continue
+                page = got.text
             battle, key, csrf = (
-                BATTLE_FIELD.search(page.text),
-                KEY_FIELD.search(page.text),
-                CSRF_FIELD.search(page.text),
+                BATTLE_FIELD.search(page),
+                KEY_FIELD.search(page),
+                CSRF_FIELD.search(page),
             )
+            page = None
             if not (battle and key and csrf):
                 run.no_battle += 1
                 await asyncio.sleep(0.1)
@@ -494,8 +537,25 @@ async def voter(base: str, tournament: int, deadline: float, run: Run, rng: rand
                 continue
             t3 = time.perf_counter()
             run.posts.append((t2, t3, resp.status_code, battle.group(1)))
+            link = url
             if resp.status_code != 200:
                 run.errors[f"POST {resp.status_code}"] += 1
+            elif 'id="upcoming"' in resp.text:
+                if follow_link:
+                    link = url + "?battle=" + BATTLE_FIELD.findall(resp.text)[-1]
+                else:
+                    page = resp.text
+
+
+async def warm_up(args: argparse.Namespace, tournament: int) -> None:
+    """A few concurrent page loads per server process before measuring, so that no level
+    pays for a process's first requests (imports, templates, its connection pool)."""
+    urls = ["/", f"/tournaments/{tournament}/"]
+    for n in range(args.servers):
+        base = f"http://127.0.0.1:{args.port + n}"
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            for _ in range(3):
+                await asyncio.gather(*(client.get(u) for u in urls * 4 * args.workers))
 
 
 def listen(
@@ -550,7 +610,7 @@ async def load(
     args: argparse.Namespace,
     seeded: Seeded,
     concurrency: int,
-    server_pids: list[int],
+    servers: list[int],
     worker_pid: int,
 ) -> Run:
     base = f"http://127.0.0.1:{args.port}"
@@ -564,6 +624,7 @@ async def load(
     listener.start()
     if not ready.wait(10):
         raise RuntimeError("websocket clients did not connect")
+    server_pids = [pid for server in servers for pid in with_children(server)]
     cpu0, self0, busy0 = (
         sum(cpu_seconds(pid) for pid in server_pids),
         resource.getrusage(resource.RUSAGE_SELF),
@@ -579,11 +640,12 @@ async def load(
         *(
             # voter i talks to server i mod N (client-side balancing over --servers)
             voter(
-                f"http://127.0.0.1:{args.port + i % len(server_pids)}",
+                f"http://127.0.0.1:{args.port + i % len(servers)}",
                 seeded.tournament_id,
                 deadline,
                 run,
                 random.Random(i),
+                args.follow_link,
             )
             for i in range(concurrency)
         )
@@ -626,17 +688,22 @@ def summarize(run: Run, seeded: Seeded, preload: int) -> dict[str, Any]:
             exact_send.append((arrival - send) * 1000)
     recvs = sorted(r for _, r, _, _ in ok)
     changed = sorted(run.changed)
-    ranked = [(c - r) * 1000 for c, r in zip(changed, recvs, strict=False)]
     # leaderboard.updated (deferred refit in a worker): the k-th vote (by response time) is
-    # in the first update whose verdict count reaches preload + k.
+    # in the first update whose verdict count reaches preload + k. The same worker task
+    # then sends leaderboard.changed (one per task, not per vote): the vote's is the first
+    # to arrive after that update (on the other socket, so allow 50 ms of reordering).
     updates = sorted(run.updated)
-    lb_delays, u = [], 0
+    lb_delays, ranked, u, c = [], [], 0, 0
     for k, recv in enumerate(recvs, start=1):
         while u < len(updates) and updates[u][1] < preload + k:
             u += 1
         if u == len(updates):
             break
         lb_delays.append((updates[u][0] - recv) * 1000)
+        while c < len(changed) and changed[c] < updates[u][0] - 0.05:
+            c += 1
+        if c < len(changed):
+            ranked.append((changed[c] - recv) * 1000)
     quarter = max(1, len(ok) // 4)
     by_send = sorted(ok)
     first_q = [(r - s) * 1000 for s, r, _, _ in by_send[:quarter]]
@@ -653,6 +720,7 @@ def summarize(run: Run, seeded: Seeded, preload: int) -> dict[str, Any]:
         "post_p50_last_q": pct(last_q, 50),
         "get_p50": pct(get_ms, 50),
         "get_p99": pct(get_ms, 99),
+        "gets": len(get_ms),
         "errors": dict(run.errors),
         "no_battle": run.no_battle,
         "finished_events": len(exact),
@@ -680,16 +748,16 @@ def summarize(run: Run, seeded: Seeded, preload: int) -> dict[str, Any]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
-        "| C | votes | votes/s | POST p50 | POST p95 | POST p99 | POST max | GET p50 | GET p99 "
-        "| errors |"
+        "| C | votes | votes/s | POST p50 | POST p95 | POST p99 | POST max | GETs | GET p50 "
+        "| GET p99 | errors |"
     )
-    print("|---:" * 10 + "|")
+    print("|---:" * 11 + "|")
     for r in rows:
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(r["errors"].items())) or "0"
         print(
             f"| {r['C']} | {r['votes']} | {r['votes_per_s']:.1f} | {r['post_p50']:.1f} "
             f"| {r['post_p95']:.1f} | {r['post_p99']:.1f} | {r['post_max']:.0f} "
-            f"| {r['get_p50']:.1f} | {r['get_p99']:.1f} | {errors} |"
+            f"| {r['gets']} | {r['get_p50']:.1f} | {r['get_p99']:.1f} | {errors} |"
         )
     print()
     print(
@@ -733,6 +801,7 @@ def profile(args: argparse.Namespace, pid: int, out: Path) -> subprocess.Popen[b
             "-o",
             str(out),
             "--nonblocking",
+            *(["--gil"] if args.profile_gil else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
@@ -751,6 +820,23 @@ def main() -> None:
     parser.add_argument(
         "--servers", type=int, default=1, help="daphne processes on consecutive ports"
     )
+    parser.add_argument(
+        "--server",
+        default="daphne",
+        choices=["daphne", "uvicorn"],
+        help="manage.py serve, or one plain uvicorn process (uvloop, httptools) to compare",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="manage.py serve --workers N: N processes on one port (uvicorn's supervisor)",
+    )
+    parser.add_argument(
+        "--follow-link",
+        action="store_true",
+        help="voters GET the reveal's next-battle link (no JavaScript): two requests a vote",
+    )
     parser.add_argument("--db", default="arena_bench")
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
@@ -762,6 +848,9 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="py-spy the server during level C")
     parser.add_argument(
         "--profile-format", default="raw", choices=["raw", "flamegraph", "speedscope"]
+    )
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="only samples holding the GIL (Python CPU)"
     )
     parser.add_argument(
         "--variant",
@@ -806,6 +895,7 @@ def main() -> None:
         if not args.no_worker:
             worker = start_worker(args, worker_log)
             time.sleep(3)
+        asyncio.run(warm_up(args, seeded[levels[0]].tournament_id))
         for level in levels:
             spy = None
             if args.profile == level:

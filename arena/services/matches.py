@@ -190,7 +190,6 @@ def match_complete(
     match: Match,
     ranking: list[list[int]],
     judgment: Judgment,
-    defer_leaderboard: bool = False,
 ) -> None:
     """Store the outcome (an unsaved Judgment) and its effects; the caller holds match_lock."""
     judgment.match = match
@@ -200,7 +199,41 @@ def match_complete(
     standings_apply_ranking(tournament=tournament, ranking=ranking)
     names = dict(match.entries.values_list("contestant_id", "contestant__name"))
     tiers = [[names[c] for c in tier] for tier in ranking]
-    _after_match(tournament, match, tiers, defer_leaderboard=defer_leaderboard)
+    _after_match(tournament, match, tiers)
+
+
+def match_record_vote(
+    *,
+    match: Match,
+    session_key: str,
+    ranking: list[list[int]],
+    names: dict[int, str],
+    judgment: Judgment,
+) -> bool:
+    """Complete a human battle with its vote (call inside a transaction); False when the
+    battle is no longer open for this voter, and then nothing was written.
+
+    Votes come from many web requests at once, so unlike a judge's verdict a vote does not
+    lock the tournament row: one conditional UPDATE takes the match (of two votes on one
+    battle exactly one gets it), the standings rows are locked in a fixed order, and what
+    a completion owes the tournament beyond that (progress, leaderboards, the next round
+    once no match is open) comes from the deferred publish after commit
+    (``tournament_leaderboard_publish``), which sees every vote committed before it.
+    """
+    now = timezone.now()
+    taken = Match.objects.filter(
+        pk=match.pk, status=MatchStatus.AWAITING_VOTE, voter_session=session_key
+    ).update(status=MatchStatus.COMPLETED, finished_at=now)
+    if not taken:
+        return False
+    match.status, match.finished_at = MatchStatus.COMPLETED, now
+    judgment.match = match
+    judgment.ranking = ranking
+    judgment.save()
+    standings_apply_ranking(tournament=match.tournament, ranking=ranking)
+    _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
+    tournament_publish_leaderboard(tournament=match.tournament, defer=True)
+    return True
 
 
 def match_fail(*, match_id: int, error: str) -> None:
@@ -221,19 +254,12 @@ def _finish(match: Match, status: str) -> None:
     match.save(update_fields=["status", "finished_at", "error"])
 
 
-def _after_match(
-    tournament: Tournament,
-    match: Match,
-    ranking: list[list[str]],
-    *,
-    defer_leaderboard: bool = False,
-) -> None:
-    group = live.tournament_group(tournament.pk)
+def _publish_finished(match: Match, ranking: list[list[str]]) -> None:
     live.publish_on_commit(
-        group,
+        live.tournament_group(match.tournament_id),
         live.MatchFinished(
             type="match.finished",
-            tournament=tournament.pk,
+            tournament=match.tournament_id,
             match=match.pk,
             round=match.round,
             slot=match.slot,
@@ -241,7 +267,11 @@ def _after_match(
             ranking=ranking,
         ),
     )
-    tournament_publish_leaderboard(tournament=tournament, defer=defer_leaderboard)
+
+
+def _after_match(tournament: Tournament, match: Match, ranking: list[list[str]]) -> None:
+    _publish_finished(match, ranking)
+    tournament_publish_leaderboard(tournament=tournament)
     tournament_publish_progress(tournament=tournament)
     if ranking:
         live.publish_on_commit(

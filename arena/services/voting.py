@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,8 +22,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from arena.models import Judgment, Match, MatchStatus, Tournament, TournamentStatus, Vote
-from arena.services.matches import match_complete, match_lock
+from arena.models import (
+    Judgment,
+    Match,
+    MatchEntry,
+    MatchStatus,
+    Tournament,
+    TournamentStatus,
+    Vote,
+)
+from arena.services.matches import match_record_vote
 
 # A battle shown to a voter who walks away goes to the next voter after this long.
 BATTLE_LEASE = timedelta(minutes=30)
@@ -69,27 +78,78 @@ class Reveal:
     both_bad: bool
 
 
-def battle_next(*, tournament: Tournament, session_key: str) -> Battle | None:
-    """This voter's open battle, or a newly assigned one; None when none is ready."""
+def battle_next(
+    *, tournament: Tournament, session_key: str, hint: uuid.UUID | str | None = None
+) -> Battle | None:
+    """This voter's open battle, or a newly assigned one; None when none is ready.
+
+    ``hint`` is the public id of the battle the voter was last shown (the "next battle" link
+    carries it): found by its unique id, it spares the search through the tournament's
+    open battles for this voter's one.
+    """
     if tournament.status != TournamentStatus.RUNNING or tournament.judge_id is not None:
         return None
     waiting = tournament.matches.filter(status=MatchStatus.AWAITING_VOTE)
-    mine = waiting.filter(voter_session=session_key).first()
+    if hint:
+        try:
+            shown = _battle(Q(match__public_id=hint), tournament, session_key)
+        except ValidationError:  # not a UUID
+            shown = None
+        if shown is not None:
+            return shown
+    mine = waiting.filter(voter_session=session_key).values_list("pk", flat=True).first()
     if mine is not None:  # a reload shows the same battle instead of drawing a new one
-        return _battle(mine)
+        return _battle(Q(match_id=mine), tournament, session_key)
+    return battle_claim(tournament=tournament, session_key=session_key)
+
+
+# How many free battles battle_claim looks at (and, ahead of time, wants to see).
+CLAIM_CANDIDATES = 20
+
+
+def battle_claim(*, tournament: Tournament, session_key: str, ahead: bool = False) -> Battle | None:
+    """Assign this voter a new battle (one no one holds, or whose holder walked away).
+
+    ``ahead``: the voter has not asked for it yet (it comes with the reveal of their vote),
+    and may leave instead, holding it for BATTLE_LEASE. So it is claimed only while plenty
+    are free; when few are (the end of a round), the voter asks for the next one.
+    """
+    if tournament.status != TournamentStatus.RUNNING or tournament.judge_id is not None:
+        return None
     now = timezone.now()
     free = Q(voter_session="") | Q(claimed_at__lt=now - BATTLE_LEASE)
-    for pk in waiting.filter(free).order_by("round", "slot").values_list("pk", flat=True)[:20]:
+    waiting = tournament.matches.filter(free, status=MatchStatus.AWAITING_VOTE)
+    first = waiting.order_by("round", "slot").values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+    candidates = list(first)
+    if ahead and len(candidates) < CLAIM_CANDIDATES:
+        return None
+    # Voters who ask at the same moment would all try the first free battle and queue on
+    # its row; each starts at its own place among the earliest ones instead.
+    start = zlib.crc32(session_key.encode()) % len(candidates) if candidates else 0
+    for pk in candidates[start:] + candidates[:start]:
         taken = Match.objects.filter(free, pk=pk, status=MatchStatus.AWAITING_VOTE).update(
             voter_session=session_key, claimed_at=now
         )
         if taken:
-            return _battle(Match.objects.get(pk=pk))
+            return _battle(Q(match_id=pk), tournament, session_key)
     return None
 
 
-def _battle(match: Match) -> Battle:
-    entries = match.entries.select_related("response").order_by("position")
+def _battle(which: Q, tournament: Tournament, session_key: str) -> Battle | None:
+    """The battle's prompt and answers in one query; None unless it is open for this voter."""
+    entries = list(
+        MatchEntry.objects.filter(
+            which,
+            match__tournament=tournament,
+            match__status=MatchStatus.AWAITING_VOTE,
+            match__voter_session=session_key,
+        )
+        .select_related("response", "match__prompt")
+        .order_by("position")
+    )
+    if not entries:
+        return None
+    match = entries[0].match
     return Battle(
         public_id=match.public_id,
         prompt=match.prompt.text,
@@ -120,27 +180,35 @@ def vote_record(
 
     Pairwise battles take an ``outcome`` (a, b, tie, bothbad); K-wise battles take ``ranks``,
     one per answer position (1 = best; equal ranks are ties).
+
+    The common case costs one read before the transaction (the battle) and five
+    statements in it (take the battle, the judgment, read and write the two standings,
+    the vote); a replay or a refusal is looked into only once the vote cannot count.
     """
     if ranks is None and outcome not in OUTCOMES:
         raise VoteRefused("outcome", f"one of {', '.join(OUTCOMES)}")
     if not idempotency_key or len(idempotency_key) > 64:
         raise VoteRefused("idempotency_key", "required, at most 64 characters")
-    replay = _replay(idempotency_key, public_id)
-    if replay is not None:
-        return replay
     ip_hash = _ip_hash(ip)
-    _check_limits(session_key=session_key, user_id=user_id, ip_hash=ip_hash)
     try:
+        _check_limits(session_key=session_key, user_id=user_id, ip_hash=ip_hash)
+        entries = _entries(public_id)
+        match = entries[0].match
+        positions, both_bad = _tiers(entries, outcome, ranks)
+        ranking = [[entries[p].contestant_id for p in tier] for tier in positions]
+        names = {e.contestant_id: e.contestant.name for e in entries}
         with transaction.atomic():
-            match = _lock_battle(public_id, session_key)
-            entries = list(match.entries.order_by("position"))
-            if ranks is not None:
-                positions, both_bad = ranks_to_tiers(ranks, len(entries)), False
-            elif len(entries) != 2:
-                raise VoteRefused("ranks", "this battle has more than two answers: rank them")
-            else:
-                positions, both_bad = OUTCOMES[outcome]
-            ranking = [[entries[p].contestant_id for p in tier] for tier in positions]
+            counted = match_record_vote(
+                match=match,
+                session_key=session_key,
+                ranking=ranking,
+                names=names,
+                judgment=Judgment(
+                    judge=None, both_bad=both_bad, raw_output=f"human vote: {outcome}"
+                ),
+            )
+            if not counted:
+                raise _refusal(match, session_key)
             Vote.objects.create(
                 match=match,
                 user_id=user_id,
@@ -150,21 +218,50 @@ def vote_record(
                 both_bad=both_bad,
                 ip_hash=ip_hash,
             )
-            match_complete(
-                defer_leaderboard=True,  # the voter should not wait for a refit
-                tournament=match.tournament,
-                match=match,
-                ranking=ranking,
-                judgment=Judgment(
-                    judge=None, both_bad=both_bad, raw_output=f"human vote: {outcome}"
-                ),
-            )
-    except IntegrityError:  # the same key raced in from a second request
+    except (VoteRefused, IntegrityError):
+        # A double click, a replay, or the same key racing in from a second request: the
+        # first vote's reveal. Otherwise the refusal (or the error) stands.
         replay = _replay(idempotency_key, public_id)
         if replay is None:
             raise
         return replay
-    return _reveal(match)
+    return _reveal(entries, ranking, both_bad)
+
+
+def _entries(public_id: uuid.UUID | str) -> list[MatchEntry]:
+    """The battle's entries by position, with the match and the contestants' names."""
+    try:
+        entries = list(
+            MatchEntry.objects.filter(match__public_id=public_id)
+            .select_related("match__tournament", "contestant")
+            .order_by("position")
+        )
+    except (ValueError, ValidationError):  # not a UUID
+        entries = []
+    if not entries:
+        raise VoteRefused("battle", "unknown battle")
+    return entries
+
+
+def _tiers(
+    entries: list[MatchEntry], outcome: str, ranks: Sequence[int] | None
+) -> tuple[list[list[int]], bool]:
+    """The verdict as tiers of answer positions, and whether both answers were bad."""
+    if ranks is not None:
+        return ranks_to_tiers(ranks, len(entries)), False
+    if len(entries) != 2:
+        raise VoteRefused("ranks", "this battle has more than two answers: rank them")
+    return OUTCOMES[outcome]
+
+
+def _refusal(match: Match, session_key: str) -> VoteRefused:
+    """Why the battle could not take this vote (read again: it may have changed meanwhile)."""
+    match.refresh_from_db(fields=["status", "voter_session"])
+    if match.status != MatchStatus.AWAITING_VOTE:
+        return VoteRefused("battle", "this battle already has its vote")
+    if match.voter_session != session_key:
+        return VoteRefused("battle", "this battle was not shown to you")
+    return VoteRefused("battle", "this battle cannot take a vote now")
 
 
 def _ip_hash(ip: str) -> str:
@@ -195,36 +292,21 @@ def _check_limits(*, session_key: str, user_id: int | None, ip_hash: str) -> Non
             raise VoteRefused("rate", f"too many votes: at most {limit} in {span}")
 
 
-def _lock_battle(public_id: uuid.UUID | str, session_key: str) -> Match:
-    try:
-        match_id = Match.objects.values_list("pk", flat=True).get(public_id=public_id)
-    except (Match.DoesNotExist, ValueError, ValidationError):  # the last two: not a UUID
-        raise VoteRefused("battle", "unknown battle") from None
-    tournament, match = match_lock(match_id)
-    match.tournament = tournament
-    if match.status != MatchStatus.AWAITING_VOTE:
-        raise VoteRefused("battle", "this battle already has its vote")
-    if match.voter_session != session_key:
-        raise VoteRefused("battle", "this battle was not shown to you")
-    return match
-
-
 def _replay(idempotency_key: str, public_id: uuid.UUID | str) -> Reveal | None:
     vote = Vote.objects.select_related("match").filter(idempotency_key=idempotency_key).first()
     if vote is None:
         return None
     if str(vote.match.public_id) != str(public_id):
         raise VoteRefused("idempotency_key", "already used for another battle")
-    return _reveal(vote.match)
+    entries = list(vote.match.entries.select_related("contestant").order_by("position"))
+    return _reveal(entries, vote.ranking, vote.both_bad)
 
 
-def _reveal(match: Match) -> Reveal:
-    entries = list(match.entries.select_related("contestant").order_by("position"))
+def _reveal(entries: list[MatchEntry], ranking: Sequence[Sequence[int]], both_bad: bool) -> Reveal:
     names = {e.contestant_id: e.contestant.name for e in entries}
-    judgment = Judgment.objects.get(match=match)
     return Reveal(
-        public_id=match.public_id,
+        public_id=entries[0].match.public_id,
         models=tuple(e.contestant.name for e in entries),
-        ranking=tuple(tuple(names[c] for c in tier) for tier in judgment.ranking),
-        both_bad=judgment.both_bad,
+        ranking=tuple(tuple(names[c] for c in tier) for tier in ranking),
+        both_bad=both_bad,
     )

@@ -30,7 +30,7 @@ from arena.selectors import (
     voter_outliers,
 )
 from arena.services.tournaments import tournament_create
-from arena.services.voting import VoteRefused, battle_next, vote_record
+from arena.services.voting import VoteRefused, battle_claim, battle_next, vote_record
 
 
 def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:
@@ -155,7 +155,13 @@ def _posted_ranks(request: HttpRequest) -> list[int] | None:
 
 
 def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
-    """GET: an anonymous battle. POST: count the vote and reveal the models."""
+    """GET: an anonymous battle. POST: count the vote and reveal the models.
+
+    While plenty of battles are free, the reveal carries the voter's next one, shown when
+    they press "Next battle" (static/arena/vote.js): one request per vote. Its link names
+    that battle (``?battle=``, found by its unique id) for a reload or a browser without
+    JavaScript.
+    """
     tournament = get_object_or_404(Tournament, pk=tournament_id)
     session_key = _session_key(request)
     if request.method == "POST":
@@ -173,8 +179,17 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
             context = {"tournament": tournament, "refused": refused}
             status = 429 if refused.field == "rate" else 409
             return render(request, "arena/vote_refused.html", context, status=status)
-        return render(request, "arena/reveal.html", {"tournament": tournament, "reveal": reveal})
-    battle = battle_next(tournament=tournament, session_key=session_key)
+        upcoming = battle_claim(tournament=tournament, session_key=session_key, ahead=True)
+        context = {
+            "tournament": tournament,
+            "reveal": reveal,
+            "battle": upcoming,
+            "idempotency_key": uuid.uuid4().hex,
+        }
+        return render(request, "arena/reveal.html", context)
+    battle = battle_next(
+        tournament=tournament, session_key=session_key, hint=request.GET.get("battle")
+    )
     context = {"tournament": tournament, "battle": battle, "idempotency_key": uuid.uuid4().hex}
     return render(request, "arena/vote.html", context)
 

@@ -232,3 +232,82 @@ def test_a_vote_schedules_one_leaderboard_refit_per_window_in_a_worker(
     tournament_leaderboard_publish(tournament_id=t.pk)  # what the worker runs
     vote(3)
     assert scheduled == [[t.pk], [t.pk]]  # the publish opened the next window
+
+
+def test_after_the_last_vote_the_deferred_publish_sends_progress_and_queues_the_next_round(
+    human_tournament, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from arena import live
+    from arena.services import tournaments
+
+    sent: list[tuple[str, dict]] = []
+    advanced: list[int] = []
+    monkeypatch.setattr(live, "publish", lambda group, event: sent.append((group, event)))
+    monkeypatch.setattr(tournaments, "enqueue_advance", advanced.append)
+    monkeypatch.setattr(tournaments, "_schedule_leaderboard", lambda tournament_id: None)
+    for i in range(3):
+        battle = battle_next(tournament=human_tournament, session_key=f"v{i}")
+        with django_capture_on_commit_callbacks(execute=True):
+            vote_record(
+                public_id=battle.public_id, outcome="a", idempotency_key=str(i), session_key=f"v{i}"
+            )
+        # The request itself sends one event per vote: the finished match.
+        assert [e["type"] for _, e in sent] == ["match.finished"]
+        sent.clear()
+        if i == 1:  # what the worker runs after a vote with a battle still open
+            tournaments.tournament_leaderboard_publish(tournament_id=human_tournament.pk)
+            assert advanced == []
+            sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        tournaments.tournament_leaderboard_publish(tournament_id=human_tournament.pk)
+    events = {e["type"]: e for _, e in sent}
+    assert sorted(events) == ["leaderboard.changed", "leaderboard.updated", "tournament.progress"]
+    assert events["tournament.progress"]["done"] == 3
+    assert advanced == [human_tournament.pk]
+
+
+def test_two_votes_on_one_battle_count_once_whoever_wins(human_tournament) -> None:
+    battle = battle_next(tournament=human_tournament, session_key="s")
+    vote_record(public_id=battle.public_id, outcome="a", idempotency_key="1", session_key="s")
+    with pytest.raises(VoteRefused, match="already has its vote"):
+        vote_record(public_id=battle.public_id, outcome="b", idempotency_key="2", session_key="s")
+    match = Match.objects.get(public_id=battle.public_id)
+    assert match.votes.count() == 1 and match.judgment.ranking == match.votes.get().ranking
+    assert sum(Standing.objects.values_list("matches", flat=True)) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_votes_racing_on_the_same_battles_count_once_each_and_lose_no_standing(
+    human_tournament_of,
+) -> None:
+    """Votes take no tournament lock: concurrent ones must still count exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: the race needs PostgreSQL (services mode)")
+    t = human_tournament_of(6)  # 15 battles
+    battles = [battle_next(tournament=t, session_key=f"v{i}") for i in range(15)]
+
+    def vote(i: int, attempt: int) -> str:
+        try:
+            vote_record(
+                public_id=battles[i].public_id,
+                outcome="a" if attempt else "b",
+                idempotency_key=f"{i}-{attempt}",  # a second tab: another key
+                session_key=f"v{i}",
+            )
+            return "counted"
+        except VoteRefused as refused:
+            return refused.message
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(vote, [i for i in range(15) for _ in range(2)], [0, 1] * 15))
+    assert outcomes.count("counted") == 15
+    assert outcomes.count("this battle already has its vote") == 15
+    assert Vote.objects.count() == 15 and Match.objects.filter(status="completed").count() == 15
+    standings = Standing.objects.filter(tournament=t)
+    assert sum(s.matches for s in standings) == 30 and sum(s.wins for s in standings) == 15

@@ -101,3 +101,90 @@ def test_a_kwise_battle_page_asks_for_ranks_and_the_form_records_them(
         [entries[2].contestant_id],
         [entries[0].contestant_id],
     ]
+
+
+@pytest.fixture
+def plenty(monkeypatch):
+    """Few battles count as plenty: the reveal brings the next battle while one is free."""
+    from arena.services import voting
+
+    monkeypatch.setattr(voting, "CLAIM_CANDIDATES", 1)
+
+
+def test_the_reveal_brings_the_next_battle_so_a_voter_needs_one_request_per_vote(
+    human_tournament_of, plenty
+) -> None:
+    t = human_tournament_of(3)  # three battles
+    client, url = Client(), f"/tournaments/{t.pk}/vote/"
+    page = client.get(url).content.decode()
+    voted = set()
+    for n in range(3):
+        battle = hidden(page, "battle")
+        form = {"battle": battle, "idempotency_key": f"k{n}", "outcome": "a"}
+        page = client.post(url, form).content.decode()
+        assert "Thanks for your vote" in page
+        voted.add(battle)
+        if n < 2:  # the next battle is in the reveal, hidden until "Next battle"
+            assert '<section id="upcoming" hidden' in page
+            upcoming = hidden(page, "battle")
+            assert upcoming not in voted
+            assert f'href="{url}?battle={upcoming}"' in page
+            names = Contestant.objects.values_list("name", flat=True)
+            after_reveal = page[page.index('id="upcoming"') :]
+            assert not any(name in after_reveal for name in names)
+    assert "upcoming" not in page  # no battle left
+    assert Vote.objects.count() == 3
+
+
+def test_when_few_battles_are_free_the_reveal_holds_none_for_a_voter_who_may_leave(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(3)  # three battles: fewer than the claim looks ahead for
+    client, url = Client(), f"/tournaments/{t.pk}/vote/"
+    page = client.get(url).content.decode()
+    form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "tie"}
+    reveal = client.post(url, form).content.decode()
+    assert "upcoming" not in reveal and f'id="next-battle" href="{url}"' in reveal
+    assert t.matches.exclude(voter_session="").count() == 1  # only the one voted
+
+
+def test_the_next_battle_link_shows_the_battle_it_names_and_only_to_its_voter(
+    human_tournament_of, plenty
+) -> None:
+    t = human_tournament_of(3)
+    voter, url = Client(), f"/tournaments/{t.pk}/vote/"
+    first = hidden(voter.get(url).content.decode(), "battle")
+    reveal = voter.post(url, {"battle": first, "idempotency_key": "k", "outcome": "b"})
+    upcoming = hidden(reveal.content.decode(), "battle")
+    assert hidden(voter.get(f"{url}?battle={upcoming}").content.decode(), "battle") == upcoming
+    # Another browser with that link gets a battle of its own; a stale link, the voter's.
+    other = hidden(Client().get(f"{url}?battle={upcoming}").content.decode(), "battle")
+    assert other not in {first, upcoming}
+    assert hidden(voter.get(f"{url}?battle={first}").content.decode(), "battle") == upcoming
+    assert hidden(voter.get(f"{url}?battle=nonsense").content.decode(), "battle") == upcoming
+
+
+def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
+    human_tournament_of, plenty
+) -> None:
+    """A regression guard for the vote path (benchmarks/README.md, "Web load")."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    t = human_tournament_of(4)  # six battles
+    client, url = Client(), f"/tournaments/{t.pk}/vote/"
+    page = client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as post:
+        form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "a"}
+        page = client.post(url, form).content.decode()
+    with CaptureQueriesContext(connection) as get:
+        client.get(f"{url}?battle={hidden(page, 'battle')}")
+    statements = [q["sql"] for q in post.captured_queries]
+    statements = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
+    # Tournament 1, session 1 (a Redis read in services mode), the three vote limits 3,
+    # the battle 1, the vote 5 (match, judgment, standings read and write, vote), the next
+    # battle 3 (candidates, claim, prompt and answers).
+    assert len(statements) <= 14, "\n".join(statements)
+    assert sum(s.startswith("SELECT COUNT(*)") for s in statements) == 3  # the limits
+    # Tournament, battle by its id, session.
+    assert len(get.captured_queries) <= 3, get.captured_queries

@@ -95,3 +95,48 @@ def test_the_bracket_fills_in_live_up_to_a_champion(demo_site: str, browser: Bro
     assert page.locator("#rounds .round").count() == 3
     final = page.locator("#rounds .round").last
     assert final.locator(".entrant.winner").count() >= 1
+
+
+def test_while_battles_are_plenty_next_battle_shows_the_one_that_came_with_the_reveal(
+    demo_site: str, browser: Browser
+) -> None:
+    staff = browser.new_context().new_page()
+    staff.goto(f"{demo_site}/admin/login/?next=/tournaments/new/")
+    staff.fill("#id_username", "staff")
+    staff.fill("#id_password", "e2e-staff-password")
+    staff.click("input[type=submit]")
+    staff.fill("#id_name", "Many battles")
+    for name in [*MODELS, "sim-strong", "sim-middle", "sim-weak"]:
+        staff.get_by_label(name, exact=True).check()
+    staff.select_option("#id_prompt_set", label="vicuna-80")
+    staff.fill("#id_rounds", "1")
+    staff.click("button[type=submit]")
+    staff.click("button:has-text('Start')")
+    expect(staff.locator("#status")).to_have_text("running")
+    vote_url = staff.url.rstrip("/") + "/vote/"
+
+    voter = browser.new_context().new_page()
+    requests: list[str] = []
+    voter.on(
+        "request",
+        lambda r: requests.append(r.method) if r.resource_type in ("document", "fetch") else None,
+    )
+    for _ in range(40):  # until the workers have the answers of 20+ battles ready
+        voter.goto(vote_url)
+        expect(voter.locator("h2", has_text="Answer A")).to_be_visible(timeout=30_000)
+        voter.keyboard.press("3")  # tie
+        expect(voter.locator("h1")).to_have_text("Thanks for your vote")
+        if voter.locator("#upcoming").count():
+            break
+    assert voter.locator("#upcoming").is_hidden()
+    voter.keyboard.press("1")  # the next battle is not shown yet: no vote
+    voter.evaluate("window.__sameDocument = true")
+    requests.clear()
+    voter.click("#next-battle")
+    expect(voter.locator("h1")).to_have_text("Which answer is better?")
+    expect(voter.locator("#upcoming h2", has_text="Answer B")).to_be_visible()
+    assert voter.evaluate("window.__sameDocument") is True and requests == []
+    assert "?battle=" in voter.url and voter.locator("#reveal").is_hidden()
+    voter.keyboard.press("2")
+    expect(voter.locator("h1")).to_have_text("Thanks for your vote")
+    assert requests == ["POST"]  # one request for the vote, none for the battle

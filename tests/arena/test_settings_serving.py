@@ -1,0 +1,113 @@
+"""How the site is served: the per-process HTTP bound, server processes, session storage."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from arena.asgi import BoundedHTTP
+
+
+def test_at_most_limit_requests_run_at_once_and_each_gets_its_whole_body() -> None:
+    running, peak, bodies = 0, 0, []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await asyncio.sleep(0.01)
+        bodies.append(body)
+        running -= 1
+
+    bounded = BoundedHTTP(app, limit=2)
+
+    async def request(n: int) -> None:
+        chunks = [
+            {"type": "http.request", "body": f"{n}-".encode(), "more_body": True},
+            {"type": "http.request", "body": b"end", "more_body": False},
+        ]
+
+        async def receive() -> dict[str, Any]:
+            return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+        scope = {"type": "http", "headers": [(b"content-length", b"5")]}
+        await bounded(scope, receive, lambda message: None)
+
+    async def main() -> None:
+        await asyncio.gather(*(request(n) for n in range(6)))
+
+    asyncio.run(main())
+    assert peak == 2
+    assert sorted(bodies) == sorted(f"{n}-end".encode() for n in range(6))
+
+
+def test_a_large_upload_is_not_read_into_memory_before_the_app() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((await receive())["type"])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    scope = {"type": "http", "headers": [(b"content-length", str(10 << 20).encode())]}
+    asyncio.run(BoundedHTTP(app, limit=1)(scope, receive, lambda message: None))
+    assert seen == ["http.request"]
+
+
+def test_a_response_being_streamed_does_not_hold_the_turn() -> None:
+    order: list[str] = []
+    download_may_end = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if scope["path"] == "/export":  # a slow client drains a long body
+            order.append("export started")
+            await download_may_end.wait()
+            order.append("export done")
+        else:
+            order.append("page served")
+            download_may_end.set()
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    bounded = BoundedHTTP(app, limit=1)
+
+    async def main() -> None:
+        export = asyncio.create_task(bounded({"type": "http", "path": "/export"}, receive, send))
+        await asyncio.sleep(0)
+        page = bounded({"type": "http", "path": "/"}, receive, send)
+        await asyncio.wait_for(asyncio.gather(export, page), timeout=5)
+
+    asyncio.run(main())
+    assert order == ["export started", "page served", "export done"]
+
+
+@pytest.mark.skipif(not settings.EMBEDDED, reason="embedded mode only")
+def test_several_server_processes_need_services_mode() -> None:
+    with pytest.raises(CommandError, match="services mode"):
+        call_command("serve", "--workers", "2")
+
+
+@pytest.mark.skipif(settings.EMBEDDED, reason="services mode only")
+def test_in_services_mode_sessions_are_read_from_redis_and_kept_in_the_database() -> None:
+    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+    assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
+    assert settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"] >= 1
