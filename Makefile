@@ -12,6 +12,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 GPUS ?= 1
 WEB_WORKERS ?= 2
+# Matches in flight per worker process: judge calls wait on the network, so threads (not
+# processes) keep many going at once (benchmarks/README.md, "Judge throughput").
+WORKER_THREADS ?= 32
 
 .PHONY: install install-local demo test services worker gpu-worker beat bench lint typecheck clean
 
@@ -51,12 +54,12 @@ services: $(STAMP)
 	@test -n "$$REDIS_URL" -a -n "$$DATABASE_URL" || { echo "set DATABASE_URL and REDIS_URL first (see README)"; exit 2; }
 	$(BIN)/python manage.py migrate
 	trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A arena worker -Q default,judge -l INFO & \
+	$(BIN)/celery -A arena worker -Q default,judge --pool threads -c $(WORKER_THREADS) -l INFO & \
 	$(BIN)/celery -A arena beat -l INFO & \
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --workers $(WEB_WORKERS)
 
 worker: $(STAMP)
-	$(BIN)/celery -A arena worker -Q default,judge -l INFO
+	$(BIN)/celery -A arena worker -Q default,judge --pool threads -c $(WORKER_THREADS) -l INFO
 
 ## On a GPU machine: one task per GPU for local models.
 gpu-worker: $(STAMP)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -60,6 +60,15 @@ def match_release(*, match_id: int) -> None:
     )
 
 
+def _release_connection() -> None:
+    """About to wait on a model (seconds, not milliseconds): hand the database connection
+    back to the pool. A worker runs many matches at once in threads (``--pool threads``),
+    and each would otherwise hold a connection for its whole model call; the next query
+    takes one again."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def _answer(entry: MatchEntry) -> Answer:
     """The entry's answer, generated once per contestant × prompt × generation settings."""
     contestant, prompt = entry.contestant, entry.match.prompt
@@ -68,6 +77,7 @@ def _answer(entry: MatchEntry) -> Answer:
         contestant=contestant, prompt=prompt, settings_hash=key
     ).first()
     if cached is None:
+        _release_connection()
         generation = contestant_generator(contestant=contestant).generate(prompt.text)
         try:
             cached, _ = Response.objects.get_or_create(
@@ -108,6 +118,7 @@ def match_play(*, match_id: int) -> str:
             contestants=[e.contestant for e in entries],
             seed=tournament.seed,
         )
+        _release_connection()
         verdict = judge.compare(match.prompt.text, answers)
         ranking = _ranking_ids(verdict, entries)
     except PermanentError as error:

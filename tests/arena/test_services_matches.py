@@ -113,3 +113,32 @@ def test_answers_are_generated_once_per_contestant_prompt_and_settings(make_tour
     for m in tournament.matches.all():
         svc.match_play(match_id=m.pk)
     assert Response.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_holds_no_database_connection_while_the_judge_thinks(
+    make_tournament, monkeypatch
+) -> None:
+    from django.db import connection
+
+    from arena.services import backends
+
+    tournament = tournament_start(tournament=make_tournament(n=2))
+    tournament_advance(tournament_id=tournament.pk)
+    held_during_call: list[bool] = []
+    real = backends.judge_comparator
+
+    def watched(**kwargs):
+        judge = real(**kwargs)
+        compare = judge.compare
+
+        def compare_and_look(*args, **kw):
+            held_during_call.append(connection.connection is not None)
+            return compare(*args, **kw)
+
+        judge.compare = compare_and_look
+        return judge
+
+    monkeypatch.setattr(svc, "judge_comparator", watched)
+    assert svc.match_play(match_id=tournament.matches.get().pk) == "completed"
+    assert held_during_call == [False]
