@@ -22,6 +22,7 @@ from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
     Judge,
+    JudgeKind,
     Match,
     MatchEntry,
     MatchStatus,
@@ -206,6 +207,23 @@ def tournament_rerun(
     return tournament_start(tournament=copy)
 
 
+def _judge_manifest(judge: Judge, template_hash: str | None = None) -> dict[str, Any]:
+    """A judge as it was at the start; a panel with each of its members (recursively)."""
+    frozen: dict[str, Any] = {
+        "name": judge.name,
+        "kind": judge.kind,
+        "model": judge.model_id,
+        "base_url": judge.base_url,
+        "settings": judge.settings,
+        "template_hash": template_hash,
+    }
+    if judge.kind == JudgeKind.PANEL:
+        names = list(judge.settings.get("members", []))
+        rows = {j.name: j for j in Judge.objects.filter(name__in=names)}
+        frozen["members"] = [_judge_manifest(rows[n]) for n in names if n in rows]
+    return frozen
+
+
 def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
     """Everything needed to replay the tournament, frozen when it starts.
 
@@ -221,14 +239,7 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
             )
         except BackendError as error:
             raise _fail("judge", str(error)) from None
-        judge = {
-            "name": tournament.judge.name,
-            "kind": tournament.judge.kind,
-            "model": tournament.judge.model_id,
-            "base_url": tournament.judge.base_url,
-            "settings": tournament.judge.settings,
-            "template_hash": getattr(comparator, "template_hash", None),
-        }
+        judge = _judge_manifest(tournament.judge, getattr(comparator, "template_hash", None))
     return {
         "format": tournament.format,
         "config": tournament.config,

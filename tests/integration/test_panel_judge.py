@@ -182,6 +182,11 @@ def test_a_tournament_judged_by_a_panel_of_simulated_judges_completes(
 
     assert tournament.status == TournamentStatus.COMPLETED
     assert tournament.manifest["judge"]["kind"] == JudgeKind.PANEL
+    # The replay manifest freezes each member as it was, not only the panel's own row.
+    frozen = tournament.manifest["judge"]["members"]
+    assert [(m["name"], m["kind"]) for m in frozen] == [
+        (m.name, JudgeKind.SIMULATED) for m in members
+    ]
     matches = tournament.matches.all()
     assert {m.status for m in matches} == {MatchStatus.COMPLETED}
     judgments = Judgment.objects.filter(match__tournament=tournament)
