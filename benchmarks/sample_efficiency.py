@@ -1,15 +1,21 @@
 """Sample efficiency: judge calls each strategy needs to rank M simulated models.
 
-    PYTHONPATH=. python benchmarks/sample_efficiency.py                      # M = 20 and 50
+    PYTHONPATH=. python benchmarks/sample_efficiency.py                      # M = 20 and 64
     PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --seeds 10 --jobs 2
+    PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --strategies uniform_bt \\
+        --plan-check uniform_bt --json-out var/se.json
 
 Runs ``arena.formats.simulation`` (no model, no Django) for every strategy on the same
-seeded truths and prints one Markdown table per M. See benchmarks/README.md.
+seeded truths and prints one Markdown table per M. Fixed budgets reported: M, 10 M and
+50 M calls. ``--plan-check`` also runs the planner (``simulation.plan``, its default 60 held-out
+seeds 1000-1059, as a user would before spending money) and prints its prediction of the calls
+to a sustained tau >= 0.9 beside the benchmark's median. See benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -19,7 +25,14 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
-from arena.formats.simulation import STRATEGIES, Settings, format_table, simulate  # noqa: E402
+from arena.formats.simulation import (  # noqa: E402
+    PLAN_SEEDS,
+    STRATEGIES,
+    Settings,
+    format_table,
+    plan,
+    simulate,
+)
 
 # Weng-Lin online updates are a pure-Python loop per vote: too slow for the default run.
 DEFAULT = [name for name in STRATEGIES if name != "kwise_balanced_bayes"]
@@ -27,32 +40,66 @@ DEFAULT = [name for name in STRATEGIES if name != "kwise_balanced_bayes"]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="20,50", help="comma-separated M values")
+    parser.add_argument("--models", default="20,64", help="comma-separated M values")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--strategies", default=",".join(DEFAULT))
     parser.add_argument("--calls-per-model", type=int, default=600, help="cap = this x M")
     parser.add_argument("--batch", type=int, default=32, help="adaptive batch size")
     parser.add_argument("--spread", type=float, default=100.0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--plan-check", default="", help="strategies to check the planner on")
+    parser.add_argument("--plan-tau", type=float, default=0.9)
+    parser.add_argument("--json-out", default="", help="also write the summaries as JSON")
+    parser.add_argument(
+        "--goal", default="all", choices=("all", "top"), help="top: stop at top-5 found"
+    )
     args = parser.parse_args(argv)
     names = [n for n in args.strategies.split(",") if n]
+    checks = [n for n in args.plan_check.split(",") if n]
+    dump: list[dict[str, object]] = []
     for m in (int(v) for v in args.models.split(",")):
         settings = Settings(
             n_models=m,
             spread=args.spread,
             max_calls=args.calls_per_model * m,
             batch=args.batch,
+            budgets=(m, 10 * m, 50 * m),
+            goal=args.goal,
         )
         started = time.perf_counter()
         with ProcessPoolExecutor(args.jobs) as pool:
             summaries = simulate(names, range(args.seeds), settings, map_fn=pool.map)
-        elapsed = time.perf_counter() - started
-        print(
-            f"\nM = {m}, {args.seeds} seeds, spread sd {args.spread:g} Elo, "
-            f"cap {settings.cap():,} calls, adaptive batch {args.batch}, {elapsed:.0f} s\n"
-        )
-        print(format_table(summaries))
+            elapsed = time.perf_counter() - started
+            print(
+                f"\nM = {m}, {args.seeds} seeds, spread sd {args.spread:g} Elo, "
+                f"cap {settings.cap():,} calls, adaptive batch {args.batch}, {elapsed:.0f} s\n"
+            )
+            print(format_table(summaries))
+            dump += [{**s.as_dict(), "elapsed_s": elapsed} for s in summaries]
+            for name in checks:
+                measured = next(s for s in summaries if s.strategy == name)
+                predicted = plan(
+                    name, settings, seeds=PLAN_SEEDS, tau=args.plan_tau, map_fn=pool.map
+                )
+                target = measured.calls_to_tau.get(args.plan_tau)
+                ratio = (
+                    "n/a"
+                    if predicted.calls_to_tau is None or not target
+                    else f"{predicted.calls_to_tau / target:.2f}"
+                )
+                print(
+                    f"\nplanner {name} M={m} tau>={args.plan_tau:g}: predicted "
+                    f"{predicted.calls_to_tau} ({len(PLAN_SEEDS)} held-out seeds) vs "
+                    f"benchmark median {target} ({args.seeds} seeds): ratio {ratio}"
+                )
+                dump.append(
+                    {"planner": name, "n_models": m, "predicted": predicted.calls_to_tau,
+                     "median": target, "tau": args.plan_tau}
+                )  # fmt: skip
         sys.stdout.flush()
+    if args.json_out:
+        with open(args.json_out, "w") as out:
+            json.dump(dump, out, indent=1, default=str)
     return 0
 
 

@@ -13,9 +13,16 @@ then:
    target is only checked once every contestant has ``MIN_JUDGED`` judged matches.
 2. otherwise plans a batch of ``batch`` matches (fewer if the budget runs out), chosen
    from ``ratings.sampling`` by ``sampler``: ``"ci_reduction"`` (Chatbot Arena Eq. 9, the
-   pair's outcome variance ``p (1 - p)`` from the fit), ``"ucb"``, ``"uniform"`` or
-   ``"inverse_count"``. Picks are sequential with virtual count updates, and a pair is not
-   picked twice in a batch unless every pair already is in it.
+   pair's outcome variance ``p (1 - p)`` from the fit), ``"ucb"``, ``"info_gain"``
+   (expected entropy reduction weighted by the entropy of the pair's order, for the whole
+   ranking), ``"top_k"`` (LUCB-style: the comparisons that most shrink the intervals
+   crossing the boundary between rank ``top_k`` and ``top_k + 1``; needs ``top_k``),
+   ``"uniform"`` or
+   ``"inverse_count"``. Picks are sequential with virtual updates (counts; for
+   ``info_gain`` and ``top_k`` also the posterior covariance, as if the picked comparison
+   had been judged; rescored after every pick, or every ``batch // 32`` picks in big
+   batches), and a pair is not picked twice in a batch unless every pair already is in
+   it.
 
 Answer order: whoever has been shown first less often than second (relative to the
 other) goes first, else a seeded coin.
@@ -57,17 +64,27 @@ from ratings.bootstrap import sandwich_bradley_terry
 from ratings.bradley_terry import fit_bradley_terry
 from ratings.data import Cells, Outcome
 from ratings.sampling import (
+    ELO_PER_NAT,
     all_pairs,
     arena_probabilities,
+    bt_fisher_covariance,
     choose_pairs,
+    information_gain_probabilities,
     inverse_count_probabilities,
+    pair_variance_from_covariance,
+    top_k_priorities,
     ucb_priorities,
     uniform_probabilities,
+    virtual_update,
 )
 
 NAME = "adaptive"
 OPTIONS = ("k", "sampler", "batch", "max_matches", "target", "top_k")
-SAMPLERS = ("ci_reduction", "ucb", "uniform", "inverse_count")
+SAMPLERS = ("ci_reduction", "ucb", "info_gain", "top_k", "uniform", "inverse_count")
+COVARIANCE_SAMPLERS = ("info_gain", "top_k")
+# The covariance samplers rescore the pairs this many times per batch (every pick for
+# batches up to 2 * RESCORES - 1): big batches stay cheap, the virtual updates still count.
+RESCORES = 32
 TARGETS = ("none", "adjacent", "top_k")
 PRIOR = 0.01  # Gaussian penalty on natural log-strengths: finite fits from the first match
 LEVEL = 0.95
@@ -221,7 +238,21 @@ def target_reached(tally: Tally, result: Fit, config: Mapping[str, Any]) -> bool
 
 
 def needs_fit(config: Mapping[str, Any]) -> bool:
-    return config.get("target", "none") != "none" or config["sampler"] in ("ci_reduction", "ucb")
+    return config.get("target", "none") != "none" or config["sampler"] in (
+        "ci_reduction",
+        "ucb",
+        *COVARIANCE_SAMPLERS,
+    )
+
+
+def needs_intervals(config: Mapping[str, Any]) -> bool:
+    return bool(config.get("target", "none") != "none" or config["sampler"] == "top_k")
+
+
+def games_matrix(tally: Tally) -> NDArray[np.float64]:
+    """Judged comparisons per pair (symmetric)."""
+    ties = tally.ties + tally.ties.T
+    return np.asarray(tally.wins + tally.wins.T + ties, dtype=np.float64)
 
 
 def choose_batch(
@@ -237,21 +268,44 @@ def choose_batch(
     if result is not None:
         diff = result.ratings[pairs[:, 0]] - result.ratings[pairs[:, 1]]
         p = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
+    posterior = _Posterior.start(tally, result, pairs) if sampler in COVARIANCE_SAMPLERS else None
     rng = random.Random(seed)
     blocked = np.zeros(len(pairs), dtype=bool)
     chosen: list[tuple[int, int]] = []
+    mode: Literal["sample", "argmax"] = "argmax" if sampler in ("ucb", "top_k") else "sample"
+    rescore_every = max(1, size // RESCORES)
+    every = np.zeros(len(pairs))
+    queue: list[int] = []
     for _ in range(size):
         if blocked.all():
             blocked[:] = False  # more matches than pairs: a new sweep of the pairs
         candidates = np.flatnonzero(~blocked)
-        scores = _scores(sampler, pairs, counts, p, result)[candidates]
-        if scores.sum() <= 0:
-            scores = np.ones(candidates.size)
-        mode: Literal["sample", "argmax"] = "argmax" if sampler == "ucb" else "sample"
-        pick = int(candidates[choose_pairs(scores, 1, seed=rng.getrandbits(63), mode=mode)[0]])
+        if posterior is not None and rescore_every > 1:
+            if not queue:  # big batch: draw the next picks together from fresh scores
+                every = posterior.scores(sampler, config)
+                if every[candidates].sum() <= 0 < every.sum():
+                    candidates = np.arange(len(pairs))
+                queue = _draw(every[candidates], candidates, rescore_every, rng, mode)
+            pick = queue.pop(0)
+        else:
+            if posterior is not None:
+                every = posterior.scores(sampler, config)
+                if every[candidates].sum() <= 0 < every.sum():
+                    # only pairs already in the batch are worth a call: repeat them (their
+                    # virtual updates already discount them) rather than spread at random
+                    candidates = np.arange(len(pairs))
+                scores = every[candidates]
+            else:
+                scores = _scores(sampler, pairs, counts, p, result)[candidates]
+            if scores.sum() <= 0:
+                scores = np.ones(candidates.size)
+            chosen_index = choose_pairs(scores, 1, seed=rng.getrandbits(63), mode=mode)[0]
+            pick = int(candidates[chosen_index])
         blocked[pick] = True
         counts[pick] += 1
         a, b = int(pairs[pick, 0]), int(pairs[pick, 1])
+        if posterior is not None:
+            posterior.observe(a, b)
         lead = 2 * first - played  # shown first minus shown second
         if lead[a] > lead[b] or (lead[a] == lead[b] and rng.random() < 0.5):
             a, b = b, a
@@ -259,6 +313,82 @@ def choose_batch(
         played[[a, b]] += 1
         chosen.append((a, b))
     return chosen
+
+
+def _draw(
+    scores: NDArray[np.float64],
+    candidates: NDArray[np.intp],
+    size: int,
+    rng: random.Random,
+    mode: Literal["sample", "argmax"],
+) -> list[int]:
+    """Up to ``size`` distinct candidates: the top scores, or drawn by them (no repeats)."""
+    generator = np.random.default_rng(rng.getrandbits(63))
+    if scores.sum() <= 0:
+        scores = np.ones(candidates.size)
+    take = min(size, int(np.count_nonzero(scores > 0)))
+    if mode == "argmax":
+        order = np.lexsort((generator.random(candidates.size), -scores))
+        return [int(c) for c in candidates[order[:take]]]
+    picked = generator.choice(candidates, size=take, replace=False, p=scores / scores.sum())
+    return [int(c) for c in picked]
+
+
+@dataclass
+class _Posterior:
+    """The Gaussian approximation the covariance samplers score with, updated virtually.
+
+    ``theta``: natural log-strengths of the fit; ``cov``: centred inverse Fisher
+    information (``ratings.sampling.bt_fisher_covariance``); ``variance``: Var(theta_a -
+    theta_b) per candidate pair, kept in step with ``cov``; ``half``: the fit's 95%
+    half-widths (Elo), shrunk with the Fisher marginal sd as picks are virtually judged.
+    """
+
+    pairs: NDArray[np.intp]
+    theta: NDArray[np.float64]
+    cov: NDArray[np.float64]
+    variance: NDArray[np.float64]
+    start_sd: NDArray[np.float64]
+    centre: NDArray[np.float64]
+    half: NDArray[np.float64]
+
+    @classmethod
+    def start(cls, tally: Tally, result: Fit | None, pairs: NDArray[np.intp]) -> _Posterior:
+        ratings = result.ratings if result is not None else np.zeros(tally.n)
+        theta = (ratings - ratings.mean()) / ELO_PER_NAT
+        cov = bt_fisher_covariance(theta, games_matrix(tally), prior=PRIOR)
+        sd = np.sqrt(np.maximum(np.diag(cov), 1e-300))
+        if result is not None and np.all(np.isfinite(result.high - result.low)):
+            half = (result.high - result.low) / 2.0
+        else:
+            half = 1.96 * sd * ELO_PER_NAT
+        variance = pair_variance_from_covariance(cov, pairs)
+        centre = np.asarray(ratings, dtype=np.float64)
+        return cls(pairs, theta, cov, variance, sd, centre, half)
+
+    def observe(self, a: int, b: int) -> None:
+        p = 1.0 / (1.0 + math.exp(-(self.theta[a] - self.theta[b])))
+        w = p * (1.0 - p)
+        sx = self.cov[:, a] - self.cov[:, b]
+        v = float(sx[a] - sx[b])
+        # the same rank-one update as ``virtual_update``, applied to the pair variances too
+        shift = sx[self.pairs[:, 0]] - sx[self.pairs[:, 1]]
+        self.variance = np.maximum(self.variance - w * shift**2 / (1.0 + w * v), 0.0)
+        self.cov = virtual_update(self.cov, a, b, w)
+
+    def scores(self, sampler: str, config: Mapping[str, Any]) -> NDArray[np.float64]:
+        if sampler == "info_gain":
+            return information_gain_probabilities(self.theta, self.variance, self.pairs)
+        shrink = np.sqrt(np.maximum(np.diag(self.cov), 0.0)) / self.start_sd
+        half = self.half * shrink
+        return top_k_priorities(
+            self.centre,
+            self.centre - half,
+            self.centre + half,
+            self.pairs,
+            int(config["top_k"]),
+            covariance=self.cov,
+        )
 
 
 def _scores(
@@ -293,8 +423,7 @@ def decide(tally: Tally, config: Mapping[str, Any], seed: int, round_index: int)
     left = int(config["max_matches"]) - tally.planned
     if left <= 0:
         return Decision((), True, f"budget: max_matches = {config['max_matches']} reached")
-    targeted = config.get("target", "none") != "none"
-    result = fit(tally, intervals=targeted) if needs_fit(config) else None
+    result = fit(tally, intervals=needs_intervals(config)) if needs_fit(config) else None
     if result is not None and target_reached(tally, result, config):
         reason = f"target {config['target']!r} reached after {tally.planned} matches"
         return Decision((), True, reason, result)
@@ -330,12 +459,12 @@ class Adaptive:
             "max_matches": max_matches,
             "target": target,
         }
-        if target == "top_k":
+        if target == "top_k" or sampler == "top_k":
             if "top_k" not in config:
-                raise ConfigError("top_k", 'required when target is "top_k"')
+                raise ConfigError("top_k", 'required when target or sampler is "top_k"')
             out["top_k"] = require_int(config, "top_k", 1, low=1, high=n_contestants - 1)
         elif "top_k" in config:
-            raise ConfigError("top_k", 'only used when target is "top_k"')
+            raise ConfigError("top_k", 'only used when target or sampler is "top_k"')
         return out
 
     def next_step(self, state: FormatState) -> Step:

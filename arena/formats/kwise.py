@@ -12,21 +12,43 @@ other; groups are then built greedily to keep pair co-occurrences low. ``"random
 seeded shuffle cut into groups, fillers drawn at random. Answer order inside a group is a
 seeded shuffle.
 
-Groups never depend on results, so the whole schedule is created in the first step.
+With ``"balanced"`` and ``"random"`` groups never depend on results, so the whole schedule
+is created in the first step.
+
+``grouping="adaptive"`` (K-Sort Arena style matchmaking): round 0 is random groups (everyone
+plays); every later round is planned once the previous one is fully judged, from a
+Bradley-Terry fit (prior, 95% sandwich intervals, as the adaptive format) of every judged
+group seen as its pairs. Each of the round's ``ceil(N / K)`` groups takes as first member
+the contestant with the widest interval (an upper-confidence choice on uncertainty), then
+the K - 1 contestants whose intervals overlap it most (largest probability of being
+misordered with it, ``Phi(-|r_i - r_j| / sqrt(s_i^2 + s_j^2))``). Batch-aware: a
+contestant already placed in the round counts as virtually judged once more (its sd shrinks
+by ``sqrt(n / (n + 1))``), and a group whose member set is already in the round is not
+repeated (the least overlapping member gives way to the next candidate). Seeded jitter
+breaks ties. A contestant may appear in several groups of a round, or in none. ``rounds``
+may exceed the prompt count here: prompts cycle through the seeded shuffle. Because the
+plan depends on results, a resumed tournament recomputes round r from the results of rounds
+before r alone, so it plans the same groups.
 
 Standings: average rank points over a contestant's judged groups, each group scoring
 ``(entrants ranked below + 1/2 * entrants tied with it) / (K - 1)`` (Borda-like, 0..1).
-Contestants with no judged group come last.
+Contestants with no judged group come last. With ``"adaptive"`` groups the opponents are
+not comparable (strong contestants meet strong ones), so standings are the BT rating order
+instead (contestants without a judged group last).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
+
+import numpy as np
+import scipy.stats  # type: ignore[import-untyped]
 
 from arena.formats._common import (
     check_basics,
@@ -39,10 +61,13 @@ from arena.formats._common import (
     seeded_rng,
     tiers_by,
 )
+from arena.formats.adaptive import Tally, fit
 from arena.formats.base import FormatState, PlannedMatch, Step, Tiers, require_int
 
 NAME = "kwise"
 OPTIONS = ("k", "rounds", "grouping")
+GROUPINGS = ("balanced", "random", "adaptive")
+MAX_ADAPTIVE_ROUNDS = 100_000
 
 
 class KWise:
@@ -59,11 +84,14 @@ class KWise:
         check_basics(n_contestants, n_prompts)
         check_unknown(config, OPTIONS, NAME)
         k = require_int(config, "k", min(4, n_contestants), low=2, high=min(8, n_contestants))
-        rounds = require_int(config, "rounds", min(n_prompts, 3), low=1, high=n_prompts)
-        grouping = require_choice(config, "grouping", "balanced", ("balanced", "random"))
+        grouping = require_choice(config, "grouping", "balanced", GROUPINGS)
+        most = MAX_ADAPTIVE_ROUNDS if grouping == "adaptive" else n_prompts
+        rounds = require_int(config, "rounds", min(n_prompts, 3), low=1, high=most)
         return {"k": k, "rounds": rounds, "grouping": grouping}
 
     def next_step(self, state: FormatState) -> Step:
+        if state.config.get("grouping") == "adaptive":
+            return self._adaptive_step(state)
         schedule = self.schedule(state)
         total = len(schedule)
         new = missing(schedule, state)
@@ -71,7 +99,47 @@ class KWise:
             return Step(matches=new, planned_total=total)
         return Step(finished=True, planned_total=total)
 
+    def _adaptive_step(self, state: FormatState) -> Step:
+        k, rounds = int(state.config["k"]), int(state.config["rounds"])
+        per_round = math.ceil(len(state.contestants) / k)
+        total = rounds * per_round
+        current = max((m.round for m in state.planned), default=-1)
+        made = sum(1 for m in state.planned if m.round == current)
+        if current >= 0 and made >= per_round:
+            if open_count(state):
+                return Step(planned_total=total)
+            if current + 1 >= rounds:
+                return Step(finished=True, planned_total=total)
+            current += 1
+        current = max(current, 0)
+        return Step(
+            matches=missing(self.adaptive_round(state, current), state), planned_total=total
+        )
+
+    def adaptive_round(self, state: FormatState, round_index: int) -> tuple[PlannedMatch, ...]:
+        """The groups of one adaptive round, from the results of earlier rounds only."""
+        ids = sorted(state.contestants)
+        k = int(state.config["k"])
+        earlier = FormatState(
+            state.contestants,
+            state.n_prompts,
+            state.config,
+            state.seed,
+            tuple(m for m in state.planned if m.round < round_index),
+            tuple(r for r in state.results if r.round < round_index),
+        )
+        tally = Tally.from_state(earlier)
+        groups = adaptive_groups(tally, k, math.ceil(len(ids) / k), state.seed, round_index)
+        prompts = prompt_order(state)
+        prompt = prompts[round_index % len(prompts)]
+        return tuple(
+            PlannedMatch(round_index, slot, prompt, tuple(ids[i] for i in group))
+            for slot, group in enumerate(groups)
+        )
+
     def standings(self, state: FormatState) -> Tiers:
+        if state.config.get("grouping") == "adaptive":
+            return _rating_standings(state)
         totals = {c: Fraction(0) for c in state.contestants}
         games: Counter[int] = Counter()
         for result in state.results:
@@ -220,6 +288,62 @@ def _partial_group(
 
 
 BALANCED_TRIES = 4
+
+
+def adaptive_groups(
+    tally: Tally, k: int, n_groups: int, seed: int, round_index: int
+) -> list[list[int]]:
+    """``n_groups`` groups of ``k`` indices (answer order) for one adaptive round.
+
+    Round 0, or no judged match yet: random groups covering everyone. Otherwise the
+    uncertainty-first, overlap-neighbour rule of the module docstring.
+    """
+    rng = seeded_rng(seed, NAME, "adaptive", round_index)
+    n = tally.n
+    if round_index == 0 or not tally.judged.any():
+        groups = _random_groups(list(range(n)), k, rng)[:n_groups]
+        for group in groups:
+            rng.shuffle(group)
+        return groups
+    result = fit(tally)
+    ratings = result.ratings
+    sd = np.where(
+        np.isfinite(result.high - result.low), (result.high - result.low) / (2 * 1.96), 1e6
+    )
+    judged = tally.judged.copy()
+    jitter = np.array([rng.random() for _ in range(n)]) * 1e-9
+    chosen: list[list[int]] = []
+    seen: set[frozenset[int]] = set()
+    for _ in range(n_groups):
+        first = int(np.argmax(sd + jitter * sd.max()))
+        others = np.array([c for c in range(n) if c != first])
+        gap = np.abs(ratings[others] - ratings[first])
+        spread = np.sqrt(sd[others] ** 2 + sd[first] ** 2)
+        overlap = scipy.stats.norm.cdf(-gap / np.maximum(spread, 1e-12)) + jitter[others]
+        ranked = [int(c) for c in others[np.argsort(-overlap, kind="stable")]]
+        members, rest = ranked[: k - 1], ranked[k - 1 :]
+        while frozenset([first, *members]) in seen and rest:
+            members[-1] = rest.pop(0)
+        group = [first, *members]
+        seen.add(frozenset(group))
+        for c in group:  # batch-aware: as if this group were already judged
+            sd[c] *= math.sqrt((judged[c] + 1) / (judged[c] + 2))
+            judged[c] += 1
+        rng.shuffle(group)
+        chosen.append(group)
+    return chosen
+
+
+def _rating_standings(state: FormatState) -> Tiers:
+    ids = sorted(state.contestants)
+    tally = Tally.from_state(state)
+    ratings = fit(tally, intervals=False).ratings
+
+    def key(c: int) -> tuple[bool, float]:
+        i = ids.index(c)
+        return (bool(tally.judged[i] > 0), round(float(ratings[i]), 9))
+
+    return tiers_by(ids, key)
 
 
 def _improve_by_swaps(groups: list[list[int]], overlap: Callable[[int, list[int]], int]) -> None:

@@ -2,7 +2,18 @@
 
 Seeding: ``seeding="random"`` (default) shuffles the contestants from the tournament seed;
 ``"rating"`` seeds from ``FormatState.prior_ratings`` (best rating is seed 1; ties and
-unrated contestants after the rated ones, by id).
+unrated contestants after the rated ones, by id). ``"anchor"`` (ArenaRL): first an anchor
+pass in which every other contestant is judged against the ``anchor`` contestant (its id)
+once per prompt, on ``anchor_rounds`` prompts (default 1); seeds follow each contestant's
+score rate against the anchor (win 1, tie 1/2, over its judged anchor matches; none judged
+counts 1/2), the anchor itself scoring 1/2 (as against itself); equal scores are ordered by
+a shuffle drawn from the tournament seed. The pass plays rounds ``0 .. anchor_rounds - 1``
+(slot i: the i-th other contestant by id; the anchor's side alternates per round from a
+seeded start) on the prompts the bracket's first rounds use; the bracket's rounds follow
+it. Until every anchor match has a result no bracket match is planned; the pass is replayed
+from the stored results like the rest, so a resumed tournament seeds identically.
+Anchor-pass matches feed the leaderboard but not the bracket points below (their
+information is in the seeds).
 
 Placement is the classic recursive order, so seed 1 meets seed N, 2 meets N-1, …, and the
 top two seeds sit in opposite halves (they can only meet in the final). For 8 the bracket
@@ -50,6 +61,7 @@ from arena.formats._common import (
     tiers_by,
 )
 from arena.formats.base import (
+    ConfigError,
     FormatState,
     MatchResult,
     PlannedMatch,
@@ -59,7 +71,17 @@ from arena.formats.base import (
 )
 
 NAME = "single_elimination"
-OPTIONS = ("k", "seeding", "third_place", "tie_rule", "max_rejudges", "prompts")
+OPTIONS = (
+    "k",
+    "seeding",
+    "third_place",
+    "tie_rule",
+    "max_rejudges",
+    "prompts",
+    "anchor",
+    "anchor_rounds",
+)
+SE_SEEDINGS = (*SEEDINGS, "anchor")
 
 
 def bracket_order(size: int) -> list[int]:
@@ -105,19 +127,35 @@ class SingleElimination:
         check_basics(n_contestants, n_prompts)
         check_unknown(config, OPTIONS, NAME)
         require_pairwise(config, NAME)
-        return {
+        clean: dict[str, Any] = {
             "k": 2,
-            "seeding": require_choice(config, "seeding", "random", SEEDINGS),
+            "seeding": require_choice(config, "seeding", "random", SE_SEEDINGS),
             "third_place": require_bool(config, "third_place", False),
             "tie_rule": require_choice(config, "tie_rule", "rejudge", ("rejudge", "higher_seed")),
             "max_rejudges": require_int(config, "max_rejudges", 1, low=0, high=5),
             "prompts": require_choice(config, "prompts", "per_round", ("per_round", "same")),
         }
+        if clean["seeding"] != "anchor":
+            for key in ("anchor", "anchor_rounds"):
+                if key in config:
+                    raise ConfigError(key, 'only used with seeding "anchor"')
+            return clean
+        if "anchor" not in config:
+            raise ConfigError("anchor", 'seeding "anchor" needs the anchor contestant (its id)')
+        anchor = config["anchor"]
+        if isinstance(anchor, bool) or not isinstance(anchor, int):
+            raise ConfigError("anchor", f"must be a contestant id, got {anchor!r}")
+        if contestants is not None and anchor not in contestants:
+            raise ConfigError("anchor", f"contestant {anchor} is not in this tournament")
+        clean["anchor"] = anchor
+        clean["anchor_rounds"] = require_int(config, "anchor_rounds", 1, low=1, high=n_prompts)
+        return clean
 
     def next_step(self, state: FormatState) -> Step:
         bracket = self._replay(state)
         third = 1 if state.config.get("third_place") and len(state.contestants) >= 4 else 0
         total = len(state.contestants) - 1 + third + bracket.rejudges
+        total += _anchor_rounds(state.config) * (len(state.contestants) - 1)
         if bracket.finished:
             return Step(finished=True, planned_total=total)
         return Step(matches=tuple(bracket.matches), planned_total=total)
@@ -135,10 +173,23 @@ class SingleElimination:
             ),
         )
 
+    def seeds(self, state: FormatState) -> tuple[list[int], bool]:
+        """Contestant ids by seed (seed 1 first), and whether they are final.
+
+        Only ``seeding="anchor"`` can be provisional: while the anchor pass is incomplete
+        the order reflects the anchor matches judged so far.
+        """
+        seeding = str(state.config.get("seeding", "random"))
+        if seeding != "anchor":
+            return seed_order(state, seeding, NAME), True
+        order, pass_matches = _anchor_pass(state)
+        done = {(r.round, r.slot) for r in state.results}
+        return order, all((m.round, m.slot) in done for m in pass_matches)
+
     def _replay(self, state: FormatState) -> _Bracket:
         """Walk the bracket round by round through the stored results, up to the first gap."""
         config = state.config
-        seeds = seed_order(state, str(config.get("seeding", "random")), NAME)
+        seeds, seeded = self.seeds(state)
         n = len(seeds)
         size = 1 << (n - 1).bit_length()
         b = _Bracket(seeds=seeds, rounds=size.bit_length() - 1)
@@ -147,6 +198,11 @@ class SingleElimination:
         b.alive = set(seeds)
         b.points = {c: Fraction(0) for c in seeds}
         b.made = {(m.round, m.slot) for m in state.planned}
+        if not seeded:
+            _, pass_matches = _anchor_pass(state)
+            b.matches = [m for m in pass_matches if (m.round, m.slot) not in b.made]
+            b.pending = True
+            return b
         if n < 2:
             b.finished = True
             return b
@@ -154,14 +210,14 @@ class SingleElimination:
         nodes = [(slots[i], slots[i + 1]) for i in range(0, size, 2)]
         results = results_by_slot(state)
         semi_losers: list[int] = []
-        same = config.get("prompts") == "same"
-        same_prompt = seeded_rng(state.seed, NAME, "prompt").randrange(max(state.n_prompts, 1))
-        for r in range(b.rounds):
-            prompt = same_prompt if same else r % state.n_prompts
+        offset = _anchor_rounds(config)
+        for bracket_round in range(b.rounds):
+            r = offset + bracket_round
+            prompt = _prompt(state, bracket_round)
             games: list[tuple[int, int, int]] = [
                 (g, x, y) for g, (x, y) in enumerate(nodes) if x is not None and y is not None
             ]
-            third_game = r == b.rounds - 1 and bool(config.get("third_place"))
+            third_game = bracket_round == b.rounds - 1 and bool(config.get("third_place"))
             third_game = third_game and len(semi_losers) == 2
             if third_game:
                 games.append((len(nodes), semi_losers[0], semi_losers[1]))
@@ -180,14 +236,14 @@ class SingleElimination:
                     if bye is None:  # impossible: byes never meet each other
                         raise AssertionError("empty bracket node")
                     advancing.append(bye)
-                    b.reached[bye] = r + 1
+                    b.reached[bye] = bracket_round + 1
                     continue
                 winner = winners[g]
                 loser = y if winner == x else x
                 advancing.append(winner)
-                b.reached[winner] = r + 1
+                b.reached[winner] = bracket_round + 1
                 b.alive.discard(loser)
-                if r == b.rounds - 2:
+                if bracket_round == b.rounds - 2:
                     semi_losers.append(loser)
             if third_game:
                 b.third_place_winner = winners[len(nodes)]
@@ -237,3 +293,46 @@ class SingleElimination:
                 attempt += 1
                 continue
             return higher
+
+
+def _anchor_rounds(config: Mapping[str, Any]) -> int:
+    return int(config.get("anchor_rounds", 1)) if config.get("seeding") == "anchor" else 0
+
+
+def _prompt(state: FormatState, index: int) -> int:
+    """The prompt of bracket round (or anchor round) ``index``."""
+    if state.config.get("prompts") == "same":
+        return seeded_rng(state.seed, NAME, "prompt").randrange(max(state.n_prompts, 1))
+    return index % state.n_prompts
+
+
+def _anchor_pass(state: FormatState) -> tuple[list[int], list[PlannedMatch]]:
+    """Seed order from the anchor matches judged so far, and the anchor pass's matches."""
+    anchor = state.config.get("anchor")
+    if anchor not in state.contestants:
+        raise ConfigError("anchor", f"contestant {anchor} is not in this tournament")
+    others = [c for c in sorted(state.contestants) if c != anchor]
+    start = {c: seeded_rng(state.seed, NAME, "anchor_side", c).random() < 0.5 for c in others}
+    matches: list[PlannedMatch] = []
+    for a in range(_anchor_rounds(state.config)):
+        for slot, c in enumerate(others):
+            anchor_first = start[c] == (a % 2 == 0)
+            entrants = (int(anchor), c) if anchor_first else (c, int(anchor))
+            matches.append(PlannedMatch(a, slot, _prompt(state, a), entrants))
+    results = results_by_slot(state)
+    points = {c: Fraction(0) for c in others}
+    judged = dict.fromkeys(others, 0)
+    for m in matches:
+        result = results.get((m.round, m.slot))
+        if result is None or result.ranking is None:
+            continue
+        c = next(e for e in m.entrants if e != anchor)
+        points[c] += rank_points(result.ranking).get(c, Fraction(0))
+        judged[c] += 1
+    half = Fraction(1, 2)
+    rate = {c: points[c] / judged[c] if judged[c] else half for c in others}
+    rate[int(anchor)] = half
+    shuffled = sorted(state.contestants)
+    seeded_rng(state.seed, NAME, "anchor_ties").shuffle(shuffled)
+    tiebreak = {c: i for i, c in enumerate(shuffled)}
+    return sorted(state.contestants, key=lambda c: (-rate[c], tiebreak[c])), matches

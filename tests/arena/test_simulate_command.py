@@ -15,7 +15,7 @@ def test_simulate_prints_a_table_with_one_row_per_strategy() -> None:
         "--strategies", "uniform_bt,adaptive_ucb", stdout=out,
     )  # fmt: skip
     lines = out.getvalue().strip().splitlines()
-    assert lines[0].startswith("| strategy | M | seeds | calls to τ≥0.9")
+    assert lines[0].startswith("| strategy | M | seeds | cap | calls to τ≥0.9")
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["uniform_bt", "adaptive_ucb"]
 
 

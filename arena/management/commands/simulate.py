@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from arena.formats.simulation import (
+    PLAN_SEEDS,
     STRATEGIES,
     JudgeModel,
     Settings,
@@ -31,7 +32,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--models", type=int, default=20)
-        parser.add_argument("--seeds", type=int, default=5)
+        parser.add_argument(
+            "--seeds", type=int, default=None, help="default 5; with --plan 60 held-out truths"
+        )
         parser.add_argument(
             "--strategies",
             default=DEFAULT_STRATEGIES,
@@ -55,7 +58,9 @@ class Command(BaseCommand):
         unknown = [n for n in names if n not in STRATEGIES]
         if unknown:
             raise CommandError(f"--strategies: unknown {unknown[0]!r}; one of {list(STRATEGIES)}")
-        if o["models"] < 2 or o["seeds"] < 1:
+        if o["seeds"] is None:
+            o["seeds"] = None if o["plan"] else 5
+        if o["models"] < 2 or (o["seeds"] is not None and o["seeds"] < 1):
             raise CommandError("--models must be >= 2 and --seeds >= 1")
         settings = Settings(
             n_models=o["models"],
@@ -65,7 +70,7 @@ class Command(BaseCommand):
             batch=o["batch"],
             half_width=o["half_width"],
         )
-        seeds = range(o["seeds"])
+        seeds = PLAN_SEEDS if o["seeds"] is None else range(o["seeds"])
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         with ProcessPoolExecutor(o["jobs"]) if o["jobs"] > 1 else _Inline() as pool:
             if o["plan"]:
