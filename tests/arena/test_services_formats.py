@@ -20,6 +20,11 @@ pytestmark = pytest.mark.django_db
         ("swiss", 6, {"rounds": 3}),
         ("round_robin", 4, {"rounds": 1}),
         ("adaptive", 5, {"max_matches": 20, "batch": 4}),
+        ("single_elimination", 6, {"seeding": "anchor", "anchor": "sim-2"}),
+        ("single_elimination", 5, {"seeding": "anchor", "anchor": "sim-0", "anchor_rounds": 2}),
+        ("kwise", 7, {"k": 3, "rounds": 4, "grouping": "adaptive"}),
+        ("adaptive", 5, {"sampler": "info_gain", "max_matches": 16, "batch": 4}),
+        ("adaptive", 5, {"sampler": "top_k", "top_k": 2, "max_matches": 16, "batch": 4}),
     ],
 )
 def test_each_format_completes_with_every_planned_match_judged_once(
@@ -45,6 +50,9 @@ def test_each_format_completes_with_every_planned_match_judged_once(
         sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True))
         == entries
     )
+    if config.get("seeding") == "anchor":  # everyone but the anchor meets it first
+        rounds = int(config.get("anchor_rounds", 1))
+        assert tournament.matches.filter(round__lt=rounds).count() == rounds * (n - 1)
 
 
 def test_a_kwise_group_is_judged_whole_and_moves_every_member(
