@@ -1,11 +1,14 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from arena import views
 from arena.api import api
+from arena.views import accounts
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("staff/voters/", views.staff_voters, name="staff_voters"),
     path("leaderboard/data.json", views.leaderboard_json, name="leaderboard_json"),
