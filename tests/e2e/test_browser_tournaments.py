@@ -25,7 +25,7 @@ def test_staff_create_a_tournament_from_the_form_and_watch_it_run(
     page.select_option("#id_prompt_set", label="vicuna-80")
     page.select_option("#id_judge", label="simulated-judge")
     page.fill("#id_options", '{"third_place": true}')
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
 
     expect(page.locator("h1")).to_have_text("Browser bracket")
     expect(page.locator("#status")).to_have_text("draft")
@@ -46,5 +46,5 @@ def test_the_form_shows_a_bad_option_next_to_the_options_box(
     page.fill("#id_name", "Bad")
     page.get_by_label("sim-weak", exact=True).check()
     page.select_option("#id_prompt_set", label="vicuna-80")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     expect(page.locator(".errorlist")).to_contain_text("at least 2")

@@ -110,7 +110,7 @@ def test_while_battles_are_plenty_next_battle_shows_the_one_that_came_with_the_r
         staff.get_by_label(name, exact=True).check()
     staff.select_option("#id_prompt_set", label="vicuna-80")
     staff.fill("#id_rounds", "1")
-    staff.click("button[type=submit]")
+    staff.click("main button[type=submit]")
     staff.click("button:has-text('Start')")
     expect(staff.locator("#status")).to_have_text("running")
     vote_url = staff.url.rstrip("/") + "/vote/"
