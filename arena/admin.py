@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models as django_models
 from django.http import HttpRequest
 
 from arena import models
@@ -9,9 +10,13 @@ from arena.queueing import enqueue_contestant_added
 from arena.services.backends import judge_comparator
 from judges.backends.base import BackendError
 
+# A base URL typed without a scheme is read as https (Django 6's default; 5.2 warns).
+URL_FIELDS: dict[Any, dict[str, Any]] = {django_models.URLField: {"assume_scheme": "https"}}
+
 
 @admin.register(models.Contestant)
 class ContestantAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS
     list_display = ["name", "backend", "model_id", "queue", "api_key_env"]
     list_filter = ["backend", "queue"]
     search_fields = ["name", "model_id"]
@@ -74,6 +79,7 @@ class JudgeAdminForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(models.Judge)
 class JudgeAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS
     form = JudgeAdminForm
     list_display = ["name", "kind", "model_id", "queue", "api_key_env"]
 
