@@ -6,7 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from arena.formats import FormatState, get_format
 from arena.live import LeaderboardRow
@@ -35,6 +36,10 @@ from ratings.anomaly import VoterReport, voter_reports
 from ratings.bradley_terry import fit_bradley_terry
 from ratings.data import SCORE_OF_OUTCOME, Outcome, battles_from_rankings, ranking_to_pairs
 from ratings.elo import elo_expected
+
+# Rows fitted on a set of verdicts stay valid as long as that set; the timeout only frees
+# the cache of tournaments nobody looks at.
+LEADERBOARD_CACHE_SECONDS = 3600
 
 
 def tournament_rankings(tournament: Tournament) -> tuple[list[str], list[list[list[str]]]]:
@@ -184,14 +189,28 @@ def judge_quality_panel() -> list[dict[str, Any]]:
 
 def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
     """Best first by Bradley-Terry rating (online Elo and Soft Condorcet alongside); ranks
-    from the BT CIs."""
-    return leaderboard_rows(*tournament_rankings(tournament), soft_condorcet=True)
+    from the BT CIs.
+
+    Every fit reads all verdicts, so rows are cached under the verdicts they were fitted
+    on (count and newest id; the creation time keeps a reused id apart): the live publish
+    after a verdict, page views, the API and the charts share one fit.
+    """
+    seen = Judgment.objects.filter(match__tournament=tournament).aggregate(
+        n=Count("pk"), last=Max("pk")
+    )
+    stamp = tournament.created_at.timestamp()
+    key = f"leaderboard-rows:{tournament.pk}:{stamp}:{seen['n']}:{seen['last']}"
+    rows: list[LeaderboardRow] | None = cache.get(key)
+    if rows is None:
+        rows = leaderboard_rows(*tournament_rankings(tournament), soft_condorcet=True)
+        cache.set(key, rows, timeout=LEADERBOARD_CACHE_SECONDS)
+    return rows
 
 
 def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> dict[str, Any]:
     """What the tournament page plots: CI forest, win-rate matrices, Elo over time."""
     models, rankings = tournament_rankings(tournament)
-    rows = leaderboard_rows(models, rankings)
+    rows = tournament_leaderboard(tournament)
     order = [r["contestant"] for r in rows]
     index = {m: i for i, m in enumerate(order)}
     n = len(order)

@@ -139,3 +139,40 @@ def test_a_draft_shows_expected_judge_calls_and_cost_before_it_starts(
     assert estimate["judge_usd"] == pytest.approx(expected, abs=1e-4)
     page = Client().get(f"/tournaments/{t.pk}/").content.decode()
     assert "12 matches" in page and "(24 judge calls)" in page
+
+
+def test_leaderboard_rows_are_fitted_once_per_set_of_verdicts(
+    contestants, prompt_set, judge, play_out, monkeypatch
+) -> None:
+    from django.core.cache import cache
+
+    from arena import selectors
+    from arena.models import Judgment
+
+    people = contestants(3)
+    t = tournament_start(
+        tournament=tournament_create(
+            name="cached",
+            format="round_robin",
+            contestants=[c.name for c in people],
+            prompt_set="tiny",
+            judge="sim-judge",
+            config={"rounds": 1},
+        )
+    )
+    t = play_out(t)
+    fits: list[int] = []
+    real = selectors.leaderboard_rows
+
+    def counted(models, rankings, **kwargs):
+        fits.append(len(rankings))
+        return real(models, rankings, **kwargs)
+
+    monkeypatch.setattr(selectors, "leaderboard_rows", counted)
+    cache.clear()  # playing it out already fitted (and cached) the final rows
+    first = tournament_leaderboard(t)
+    assert tournament_leaderboard(t) == first and fits == [3]
+    # One verdict fewer is another set of verdicts: fitted anew, not served stale.
+    Judgment.objects.filter(match__tournament=t).order_by("-pk").first().delete()
+    assert sum(r["matches"] for r in tournament_leaderboard(t)) == 4
+    assert fits == [3, 2]
