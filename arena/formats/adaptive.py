@@ -22,7 +22,9 @@ then:
    ``info_gain`` and ``top_k`` also the posterior covariance, as if the picked comparison
    had been judged; rescored after every pick, or every ``batch // 32`` picks in big
    batches), and a pair is not picked twice in a batch unless every pair already is in
-   it.
+   it, except with ``top_k``, whose virtual updates are what discounts a repeat: it
+   works on a few boundary contestants, so a batch that may hold each pair once forces
+   most of a big batch onto pairs that tell nothing about the boundary.
 
 Answer order: whoever has been shown first less often than second (relative to the
 other) goes first, else a seeded coin.
@@ -85,6 +87,11 @@ COVARIANCE_SAMPLERS = ("info_gain", "top_k")
 # The covariance samplers rescore the pairs this many times per batch (every pick for
 # batches up to 2 * RESCORES - 1): big batches stay cheap, the virtual updates still count.
 RESCORES = 32
+# Samplers that may pick a pair again within a batch. ``top_k`` spends nearly everything
+# on the 2-4 contestants around rank k; held to one comparison per pair and batch, each of
+# them met every other contestant equally often, rank 64 as often as its neighbours
+# (measured at M = 64, batch 512), and needed 3-10x more calls (benchmarks/README.md).
+REPEATING_SAMPLERS = ("top_k",)
 TARGETS = ("none", "adjacent", "top_k")
 PRIOR = 0.01  # Gaussian penalty on natural log-strengths: finite fits from the first match
 LEVEL = 0.95
@@ -301,7 +308,8 @@ def choose_batch(
                 scores = np.ones(candidates.size)
             chosen_index = choose_pairs(scores, 1, seed=rng.getrandbits(63), mode=mode)[0]
             pick = int(candidates[chosen_index])
-        blocked[pick] = True
+        if sampler not in REPEATING_SAMPLERS:
+            blocked[pick] = True
         counts[pick] += 1
         a, b = int(pairs[pick, 0]), int(pairs[pick, 1])
         if posterior is not None:

@@ -131,3 +131,22 @@ def test_a_big_batch_rescores_in_steps_and_still_gives_distinct_valid_pairs(samp
     assert pairs == choose_batch(tally, config, 80, 9, result)
     if sampler == "info_gain":  # probabilities never vanish: no pair twice in one sweep
         assert len({frozenset(p) for p in pairs}) == 80
+
+
+def test_a_big_top_k_batch_goes_to_the_boundary_even_if_that_repeats_pairs() -> None:
+    # ranks 5 and 6 are 10 Elo apart, everyone else far away; 66 pairs, a batch of 66
+    strengths = [800.0, 700.0, 600.0, 500.0, 410.0, 400.0, 200.0, 0.0, -200, -400, -600, -800]
+    tally = Tally(len(strengths))
+    judge = random.Random(2)
+    for _ in range(40):
+        for a in range(12):
+            for b in range(a + 1, 12):
+                p = 1 / (1 + 10 ** ((strengths[b] - strengths[a]) / 400))
+                tally.plan([a, b])
+                tally.record([[a], [b]] if judge.random() < p else [[b], [a]])
+    config: dict[str, Any] = {"sampler": "top_k", "top_k": 5}
+    pairs = choose_batch(tally, config, 66, 4, fit(tally))
+    on_boundary = sum(1 for p in pairs if {4, 5} & set(p))
+    # one of each pair would put 21 of 66 picks on contestant 4 or 5
+    assert on_boundary > 40
+    assert len({frozenset(p) for p in pairs}) < 66
