@@ -15,20 +15,22 @@ seeded shuffle.
 With ``"balanced"`` and ``"random"`` groups never depend on results, so the whole schedule
 is created in the first step.
 
-``grouping="adaptive"`` (K-Sort Arena style matchmaking): round 0 is random groups (everyone
-plays); every later round is planned once the previous one is fully judged, from a
-Bradley-Terry fit (prior, 95% sandwich intervals, as the adaptive format) of every judged
-group seen as its pairs. Each of the round's ``ceil(N / K)`` groups takes as first member
-the contestant with the widest interval (an upper-confidence choice on uncertainty), then
-the K - 1 contestants whose intervals overlap it most (largest probability of being
-misordered with it, ``Phi(-|r_i - r_j| / sqrt(s_i^2 + s_j^2))``). Batch-aware: a
-contestant already placed in the round counts as virtually judged once more (its sd shrinks
-by ``sqrt(n / (n + 1))``), and a group whose member set is already in the round is not
-repeated (the least overlapping member gives way to the next candidate). Seeded jitter
-breaks ties. A contestant may appear in several groups of a round, or in none. ``rounds``
-may exceed the prompt count here: prompts cycle through the seeded shuffle. Because the
-plan depends on results, a resumed tournament recomputes round r from the results of rounds
-before r alone, so it plans the same groups.
+``grouping="adaptive"`` (matchmaking from the results so far, as K-Sort Arena does, with
+the adaptive format's information-gain score): the first ``ADAPTIVE_WARMUP`` (2) rounds are
+random groups (everyone plays); every later round is planned once the previous one is
+fully judged, from a Bradley-Terry fit (prior) of every judged group seen as its pairs.
+Each pair gets the ``info_gain`` sampler's score (``ratings.sampling``: the expected
+entropy reduction of the BT posterior from one comparison, weighted by the entropy of the
+pair's order), and the round is a partition: each group starts with the contestant whose
+pairs with the not yet placed score highest in sum, then adds, K - 1 times, the not yet
+placed contestant whose pairs with the group's members score highest. So everyone plays
+once per round (a last, short group completes itself from everyone), and groups gather
+contestants whose order is still uncertain, near neighbours or not. Seeded jitter breaks
+ties. ``rounds`` may exceed the prompt count here: prompts cycle through the seeded
+shuffle. Because the plan depends on results, a resumed tournament recomputes round r
+from the results of rounds before r alone, so it plans the same groups. (An earlier rule,
+widest interval first plus its most overlapping neighbours, needed 4x more votes than
+random groups for the whole ranking: benchmarks/README.md.)
 
 Standings: average rank points over a contestant's judged groups, each group scoring
 ``(entrants ranked below + 1/2 * entrants tied with it) / (K - 1)`` (Borda-like, 0..1).
@@ -48,7 +50,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import scipy.stats  # type: ignore[import-untyped]
+from numpy.typing import NDArray
 
 from arena.formats._common import (
     check_basics,
@@ -61,13 +63,21 @@ from arena.formats._common import (
     seeded_rng,
     tiers_by,
 )
-from arena.formats.adaptive import Tally, fit
+from arena.formats.adaptive import PRIOR, Tally, fit, games_matrix
 from arena.formats.base import FormatState, PlannedMatch, Step, Tiers, require_int
+from ratings.sampling import (
+    ELO_PER_NAT,
+    all_pairs,
+    bt_fisher_covariance,
+    information_gain_probabilities,
+    pair_variance_from_covariance,
+)
 
 NAME = "kwise"
 OPTIONS = ("k", "rounds", "grouping")
 GROUPINGS = ("balanced", "random", "adaptive")
 MAX_ADAPTIVE_ROUNDS = 100_000
+ADAPTIVE_WARMUP = 2  # random rounds before the fit decides (everyone judged this often)
 
 
 class KWise:
@@ -295,43 +305,46 @@ def adaptive_groups(
 ) -> list[list[int]]:
     """``n_groups`` groups of ``k`` indices (answer order) for one adaptive round.
 
-    Round 0, or no judged match yet: random groups covering everyone. Otherwise the
-    uncertainty-first, overlap-neighbour rule of the module docstring.
+    Until everyone has ``ADAPTIVE_WARMUP`` judged groups: random groups covering everyone.
+    Then the information-gain partition of the module docstring.
     """
     rng = seeded_rng(seed, NAME, "adaptive", round_index)
     n = tally.n
-    if round_index == 0 or not tally.judged.any():
+    if round_index < ADAPTIVE_WARMUP or tally.judged.min() < ADAPTIVE_WARMUP:
         groups = _random_groups(list(range(n)), k, rng)[:n_groups]
-        for group in groups:
-            rng.shuffle(group)
-        return groups
-    result = fit(tally)
-    ratings = result.ratings
-    sd = np.where(
-        np.isfinite(result.high - result.low), (result.high - result.low) / (2 * 1.96), 1e6
-    )
-    judged = tally.judged.copy()
-    jitter = np.array([rng.random() for _ in range(n)]) * 1e-9
-    chosen: list[list[int]] = []
-    seen: set[frozenset[int]] = set()
-    for _ in range(n_groups):
-        first = int(np.argmax(sd + jitter * sd.max()))
-        others = np.array([c for c in range(n) if c != first])
-        gap = np.abs(ratings[others] - ratings[first])
-        spread = np.sqrt(sd[others] ** 2 + sd[first] ** 2)
-        overlap = scipy.stats.norm.cdf(-gap / np.maximum(spread, 1e-12)) + jitter[others]
-        ranked = [int(c) for c in others[np.argsort(-overlap, kind="stable")]]
-        members, rest = ranked[: k - 1], ranked[k - 1 :]
-        while frozenset([first, *members]) in seen and rest:
-            members[-1] = rest.pop(0)
-        group = [first, *members]
-        seen.add(frozenset(group))
-        for c in group:  # batch-aware: as if this group were already judged
-            sd[c] *= math.sqrt((judged[c] + 1) / (judged[c] + 2))
-            judged[c] += 1
+    else:
+        gain = _pair_gains(tally)
+        jitter = np.array([rng.random() for _ in range(n)]) * 1e-9 * max(gain.max(), 1e-300)
+        left = list(range(n))
+        groups = []
+        for _ in range(n_groups):
+            # a last, short group takes the leftovers and completes itself from everyone
+            group = [] if len(left) >= k else list(left)
+            pool = left if len(left) >= k else list(range(n))
+            while len(group) < k:
+                candidates = np.array([c for c in pool if c not in group])
+                members = np.array(group) if group else candidates
+                links = gain[np.ix_(candidates, members)].sum(axis=1)
+                group.append(int(candidates[np.argmax(links + jitter[candidates])]))
+            left = [c for c in left if c not in group]
+            groups.append(group)
+    for group in groups:
         rng.shuffle(group)
-        chosen.append(group)
-    return chosen
+    return groups
+
+
+def _pair_gains(tally: Tally) -> NDArray[np.float64]:
+    """Symmetric matrix of each pair's information gain (``ratings.sampling``), as the
+    adaptive format's ``info_gain`` sampler scores pairs."""
+    n = tally.n
+    ratings = fit(tally, intervals=False).ratings
+    theta = (ratings - ratings.mean()) / ELO_PER_NAT
+    cov = bt_fisher_covariance(theta, games_matrix(tally), prior=PRIOR)
+    pairs = all_pairs(n)
+    gains = information_gain_probabilities(theta, pair_variance_from_covariance(cov, pairs), pairs)
+    matrix = np.zeros((n, n))
+    matrix[pairs[:, 0], pairs[:, 1]] = gains
+    return matrix + matrix.T
 
 
 def _rating_standings(state: FormatState) -> Tiers:

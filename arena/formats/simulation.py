@@ -452,7 +452,7 @@ STRATEGIES: dict[str, StrategySpec] = {
             _cycles("kwise", _kwise("random"), 4), BTEstimator, 4,
         ),
         StrategySpec(
-            "kwise_adaptive_bt", "K=4 adaptive groups (uncertainty + CI overlap) + BT refit",
+            "kwise_adaptive_bt", "K=4 adaptive groups (information-gain partition) + BT refit",
             _adaptive_groups, BTEstimator, 4,
         ),
         StrategySpec(
