@@ -275,7 +275,7 @@ def choose_batch(
     if result is not None:
         diff = result.ratings[pairs[:, 0]] - result.ratings[pairs[:, 1]]
         p = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
-    posterior = _Posterior.start(tally, result, pairs) if sampler in COVARIANCE_SAMPLERS else None
+    posterior = Posterior.start(tally, result, pairs) if sampler in COVARIANCE_SAMPLERS else None
     rng = random.Random(seed)
     blocked = np.zeros(len(pairs), dtype=bool)
     chosen: list[tuple[int, int]] = []
@@ -343,7 +343,7 @@ def _draw(
 
 
 @dataclass
-class _Posterior:
+class Posterior:
     """The Gaussian approximation the covariance samplers score with, updated virtually.
 
     ``theta``: natural log-strengths of the fit; ``cov``: centred inverse Fisher
@@ -361,7 +361,7 @@ class _Posterior:
     half: NDArray[np.float64]
 
     @classmethod
-    def start(cls, tally: Tally, result: Fit | None, pairs: NDArray[np.intp]) -> _Posterior:
+    def start(cls, tally: Tally, result: Fit | None, pairs: NDArray[np.intp]) -> Posterior:
         ratings = result.ratings if result is not None else np.zeros(tally.n)
         theta = (ratings - ratings.mean()) / ELO_PER_NAT
         cov = bt_fisher_covariance(theta, games_matrix(tally), prior=PRIOR)

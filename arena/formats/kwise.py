@@ -63,15 +63,9 @@ from arena.formats._common import (
     seeded_rng,
     tiers_by,
 )
-from arena.formats.adaptive import PRIOR, Tally, fit, games_matrix
+from arena.formats.adaptive import Posterior, Tally, fit
 from arena.formats.base import FormatState, PlannedMatch, Step, Tiers, require_int
-from ratings.sampling import (
-    ELO_PER_NAT,
-    all_pairs,
-    bt_fisher_covariance,
-    information_gain_probabilities,
-    pair_variance_from_covariance,
-)
+from ratings.sampling import all_pairs
 
 NAME = "kwise"
 OPTIONS = ("k", "rounds", "grouping")
@@ -334,16 +328,13 @@ def adaptive_groups(
 
 
 def _pair_gains(tally: Tally) -> NDArray[np.float64]:
-    """Symmetric matrix of each pair's information gain (``ratings.sampling``), as the
-    adaptive format's ``info_gain`` sampler scores pairs."""
+    """Symmetric matrix of each pair's information gain, as the adaptive format's
+    ``info_gain`` sampler scores pairs."""
     n = tally.n
-    ratings = fit(tally, intervals=False).ratings
-    theta = (ratings - ratings.mean()) / ELO_PER_NAT
-    cov = bt_fisher_covariance(theta, games_matrix(tally), prior=PRIOR)
     pairs = all_pairs(n)
-    gains = information_gain_probabilities(theta, pair_variance_from_covariance(cov, pairs), pairs)
+    posterior = Posterior.start(tally, fit(tally, intervals=False), pairs)
     matrix = np.zeros((n, n))
-    matrix[pairs[:, 0], pairs[:, 1]] = gains
+    matrix[pairs[:, 0], pairs[:, 1]] = posterior.scores("info_gain", {})
     return matrix + matrix.T
 
 

@@ -293,7 +293,6 @@ class AdaptiveGroups:
         self.n, self.k, self.seed = n, k, seed
         self.tally = Tally(n)
         self.round = 0
-        self.rng = np.random.default_rng([seed, 0xA5])
 
     def propose(self) -> Rows:
         groups = adaptive_groups(self.tally, self.k, -(-self.n // self.k), self.seed, self.round)
