@@ -79,8 +79,7 @@ class JudgeAdminForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(models.Judge)
 class JudgeAdmin(admin.ModelAdmin):
-    formfield_overrides = URL_FIELDS
-    form = JudgeAdminForm
+    form = JudgeAdminForm  # declares its own base_url field
     list_display = ["name", "kind", "model_id", "queue", "api_key_env"]
 
 

@@ -209,7 +209,7 @@ def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
 
 def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> dict[str, Any]:
     """What the tournament page plots: CI forest, win-rate matrices, Elo over time."""
-    models, rankings = tournament_rankings(tournament)
+    _, rankings = tournament_rankings(tournament)
     rows = tournament_leaderboard(tournament)
     order = [r["contestant"] for r in rows]
     index = {m: i for i, m in enumerate(order)}

@@ -283,7 +283,7 @@ def agreement_weights(
     all, every member weighs 1."""
     known = [a for m in members if (a := accuracy.get(m)) is not None]
     fallback = sum(known) / len(known) if known else 1.0
-    weights = [accuracy.get(m) if accuracy.get(m) is not None else fallback for m in members]
-    if sum(w for w in weights if w) <= 0:
+    weights = [a if (a := accuracy.get(m)) is not None else fallback for m in members]
+    if sum(weights) <= 0:
         return tuple(1.0 for _ in members)  # every member disagrees with people: no signal
-    return tuple(float(w or 0.0) for w in weights)
+    return tuple(float(w) for w in weights)

@@ -44,7 +44,7 @@ from judges.backends.base import (
     PermanentError,
     TransientError,
 )
-from judges.backends.openai_compat import ChatReply, OpenAICompatJudge
+from judges.backends.openai_compat import ChatReply, OpenAICompatJudge, _reject_unknown
 from judges.costs import PRICE_KEYS, price_from_settings
 from judges.logprobs import TokenLogprob
 from judges.parsing import FiveWayVerdict
@@ -316,13 +316,9 @@ class TransformersGenerator:
     def __init__(self, *, model: str, generation: Mapping[str, Any] = _EMPTY) -> None:
         if not model:
             raise PermanentError("a transformers contestant needs model_id (a model directory)")
-        allowed = _GENERATION_KEYS | LOCAL_KEYS | set(PRICE_KEYS)
-        unknown = sorted(set(generation) - allowed)
-        if unknown:
-            raise PermanentError(
-                f"unknown generation setting {', '.join(map(repr, unknown))}; "
-                f"allowed: {', '.join(sorted(allowed))}"
-            )
+        _reject_unknown(
+            generation, _GENERATION_KEYS | LOCAL_KEYS | set(PRICE_KEYS), "generation setting"
+        )
         self.model_name = model
         self.device, self.dtype = _check_local(generation, "generation setting")
         self.price = price_from_settings(generation)
