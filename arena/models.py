@@ -231,6 +231,11 @@ class Match(models.Model):
                 fields=["tournament", "round", "slot"], name="match_unique_slot"
             )
         ]
+        # Every vote asks whether its tournament has an open match left, and a reload
+        # looks for the voter's open battle: neither should scan a tournament's history.
+        indexes = [
+            models.Index(fields=["tournament", "status", "voter_session"], name="match_open")
+        ]
 
     def __str__(self) -> str:
         return f"{self.tournament_id} r{self.round} s{self.slot}"

@@ -227,9 +227,11 @@ def match_record_vote(
     Votes come from many web requests at once, so unlike a judge's verdict a vote does not
     lock the tournament row: one conditional UPDATE takes the match (of two votes on one
     battle exactly one gets it), the standings rows are locked in a fixed order, and what
-    a completion owes the tournament beyond that (progress, leaderboards, the next round
-    once no match is open) comes from the deferred publish after commit
-    (``tournament_leaderboard_publish``), which sees every vote committed before it.
+    a completion owes the tournament beyond that comes after commit: the next round from
+    this vote's own check (once no match is open), progress and leaderboards from the
+    deferred publish (``tournament_leaderboard_publish``), which sees every vote committed
+    before it. The check is not left to the publish, whose debounce key would swallow a
+    lost or failed task and stall the tournament on its last vote.
     """
     now = timezone.now()
     taken = Match.objects.filter(
@@ -244,6 +246,8 @@ def match_record_vote(
     standings_apply_ranking(tournament=match.tournament, ranking=ranking)
     _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
     tournament_publish_leaderboard(tournament=match.tournament, defer=True)
+    # After commit, so that of two last votes racing, the later commit sees the other's.
+    transaction.on_commit(lambda: _advance_when_idle(match.tournament_id), robust=True)
     return True
 
 
@@ -289,5 +293,11 @@ def _after_match(tournament: Tournament, match: Match, ranking: list[list[str]])
             live.GLOBAL_GROUP,
             live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament.pk),
         )
-    if not tournament.matches.filter(status__in=OPEN_MATCH_STATUSES).exists():
-        enqueue_advance(tournament.pk)
+    _advance_when_idle(tournament.pk)
+
+
+def _advance_when_idle(tournament_id: int) -> None:
+    """Queue the next step once no match is open (an advance with nothing to do is a no-op)."""
+    open_matches = Match.objects.filter(tournament_id=tournament_id, status__in=OPEN_MATCH_STATUSES)
+    if not open_matches.exists():
+        enqueue_advance(tournament_id)

@@ -504,8 +504,8 @@ def tournament_leaderboard_publish(*, tournament_id: int) -> None:
     """The deferred publish after votes: every verdict committed so far is in it.
 
     Votes do not lock the tournament (``match_record_vote``), so this also sends what a
-    vote would otherwise send from the request (progress, the global leaderboards' nudge)
-    and queues the advance once no match is open: it runs after every vote's commit.
+    vote would otherwise send from the request (progress, the global leaderboards' nudge):
+    it runs after every vote's commit.
     """
     cache.delete(_leaderboard_key(tournament_id))
     tournament = Tournament.objects.filter(pk=tournament_id).first()
@@ -524,11 +524,6 @@ def tournament_leaderboard_publish(*, tournament_id: int) -> None:
         live.GLOBAL_GROUP,
         live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament_id),
     )
-    if (
-        tournament.status == TournamentStatus.RUNNING
-        and not tournament.matches.filter(status__in=OPEN_MATCH_STATUSES).exists()
-    ):
-        enqueue_advance(tournament_id)
 
 
 def tournaments_requeue_running(*, release_claims: bool) -> int:
