@@ -17,8 +17,8 @@ from arena.services import contestants as contestants_svc
 from arena.services.matches import match_fail, match_play
 from arena.services.tournaments import (
     tournament_advance,
-    tournament_leaderboard_publish,
     tournament_rerun,
+    tournament_results_publish,
 )
 from judges.backends.base import TransientError
 
@@ -60,4 +60,4 @@ def contestant_added(contestant_id: int) -> list[int]:
 
 @shared_task(ignore_result=True)
 def publish_leaderboard(tournament_id: int) -> None:
-    tournament_leaderboard_publish(tournament_id=tournament_id)
+    tournament_results_publish(tournament_id=tournament_id)

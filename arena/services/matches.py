@@ -32,10 +32,7 @@ from arena.models import (
 from arena.queueing import enqueue_advance
 from arena.services.backends import contestant_generator, judge_comparator
 from arena.services.leaderboards import standings_apply_ranking
-from arena.services.tournaments import (
-    tournament_publish_leaderboard,
-    tournament_publish_progress,
-)
+from arena.services.tournaments import tournament_publish_results, tournament_schedule_results
 from judges.backends.base import Answer, BackendError, PermanentError, Verdict
 
 log = logging.getLogger(__name__)
@@ -229,7 +226,7 @@ def match_record_vote(
     battle exactly one gets it), the standings rows are locked in a fixed order, and what
     a completion owes the tournament beyond that comes after commit: the next round from
     this vote's own check (once no match is open), progress and leaderboards from the
-    deferred publish (``tournament_leaderboard_publish``), which sees every vote committed
+    deferred publish (``tournament_results_publish``), which sees every vote committed
     before it. The check is not left to the publish, whose debounce key would swallow a
     lost or failed task and stall the tournament on its last vote.
     """
@@ -245,7 +242,7 @@ def match_record_vote(
     judgment.save()
     standings_apply_ranking(tournament=match.tournament, ranking=ranking)
     _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
-    tournament_publish_leaderboard(tournament=match.tournament, defer=True)
+    tournament_schedule_results(tournament_id=match.tournament_id)
     # After commit, so that of two last votes racing, the later commit sees the other's.
     transaction.on_commit(lambda: _advance_when_idle(match.tournament_id), robust=True)
     return True
@@ -286,13 +283,7 @@ def _publish_finished(match: Match, ranking: list[list[str]]) -> None:
 
 def _after_match(tournament: Tournament, match: Match, ranking: list[list[str]]) -> None:
     _publish_finished(match, ranking)
-    tournament_publish_leaderboard(tournament=tournament)
-    tournament_publish_progress(tournament=tournament)
-    if ranking:
-        live.publish_on_commit(
-            live.GLOBAL_GROUP,
-            live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament.pk),
-        )
+    tournament_publish_results(tournament=tournament, changed=bool(ranking))
     _advance_when_idle(tournament.pk)
 
 

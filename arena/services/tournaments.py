@@ -468,21 +468,33 @@ def tournament_publish_progress(*, tournament: Tournament) -> None:
     )
 
 
-# Votes arrive in web requests, and a leaderboard refit grows with the verdicts: the
-# request only schedules one refit per tournament per window, and a worker runs it.
-LEADERBOARD_WINDOW_S = 0.5
+# Votes arrive in web requests: at most one worker publish per tournament per window.
+RESULTS_WINDOW_S = 0.5
 
 
-def _leaderboard_key(tournament_id: int) -> str:
+def _results_key(tournament_id: int) -> str:
     return f"arena:leaderboard-scheduled:{tournament_id}"
 
 
-def tournament_publish_leaderboard(*, tournament: Tournament, defer: bool = False) -> None:
-    """Publish the leaderboard after commit: computed here, or (``defer``) in a worker."""
-    if defer:
-        transaction.on_commit(lambda: _schedule_leaderboard(tournament.pk))
-        return
-    live.publish_on_commit(
+def tournament_publish_results(*, tournament: Tournament, changed: bool = True) -> None:
+    """After commit: the leaderboard, progress and, when a verdict ``changed`` the ratings,
+    the global leaderboards' nudge.
+
+    The leaderboard is fitted after commit too, on committed verdicts only: rows fitted
+    inside the transaction would be cached under a rolled-back verdict's id, which SQLite
+    hands out again. It also keeps the fit out of the tournament lock the judges queue on.
+    """
+    transaction.on_commit(lambda: _publish_leaderboard(tournament), robust=True)
+    tournament_publish_progress(tournament=tournament)
+    if changed:
+        live.publish_on_commit(
+            live.GLOBAL_GROUP,
+            live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament.pk),
+        )
+
+
+def _publish_leaderboard(tournament: Tournament) -> None:
+    live.publish(
         live.tournament_group(tournament.pk),
         live.LeaderboardUpdated(
             type="leaderboard.updated",
@@ -492,38 +504,28 @@ def tournament_publish_leaderboard(*, tournament: Tournament, defer: bool = Fals
     )
 
 
-def _schedule_leaderboard(tournament_id: int) -> None:
+def tournament_schedule_results(*, tournament_id: int) -> None:
+    """After commit, have a worker publish the results (at most one per window).
+
+    Votes come from web requests and a refit grows with the verdicts, so a vote does not
+    fit the leaderboard itself (``tournament_results_publish`` does)."""
+    transaction.on_commit(lambda: _schedule_results(tournament_id))
+
+
+def _schedule_results(tournament_id: int) -> None:
     # The key lives longer than the window so a lost task cannot block updates for good.
-    if cache.add(_leaderboard_key(tournament_id), 1, timeout=LEADERBOARD_WINDOW_S * 20):
+    if cache.add(_results_key(tournament_id), 1, timeout=RESULTS_WINDOW_S * 20):
         from arena.tasks import publish_leaderboard
 
-        publish_leaderboard.apply_async(args=[tournament_id], countdown=LEADERBOARD_WINDOW_S)
+        publish_leaderboard.apply_async(args=[tournament_id], countdown=RESULTS_WINDOW_S)
 
 
-def tournament_leaderboard_publish(*, tournament_id: int) -> None:
-    """The deferred publish after votes: every verdict committed so far is in it.
-
-    Votes do not lock the tournament (``match_record_vote``), so this also sends what a
-    vote would otherwise send from the request (progress, the global leaderboards' nudge):
-    it runs after every vote's commit.
-    """
-    cache.delete(_leaderboard_key(tournament_id))
+def tournament_results_publish(*, tournament_id: int) -> None:
+    """The worker's publish after votes: every verdict committed so far is in it."""
+    cache.delete(_results_key(tournament_id))
     tournament = Tournament.objects.filter(pk=tournament_id).first()
-    if tournament is None:
-        return
-    live.publish(
-        live.tournament_group(tournament_id),
-        live.LeaderboardUpdated(
-            type="leaderboard.updated",
-            tournament=tournament_id,
-            rows=tournament_leaderboard(tournament),
-        ),
-    )
-    tournament_publish_progress(tournament=tournament)
-    live.publish(
-        live.GLOBAL_GROUP,
-        live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament_id),
-    )
+    if tournament is not None:
+        tournament_publish_results(tournament=tournament)
 
 
 def tournaments_requeue_running(*, release_claims: bool) -> int:

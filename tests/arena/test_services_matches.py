@@ -52,6 +52,34 @@ def test_a_verdict_recorded_twice_counts_once(match: Match) -> None:
     assert Standing.objects.get(contestant_id=ids[0]).wins == 1.0
 
 
+def test_the_leaderboard_is_fitted_after_the_verdict_commits_and_never_on_a_rolled_back_one(
+    match: Match, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from django.db import transaction
+
+    from arena.services import tournaments
+
+    fitted: list[int] = []
+
+    def fit(tournament) -> list:
+        fitted.append(Judgment.objects.filter(match__tournament=tournament).count())
+        return []
+
+    monkeypatch.setattr(tournaments, "tournament_leaderboard", fit)
+    monkeypatch.setattr(tournaments.live, "publish", lambda group, event: None)
+    assert svc.match_claim(match_id=match.pk)
+    ids = [e.contestant_id for e in match.entries.all()]
+    verdict, ranking = Verdict(ranking=((0,), (1,))), [[ids[0]], [ids[1]]]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        svc.match_record_verdict(match_id=match.pk, verdict=verdict, ranking=ranking)
+        raise RuntimeError("a failure later in the same transaction")
+    assert fitted == [] and Judgment.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert svc.match_record_verdict(match_id=match.pk, verdict=verdict, ranking=ranking)
+        assert fitted == []  # not inside the transaction that holds the tournament lock
+    assert fitted == [1]
+
+
 def test_a_claim_held_by_a_live_worker_is_respected(match: Match) -> None:
     assert svc.match_claim(match_id=match.pk)
     assert svc.match_play(match_id=match.pk) == "skipped"

@@ -197,7 +197,7 @@ def test_a_vote_schedules_one_leaderboard_refit_per_window_in_a_worker(
     from django.core.cache import cache
 
     from arena import tasks
-    from arena.services.tournaments import tournament_leaderboard_publish
+    from arena.services.tournaments import tournament_results_publish
 
     scheduled: list[list[int]] = []
     monkeypatch.setattr(
@@ -229,7 +229,7 @@ def test_a_vote_schedules_one_leaderboard_refit_per_window_in_a_worker(
     for i in range(3):
         vote(i)
     assert scheduled == [[t.pk]]  # three votes in one window: one refit
-    tournament_leaderboard_publish(tournament_id=t.pk)  # what the worker runs
+    tournament_results_publish(tournament_id=t.pk)  # what the worker runs
     vote(3)
     assert scheduled == [[t.pk], [t.pk]]  # the publish opened the next window
 
@@ -242,7 +242,7 @@ def test_the_deferred_publish_sends_progress_and_leaderboards_that_the_request_d
 
     sent: list[tuple[str, dict]] = []
     monkeypatch.setattr(live, "publish", lambda group, event: sent.append((group, event)))
-    monkeypatch.setattr(tournaments, "_schedule_leaderboard", lambda tournament_id: None)
+    monkeypatch.setattr(tournaments, "_schedule_results", lambda tournament_id: None)
     for i in range(3):
         battle = battle_next(tournament=human_tournament, session_key=f"v{i}")
         with django_capture_on_commit_callbacks(execute=True):
@@ -253,7 +253,7 @@ def test_the_deferred_publish_sends_progress_and_leaderboards_that_the_request_d
         assert [e["type"] for _, e in sent] == ["match.finished"]
         sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        tournaments.tournament_leaderboard_publish(tournament_id=human_tournament.pk)
+        tournaments.tournament_results_publish(tournament_id=human_tournament.pk)
     events = {e["type"]: e for _, e in sent}
     assert sorted(events) == ["leaderboard.changed", "leaderboard.updated", "tournament.progress"]
     assert events["tournament.progress"]["done"] == 3
@@ -266,7 +266,7 @@ def test_the_last_vote_of_a_round_queues_the_next_round_even_if_the_deferred_pub
 
     advanced: list[int] = []
     monkeypatch.setattr(matches, "enqueue_advance", advanced.append)
-    monkeypatch.setattr(tournaments, "_schedule_leaderboard", lambda tournament_id: None)
+    monkeypatch.setattr(tournaments, "_schedule_results", lambda tournament_id: None)
     for i in range(3):
         assert advanced == []  # a battle is still open
         battle = battle_next(tournament=human_tournament, session_key=f"v{i}")
