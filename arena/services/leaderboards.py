@@ -11,17 +11,17 @@ from arena.selectors import tournament_leaderboard
 from arena.standings import BT_PRIOR, ELO_K, apply_ranking
 
 
-def standings_apply_ranking(*, tournament: Tournament, ranking: Sequence[Sequence[int]]) -> None:
+def standings_apply_ranking(*, tournament_id: int, ranking: Sequence[Sequence[int]]) -> None:
     """Fold one verdict (tiers of contestant ids) into the tournament's standings rows."""
     ids = [cid for tier in ranking for cid in tier]
     # Locked in a fixed order, and without the default ordering's join (which would lock
     # the contestant rows too): votes update standings concurrently (match_record_vote).
     locked = Standing.objects.select_for_update().filter(
-        tournament=tournament, contestant_id__in=ids
+        tournament_id=tournament_id, contestant_id__in=ids
     )
     rows = {s.contestant_id: s for s in locked.order_by("pk")}
     for cid in set(ids) - set(rows):
-        rows[cid] = Standing.objects.create(tournament=tournament, contestant_id=cid)
+        rows[cid] = Standing.objects.create(tournament_id=tournament_id, contestant_id=cid)
     stats = {
         str(cid): {"elo": r.elo, "matches": float(r.matches), "wins": r.wins, "ties": float(r.ties)}
         for cid, r in rows.items()

@@ -174,40 +174,21 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
         tournament, match = match_lock(match_id)
         if match.status != MatchStatus.PLAYING:
             return False
-        match_complete(
-            tournament=tournament,
-            match=match,
-            ranking=ranking,
-            judgment=Judgment(
-                judge=tournament.judge,
-                both_bad=verdict.both_bad,
-                probabilities=verdict.probabilities,
-                raw_output=verdict.raw_output,
-                prompt_tokens=verdict.prompt_tokens,
-                completion_tokens=verdict.completion_tokens,
-                cost=Decimal(str(verdict.cost)),
-                latency_ms=verdict.latency_ms,
-            ),
+        _finish(match, MatchStatus.COMPLETED)
+        judgment = Judgment(
+            judge=tournament.judge,
+            both_bad=verdict.both_bad,
+            probabilities=verdict.probabilities,
+            raw_output=verdict.raw_output,
+            prompt_tokens=verdict.prompt_tokens,
+            completion_tokens=verdict.completion_tokens,
+            cost=Decimal(str(verdict.cost)),
+            latency_ms=verdict.latency_ms,
         )
+        names = dict(match.entries.values_list("contestant_id", "contestant__name"))
+        _record(match, ranking, judgment, names)
+        _after_match(tournament, changed=True)
     return True
-
-
-def match_complete(
-    *,
-    tournament: Tournament,
-    match: Match,
-    ranking: list[list[int]],
-    judgment: Judgment,
-) -> None:
-    """Store the outcome (an unsaved Judgment) and its effects; the caller holds match_lock."""
-    judgment.match = match
-    judgment.ranking = ranking
-    judgment.save()
-    _finish(match, MatchStatus.COMPLETED)
-    standings_apply_ranking(tournament=tournament, ranking=ranking)
-    names = dict(match.entries.values_list("contestant_id", "contestant__name"))
-    tiers = [[names[c] for c in tier] for tier in ranking]
-    _after_match(tournament, match, tiers)
 
 
 def match_record_vote(
@@ -237,11 +218,7 @@ def match_record_vote(
     if not taken:
         return False
     match.status, match.finished_at = MatchStatus.COMPLETED, now
-    judgment.match = match
-    judgment.ranking = ranking
-    judgment.save()
-    standings_apply_ranking(tournament=match.tournament, ranking=ranking)
-    _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
+    _record(match, ranking, judgment, names)
     tournament_schedule_results(tournament_id=match.tournament_id)
     # After commit, so that of two last votes racing, the later commit sees the other's.
     transaction.on_commit(lambda: _advance_when_idle(match.tournament_id), robust=True)
@@ -257,7 +234,8 @@ def match_fail(*, match_id: int, error: str) -> None:
             return
         match.error = error[:2000]
         _finish(match, MatchStatus.FAILED)
-        _after_match(tournament, match, [])
+        _publish_finished(match, [])
+        _after_match(tournament, changed=False)
 
 
 def _finish(match: Match, status: str) -> None:
@@ -281,9 +259,20 @@ def _publish_finished(match: Match, ranking: list[list[str]]) -> None:
     )
 
 
-def _after_match(tournament: Tournament, match: Match, ranking: list[list[str]]) -> None:
-    _publish_finished(match, ranking)
-    tournament_publish_results(tournament=tournament, changed=bool(ranking))
+def _record(
+    match: Match, ranking: list[list[int]], judgment: Judgment, names: dict[int, str]
+) -> None:
+    """A completed match's verdict: the judgment (unsaved), the standings, ``match.finished``."""
+    judgment.match = match
+    judgment.ranking = ranking
+    judgment.save()
+    standings_apply_ranking(tournament_id=match.tournament_id, ranking=ranking)
+    _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
+
+
+def _after_match(tournament: Tournament, *, changed: bool) -> None:
+    """What a finished match owes its tournament, under its lock (judged matches)."""
+    tournament_publish_results(tournament=tournament, changed=changed)
     _advance_when_idle(tournament.pk)
 
 

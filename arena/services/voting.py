@@ -196,7 +196,7 @@ def vote_record(
         match = entries[0].match
         positions, both_bad = _tiers(entries, outcome, ranks)
         ranking = [[entries[p].contestant_id for p in tier] for tier in positions]
-        names = {e.contestant_id: e.contestant.name for e in entries}
+        names = _names(entries)
         with transaction.atomic():
             counted = match_record_vote(
                 match=match,
@@ -225,7 +225,7 @@ def vote_record(
         if replay is None:
             raise
         return replay
-    return _reveal(entries, ranking, both_bad)
+    return _reveal(entries, names, ranking, both_bad)
 
 
 def _entries(public_id: uuid.UUID | str) -> list[MatchEntry]:
@@ -233,7 +233,7 @@ def _entries(public_id: uuid.UUID | str) -> list[MatchEntry]:
     try:
         entries = list(
             MatchEntry.objects.filter(match__public_id=public_id)
-            .select_related("match__tournament", "contestant")
+            .select_related("match", "contestant")
             .order_by("position")
         )
     except (ValueError, ValidationError):  # not a UUID
@@ -299,11 +299,19 @@ def _replay(idempotency_key: str, public_id: uuid.UUID | str) -> Reveal | None:
     if str(vote.match.public_id) != str(public_id):
         raise VoteRefused("idempotency_key", "already used for another battle")
     entries = list(vote.match.entries.select_related("contestant").order_by("position"))
-    return _reveal(entries, vote.ranking, vote.both_bad)
+    return _reveal(entries, _names(entries), vote.ranking, vote.both_bad)
 
 
-def _reveal(entries: list[MatchEntry], ranking: Sequence[Sequence[int]], both_bad: bool) -> Reveal:
-    names = {e.contestant_id: e.contestant.name for e in entries}
+def _names(entries: list[MatchEntry]) -> dict[int, str]:
+    return {e.contestant_id: e.contestant.name for e in entries}
+
+
+def _reveal(
+    entries: list[MatchEntry],
+    names: dict[int, str],
+    ranking: Sequence[Sequence[int]],
+    both_bad: bool,
+) -> Reveal:
     return Reveal(
         public_id=entries[0].match.public_id,
         models=tuple(e.contestant.name for e in entries),
