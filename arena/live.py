@@ -7,10 +7,12 @@ them as JSON unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from typing import Literal, TypedDict
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -79,11 +81,39 @@ async def async_publish(group: str, event: Event) -> None:
         await layer.group_send(group, {"type": "arena.event", "event": dict(event)})
 
 
+# A publish that Redis has not taken by then is given up: a lost live event is better than
+# a stuck request or worker.
+PUBLISH_TIMEOUT_S = 5.0
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+_loop_lock = threading.Lock()
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """This process's event loop for publishes from sync code (web requests, workers).
+
+    The Redis channel layer keeps its connections per event loop, and ``async_to_sync``
+    runs each call on a new loop: every publish opened a new Redis connection. One loop in
+    a thread of its own keeps them (remade in a forked child, where the thread is gone).
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="arena-publish", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
+
+
 def publish(group: str, event: Event) -> None:
-    """Send ``event`` to ``group`` now; a dead channel layer must not fail the caller's work."""
+    """Send ``event`` to ``group`` now; a dead channel layer must not fail the caller's work.
+
+    Waits until it is sent, so one caller's events arrive in the order it published them.
+    """
+    future = asyncio.run_coroutine_threadsafe(async_publish(group, event), _publisher_loop())
     try:
-        async_to_sync(async_publish)(group, event)
+        future.result(timeout=PUBLISH_TIMEOUT_S)
     except Exception:
+        future.cancel()
         log.exception("could not publish %s to %s", event["type"], group)
 
 

@@ -168,6 +168,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "arena",
+            "OPTIONS": {"pool_class": "arena.caches.SharedConnectionPool"},
         }
     }
 else:

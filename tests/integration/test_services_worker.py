@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import connection
 
@@ -55,8 +55,11 @@ def celery_worker_process():
             except Exception:
                 pass
     # Group memberships of earlier runs' dead test clients stay in Redis for a day, and
-    # test tournaments reuse ids: start from an empty channel layer.
-    async_to_sync(get_channel_layer().flush)()
+    # test tournaments reuse ids: start from an empty channel layer. (A layer of its own:
+    # the shared one holds connections of the publishing loop, which flush would close
+    # from a loop they do not belong to.)
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    async_to_sync(RedisChannelLayer(**config).flush)()
     env = os.environ | {"DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL}
     log = ROOT / "var" / f"test-worker-{uuid.uuid4().hex[:6]}.log"
     log.parent.mkdir(exist_ok=True)
