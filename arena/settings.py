@@ -155,7 +155,7 @@ VOTES_PER_DAY = env_int("ARENA_VOTES_PER_DAY", 1000, minimum=0)
 VOTES_PER_IP_PER_DAY = env_int("ARENA_VOTES_PER_IP_PER_DAY", 5000, minimum=0)
 EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
 # HTTP requests running in Django at once per server process (arena.asgi.BoundedHTTP);
-# 0: no limit.
+# 0: no bound but the WSGI thread pool's 16 threads.
 HTTP_CONCURRENCY = env_int("ARENA_HTTP_CONCURRENCY", 2, minimum=0)
 # A match claimed longer ago than this is taken to belong to a dead worker and may be
 # claimed again by a redelivered task.
