@@ -1,22 +1,31 @@
-"""ASGI entry point: websockets through Channels, HTTP through Django's WSGI handler.
+"""ASGI entry point: websockets through Channels, HTTP through Django.
 
-HTTP requests run Django's WSGI handler in a thread pool (a2wsgi) rather than its ASGI
-handler: the same views, middleware and settings, at about a third of the server CPU per
-request (a request that only reads the session: 0.7-0.9 ms instead of 2.6-3.0 ms under
-``serve --workers 2``; benchmarks/README.md, "Web load"). Django's ASGI handler pays for
-its sync-to-async hand-offs on every request, and none of our views is async. Channels
-serves the websockets in the same process and event loop, on the same port.
+Most HTTP requests (pages, votes, the API) run Django's WSGI handler in a small thread
+pool (a2wsgi) rather than its ASGI handler: the same views, middleware and settings, at
+about a third of the server CPU per request (a request that only reads the session:
+0.7-0.9 ms instead of 2.6-3.0 ms under ``serve --workers 2``; benchmarks/http_floor.py).
+Django's ASGI handler pays for its sync-to-async hand-offs on every request, and none of
+our views is async.
+
+Two kinds still go to Django's ASGI handler, which reads bodies and writes responses from
+the event loop: downloads that stream (exports, static files) and uploads that are large
+or chunked. In a2wsgi a thread would write the one or read the other at the client's
+pace, with no timeout, and a client that stalls (or, under daphne, drops a download)
+would hold that thread for good.
 """
 
 import asyncio
 import os
+import re
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
+from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 django_wsgi = get_wsgi_application()
+django_asgi = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
@@ -24,27 +33,31 @@ from django.conf import settings  # noqa: E402
 
 from arena.routing import websocket_urlpatterns  # noqa: E402
 
+# Bodies up to this size are read before a request takes its turn (BoundedHTTP) and may
+# go to a thread; larger ones stream in from the event loop.
+PREREAD_MAX = 1 << 20
+# Paths whose responses stream: tournament exports (pages and API) and static files.
+STREAMED_PATHS = re.compile(r"^/static/|/export/")
+
 
 class BoundedHTTP:
-    """At most ``limit`` HTTP requests run in Django at once in this process; the others
-    wait their turn in the event loop.
+    """At most ``limit`` HTTP requests (0: any number) run in Django at once in this
+    process; the others wait their turn in the event loop.
 
-    Each request runs in a thread of its own. Past a few, more threads only
-    take turns at the GIL with each other and with the event loop, which then delivers
-    live events seconds late (benchmarks/README.md, "Web load"). A request's body is read
-    before it takes a turn, so a slow client holds none; large uploads (staff imports)
-    skip the queue rather than wait in memory. The turn ends when the response starts, so
-    a slow download (a streamed export) does not hold it either.
+    Each request runs in a thread. Past a few, more threads only take turns at the GIL
+    with each other and with the event loop, which then delivers live events seconds late
+    (benchmarks/README.md, "Web load"). A request's body is read before it takes a turn,
+    so a slow client holds none; large or chunked uploads (staff imports) skip the queue
+    rather than wait in memory (``SplitHTTP`` streams them in from the event loop). The
+    turn ends when the response starts, so a slow download does not hold it either.
     """
-
-    PREREAD_MAX = 1 << 20
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
         self.turns: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if _content_length(scope) > self.PREREAD_MAX:
+        if _unbuffered_body(scope):
             await self.app(scope, receive, send)
             return
         body = [await receive()]
@@ -55,6 +68,9 @@ class BoundedHTTP:
         async def replay() -> Any:
             return next(read, None) or await receive()
 
+        if not self.limit:
+            await self.app(scope, replay, send)
+            return
         if self.turns is None:
             self.turns = asyncio.Semaphore(self.limit)  # made in the server's event loop
         turns = self.turns
@@ -78,21 +94,35 @@ class BoundedHTTP:
             end_turn()
 
 
-def _content_length(scope: Any) -> int:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
+class SplitHTTP:
+    """Requests whose bodies or responses stream go to ``streaming`` (Django's ASGI
+    handler), the others to ``threaded`` (Django's WSGI handler in a2wsgi's pool)."""
+
+    def __init__(self, threaded: Any, streaming: Any) -> None:
+        self.threaded, self.streaming = threaded, streaming
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        streams = _unbuffered_body(scope) or STREAMED_PATHS.search(scope.get("path", ""))
+        await (self.streaming if streams else self.threaded)(scope, receive, send)
 
 
-# Threads beyond the bound serve responses that are done computing but still streaming to
-# a slow client (an export): a2wsgi's thread writes the body until the client has it.
-STREAMING_THREADS = 8
-limit = settings.HTTP_CONCURRENCY
-django_http = WSGIMiddleware(django_wsgi, workers=(limit or 8) + STREAMING_THREADS)
+def _unbuffered_body(scope: Any) -> bool:
+    """A body too large to hold in memory, or of unknown length (chunked)."""
+    headers = dict(scope.get("headers", []))
+    if b"transfer-encoding" in headers:
+        return True
+    length = headers.get(b"content-length", b"0")
+    return length.isdigit() and int(length) > PREREAD_MAX
+
+
+# As many threads as requests may run at once: their responses are small and written in
+# one go, so a thread is free again soon after its turn ends. No more than the process's
+# database pool has connections (a thread holds one during its request).
+threads = min(settings.HTTP_CONCURRENCY or settings.DB_POOL_SIZE, settings.DB_POOL_SIZE)
+http = SplitHTTP(WSGIMiddleware(django_wsgi, workers=threads), django_asgi)
 application = ProtocolTypeRouter(
     {
-        "http": BoundedHTTP(django_http, limit) if limit else django_http,
+        "http": BoundedHTTP(http, settings.HTTP_CONCURRENCY),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -1,7 +1,7 @@
 """An in-memory channel layer that Celery worker threads can publish to.
 
 Channels' InMemoryChannelLayer keeps asyncio queues that belong to the server's event loop;
-a worker thread publishing through ``async_to_sync`` runs on a loop of its own, and waking
+a worker thread's publish runs on a loop of its own (``live.publish``), and waking
 another loop's waiters from there is not thread-safe (the event can sit unseen until the
 server loop wakes for some other reason). In embedded mode the workers are threads of the
 web process, so sends from a foreign loop are handed to the loop that receives.

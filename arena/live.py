@@ -109,13 +109,15 @@ def publish(group: str, event: Event) -> None:
 
     Waits until it is sent, so one caller's events arrive in the order it published them.
     """
-    future = asyncio.run_coroutine_threadsafe(async_publish(group, event), _publisher_loop())
+    future = None
     try:
+        future = asyncio.run_coroutine_threadsafe(async_publish(group, event), _publisher_loop())
         future.result(timeout=PUBLISH_TIMEOUT_S)
     except Exception:
-        future.cancel()
+        if future is not None:
+            future.cancel()
         log.exception("could not publish %s to %s", event["type"], group)
 
 
 def publish_on_commit(group: str, event: Event) -> None:
-    transaction.on_commit(lambda: publish(group, event))
+    transaction.on_commit(lambda: publish(group, event), robust=True)

@@ -93,16 +93,18 @@ def _sqlite(path: Path) -> dict[str, object]:
     }
 
 
+# PostgreSQL connections per server or worker process, at most.
+DB_POOL_SIZE = env_int("ARENA_DB_POOL_SIZE", 10, minimum=1)
 if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
-    # A connection pool per process: under ASGI every request runs in a thread of its own,
-    # so persistent per-thread connections (CONN_MAX_AGE) would pile up until PostgreSQL
+    # A connection pool per process: requests and worker tasks run in many threads, whose
+    # persistent per-thread connections (CONN_MAX_AGE) would pile up until PostgreSQL
     # refuses new clients (measured in benchmarks/web_load.py); the pool reuses a few.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     # Named per process (like the SQLite one) so that two test runs never share it.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": env_int("ARENA_DB_POOL_SIZE", 10, minimum=1),
+        "max_size": DB_POOL_SIZE,
         "timeout": 30,
     }
 elif DATABASE_URL:
@@ -155,7 +157,7 @@ VOTES_PER_DAY = env_int("ARENA_VOTES_PER_DAY", 1000, minimum=0)
 VOTES_PER_IP_PER_DAY = env_int("ARENA_VOTES_PER_IP_PER_DAY", 5000, minimum=0)
 EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
 # HTTP requests running in Django at once per server process (arena.asgi.BoundedHTTP);
-# 0: no bound but the WSGI thread pool's 16 threads.
+# 0: as many as the process's threads, one per database connection (DB_POOL_SIZE).
 HTTP_CONCURRENCY = env_int("ARENA_HTTP_CONCURRENCY", 2, minimum=0)
 # A match claimed longer ago than this is taken to belong to a dead worker and may be
 # claimed again by a redelivered task.

@@ -218,10 +218,11 @@ def match_record_vote(
     if not taken:
         return False
     match.status, match.finished_at = MatchStatus.COMPLETED, now
+    # After commit, so that of two last votes racing, the later commit sees the other's;
+    # first, and robust, so that no failing callback before it can skip it.
+    transaction.on_commit(lambda: _advance_when_idle(match.tournament_id), robust=True)
     _record(match, ranking, judgment, names)
     tournament_schedule_results(tournament_id=match.tournament_id)
-    # After commit, so that of two last votes racing, the later commit sees the other's.
-    transaction.on_commit(lambda: _advance_when_idle(match.tournament_id), robust=True)
     return True
 
 

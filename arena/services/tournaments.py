@@ -509,7 +509,7 @@ def tournament_schedule_results(*, tournament_id: int) -> None:
 
     Votes come from web requests and a refit grows with the verdicts, so a vote does not
     fit the leaderboard itself (``tournament_results_publish`` does)."""
-    transaction.on_commit(lambda: _schedule_results(tournament_id))
+    transaction.on_commit(lambda: _schedule_results(tournament_id), robust=True)
 
 
 def _schedule_results(tournament_id: int) -> None:

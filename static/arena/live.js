@@ -71,8 +71,14 @@
     updated.textContent = seconds < 2 ? "updated just now" : `updated ${seconds} s ago`;
   }, 1000);
 
+  // Each verdict's fit runs after its commit, in parallel with others', so a fit over fewer
+  // verdicts can arrive last: the one with fewer matches counted than the shown one is stale.
+  let shownMatches = 0;
   const handlers = {
     "leaderboard.updated": (e) => {
+      const counted = e.rows.reduce((sum, r) => sum + r.matches, 0);
+      if (counted < shownMatches) return;
+      shownMatches = counted;
       stamp = Date.now();
       renderLeaderboard(e.rows);
       document.dispatchEvent(new CustomEvent("arena:leaderboard"));

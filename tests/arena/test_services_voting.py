@@ -259,14 +259,18 @@ def test_the_deferred_publish_sends_progress_and_leaderboards_that_the_request_d
     assert events["tournament.progress"]["done"] == 3
 
 
-def test_the_last_vote_of_a_round_queues_the_next_round_even_if_the_deferred_publish_is_lost(
+def test_the_last_vote_of_a_round_queues_the_next_round_even_if_the_deferred_publish_fails(
     human_tournament, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    from arena.services import matches, tournaments
+    from arena import tasks
+    from arena.services import matches
+
+    def broker_down(**kwargs) -> None:
+        raise ConnectionError("the broker is unreachable")
 
     advanced: list[int] = []
     monkeypatch.setattr(matches, "enqueue_advance", advanced.append)
-    monkeypatch.setattr(tournaments, "_schedule_results", lambda tournament_id: None)
+    monkeypatch.setattr(tasks.publish_leaderboard, "apply_async", broker_down)
     for i in range(3):
         assert advanced == []  # a battle is still open
         battle = battle_next(tournament=human_tournament, session_key=f"v{i}")

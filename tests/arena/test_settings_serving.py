@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from arena.asgi import BoundedHTTP
+from arena.asgi import BoundedHTTP, SplitHTTP
 
 
 def test_at_most_limit_requests_run_at_once_and_each_gets_its_whole_body() -> None:
@@ -97,6 +97,54 @@ def test_a_response_being_streamed_does_not_hold_the_turn() -> None:
 
     asyncio.run(main())
     assert order == ["export started", "page served", "export done"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "handler"),
+    [
+        ("/tournaments/1/vote/", [(b"content-length", b"120")], "threads"),
+        ("/api/tournaments", [], "threads"),
+        ("/tournaments/1/export/battles.jsonl/", [], "event loop"),
+        ("/api/tournaments/1/export/leaderboard.csv", [], "event loop"),
+        ("/static/arena/vote.js", [], "event loop"),
+        ("/api/prompt-sets/import", [(b"content-length", str(5 << 20).encode())], "event loop"),
+        ("/tournaments/1/vote/", [(b"transfer-encoding", b"chunked")], "event loop"),
+    ],
+)
+def test_streamed_downloads_and_large_or_chunked_uploads_stay_out_of_the_thread_pool(
+    path: str, headers: list[tuple[bytes, bytes]], handler: str
+) -> None:
+    """A pool thread would read or write those at the client's pace, with no timeout."""
+    seen: list[str] = []
+
+    def app(name: str) -> Any:
+        async def serve(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(name)
+
+        return serve
+
+    split = SplitHTTP(threaded=app("threads"), streaming=app("event loop"))
+    asyncio.run(split({"type": "http", "path": path, "headers": headers}, None, None))
+    assert seen == [handler]
+
+
+def test_without_a_bound_bodies_are_still_read_before_the_app_runs() -> None:
+    received: list[bytes] = []
+    chunks = [
+        {"type": "http.request", "body": b"a=", "more_body": True},
+        {"type": "http.request", "body": b"1", "more_body": False},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop(0)
+
+    async def app(scope: Any, replay: Any, send: Any) -> None:
+        assert chunks == []  # all read before the app was called
+        received.extend([(await replay())["body"], (await replay())["body"]])
+
+    scope = {"type": "http", "headers": [(b"content-length", b"3")]}
+    asyncio.run(BoundedHTTP(app, limit=0)(scope, receive, lambda message: None))
+    assert received == [b"a=", b"1"]
 
 
 @pytest.mark.skipif(not settings.EMBEDDED, reason="embedded mode only")
