@@ -115,10 +115,11 @@ def _unbuffered_body(scope: Any) -> bool:
     return length.isdigit() and int(length) > PREREAD_MAX
 
 
-# As many threads as requests may run at once: their responses are small and written in
-# one go, so a thread is free again soon after its turn ends. No more than the process's
-# database pool has connections (a thread holds one during its request).
-threads = min(settings.HTTP_CONCURRENCY or settings.DB_POOL_SIZE, settings.DB_POOL_SIZE)
+# Twice as many threads as requests may run at once: a turn ends when the response
+# starts, and its thread is busy a little longer (writing the small response, returning
+# its database connection), while the next request can start. No more threads than the
+# process's database pool has connections (a thread holds one during its request).
+threads = min(2 * settings.HTTP_CONCURRENCY or settings.DB_POOL_SIZE, settings.DB_POOL_SIZE)
 http = SplitHTTP(WSGIMiddleware(django_wsgi, workers=threads), django_asgi)
 application = ProtocolTypeRouter(
     {
