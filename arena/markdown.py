@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -10,5 +12,8 @@ from markdown_it import MarkdownIt
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
 
 
+# An answer is shown in many battles (one per opponent and voter): render it once per
+# process. A pure function of the text, so the cache can never be stale.
+@lru_cache(maxsize=512)
 def render_markdown(text: str) -> str:
     return nh3.clean(_md.render(text), link_rel="noopener noreferrer nofollow")
