@@ -169,6 +169,54 @@ def test_a_voter_past_the_rate_limit_is_refused_and_nothing_is_counted(
     assert Match.objects.get(public_id=second.public_id).status == MatchStatus.AWAITING_VOTE
 
 
+def test_the_daily_cap_counts_the_last_day_and_the_rate_only_the_last_minute(
+    human_tournament, settings
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.VOTES_PER_MINUTE, settings.VOTES_PER_DAY = 1, 2
+
+    def vote(key: str) -> None:
+        battle = battle_next(tournament=human_tournament, session_key="s")
+        vote_record(public_id=battle.public_id, outcome="a", idempotency_key=key, session_key="s")
+
+    vote("1")
+    Vote.objects.update(created_at=timezone.now() - timedelta(hours=2))  # past the minute
+    vote("2")  # the rate allows it: one vote in the last minute was none
+    Vote.objects.filter(idempotency_key="2").update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    with pytest.raises(VoteRefused, match="at most 2 in a day"):
+        vote("3")
+    Vote.objects.update(created_at=timezone.now() - timedelta(days=2))  # both a day old
+    vote("4")
+    assert Vote.objects.count() == 3
+
+
+def test_a_signed_in_voter_is_limited_across_sessions(human_tournament, settings) -> None:
+    from django.contrib.auth.models import User
+
+    settings.VOTES_PER_MINUTE = 1
+    user = User.objects.create(username="voter")
+
+    def vote(session: str) -> None:
+        battle = battle_next(tournament=human_tournament, session_key=session)
+        vote_record(
+            public_id=battle.public_id,
+            outcome="a",
+            idempotency_key=session,
+            session_key=session,
+            user_id=user.pk,
+        )
+
+    vote("phone")
+    with pytest.raises(VoteRefused, match="at most 1 in a minute"):
+        vote("laptop")
+    assert Vote.objects.count() == 1
+
+
 def test_one_address_is_capped_across_sessions_and_only_its_hash_is_stored(
     human_tournament, settings
 ) -> None:
