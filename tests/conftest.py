@@ -83,6 +83,19 @@ def make_tournament(
 
 
 @pytest.fixture
+def publish_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's results publish runs at once, in the scheduling thread, instead of in a
+    worker after its window (no worker runs in these tests)."""
+    from arena import tasks
+    from arena.services.tournaments import tournament_results_publish
+
+    def run(*, args: list[int], **options: object) -> None:
+        tournament_results_publish(tournament_id=args[0])
+
+    monkeypatch.setattr(tasks.publish_leaderboard, "apply_async", run)
+
+
+@pytest.fixture
 def play_out(db: None) -> Callable[..., Tournament]:
     """Drive a started tournament without Celery: advance, play what is pending, repeat."""
     from arena.models import MatchStatus, TournamentStatus

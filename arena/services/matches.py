@@ -32,7 +32,7 @@ from arena.models import (
 from arena.queueing import enqueue_advance
 from arena.services.backends import contestant_generator, judge_comparator
 from arena.services.leaderboards import standings_apply_ranking
-from arena.services.tournaments import tournament_publish_results, tournament_schedule_results
+from arena.services.tournaments import tournament_schedule_results
 from judges.backends.base import Answer, BackendError, PermanentError, Verdict
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
         )
         names = dict(match.entries.values_list("contestant_id", "contestant__name"))
         _record(match, ranking, judgment, names)
-        _after_match(tournament, changed=True)
+        _after_match(tournament)
     return True
 
 
@@ -236,7 +236,7 @@ def match_fail(*, match_id: int, error: str) -> None:
         match.error = error[:2000]
         _finish(match, MatchStatus.FAILED)
         _publish_finished(match, [])
-        _after_match(tournament, changed=False)
+        _after_match(tournament)
 
 
 def _finish(match: Match, status: str) -> None:
@@ -271,9 +271,9 @@ def _record(
     _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
 
 
-def _after_match(tournament: Tournament, *, changed: bool) -> None:
+def _after_match(tournament: Tournament) -> None:
     """What a finished match owes its tournament, under its lock (judged matches)."""
-    tournament_publish_results(tournament=tournament, changed=changed)
+    tournament_schedule_results(tournament_id=tournament.pk)
     _advance_when_idle(tournament.pk)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 
 from django.core.cache import cache
@@ -449,7 +450,14 @@ def _complete(tournament: Tournament) -> None:
     tournament.status = TournamentStatus.COMPLETED
     tournament.finished_at = timezone.now()
     tournament.save(update_fields=["status", "finished_at"])
-    leaderboard_snapshot_create(tournament=tournament)
+    snapshot = leaderboard_snapshot_create(tournament=tournament)
+    # The final leaderboard now, ahead of "completed": not a window after it.
+    live.publish_on_commit(
+        live.tournament_group(tournament.pk),
+        live.LeaderboardUpdated(
+            type="leaderboard.updated", tournament=tournament.pk, rows=snapshot.rows
+        ),
+    )
     tournament_publish_progress(tournament=tournament)
 
 
@@ -468,64 +476,62 @@ def tournament_publish_progress(*, tournament: Tournament) -> None:
     )
 
 
-# Votes arrive in web requests: at most one worker publish per tournament per window.
+# A tournament's results (leaderboard fit, progress, the global nudge) are published by a
+# worker at most once per window, however fast verdicts and votes come: a fit reads every
+# verdict, so one per verdict would cost a tournament of n matches O(n^2).
 RESULTS_WINDOW_S = 0.5
+# ... and the window grows with what the last publish took, so that one large tournament
+# (0.3-0.7 s per fit at 20,000 verdicts, growing linearly) keeps to about a quarter of a
+# worker thread instead of all of it.
+RESULTS_WINDOW_PER_PUBLISH_S = 3.0
 
 
 def _results_key(tournament_id: int) -> str:
     return f"arena:leaderboard-scheduled:{tournament_id}"
 
 
-def tournament_publish_results(*, tournament: Tournament, changed: bool = True) -> None:
-    """After commit: the leaderboard, progress and, when a verdict ``changed`` the ratings,
-    the global leaderboards' nudge.
-
-    The leaderboard is fitted after commit too, on committed verdicts only: rows fitted
-    inside the transaction would be cached under a rolled-back verdict's id, which SQLite
-    hands out again. It also keeps the fit out of the tournament lock the judges queue on.
-    """
-    transaction.on_commit(lambda: _publish_leaderboard(tournament), robust=True)
-    tournament_publish_progress(tournament=tournament)
-    if changed:
-        live.publish_on_commit(
-            live.GLOBAL_GROUP,
-            live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament.pk),
-        )
-
-
-def _publish_leaderboard(tournament: Tournament) -> None:
-    live.publish(
-        live.tournament_group(tournament.pk),
-        live.LeaderboardUpdated(
-            type="leaderboard.updated",
-            tournament=tournament.pk,
-            rows=tournament_leaderboard(tournament),
-        ),
-    )
+def _results_cost_key(tournament_id: int) -> str:
+    return f"arena:leaderboard-seconds:{tournament_id}"
 
 
 def tournament_schedule_results(*, tournament_id: int) -> None:
-    """After commit, have a worker publish the results (at most one per window).
-
-    Votes come from web requests and a refit grows with the verdicts, so a vote does not
-    fit the leaderboard itself (``tournament_results_publish`` does)."""
+    """After commit, have a worker publish the results: at most one per window, and every
+    verdict committed before it runs is in it (``tournament_results_publish``)."""
     transaction.on_commit(lambda: _schedule_results(tournament_id), robust=True)
 
 
 def _schedule_results(tournament_id: int) -> None:
+    last = cache.get(_results_cost_key(tournament_id)) or 0.0
+    window = max(RESULTS_WINDOW_S, RESULTS_WINDOW_PER_PUBLISH_S * last)
     # The key lives longer than the window so a lost task cannot block updates for good.
-    if cache.add(_results_key(tournament_id), 1, timeout=RESULTS_WINDOW_S * 20):
+    if cache.add(_results_key(tournament_id), 1, timeout=window * 20):
         from arena.tasks import publish_leaderboard
 
-        publish_leaderboard.apply_async(args=[tournament_id], countdown=RESULTS_WINDOW_S)
+        publish_leaderboard.apply_async(args=[tournament_id], countdown=window)
 
 
 def tournament_results_publish(*, tournament_id: int) -> None:
-    """The worker's publish after votes: every verdict committed so far is in it."""
+    """The worker's publish: the leaderboard fitted on every committed verdict, progress,
+    and the global leaderboards' nudge."""
     cache.delete(_results_key(tournament_id))
     tournament = Tournament.objects.filter(pk=tournament_id).first()
-    if tournament is not None:
-        tournament_publish_results(tournament=tournament)
+    if tournament is None:
+        return
+    started = monotonic()
+    live.publish(
+        live.tournament_group(tournament_id),
+        live.LeaderboardUpdated(
+            type="leaderboard.updated",
+            tournament=tournament_id,
+            rows=tournament_leaderboard(tournament),
+        ),
+    )
+    tournament_publish_progress(tournament=tournament)
+    live.publish_on_commit(
+        live.GLOBAL_GROUP,
+        live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament_id),
+    )
+    cache.set(_results_cost_key(tournament_id), monotonic() - started, timeout=86400)
 
 
 def tournaments_requeue_running(*, release_claims: bool) -> int:

@@ -68,7 +68,9 @@ def test_a_page_from_a_foreign_origin_cannot_subscribe() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_finished_match_publishes_leaderboard_updated_after_commit(make_tournament) -> None:
+def test_a_finished_match_publishes_leaderboard_updated_after_commit(
+    make_tournament, publish_now
+) -> None:
     from arena.services.matches import match_play
     from arena.services.tournaments import tournament_advance, tournament_start
 
@@ -95,7 +97,7 @@ def test_a_finished_match_publishes_leaderboard_updated_after_commit(make_tourna
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_global_feed_announces_each_verdict(make_tournament) -> None:
+def test_the_global_feed_announces_each_verdict(make_tournament, publish_now) -> None:
     from arena.services.matches import match_play
     from arena.services.tournaments import tournament_advance, tournament_start
 

@@ -52,32 +52,51 @@ def test_a_verdict_recorded_twice_counts_once(match: Match) -> None:
     assert Standing.objects.get(contestant_id=ids[0]).wins == 1.0
 
 
-def test_the_leaderboard_is_fitted_after_the_verdict_commits_and_never_on_a_rolled_back_one(
+def test_a_verdict_schedules_one_results_publish_after_commit_and_a_rolled_back_one_none(
     match: Match, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
+    """The fit reads every verdict: a worker runs it per window, on committed verdicts."""
+    from django.core.cache import cache
     from django.db import transaction
 
-    from arena.services import tournaments
+    from arena import tasks
 
-    fitted: list[int] = []
-
-    def fit(tournament) -> list:
-        fitted.append(Judgment.objects.filter(match__tournament=tournament).count())
-        return []
-
-    monkeypatch.setattr(tournaments, "tournament_leaderboard", fit)
-    monkeypatch.setattr(tournaments.live, "publish", lambda group, event: None)
+    scheduled: list[dict] = []
+    monkeypatch.setattr(tasks.publish_leaderboard, "apply_async", lambda **kw: scheduled.append(kw))
+    cache.clear()
     assert svc.match_claim(match_id=match.pk)
     ids = [e.contestant_id for e in match.entries.all()]
     verdict, ranking = Verdict(ranking=((0,), (1,))), [[ids[0]], [ids[1]]]
     with pytest.raises(RuntimeError), transaction.atomic():
         svc.match_record_verdict(match_id=match.pk, verdict=verdict, ranking=ranking)
         raise RuntimeError("a failure later in the same transaction")
-    assert fitted == [] and Judgment.objects.count() == 0
+    assert scheduled == [] and Judgment.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
         assert svc.match_record_verdict(match_id=match.pk, verdict=verdict, ranking=ranking)
-        assert fitted == []  # not inside the transaction that holds the tournament lock
-    assert fitted == [1]
+        assert scheduled == []  # not before the commit
+    assert scheduled == [{"args": [match.tournament_id], "countdown": 0.5}]
+
+
+def test_the_publish_window_grows_with_what_the_last_publish_took(
+    match: Match, monkeypatch
+) -> None:
+    from django.core.cache import cache
+
+    from arena import tasks
+    from arena.services import tournaments
+
+    windows: list[float] = []
+    monkeypatch.setattr(
+        tasks.publish_leaderboard, "apply_async", lambda **kw: windows.append(kw["countdown"])
+    )
+    monkeypatch.setattr(tournaments.live, "publish", lambda group, event: None)
+    clock = iter([100.0, 102.0])  # a publish that takes 2 s
+    monkeypatch.setattr(tournaments, "monotonic", lambda: next(clock))
+    cache.clear()
+    tournaments._schedule_results(match.tournament_id)
+    tournaments.tournament_results_publish(tournament_id=match.tournament_id)
+    tournaments._schedule_results(match.tournament_id)
+    assert windows == [0.5, 6.0]
 
 
 def test_a_claim_held_by_a_live_worker_is_respected(match: Match) -> None:

@@ -36,7 +36,7 @@ def test_a_tournament_runs_to_completion_on_the_embedded_worker_with_live_events
         sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True)) == 60
     )
     updates = [e for e in events if e["type"] == "leaderboard.updated"]
-    assert len(updates) == 30
+    assert 1 <= len(updates) < 30  # at most one refit per window, not one per verdict
     assert sum(r["matches"] for r in updates[-1]["rows"]) == 60
 
 

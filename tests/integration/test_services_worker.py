@@ -116,7 +116,8 @@ def test_a_tournament_of_six_completes_through_a_celery_worker_process_with_live
         sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True)) == 60
     )
     updates = [e for e in events if e["type"] == "leaderboard.updated"]
-    assert len(updates) == 30, [e["type"] for e in events]
+    assert 1 <= len(updates) < 30, [e["type"] for e in events]  # one refit per window
+    assert sum(r["matches"] for r in updates[-1]["rows"]) == 60  # the final one, complete
 
 
 def test_a_redelivered_task_on_the_real_broker_duplicates_nothing(
