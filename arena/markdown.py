@@ -13,7 +13,19 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table
 
 
 # An answer is shown in many battles (one per opponent and voter): render it once per
-# process. A pure function of the text, so the cache can never be stale.
-@lru_cache(maxsize=512)
+# process. A pure function of the text, so the cache can never be stale; long texts are
+# not kept, so the cache stays under about 512 x 2 x 16 KiB.
+CACHED_CHARS = 16 * 1024
+
+
 def render_markdown(text: str) -> str:
+    return _cached(text) if len(text) <= CACHED_CHARS else _render(text)
+
+
+@lru_cache(maxsize=512)
+def _cached(text: str) -> str:
+    return _render(text)
+
+
+def _render(text: str) -> str:
     return nh3.clean(_md.render(text), link_rel="noopener noreferrer nofollow")

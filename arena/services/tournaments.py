@@ -507,7 +507,11 @@ def _schedule_results(tournament_id: int) -> None:
     if cache.add(_results_key(tournament_id), 1, timeout=window * 20):
         from arena.tasks import publish_leaderboard
 
-        publish_leaderboard.apply_async(args=[tournament_id], countdown=window)
+        try:
+            publish_leaderboard.apply_async(args=[tournament_id], countdown=window)
+        except Exception:
+            cache.delete(_results_key(tournament_id))  # the next verdict tries again
+            raise
 
 
 def tournament_results_publish(*, tournament_id: int) -> None:
@@ -518,20 +522,20 @@ def tournament_results_publish(*, tournament_id: int) -> None:
     if tournament is None:
         return
     started = monotonic()
+    rows = tournament_leaderboard(tournament)
+    cache.set(_results_cost_key(tournament_id), monotonic() - started, timeout=86400)
     live.publish(
         live.tournament_group(tournament_id),
-        live.LeaderboardUpdated(
-            type="leaderboard.updated",
-            tournament=tournament_id,
-            rows=tournament_leaderboard(tournament),
-        ),
+        live.LeaderboardUpdated(type="leaderboard.updated", tournament=tournament_id, rows=rows),
     )
+    # Read again after the fit: the tournament may have completed (or paused) meanwhile,
+    # and a progress event with the old status would come after the one with the new.
+    tournament.refresh_from_db(fields=["status"])
     tournament_publish_progress(tournament=tournament)
     live.publish_on_commit(
         live.GLOBAL_GROUP,
         live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament_id),
     )
-    cache.set(_results_cost_key(tournament_id), monotonic() - started, timeout=86400)
 
 
 def tournaments_requeue_running(*, release_claims: bool) -> int:

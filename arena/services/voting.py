@@ -290,9 +290,7 @@ def _check_limits(*, session_key: str, user_id: int | None, ip_hash: str) -> Non
     limits = [limit for limit in limits if limit[2]]  # 0 turns a limit off
     if not limits:
         return
-    counted = Q()
-    for _, which, _, _ in limits:
-        counted |= which
+    counted = voter | Q(ip_hash=ip_hash) if ip_hash else voter  # the rows any limit counts
     counts = Vote.objects.filter(counted, created_at__gte=now - timedelta(days=1)).aggregate(
         **{name: Count("pk", filter=which) for name, which, _, _ in limits}
     )

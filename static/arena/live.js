@@ -31,7 +31,11 @@
     return seconds < 90 ? `· about ${seconds} s left` : `· about ${Math.round(seconds / 60)} min left`;
   }
 
+  // A finished tournament never runs again: a late event with an older status is stale.
+  const FINAL = new Set(["completed", "cancelled", "failed"]);
   function renderProgress(e) {
+    const shown = document.getElementById("status").textContent.trim();
+    if (FINAL.has(shown) && e.status !== shown) return;
     document.getElementById("eta").textContent = eta(e);
     if (e.spend_usd !== undefined) document.getElementById("spend").textContent = Number(e.spend_usd).toFixed(4);
     const status = document.getElementById("status");
@@ -71,8 +75,8 @@
     updated.textContent = seconds < 2 ? "updated just now" : `updated ${seconds} s ago`;
   }, 1000);
 
-  // Each verdict's fit runs after its commit, in parallel with others', so a fit over fewer
-  // verdicts can arrive last: the one with fewer matches counted than the shown one is stale.
+  // Fits run in workers after commit, the completion's final one among them, so a fit
+  // over fewer verdicts can arrive last: fewer matches counted than shown means stale.
   let shownMatches = 0;
   const handlers = {
     "leaderboard.updated": (e) => {

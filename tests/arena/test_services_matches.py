@@ -99,6 +99,30 @@ def test_the_publish_window_grows_with_what_the_last_publish_took(
     assert windows == [0.5, 6.0]
 
 
+def test_a_publish_that_could_not_be_queued_is_queued_by_the_next_verdict(
+    match: Match, monkeypatch
+) -> None:
+    from django.core.cache import cache
+
+    from arena import tasks
+    from arena.services import tournaments
+
+    queued: list[int] = []
+
+    def broker(**kw) -> None:
+        if not queued:
+            queued.append(0)
+            raise ConnectionError("the broker is unreachable")
+        queued.append(kw["args"][0])
+
+    monkeypatch.setattr(tasks.publish_leaderboard, "apply_async", broker)
+    cache.clear()
+    with pytest.raises(ConnectionError):
+        tournaments._schedule_results(match.tournament_id)
+    tournaments._schedule_results(match.tournament_id)
+    assert queued == [0, match.tournament_id]
+
+
 def test_a_claim_held_by_a_live_worker_is_respected(match: Match) -> None:
     assert svc.match_claim(match_id=match.pk)
     assert svc.match_play(match_id=match.pk) == "skipped"
