@@ -501,17 +501,21 @@ def tournament_schedule_results(*, tournament_id: int) -> None:
 
 
 def _schedule_results(tournament_id: int) -> None:
+    key = _results_key(tournament_id)
+    # The key lives longer than the window so a lost task cannot block updates for good.
+    if not cache.add(key, 1, timeout=RESULTS_WINDOW_S * 20):
+        return  # a publish is already queued, and will see this verdict: one round trip
     last = cache.get(_results_cost_key(tournament_id)) or 0.0
     window = max(RESULTS_WINDOW_S, RESULTS_WINDOW_PER_PUBLISH_S * last)
-    # The key lives longer than the window so a lost task cannot block updates for good.
-    if cache.add(_results_key(tournament_id), 1, timeout=window * 20):
-        from arena.tasks import publish_leaderboard
+    if window > RESULTS_WINDOW_S:
+        cache.touch(key, window * 20)
+    from arena.tasks import publish_leaderboard
 
-        try:
-            publish_leaderboard.apply_async(args=[tournament_id], countdown=window)
-        except Exception:
-            cache.delete(_results_key(tournament_id))  # the next verdict tries again
-            raise
+    try:
+        publish_leaderboard.apply_async(args=[tournament_id], countdown=window)
+    except Exception:
+        cache.delete(key)  # the next verdict tries again
+        raise
 
 
 def tournament_results_publish(*, tournament_id: int) -> None:
@@ -532,7 +536,7 @@ def tournament_results_publish(*, tournament_id: int) -> None:
     # and a progress event with the old status would come after the one with the new.
     tournament.refresh_from_db(fields=["status"])
     tournament_publish_progress(tournament=tournament)
-    live.publish_on_commit(
+    live.publish(
         live.GLOBAL_GROUP,
         live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament_id),
     )
