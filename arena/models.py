@@ -231,10 +231,16 @@ class Match(models.Model):
                 fields=["tournament", "round", "slot"], name="match_unique_slot"
             )
         ]
-        # Every vote asks whether its tournament has an open match left, and a reload
-        # looks for the voter's open battle: neither should scan a tournament's history.
+        # Every vote asks whether its tournament has an open match left, and claims the
+        # first free battle by (round, slot); a reload looks for the voter's open battle.
+        # None should scan a tournament's history.
         indexes = [
-            models.Index(fields=["tournament", "status", "voter_session"], name="match_open")
+            models.Index(fields=["tournament", "status", "voter_session"], name="match_open"),
+            models.Index(
+                fields=["tournament", "round", "slot"],
+                condition=models.Q(status=MatchStatus.AWAITING_VOTE),
+                name="match_awaiting",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -296,6 +302,7 @@ class Vote(models.Model):
         indexes = [
             models.Index(fields=["session_key", "created_at"]),
             models.Index(fields=["ip_hash", "created_at"]),
+            models.Index(fields=["user", "created_at"], name="vote_user_recent"),
         ]
 
     def __str__(self) -> str:

@@ -801,6 +801,7 @@ def profile(args: argparse.Namespace, pid: int, out: Path) -> subprocess.Popen[b
             "-o",
             str(out),
             "--nonblocking",
+            "--subprocesses",  # --workers N: the server processes are the pid's children
             *(["--gil"] if args.profile_gil else []),
         ],
         stdout=subprocess.DEVNULL,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from django.db import connection
+from django.db.models import IntegerField, Q
 
 from arena.models import LeaderboardSnapshot, Standing, Tournament
+from arena.prepared import Param, Prepared
 from arena.selectors import tournament_leaderboard
 from arena.standings import BT_PRIOR, ELO_K, apply_ranking
 
@@ -14,12 +17,10 @@ from arena.standings import BT_PRIOR, ELO_K, apply_ranking
 def standings_apply_ranking(*, tournament_id: int, ranking: Sequence[Sequence[int]]) -> None:
     """Fold one verdict (tiers of contestant ids) into the tournament's standings rows."""
     ids = [cid for tier in ranking for cid in tier]
-    # Locked in a fixed order, and without the default ordering's join (which would lock
-    # the contestant rows too): votes update standings concurrently (match_record_vote).
-    locked = Standing.objects.select_for_update().filter(
-        tournament_id=tournament_id, contestant_id__in=ids
+    locked = _locked_standings(len(ids)).rows(
+        tournament=tournament_id, **{f"c{i}": cid for i, cid in enumerate(ids)}
     )
-    rows = {s.contestant_id: s for s in locked.order_by("pk")}
+    rows = {s.contestant_id: s for s in (Standing.from_db("default", _FIELDS, r) for r in locked)}
     for cid in set(ids) - set(rows):
         rows[cid] = Standing.objects.create(tournament_id=tournament_id, contestant_id=cid)
     stats = {
@@ -32,6 +33,27 @@ def standings_apply_ranking(*, tournament_id: int, ranking: Sequence[Sequence[in
         row.elo, row.wins = record["elo"], record["wins"]
         row.matches, row.ties = int(record["matches"]), int(record["ties"])
     _save(list(rows.values()))
+
+
+_FIELDS = [f.attname for f in Standing._meta.concrete_fields]
+
+
+@functools.cache
+def _locked_standings(entrants: int) -> Prepared:
+    """The standings rows of a verdict's entrants, locked in a fixed order, and without the
+    default ordering's join (which would lock the contestant rows too): votes update
+    standings concurrently (match_record_vote). Compiled once per group size."""
+    ids = Q()
+    for i in range(entrants):
+        ids |= Q(contestant_id=Param(f"c{i}", IntegerField()))
+    return Prepared(
+        lambda: (
+            Standing.objects.select_for_update()
+            .filter(ids, tournament_id=Param("tournament", IntegerField()))
+            .order_by("pk")
+            .values_list(*_FIELDS)
+        )
+    )
 
 
 def _save(rows: list[Standing]) -> None:

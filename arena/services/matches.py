@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import CharField, DateTimeField, F, IntegerField, Q
 from django.utils import timezone
 
 from arena import live
@@ -29,6 +29,7 @@ from arena.models import (
     Tournament,
     TournamentStatus,
 )
+from arena.prepared import Param, Prepared
 from arena.queueing import enqueue_advance
 from arena.services.backends import contestant_generator, judge_comparator
 from arena.services.leaderboards import standings_apply_ranking
@@ -212,10 +213,7 @@ def match_record_vote(
     lost or failed task and stall the tournament on its last vote.
     """
     now = timezone.now()
-    taken = Match.objects.filter(
-        pk=match.pk, status=MatchStatus.AWAITING_VOTE, voter_session=session_key
-    ).update(status=MatchStatus.COMPLETED, finished_at=now)
-    if not taken:
+    if not _TAKE_VOTED.run(match=match.pk, session=session_key, now=now):
         return False
     match.status, match.finished_at = MatchStatus.COMPLETED, now
     # After commit, so that of two last votes racing, the later commit sees the other's;
@@ -224,6 +222,16 @@ def match_record_vote(
     _record(match, ranking, judgment, names)
     tournament_schedule_results(tournament_id=match.tournament_id)
     return True
+
+
+_TAKE_VOTED = Prepared(
+    lambda: Match.objects.filter(
+        pk=Param("match", IntegerField()),
+        status=MatchStatus.AWAITING_VOTE,
+        voter_session=Param("session", CharField()),
+    ),
+    update={"status": MatchStatus.COMPLETED, "finished_at": Param("now", DateTimeField())},
+)
 
 
 def match_fail(*, match_id: int, error: str) -> None:
@@ -279,6 +287,17 @@ def _after_match(tournament: Tournament) -> None:
 
 def _advance_when_idle(tournament_id: int) -> None:
     """Queue the next step once no match is open (an advance with nothing to do is a no-op)."""
-    open_matches = Match.objects.filter(tournament_id=tournament_id, status__in=OPEN_MATCH_STATUSES)
-    if not open_matches.exists():
+    if not _OPEN_MATCH.rows(tournament=tournament_id):
         enqueue_advance(tournament_id)
+
+
+# Run after every vote: compiled once (arena.prepared).
+_OPEN_MATCH = Prepared(
+    lambda: (
+        Match.objects.filter(
+            tournament_id=Param("tournament", IntegerField()), status__in=OPEN_MATCH_STATUSES
+        )
+        .order_by()  # any one will do: not the default ordering's join and sort
+        .values_list("pk")[:1]
+    )
+)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import CharField, Count, DateTimeField, IntegerField, Q, UUIDField
 from django.utils import timezone
 
 from arena.models import (
@@ -31,6 +31,7 @@ from arena.models import (
     TournamentStatus,
     Vote,
 )
+from arena.prepared import Param, Prepared
 from arena.services.matches import match_record_vote
 
 # A battle shown to a voter who walks away goes to the next voter after this long.
@@ -89,17 +90,16 @@ def battle_next(
     """
     if tournament.status != TournamentStatus.RUNNING or tournament.judge_id is not None:
         return None
-    waiting = tournament.matches.filter(status=MatchStatus.AWAITING_VOTE)
     if hint:
         try:
-            shown = _battle(Q(match__public_id=hint), tournament, session_key)
+            shown = _battle(_BATTLE_BY_PUBLIC_ID, hint, tournament, session_key)
         except ValidationError:  # not a UUID
             shown = None
         if shown is not None:
             return shown
-    mine = waiting.filter(voter_session=session_key).values_list("pk", flat=True).first()
-    if mine is not None:  # a reload shows the same battle instead of drawing a new one
-        return _battle(Q(match_id=mine), tournament, session_key)
+    mine = _HELD_BATTLE.rows(tournament=tournament.pk, session=session_key)
+    if mine:  # a reload shows the same battle instead of drawing a new one
+        return _battle(_BATTLE_BY_MATCH, mine[0][0], tournament, session_key)
     return battle_claim(tournament=tournament, session_key=session_key)
 
 
@@ -117,44 +117,84 @@ def battle_claim(*, tournament: Tournament, session_key: str, ahead: bool = Fals
     if tournament.status != TournamentStatus.RUNNING or tournament.judge_id is not None:
         return None
     now = timezone.now()
-    free = Q(voter_session="") | Q(claimed_at__lt=now - BATTLE_LEASE)
-    waiting = tournament.matches.filter(free, status=MatchStatus.AWAITING_VOTE)
-    first = waiting.order_by("round", "slot").values_list("pk", flat=True)[:CLAIM_CANDIDATES]
-    candidates = list(first)
+    stale = now - BATTLE_LEASE
+    candidates = [pk for (pk,) in _FREE_BATTLES.rows(tournament=tournament.pk, stale=stale)]
     if ahead and len(candidates) < CLAIM_CANDIDATES:
         return None
     # Voters who ask at the same moment would all try the first free battle and queue on
     # its row; each starts at its own place among the earliest ones instead.
     start = zlib.crc32(session_key.encode()) % len(candidates) if candidates else 0
     for pk in candidates[start:] + candidates[:start]:
-        taken = Match.objects.filter(free, pk=pk, status=MatchStatus.AWAITING_VOTE).update(
-            voter_session=session_key, claimed_at=now
-        )
-        if taken:
-            return _battle(Q(match_id=pk), tournament, session_key)
+        if _CLAIM.run(match=pk, stale=stale, session=session_key, now=now):
+            return _battle(_BATTLE_BY_MATCH, pk, tournament, session_key)
     return None
 
 
-def _battle(which: Q, tournament: Tournament, session_key: str) -> Battle | None:
+def _battle(
+    query: Prepared, which: object, tournament: Tournament, session_key: str
+) -> Battle | None:
     """The battle's prompt and answers in one query; None unless it is open for this voter."""
-    entries = list(
-        MatchEntry.objects.filter(
-            which,
-            match__tournament=tournament,
-            match__status=MatchStatus.AWAITING_VOTE,
-            match__voter_session=session_key,
-        )
-        .select_related("response", "match__prompt")
-        .order_by("position")
-    )
-    if not entries:
+    rows = query.rows(which=which, tournament=tournament.pk, session=session_key)
+    if not rows:
         return None
-    match = entries[0].match
     return Battle(
-        public_id=match.public_id,
-        prompt=match.prompt.text,
-        answers=tuple(e.response.text if e.response else "" for e in entries),
+        public_id=rows[0][0], prompt=rows[0][1], answers=tuple(text or "" for _, _, text in rows)
     )
+
+
+# The vote path's queries, compiled once per thread (arena.prepared: the ORM's compiling
+# cost more than running them).
+_FREE = Q(voter_session="") | Q(claimed_at__lt=Param("stale", DateTimeField()))
+_FREE_BATTLES = Prepared(
+    lambda: (
+        Match.objects.filter(
+            _FREE,
+            tournament_id=Param("tournament", IntegerField()),
+            status=MatchStatus.AWAITING_VOTE,
+        )
+        .order_by("round", "slot")
+        .values_list("pk")[:CLAIM_CANDIDATES]
+    )
+)
+_CLAIM = Prepared(
+    lambda: Match.objects.filter(
+        _FREE, pk=Param("match", IntegerField()), status=MatchStatus.AWAITING_VOTE
+    ),
+    update={
+        "voter_session": Param("session", CharField()),
+        "claimed_at": Param("now", DateTimeField()),
+    },
+)
+_HELD_BATTLE = Prepared(
+    lambda: (
+        Match.objects.filter(
+            tournament_id=Param("tournament", IntegerField()),
+            status=MatchStatus.AWAITING_VOTE,
+            voter_session=Param("session", CharField()),
+        )
+        .order_by()  # a voter holds one: not the default ordering's join and sort
+        .values_list("pk")[:1]
+    )
+)
+
+
+def _battle_query(**which: Param) -> Prepared:
+    return Prepared(
+        lambda: (
+            MatchEntry.objects.filter(
+                **which,
+                match__tournament_id=Param("tournament", IntegerField()),
+                match__status=MatchStatus.AWAITING_VOTE,
+                match__voter_session=Param("session", CharField()),
+            )
+            .order_by("position")
+            .values_list("match__public_id", "match__prompt__text", "response__text")
+        )
+    )
+
+
+_BATTLE_BY_MATCH = _battle_query(match_id=Param("which", IntegerField()))
+_BATTLE_BY_PUBLIC_ID = _battle_query(match__public_id=Param("which", UUIDField()))
 
 
 def ranks_to_tiers(ranks: Sequence[int], k: int) -> list[list[int]]:
@@ -192,11 +232,10 @@ def vote_record(
     ip_hash = _ip_hash(ip)
     try:
         _check_limits(session_key=session_key, user_id=user_id, ip_hash=ip_hash)
-        entries = _entries(public_id)
-        match = entries[0].match
-        positions, both_bad = _tiers(entries, outcome, ranks)
-        ranking = [[entries[p].contestant_id for p in tier] for tier in positions]
-        names = _names(entries)
+        match, contestants = _ballot(public_id)
+        positions, both_bad = _tiers(len(contestants), outcome, ranks)
+        ranking = [[contestants[p][0] for p in tier] for tier in positions]
+        names = dict(contestants)
         with transaction.atomic():
             counted = match_record_vote(
                 match=match,
@@ -225,31 +264,44 @@ def vote_record(
         if replay is None:
             raise
         return replay
-    return _reveal(entries, names, ranking, both_bad)
+    return _reveal(match.public_id, contestants, ranking, both_bad)
 
 
-def _entries(public_id: uuid.UUID | str) -> list[MatchEntry]:
-    """The battle's entries by position, with the match and the contestants' names."""
-    try:
-        entries = list(
-            MatchEntry.objects.filter(match__public_id=public_id)
-            .select_related("match", "contestant")
-            .order_by("position")
+# In the model's field order, as Model.from_db takes them.
+_BALLOT_FIELDS = tuple(
+    f.attname
+    for f in Match._meta.concrete_fields
+    if f.attname in {"id", "tournament_id", "round", "slot", "public_id"}
+)
+_BALLOT = Prepared(
+    lambda: (
+        MatchEntry.objects.filter(match__public_id=Param("battle", UUIDField()))
+        .order_by("position")
+        .values_list(
+            *(f"match__{name}" for name in _BALLOT_FIELDS), "contestant_id", "contestant__name"
         )
+    )
+)
+
+
+def _ballot(public_id: uuid.UUID | str) -> tuple[Match, list[tuple[int, str]]]:
+    """The battle's match (only the fields a vote uses: the others load if read) and its
+    contestants (id, name) by answer position."""
+    try:
+        rows = _BALLOT.rows(battle=public_id)
     except (ValueError, ValidationError):  # not a UUID
-        entries = []
-    if not entries:
+        rows = []
+    if not rows:
         raise VoteRefused("battle", "unknown battle")
-    return entries
+    match = Match.from_db("default", _BALLOT_FIELDS, rows[0][: len(_BALLOT_FIELDS)])
+    return match, [(row[-2], row[-1]) for row in rows]
 
 
-def _tiers(
-    entries: list[MatchEntry], outcome: str, ranks: Sequence[int] | None
-) -> tuple[list[list[int]], bool]:
+def _tiers(answers: int, outcome: str, ranks: Sequence[int] | None) -> tuple[list[list[int]], bool]:
     """The verdict as tiers of answer positions, and whether both answers were bad."""
     if ranks is not None:
-        return ranks_to_tiers(ranks, len(entries)), False
-    if len(entries) != 2:
+        return ranks_to_tiers(ranks, answers), False
+    if answers != 2:
         raise VoteRefused("ranks", "this battle has more than two answers: rank them")
     return OUTCOMES[outcome]
 
@@ -305,23 +357,21 @@ def _replay(idempotency_key: str, public_id: uuid.UUID | str) -> Reveal | None:
         return None
     if str(vote.match.public_id) != str(public_id):
         raise VoteRefused("idempotency_key", "already used for another battle")
-    entries = list(vote.match.entries.select_related("contestant").order_by("position"))
-    return _reveal(entries, _names(entries), vote.ranking, vote.both_bad)
-
-
-def _names(entries: list[MatchEntry]) -> dict[int, str]:
-    return {e.contestant_id: e.contestant.name for e in entries}
+    entries = vote.match.entries.order_by("position")
+    contestants = list(entries.values_list("contestant_id", "contestant__name"))
+    return _reveal(vote.match.public_id, contestants, vote.ranking, vote.both_bad)
 
 
 def _reveal(
-    entries: list[MatchEntry],
-    names: dict[int, str],
+    public_id: uuid.UUID,
+    contestants: list[tuple[int, str]],
     ranking: Sequence[Sequence[int]],
     both_bad: bool,
 ) -> Reveal:
+    names = dict(contestants)
     return Reveal(
-        public_id=entries[0].match.public_id,
-        models=tuple(e.contestant.name for e in entries),
+        public_id=public_id,
+        models=tuple(name for _, name in contestants),
         ranking=tuple(tuple(names[c] for c in tier) for tier in ranking),
         both_bad=both_bad,
     )

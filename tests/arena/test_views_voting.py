@@ -191,5 +191,9 @@ def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
     assert len(statements) <= 13, "\n".join(statements)
     limits = [s for s in statements if s.startswith("SELECT COUNT(")]
     assert len(limits) == 1 and limits[0].count("COUNT(") == 3, limits
+    # None sorts the tournament's open matches by Match's default ordering (a join and a
+    # sort of thousands of rows in PostgreSQL for a yes/no or a single row).
+    sorted_by_default = [s for s in statements if '"arena_tournament"."created_at" DESC' in s]
+    assert not sorted_by_default, sorted_by_default
     # Tournament, battle by its id, session.
     assert len(get.captured_queries) <= 3, get.captured_queries
