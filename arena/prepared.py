@@ -3,10 +3,11 @@
 Django turns a QuerySet into SQL on every run, and for the vote path's joins that costs
 far more than running the SQL: the battle's prompt and answers (a four-table join) took
 2.0 ms of the web server's CPU through the ORM, 0.14 ms as the same SQL run directly and
-0.23 ms prepared (benchmarks/README.md, "Web load"). A ``Prepared`` query is written as a QuerySet with a
-``Param`` wherever a value changes between runs; the first run on a thread compiles it,
-later runs only fill in the values. The ORM still owns the SQL (joins, quoting, the
-backend's dialect), and the converters of its columns still apply to the rows.
+0.23 ms prepared (benchmarks/README.md, "Web load"). A ``Prepared`` query is written as a
+QuerySet with a ``Param`` wherever a value changes between runs; the first run on a
+thread compiles it, later runs only fill in the values. The ORM still owns the SQL
+(joins, quoting, the backend's dialect), and the converters of its columns still apply
+to the rows.
 
 Compiled queries are kept per thread because a compiler holds its thread's connection.
 """
