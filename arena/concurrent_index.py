@@ -3,35 +3,34 @@
 A plain CREATE INDEX on PostgreSQL holds off every write to the table while it builds,
 which on arena_match or arena_vote means every vote and verdict; CONCURRENTLY does not,
 but cannot run inside a transaction (so the migration sets ``atomic = False``). SQLite
-builds it the plain way.
+builds it the plain way. (``django.contrib.postgres``'s ``AddIndexConcurrently`` refuses
+other databases, and embedded mode runs on SQLite.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import migrations, models
+from django.db import migrations
 
 
-def add_index_concurrently(
-    model_name: str, index: models.Index
-) -> migrations.operations.base.Operation:
-    """The migration operation: the index in the model state, built concurrently."""
+def _options(schema_editor: Any) -> dict[str, bool]:
+    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
 
-    def options(schema_editor: Any) -> dict[str, bool]:
-        return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
 
-    def add(apps: Any, schema_editor: Any) -> None:
-        schema_editor.add_index(
-            apps.get_model("arena", model_name), index, **options(schema_editor)
-        )
+class AddIndexConcurrently(migrations.AddIndex):
+    """``AddIndex``, built ``CONCURRENTLY`` on PostgreSQL."""
 
-    def remove(apps: Any, schema_editor: Any) -> None:
-        schema_editor.remove_index(
-            apps.get_model("arena", model_name), index, **options(schema_editor)
-        )
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.add_index(model, self.index, **_options(schema_editor))
 
-    return migrations.SeparateDatabaseAndState(
-        state_operations=[migrations.AddIndex(model_name=model_name, index=index)],
-        database_operations=[migrations.RunPython(add, remove)],
-    )
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, **_options(schema_editor))

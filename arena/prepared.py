@@ -78,12 +78,19 @@ class Prepared:
             query.add_update_values(self._update)
         return query.get_compiler(connection=current)
 
+    def reset(self) -> None:
+        """Compile again on every thread's next run: what ``build`` read has changed (a
+        test that patches a module constant, say; a LIMIT is part of the SQL)."""
+        self._local = threading.local()
+
     def rows(self, **params: Any) -> list[tuple[Any, ...]]:
         """Run a SELECT (a ``values_list`` QuerySet): its rows, with the columns' converters."""
         compiled = self._compiled()
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.values(params))
             fetched = cursor.fetchall()
+        if compiled.compiler.has_extra_select:  # columns added for ordering, as the ORM trims
+            fetched = [row[: compiled.compiler.col_count] for row in fetched]
         return list(compiled.compiler.results_iter(results=[fetched], tuple_expected=True))
 
     def run(self, **params: Any) -> int:

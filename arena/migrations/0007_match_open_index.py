@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from arena.concurrent_index import add_index_concurrently
+from arena.concurrent_index import AddIndexConcurrently
 
 
 class Migration(migrations.Migration):
@@ -11,8 +11,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        add_index_concurrently(
-            "match",
-            models.Index(fields=["tournament", "status", "voter_session"], name="match_open"),
+        AddIndexConcurrently(
+            model_name="match",
+            index=models.Index(fields=["tournament", "status", "voter_session"], name="match_open"),
         ),
     ]

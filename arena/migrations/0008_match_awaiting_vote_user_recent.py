@@ -6,7 +6,7 @@
 
 from django.db import migrations, models
 
-from arena.concurrent_index import add_index_concurrently
+from arena.concurrent_index import AddIndexConcurrently
 
 
 class Migration(migrations.Migration):
@@ -17,15 +17,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        add_index_concurrently(
-            "match",
-            models.Index(
+        AddIndexConcurrently(
+            model_name="match",
+            index=models.Index(
                 fields=["tournament", "round", "slot"],
                 condition=models.Q(status="awaiting_vote"),
                 name="match_awaiting",
             ),
         ),
-        add_index_concurrently(
-            "vote", models.Index(fields=["user", "created_at"], name="vote_user_recent")
+        AddIndexConcurrently(
+            model_name="vote",
+            index=models.Index(fields=["user", "created_at"], name="vote_user_recent")
         ),
     ]

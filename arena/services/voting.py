@@ -172,7 +172,7 @@ _HELD_BATTLE = Prepared(
             status=MatchStatus.AWAITING_VOTE,
             voter_session=Param("session", CharField()),
         )
-        .order_by()  # a voter holds one: not the default ordering's join and sort
+        .order_by("round", "slot")  # not the default ordering, which joins the tournament
         .values_list("pk")[:1]
     )
 )

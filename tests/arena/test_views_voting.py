@@ -109,6 +109,10 @@ def plenty(monkeypatch):
     from arena.services import voting
 
     monkeypatch.setattr(voting, "CLAIM_CANDIDATES", 1)
+    voting._FREE_BATTLES.reset()  # its LIMIT is compiled in
+    yield
+    monkeypatch.undo()
+    voting._FREE_BATTLES.reset()
 
 
 def test_the_reveal_brings_the_next_battle_so_a_voter_needs_one_request_per_vote(
