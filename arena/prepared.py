@@ -18,11 +18,12 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Expression, Field, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
 
 
 class Param(Expression):
@@ -41,6 +42,10 @@ class _Compiled:
         self.compiler = compiler
         self.sql, params = compiler.as_sql()
         self.params = tuple(params)
+        # Django refuses SELECT … FOR UPDATE outside a transaction when it compiles one,
+        # and a compiled one is not compiled again: checked on each run instead.
+        features = compiler.connection.features
+        self.locks = bool(compiler.query.select_for_update) and features.has_select_for_update
 
     def values(self, given: Mapping[str, Any]) -> list[Any]:
         missing = {p.name for p in self.params if isinstance(p, Param)} - set(given)
@@ -86,6 +91,10 @@ class Prepared:
     def rows(self, **params: Any) -> list[tuple[Any, ...]]:
         """Run a SELECT (a ``values_list`` QuerySet): its rows, with the columns' converters."""
         compiled = self._compiled()
+        if compiled.locks and connection.get_autocommit():
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.values(params))
             fetched = cursor.fetchall()
@@ -96,6 +105,7 @@ class Prepared:
     def run(self, **params: Any) -> int:
         """Run an UPDATE: how many rows it changed."""
         compiled = self._compiled()
-        with connection.cursor() as cursor:
+        # As QuerySet.update: a failed write inside atomic() dooms the transaction.
+        with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.values(params))
             return int(cursor.rowcount)

@@ -13,7 +13,7 @@ import hmac
 import uuid
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -77,6 +77,9 @@ class Reveal:
     models: tuple[str, ...]  # by answer position
     ranking: tuple[tuple[str, ...], ...]
     both_bad: bool
+    # The key's first vote's reveal, sent again (a double click, a replay): the same
+    # reveal, so equal to it.
+    replayed: bool = field(default=False, compare=False)
 
 
 def battle_next(
@@ -97,10 +100,15 @@ def battle_next(
             shown = None
         if shown is not None:
             return shown
+    # A reload shows the same battle instead of drawing a new one.
+    held = battle_held(tournament=tournament, session_key=session_key)
+    return held or battle_claim(tournament=tournament, session_key=session_key)
+
+
+def battle_held(*, tournament: Tournament, session_key: str) -> Battle | None:
+    """The battle this voter holds and has not voted on yet, if any."""
     mine = _HELD_BATTLE.rows(tournament=tournament.pk, session=session_key)
-    if mine:  # a reload shows the same battle instead of drawing a new one
-        return _battle(_BATTLE_BY_MATCH, mine[0][0], tournament, session_key)
-    return battle_claim(tournament=tournament, session_key=session_key)
+    return _battle(_BATTLE_BY_MATCH, mine[0][0], tournament, session_key) if mine else None
 
 
 # How many free battles battle_claim looks at (and, ahead of time, wants to see).
@@ -359,7 +367,7 @@ def _replay(idempotency_key: str, public_id: uuid.UUID | str) -> Reveal | None:
         raise VoteRefused("idempotency_key", "already used for another battle")
     entries = vote.match.entries.order_by("position")
     contestants = list(entries.values_list("contestant_id", "contestant__name"))
-    return _reveal(vote.match.public_id, contestants, vote.ranking, vote.both_bad)
+    return _reveal(vote.match.public_id, contestants, vote.ranking, vote.both_bad, replayed=True)
 
 
 def _reveal(
@@ -367,6 +375,8 @@ def _reveal(
     contestants: list[tuple[int, str]],
     ranking: Sequence[Sequence[int]],
     both_bad: bool,
+    *,
+    replayed: bool = False,
 ) -> Reveal:
     names = dict(contestants)
     return Reveal(
@@ -374,4 +384,5 @@ def _reveal(
         models=tuple(name for _, name in contestants),
         ranking=tuple(tuple(names[c] for c in tier) for tier in ranking),
         both_bad=both_bad,
+        replayed=replayed,
     )

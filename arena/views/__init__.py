@@ -30,7 +30,13 @@ from arena.selectors import (
     voter_outliers,
 )
 from arena.services.tournaments import tournament_create
-from arena.services.voting import VoteRefused, battle_claim, battle_next, vote_record
+from arena.services.voting import (
+    VoteRefused,
+    battle_claim,
+    battle_held,
+    battle_next,
+    vote_record,
+)
 
 
 def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:
@@ -179,7 +185,10 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
             context = {"tournament": tournament, "refused": refused}
             status = 429 if refused.field == "rate" else 409
             return render(request, "arena/vote_refused.html", context, status=status)
-        upcoming = battle_claim(tournament=tournament, session_key=session_key, ahead=True)
+        if reveal.replayed:  # the first request claimed the next battle, if any: show it
+            upcoming = battle_held(tournament=tournament, session_key=session_key)
+        else:
+            upcoming = battle_claim(tournament=tournament, session_key=session_key, ahead=True)
         context = {
             "tournament": tournament,
             "reveal": reveal,

@@ -116,3 +116,27 @@ def test_a_bad_value_is_refused_as_the_orm_refuses_it() -> None:
         prepared.rows(battle="not-a-uuid")
     with pytest.raises(type(refused.value)):
         list(_by_battle("not-a-uuid"))
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit outside atomic(), as in production
+def test_a_prepared_locking_read_is_refused_outside_a_transaction_on_every_run(
+    human_tournament_of,
+) -> None:
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("SQLite has no row locks: Django drops FOR UPDATE there")
+    tournament = human_tournament_of(2)
+    locked = Prepared(
+        lambda: (
+            Match.objects.select_for_update()
+            .filter(tournament_id=Param("t", IntegerField()))
+            .order_by("pk")
+            .values_list("pk")
+        )
+    )
+    with transaction.atomic():  # compiled here, where the lock is allowed
+        assert len(locked.rows(t=tournament.pk)) == 1
+    with pytest.raises(TransactionManagementError):
+        locked.rows(t=tournament.pk)

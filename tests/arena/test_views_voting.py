@@ -140,6 +140,24 @@ def test_the_reveal_brings_the_next_battle_so_a_voter_needs_one_request_per_vote
     assert Vote.objects.count() == 3
 
 
+def test_a_double_submitted_vote_brings_the_same_next_battle_and_holds_no_second_one(
+    human_tournament_of, plenty
+) -> None:
+    from arena.models import Match, MatchStatus
+
+    t = human_tournament_of(4)  # six battles
+    client, url = Client(), f"/tournaments/{t.pk}/vote/"
+    page = client.get(url).content.decode()
+    form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "a"}
+    first = client.post(url, form).content.decode()
+    second = client.post(url, form).content.decode()
+    assert hidden(first, "battle") == hidden(second, "battle") != form["battle"]
+    held = Match.objects.filter(
+        status=MatchStatus.AWAITING_VOTE, voter_session=client.session.session_key
+    )
+    assert held.count() == 1 and Vote.objects.count() == 1
+
+
 def test_when_few_battles_are_free_the_reveal_holds_none_for_a_voter_who_may_leave(
     human_tournament_of,
 ) -> None:
