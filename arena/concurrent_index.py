@@ -24,13 +24,14 @@ class AddIndexConcurrently(migrations.AddIndex):
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.add_index(model, self.index, **_options(schema_editor))
+        self._build(app_label, schema_editor, to_state, schema_editor.add_index)
 
     def database_backwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
-        model = from_state.apps.get_model(app_label, self.model_name)
+        self._build(app_label, schema_editor, from_state, schema_editor.remove_index)
+
+    def _build(self, app_label: str, schema_editor: Any, state: Any, change: Any) -> None:
+        model = state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.remove_index(model, self.index, **_options(schema_editor))
+            change(model, self.index, **_options(schema_editor))

@@ -101,11 +101,19 @@ def battle_next(
         if shown is not None:
             return shown
     # A reload shows the same battle instead of drawing a new one.
-    held = battle_held(tournament=tournament, session_key=session_key)
+    held = _battle_held(tournament, session_key)
     return held or battle_claim(tournament=tournament, session_key=session_key)
 
 
-def battle_held(*, tournament: Tournament, session_key: str) -> Battle | None:
+def battle_after_vote(*, tournament: Tournament, session_key: str, reveal: Reveal) -> Battle | None:
+    """The battle the reveal brings, claimed ahead (``battle_claim``); for a replayed vote,
+    the one its first request claimed, if any, rather than a second the voter would hold."""
+    if reveal.replayed:
+        return _battle_held(tournament, session_key)
+    return battle_claim(tournament=tournament, session_key=session_key, ahead=True)
+
+
+def _battle_held(tournament: Tournament, session_key: str) -> Battle | None:
     """The battle this voter holds and has not voted on yet, if any."""
     mine = _HELD_BATTLE.rows(tournament=tournament.pk, session=session_key)
     return _battle(_BATTLE_BY_MATCH, mine[0][0], tournament, session_key) if mine else None

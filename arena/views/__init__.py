@@ -30,13 +30,7 @@ from arena.selectors import (
     voter_outliers,
 )
 from arena.services.tournaments import tournament_create
-from arena.services.voting import (
-    VoteRefused,
-    battle_claim,
-    battle_held,
-    battle_next,
-    vote_record,
-)
+from arena.services.voting import VoteRefused, battle_after_vote, battle_next, vote_record
 
 
 def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:
@@ -185,10 +179,7 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
             context = {"tournament": tournament, "refused": refused}
             status = 429 if refused.field == "rate" else 409
             return render(request, "arena/vote_refused.html", context, status=status)
-        if reveal.replayed:  # the first request claimed the next battle, if any: show it
-            upcoming = battle_held(tournament=tournament, session_key=session_key)
-        else:
-            upcoming = battle_claim(tournament=tournament, session_key=session_key, ahead=True)
+        upcoming = battle_after_vote(tournament=tournament, session_key=session_key, reveal=reveal)
         context = {
             "tournament": tournament,
             "reveal": reveal,

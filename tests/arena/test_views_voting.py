@@ -25,6 +25,12 @@ def tournament(human_tournament_of):
     return t
 
 
+def _voter_at(t) -> tuple[Client, str, str]:
+    """A new browser on the tournament's vote page: its client, the URL and the page."""
+    client, url = Client(), f"/tournaments/{t.pk}/vote/"
+    return client, url, client.get(url).content.decode()
+
+
 def hidden(page: str, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
 
@@ -119,8 +125,7 @@ def test_the_reveal_brings_the_next_battle_so_a_voter_needs_one_request_per_vote
     human_tournament_of, plenty
 ) -> None:
     t = human_tournament_of(3)  # three battles
-    client, url = Client(), f"/tournaments/{t.pk}/vote/"
-    page = client.get(url).content.decode()
+    client, url, page = _voter_at(t)
     voted = set()
     for n in range(3):
         battle = hidden(page, "battle")
@@ -146,8 +151,7 @@ def test_a_double_submitted_vote_brings_the_same_next_battle_and_holds_no_second
     from arena.models import Match, MatchStatus
 
     t = human_tournament_of(4)  # six battles
-    client, url = Client(), f"/tournaments/{t.pk}/vote/"
-    page = client.get(url).content.decode()
+    client, url, page = _voter_at(t)
     form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "a"}
     first = client.post(url, form).content.decode()
     second = client.post(url, form).content.decode()
@@ -162,8 +166,7 @@ def test_when_few_battles_are_free_the_reveal_holds_none_for_a_voter_who_may_lea
     human_tournament_of,
 ) -> None:
     t = human_tournament_of(3)  # three battles: fewer than the claim looks ahead for
-    client, url = Client(), f"/tournaments/{t.pk}/vote/"
-    page = client.get(url).content.decode()
+    client, url, page = _voter_at(t)
     form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "tie"}
     reveal = client.post(url, form).content.decode()
     assert "upcoming" not in reveal and f'id="next-battle" href="{url}"' in reveal
@@ -194,8 +197,7 @@ def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
     from django.test.utils import CaptureQueriesContext
 
     t = human_tournament_of(4)  # six battles
-    client, url = Client(), f"/tournaments/{t.pk}/vote/"
-    page = client.get(url).content.decode()
+    client, url, page = _voter_at(t)
     with (
         CaptureQueriesContext(connection) as post,
         django_capture_on_commit_callbacks(execute=True),
