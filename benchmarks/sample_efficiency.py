@@ -2,6 +2,8 @@
 
     PYTHONPATH=. python benchmarks/sample_efficiency.py                      # M = 20 and 64
     PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --seeds 10 --jobs 2
+    PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --seeds 60 --streams 4 \
+        --strategies uniform_bt,kwise_balanced_bt
     PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --strategies uniform_bt \\
         --plan-check uniform_bt --json-out var/se.json
 
@@ -31,7 +33,8 @@ from arena.formats.simulation import (  # noqa: E402
     Settings,
     format_table,
     plan,
-    simulate,
+    run_all,
+    summarize,
 )
 
 # Weng-Lin online updates are a pure-Python loop per vote: too slow for the default run.
@@ -42,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="20,64", help="comma-separated M values")
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument(
+        "--streams", type=int, default=1, help="judge streams per truth; medians pool them"
+    )
     parser.add_argument("--strategies", default=",".join(DEFAULT))
     parser.add_argument("--calls-per-model", type=int, default=600, help="cap = this x M")
     parser.add_argument("--batch", type=int, default=32, help="adaptive batch size")
@@ -68,14 +74,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         started = time.perf_counter()
         with ProcessPoolExecutor(args.jobs) as pool:
-            summaries = simulate(names, range(args.seeds), settings, map_fn=pool.map)
+            traces = run_all(
+                names, range(args.seeds), settings, streams=args.streams, map_fn=pool.map
+            )
+            summaries = [
+                summarize(n, [t for t in traces if t.strategy == n], settings) for n in names
+            ]
             elapsed = time.perf_counter() - started
             print(
-                f"\nM = {m}, {args.seeds} seeds, spread sd {args.spread:g} Elo, "
+                f"\nM = {m}, {args.seeds} seeds x {args.streams} judge streams, "
+                f"spread sd {args.spread:g} Elo, "
                 f"cap {settings.cap():,} calls, adaptive batch {args.batch}, {elapsed:.0f} s\n"
             )
             print(format_table(summaries))
             dump += [{**s.as_dict(), "elapsed_s": elapsed} for s in summaries]
+            dump += [
+                {"run": t.strategy, "n_models": m, "seed": t.seed, "stream": t.stream,
+                 "calls_to_tau": {f"{x:g}": t.first_sustained(x) for x in settings.thresholds}}
+                for t in traces
+            ]  # fmt: skip
             for name in checks:
                 measured = next(s for s in summaries if s.strategy == name)
                 predicted = plan(

@@ -503,6 +503,7 @@ class Trace:
     n_models: int
     k: int
     checkpoints: tuple[Checkpoint, ...]
+    stream: int = 0
 
     def first_sustained(self, threshold: float) -> int | None:
         return first_sustained(
@@ -574,12 +575,18 @@ class Settings:
         return self.budgets or (10 * self.n_models, 50 * self.n_models)
 
 
-def _seed_of(strategy: str, seed: int) -> list[int]:
-    return [seed, zlib.crc32(strategy.encode())]
+def _seed_of(strategy: str, seed: int, stream: int) -> list[int]:
+    # Stream 0 keeps the seeding every recorded table was made with.
+    base = [seed, zlib.crc32(strategy.encode())]
+    return base if stream == 0 else [*base, 0x57, stream]
 
 
-def run(strategy: str, seed: int, settings: Settings) -> Trace:
-    """One strategy on one seed's truth until every reported quantity is known or the cap."""
+def run(strategy: str, seed: int, settings: Settings, stream: int = 0) -> Trace:
+    """One strategy on one seed's truth until every reported quantity is known or the cap.
+
+    ``stream`` picks another set of judge outcomes (and tie-breaks) on the same truth: the
+    votes a truth needs vary a lot between streams, so a median over truths alone is noisy.
+    """
     spec = STRATEGIES[strategy]
     n = settings.n_models
     truth = (
@@ -587,8 +594,9 @@ def run(strategy: str, seed: int, settings: Settings) -> Trace:
         if settings.strengths is None
         else np.asarray(settings.strengths, dtype=np.float64)
     )
-    rng = np.random.default_rng(_seed_of(strategy, seed))
-    judge = Judge(truth, settings.judge, np.random.default_rng([*_seed_of(strategy, seed), 1]))
+    stream_seed = _seed_of(strategy, seed, stream)
+    rng = np.random.default_rng(stream_seed)
+    judge = Judge(truth, settings.judge, np.random.default_rng([*stream_seed, 1]))
     play = spec.build(n, seed, rng, settings.batch)
     estimator = spec.estimator(n)
     cap = settings.cap()
@@ -613,8 +621,8 @@ def run(strategy: str, seed: int, settings: Settings) -> Trace:
                 done.append(evaluate(estimator.estimate(), truth, true_top, calls, settings))
                 index += 1
                 if _complete(done, settings):
-                    return Trace(strategy, seed, n, spec.k, tuple(done))
-    return Trace(strategy, seed, n, spec.k, tuple(done))
+                    return Trace(strategy, seed, n, spec.k, tuple(done), stream)
+    return Trace(strategy, seed, n, spec.k, tuple(done), stream)
 
 
 def evaluate(
@@ -653,12 +661,12 @@ def _complete(done: list[Checkpoint], settings: Settings) -> bool:
 
 @dataclass(frozen=True)
 class Summary:
-    """Medians over seeds; ``None`` where the median run did not get there within the cap."""
+    """Medians over runs (seeds x streams); ``None`` where the median run did not get there."""
 
     strategy: str
     description: str
     n_models: int
-    seeds: int
+    seeds: int  # truths
     cap: int
     k: int
     calls_to_tau: dict[float, int | None]
@@ -670,6 +678,11 @@ class Summary:
     pairs_per_call: int
     answers_per_call: int
     goal: str = "all"
+    streams: int = 1  # judge streams per truth
+
+    @property
+    def runs(self) -> int:
+        return self.seeds * self.streams
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -696,9 +709,12 @@ def summarize(strategy: str, traces: Sequence[Trace], settings: Settings) -> Sum
         width_at[budget] = float(np.median(widths)) if widths else math.nan
     top = _median([tr.first_top_found() for tr in traces])
     best = _median([tr.first_best() for tr in traces])
+    truths = len({tr.seed for tr in traces})
+    streams = len(traces) // truths if truths else 1
     return Summary(
-        strategy, spec.description, settings.n_models, len(traces), settings.cap(), k,
+        strategy, spec.description, settings.n_models, truths, settings.cap(), k,
         calls, reached, tau_at, width_at, top, best, k * (k - 1) // 2, k, settings.goal,
+        streams,
     )  # fmt: skip
 
 
@@ -707,20 +723,37 @@ def simulate(
     seeds: Iterable[int],
     settings: Settings,
     *,
+    streams: int = 1,
     map_fn: Callable[..., Iterable[Trace]] = map,
 ) -> list[Summary]:
-    """Run every strategy on every seed (``map_fn`` may be a process pool's map)."""
-    unknown = [s for s in strategies if s not in STRATEGIES]
-    if unknown:
-        raise ValueError(f"unknown strategy {unknown[0]!r}; one of {sorted(STRATEGIES)}")
-    seed_list = list(seeds)
-    jobs = [(s, seed) for s in strategies for seed in seed_list]
-    traces = list(map_fn(_run_job, jobs, [settings] * len(jobs)))
+    """Run every strategy on every seed's truth with ``streams`` judge streams each, and
+    summarize the pooled runs (``map_fn`` may be a process pool's map)."""
+    traces = run_all(strategies, seeds, settings, streams=streams, map_fn=map_fn)
     return [summarize(s, [t for t in traces if t.strategy == s], settings) for s in strategies]
 
 
-def _run_job(job: tuple[str, int], settings: Settings) -> Trace:
-    return run(job[0], job[1], settings)
+def run_all(
+    strategies: Sequence[str],
+    seeds: Iterable[int],
+    settings: Settings,
+    *,
+    streams: int = 1,
+    map_fn: Callable[..., Iterable[Trace]] = map,
+) -> list[Trace]:
+    """Every strategy's run on every seed's truth and judge stream."""
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise ValueError(f"unknown strategy {unknown[0]!r}; one of {sorted(STRATEGIES)}")
+    if streams < 1:
+        raise ValueError(f"streams must be >= 1, got {streams}")
+    seed_list = list(seeds)
+    jobs = [(s, seed, j) for s in strategies for seed in seed_list for j in range(streams)]
+    return list(map_fn(_run_job, jobs, [settings] * len(jobs)))
+
+
+def _run_job(job: tuple[str, int, int], settings: Settings) -> Trace:
+    strategy, seed, stream = job
+    return run(strategy, seed, settings, stream)
 
 
 # --------------------------------------------------------------------------- planner
@@ -760,7 +793,7 @@ def plan(
     thresholds = tuple(sorted({*settings.thresholds, tau}))
     settings = Settings(**{**_fields(settings), "thresholds": thresholds})
     seed_list = list(seeds)
-    jobs = [(strategy, s) for s in seed_list]
+    jobs = [(strategy, s, 0) for s in seed_list]
     traces = list(map_fn(_run_job, jobs, [settings] * len(jobs)))
     calls = _median([t.first_sustained(tau) for t in traces])
     hw = settings.half_width
@@ -799,7 +832,8 @@ def format_table(summaries: Sequence[Summary]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(head) - 3)]
     for s in summaries:
         first_calls = s.calls_to_tau[thresholds[0]]
-        row = [s.strategy, str(s.n_models), str(s.seeds), f"{s.cap:,}"]
+        truths = str(s.seeds) if s.streams == 1 else f"{s.seeds}×{s.streams}"
+        row = [s.strategy, str(s.n_models), truths, f"{s.cap:,}"]
         if s.goal == "top":  # stopped at top-k identification: tau was not followed
             row += ["n/m"] * (len(thresholds) + 2)
             row += [f"{s.tau_at[b]:.3f}" if not math.isnan(s.tau_at[b]) else "—" for b in budgets]
@@ -809,7 +843,7 @@ def format_table(summaries: Sequence[Summary]) -> str:
             lines.append("| " + " | ".join(row) + " |")
             continue
         for t in thresholds:
-            reached = "" if s.reached_tau[t] == s.seeds else f" ({s.reached_tau[t]}/{s.seeds})"
+            reached = "" if s.reached_tau[t] == s.runs else f" ({s.reached_tau[t]}/{s.runs})"
             row.append(_calls(s.calls_to_tau[t], s.cap) + reached)
         for factor in (s.pairs_per_call, s.answers_per_call):
             row.append(

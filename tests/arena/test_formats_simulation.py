@@ -26,6 +26,31 @@ def test_a_run_is_deterministic_given_its_seed() -> None:
     assert run("uniform_bt", 4, settings) != run("uniform_bt", 5, settings)
 
 
+def test_another_judge_stream_draws_other_outcomes_on_the_same_truth() -> None:
+    settings = Settings(n_models=6, max_calls=300)
+    first = run("kwise_balanced_bt", 4, settings)
+    assert run("kwise_balanced_bt", 4, settings, stream=0) == first  # recorded tables hold
+    other = run("kwise_balanced_bt", 4, settings, stream=1)
+    assert other == run("kwise_balanced_bt", 4, settings, stream=1)
+    assert other.seed == first.seed and other.stream == 1
+    assert [c.tau for c in other.checkpoints] != [c.tau for c in first.checkpoints]
+
+
+def test_simulate_pools_every_truth_and_stream_into_one_median() -> None:
+    settings = Settings(
+        n_models=6, strengths=tuple(150.0 * k for k in range(6)), max_calls=600, budgets=(60,),
+        thresholds=(0.9,),
+    )  # fmt: skip
+    [summary] = simulate(["uniform_bt"], range(3), settings, streams=2)
+    traces = [run("uniform_bt", s, settings, j) for s in range(3) for j in range(2)]
+    expected = np.median([t.first_sustained(0.9) or math.inf for t in traces])
+    assert (summary.seeds, summary.streams, summary.runs) == (3, 2, 6)
+    assert summary.calls_to_tau[0.9] == round(expected)
+    assert summary.reached_tau[0.9] == sum(t.first_sustained(0.9) is not None for t in traces)
+    with pytest.raises(ValueError, match="streams"):
+        simulate(["uniform_bt"], range(3), settings, streams=0)
+
+
 def test_tau_is_kendall_tau_against_the_truth_on_a_toy_case() -> None:
     truth = np.array([30.0, 20.0, 10.0])
     settings = Settings(n_models=3, top=1)

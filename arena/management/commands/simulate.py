@@ -40,6 +40,9 @@ class Command(BaseCommand):
             default=DEFAULT_STRATEGIES,
             help=f"comma-separated, or 'all': {', '.join(STRATEGIES)}",
         )
+        parser.add_argument(
+            "--streams", type=int, default=1, help="judge streams per truth (pooled medians)"
+        )
         parser.add_argument("--spread", type=float, default=100.0, help="sd of true Elo")
         parser.add_argument("--max-calls", type=int, default=None, help="cap per run")
         parser.add_argument("--batch", type=int, default=8, help="adaptive batch size")
@@ -60,8 +63,8 @@ class Command(BaseCommand):
             raise CommandError(f"--strategies: unknown {unknown[0]!r}; one of {list(STRATEGIES)}")
         if o["seeds"] is None:
             o["seeds"] = None if o["plan"] else 5
-        if o["models"] < 2 or (o["seeds"] is not None and o["seeds"] < 1):
-            raise CommandError("--models must be >= 2 and --seeds >= 1")
+        if o["models"] < 2 or (o["seeds"] is not None and o["seeds"] < 1) or o["streams"] < 1:
+            raise CommandError("--models must be >= 2, --seeds >= 1 and --streams >= 1")
         settings = Settings(
             n_models=o["models"],
             spread=o["spread"],
@@ -86,7 +89,7 @@ class Command(BaseCommand):
                 else:
                     self.stdout.write("\n".join(format_plan(p) for p in plans))
                 return
-            summaries = simulate(names, seeds, settings, map_fn=pool.map)
+            summaries = simulate(names, seeds, settings, streams=o["streams"], map_fn=pool.map)
         if o["json"]:
             self.stdout.write(json.dumps([s.as_dict() for s in summaries], indent=2, default=str))
         else:
