@@ -183,10 +183,13 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 if REDIS_URL:
+    # A websocket's consumer waits for events in blocking pops of 5 s (channels_redis's
+    # brpop_timeout); redis-py 8 reads with a 5 s socket timeout by default, which dropped
+    # every socket quiet for that long. The timeout stays, above the pop's.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
         }
     }
 else:

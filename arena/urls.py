@@ -7,6 +7,7 @@ from arena.views import accounts
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz/", views.healthz, name="healthz"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("leaderboard/", views.leaderboard, name="leaderboard"),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
 
 from arena.api import ACTIONS
 from arena.forms import TournamentForm
@@ -31,6 +34,24 @@ from arena.selectors import (
 )
 from arena.services.tournaments import tournament_create
 from arena.services.voting import VoteRefused, battle_after_vote, battle_next, vote_record
+
+log = logging.getLogger(__name__)
+
+
+@never_cache
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For containers and load balancers: 200 while the database answers, else 503.
+
+    Touches neither the session nor a template, so it also measures what the request path
+    alone costs (benchmarks/web_load.py --floor)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        log.warning("health check: database unreachable: %s", type(error).__name__)
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
 
 
 def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:

@@ -118,3 +118,20 @@ def test_the_global_feed_announces_each_verdict(make_tournament, publish_now) ->
         return event
 
     assert async_to_sync(scenario)() == {"type": "leaderboard.changed", "tournament": tournament.pk}
+
+
+def test_a_client_that_hears_nothing_for_a_while_still_gets_the_next_event() -> None:
+    # The Redis layer waits for messages in blocking pops of brpop_timeout seconds; a read
+    # timeout on its connections no longer than that dropped quiet sockets (redis-py 8).
+    from channels.layers import get_channel_layer
+
+    quiet = getattr(get_channel_layer(), "brpop_timeout", 0) * 2 + 1
+
+    async def scenario() -> None:
+        communicator = await connect(8)
+        assert await communicator.receive_nothing(timeout=quiet, interval=0.5)
+        await live.async_publish(live.tournament_group(8), event(8))
+        assert await communicator.receive_json_from(timeout=5) == dict(event(8))
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()

@@ -88,3 +88,26 @@ def test_format_options_given_as_json_reach_the_format(staff: Client) -> None:
 def test_the_form_is_for_staff_only(staff: Client) -> None:
     assert Client().get("/tournaments/new/").status_code == 302
     assert not Tournament.objects.exists()
+
+
+def test_the_health_check_answers_ok_without_a_session_or_a_cache() -> None:
+    response = Client().get("/healthz/")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"] and not response.cookies
+    assert Client().post("/healthz/").status_code == 405
+
+
+def test_the_health_check_is_503_when_the_database_does_not_answer(monkeypatch) -> None:
+    from django.db import OperationalError
+
+    import arena.views
+
+    class Down:
+        def cursor(self) -> None:
+            raise OperationalError("could not connect to server: password=secret")
+
+    monkeypatch.setattr(arena.views, "connection", Down())
+    response = Client().get("/healthz/")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "unreachable"}
+    assert b"secret" not in response.content
