@@ -31,7 +31,10 @@ from arena.formats.simulation import (  # noqa: E402
     PLAN_SEEDS,
     STRATEGIES,
     Settings,
+    Trace,
+    calls_by_truth,
     format_table,
+    gain_interval,
     plan,
     run_all,
     summarize,
@@ -39,6 +42,22 @@ from arena.formats.simulation import (  # noqa: E402
 
 # Weng-Lin online updates are a pure-Python loop per vote: too slow for the default run.
 DEFAULT = [name for name in STRATEGIES if name != "kwise_balanced_bayes"]
+
+
+def print_gains(traces: list[Trace], baseline: str, names: list[str]) -> None:
+    """Ratio of median calls to a sustained τ 0.9, baseline over each strategy, with a 95%
+    bootstrap interval over truths (all of a truth's judge streams drawn together)."""
+    base = calls_by_truth((t for t in traces if t.strategy == baseline), 0.9)
+    print(f"\ngain vs {baseline} to τ≥0.9 (95% bootstrap over truths; share of draws ≥ 5x):")
+    for name in names:
+        if name != baseline:
+            gain = gain_interval(
+                base, calls_by_truth((t for t in traces if t.strategy == name), 0.9)
+            )
+            print(
+                f"  {name}: {gain.point:.2f}x [{gain.low:.2f}, {gain.high:.2f}], "
+                f"≥ 5x in {100 * gain.at_least[5.0]:.0f}% of draws"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread", type=float, default=100.0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--plan-check", default="", help="strategies to check the planner on")
+    parser.add_argument(
+        "--gain-vs",
+        default="",
+        metavar="BASELINE",
+        help="also print each strategy's gain over BASELINE to τ 0.9, with a bootstrap interval",
+    )
     parser.add_argument("--plan-tau", type=float, default=0.9)
     parser.add_argument("--json-out", default="", help="also write the summaries as JSON")
     parser.add_argument(
@@ -87,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"cap {settings.cap():,} calls, adaptive batch {args.batch}, {elapsed:.0f} s\n"
             )
             print(format_table(summaries))
+            if args.gain_vs:
+                print_gains(traces, args.gain_vs, names)
             dump += [{**s.as_dict(), "elapsed_s": elapsed} for s in summaries]
             dump += [
                 {"run": t.strategy, "n_models": m, "seed": t.seed, "stream": t.stream,

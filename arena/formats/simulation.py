@@ -751,6 +751,68 @@ def run_all(
     return list(map_fn(_run_job, jobs, [settings] * len(jobs)))
 
 
+@dataclass(frozen=True)
+class Gain:
+    """How many times fewer calls than the baseline a strategy needs (ratio of medians to
+    a sustained tau), with a bootstrap interval over truths."""
+
+    point: float  # inf: the strategy's median run got there, the baseline's did not
+    low: float
+    high: float
+    at_least: dict[float, float]  # share of bootstrap draws with a gain >= each bar
+
+
+def gain_interval(
+    baseline: dict[int, Sequence[int | None]],
+    other: dict[int, Sequence[int | None]],
+    *,
+    bars: Sequence[float] = (5.0,),
+    rounds: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Gain:
+    """Median calls of ``baseline`` over median calls of ``other``, each keyed by truth
+    (seed) with one value per judge stream (``None``: never within the cap).
+
+    Truths are drawn with replacement, each with all its streams and for both strategies
+    (paired: a hard truth is hard for both); ``None`` counts as infinitely many calls."""
+    truths = sorted(set(baseline) & set(other))
+    if not truths:
+        raise ValueError("no truth is in both the baseline and the other strategy")
+    inf = math.inf
+
+    def table(runs: dict[int, Sequence[int | None]]) -> NDArray[np.float64]:
+        rows = [[inf if v is None else float(v) for v in runs[t]] for t in truths]
+        if len({len(r) for r in rows}) != 1:
+            raise ValueError("every truth needs the same number of streams")
+        return np.asarray(rows, dtype=np.float64)
+
+    base, mine = table(baseline), table(other)
+
+    def ratio(idx: NDArray[np.int64]) -> float:
+        b, o = np.median(base[idx]), np.median(mine[idx])
+        if math.isinf(o):
+            return 0.0 if not math.isinf(b) else math.nan
+        return float(b / o)
+
+    rng = np.random.default_rng(seed)
+    draws = np.array([ratio(rng.integers(0, len(truths), len(truths))) for _ in range(rounds)])
+    draws = draws[~np.isnan(draws)]
+    tail = (1 - level) / 2
+    # No interpolation between draws: a draw may be infinite.
+    low, high = (float(q) for q in np.quantile(draws, [tail, 1 - tail], method="inverted_cdf"))
+    point = ratio(np.arange(len(truths)))
+    return Gain(point, low, high, {bar: float(np.mean(draws >= bar)) for bar in bars})
+
+
+def calls_by_truth(traces: Iterable[Trace], tau: float) -> dict[int, list[int | None]]:
+    """Calls to a sustained ``tau`` per truth, one per judge stream in stream order."""
+    runs: dict[int, list[tuple[int, int | None]]] = {}
+    for t in traces:
+        runs.setdefault(t.seed, []).append((t.stream, t.first_sustained(tau)))
+    return {seed: [calls for _, calls in sorted(r)] for seed, r in runs.items()}
+
+
 def _run_job(job: tuple[str, int, int], settings: Settings) -> Trace:
     strategy, seed, stream = job
     return run(strategy, seed, settings, stream)

@@ -4,15 +4,21 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arena.formats.simulation import (
     STRATEGIES,
+    Checkpoint,
     Estimate,
     Judge,
     JudgeModel,
     Settings,
+    Trace,
+    calls_by_truth,
     evaluate,
     first_sustained,
+    gain_interval,
     plan,
     run,
     simulate,
@@ -128,3 +134,52 @@ def test_the_planner_reports_the_simulated_calls_and_their_price() -> None:
     widths = sorted(t.first_half_width(120.0) or math.inf for t in traces)[1]
     assert p.calls_to_half_width == widths
     assert p.dollars_to_half_width == pytest.approx(widths * 0.002)
+
+
+def test_the_gain_is_the_ratio_of_medians_and_its_interval_brackets_it() -> None:
+    baseline = {t: [1000 + 10 * t, 1100 + 10 * t] for t in range(30)}
+    other = {t: [200 + 2 * t, 220 + 2 * t] for t in range(30)}
+    gain = gain_interval(baseline, other, bars=(4.0, 6.0))
+    assert gain.point == pytest.approx(5.0)  # every run needs a fifth of the calls
+    assert gain.low == pytest.approx(5.0) == gain.high
+    assert gain.at_least == {4.0: 1.0, 6.0: 0.0}
+    noisy = {t: [200 + 2 * t, 90 + 9 * t] for t in range(30)}
+    spread = gain_interval(baseline, noisy)
+    medians = np.median(sum(baseline.values(), [])) / np.median(sum(noisy.values(), []))
+    assert spread.point == pytest.approx(medians)
+    assert spread.low < spread.point < spread.high
+
+
+def test_a_run_that_never_got_there_counts_as_infinitely_many_calls() -> None:
+    baseline = {0: [None, None], 1: [None, 900], 2: [800, None]}
+    other = {0: [100, 100], 1: [100, 100], 2: [100, 100]}
+    assert gain_interval(baseline, other).point == math.inf
+    assert gain_interval(other, baseline).point == 0.0
+    with pytest.raises(ValueError, match="streams"):
+        gain_interval({0: [1, 2], 1: [1]}, {0: [1, 2], 1: [1]})
+    with pytest.raises(ValueError, match="no truth"):
+        gain_interval({0: [1]}, {1: [1]})
+
+
+def test_calls_by_truth_groups_the_streams_of_each_truth_in_stream_order() -> None:
+    def trace(seed: int, stream: int, tau: float) -> Trace:
+        points = tuple(Checkpoint(c, tau, math.nan, False, False) for c in (10, 12, 15, 16))
+        return Trace("s", seed, 4, 2, points, stream)
+
+    runs = calls_by_truth([trace(1, 1, 0.5), trace(0, 0, 0.95), trace(1, 0, 0.95)], 0.9)
+    assert runs == {0: [10], 1: [10, None]}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(1, 10_000), min_size=2, max_size=2), min_size=3, max_size=12),
+    st.floats(1.5, 8.0),
+)
+def test_a_strategy_needing_a_fixed_fraction_of_the_calls_gains_that_factor(
+    calls: list[list[int]], factor: float
+) -> None:
+    baseline = dict(enumerate(calls))
+    other = {t: [c / factor for c in runs] for t, runs in baseline.items()}
+    gain = gain_interval(baseline, other, rounds=200)  # type: ignore[arg-type]
+    assert gain.point == pytest.approx(factor)
+    assert gain.low == pytest.approx(factor) and gain.high == pytest.approx(factor)
