@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Count, IntegerField, Max, Q, QuerySet, Sum
 
 from arena.formats import FormatState, get_format
 from arena.live import LeaderboardRow
@@ -23,6 +24,7 @@ from arena.models import (
     Tournament,
     Vote,
 )
+from arena.prepared import Param, Prepared
 from arena.standings import (
     BT_PRIOR,
     apply_ranking,
@@ -328,6 +330,23 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
         "answers_usd_at_most": round(answers_usd, 4),
         "upper_bound": tournament.format == "adaptive",
     }
+
+
+def tournament_by_pk(pk: int) -> Tournament | None:
+    """The tournament, or None: what every vote request reads first, so compiled once
+    (a get() through the ORM cost 0.8 ms of a vote's 7.5 ms of CPU)."""
+    rows = _TOURNAMENT.rows(pk=pk)
+    return Tournament.from_db(DEFAULT_DB_ALIAS, _TOURNAMENT_FIELDS, rows[0]) if rows else None
+
+
+_TOURNAMENT_FIELDS = [f.attname for f in Tournament._meta.concrete_fields]
+_TOURNAMENT = Prepared(
+    lambda: (
+        Tournament.objects.filter(pk=Param("pk", IntegerField()))
+        .order_by()
+        .values_list(*_TOURNAMENT_FIELDS)
+    )
+)
 
 
 def tournament_progress(tournament: Tournament) -> tuple[int, int | None]:

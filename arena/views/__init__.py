@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -22,6 +22,7 @@ from arena.selectors import (
     judge_quality_panel,
     leaderboard_categories,
     leaderboard_sources,
+    tournament_by_pk,
     tournament_charts,
     tournament_estimate,
     tournament_leaderboard,
@@ -183,7 +184,9 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
     that battle (``?battle=``, found by its unique id) for a reload or a browser without
     JavaScript.
     """
-    tournament = get_object_or_404(Tournament, pk=tournament_id)
+    tournament = tournament_by_pk(tournament_id)
+    if tournament is None:
+        raise Http404("No such tournament.")
     session_key = _session_key(request)
     if request.method == "POST":
         try:

@@ -176,3 +176,22 @@ def test_leaderboard_rows_are_fitted_once_per_set_of_verdicts(
     Judgment.objects.filter(match__tournament=t).order_by("-pk").first().delete()
     assert sum(r["matches"] for r in tournament_leaderboard(t)) == 4
     assert fits == [3, 2]
+
+
+def test_tournament_by_pk_reads_the_same_tournament_as_the_orm(
+    contestants, prompt_set, judge
+) -> None:
+    from arena.models import Tournament
+    from arena.selectors import tournament_by_pk
+
+    people = contestants(3)
+    t = tournament_create(
+        name="by pk", format="round_robin", contestants=[c.name for c in people],
+        prompt_set="tiny", judge="sim-judge", config={"rounds": 2}, seed=4,
+    )  # fmt: skip
+    found = tournament_by_pk(t.pk)
+    assert found is not None and not found._state.adding
+    expected = Tournament.objects.get(pk=t.pk)
+    for field in Tournament._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+    assert tournament_by_pk(t.pk + 1000) is None

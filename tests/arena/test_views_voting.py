@@ -65,6 +65,11 @@ def test_voting_in_the_browser_reveals_the_models_and_a_double_submit_counts_onc
     assert Vote.objects.count() == 1
 
 
+def test_the_vote_page_of_a_tournament_that_does_not_exist_is_404() -> None:
+    assert Client().get("/tournaments/999999/vote/").status_code == 404
+    assert Client().post("/tournaments/999999/vote/", {"outcome": "a"}).status_code == 404
+
+
 def test_a_vote_from_a_different_browser_is_refused(tournament) -> None:
     page = Client().get(f"/tournaments/{tournament.pk}/vote/").content.decode()
     form = {"battle": hidden(page, "battle"), "idempotency_key": "zz", "outcome": "a"}
