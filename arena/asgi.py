@@ -16,7 +16,11 @@ would hold that thread for good.
 
 import asyncio
 import os
+import queue
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
@@ -119,8 +123,45 @@ def _unbuffered_body(scope: Any) -> bool:
 # starts, and its thread is busy a little longer (writing the small response, returning
 # its database connection), while the next request can start. No more threads than the
 # process's database pool has connections (a thread holds one during its request).
+class DaemonThreads(Executor):
+    """a2wsgi's request threads, as daemon threads.
+
+    A request still in Django when daphne stops (``manage.py demo``/``serve``, embedded)
+    can no longer send its response: its thread waits for the stopped event loop forever,
+    and a ThreadPoolExecutor's threads are joined at interpreter exit, so the process
+    hung after SIGTERM. A daemon thread does not hold the exit; its response had no
+    client left, and its open transaction rolls back with the connection. (uvicorn,
+    ``--workers``, lets such requests finish before it stops its loop.)
+    """
+
+    def __init__(self, workers: int, name: str = "WSGI") -> None:
+        self._work: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
+        self._work = queue.SimpleQueue()
+        for n in range(workers):
+            threading.Thread(target=self._serve, name=f"{name}_{n}", daemon=True).start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if kwargs:  # run_in_executor passes none; keep the queue's items simple
+            raise TypeError("DaemonThreads.submit takes positional arguments only")
+        future: Future[Any] = Future()
+        self._work.put((future, fn, args))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            future, fn, args = self._work.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as error:  # the caller's future carries it
+                future.set_exception(error)
+
+
 threads = min(2 * settings.HTTP_CONCURRENCY or settings.DB_POOL_SIZE, settings.DB_POOL_SIZE)
-http = SplitHTTP(WSGIMiddleware(django_wsgi, workers=threads), django_asgi)
+wsgi = WSGIMiddleware(django_wsgi, workers=threads)
+wsgi.executor = DaemonThreads(threads)  # type: ignore[assignment]  # see DaemonThreads
+http = SplitHTTP(wsgi, django_asgi)
 application = ProtocolTypeRouter(
     {
         "http": BoundedHTTP(http, settings.HTTP_CONCURRENCY),

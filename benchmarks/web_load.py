@@ -490,26 +490,14 @@ async def voter(
     run: Run,
     rng: random.Random,
     follow_link: bool = False,
-    floor: str = "",
 ) -> None:
     """One voter, as the browser does it: GET a battle, then POST votes; while battles are
     plentiful each reveal brings the next battle (vote.js shows it without a request), so
     the next vote is a POST straight away; otherwise the voter GETs the next one.
-    ``follow_link``: as a browser without JavaScript, GET the "Next battle" link instead.
-    ``floor``: GET this path in a loop instead of voting, each request counted as a vote."""
+    ``follow_link``: as a browser without JavaScript, GET the "Next battle" link instead."""
     url = f"/tournaments/{tournament}/vote/"
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        while floor and time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            try:
-                resp = await client.get(floor)
-            except httpx.HTTPError as e:
-                run.errors[f"GET {type(e).__name__}"] += 1
-                continue
-            run.posts.append((t0, time.perf_counter(), resp.status_code, ""))
-            if resp.status_code != 200:
-                run.errors[f"GET {resp.status_code}"] += 1
         page: str | None = None  # the last reveal, when it brought the next battle
         link = url
         while time.perf_counter() < deadline:
@@ -658,7 +646,6 @@ async def load(
                 run,
                 random.Random(i),
                 args.follow_link,
-                args.floor,
             )
             for i in range(concurrency)
         )
@@ -851,12 +838,6 @@ def main() -> None:
         action="store_true",
         help="voters GET the reveal's next-battle link (no JavaScript): two requests a vote",
     )
-    parser.add_argument(
-        "--floor",
-        default="",
-        metavar="PATH",
-        help="GET PATH (e.g. /healthz/) in a loop instead of voting: the request path's cost",
-    )
     parser.add_argument("--db", default="arena_bench")
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
@@ -943,8 +924,6 @@ def main() -> None:
             )
         load_after = os.getloadavg()
         print()
-        if args.floor:
-            print(f"--floor: each 'vote' and 'POST' below is a GET {args.floor}\n")
         print_table(rows)
         print("load average after: " + " ".join(f"{x:.2f}" for x in load_after))
         if args.json:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from arena.asgi import BoundedHTTP, SplitHTTP
+from arena.asgi import BoundedHTTP, DaemonThreads, SplitHTTP
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_at_most_limit_requests_run_at_once_and_each_gets_its_whole_body() -> None:
@@ -159,3 +165,41 @@ def test_in_services_mode_sessions_are_read_from_redis_and_kept_in_the_database(
     assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
     assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
     assert settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"] >= 1
+
+
+def test_the_request_threads_return_results_and_errors_to_the_event_loop() -> None:
+    pool = DaemonThreads(2)
+
+    def fail() -> None:
+        raise ValueError("in the view")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(pool, pow, 2, 10) == 1024
+        with pytest.raises(ValueError, match="in the view"):
+            await loop.run_in_executor(pool, fail)
+
+    asyncio.run(scenario())
+    assert pool.submit(sum, [1, 2]).result(timeout=5) == 3
+
+
+def _exits_with_a_stuck_request(pool: str) -> subprocess.CompletedProcess[str]:
+    # A request whose response can never be sent (daphne has stopped) waits forever.
+    code = f"import threading; {pool}.submit(threading.Event().wait); print('exit')"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=30,
+    )  # fmt: skip
+
+
+def test_a_request_thread_stuck_at_shutdown_does_not_hold_the_process() -> None:
+    done = _exits_with_a_stuck_request("__import__('arena.asgi').asgi.DaemonThreads(2)")
+    assert done.returncode == 0 and done.stdout.strip() == "exit", done.stderr
+    # The standard pool, which a2wsgi makes, joins its threads at exit: the hang.
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run(
+            [sys.executable, "-c", "import concurrent.futures as f, threading; "
+             "f.ThreadPoolExecutor(1).submit(threading.Event().wait)"],
+            timeout=3,
+        )  # fmt: skip
