@@ -119,10 +119,6 @@ def _unbuffered_body(scope: Any) -> bool:
     return length.isdigit() and int(length) > PREREAD_MAX
 
 
-# Twice as many threads as requests may run at once: a turn ends when the response
-# starts, and its thread is busy a little longer (writing the small response, returning
-# its database connection), while the next request can start. No more threads than the
-# process's database pool has connections (a thread holds one during its request).
 class DaemonThreads(Executor):
     """a2wsgi's request threads, as daemon threads.
 
@@ -158,6 +154,10 @@ class DaemonThreads(Executor):
                 future.set_exception(error)
 
 
+# Twice as many threads as requests may run at once: a turn ends when the response
+# starts, and its thread is busy a little longer (writing the small response, returning
+# its database connection), while the next request can start. No more threads than the
+# process's database pool has connections (a thread holds one during its request).
 threads = min(2 * settings.HTTP_CONCURRENCY or settings.DB_POOL_SIZE, settings.DB_POOL_SIZE)
 wsgi = WSGIMiddleware(django_wsgi, workers=threads)
 wsgi.executor = DaemonThreads(threads)  # type: ignore[assignment]  # see DaemonThreads

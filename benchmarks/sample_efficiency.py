@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/sample_efficiency.py                      # M = 20 and 64
     PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --seeds 10 --jobs 2
-    PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --seeds 60 --streams 4 \
+    PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --seeds 60 --streams 4 \\
         --strategies uniform_bt,kwise_balanced_bt
     PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --strategies uniform_bt \\
         --plan-check uniform_bt --json-out var/se.json
@@ -37,7 +37,7 @@ from arena.formats.simulation import (  # noqa: E402
     gain_interval,
     plan,
     run_all,
-    summarize,
+    summarize_all,
 )
 
 # Weng-Lin online updates are a pure-Python loop per vote: too slow for the default run.
@@ -102,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             traces = run_all(
                 names, range(args.seeds), settings, streams=args.streams, map_fn=pool.map
             )
-            summaries = [
-                summarize(n, [t for t in traces if t.strategy == n], settings) for n in names
-            ]
+            summaries = summarize_all(names, traces, settings)
             elapsed = time.perf_counter() - started
             print(
                 f"\nM = {m}, {args.seeds} seeds x {args.streams} judge streams, "

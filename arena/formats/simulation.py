@@ -576,7 +576,8 @@ class Settings:
 
 
 def _seed_of(strategy: str, seed: int, stream: int) -> list[int]:
-    # Stream 0 keeps the seeding every recorded table was made with.
+    # Stream 0 keeps the seeding every recorded table was made with. The marker keeps
+    # stream j's seeds apart from stream 0's judge seed, which is [seed, crc, 1].
     base = [seed, zlib.crc32(strategy.encode())]
     return base if stream == 0 else [*base, 0x57, stream]
 
@@ -729,6 +730,13 @@ def simulate(
     """Run every strategy on every seed's truth with ``streams`` judge streams each, and
     summarize the pooled runs (``map_fn`` may be a process pool's map)."""
     traces = run_all(strategies, seeds, settings, streams=streams, map_fn=map_fn)
+    return summarize_all(strategies, traces, settings)
+
+
+def summarize_all(
+    strategies: Sequence[str], traces: Sequence[Trace], settings: Settings
+) -> list[Summary]:
+    """One summary per strategy, of its runs among ``traces``."""
     return [summarize(s, [t for t in traces if t.strategy == s], settings) for s in strategies]
 
 
