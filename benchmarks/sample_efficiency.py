@@ -28,6 +28,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
 from arena.formats.simulation import (  # noqa: E402
+    CHECKPOINT_RATIO,
     PLAN_SEEDS,
     STRATEGIES,
     Settings,
@@ -71,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls-per-model", type=int, default=600, help="cap = this x M")
     parser.add_argument("--batch", type=int, default=32, help="adaptive batch size")
     parser.add_argument("--spread", type=float, default=100.0)
+    parser.add_argument(
+        "--checkpoint-ratio",
+        type=float,
+        default=CHECKPOINT_RATIO,
+        help="refit every x this many calls; medians (and gains) move in steps of it",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--plan-check", default="", help="strategies to check the planner on")
     parser.add_argument(
@@ -96,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             batch=args.batch,
             budgets=(m, 10 * m, 50 * m),
             goal=args.goal,
+            checkpoint_ratio=args.checkpoint_ratio,
         )
         started = time.perf_counter()
         with ProcessPoolExecutor(args.jobs) as pool:
@@ -107,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"\nM = {m}, {args.seeds} seeds x {args.streams} judge streams, "
                 f"spread sd {args.spread:g} Elo, "
-                f"cap {settings.cap():,} calls, adaptive batch {args.batch}, {elapsed:.0f} s\n"
+                f"cap {settings.cap():,} calls, adaptive batch {args.batch}, "
+                f"checkpoints x{settings.checkpoint_ratio:g}, {elapsed:.0f} s\n"
             )
             print(format_table(summaries))
             if args.gain_vs:

@@ -12,8 +12,9 @@ prior and sandwich intervals, online Elo, Plackett-Luce, Weng-Lin Bayesian). One
   (per-call normal Elo noise on each entrant); K-wise rankings are Plackett-Luce draws
   (Gumbel trick) with the same bias and noise, neighbours merged into one tier with
   probability ``kwise_tie``;
-- checkpoints at geometrically spaced call counts (x ``CHECKPOINT_RATIO``) plus the fixed
-  budgets: the estimator is refitted there only, never after every call.
+- checkpoints at geometrically spaced call counts (x ``Settings.checkpoint_ratio``, 1.1 by
+  default) plus the fixed budgets: the estimator is refitted there only, never after every
+  call.
 
 Per checkpoint: Kendall tau-b against the truth, the mean 95% CI width (BT estimators),
 whether the true top-5 is the estimated top-5 with intervals separated from the rest, and
@@ -387,6 +388,10 @@ class StrategySpec:
     build: Callable[[int, int, np.random.Generator, int], Strategy]
     estimator: Callable[[int], Estimator]
     k: int = 2
+    # Another strategy whose random draws (judge outcomes, tie-breaks) this one replays:
+    # two strategies that only refit the same votes differently are then compared on the
+    # same votes, which takes the judge's luck out of their difference.
+    draws: str | None = None
 
 
 def _adaptive(sampler: str) -> Callable[[int, int, np.random.Generator, int], Strategy]:
@@ -453,6 +458,10 @@ STRATEGIES: dict[str, StrategySpec] = {
         StrategySpec(
             "kwise_adaptive_bt", "K=4 adaptive groups (information-gain partition) + BT refit",
             _adaptive_groups, BTEstimator, 4,
+        ),
+        StrategySpec(
+            "kwise_adaptive_pl", "K=4 adaptive groups + Plackett-Luce refit (same votes as BT)",
+            _adaptive_groups, PLEstimator, 4, draws="kwise_adaptive_bt",
         ),
         StrategySpec(
             "kwise_balanced_bt", "K=4 balanced groups + BT refit",
@@ -541,12 +550,16 @@ def first_sustained(
     return None
 
 
-def checkpoints(start: int, cap: int, extra: Iterable[int] = ()) -> list[int]:
+def checkpoints(
+    start: int, cap: int, extra: Iterable[int] = (), ratio: float = CHECKPOINT_RATIO
+) -> list[int]:
+    if ratio <= 1.0:
+        raise ValueError(f"checkpoint ratio must be > 1, got {ratio:g}")
     points = {cap, *(b for b in extra if b <= cap)}
     value = float(max(start, 1))
     while value < cap:
         points.add(int(math.ceil(value)))
-        value *= CHECKPOINT_RATIO
+        value *= ratio
     return sorted(points)
 
 
@@ -567,6 +580,9 @@ class Settings:
     # "all": run until every reported quantity is known (or the cap); "top": stop once the
     # top-k is identified (tau and best are then not measured: cheaper top-k benchmarks)
     goal: str = "all"
+    # A median of "calls to tau" can only be a checkpoint, so two strategies' gain moves in
+    # steps of this ratio: a finer grid resolves gains closer than 10%, at more refits.
+    checkpoint_ratio: float = CHECKPOINT_RATIO
 
     def cap(self) -> int:
         return self.max_calls if self.max_calls is not None else 600 * self.n_models
@@ -595,13 +611,13 @@ def run(strategy: str, seed: int, settings: Settings, stream: int = 0) -> Trace:
         if settings.strengths is None
         else np.asarray(settings.strengths, dtype=np.float64)
     )
-    stream_seed = _seed_of(strategy, seed, stream)
+    stream_seed = _seed_of(spec.draws or strategy, seed, stream)
     rng = np.random.default_rng(stream_seed)
     judge = Judge(truth, settings.judge, np.random.default_rng([*stream_seed, 1]))
     play = spec.build(n, seed, rng, settings.batch)
     estimator = spec.estimator(n)
     cap = settings.cap()
-    points = checkpoints(n // 2, cap, settings.fixed_budgets())
+    points = checkpoints(n // 2, cap, settings.fixed_budgets(), settings.checkpoint_ratio)
     true_top = set(np.argsort(-truth, kind="stable")[: settings.top].tolist())
     done: list[Checkpoint] = []
     calls, index = 0, 0

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -13,9 +15,11 @@ from arena.formats.simulation import (
     Estimate,
     Judge,
     JudgeModel,
+    PLEstimator,
     Settings,
     Trace,
     calls_by_truth,
+    checkpoints,
     evaluate,
     first_sustained,
     gain_interval,
@@ -183,3 +187,46 @@ def test_a_strategy_needing_a_fixed_fraction_of_the_calls_gains_that_factor(
     gain = gain_interval(baseline, other, rounds=200)  # type: ignore[arg-type]
     assert gain.point == pytest.approx(factor)
     assert gain.low == pytest.approx(factor) and gain.high == pytest.approx(factor)
+
+
+def test_a_strategy_that_replays_anothers_draws_sees_the_same_votes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(n_models=8, max_calls=400, budgets=(40,))
+    twin = dataclasses.replace(STRATEGIES["uniform_bt"], name="twin", draws="uniform_bt")
+    alone = dataclasses.replace(STRATEGIES["uniform_bt"], name="alone")
+    monkeypatch.setitem(STRATEGIES, "twin", twin)
+    monkeypatch.setitem(STRATEGIES, "alone", alone)
+    original = run("uniform_bt", 3, settings).checkpoints
+    assert run("twin", 3, settings).checkpoints == original
+    assert run("alone", 3, settings).checkpoints != original
+
+
+def test_the_plackett_luce_refit_of_adaptive_groups_replays_the_bt_refits_votes() -> None:
+    spec = STRATEGIES["kwise_adaptive_pl"]
+    assert spec.draws == "kwise_adaptive_bt"
+    assert spec.build is STRATEGIES["kwise_adaptive_bt"].build
+    assert spec.estimator is PLEstimator
+
+
+def test_checkpoints_are_spaced_by_the_settings_ratio_and_a_ratio_of_one_is_refused() -> None:
+    fine = checkpoints(10, 1000, ratio=1.03)
+    coarse = checkpoints(10, 1000)
+    assert len(fine) > 2.5 * len(coarse)
+    assert all(b / a <= 1.03 + 1 / a for a, b in itertools.pairwise(fine))
+    assert {10, 1000} <= set(fine)
+    with pytest.raises(ValueError, match="ratio must be > 1"):
+        checkpoints(10, 1000, ratio=1.0)
+
+
+def test_a_finer_grid_refits_more_often_on_the_same_votes() -> None:
+    coarse = run("uniform_bt", 1, Settings(n_models=8, max_calls=600, budgets=(40,)))
+    fine = run(
+        "uniform_bt", 1, Settings(n_models=8, max_calls=600, budgets=(40,), checkpoint_ratio=1.03)
+    )
+    assert len(fine.checkpoints) > 2 * len(coarse.checkpoints)
+    taus = {c.calls: c.tau for c in fine.checkpoints}
+    # same votes: wherever both grids refit, the fit (and tau) is the same
+    shared = [c for c in coarse.checkpoints if c.calls in taus]
+    assert len(shared) >= 3
+    assert all(taus[c.calls] == pytest.approx(c.tau) for c in shared)
