@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "--goal", default="all", choices=("all", "top"), help="top: stop at top-5 found"
     )
     args = parser.parse_args(argv)
+    if args.checkpoint_ratio <= 1.0:  # fail here, not as a traceback from every worker
+        parser.error(f"--checkpoint-ratio must be > 1, got {args.checkpoint_ratio:g}")
     names = [n for n in args.strategies.split(",") if n]
     checks = [n for n in args.plan_check.split(",") if n]
     dump: list[dict[str, object]] = []
