@@ -174,7 +174,9 @@ def _voter(request: HttpRequest) -> str:
 def battles_next(request: HttpRequest, tournament_id: int) -> Any:
     """The caller's anonymous battle in a human-judged tournament (204: none ready)."""
     battle = battle_next(
-        tournament=get_object_or_404(Tournament, pk=tournament_id), session_key=_voter(request)
+        tournament=get_object_or_404(Tournament, pk=tournament_id),
+        session_key=_voter(request),
+        user_id=request.user.pk,
     )
     if battle is None:
         return Status(204, None)

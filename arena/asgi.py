@@ -7,6 +7,9 @@ about a third of the server CPU per request (a request that only reads the sessi
 Django's ASGI handler pays for its sync-to-async hand-offs on every request, and none of
 our views is async.
 
+In services mode the vote page's JSON votes do not reach Django at all when they can be
+counted without it (arena.fastvote, in front of everything here).
+
 Two kinds still go to Django's ASGI handler, which reads bodies and writes responses from
 the event loop: downloads that stream (exports, static files) and uploads that are large
 or chunked. In a2wsgi a thread would write the one or read the other at the client's
@@ -161,10 +164,14 @@ class DaemonThreads(Executor):
 threads = min(2 * settings.HTTP_CONCURRENCY or settings.DB_POOL_SIZE, settings.DB_POOL_SIZE)
 wsgi = WSGIMiddleware(django_wsgi, workers=threads)
 wsgi.executor = DaemonThreads(threads)  # type: ignore[assignment]  # see DaemonThreads
-http = SplitHTTP(wsgi, django_asgi)
+http = BoundedHTTP(SplitHTTP(wsgi, django_asgi), settings.HTTP_CONCURRENCY)
+if settings.FAST_VOTES:
+    from arena.fastvote import FastVote
+
+    http = FastVote(http)
 application = ProtocolTypeRouter(
     {
-        "http": BoundedHTTP(http, settings.HTTP_CONCURRENCY),
+        "http": http,
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -159,6 +159,11 @@ EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
 # HTTP requests running in Django at once per server process (arena.asgi.BoundedHTTP);
 # 0: as many as the process's threads, one per database connection (DB_POOL_SIZE).
 HTTP_CONCURRENCY = env_int("ARENA_HTTP_CONCURRENCY", 2, minimum=0)
+# Services mode: vote.js's JSON votes are counted from the event loop (arena.fastvote);
+# off, Django answers them all.
+FAST_VOTES = bool(DATABASE_URL.startswith("postgres") and REDIS_URL) and env_bool(
+    "ARENA_FAST_VOTES", True
+)
 # A match claimed longer ago than this is taken to belong to a dead worker and may be
 # claimed again by a redelivered task.
 MATCH_CLAIM_LEASE_SECONDS = env_int("ARENA_MATCH_LEASE_SECONDS", 600, minimum=1)
@@ -183,12 +188,16 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 if REDIS_URL:
-    # A websocket's consumer waits for events in blocking pops of 5 s (channels_redis's
-    # brpop_timeout); redis-py 8 reads with a 5 s socket timeout by default, which dropped
-    # every socket quiet for that long. The timeout stays, above the pop's.
+    # Events go over Redis pub/sub: a publish is one PUBLISH, and each web process reads
+    # its watchers' events in bulk from one subscription. The list-based layer
+    # (channels_redis.core) pops one message per round trip per process, which fell behind
+    # at about 200 votes/s: match.finished arrived 0.8-1.0 s late, against 0.13 s at p99
+    # here (benchmarks/README.md, "Web load"). Live events are at most once either way.
+    # redis-py 8 reads with a 5 s socket timeout by default, which once dropped quiet
+    # sockets (tests/arena/test_consumers.py); the timeout stays, and longer.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
         }
     }

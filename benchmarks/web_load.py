@@ -22,15 +22,20 @@ What it does (see benchmarks/README.md, "Web load"):
    shared PostgreSQL. A ``celery worker`` (threads, -c 2) also runs, unless
    ``--no-worker``: votes defer the leaderboard refit, the progress event, the global
    ``leaderboard.changed`` nudge and the next-round check to it. ``--variant`` runs the
-   server with one settings change written to a temporary module (``conn-max-age-0``,
-   ``pool``), to measure a fix without editing the app.
-3. Load, per concurrency level C: C virtual voters, each an ``httpx.AsyncClient`` of its
-   own (own cookie jar, so own session; one HTTP/1.1 keep-alive connection), voting
-   through the browser's endpoint, ``/tournaments/<id>/vote/``, as the page does: GET a
-   battle, parse battle id, idempotency key and CSRF token, POST the vote. While plenty of
-   battles are free the reveal brings the voter's next battle (``vote.js`` shows it
-   without a request), so the next vote is a POST straight away; a reveal without one
-   sends the voter back to GET. For ``--duration`` seconds. Meanwhile two websocket
+   server with one settings change written to a temporary module (``no-fast-votes``:
+   every vote through Django; ``list-layer``, ``conn-max-age-0``, ``pool``…), to
+   measure a change against the app as it is.
+3. Load, per concurrency level C: C virtual voters, each an HTTP client of its own
+   (``--client``: aiohttp, or httpx as in earlier runs; own cookie jar, so own session;
+   one HTTP/1.1 keep-alive connection), voting through the browser's endpoint,
+   ``/tournaments/<id>/vote/``, as the page does (``--browser js``): GET a battle, parse
+   battle id, idempotency key and CSRF token, POST the vote as vote.js does (``Accept:
+   application/json``), which services mode counts outside Django (arena.fastvote).
+   While plenty of battles are free the JSON reveal brings the voter's next battle, so the
+   next vote is a POST straight away; a reveal without one sends the voter back to GET.
+   ``--browser page`` posts as a browser without JavaScript (the reveal is a page that
+   holds the next battle), ``--browser link`` follows the reveal's "Next battle" link
+   (GET + POST per vote). For ``--duration`` seconds. Meanwhile two websocket
    clients, in a thread with their own event loop so that the voters do not delay their
    timestamps, listen on ``/ws/leaderboard/`` (``leaderboard.changed``) and
    ``/ws/tournaments/<id>/`` (``match.finished``, which carries the match's primary key,
@@ -127,6 +132,12 @@ def recreate_database(args: argparse.Namespace, *, create: bool = True) -> None:
 # imports the app's settings and changes one thing, written to a temporary directory.
 VARIANTS = {
     "as-is": "",
+    # Every vote through Django (arena.fastvote off).
+    "no-fast-votes": "FAST_VOTES = False\n",
+    # Live events over Redis lists (channels_redis's core layer, the default until
+    # 2026-11-24) instead of pub/sub.
+    "list-layer": 'CHANNEL_LAYERS["default"]["BACKEND"] ='
+    ' "channels_redis.core.RedisChannelLayer"\n',
     # Django's advice under ASGI: every request runs in a new thread (asgiref
     # ThreadSensitiveContext), so a persistent connection is never reused, only leaked.
     "conn-max-age-0": 'DATABASES["default"]["CONN_MAX_AGE"] = 0\n',
@@ -483,68 +494,140 @@ class Run:
     pg_peak: int = 0
 
 
+class HttpxVoter:
+    """A voter's browser: its own cookies (session, CSRF) and one keep-alive connection."""
+
+    errors: tuple[type[BaseException], ...] = (httpx.HTTPError,)
+
+    def __init__(self, base: str) -> None:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        self.client = httpx.AsyncClient(base_url=base, limits=limits, timeout=30)
+
+    async def request(
+        self, method: str, path: str, data: dict[str, str] | None = None, headers: Any = None
+    ) -> tuple[int, str]:
+        response = await self.client.request(method, path, data=data, headers=headers)
+        return response.status_code, response.text
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class AiohttpVoter(HttpxVoter):
+    """The same with aiohttp, whose client costs this process less CPU per request than
+    httpx's (both measured in benchmarks/README.md, "Web load"): the client shares the
+    machine with the server it measures."""
+
+    def __init__(self, base: str) -> None:
+        import aiohttp
+
+        self.errors = (aiohttp.ClientError, TimeoutError)
+        self.session = aiohttp.ClientSession(
+            base_url=base,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies for 127.0.0.1
+            connector=aiohttp.TCPConnector(limit=1),
+            timeout=aiohttp.ClientTimeout(total=30),
+        )
+
+    async def request(
+        self, method: str, path: str, data: dict[str, str] | None = None, headers: Any = None
+    ) -> tuple[int, str]:
+        async with self.session.request(method, path, data=data, headers=headers) as response:
+            return response.status, await response.text()
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+CLIENTS = {"aiohttp": AiohttpVoter, "httpx": HttpxVoter}
+
+
 async def voter(
     base: str,
     tournament: int,
     deadline: float,
     run: Run,
     rng: random.Random,
-    follow_link: bool = False,
+    browser: str = "js",
+    client: str = "aiohttp",
 ) -> None:
-    """One voter, as the browser does it: GET a battle, then POST votes; while battles are
-    plentiful each reveal brings the next battle (vote.js shows it without a request), so
-    the next vote is a POST straight away; otherwise the voter GETs the next one.
-    ``follow_link``: as a browser without JavaScript, GET the "Next battle" link instead."""
+    """One voter, as the browser does it: GET a battle, then POST votes. While battles are
+    plentiful each reveal brings the next battle, so the next vote is a POST straight away;
+    otherwise the voter GETs the next one. ``browser``: "js" posts as vote.js does (the
+    reveal and the next battle as JSON); "page" as a browser without JavaScript whose
+    reveal page holds the next battle; "link" as one that follows the "Next battle" link
+    (a GET per vote)."""
     url = f"/tournaments/{tournament}/vote/"
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        page: str | None = None  # the last reveal, when it brought the next battle
+    headers = {"Referer": base + url}
+    if browser == "js":
+        headers["Accept"] = "application/json"
+    http = CLIENTS[client](base)
+    try:
+        form: dict[str, str] | None = None  # the next battle's, when the reveal brought it
         link = url
         while time.perf_counter() < deadline:
-            if page is None:
+            if form is None:
                 t0 = time.perf_counter()
                 try:
-                    got = await client.get(link)
-                except httpx.HTTPError as e:
+                    status, page = await http.request("GET", link)
+                except http.errors as e:
                     run.errors[f"GET {type(e).__name__}"] += 1
                     continue
-                run.gets.append((t0, time.perf_counter(), got.status_code))
-                if got.status_code != 200:
-                    run.errors[f"GET {got.status_code}"] += 1
+                run.gets.append((t0, time.perf_counter(), status))
+                if status != 200:
+                    run.errors[f"GET {status}"] += 1
                     continue
-                page = got.text
-            battle, key, csrf = (
-                BATTLE_FIELD.search(page),
-                KEY_FIELD.search(page),
-                CSRF_FIELD.search(page),
-            )
-            page = None
-            if not (battle and key and csrf):
-                run.no_battle += 1
-                await asyncio.sleep(0.1)
-                continue
-            form = {
-                "csrfmiddlewaretoken": csrf.group(1),
-                "battle": battle.group(1),
-                "idempotency_key": key.group(1),
-                "outcome": rng.choice(OUTCOMES),
-            }
+                form = page_form(page)
+                if form is None:
+                    run.no_battle += 1
+                    await asyncio.sleep(0.1)
+                    continue
+            battle = form["battle"]
+            data = {**form, "outcome": rng.choice(OUTCOMES)}
             t2 = time.perf_counter()
             try:
-                resp = await client.post(url, data=form, headers={"Referer": base + url})
-            except httpx.HTTPError as e:
+                status, body = await http.request("POST", url, data=data, headers=headers)
+            except http.errors as e:
                 run.errors[f"POST {type(e).__name__}"] += 1
+                form = None
                 continue
             t3 = time.perf_counter()
-            run.posts.append((t2, t3, resp.status_code, battle.group(1)))
-            link = url
-            if resp.status_code != 200:
-                run.errors[f"POST {resp.status_code}"] += 1
-            elif 'id="upcoming"' in resp.text:
-                if follow_link:
-                    link = url + "?battle=" + BATTLE_FIELD.findall(resp.text)[-1]
-                else:
-                    page = resp.text
+            run.posts.append((t2, t3, status, battle))
+            link, form = url, None
+            if status != 200:
+                run.errors[f"POST {status}"] += 1
+                continue
+            form = next_form(browser, body, form=data)
+            if form is not None and browser == "link":
+                link, form = f"{url}?battle={form['battle']}", None
+    finally:
+        await http.aclose()
+
+
+def page_form(page: str) -> dict[str, str] | None:
+    """The vote form's fields in a page, if it shows a battle."""
+    battle, key, csrf = BATTLE_FIELD.search(page), KEY_FIELD.search(page), CSRF_FIELD.search(page)
+    if not (battle and key and csrf):
+        return None
+    return {
+        "csrfmiddlewaretoken": csrf.group(1),
+        "battle": battle.group(1),
+        "idempotency_key": key.group(1),
+    }
+
+
+def next_form(browser: str, body: str, *, form: dict[str, str]) -> dict[str, str] | None:
+    """The form of the battle the reveal brought, if any."""
+    if browser == "js":
+        upcoming = json.loads(body)["next"]
+        if upcoming is None:
+            return None
+        return {
+            "csrfmiddlewaretoken": form["csrfmiddlewaretoken"],
+            "battle": upcoming["battle"],
+            "idempotency_key": upcoming["idempotency_key"],
+        }
+    return page_form(body) if 'id="battle"' in body else None
 
 
 async def warm_up(args: argparse.Namespace, tournament: int) -> None:
@@ -645,7 +728,8 @@ async def load(
                 deadline,
                 run,
                 random.Random(i),
-                args.follow_link,
+                args.browser,
+                args.client,
             )
             for i in range(concurrency)
         )
@@ -834,9 +918,17 @@ def main() -> None:
         help="manage.py serve --workers N: N processes on one port (uvicorn's supervisor)",
     )
     parser.add_argument(
-        "--follow-link",
-        action="store_true",
-        help="voters GET the reveal's next-battle link (no JavaScript): two requests a vote",
+        "--client",
+        default="aiohttp",
+        choices=sorted(CLIENTS),
+        help="the voters' HTTP client (aiohttp: pip install -e '.[bench]')",
+    )
+    parser.add_argument(
+        "--browser",
+        default="js",
+        choices=["js", "page", "link"],
+        help="voters post as vote.js (JSON reveal), as a browser without JavaScript (the"
+        " reveal page), or one that GETs the reveal's next-battle link (two requests a vote)",
     )
     parser.add_argument("--db", default="arena_bench")
     parser.add_argument("--pg-host", default="127.0.0.1")

@@ -101,9 +101,9 @@ def _forget_scheduled_publishes() -> None:
     "publish already queued" key (up to 10 s old) would swallow this test's publishes."""
     from django.core.cache import cache
 
-    from arena.services.tournaments import _results_key
+    from arena.services.tournaments import results_scheduled_key
 
-    pattern = cache.make_key(_results_key(0)).removesuffix("0") + "*"
+    pattern = cache.make_key(results_scheduled_key(0)).removesuffix("0") + "*"
     if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):  # Redis
         client = cache._cache.get_client(write=True)
         for key in client.scan_iter(match=pattern):

@@ -486,7 +486,7 @@ RESULTS_WINDOW_S = 0.5
 RESULTS_WINDOW_PER_PUBLISH_S = 3.0
 
 
-def _results_key(tournament_id: int) -> str:
+def results_scheduled_key(tournament_id: int) -> str:
     return f"arena:leaderboard-scheduled:{tournament_id}"
 
 
@@ -500,11 +500,20 @@ def tournament_schedule_results(*, tournament_id: int) -> None:
     transaction.on_commit(lambda: _schedule_results(tournament_id), robust=True)
 
 
+# The scheduled key lives longer than the window so a lost task cannot block updates for good.
+RESULTS_KEY_TIMEOUT_S = RESULTS_WINDOW_S * 20
+
+
 def _schedule_results(tournament_id: int) -> None:
-    key = _results_key(tournament_id)
-    # The key lives longer than the window so a lost task cannot block updates for good.
-    if not cache.add(key, 1, timeout=RESULTS_WINDOW_S * 20):
-        return  # a publish is already queued, and will see this verdict: one round trip
+    if cache.add(results_scheduled_key(tournament_id), 1, timeout=RESULTS_KEY_TIMEOUT_S):
+        tournament_queue_results(tournament_id=tournament_id)
+    # else a publish is already queued, and will see this verdict: one round trip
+
+
+def tournament_queue_results(*, tournament_id: int) -> None:
+    """Queue the publish, once this verdict's caller has added its scheduled key
+    (``results_scheduled_key``: the cache's ``add``, or arena.fastvote's own Redis client)."""
+    key = results_scheduled_key(tournament_id)
     last = cache.get(_results_cost_key(tournament_id)) or 0.0
     window = max(RESULTS_WINDOW_S, RESULTS_WINDOW_PER_PUBLISH_S * last)
     if window > RESULTS_WINDOW_S:
@@ -521,7 +530,7 @@ def _schedule_results(tournament_id: int) -> None:
 def tournament_results_publish(*, tournament_id: int) -> None:
     """The worker's publish: the leaderboard fitted on every committed verdict, progress,
     and the global leaderboards' nudge."""
-    cache.delete(_results_key(tournament_id))
+    cache.delete(results_scheduled_key(tournament_id))
     tournament = Tournament.objects.filter(pk=tournament_id).first()
     if tournament is None:
         return

@@ -83,7 +83,11 @@ class Reveal:
 
 
 def battle_next(
-    *, tournament: Tournament, session_key: str, hint: uuid.UUID | str | None = None
+    *,
+    tournament: Tournament,
+    session_key: str,
+    user_id: int | None = None,
+    hint: uuid.UUID | str | None = None,
 ) -> Battle | None:
     """This voter's open battle, or a newly assigned one; None when none is ready.
 
@@ -102,15 +106,17 @@ def battle_next(
             return shown
     # A reload shows the same battle instead of drawing a new one.
     held = _battle_held(tournament, session_key)
-    return held or battle_claim(tournament=tournament, session_key=session_key)
+    return held or battle_claim(tournament=tournament, session_key=session_key, user_id=user_id)
 
 
-def battle_after_vote(*, tournament: Tournament, session_key: str, reveal: Reveal) -> Battle | None:
+def battle_after_vote(
+    *, tournament: Tournament, session_key: str, reveal: Reveal, user_id: int | None = None
+) -> Battle | None:
     """The battle the reveal brings, claimed ahead (``battle_claim``); for a replayed vote,
     the one its first request claimed, if any, rather than a second the voter would hold."""
     if reveal.replayed:
         return _battle_held(tournament, session_key)
-    return battle_claim(tournament=tournament, session_key=session_key, ahead=True)
+    return battle_claim(tournament=tournament, session_key=session_key, user_id=user_id, ahead=True)
 
 
 def _battle_held(tournament: Tournament, session_key: str) -> Battle | None:
@@ -123,8 +129,11 @@ def _battle_held(tournament: Tournament, session_key: str) -> Battle | None:
 CLAIM_CANDIDATES = 20
 
 
-def battle_claim(*, tournament: Tournament, session_key: str, ahead: bool = False) -> Battle | None:
-    """Assign this voter a new battle (one no one holds, or whose holder walked away).
+def battle_claim(
+    *, tournament: Tournament, session_key: str, user_id: int | None = None, ahead: bool = False
+) -> Battle | None:
+    """Assign this voter (a session, and the user signed in to it) a new battle: one no one
+    holds, or whose holder walked away.
 
     ``ahead``: the voter has not asked for it yet (it comes with the reveal of their vote),
     and may leave instead, holding it for BATTLE_LEASE. So it is claimed only while plenty
@@ -141,7 +150,7 @@ def battle_claim(*, tournament: Tournament, session_key: str, ahead: bool = Fals
     # its row; each starts at its own place among the earliest ones instead.
     start = zlib.crc32(session_key.encode()) % len(candidates) if candidates else 0
     for pk in candidates[start:] + candidates[:start]:
-        if _CLAIM.run(match=pk, stale=stale, session=session_key, now=now):
+        if _CLAIM.run(match=pk, stale=stale, session=session_key, user=user_id, now=now):
             return _battle(_BATTLE_BY_MATCH, pk, tournament, session_key)
     return None
 
@@ -178,6 +187,7 @@ _CLAIM = Prepared(
     ),
     update={
         "voter_session": Param("session", CharField()),
+        "voter_user_id": Param("user", IntegerField()),
         "claimed_at": Param("now", DateTimeField()),
     },
 )
@@ -245,11 +255,11 @@ def vote_record(
         raise VoteRefused("outcome", f"one of {', '.join(OUTCOMES)}")
     if not idempotency_key or len(idempotency_key) > 64:
         raise VoteRefused("idempotency_key", "required, at most 64 characters")
-    ip_hash = _ip_hash(ip)
+    ip_hash = vote_ip_hash(ip)
     try:
         _check_limits(session_key=session_key, user_id=user_id, ip_hash=ip_hash)
         match, contestants = _ballot(public_id)
-        positions, both_bad = _tiers(len(contestants), outcome, ranks)
+        positions, both_bad = vote_tiers(len(contestants), outcome, ranks)
         ranking = [[contestants[p][0] for p in tier] for tier in positions]
         names = dict(contestants)
         with transaction.atomic():
@@ -280,7 +290,7 @@ def vote_record(
         if replay is None:
             raise
         return replay
-    return _reveal(match.public_id, contestants, ranking, both_bad)
+    return reveal_of(match.public_id, contestants, ranking, both_bad)
 
 
 # In the model's field order, as Model.from_db takes them.
@@ -313,7 +323,9 @@ def _ballot(public_id: uuid.UUID | str) -> tuple[Match, list[tuple[int, str]]]:
     return match, [(row[-2], row[-1]) for row in rows]
 
 
-def _tiers(answers: int, outcome: str, ranks: Sequence[int] | None) -> tuple[list[list[int]], bool]:
+def vote_tiers(
+    answers: int, outcome: str, ranks: Sequence[int] | None
+) -> tuple[list[list[int]], bool]:
     """The verdict as tiers of answer positions, and whether both answers were bad."""
     if ranks is not None:
         return ranks_to_tiers(ranks, answers), False
@@ -332,7 +344,7 @@ def _refusal(match: Match, session_key: str) -> VoteRefused:
     return VoteRefused("battle", "this battle cannot take a vote now")
 
 
-def _ip_hash(ip: str) -> str:
+def vote_ip_hash(ip: str) -> str:
     if not ip:
         return ""
     return hmac.new(settings.SECRET_KEY.encode(), ip.encode(), hashlib.sha256).hexdigest()[:32]
@@ -375,10 +387,10 @@ def _replay(idempotency_key: str, public_id: uuid.UUID | str) -> Reveal | None:
         raise VoteRefused("idempotency_key", "already used for another battle")
     entries = vote.match.entries.order_by("position")
     contestants = list(entries.values_list("contestant_id", "contestant__name"))
-    return _reveal(vote.match.public_id, contestants, vote.ranking, vote.both_bad, replayed=True)
+    return reveal_of(vote.match.public_id, contestants, vote.ranking, vote.both_bad, replayed=True)
 
 
-def _reveal(
+def reveal_of(
     public_id: uuid.UUID,
     contestants: list[tuple[int, str]],
     ranking: Sequence[Sequence[int]],

@@ -35,6 +35,7 @@ from arena.selectors import (
 )
 from arena.services.tournaments import tournament_create
 from arena.services.voting import VoteRefused, battle_after_vote, battle_next, vote_record
+from arena.views.vote_json import posted_ranks, refusal_payload, reveal_payload
 
 log = logging.getLogger(__name__)
 
@@ -163,45 +164,45 @@ def _session_key(request: HttpRequest) -> str:
     return str(request.session.session_key)
 
 
-def _posted_ranks(request: HttpRequest) -> list[int] | None:
-    """``rank_0``… ``rank_{K-1}`` from a K-wise form; None for a pairwise vote."""
-    keys = sorted((k for k in request.POST if k.startswith("rank_")), key=lambda k: k[5:].zfill(3))
-    if not keys:
-        return None
-    try:
-        return [int(request.POST[k]) for k in keys]
-    except ValueError:
-        return [0] * len(keys)  # refused by the service with the reason
-
-
 def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
     """GET: an anonymous battle. POST: count the vote and reveal the models.
 
-    While plenty of battles are free, the reveal carries the voter's next one, shown when
-    they press "Next battle" (static/arena/vote.js): one request per vote. Its link names
-    that battle (``?battle=``, found by its unique id) for a reload or a browser without
-    JavaScript.
+    The reveal carries the voter's next battle while plenty are free, so a vote is one
+    request. vote.js asks for it as JSON (``Accept: application/json``) and shows it
+    without a page load; without JavaScript the reveal is a page that holds the next
+    battle hidden, and its link names that battle (``?battle=``, found by its unique id).
+    In services mode arena.fastvote answers most JSON votes before they get here.
     """
     tournament = tournament_by_pk(tournament_id)
     if tournament is None:
         raise Http404("No such tournament.")
     session_key = _session_key(request)
+    user_id = request.user.pk if request.user.is_authenticated else None
     if request.method == "POST":
+        wants_json = "application/json" in request.headers.get("Accept", "")
         try:
             reveal = vote_record(
                 public_id=request.POST.get("battle", ""),
                 outcome=request.POST.get("outcome", ""),
-                ranks=_posted_ranks(request),
+                ranks=posted_ranks(request.POST),
                 idempotency_key=request.POST.get("idempotency_key", ""),
                 session_key=session_key,
-                user_id=request.user.pk if request.user.is_authenticated else None,
+                user_id=user_id,
                 ip=request.META.get("REMOTE_ADDR", ""),
             )
         except VoteRefused as refused:
+            payload, status = refusal_payload(refused)
+            if wants_json:
+                return JsonResponse(payload, status=status)
             context = {"tournament": tournament, "refused": refused}
-            status = 429 if refused.field == "rate" else 409
             return render(request, "arena/vote_refused.html", context, status=status)
-        upcoming = battle_after_vote(tournament=tournament, session_key=session_key, reveal=reveal)
+        upcoming = battle_after_vote(
+            tournament=tournament, session_key=session_key, user_id=user_id, reveal=reveal
+        )
+        if wants_json:
+            return JsonResponse(
+                reveal_payload(tournament_id=tournament.pk, reveal=reveal, battle=upcoming)
+            )
         context = {
             "tournament": tournament,
             "reveal": reveal,
@@ -210,7 +211,10 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
         }
         return render(request, "arena/reveal.html", context)
     battle = battle_next(
-        tournament=tournament, session_key=session_key, hint=request.GET.get("battle")
+        tournament=tournament,
+        session_key=session_key,
+        user_id=user_id,
+        hint=request.GET.get("battle"),
     )
     context = {"tournament": tournament, "battle": battle, "idempotency_key": uuid.uuid4().hex}
     return render(request, "arena/vote.html", context)

@@ -121,17 +121,43 @@ def test_the_global_feed_announces_each_verdict(make_tournament, publish_now) ->
 
 
 def test_a_client_that_hears_nothing_for_a_while_still_gets_the_next_event() -> None:
-    # The Redis layer waits for messages in blocking pops of brpop_timeout seconds; a read
-    # timeout on its connections no longer than that dropped quiet sockets (redis-py 8).
-    from channels.layers import get_channel_layer
+    # A read timeout on the Redis layer's connections once dropped sockets quiet for that
+    # long (redis-py 8): quiet here for longer than it.
+    from django.conf import settings
 
-    quiet = getattr(get_channel_layer(), "brpop_timeout", 0) * 2 + 1
+    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts", [{}])
+    quiet = hosts[0].get("socket_timeout", 0) + 1
 
     async def scenario() -> None:
         communicator = await connect(8)
         assert await communicator.receive_nothing(timeout=quiet, interval=0.5)
         await live.async_publish(live.tournament_group(8), event(8))
         assert await communicator.receive_json_from(timeout=5) == dict(event(8))
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_forwarding_an_event_does_not_touch_the_database_connections(monkeypatch) -> None:
+    """Channels closes stale database connections (in a thread) before each handler; these
+    consumers use no database, so each event goes out without that hop."""
+    import channels.consumer
+
+    hops: list[str] = []
+
+    async def close_old_connections() -> None:
+        hops.append("closed")
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", close_old_connections)
+
+    async def scenario() -> None:
+        communicator = await connect(43)
+        hops.clear()  # connecting may close them (the handshake's handlers)
+        for _ in range(3):
+            await live.async_publish(live.tournament_group(43), event(43))
+        for _ in range(3):
+            assert await communicator.receive_json_from(timeout=5) == dict(event(43))
+        assert hops == []
         await communicator.disconnect()
 
     async_to_sync(scenario)()

@@ -139,14 +139,14 @@ def test_the_reveal_brings_the_next_battle_so_a_voter_needs_one_request_per_vote
         assert "Thanks for your vote" in page
         voted.add(battle)
         if n < 2:  # the next battle is in the reveal, hidden until "Next battle"
-            assert '<section id="upcoming" hidden' in page
+            assert '<section id="battle" hidden' in page
             upcoming = hidden(page, "battle")
             assert upcoming not in voted
             assert f'href="{url}?battle={upcoming}"' in page
             names = Contestant.objects.values_list("name", flat=True)
-            after_reveal = page[page.index('id="upcoming"') :]
+            after_reveal = page[page.index('id="battle"') :]
             assert not any(name in after_reveal for name in names)
-    assert "upcoming" not in page  # no battle left
+    assert 'id="battle"' not in page  # no battle left
     assert Vote.objects.count() == 3
 
 
@@ -174,7 +174,7 @@ def test_when_few_battles_are_free_the_reveal_holds_none_for_a_voter_who_may_lea
     client, url, page = _voter_at(t)
     form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "tie"}
     reveal = client.post(url, form).content.decode()
-    assert "upcoming" not in reveal and f'id="next-battle" href="{url}"' in reveal
+    assert 'id="battle"' not in reveal and f'id="next-battle" href="{url}"' in reveal
     assert t.matches.exclude(voter_session="").count() == 1  # only the one voted
 
 
@@ -226,3 +226,53 @@ def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
     assert not sorted_by_default, sorted_by_default
     # Tournament, battle by its id, session.
     assert len(get.captured_queries) <= 3, get.captured_queries
+
+
+def test_a_vote_asked_as_json_answers_the_reveal_and_the_next_battle_rendered_blind(
+    human_tournament_of, plenty
+) -> None:
+    t = human_tournament_of(3)
+    client, url, page = _voter_at(t)
+    voted = hidden(page, "battle")
+    form = {"battle": voted, "idempotency_key": "k", "outcome": "a"}
+    answer = client.post(url, form, headers={"Accept": "application/json"}).json()
+    entries = list(t.matches.get(public_id=voted).entries.order_by("position"))
+    names = [e.contestant.name for e in entries]
+    assert answer["reveal"] == {
+        "battle": voted,
+        "models": names,
+        "ranking": [[names[0]], [names[1]]],
+        "both_bad": False,
+    }
+    upcoming = answer["next"]
+    held = t.matches.get(voter_session=client.session.session_key, status="awaiting_vote")
+    assert upcoming["battle"] == str(held.public_id) and upcoming["url"] == (
+        f"{url}?battle={held.public_id}"
+    )
+    assert len(upcoming["answers_html"]) == 2 and upcoming["idempotency_key"]
+    assert upcoming["prompt_html"].startswith("<p>") and answer["url"] == url
+    shown = str(upcoming)
+    assert not any(name in shown for name in Contestant.objects.values_list("name", flat=True))
+
+
+def test_a_refused_json_vote_names_its_reason_as_the_api_does(tournament) -> None:
+    page = Client().get(f"/tournaments/{tournament.pk}/vote/").content.decode()
+    form = {"battle": hidden(page, "battle"), "idempotency_key": "zz", "outcome": "a"}
+    response = Client().post(
+        f"/tournaments/{tournament.pk}/vote/", form, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 409
+    assert response.json() == {"errors": {"battle": ["this battle was not shown to you"]}}
+
+
+def test_a_battle_shown_to_a_signed_in_voter_is_held_for_their_user_too(
+    human_tournament_of, django_user_model
+) -> None:
+    t = human_tournament_of(3)
+    user = django_user_model.objects.create_user("voter", password="pw-for-tests")
+    client = Client()
+    client.force_login(user)
+    battle = hidden(client.get(f"/tournaments/{t.pk}/vote/").content.decode(), "battle")
+    assert t.matches.get(public_id=battle).voter_user_id == user.pk
+    anonymous = hidden(Client().get(f"/tournaments/{t.pk}/vote/").content.decode(), "battle")
+    assert t.matches.get(public_id=anonymous).voter_user_id is None

@@ -124,19 +124,45 @@ def test_while_battles_are_plenty_next_battle_shows_the_one_that_came_with_the_r
     for _ in range(40):  # until the workers have the answers of 20+ battles ready
         voter.goto(vote_url)
         expect(voter.locator("h2", has_text="Answer A")).to_be_visible(timeout=30_000)
+        voter.evaluate("window.__sameDocument = true")
         voter.keyboard.press("3")  # tie
         expect(voter.locator("h1")).to_have_text("Thanks for your vote")
-        if voter.locator("#upcoming").count():
-            break
-    assert voter.locator("#upcoming").is_hidden()
+        # The reveal came as JSON into the same page (vote.js), not as a page load.
+        assert voter.evaluate("window.__sameDocument") is True
+        if "?battle=" in voter.locator("#next-battle").get_attribute("href"):
+            break  # it brought the next battle
+    assert voter.locator("#battle").is_hidden()
     voter.keyboard.press("1")  # the next battle is not shown yet: no vote
-    voter.evaluate("window.__sameDocument = true")
     requests.clear()
     voter.click("#next-battle")
     expect(voter.locator("h1")).to_have_text("Which answer is better?")
-    expect(voter.locator("#upcoming h2", has_text="Answer B")).to_be_visible()
+    expect(voter.locator("#battle h2", has_text="Answer B")).to_be_visible()
     assert voter.evaluate("window.__sameDocument") is True and requests == []
     assert "?battle=" in voter.url and voter.locator("#reveal").is_hidden()
+    assert not any(name in voter.content() for name in MODELS)  # the last reveal is gone
     voter.keyboard.press("2")
     expect(voter.locator("h1")).to_have_text("Thanks for your vote")
     assert requests == ["POST"]  # one request for the vote, none for the battle
+    assert len(voter.locator(".reveal li strong").all_text_contents()) == 2
+
+
+def test_a_vote_the_server_refuses_falls_back_to_the_page_that_says_why(
+    demo_site: str, browser: Browser
+) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{demo_site}/tournaments/2/vote/")
+    expect(page.locator("h2", has_text="Answer A")).to_be_visible(timeout=30_000)
+    # The same voter's other tab votes on this battle first.
+    form = {
+        name: page.locator(f'input[name="{name}"]').first.get_attribute("value")
+        for name in ("csrfmiddlewaretoken", "battle")
+    }
+    other_tab = page.request.post(
+        f"{demo_site}/tournaments/2/vote/",
+        form={**form, "idempotency_key": "other-tab", "outcome": "b"},
+        headers={"Accept": "application/json", "Referer": page.url},
+    )
+    assert other_tab.status == 200
+    page.keyboard.press("1")
+    expect(page.locator("h1")).to_have_text("Vote not counted")
+    expect(page.locator(".errorlist")).to_have_text("this battle already has its vote")
