@@ -263,10 +263,12 @@ class FastVote:
         )
 
     async def _connections(self) -> Any:
-        if self._pool is None:  # opened in the server's event loop, on the first vote
+        """The pool, opened in the server's event loop on the first vote (``open`` is
+        idempotent: votes that arrive while it opens wait for it)."""
+        if self._pool is None:
             from psycopg_pool import AsyncConnectionPool
 
-            pool = AsyncConnectionPool(
+            self._pool = AsyncConnectionPool(
                 kwargs={
                     **_connection_params(),
                     "autocommit": True,
@@ -276,8 +278,8 @@ class FastVote:
                 max_size=self.pool_size,
                 open=False,
             )
-            await pool.open()
-            self._pool = pool
+        if self._pool.closed:
+            await self._pool.open()
         return self._pool
 
     async def _after_commit(
