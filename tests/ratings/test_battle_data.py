@@ -116,13 +116,23 @@ def test_a_ranking_of_k_entries_decomposes_into_k_choose_2_pairs() -> None:
         ([["a"], []], "empty tier"),
         ([["a"], ["a"]], "listed twice"),
         (["ab", "c"], "not a string"),
+        ([["a"], [["b"]]], "non-empty strings"),  # unhashable: checked outside the cache
     ],
 )
 def test_malformed_rankings_are_rejected_with_a_reason(
     ranking: list[list[str]], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
-        ranking_to_pairs(ranking)
+    for _ in range(2):  # and again: a refusal is not cached as a result
+        with pytest.raises(ValueError, match=message):
+            ranking_to_pairs(ranking)
+
+
+def test_the_pairs_of_a_ranking_are_a_fresh_list_each_time() -> None:
+    """Rankings are checked and decomposed once each (a cache), and callers may still
+    change what they get."""
+    first = ranking_to_pairs([["a"], ["b"]])
+    first.append(("x", "y", Outcome.TIE))
+    assert ranking_to_pairs([["a"], ["b"]]) == [("a", "b", Outcome.A_WINS)]
 
 
 def test_rankings_become_weighted_battles_unit_or_per_ranking() -> None:
