@@ -27,8 +27,7 @@ class TournamentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As Channels' dispatch, without closing stale database connections first: these
         consumers never use the database, and that close is a hop to a thread and back
-        for every event to every watcher (about a tenth of the web server's CPU under
-        load; benchmarks/README.md, "Web load")."""
+        for every event to every watcher."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
