@@ -2,15 +2,16 @@
 
 A vote through Django costs the web server about 10 ms of CPU (its request cycle, the ORM,
 a thread hand-off; benchmarks/README.md, "Web load"), which caps two cores near 100 votes
-a second. Here the common case of ``POST /tournaments/<id>/vote/`` with ``Accept:
-application/json`` is answered without them: the same checks (Django's CSRF middleware
-on the request, the battle held by this session, the vote limits), then two statements in
-one transaction on an async PostgreSQL connection, then the next battle in one more, and
-the same JSON that ``views.vote`` answers (``views.vote_json``).
+a second. Here the common case, an anonymous voter's ``POST /tournaments/<id>/vote/``
+with ``Accept: application/json``, is answered without them: the same checks (Django's
+CSRF middleware on the request, the battle held by this session, the vote limits), then
+two statements in one transaction on an async PostgreSQL connection, then the next battle
+in one more, and the same JSON that ``views.vote`` answers (``views.vote_json``).
 
-Anything else goes on to Django untouched, and so does any vote this path cannot count
-(a refusal, a replay of a key, no session yet, bad input, a database error before the
-commit): it rolled back, and Django gives the answer with its reason. The rules that stay
+Anything else goes on to Django untouched, and so does any vote this path does not count
+(a signed-in voter's, whose session Django checks; a refusal, a replay of a key, no
+session yet, bad input, a database error before the commit): it rolled back, and Django
+gives the answer with its reason. After the commit nothing goes to Django. The rules that stay
 in Python (the verdict's tiers, the Elo update, the reveal, the IP hash) are the services'
 own functions; the SQL below mirrors the ORM statements of ``vote_record`` and
 ``battle_claim``, and tests/arena/test_fastvote.py holds the two paths to the same rows
@@ -20,6 +21,7 @@ and answers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import logging
@@ -38,6 +40,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
 from arena import live
+from arena.markdown import CACHED_CHARS
 from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
@@ -73,10 +76,16 @@ from arena.views.vote_json import posted_ranks, reveal_payload
 log = logging.getLogger(__name__)
 
 VOTE_PATH = re.compile(r"^/tournaments/(\d+)/vote/$")
+# What Django's session keys look like (32 of [a-z0-9]); the API's voters ("user:<id>")
+# and anything else are not sessions.
+_SESSION_KEY = re.compile(r"[a-z0-9]{8,40}")
 # A vote's form is a few hundred bytes; anything larger is not vote.js's.
 BODY_MAX = 16 * 1024
-# Connections to PostgreSQL per server process for this path (Django keeps its own pool).
+# Connections to PostgreSQL per server process for this path (Django keeps its own pool),
+# and how long a vote waits for one before it goes to Django instead.
 POOL_SIZE = 4
+POOL_WAIT_S = 5.0
+REDIS_TIMEOUT_S = 5.0
 
 
 class _Delegate(Exception):
@@ -114,16 +123,15 @@ SELECT t.id, t.round, t.slot, t.voter_user_id, e.contestant_id, e.name,
 FROM taken t CROSS JOIN entries e LEFT JOIN locked s ON s.contestant_id = e.contestant_id
 ORDER BY e.position
 """
-# The three vote limits in one count (as voting._check_limits).
+# The three vote limits of an anonymous voter in one count (as voting._check_limits).
 LIMITS = f"""
-SELECT count(*) FILTER (WHERE {{voter}} AND created_at >= %(minute)s),
-       count(*) FILTER (WHERE {{voter}}),
+SELECT count(*) FILTER (WHERE session_key = %(session)s AND created_at >= %(minute)s),
+       count(*) FILTER (WHERE session_key = %(session)s),
        count(*) FILTER (WHERE ip_hash = %(ip)s AND %(ip)s <> '')
 FROM {_V}
-WHERE ({{voter}} OR (ip_hash = %(ip)s AND %(ip)s <> '')) AND created_at >= %(day)s
+WHERE (session_key = %(session)s OR (ip_hash = %(ip)s AND %(ip)s <> ''))
+  AND created_at >= %(day)s
 """
-LIMITS_BY_USER = LIMITS.format(voter="user_id = %(user)s")
-LIMITS_BY_SESSION = LIMITS.format(voter="session_key = %(session)s")
 # The judgment, the standings and the vote in one statement; a used idempotency key fails
 # it whole (the unique constraint), and the transaction rolls back.
 RECORD = f"""
@@ -139,7 +147,7 @@ WITH judgment AS (
 )
 INSERT INTO {_V} (match_id, user_id, session_key, ip_hash, idempotency_key, ranking,
                   both_bad, created_at)
-VALUES (%(match)s, %(user)s, %(session)s, %(ip)s, %(key)s, %(ranking)s::jsonb, %(both_bad)s,
+VALUES (%(match)s, NULL, %(session)s, %(ip)s, %(key)s, %(ranking)s::jsonb, %(both_bad)s,
         %(now)s)
 """
 # The voter's next battle, claimed ahead only while plenty are free (as battle_claim with
@@ -157,7 +165,7 @@ WITH free AS (
                 AND status = '{TournamentStatus.RUNNING.value}' AND judge_id IS NULL)
   ORDER BY round, slot LIMIT 1 FOR UPDATE SKIP LOCKED
 ), claimed AS (
-  UPDATE {_M} m SET voter_session = %(session)s, voter_user_id = %(user)s, claimed_at = %(now)s
+  UPDATE {_M} m SET voter_session = %(session)s, voter_user_id = NULL, claimed_at = %(now)s
   FROM pick WHERE m.id = pick.id
   RETURNING m.id, m.public_id, m.prompt_id
 )
@@ -197,6 +205,8 @@ class FastVote:
             await self.app(scope, receive, send)
             return
         body, complete = await _read_body(receive)
+        if body is None:
+            return  # the client left before its vote was read: nothing to answer
         answer = None
         if complete:
             try:
@@ -223,19 +233,48 @@ class FastVote:
         ballot = self._ballot(scope, body)
         pool = await self._connections()
         async with pool.connection() as conn:
-            match, contestants, user = await _record(conn, ballot)
-            # Committed: what the vote owes the tournament, then its next battle. A failure
-            # from here on still goes to Django, which replays the key: the same reveal.
-            await self._after_commit(ballot.tournament, match, contestants)
-            upcoming = await _claim_next(conn, ballot, user)
-            if upcoming is None and not await _any_open(conn, ballot.tournament):
+            match, contestants = await _record(conn, ballot)
+        # Committed. Nothing goes to Django from here on: it would only replay the key and
+        # skip what the vote still owes. Each step that fails is logged and the answer goes
+        # out without it, and a client that leaves does not cancel them.
+        return await asyncio.shield(self._after_commit(pool, ballot, match, contestants))
+
+    async def _after_commit(
+        self, pool: Any, ballot: Ballot, match: dict[str, Any], contestants: list[tuple[int, str]]
+    ) -> dict[str, Any]:
+        """Publish the match, schedule the refit, claim the next battle, and queue the next
+        round once no match is open (or when that cannot be checked: an advance with
+        nothing to do is a no-op)."""
+        await self._publish(ballot.tournament, match, contestants)
+        try:
+            if await self._results_claimed(ballot.tournament):
+                await asyncio.to_thread(tournament_queue_results, tournament_id=ballot.tournament)
+        except Exception:
+            log.exception("could not schedule the results of tournament %s", ballot.tournament)
+        upcoming, idle = None, True
+        try:
+            async with pool.connection() as conn:
+                upcoming = await _claim_next(conn, ballot)
+                idle = upcoming is None and not await _any_open(conn, ballot.tournament)
+        except Exception:
+            log.exception("could not claim a next battle in tournament %s", ballot.tournament)
+        if idle:
+            try:
                 await asyncio.to_thread(_advance, ballot.tournament)
+            except Exception:
+                log.exception("could not queue the next round of %s", ballot.tournament)
         reveal = reveal_of(match["public_id"], contestants, match["ranking"], match["both_bad"])
-        return reveal_payload(tournament_id=ballot.tournament, reveal=reveal, battle=upcoming)
+        answer = functools.partial(
+            reveal_payload, tournament_id=ballot.tournament, reveal=reveal, battle=upcoming
+        )
+        if upcoming and any(len(t) > CACHED_CHARS for t in (upcoming.prompt, *upcoming.answers)):
+            return await asyncio.to_thread(answer)  # Markdown too long to cache: not in the loop
+        return answer()
 
     def _ballot(self, scope: Any, body: bytes) -> Ballot:
         request = ASGIRequest(scope, io.BytesIO(body))
         try:
+            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
             self._csrf.process_request(request)
             refused = self._csrf.process_view(request, _vote_view(), (), {})
         except Exception:  # a host not allowed, say
@@ -250,8 +289,10 @@ class FastVote:
         key = request.POST.get("idempotency_key", "")
         outcome = request.POST.get("outcome", "")
         ranks = posted_ranks(request.POST)
-        if not session or not key or len(key) > 64 or (ranks is None and outcome not in OUTCOMES):
-            raise _Delegate  # a new voter (Django makes the session) or a refusal
+        if not _SESSION_KEY.fullmatch(session):
+            raise _Delegate  # a new voter (Django makes the session), or not a session key
+        if not key or len(key) > 64 or (ranks is None and outcome not in OUTCOMES):
+            raise _Delegate  # a refusal, with Django's reason
         return Ballot(
             tournament=int(VOTE_PATH.match(scope["path"]).group(1)),  # type: ignore[union-attr]
             battle=battle,
@@ -276,13 +317,14 @@ class FastVote:
                 },
                 min_size=1,
                 max_size=self.pool_size,
+                timeout=POOL_WAIT_S,
                 open=False,
             )
         if self._pool.closed:
             await self._pool.open()
         return self._pool
 
-    async def _after_commit(
+    async def _publish(
         self, tournament: int, match: dict[str, Any], contestants: list[tuple[int, str]]
     ) -> None:
         names = dict(contestants)
@@ -302,8 +344,6 @@ class FastVote:
             )
         except Exception:  # a lost live event is better than a failed vote (live.publish)
             log.exception("could not publish match.finished to tournament %s", tournament)
-        if await self._results_claimed(tournament):
-            await asyncio.to_thread(tournament_queue_results, tournament_id=tournament)
 
     async def _results_claimed(self, tournament: int) -> bool:
         """The cache's ``add`` of the scheduled key (tournament_schedule_results), on an
@@ -312,7 +352,11 @@ class FastVote:
         if self._redis is None:
             from redis.asyncio import Redis
 
-            self._redis = Redis.from_url(settings.REDIS_URL)
+            self._redis = Redis.from_url(
+                settings.REDIS_URL,
+                socket_timeout=REDIS_TIMEOUT_S,
+                socket_connect_timeout=REDIS_TIMEOUT_S,
+            )
         key = cache.make_and_validate_key(results_scheduled_key(tournament))
         timeout = int(RESULTS_KEY_TIMEOUT_S)
         return bool(await self._redis.set(key, 1, nx=True, ex=timeout))
@@ -327,14 +371,15 @@ def _is_json_vote(scope: Any) -> bool:
     )
 
 
-async def _read_body(receive: Any) -> tuple[bytes, bool]:
-    """The request body, if it fits BODY_MAX (``complete``); else what was read so far."""
+async def _read_body(receive: Any) -> tuple[bytes | None, bool]:
+    """The request body, if it fits BODY_MAX (``complete``); else what was read so far;
+    None if the client disconnected."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks), False
+            return None, False
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
         if size > BODY_MAX:
@@ -400,11 +445,9 @@ def _connection_params() -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in django_only}
 
 
-async def _record(
-    conn: Any, ballot: Ballot
-) -> tuple[dict[str, Any], list[tuple[int, str]], int | None]:
-    """Count the vote in one transaction: the match (with the verdict), its contestants
-    by position, and the user who holds the battle.
+async def _record(conn: Any, ballot: Ballot) -> tuple[dict[str, Any], list[tuple[int, str]]]:
+    """Count an anonymous voter's vote in one transaction: the match (with the verdict)
+    and its contestants by position.
 
     Pipelined: BEGIN goes with the battle's statement and COMMIT with the record, two
     round trips to PostgreSQL (three with the vote limits on)."""
@@ -424,15 +467,20 @@ async def _record(
             if any(row[6] is None for row in rows):
                 raise _Delegate  # a missing standings row: the ORM path creates it
             match_id, round_, slot, user = rows[0][:4]
+            if user is not None:
+                # A signed-in voter's: Django checks that the session still signs them in
+                # (a password changed elsewhere, a deactivated account), and the limits
+                # count the user's votes.
+                raise _Delegate
             contestants = [(row[4], row[5]) for row in rows]
             try:
                 positions, both_bad = vote_tiers(len(contestants), ballot.outcome, ballot.ranks)
             except VoteRefused:
                 raise _Delegate from None
             ranking = [[contestants[p][0] for p in tier] for tier in positions]
-            await _check_limits(conn, ballot, user, now)
+            await _check_limits(conn, ballot, now)
             standings = {row[4]: row[6:] for row in rows}
-            await _apply(conn, ballot, match_id, user, ranking, both_bad, standings, now)
+            await _apply(conn, ballot, match_id, ranking, both_bad, standings, now)
     except psycopg.Error as error:  # e.g. the key's unique constraint: a replay racing in
         raise _Delegate from error
     match = {
@@ -443,7 +491,7 @@ async def _record(
         "ranking": ranking,
         "both_bad": both_bad,
     }
-    return match, contestants, user
+    return match, contestants
 
 
 async def _rows(conn: Any, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -451,15 +499,13 @@ async def _rows(conn: Any, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     return list(await cursor.fetchall())
 
 
-async def _check_limits(conn: Any, ballot: Ballot, user: int | None, now: datetime) -> None:
+async def _check_limits(conn: Any, ballot: Ballot, now: datetime) -> None:
     limits = (settings.VOTES_PER_MINUTE, settings.VOTES_PER_DAY, settings.VOTES_PER_IP_PER_DAY)
     if not any(limits):
         return
-    sql = LIMITS_BY_USER if user else LIMITS_BY_SESSION
     (counts,) = await _rows(
         conn,
-        sql,
-        user=user,
+        LIMITS,
         session=ballot.session,
         ip=ballot.ip_hash,
         minute=now - timedelta(minutes=1),
@@ -473,7 +519,6 @@ async def _apply(
     conn: Any,
     ballot: Ballot,
     match_id: int,
-    user: int | None,
     ranking: list[list[int]],
     both_bad: bool,
     standings: dict[int, tuple[Any, ...]],
@@ -500,7 +545,6 @@ async def _apply(
             "wins": [s["wins"] for s in after],
             "ties": [int(s["ties"]) for s in after],
             "matches": [int(s["matches"]) for s in after],
-            "user": user,
             "session": ballot.session,
             "ip": ballot.ip_hash,
             "key": ballot.key,
@@ -508,14 +552,13 @@ async def _apply(
     )
 
 
-async def _claim_next(conn: Any, ballot: Ballot, user: int | None) -> Battle | None:
+async def _claim_next(conn: Any, ballot: Ballot) -> Battle | None:
     now = timezone.now()
     rows = await _rows(
         conn,
         CLAIM,
         tournament=ballot.tournament,
         session=ballot.session,
-        user=user,
         now=now,
         stale=now - BATTLE_LEASE,
         candidates=voting.CLAIM_CANDIDATES,

@@ -220,11 +220,11 @@ class Match(models.Model):
     voter_session = models.CharField(
         max_length=64, blank=True, help_text="The session a human battle was shown to."
     )
-    # The user signed in to that session, if any: a vote on the battle is theirs. Signing
-    # in or out changes the session key, so it is the user at the vote too (arena.fastvote
-    # reads it here instead of loading the session). A plain column, not a foreign key:
-    # adding it to a large table is then instant, and Vote.user is the record (a fast vote
-    # naming a deleted user fails its foreign key and goes to Django instead).
+    # The user signed in to that session, if any (None for an anonymous voter): the fast
+    # vote path (arena.fastvote) counts anonymous votes only, and leaves a signed-in
+    # voter's to Django, which checks that the session still signs them in. A plain
+    # column, not a foreign key, so adding it to a large table is instant; Vote.user is
+    # the record.
     voter_user_id = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

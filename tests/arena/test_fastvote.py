@@ -392,7 +392,9 @@ def test_a_fast_vote_publishes_its_match_and_schedules_the_refit_and_the_next_ro
     assert no_celery == [("publish_leaderboard", t.pk), ("advance_tournament", t.pk)]
 
 
-def test_a_signed_in_voters_fast_vote_is_theirs(human_tournament_of, django_user_model) -> None:
+def test_a_signed_in_voters_vote_goes_to_django_which_checks_their_session(
+    human_tournament_of, django_user_model
+) -> None:
     t = human_tournament_of(2)
     url = f"/tournaments/{t.pk}/vote/"
     user, session = signed_in(django_user_model, "voter")
@@ -405,8 +407,40 @@ def test_a_signed_in_voters_fast_vote_is_theirs(human_tournament_of, django_user
             return (await vote(voter, url, form, outcome="tie")).status_code
 
     assert run(site, scenario) == 200
+    assert t.matches.get().voter_user_id == user.pk
     assert Vote.objects.get().user_id == user.pk
+    assert site.reached_django == [("GET", url), ("POST", url)]
+
+
+@pytest.mark.parametrize("failing", ["_results_claimed", "_claim_next"])
+def test_a_step_after_the_commit_that_fails_leaves_the_vote_counted_and_the_round_advancing(
+    human_tournament_of, no_celery, monkeypatch, failing
+) -> None:
+    """Django would only replay the key: the fast path answers itself, without that step,
+    and queues the next round when it cannot tell whether a match is still open."""
+    t = human_tournament_of(2)  # one battle: the vote closes the round
+    url = f"/tournaments/{t.pk}/vote/"
+    no_celery.clear()
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("down")
+
+    if failing == "_claim_next":
+        monkeypatch.setattr(fastvote, "_claim_next", broken)
+    else:
+        monkeypatch.setattr(fastvote.FastVote, "_results_claimed", broken)
+    site = Site(fast=True)
+
+    async def scenario(site: Site) -> httpx.Response:
+        async with site.voter() as voter:
+            form = await open_battle(voter, url)
+            return await vote(voter, url, form, outcome="b")
+
+    response = run(site, scenario)
+    assert response.status_code == 200 and response.json()["next"] is None
+    assert Vote.objects.count() == 1
     assert site.reached_django == [("GET", url)]
+    assert ("advance_tournament", t.pk) in no_celery
 
 
 def test_a_key_used_on_another_battle_rolls_the_fast_vote_back_and_django_refuses_it(

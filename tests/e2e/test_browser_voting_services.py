@@ -106,9 +106,9 @@ def test_votes_from_the_page_are_counted_outside_django_without_a_page_load(
     expect(page.locator("h1")).to_have_text("Thanks for your vote")
 
     assert Vote.objects.filter(match__tournament=t).count() == 2 and len(posts) == 2
-    # The fast path's connections ran its after-commit statements (the next battle's
-    # claim, or the "no open match left" check): it counted the votes, not Django.
+    # A fast-path connection ran one of the statements that follow its commit (the next
+    # battle's claim, or the "no open match left" check): it counted votes, not Django.
     statements = fast_path_statements()
-    assert statements and all(
-        q.lstrip().startswith(("WITH free AS", "SELECT 1 FROM")) for q in statements
-    ), statements
+    assert any(q.lstrip().startswith(("WITH free AS", "SELECT 1 FROM")) for q in statements), (
+        statements
+    )
