@@ -17,6 +17,7 @@ from arena.selectors import tournament_leaderboard, tournament_progress, tournam
 from arena.services import tournaments as svc
 from arena.services.contestants import contestant_create
 from arena.services.voting import VoteRefused, battle_next, vote_record
+from arena.views.vote_json import refusal_payload, reveal_json
 
 api = NinjaAPI(title="Arena API", version="1")
 
@@ -205,14 +206,9 @@ def battles_vote(request: HttpRequest, battle: str, payload: VoteIn) -> Any:
             ip=request.META.get("REMOTE_ADDR", ""),
         )
     except VoteRefused as refused:
-        status = 429 if refused.field == "rate" else 409
-        return Status(status, {"errors": {refused.field: [refused.message]}})
-    return {
-        "battle": str(reveal.public_id),
-        "models": list(reveal.models),
-        "ranking": [list(t) for t in reveal.ranking],
-        "both_bad": reveal.both_bad,
-    }
+        errors, status = refusal_payload(refused)
+        return Status(status, errors)
+    return reveal_json(reveal)
 
 
 ACTIONS = {

@@ -337,13 +337,7 @@ class FastVote:
             status=MatchStatus.COMPLETED.value,
             ranking=[[names[c] for c in tier] for tier in match["ranking"]],
         )
-        try:
-            await asyncio.wait_for(
-                live.async_publish(live.tournament_group(tournament), event),
-                live.PUBLISH_TIMEOUT_S,
-            )
-        except Exception:  # a lost live event is better than a failed vote (live.publish)
-            log.exception("could not publish match.finished to tournament %s", tournament)
+        await live.async_publish_or_log(live.tournament_group(tournament), event)
 
     async def _results_claimed(self, tournament: int) -> bool:
         """The cache's ``add`` of the scheduled key (tournament_schedule_results), on an

@@ -104,6 +104,15 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
         return _loop[1]
 
 
+async def async_publish_or_log(group: str, event: Event) -> None:
+    """``async_publish`` for an event loop's own work (arena.fastvote), as ``publish`` for
+    sync code: given up after PUBLISH_TIMEOUT_S, a failure logged, never raised."""
+    try:
+        await asyncio.wait_for(async_publish(group, event), PUBLISH_TIMEOUT_S)
+    except Exception:
+        log.exception("could not publish %s to %s", event["type"], group)
+
+
 def publish(group: str, event: Event) -> None:
     """Send ``event`` to ``group`` now; a dead channel layer must not fail the caller's work.
 

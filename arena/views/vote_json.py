@@ -31,15 +31,20 @@ def vote_url(tournament_id: int) -> str:
     return reverse("vote", args=[tournament_id])
 
 
+def reveal_json(reveal: Reveal) -> dict[str, Any]:
+    """The reveal as the page's JSON and the API give it."""
+    return {
+        "battle": str(reveal.public_id),
+        "models": list(reveal.models),
+        "ranking": [list(tier) for tier in reveal.ranking],
+        "both_bad": reveal.both_bad,
+    }
+
+
 def reveal_payload(*, tournament_id: int, reveal: Reveal, battle: Battle | None) -> dict[str, Any]:
     url = vote_url(tournament_id)
     return {
-        "reveal": {
-            "battle": str(reveal.public_id),
-            "models": list(reveal.models),
-            "ranking": [list(tier) for tier in reveal.ranking],
-            "both_bad": reveal.both_bad,
-        },
+        "reveal": reveal_json(reveal),
         "next": None if battle is None else _battle_payload(url, battle),
         "url": url,
     }
