@@ -15,8 +15,9 @@ from arena.auth import require_staff as _require_staff
 from arena.models import Contestant, Tournament
 from arena.selectors import tournament_leaderboard, tournament_progress, tournament_spend
 from arena.services import tournaments as svc
+from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
-from arena.services.voting import VoteRefused, battle_next, vote_record
+from arena.services.voting import VoteRefused, vote_record
 from arena.views.vote_json import refusal_payload, reveal_json
 
 api = NinjaAPI(title="Arena API", version="1")

@@ -14,14 +14,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, DateTimeField, F, IntegerField, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from arena import live
+from arena import live, sql
 from arena.identity import identity_words_in
 from arena.models import (
     OPEN_MATCH_STATUSES,
-    Judgment,
     Match,
     MatchEntry,
     MatchStatus,
@@ -29,11 +28,11 @@ from arena.models import (
     Tournament,
     TournamentStatus,
 )
-from arena.prepared import Param, Prepared
 from arena.queueing import enqueue_advance
 from arena.services.backends import contestant_generator, judge_comparator
-from arena.services.leaderboards import standings_apply_ranking
 from arena.services.tournaments import tournament_schedule_results
+from arena.services.verdicts import JudgmentValues, verdict_record
+from arena.sql import Sql
 from judges.backends.base import Answer, BackendError, PermanentError, Verdict
 
 log = logging.getLogger(__name__)
@@ -176,8 +175,8 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
         if match.status != MatchStatus.PLAYING:
             return False
         _finish(match, MatchStatus.COMPLETED)
-        judgment = Judgment(
-            judge=tournament.judge,
+        judgment = JudgmentValues(
+            judge_id=tournament.judge_id,
             both_bad=verdict.both_bad,
             probabilities=verdict.probabilities,
             raw_output=verdict.raw_output,
@@ -187,51 +186,18 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
             latency_ms=verdict.latency_ms,
         )
         names = dict(match.entries.values_list("contestant_id", "contestant__name"))
-        _record(match, ranking, judgment, names)
+        step = verdict_record(
+            match_id=match.pk,
+            entrants=len(names),
+            ranking=ranking,
+            judgment=judgment,
+            now=timezone.now(),
+            dialect=sql.dialect(),
+        )
+        sql.run(step)
+        _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
         _after_match(tournament)
     return True
-
-
-def match_record_vote(
-    *,
-    match: Match,
-    session_key: str,
-    ranking: list[list[int]],
-    names: dict[int, str],
-    judgment: Judgment,
-) -> bool:
-    """Complete a human battle with its vote (call inside a transaction); False when the
-    battle is no longer open for this voter, and then nothing was written.
-
-    Votes come from many web requests at once, so unlike a judge's verdict a vote does not
-    lock the tournament row: one conditional UPDATE takes the match (of two votes on one
-    battle exactly one gets it), the standings rows are locked in a fixed order, and what
-    a completion owes the tournament beyond that comes after commit: the next round from
-    this vote's own check (once no match is open), progress and leaderboards from the
-    deferred publish (``tournament_results_publish``), which sees every vote committed
-    before it. The check is not left to the publish, whose debounce key would swallow a
-    lost or failed task and stall the tournament on its last vote.
-    """
-    now = timezone.now()
-    if not _TAKE_VOTED.run(match=match.pk, session=session_key, now=now):
-        return False
-    match.status, match.finished_at = MatchStatus.COMPLETED, now
-    # After commit, so that of two last votes racing, the later commit sees the other's;
-    # first, and robust, so that no failing callback before it can skip it.
-    transaction.on_commit(lambda: _advance_when_idle(match.tournament_id), robust=True)
-    _record(match, ranking, judgment, names)
-    tournament_schedule_results(tournament_id=match.tournament_id)
-    return True
-
-
-_TAKE_VOTED = Prepared(
-    lambda: Match.objects.filter(
-        pk=Param("match", IntegerField()),
-        status=MatchStatus.AWAITING_VOTE,
-        voter_session=Param("session", CharField()),
-    ),
-    update={"status": MatchStatus.COMPLETED, "finished_at": Param("now", DateTimeField())},
-)
 
 
 def match_fail(*, match_id: int, error: str) -> None:
@@ -254,50 +220,59 @@ def _finish(match: Match, status: str) -> None:
 
 
 def _publish_finished(match: Match, ranking: list[list[str]]) -> None:
-    live.publish_on_commit(
-        live.tournament_group(match.tournament_id),
-        live.MatchFinished(
-            type="match.finished",
-            tournament=match.tournament_id,
-            match=match.pk,
-            round=match.round,
-            slot=match.slot,
-            status=match.status,
-            ranking=ranking,
-        ),
+    event = match_finished_event(
+        tournament_id=match.tournament_id,
+        match_id=match.pk,
+        round=match.round,
+        slot=match.slot,
+        status=match.status,
+        ranking=ranking,
     )
+    live.publish_on_commit(live.tournament_group(match.tournament_id), event)
 
 
-def _record(
-    match: Match, ranking: list[list[int]], judgment: Judgment, names: dict[int, str]
-) -> None:
-    """A completed match's verdict: the judgment (unsaved), the standings, ``match.finished``."""
-    judgment.match = match
-    judgment.ranking = ranking
-    judgment.save()
-    standings_apply_ranking(tournament_id=match.tournament_id, ranking=ranking)
-    _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
+def match_finished_event(
+    *,
+    tournament_id: int,
+    match_id: int,
+    round: int,
+    slot: int,
+    status: str,
+    ranking: list[list[str]],
+) -> live.MatchFinished:
+    """``match.finished`` for the tournament's page (the verdict as tiers of names)."""
+    return live.MatchFinished(
+        type="match.finished",
+        tournament=tournament_id,
+        match=match_id,
+        round=round,
+        slot=slot,
+        status=status,
+        ranking=ranking,
+    )
 
 
 def _after_match(tournament: Tournament) -> None:
     """What a finished match owes its tournament, under its lock (judged matches)."""
     tournament_schedule_results(tournament_id=tournament.pk)
-    _advance_when_idle(tournament.pk)
+    tournament_advance_when_idle(tournament.pk)
 
 
-def _advance_when_idle(tournament_id: int) -> None:
+def tournament_advance_when_idle(tournament_id: int) -> None:
     """Queue the next step once no match is open (an advance with nothing to do is a no-op)."""
-    if not _OPEN_MATCH.rows(tournament=tournament_id):
+    if not sql.run(any_open_match(tournament_id)):
         enqueue_advance(tournament_id)
 
 
-# Run after every vote: compiled once (arena.prepared).
-_OPEN_MATCH = Prepared(
-    lambda: (
-        Match.objects.filter(
-            tournament_id=Param("tournament", IntegerField()), status__in=OPEN_MATCH_STATUSES
-        )
-        .order_by()  # any one will do: not the default ordering's join and sort
-        .values_list("pk")[:1]
+def open_match(tournament_id: int) -> Sql:
+    """Any one open match of the tournament (its id), or no row."""
+    return Sql(
+        f"SELECT id FROM {sql.table(Match)} WHERE tournament_id = %(tournament)s"
+        f" AND status IN ({', '.join(repr(s.value) for s in OPEN_MATCH_STATUSES)}) LIMIT 1",
+        {"tournament": tournament_id},
     )
-)
+
+
+def any_open_match(tournament_id: int) -> sql.Step[bool]:
+    (rows,) = yield [open_match(tournament_id)]
+    return bool(rows)

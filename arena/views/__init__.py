@@ -33,8 +33,9 @@ from arena.selectors import (
     tournaments_with_progress,
     voter_outliers,
 )
+from arena.services.battles import battle_next
 from arena.services.tournaments import tournament_create
-from arena.services.voting import VoteRefused, battle_after_vote, battle_next, vote_record
+from arena.services.voting import VoteRefused, battle_after_vote, vote_record
 from arena.views.vote_json import posted_ranks, refusal_payload, reveal_payload
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
                 session_key=session_key,
                 user_id=user_id,
                 ip=request.META.get("REMOTE_ADDR", ""),
+                tournament_id=tournament.pk,
             )
         except VoteRefused as refused:
             payload, status = refusal_payload(refused)

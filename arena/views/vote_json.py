@@ -13,7 +13,8 @@ from typing import Any
 from django.urls import reverse
 
 from arena.markdown import render_markdown
-from arena.services.voting import Battle, Reveal, VoteRefused
+from arena.services.battles import Battle
+from arena.services.voting import Reveal, VoteRefused
 
 
 def posted_ranks(post: Mapping[str, str]) -> list[int] | None:

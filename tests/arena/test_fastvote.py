@@ -112,13 +112,9 @@ def signed_in(user_model: Any, name: str) -> tuple[Any, str]:
 @pytest.fixture
 def plenty(monkeypatch):
     """Few battles count as plenty: the reveal brings the next battle while one is free."""
-    from arena.services import voting
+    from arena.services import battles
 
-    monkeypatch.setattr(voting, "CLAIM_CANDIDATES", 1)
-    voting._FREE_BATTLES.reset()
-    yield
-    monkeypatch.undo()
-    voting._FREE_BATTLES.reset()
+    monkeypatch.setattr(battles, "CLAIM_CANDIDATES", 1)
 
 
 @pytest.fixture(autouse=True)
@@ -418,7 +414,7 @@ def test_a_signed_in_voters_vote_goes_to_django_which_checks_their_session(
     assert site.reached_django == [("GET", url), ("POST", url)]
 
 
-@pytest.mark.parametrize("failing", ["_results_claimed", "_claim_next"])
+@pytest.mark.parametrize("failing", ["_results_claimed", "battle_take"])
 def test_a_step_after_the_commit_that_fails_leaves_the_vote_counted_and_the_round_advancing(
     human_tournament_of, no_celery, monkeypatch, failing
 ) -> None:
@@ -431,8 +427,11 @@ def test_a_step_after_the_commit_that_fails_leaves_the_vote_counted_and_the_roun
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("down")
 
-    if failing == "_claim_next":
-        monkeypatch.setattr(fastvote, "_claim_next", broken)
+    def broken_claim(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("down")
+
+    if failing == "battle_take":
+        monkeypatch.setattr(fastvote, "battle_take", broken_claim)
     else:
         monkeypatch.setattr(fastvote.FastVote, "_results_claimed", broken)
     site = Site(fast=True)

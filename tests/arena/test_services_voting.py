@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 
 from arena.models import Contestant, Match, MatchStatus, Standing, TournamentStatus, Vote
+from arena.services.battles import battle_next
 from arena.services.matches import match_play
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
-from arena.services.voting import VoteRefused, battle_next, vote_record
+from arena.services.voting import VoteRefused, vote_record
 
 pytestmark = pytest.mark.django_db
 

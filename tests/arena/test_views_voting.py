@@ -117,13 +117,9 @@ def test_a_kwise_battle_page_asks_for_ranks_and_the_form_records_them(
 @pytest.fixture
 def plenty(monkeypatch):
     """Few battles count as plenty: the reveal brings the next battle while one is free."""
-    from arena.services import voting
+    from arena.services import battles
 
-    monkeypatch.setattr(voting, "CLAIM_CANDIDATES", 1)
-    voting._FREE_BATTLES.reset()  # its LIMIT is compiled in
-    yield
-    monkeypatch.undo()
-    voting._FREE_BATTLES.reset()
+    monkeypatch.setattr(battles, "CLAIM_CANDIDATES", 1)
 
 
 def test_the_reveal_brings_the_next_battle_so_a_voter_needs_one_request_per_vote(

@@ -1,0 +1,162 @@
+"""What a verdict writes, a judge's or a voter's: the judgment and the entrants' standings
+(online Elo and counts). Written once, as steps (arena.sql), which the judge's worker
+(``match_record_verdict``), Django's vote (``vote_record``) and the event loop's vote
+(arena.fastvote) all run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from arena.models import Judgment, Match, MatchEntry, Standing
+from arena.sql import Dialect, Rows, Sql, Step, table
+from arena.standings import apply_ranking
+
+_M, _E, _J, _S = (table(m) for m in (Match, MatchEntry, Judgment, Standing))
+
+# Which match a statement is about: by primary key (a judge's verdict) or by the public id
+# a voter's browser holds.
+BY_ID = "m.id = %(match)s"
+BY_PUBLIC_ID = "m.public_id = %(battle)s"
+
+
+@dataclass(frozen=True)
+class JudgmentValues:
+    """A judgment's own columns (the match and the ranking come with the verdict)."""
+
+    judge_id: int | None
+    both_bad: bool
+    raw_output: str
+    probabilities: Any = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    latency_ms: int = 0
+
+
+def standings_locked(which: str, params: dict[str, Any], dialect: Dialect) -> Sql:
+    """The standings rows of the match's entrants, (id, contestant_id, elo, matches, wins,
+    ties), locked in primary-key order: verdicts of one tournament update them at once."""
+    return Sql(
+        f"SELECT s.id, s.contestant_id, s.elo, s.matches, s.wins, s.ties FROM {_S} s"
+        f" JOIN {_E} e ON e.contestant_id = s.contestant_id"
+        f" JOIN {_M} m ON m.id = e.match_id AND m.tournament_id = s.tournament_id"
+        f" WHERE {which} ORDER BY s.id{dialect.for_update('s')}",
+        params,
+    )
+
+
+def _standings_created(which: str, params: dict[str, Any]) -> Sql:
+    """Standings rows for entrants that have none yet (a tournament starts with one per
+    contestant; this covers rows made some other way)."""
+    return Sql(
+        f"INSERT INTO {_S} (tournament_id, contestant_id, elo, matches, wins, ties)"
+        f" SELECT m.tournament_id, e.contestant_id, 1000.0, 0, 0.0, 0"
+        f" FROM {_E} e JOIN {_M} m ON m.id = e.match_id WHERE {which}"
+        " ON CONFLICT (tournament_id, contestant_id) DO NOTHING",
+        params,
+    )
+
+
+def standings_complete(
+    standings: Rows, entrants: int, which: str, params: dict[str, Any], dialect: Dialect
+) -> Step[Rows]:
+    """The locked standings rows, created first for entrants that lack one."""
+    if len(standings) >= entrants:
+        return standings
+    _, standings = yield [
+        _standings_created(which, params),
+        standings_locked(which, params, dialect),
+    ]
+    return standings
+
+
+def verdict_writes(
+    *,
+    match_id: int,
+    ranking: Sequence[Sequence[int]],
+    judgment: JudgmentValues,
+    standings: Rows,
+    now: datetime.datetime,
+) -> list[Sql]:
+    """The judgment and the standings after it, given the entrants' locked standings rows."""
+    stats = {
+        str(cid): {"elo": elo, "matches": float(matches), "wins": wins, "ties": float(ties)}
+        for _, cid, elo, matches, wins, ties in standings
+    }
+    apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
+    return [_judgment_insert(match_id, ranking, judgment, now), _standings_update(standings, stats)]
+
+
+def _judgment_insert(
+    match_id: int, ranking: Sequence[Sequence[int]], j: JudgmentValues, now: datetime.datetime
+) -> Sql:
+    return Sql(
+        f"INSERT INTO {_J} (match_id, judge_id, ranking, both_bad, probabilities, raw_output,"
+        " prompt_tokens, completion_tokens, cost, latency_ms, created_at)"
+        " VALUES (%(match)s, %(judge)s, %(ranking)s, %(both_bad)s, %(probabilities)s, %(raw)s,"
+        " %(prompt_tokens)s, %(completion_tokens)s, %(cost)s, %(latency)s, %(now)s)",
+        {
+            "match": match_id,
+            "judge": j.judge_id,
+            "ranking": json.dumps([list(tier) for tier in ranking]),
+            "both_bad": j.both_bad,
+            "probabilities": None if j.probabilities is None else json.dumps(j.probabilities),
+            "raw": j.raw_output,
+            "prompt_tokens": j.prompt_tokens,
+            "completion_tokens": j.completion_tokens,
+            "cost": j.cost,
+            "latency": j.latency_ms,
+            "now": now,
+        },
+    )
+
+
+def _standings_update(standings: Rows, stats: dict[str, dict[str, float]]) -> Sql:
+    """The rows' four counters in one UPDATE joined on a VALUES list (whose columns both
+    PostgreSQL and SQLite name column1, column2, …)."""
+    values, params = [], {}
+    for i, (pk, cid, *_) in enumerate(standings):
+        record = stats[str(cid)]
+        values.append(
+            f"(CAST(%(id{i})s AS BIGINT), CAST(%(elo{i})s AS DOUBLE PRECISION),"
+            f" CAST(%(wins{i})s AS DOUBLE PRECISION), CAST(%(ties{i})s AS INTEGER),"
+            f" CAST(%(matches{i})s AS INTEGER))"
+        )
+        params |= {
+            f"id{i}": pk,
+            f"elo{i}": record["elo"],
+            f"wins{i}": record["wins"],
+            f"ties{i}": int(record["ties"]),
+            f"matches{i}": int(record["matches"]),
+        }
+    return Sql(
+        f"UPDATE {_S} SET elo = v.column2, wins = v.column3, ties = v.column4,"
+        f" matches = v.column5 FROM (VALUES {', '.join(values)}) AS v"
+        f" WHERE {_S}.id = v.column1",
+        params,
+    )
+
+
+def verdict_record(
+    *,
+    match_id: int,
+    entrants: int,
+    ranking: Sequence[Sequence[int]],
+    judgment: JudgmentValues,
+    now: datetime.datetime,
+    dialect: Dialect,
+) -> Step[None]:
+    """A judge's verdict on a match its caller holds locked: lock the standings, then
+    write the judgment and the standings."""
+    params = {"match": match_id}
+    (standings,) = yield [standings_locked(BY_ID, params, dialect)]
+    standings = yield from standings_complete(standings, entrants, BY_ID, params, dialect)
+    yield verdict_writes(
+        match_id=match_id, ranking=ranking, judgment=judgment, standings=standings, now=now
+    )

@@ -1,0 +1,117 @@
+"""Statements, and the two ways the app runs them.
+
+A write that both Django and the event loop make (a vote, and the verdict it records) is
+written once, as a *step*: a generator that yields batches of statements, receives their
+rows, and decides in plain Python what comes next (lila's shape: the decision is pure, the
+saving is elsewhere). ``run`` plays a step on Django's connection, inside whatever
+transaction the caller holds; ``run_async`` plays it on a psycopg ``AsyncConnection`` with
+each batch pipelined into one round trip (arena.fastvote). Neither knows what a vote is.
+
+Statements are written once for PostgreSQL and SQLite (embedded mode): named parameters,
+``RETURNING``, ``ON CONFLICT``, ``UPDATE … FROM (VALUES …)`` and ``FILTER`` read the
+same on both; row locks (``FOR UPDATE``) exist on PostgreSQL only, and ``Dialect`` says
+whether to write them (SQLite serialises writers anyway).
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model
+
+T = TypeVar("T")
+Rows = list[tuple[Any, ...]]
+# Yields batches of statements, is sent each batch's rows (one list per statement), returns T.
+Step = Generator[list["Sql"], list[Rows], T]
+
+
+@dataclass(frozen=True)
+class Sql:
+    text: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    vendor: str
+
+    @property
+    def locks(self) -> bool:
+        """Whether ``SELECT … FOR UPDATE`` (and ``SKIP LOCKED``) exist."""
+        return self.vendor == "postgresql"
+
+    def for_update(self, of: str = "") -> str:
+        return (f" FOR UPDATE OF {of}" if of else " FOR UPDATE") if self.locks else ""
+
+
+POSTGRESQL = Dialect("postgresql")
+
+
+def table(model: type[Model]) -> str:
+    return str(model._meta.db_table)
+
+
+def dialect(using: str = DEFAULT_DB_ALIAS) -> Dialect:
+    return Dialect(connections[using].vendor)
+
+
+def run(step: Step[T], using: str = DEFAULT_DB_ALIAS) -> T:
+    """Play a step on Django's connection, one statement at a time, in the caller's
+    transaction (or autocommit). An exception from the step propagates: inside
+    ``transaction.atomic`` it rolls everything back."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        try:
+            batch = next(step)
+            while True:
+                results: list[Rows] = []
+                for sql in batch:
+                    cursor.execute(sql.text, _adapted(connection, sql.params))
+                    results.append(list(cursor.fetchall()) if cursor.description else [])
+                batch = step.send(results)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def _adapted(connection: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Values as Django would store them: SQLite keeps datetimes as naive UTC text and
+    UUIDs as 32 hex digits, and compares them as text."""
+    native_uuid = connection.features.has_native_uuid_field
+    adapted = {}
+    for name, value in params.items():
+        if isinstance(value, datetime.datetime):
+            value = connection.ops.adapt_datetimefield_value(value)
+        elif isinstance(value, uuid.UUID) and not native_uuid:
+            value = value.hex
+        adapted[name] = value
+    return adapted
+
+
+async def run_async(step: Step[T], conn: Any, *, atomic: bool) -> T:
+    """Play a step on a psycopg ``AsyncConnection`` (autocommit), each batch in one round
+    trip; with ``atomic`` in one transaction, whose BEGIN and COMMIT travel with the first
+    and last batch. An exception from the step or a statement rolls it back."""
+    async with conn.pipeline() as pipeline:
+        if not atomic:
+            return await _play(step, conn, pipeline)
+        async with conn.transaction():
+            return await _play(step, conn, pipeline)
+
+
+async def _play(step: Step[T], conn: Any, pipeline: Any) -> T:
+    try:
+        batch = next(step)
+        while True:
+            cursors = [await conn.execute(sql.text, dict(sql.params)) for sql in batch]
+            await pipeline.sync()
+            results: list[Rows] = []
+            for cursor in cursors:
+                results.append(list(await cursor.fetchall()) if cursor.description else [])
+            batch = step.send(results)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
