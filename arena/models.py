@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+
+from arena import evidence
+from ratings.style import FEATURES, answer_features
 
 ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]*$", "Name an environment variable (A-Z, 0-9, _), never the key itself."
@@ -99,6 +103,13 @@ class Response(models.Model):
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Style features (ratings.style: tokens, markdown headers, list items, bold spans),
+    # computed once when the answer is stored; the cells of every verdict on it add them up.
+    # Empty for answers stored before they existed (``manage.py aggregates backfill``).
+    style_length = models.PositiveIntegerField(null=True, blank=True)
+    style_headers = models.PositiveIntegerField(null=True, blank=True)
+    style_lists = models.PositiveIntegerField(null=True, blank=True)
+    style_bold = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -109,6 +120,20 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contestant_id} on {self.prompt_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        fields = kwargs.get("update_fields")
+        if fields is None or "text" in fields:  # the style follows the text
+            self.set_style()
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, *(f"style_{name}" for name in FEATURES)}
+        super().save(*args, **kwargs)
+
+    def set_style(self) -> None:
+        """Compute the style features from the text (bulk_create skips ``save``: call it)."""
+        features = answer_features(self.text)
+        for name in FEATURES:
+            setattr(self, f"style_{name}", int(features[name]))
 
 
 class JudgeKind(models.TextChoices):
@@ -369,3 +394,29 @@ class ApiToken(models.Model):
     @staticmethod
     def digest_of(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PairCell(models.Model):
+    """The verdicts between two contestants (``a`` before ``b`` by id) in one tournament, by
+    one source (``humans`` or ``judge:<id>``) on prompts of one category, kept as counts
+    and sums (arena.evidence): what every leaderboard and judge-quality figure is fitted
+    from. Each verdict adds to its cells in its own transaction."""
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="cells")
+    source = models.CharField(max_length=32)
+    category = models.CharField(max_length=100, blank=True)
+    a = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    b = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    locals().update({name: models.IntegerField(default=0) for name in evidence.COUNTS})
+    locals().update({name: models.FloatField(default=0.0) for name in evidence.SUMS})
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tournament", "source", "category", "a", "b"], name="paircell_key"
+            )
+        ]
+        indexes = [models.Index(fields=["source", "category"], name="paircell_filter")]
+
+    def __str__(self) -> str:
+        return f"{self.a_id} v {self.b_id} in {self.tournament_id} ({self.source})"

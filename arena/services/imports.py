@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from arena.models import BackendKind, Contestant, Prompt, PromptSet, Response
+from ratings.style import FEATURES
 
 
 def _rows(path: Path, required: dict[str, type]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -402,8 +403,11 @@ def responses_import_file(
             elif old.text != answer.text or old.error:
                 old.text, old.error = answer.text, ""
                 changed.append(old)
+        for response in (*new, *changed):
+            response.set_style()
         Response.objects.bulk_create(new)
-        Response.objects.bulk_update(changed, ["text", "error"])
+        style = [f"style_{name}" for name in FEATURES]
+        Response.objects.bulk_update(changed, ["text", "error", *style])
     counts: dict[str, int] = {}
     for answer in answers:
         counts[answer.model] = counts.get(answer.model, 0) + 1

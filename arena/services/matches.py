@@ -185,16 +185,15 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
             cost=Decimal(str(verdict.cost)),
             latency_ms=verdict.latency_ms,
         )
-        names = dict(match.entries.values_list("contestant_id", "contestant__name"))
         step = verdict_record(
             match_id=match.pk,
-            entrants=len(names),
+            tournament_id=tournament.pk,
             ranking=ranking,
             judgment=judgment,
             now=timezone.now(),
             dialect=sql.dialect(),
         )
-        sql.run(step)
+        names = dict(sql.run(step).contestants)
         _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
         _after_match(tournament)
     return True

@@ -1,5 +1,6 @@
-"""What a verdict writes, a judge's or a voter's: the judgment and the entrants' standings
-(online Elo and counts). Written once, as steps (arena.sql), which the judge's worker
+"""What a verdict writes, a judge's or a voter's: the judgment, the entrants' standings
+(online Elo and counts) and the evidence cells the leaderboards are fitted from
+(arena.evidence). Written once, as steps (arena.sql), which the judge's worker
 (``match_record_verdict``), Django's vote (``vote_record``) and the event loop's vote
 (arena.fastvote) all run.
 """
@@ -13,11 +14,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from arena.models import Judgment, Match, MatchEntry, Standing
+from arena import evidence
+from arena.evidence import Entrant
+from arena.models import (
+    Contestant,
+    Judgment,
+    Match,
+    MatchEntry,
+    PairCell,
+    Prompt,
+    Response,
+    Standing,
+)
 from arena.sql import Dialect, Rows, Sql, Step, table
 from arena.standings import apply_ranking
 
 _M, _E, _J, _S = (table(m) for m in (Match, MatchEntry, Judgment, Standing))
+_C, _P, _R, _CELL = (table(m) for m in (Contestant, Prompt, Response, PairCell))
 
 # Which match a statement is about: by primary key (a judge's verdict) or by the public id
 # a voter's browser holds.
@@ -76,21 +89,101 @@ def standings_complete(
     return standings
 
 
+@dataclass(frozen=True)
+class Entrants:
+    """A match's entrants by answer position: (id, name), with their answers' style, and
+    the prompt's category."""
+
+    contestants: list[tuple[int, str]]
+    answers: list[Entrant]
+    category: str
+
+
+def entrants_read(which: str) -> Sql:
+    """The match's entrants by position: (id, name, style features…, prompt category)."""
+    style = ", ".join(f"r.style_{name}" for name in evidence.FEATURES)
+    return Sql(
+        f"SELECT e.contestant_id, c.name, {style}, p.category FROM {_E} e"
+        f" JOIN {_C} c ON c.id = e.contestant_id JOIN {_M} m ON m.id = e.match_id"
+        f" JOIN {_P} p ON p.id = m.prompt_id LEFT JOIN {_R} r ON r.id = e.response_id"
+        f" WHERE {which} ORDER BY e.position"
+    )
+
+
+def entrants_of(rows: Rows) -> Entrants:
+    answers = []
+    for cid, _, *style, _ in rows:
+        known = None if any(v is None for v in style) else tuple(float(v) for v in style)
+        answers.append(Entrant(cid, known))
+    return Entrants(
+        contestants=[(row[0], row[1]) for row in rows],
+        answers=answers,
+        category=rows[0][-1] if rows else "",
+    )
+
+
 def verdict_writes(
     *,
     match_id: int,
+    tournament_id: int,
+    entrants: Entrants,
     ranking: Sequence[Sequence[int]],
     judgment: JudgmentValues,
     standings: Rows,
     now: datetime.datetime,
 ) -> list[Sql]:
-    """The judgment and the standings after it, given the entrants' locked standings rows."""
+    """The judgment, the standings after it (given the entrants' locked standings rows),
+    and what it adds to its cells."""
     stats = {
         str(cid): {"elo": elo, "matches": float(matches), "wins": wins, "ties": float(ties)}
         for _, cid, elo, matches, wins, ties in standings
     }
     apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
-    return [_judgment_insert(match_id, ranking, judgment, now), _standings_update(standings, stats)]
+    increments = evidence.pair_increments(entrants.answers, ranking, both_bad=judgment.both_bad)
+    cells = _cells_added(
+        tournament_id, evidence.source_of(judgment.judge_id), entrants.category, increments
+    )
+    return [
+        _judgment_insert(match_id, ranking, judgment, now),
+        _standings_update(standings, stats),
+        *([cells] if cells else []),
+    ]
+
+
+_ADDED = ", ".join(f"{c} = {_CELL}.{c} + excluded.{c}" for c in evidence.COLUMNS)
+
+
+def _cells_added(
+    tournament_id: int,
+    source: str,
+    category: str,
+    increments: dict[tuple[int, int], tuple[float, ...]],
+) -> Sql | None:
+    """Add the verdict's increments to its cells, creating those it is the first in; pairs in
+    (a, b) order, so that verdicts sharing cells lock them in one order."""
+    if not increments:
+        return None
+    n_counts = len(evidence.COUNTS)
+    values, params = [], {"tournament": tournament_id, "source": source, "category": category}
+    for i, ((a, b), added) in enumerate(sorted(increments.items())):
+        names = [f"v{i}_{j}" for j in range(len(added))]
+        values.append(
+            f"(%(tournament)s, %(source)s, %(category)s, %(a{i})s, %(b{i})s, "
+            + ", ".join(f"%({n})s" for n in names)
+            + ")"
+        )
+        params |= {f"a{i}": a, f"b{i}": b}
+        params |= {
+            n: int(v) if j < n_counts else v
+            for j, (n, v) in enumerate(zip(names, added, strict=True))
+        }
+    return Sql(
+        f"INSERT INTO {_CELL} (tournament_id, source, category, a_id, b_id,"
+        f" {', '.join(evidence.COLUMNS)}) VALUES {', '.join(values)}"
+        " ON CONFLICT (tournament_id, source, category, a_id, b_id)"
+        f" DO UPDATE SET {_ADDED}",
+        params,
+    )
 
 
 def _judgment_insert(
@@ -146,17 +239,29 @@ def _standings_update(standings: Rows, stats: dict[str, dict[str, float]]) -> Sq
 def verdict_record(
     *,
     match_id: int,
-    entrants: int,
+    tournament_id: int,
     ranking: Sequence[Sequence[int]],
     judgment: JudgmentValues,
     now: datetime.datetime,
     dialect: Dialect,
-) -> Step[None]:
-    """A judge's verdict on a match its caller holds locked: lock the standings, then
-    write the judgment and the standings."""
+) -> Step[Entrants]:
+    """A judge's verdict on a match its caller holds locked: read the entrants and lock
+    their standings, then write the judgment, the standings and the cells. Returns the
+    entrants."""
     params = {"match": match_id}
-    (standings,) = yield [standings_locked(BY_ID, params, dialect)]
-    standings = yield from standings_complete(standings, entrants, BY_ID, params, dialect)
+    rows, standings = yield [
+        Sql(entrants_read(BY_ID).text, params),
+        standings_locked(BY_ID, params, dialect),
+    ]
+    entrants = entrants_of(rows)
+    standings = yield from standings_complete(standings, len(rows), BY_ID, params, dialect)
     yield verdict_writes(
-        match_id=match_id, ranking=ranking, judgment=judgment, standings=standings, now=now
+        match_id=match_id,
+        tournament_id=tournament_id,
+        entrants=entrants,
+        ranking=ranking,
+        judgment=judgment,
+        standings=standings,
+        now=now,
     )
+    return entrants

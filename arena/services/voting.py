@@ -23,13 +23,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arena import live, sql
-from arena.models import Contestant, Match, MatchEntry, MatchStatus, Tournament, Vote
+from arena.models import Match, MatchStatus, Tournament, Vote
 from arena.services.battles import Battle, battle_claim, battle_held
 from arena.services.matches import match_finished_event, tournament_advance_when_idle
 from arena.services.tournaments import tournament_schedule_results
 from arena.services.verdicts import (
     BY_PUBLIC_ID,
     JudgmentValues,
+    entrants_of,
+    entrants_read,
     standings_complete,
     standings_locked,
     verdict_writes,
@@ -44,7 +46,7 @@ OUTCOMES: dict[str, tuple[list[list[int]], bool]] = {
     "bothbad": ([[0, 1]], True),
 }
 
-_M, _E, _C, _V = (sql.table(m) for m in (Match, MatchEntry, Contestant, Vote))
+_M, _V = sql.table(Match), sql.table(Vote)
 
 
 class VoteRefused(Exception):
@@ -149,11 +151,15 @@ def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> S
     except ValueError:
         raise VoteRefused("battle", "unknown battle") from None
     params = {"battle": battle, "session": ballot.session_key, "now": now}
-    first = [_take(ballot, params), _entrants(), standings_locked(BY_PUBLIC_ID, params, dialect)]
+    first = [
+        _take(ballot, params),
+        entrants_read(BY_PUBLIC_ID),
+        standings_locked(BY_PUBLIC_ID, params, dialect),
+    ]
     limits = _limits(ballot, now)
     if limits is not None:
         first.append(limits[0])
-    taken, entrants, standings, *counts = yield [Sql(s.text, {**params, **s.params}) for s in first]
+    taken, rows, standings, *counts = yield [Sql(s.text, {**params, **s.params}) for s in first]
     if not taken:
         raise NotOpen
     match_id, tournament_id, round_, slot, holder = taken[0]
@@ -161,7 +167,8 @@ def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> S
         raise NotOpen
     if limits is not None:
         _check(limits[1], counts[0][0])
-    contestants = [(cid, name) for cid, name in entrants]
+    entrants = entrants_of(rows)
+    contestants = entrants.contestants
     positions, both_bad = vote_tiers(len(contestants), ballot.outcome, ballot.ranks)
     ranking = [[contestants[p][0] for p in tier] for tier in positions]
     standings = yield from standings_complete(
@@ -171,7 +178,13 @@ def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> S
         judge_id=None, both_bad=both_bad, raw_output=f"human vote: {ballot.outcome}"
     )
     writes = verdict_writes(
-        match_id=match_id, ranking=ranking, judgment=judgment, standings=standings, now=now
+        match_id=match_id,
+        tournament_id=tournament_id,
+        entrants=entrants,
+        ranking=ranking,
+        judgment=judgment,
+        standings=standings,
+        now=now,
     )
     yield [*writes, _vote_insert(ballot, match_id, ranking, both_bad, now)]
     return Counted(
@@ -196,13 +209,6 @@ def _take(ballot: Ballot, params: dict[str, object]) -> Sql:
         f" AND voter_session = %(session)s{mine}"
         " RETURNING id, tournament_id, round, slot, voter_user_id",
         {"tournament": ballot.tournament_id} if mine else {},
-    )
-
-
-def _entrants() -> Sql:
-    return Sql(
-        f"SELECT e.contestant_id, c.name FROM {_E} e JOIN {_C} c ON c.id = e.contestant_id"
-        f" JOIN {_M} m ON m.id = e.match_id WHERE {BY_PUBLIC_ID} ORDER BY e.position"
     )
 
 

@@ -1,0 +1,119 @@
+"""Evidence kept as counts: what one verdict adds to the cells the leaderboards are fitted
+from. Pure (no Django): arena.services.verdicts writes the increments with each verdict,
+and the recount (``manage.py aggregates``) sums the same increments over every verdict.
+
+A cell holds, for two contestants ``a < b`` (by id) in one tournament, judged by one
+source (humans, or one judge) on prompts of one category, the sufficient statistics of
+everything the boards show:
+
+- outcomes from ``a``'s side (``a_wins``, ``b_wins``, ``ties``, of which ``both_bad``): a
+  K-wise ranking counts as its K(K-1)/2 pairs, as the fits see it (ratings.data);
+- ``share`` and ``a_points``: each pair of a K-wise verdict is 1/(K-1) of a verdict for
+  each of the two, so a model's verdicts and points (1 per entrant ranked below it and 0.5
+  per tie, over K-1; arena.standings.apply_ranking) are sums over its cells;
+- position and length: how often the answer shown first won or lost a decisive pair, and
+  the longer answer (in tokens) likewise: the judges' biases;
+- style: for pairs whose two answers have style features, the sums of the normalised
+  differences ``d = (f_a - f_b) / (f_a + f_b)`` per feature (FastChat's style control,
+  ratings.style), of ``score_a * d`` and of the products ``d_i * d_j``. A style-controlled
+  fit needs those moments only (ratings.style_cells).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations_with_replacement
+
+from ratings.style import FEATURES
+
+Style = tuple[float, ...]  # one answer's FEATURES, in order
+
+N_FEATURES = len(FEATURES)
+# The upper triangle of d d^T, row by row.
+PRODUCTS: tuple[tuple[int, int], ...] = tuple(combinations_with_replacement(range(N_FEATURES), 2))
+
+COUNTS: tuple[str, ...] = (
+    "a_wins",
+    "b_wins",
+    "ties",
+    "both_bad",
+    "first_won",
+    "first_lost",
+    "longer_won",
+    "longer_lost",
+    "styled",
+)
+SUMS: tuple[str, ...] = (
+    "share",
+    "a_points",
+    *(f"sd_{f}" for f in FEATURES),
+    *(f"syd_{f}" for f in FEATURES),
+    *(f"sdd_{FEATURES[i]}_{FEATURES[j]}" for i, j in PRODUCTS),
+)
+COLUMNS: tuple[str, ...] = COUNTS + SUMS
+_LENGTH = FEATURES.index("length")
+
+
+def source_of(judge_id: int | None) -> str:
+    """Who gave a verdict, as cells and the leaderboard filters name it."""
+    return "humans" if judge_id is None else f"judge:{judge_id}"
+
+
+@dataclass(frozen=True)
+class Entrant:
+    """An answer in a verdict: its contestant and, when known, its style features."""
+
+    contestant: int
+    style: Style | None = None
+
+
+def _difference(a: Style, b: Style) -> tuple[float, ...]:
+    return tuple((x - y) / (x + y) if x + y else 0.0 for x, y in zip(a, b, strict=True))
+
+
+def pair_increments(
+    entrants: Sequence[Entrant], ranking: Sequence[Sequence[int]], *, both_bad: bool
+) -> dict[tuple[int, int], tuple[float, ...]]:
+    """Per pair ``(a, b)``, ``a < b``, what this verdict adds to each of COLUMNS.
+
+    ``entrants`` are in answer position (the first was shown first); ``ranking`` is tiers
+    of contestant ids, best first.
+    """
+    level = {c: i for i, tier in enumerate(ranking) for c in tier}
+    k = len(entrants)
+    share = 1.0 / max(k - 1, 1)
+    increments: dict[tuple[int, int], tuple[float, ...]] = {}
+    for i, first in enumerate(entrants):
+        for second in entrants[i + 1 :]:
+            x, y = first.contestant, second.contestant
+            a_side, b_side = (first, second) if x < y else (second, first)
+            a, b = a_side.contestant, b_side.contestant
+            tie = level[a] == level[b]
+            a_won = not tie and level[a] < level[b]
+            score_a = 0.5 if tie else float(a_won)
+            first_won = not tie and level[x] < level[y]
+            d, longer, styled = (0.0,) * N_FEATURES, 0.0, False
+            if a_side.style is not None and b_side.style is not None:
+                d, styled = _difference(a_side.style, b_side.style), True
+                longer = a_side.style[_LENGTH] - b_side.style[_LENGTH]
+            counts = (
+                float(a_won),
+                float(not tie and not a_won),
+                float(tie),
+                float(tie and both_bad),
+                float(first_won),
+                float(not tie and not first_won),
+                float(not tie and longer != 0 and (longer > 0) == a_won),
+                float(not tie and longer != 0 and (longer > 0) != a_won),
+                float(styled),
+            )
+            sums = (
+                share,
+                share * score_a,
+                *d,
+                *(score_a * v for v in d),
+                *(d[p] * d[q] for p, q in PRODUCTS),
+            )
+            increments[(a, b)] = counts + sums
+    return increments

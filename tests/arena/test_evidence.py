@@ -1,0 +1,111 @@
+"""A verdict's cell increments agree with the code that reads verdicts whole: the online
+standings (points, verdicts, ties), the pairs the fits see, and the style covariates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arena import evidence
+from arena.evidence import Entrant, pair_increments
+from arena.standings import apply_ranking, new_stats
+from ratings.data import Outcome, ranking_to_pairs
+from ratings.style import FEATURES, style_features
+
+COLUMN = {name: i for i, name in enumerate(evidence.COLUMNS)}
+
+
+@st.composite
+def verdicts(draw: st.DrawFn) -> tuple[list[Entrant], list[list[int]], bool]:
+    """Entrants (ids in shown order, with or without style) and a ranking in tiers."""
+    k = draw(st.integers(2, 5))
+    ids = draw(st.lists(st.integers(1, 50), min_size=k, max_size=k, unique=True))
+    styles = [
+        draw(st.none() | st.tuples(*[st.integers(0, 40).map(float)] * len(FEATURES))) for _ in ids
+    ]
+    levels = [draw(st.integers(0, k - 1)) for _ in ids]
+    ranking = [
+        [c for c, lv in zip(ids, levels, strict=True) if lv == v] for v in sorted(set(levels))
+    ]
+    both_bad = k == 2 and len(ranking) == 1 and draw(st.booleans())
+    return [Entrant(c, s) for c, s in zip(ids, styles, strict=True)], ranking, both_bad
+
+
+@given(verdicts())
+def test_each_entrant_gets_one_verdict_and_the_points_the_online_standings_give(verdict) -> None:
+    entrants, ranking, both_bad = verdict
+    added = pair_increments(entrants, ranking, both_bad=both_bad)
+    stats = {str(e.contestant): new_stats() for e in entrants}
+    apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
+    for e in entrants:
+        mine = [(pair, v) for pair, v in added.items() if e.contestant in pair]
+        share = sum(v[COLUMN["share"]] for _, v in mine)
+        points = sum(
+            v[COLUMN["a_points"]]
+            if pair[0] == e.contestant
+            else v[COLUMN["share"]] - v[COLUMN["a_points"]]
+            for pair, v in mine
+        )
+        ties = sum(v[COLUMN["ties"]] for _, v in mine)
+        record = stats[str(e.contestant)]
+        assert share == pytest.approx(record["matches"])
+        assert points == pytest.approx(record["wins"])
+        assert ties == record["ties"]
+
+
+@given(verdicts())
+def test_the_outcomes_are_the_pairs_the_fits_see_from_the_lower_ids_side(verdict) -> None:
+    entrants, ranking, both_bad = verdict
+    added = pair_increments(entrants, ranking, both_bad=both_bad)
+    expected: dict[tuple[int, int], str] = {}
+    for x, y, outcome in ranking_to_pairs([[str(c) for c in tier] for tier in ranking]):
+        a, b = sorted((int(x), int(y)))
+        if outcome == Outcome.TIE:
+            expected[(a, b)] = "ties"
+        else:
+            expected[(a, b)] = "a_wins" if int(x) == a else "b_wins"
+    assert set(added) == set(expected)
+    for pair, column in expected.items():
+        outcomes = {c: added[pair][COLUMN[c]] for c in ("a_wins", "b_wins", "ties")}
+        assert outcomes == {c: float(c == column) for c in outcomes}
+        assert added[pair][COLUMN["both_bad"]] == float(both_bad and column == "ties")
+
+
+@given(verdicts())
+def test_position_counts_credit_the_answer_shown_first(verdict) -> None:
+    entrants, ranking, both_bad = verdict
+    level = {c: i for i, tier in enumerate(ranking) for c in tier}
+    added = pair_increments(entrants, ranking, both_bad=both_bad)
+    won = lost = 0
+    for i, first in enumerate(entrants):
+        for second in entrants[i + 1 :]:
+            won += level[first.contestant] < level[second.contestant]
+            lost += level[first.contestant] > level[second.contestant]
+    assert sum(v[COLUMN["first_won"]] for v in added.values()) == won
+    assert sum(v[COLUMN["first_lost"]] for v in added.values()) == lost
+
+
+def test_style_sums_are_the_normalised_differences_style_control_uses() -> None:
+    rng = np.random.default_rng(0)
+    feats = rng.integers(0, 30, size=(40, 2, len(FEATURES))).astype(float)
+    totals = np.zeros(len(evidence.COLUMNS))
+    for n, (fa, fb) in enumerate(feats):
+        a, b = Entrant(1, tuple(fa)), Entrant(2, tuple(fb))
+        ranking = [[1], [2]] if n % 3 == 0 else [[2], [1]] if n % 3 == 1 else [[1, 2]]
+        totals += pair_increments([a, b], ranking, both_bad=False)[(1, 2)]
+    covariates = style_features(feats[:, 0], feats[:, 1])
+    sums = np.array([totals[COLUMN[f"sd_{f}"]] for f in FEATURES])
+    np.testing.assert_allclose(sums, covariates.mean * len(feats), rtol=1e-12, atol=1e-12)
+    assert totals[COLUMN["styled"]] == len(feats)
+
+
+def test_an_answer_without_style_adds_no_style_and_is_not_counted_as_styled() -> None:
+    added = pair_increments(
+        [Entrant(1, None), Entrant(2, (5.0, 0, 0, 0))], [[1], [2]], both_bad=False
+    )
+    values = added[(1, 2)]
+    assert values[COLUMN["styled"]] == 0
+    assert all(values[COLUMN[c]] == 0 for c in evidence.SUMS if c.startswith(("sd", "syd")))
+    assert values[COLUMN["longer_won"]] == values[COLUMN["longer_lost"]] == 0
