@@ -15,8 +15,8 @@ everything the boards show:
   the longer answer (in tokens) likewise: the judges' biases;
 - style: for pairs whose two answers have style features, the sums of the normalised
   differences ``d = (f_a - f_b) / (f_a + f_b)`` per feature (FastChat's style control,
-  ratings.style), of ``score_a * d`` and of the products ``d_i * d_j``. A style-controlled
-  fit needs those moments only (ratings.style_cells).
+  ratings.style), of ``score_a`` (``sy``), of ``score_a * d`` and of the products
+  ``d_i * d_j``. A style-controlled fit needs those moments only (ratings.style_moments).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ COUNTS: tuple[str, ...] = (
 SUMS: tuple[str, ...] = (
     "share",
     "a_points",
+    "sy",
     *(f"sd_{f}" for f in FEATURES),
     *(f"syd_{f}" for f in FEATURES),
     *(f"sdd_{FEATURES[i]}_{FEATURES[j]}" for i, j in PRODUCTS),
@@ -111,6 +112,7 @@ def pair_increments(
             sums = (
                 share,
                 share * score_a,
+                score_a if styled else 0.0,
                 *d,
                 *(score_a * v for v in d),
                 *(d[p] * d[q] for p, q in PRODUCTS),
