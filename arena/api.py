@@ -12,8 +12,9 @@ from ninja import NinjaAPI, Schema, Status
 
 from arena.auth import TOKEN_OR_SESSION
 from arena.auth import require_staff as _require_staff
+from arena.boards import tournament_leaderboard
 from arena.models import Contestant, Tournament
-from arena.selectors import tournament_leaderboard, tournament_progress, tournament_spend
+from arena.selectors import tournament_progress, tournament_spend
 from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create

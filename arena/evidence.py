@@ -10,7 +10,8 @@ everything the boards show:
   K-wise ranking counts as its K(K-1)/2 pairs, as the fits see it (ratings.data);
 - ``share`` and ``a_points``: each pair of a K-wise verdict is 1/(K-1) of a verdict for
   each of the two, so a model's verdicts and points (1 per entrant ranked below it and 0.5
-  per tie, over K-1; arena.standings.apply_ranking) are sums over its cells;
+  per tie, over K-1; arena.standings.apply_ranking) are sums over its cells; ``votes``,
+  2/(K(K-1)) per pair, sums to the number of verdicts (what Soft Condorcet averages over);
 - position and length: how often the answer shown first won or lost a decisive pair, and
   the longer answer (in tokens) likewise: the judges' biases;
 - style: for pairs whose two answers have style features, the sums of the normalised
@@ -47,6 +48,7 @@ COUNTS: tuple[str, ...] = (
 SUMS: tuple[str, ...] = (
     "share",
     "a_points",
+    "votes",
     "sy",
     *(f"sd_{f}" for f in FEATURES),
     *(f"syd_{f}" for f in FEATURES),
@@ -84,6 +86,7 @@ def pair_increments(
     level = {c: i for i, tier in enumerate(ranking) for c in tier}
     k = len(entrants)
     share = 1.0 / max(k - 1, 1)
+    votes = 2.0 / max(k * (k - 1), 2)
     increments: dict[tuple[int, int], tuple[float, ...]] = {}
     for i, first in enumerate(entrants):
         for second in entrants[i + 1 :]:
@@ -112,10 +115,39 @@ def pair_increments(
             sums = (
                 share,
                 share * score_a,
+                votes,
                 score_a if styled else 0.0,
                 *d,
                 *(score_a * v for v in d),
                 *(d[p] * d[q] for p, q in PRODUCTS),
             )
             increments[(a, b)] = counts + sums
+    return increments
+
+
+# Per prompt and pair, the outcomes by order (the judges' position flips, and agreement
+# with the human votes on the same prompt and pair): a shown first, then b shown first.
+ORDERED: tuple[str, ...] = (
+    "ab_a_wins",
+    "ab_b_wins",
+    "ab_ties",
+    "ba_a_wins",
+    "ba_b_wins",
+    "ba_ties",
+)
+
+
+def ordered_increments(
+    entrants: Sequence[Entrant], ranking: Sequence[Sequence[int]]
+) -> dict[tuple[int, int], tuple[int, ...]]:
+    """Per pair ``(a, b)``, ``a < b``, what this verdict adds to each of ORDERED."""
+    level = {c: i for i, tier in enumerate(ranking) for c in tier}
+    increments: dict[tuple[int, int], tuple[int, ...]] = {}
+    for i, first in enumerate(entrants):
+        for second in entrants[i + 1 :]:
+            a, b = sorted((first.contestant, second.contestant))
+            outcome = (level[a] < level[b], level[a] > level[b], level[a] == level[b])
+            a_first = first.contestant == a
+            counts = (*map(int, outcome), 0, 0, 0) if a_first else (0, 0, 0, *map(int, outcome))
+            increments[(a, b)] = counts
     return increments

@@ -16,21 +16,9 @@ from typing import Literal, TypedDict
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from arena.standings import LeaderboardRow
+
 log = logging.getLogger(__name__)
-
-
-class LeaderboardRow(TypedDict):
-    rank: int  # from the Bradley-Terry 95% CIs: 1 + models whose lower bound is above our upper
-    contestant: str
-    bt: float | None  # Bradley-Terry rating (Elo scale); None before its first match
-    bt_low: float | None
-    bt_high: float | None
-    elo: float
-    sco: float | None  # Soft Condorcet score (global leaderboards); None when not computed
-    matches: int
-    wins: float
-    ties: int
-    win_rate: float
 
 
 class LeaderboardUpdated(TypedDict):

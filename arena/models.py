@@ -420,3 +420,88 @@ class PairCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.a_id} v {self.b_id} in {self.tournament_id} ({self.source})"
+
+
+class PromptPairCell(models.Model):
+    """The verdicts of one source on one prompt and pair (``a`` before ``b`` by id) in one
+    tournament, by the order the answers were shown (arena.evidence.ORDERED): a judge's
+    position flips and its agreement with the human votes on the same prompt and pair."""
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="+")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=32)
+    a = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    b = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    locals().update({name: models.IntegerField(default=0) for name in evidence.ORDERED})
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "a", "b", "tournament", "source"], name="promptpaircell_key"
+            )
+        ]
+        # The pairs judged in both orders: what a flip rate reads, and only that.
+        indexes = [
+            models.Index(
+                fields=["source"],
+                condition=(
+                    (
+                        models.Q(ab_a_wins__gt=0)
+                        | models.Q(ab_b_wins__gt=0)
+                        | models.Q(ab_ties__gt=0)
+                    )
+                    & (
+                        models.Q(ba_a_wins__gt=0)
+                        | models.Q(ba_b_wins__gt=0)
+                        | models.Q(ba_ties__gt=0)
+                    )
+                ),
+                name="promptpaircell_both_orders",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.a_id} v {self.b_id} on prompt {self.prompt_id} ({self.source})"
+
+
+class PromptPair(models.Model):
+    """A prompt and pair some source has judged: ``shared`` once a second source has too
+    (the prompts and pairs a judge's agreement with the humans is read on). Verdicts on one
+    prompt and pair take this row's lock in turn, so two sources arriving at once cannot
+    both miss each other."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    a = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    b = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    first_source = models.CharField(max_length=32)
+    shared = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prompt", "a", "b"], name="promptpair_key")]
+        indexes = [
+            models.Index(
+                fields=["prompt"], condition=models.Q(shared=True), name="promptpair_shared"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.a_id} v {self.b_id} on prompt {self.prompt_id}"
+
+
+class EloPoint(models.Model):
+    """A tournament's online Elo after its first ``verdicts`` verdicts, by contestant id:
+    the rating-history chart's points, stored as the results are published (a point each
+    time the count has grown by 1%, so a tournament keeps a few hundred at most)."""
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="elo_points")
+    verdicts = models.PositiveIntegerField()
+    elo = models.JSONField(help_text="{contestant id: Elo}")
+
+    class Meta:
+        ordering = ["tournament", "verdicts"]
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "verdicts"], name="elopoint_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Elo of {self.tournament_id} after {self.verdicts}"

@@ -1,29 +1,27 @@
-"""Leaderboard rows from verdicts: pure (no ORM), shared by every leaderboard.
+"""Leaderboard rows from counts: pure (no ORM, no Channels), shared by every leaderboard.
 
-Input: the models, and the verdicts in the order they were given, each a ranking in tiers
-of model names (best first). Output: rows best first with the Bradley-Terry rating and its
-95% CI (sandwich), a rank from the CIs, online Elo, optionally Soft Condorcet, and counts.
+Input: the verdicts summed per pair (``PairTallies``: what the evidence cells hold,
+arena.evidence), and the online Elo where the board has one (a tournament's standings).
+Output: rows best first with the Bradley-Terry rating and its 95% CI (sandwich), a rank
+from the CIs, online Elo, optionally Soft Condorcet, and counts. The online Elo update
+itself (``apply_ranking``) is here too: each verdict applies it to its entrants' standings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 
-from arena.live import LeaderboardRow
+from arena.evidence import COLUMNS, Entrant, pair_increments
 from ratings.bootstrap import rank_from_intervals, sandwich_bradley_terry
-from ratings.data import (
-    SCORE_OF_OUTCOME,
-    Outcome,
-    battles_from_arrays,
-    battles_from_rankings,
-    ranking_to_pairs,
-)
+from ratings.data import SCORE_OF_OUTCOME, Battles, Cells, Outcome, ranking_to_pairs
 from ratings.elo import elo_update
-from ratings.soft_condorcet import fit_soft_condorcet
-from ratings.style import answer_features, fit_style_controlled_bt, style_features
+from ratings.soft_condorcet import fit_soft_condorcet_pairs
+from ratings.style import fit_style_controlled_bt, style_features
 
 ELO_K = 4.0  # FastChat's online Elo step
 # A small ridge on the BT log-strengths keeps the fit finite while some model has not yet
@@ -34,9 +32,21 @@ BT_PRIOR = 0.1
 SCO_PARAMS: dict[str, Any] = {"temperature": 10.0, "learning_rate": 1000.0, "iterations": 300}
 
 Ranking = Sequence[Sequence[str]]
-
-
 Stats = dict[str, float]
+
+
+class LeaderboardRow(TypedDict):
+    rank: int  # from the Bradley-Terry 95% CIs: 1 + models whose lower bound is above our upper
+    contestant: str
+    bt: float | None  # Bradley-Terry rating (Elo scale); None before its first match
+    bt_low: float | None
+    bt_high: float | None
+    elo: float | None  # online Elo in verdict order (a tournament's); None on global boards
+    sco: float | None  # Soft Condorcet score; None when not computed
+    matches: int
+    wins: float
+    ties: int
+    win_rate: float
 
 
 def new_stats(elo: float = 1000.0) -> Stats:
@@ -64,23 +74,129 @@ def apply_ranking(stats: Mapping[str, Stats], ranking: Ranking) -> None:
         stats[m]["matches"] += 1
 
 
-def _online(models: Sequence[str], rankings: Sequence[Ranking]) -> dict[str, Stats]:
-    stats = {m: new_stats() for m in models}
+def _frozen(values: Sequence[float] | NDArray[Any], dtype: Any) -> NDArray[Any]:
+    array = np.asarray(values, dtype=dtype)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class PairTallies:
+    """Verdicts summed per pair ``(a[i], b[i])`` (indices into ``models``, sorted names):
+    outcomes from a's side, each model's share of verdicts and a's points (arena.evidence),
+    and the number of verdicts behind them (``votes``)."""
+
+    models: tuple[str, ...]
+    a: NDArray[np.intp]
+    b: NDArray[np.intp]
+    a_wins: NDArray[np.float64]
+    b_wins: NDArray[np.float64]
+    ties: NDArray[np.float64]
+    share: NDArray[np.float64]
+    a_points: NDArray[np.float64]
+    votes: NDArray[np.float64]
+
+    @classmethod
+    def of(
+        cls, models: Sequence[str], pairs: Sequence[tuple[str, str, Sequence[float]]]
+    ) -> PairTallies:
+        """From ``(a, b, (a_wins, b_wins, ties, share, a_points, votes))`` per pair."""
+        names = tuple(sorted(models))
+        index = {m: i for i, m in enumerate(names)}
+        columns = np.array([v for _, _, v in pairs], dtype=np.float64).reshape(len(pairs), 6)
+        a_wins, b_wins, ties, share, a_points, votes = (
+            _frozen(columns[:, i], np.float64) for i in range(6)
+        )
+        return cls(
+            models=names,
+            a=_frozen([index[a] for a, _, _ in pairs], np.intp),
+            b=_frozen([index[b] for _, b, _ in pairs], np.intp),
+            a_wins=a_wins,
+            b_wins=b_wins,
+            ties=ties,
+            share=share,
+            a_points=a_points,
+            votes=votes,
+        )
+
+    def per_model(
+        self, values: NDArray[np.float64], b_values: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Sum ``values`` over each model's pairs as a, and ``b_values`` as b."""
+        n = len(self.models)
+        total = np.bincount(self.a, values, n) + np.bincount(self.b, b_values, n)
+        return np.asarray(total, dtype=np.float64)
+
+    def cells(self) -> Cells:
+        """The tallies as ratings' cells: a-wins, b-wins and ties per pair, one per verdict."""
+        outcomes = (
+            (Outcome.A_WINS, self.a_wins),
+            (Outcome.B_WINS, self.b_wins),
+            (Outcome.TIE, self.ties),
+        )
+        a = np.concatenate([self.a[counts > 0] for _, counts in outcomes])
+        b = np.concatenate([self.b[counts > 0] for _, counts in outcomes])
+        code = np.concatenate([np.full(int((c > 0).sum()), int(o)) for o, c in outcomes])
+        count = np.concatenate([c[c > 0] for _, c in outcomes])
+        return Cells(
+            models=self.models,
+            model_a=_frozen(a, np.intp),
+            model_b=_frozen(b, np.intp),
+            outcome=_frozen(code, np.int8),
+            count=_frozen(count, np.float64),
+            n_battles=_frozen(np.rint(count), np.int64),
+        )
+
+
+def tallies_from_rankings(models: Sequence[str], rankings: Sequence[Ranking]) -> PairTallies:
+    """What the cells of these verdicts would hold (each ranking's entrants in tier order)."""
+    index = {m: i for i, m in enumerate(sorted(models))}
+    totals: dict[tuple[int, int], NDArray[np.float64]] = {}
+    wanted = [COLUMNS.index(c) for c in ("a_wins", "b_wins", "ties", "share", "a_points", "votes")]
     for ranking in rankings:
-        apply_ranking(stats, ranking)
-    return stats
+        ids = [[index[m] for m in tier] for tier in ranking]
+        entrants = [Entrant(c) for tier in ids for c in tier]
+        for pair, added in pair_increments(entrants, ids, both_bad=False).items():
+            totals[pair] = totals.get(pair, np.zeros(len(wanted))) + np.take(added, wanted)
+    names = sorted(models)
+    return PairTallies.of(
+        names, [(names[a], names[b], tuple(v)) for (a, b), v in sorted(totals.items())]
+    )
+
+
+def _soft_condorcet(tallies: PairTallies) -> dict[str, float]:
+    """Soft Condorcet from the strict preferences per pair (ties add none)."""
+    above = np.concatenate([tallies.a[tallies.a_wins > 0], tallies.b[tallies.b_wins > 0]])
+    below = np.concatenate([tallies.b[tallies.a_wins > 0], tallies.a[tallies.b_wins > 0]])
+    weight = np.concatenate(
+        [tallies.a_wins[tallies.a_wins > 0], tallies.b_wins[tallies.b_wins > 0]]
+    )
+    fit = fit_soft_condorcet_pairs(
+        tallies.models,
+        above.astype(np.intp),
+        below.astype(np.intp),
+        weight,
+        n_votes=float(tallies.votes.sum()),
+        **SCO_PARAMS,
+    )
+    return fit.as_dict()
 
 
 def leaderboard_rows(
-    models: Sequence[str], rankings: Sequence[Ranking], *, soft_condorcet: bool = False
+    tallies: PairTallies,
+    *,
+    elo: Mapping[str, float] | None = None,
+    soft_condorcet: bool = False,
 ) -> list[LeaderboardRow]:
-    stats = _online(models, rankings)
-    played = [m for m in models if stats[m]["matches"] > 0]
+    """Rows best first by BT rating (then online Elo, then name); ranks from the BT CIs."""
+    models = tallies.models
+    matches = tallies.per_model(tallies.share, tallies.share)
+    wins = tallies.per_model(tallies.a_points, tallies.share - tallies.a_points)
+    ties = tallies.per_model(tallies.ties, tallies.ties)
+    played = [m for i, m in enumerate(models) if matches[i] > 1e-9]
     bt: dict[str, tuple[float, float, float]] = {}
-    if rankings:
-        fit = sandwich_bradley_terry(
-            battles_from_rankings(rankings, models=sorted(models)), prior=BT_PRIOR
-        )
+    if played:
+        fit = sandwich_bradley_terry(tallies.cells(), prior=BT_PRIOR)
         for name, r, lo, hi in zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True):
             bt[name] = (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
     ranks: dict[str, int] = {}
@@ -88,16 +204,21 @@ def leaderboard_rows(
         low = np.array([bt[m][1] for m in played])
         high = np.array([bt[m][2] for m in played])
         ranks = dict(zip(played, rank_from_intervals(low, high).tolist(), strict=True))
-    sco: dict[str, float] = {}
-    if soft_condorcet and rankings:
-        sco = fit_soft_condorcet(rankings, models=sorted(models), **SCO_PARAMS).as_dict()
+    sco = _soft_condorcet(tallies) if soft_condorcet and played else {}
+    online = elo or {}
     order = sorted(
-        models,
-        key=lambda m: (-(bt[m][0] if m in ranks else float("-inf")), -stats[m]["elo"], m),
+        range(len(models)),
+        key=lambda i: (
+            -(bt[models[i]][0] if models[i] in ranks else float("-inf")),
+            -online.get(models[i], 0.0),
+            models[i],
+        ),
     )
     rows: list[LeaderboardRow] = []
-    for m in order:
-        s, rating = stats[m], bt.get(m) if m in ranks else None
+    for i in order:
+        m = models[i]
+        rating = bt.get(m) if m in ranks else None
+        n = int(round(matches[i]))
         rows.append(
             LeaderboardRow(
                 rank=int(ranks.get(m, len(played) + 1)),
@@ -105,12 +226,12 @@ def leaderboard_rows(
                 bt=rating[0] if rating else None,
                 bt_low=rating[1] if rating else None,
                 bt_high=rating[2] if rating else None,
-                elo=round(s["elo"], 2),
+                elo=round(online[m], 2) if m in online else None,
                 sco=round(sco[m], 1) if m in sco and m in ranks else None,
-                matches=int(s["matches"]),
-                wins=round(s["wins"], 4),
-                ties=int(s["ties"]),
-                win_rate=round(s["wins"] / s["matches"], 4) if s["matches"] else 0.0,
+                matches=n,
+                wins=round(float(wins[i]), 4),
+                ties=int(round(ties[i])),
+                win_rate=round(float(wins[i]) / float(matches[i]), 4) if n else 0.0,
             )
         )
     return rows
@@ -122,29 +243,18 @@ STYLE_ROUNDS = 50
 
 
 def style_controlled_rows(
-    models: Sequence[str],
-    rankings: Sequence[Ranking],
-    texts: Sequence[Mapping[str, str]],
+    rows: list[LeaderboardRow],
+    battles: Battles,
+    features_a: NDArray[np.float64],
+    features_b: NDArray[np.float64],
 ) -> tuple[list[LeaderboardRow], dict[str, float]]:
-    """Rows whose BT columns control for answer style (length, headers, lists, bold).
-
-    ``texts[i]`` maps each entrant of verdict ``i`` to its answer. Returns the rows and the
-    fitted style coefficients (log-odds per SD of the normalised feature difference).
-    """
-    rows = leaderboard_rows(models, rankings)
-    names_a, names_b, outcomes, feats_a, feats_b = [], [], [], [], []
-    for ranking, answers in zip(rankings, texts, strict=True):
-        for a, b, outcome in ranking_to_pairs(ranking):
-            names_a.append(a)
-            names_b.append(b)
-            outcomes.append(int(outcome))
-            feats_a.append(answer_features(answers.get(a, "")))
-            feats_b.append(answer_features(answers.get(b, "")))
-    if not outcomes:
+    """The rows with BT columns controlled for answer style (length, headers, lists, bold):
+    ``battles`` one per pair judged, ``features_*`` their answers' FEATURES. Returns the
+    rows and the fitted style coefficients (log-odds per SD of the normalised difference)."""
+    if not len(battles):
         return rows, {}
-    battles = battles_from_arrays(names_a, names_b, np.asarray(outcomes), models=sorted(models))
     fit = fit_style_controlled_bt(
-        battles, style_features(feats_a, feats_b), prior=BT_PRIOR, rounds=STYLE_ROUNDS
+        battles, style_features(features_a, features_b), prior=BT_PRIOR, rounds=STYLE_ROUNDS
     )
     interval = fit.interval()
     styled = {
@@ -153,7 +263,7 @@ def style_controlled_rows(
             fit.models, fit.ratings, interval.ci_low, interval.ci_high, strict=True
         )
     }
-    played = [r for r in rows if r["matches"] > 0]
+    played = [r for r in rows if r["matches"] > 0 and r["contestant"] in styled]
     ranks = (
         rank_from_intervals(
             np.array([styled[r["contestant"]][1] for r in played]),

@@ -46,8 +46,8 @@ def measure(size: int, options: argparse.Namespace) -> str:
         from django.core.cache import cache
         from django.db import connection
 
+        from arena.boards import tournament_leaderboard
         from arena.models import Tournament
-        from arena.selectors import tournament_leaderboard
         from arena.services.tournaments import tournament_progress, tournament_spend
 
         tournament = Tournament.objects.get(pk=seeded.tournament_id)

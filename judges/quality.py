@@ -19,6 +19,7 @@ published data sets (the tests use LLMFAO's GPT-4, GPT-3.5 and crowd verdicts):
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -158,6 +159,37 @@ def transitivity(judgments: Iterable[PairJudgment]) -> Transitivity:
                     pairs[(a, b)], pairs[(b, c)], pairs[(a, c)]
                 )
     return Transitivity(triples=triples, violations=violations)
+
+
+# The (ab, bc, ac) relations (+1 first preferred, -1 second, 0 tie) some weak order of
+# three items explains, indexed by (ab + 1) * 9 + (bc + 1) * 3 + (ac + 1).
+_EXPLAINED = np.array(
+    [_explained_by_a_weak_order(ab, bc, ac) for ab, bc, ac in product((-1, 0, 1), repeat=3)]
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _triples(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every i < j < k below n, as three index arrays (the pairs i < j, each with every k > j)."""
+    first, second = np.triu_indices(n, 1)
+    after = n - 1 - second  # how many k follow each pair
+    i, j = np.repeat(first, after), np.repeat(second, after)
+    offset = np.arange(int(after.sum())) - np.repeat(np.cumsum(after) - after, after)
+    return i.astype(np.intp), j.astype(np.intp), (j + 1 + offset).astype(np.intp)
+
+
+def matrix_transitivity(relation: np.ndarray) -> Transitivity:
+    """``transitivity`` for one relation over n items given as an n x n matrix (+1: the row
+    item is preferred, -1: the column item, 0: a tie, NaN: not judged), antisymmetric:
+    every triple with all three pairs judged, checked at once (100 items: 161,700 triples)."""
+    n = relation.shape[0]
+    if n < 3:
+        return Transitivity(triples=0, violations=0)
+    i, j, k = _triples(n)
+    ab, bc, ac = relation[i, j], relation[j, k], relation[i, k]
+    judged = ~(np.isnan(ab) | np.isnan(bc) | np.isnan(ac))
+    code = ((ab[judged] + 1) * 9 + (bc[judged] + 1) * 3 + (ac[judged] + 1)).astype(np.intp)
+    return Transitivity(triples=int(judged.sum()), violations=int((~_EXPLAINED[code]).sum()))
 
 
 def longer_answer_win_rate(judgments: Iterable[PairJudgment]) -> float | None:

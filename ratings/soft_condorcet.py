@@ -24,7 +24,12 @@ from numpy.typing import NDArray
 
 from ratings.data import RankingInput, normalize_ranking
 
-__all__ = ["SoftCondorcetResult", "fit_soft_condorcet", "preference_pairs"]
+__all__ = [
+    "SoftCondorcetResult",
+    "fit_soft_condorcet",
+    "fit_soft_condorcet_pairs",
+    "preference_pairs",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,25 +113,55 @@ def fit_soft_condorcet(
     models: Sequence[str] | None = None,
 ) -> SoftCondorcetResult:
     """Full-batch SCO on tiered votes (best first); deterministic, no seed needed."""
-    if temperature <= 0 or learning_rate <= 0 or iterations < 0 or not lower < upper:
-        raise ValueError("need temperature > 0, learning_rate > 0, iterations >= 0, lower < upper")
     if not votes:
         raise ValueError("votes: need at least one vote")
     universe, above, below, weight = preference_pairs(votes, models, weights)
-    n = len(universe)
+    return fit_soft_condorcet_pairs(
+        universe,
+        above,
+        below,
+        weight,
+        n_votes=len(votes),
+        temperature=temperature,
+        learning_rate=learning_rate,
+        iterations=iterations,
+        lower=lower,
+        upper=upper,
+    )
+
+
+def fit_soft_condorcet_pairs(
+    models: Sequence[str],
+    above: NDArray[np.intp],
+    below: NDArray[np.intp],
+    weight: NDArray[np.float64],
+    *,
+    n_votes: float,
+    temperature: float = 1.0,
+    learning_rate: float = 0.01,
+    iterations: int = 1000,
+    lower: float = 0.0,
+    upper: float = 1000.0,
+) -> SoftCondorcetResult:
+    """The same from the votes' strict preferences already summed per (above, below) pair
+    (``preference_pairs`` gives them one per vote; counts per pair give the same fit):
+    what a leaderboard kept as counts has. ``n_votes`` is the number of votes |V|."""
+    if temperature <= 0 or learning_rate <= 0 or iterations < 0 or not lower < upper:
+        raise ValueError("need temperature > 0, learning_rate > 0, iterations >= 0, lower < upper")
+    if n_votes <= 0:
+        raise ValueError("n_votes: need at least one vote")
+    n = len(models)
     theta = np.full(n, (upper - lower) / 2 + lower)
-    scale = weight / temperature / len(votes)
+    scale = weight / temperature / n_votes
     for _ in range(iterations):
         s = _sigmoid((theta[below] - theta[above]) / temperature)
         push = s * (1.0 - s) * scale
         grad = np.bincount(below, push, n) - np.bincount(above, push, n)
         theta = np.clip(theta - learning_rate * grad, lower, upper)
-    loss = float(
-        np.sum(weight * _sigmoid((theta[below] - theta[above]) / temperature)) / len(votes)
-    )
+    loss = float(np.sum(weight * _sigmoid((theta[below] - theta[above]) / temperature)) / n_votes)
     theta.setflags(write=False)
     return SoftCondorcetResult(
-        models=universe,
+        models=tuple(models),
         ratings=theta,
         loss=loss,
         temperature=temperature,

@@ -3,30 +3,49 @@ that has verdicts without cells, and the check that compares them with a full re
 
 Every verdict adds to its cells as it is recorded (arena.services.verdicts); this is the
 slow path that reads every verdict once, streamed in match order (flat memory), and sums
-the same increments (arena.evidence.pair_increments).
+the same increments (arena.evidence).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 
 from arena import evidence
 from arena.evidence import Entrant
-from arena.models import Judgment, MatchEntry, PairCell, Response
+from arena.models import Judgment, MatchEntry, PairCell, PromptPair, PromptPairCell, Response
 
-CellKey = tuple[int, str, str, int, int]  # tournament, source, category, a, b
+CellKey = tuple[Any, ...]
 Totals = dict[CellKey, list[float]]
 
 CHUNK = 5000
 Progress = Callable[[int], None]
 
+# (table, its key columns, its counted columns, how many of those are whole numbers)
+_PAIR_KEY = ("tournament_id", "source", "category", "a_id", "b_id")
+_PROMPT_KEY = ("prompt_id", "a_id", "b_id", "tournament_id", "source")
 
-def _verdicts() -> Iterator[tuple[int, int, int | None, list[list[int]], bool, str]]:
-    rows = (
+
+@dataclass
+class Recount:
+    cells: Totals = field(default_factory=dict)  # PairCell, by _PAIR_KEY
+    prompt_cells: Totals = field(default_factory=dict)  # PromptPairCell, by _PROMPT_KEY
+    sources: dict[tuple[int, int, int], set[str]] = field(default_factory=dict)  # PromptPair
+
+    @property
+    def shared(self) -> set[tuple[int, int, int]]:
+        """The prompts and pairs more than one source has judged."""
+        return {key for key, seen in self.sources.items() if len(seen) > 1}
+
+
+def _verdicts() -> Iterator[tuple[Any, ...]]:
+    yield from (
         Judgment.objects.order_by("match_id")
         .values_list(
             "match_id",
@@ -34,11 +53,11 @@ def _verdicts() -> Iterator[tuple[int, int, int | None, list[list[int]], bool, s
             "judge_id",
             "ranking",
             "both_bad",
+            "match__prompt_id",
             "match__prompt__category",
         )
         .iterator(chunk_size=CHUNK)
     )
-    yield from rows
 
 
 def _entries() -> Iterator[tuple[int, list[Entrant]]]:
@@ -62,12 +81,18 @@ def _entries() -> Iterator[tuple[int, list[Entrant]]]:
         yield current, entrants
 
 
-def cells_recount(progress: Progress | None = None) -> Totals:
+def _add(totals: Totals, key: CellKey, added: tuple[float, ...]) -> None:
+    cell = totals.setdefault(key, [0.0] * len(added))
+    for i, value in enumerate(added):
+        cell[i] += value
+
+
+def cells_recount(progress: Progress | None = None) -> Recount:
     """Every cell summed afresh from the verdicts and their answers' stored style."""
-    totals: Totals = {}
+    recount = Recount()
     entries = _entries()
     match_id, entrants = next(entries, (None, []))
-    for n, (verdict_match, tournament, judge, ranking, both_bad, category) in enumerate(
+    for n, (verdict_match, tournament, judge, ranking, both_bad, prompt, category) in enumerate(
         _verdicts(), start=1
     ):
         while match_id is not None and match_id < verdict_match:
@@ -76,83 +101,119 @@ def cells_recount(progress: Progress | None = None) -> Totals:
             continue  # a verdict without entrants: nothing to count
         source = evidence.source_of(judge)
         for (a, b), added in evidence.pair_increments(entrants, ranking, both_bad=both_bad).items():
-            cell = totals.setdefault((tournament, source, category, a, b), [0.0] * len(added))
-            for i, value in enumerate(added):
-                cell[i] += value
+            _add(recount.cells, (tournament, source, category, a, b), added)
+        for (a, b), ordered in evidence.ordered_increments(entrants, ranking).items():
+            _add(recount.prompt_cells, (prompt, a, b, tournament, source), ordered)
+            recount.sources.setdefault((prompt, a, b), set()).add(source)
         if progress and n % 100_000 == 0:
             progress(n)
-    return totals
+    return recount
 
 
-def _stored() -> Totals:
-    rows = PairCell.objects.values_list(
-        "tournament_id", "source", "category", "a_id", "b_id", *evidence.COLUMNS
-    )
-    return {tuple(row[:5]): list(map(float, row[5:])) for row in rows.iterator(CHUNK)}  # type: ignore[misc]
+def _stored(model: type[Model], key: tuple[str, ...], columns: tuple[str, ...]) -> Totals:
+    rows = model.objects.values_list(*key, *columns)  # type: ignore[attr-defined]
+    return {
+        tuple(row[: len(key)]): list(map(float, row[len(key) :])) for row in rows.iterator(CHUNK)
+    }
 
 
 @dataclass(frozen=True)
 class Difference:
+    table: str
     cell: CellKey
     column: str
     stored: float
     recounted: float
 
 
-def cells_check(progress: Progress | None = None) -> list[Difference]:
-    """Where the stored cells differ from a full recount (sums to a relative 1e-9)."""
-    recounted, stored = cells_recount(progress), _stored()
-    zero = [0.0] * len(evidence.COLUMNS)
-    differences = []
+def _differences(
+    table: str, columns: tuple[str, ...], recounted: Totals, stored: Totals
+) -> list[Difference]:
+    zero = [0.0] * len(columns)
+    found = []
     for key in sorted(set(recounted) | set(stored), key=str):
         want, have = recounted.get(key, zero), stored.get(key, zero)
-        for column, w, h in zip(evidence.COLUMNS, want, have, strict=True):
+        for column, w, h in zip(columns, want, have, strict=True):
             if not math.isclose(w, h, rel_tol=1e-9, abs_tol=1e-9):
-                differences.append(Difference(key, column, h, w))
-    return differences
+                found.append(Difference(table, key, column, h, w))
+    return found
+
+
+def cells_check(progress: Progress | None = None) -> list[Difference]:
+    """Where the stored cells differ from a full recount (sums to a relative 1e-9), and
+    the prompts and pairs two sources judged that are not marked ``shared``."""
+    recount = cells_recount(progress)
+    stored_pairs = _stored(PairCell, _PAIR_KEY, evidence.COLUMNS)
+    stored_prompts = _stored(PromptPairCell, _PROMPT_KEY, evidence.ORDERED)
+    shared = set(PromptPair.objects.filter(shared=True).values_list("prompt_id", "a_id", "b_id"))
+    return [
+        *_differences("cells", evidence.COLUMNS, recount.cells, stored_pairs),
+        *_differences("prompt cells", evidence.ORDERED, recount.prompt_cells, stored_prompts),
+        *(
+            Difference("prompt pairs", key, "shared", 0.0, 1.0)
+            for key in sorted(recount.shared - shared)
+        ),
+    ]
 
 
 def responses_style_backfill() -> int:
     """Compute the style features of answers stored before they were kept; how many."""
     done = 0
     missing = Response.objects.filter(style_length__isnull=True).only("text")
+    fields = [f"style_{name}" for name in evidence.FEATURES]
     while batch := list(missing[:CHUNK]):
         for response in batch:
             response.set_style()
-        fields = [f"style_{name}" for name in evidence.FEATURES]
         Response.objects.bulk_update(batch, fields)
         done += len(batch)
     return done
 
 
+def _rows(
+    model: type[Model],
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+    n_counts: int,
+    totals: Totals,
+) -> Iterator[Model]:
+    for cell, values in totals.items():
+        fields = dict(zip(key, cell, strict=True))
+        fields |= {
+            column: int(v) if i < n_counts else v
+            for i, (column, v) in enumerate(zip(columns, values, strict=True))
+        }
+        yield model(**fields)
+
+
+def _insert(rows: Iterator[Model]) -> None:
+    """Insert in batches (bulk_create would hold every instance at once)."""
+    while batch := list(islice(rows, 2000)):
+        type(batch[0]).objects.bulk_create(batch)  # type: ignore[attr-defined]
+
+
 def cells_backfill(progress: Progress | None = None) -> int:
     """Replace every cell with the recount, all or nothing; how many cells there are.
 
-    Verdicts recorded meanwhile wait for it (their cells are locked until it commits) and
-    then add to the recounted cells, so none is lost or counted twice.
+    Verdicts recorded meanwhile wait for it (the cell tables are locked until it commits)
+    and then add to the recounted cells, so none is lost or counted twice.
     """
-    n_counts = len(evidence.COUNTS)
+    tables = [PairCell, PromptPairCell, PromptPair]
     with transaction.atomic():
         if connection.vendor == "postgresql":
+            names = ", ".join(m._meta.db_table for m in tables)
             with connection.cursor() as cursor:
-                cursor.execute(f"LOCK TABLE {PairCell._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
-        PairCell.objects.all().delete()  # on SQLite, this takes the write lock
-        totals = cells_recount(progress)
-        PairCell.objects.bulk_create(
-            (
-                PairCell(
-                    tournament_id=t,
-                    source=source,
-                    category=category,
-                    a_id=a,
-                    b_id=b,
-                    **{
-                        column: int(v) if i < n_counts else v
-                        for i, (column, v) in enumerate(zip(evidence.COLUMNS, values, strict=True))
-                    },
-                )
-                for (t, source, category, a, b), values in totals.items()
-            ),
-            batch_size=2000,
+                cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+        for model in tables:  # on SQLite, the first delete takes the write lock
+            model.objects.all().delete()
+        recount = cells_recount(progress)
+        n_counts = len(evidence.COUNTS)
+        _insert(_rows(PairCell, _PAIR_KEY, evidence.COLUMNS, n_counts, recount.cells))
+        n_ordered = len(evidence.ORDERED)
+        _insert(
+            _rows(PromptPairCell, _PROMPT_KEY, evidence.ORDERED, n_ordered, recount.prompt_cells)
         )
-    return len(totals)
+        _insert(
+            PromptPair(prompt_id=p, a_id=a, b_id=b, first_source=min(seen), shared=len(seen) > 1)
+            for (p, a, b), seen in recount.sources.items()
+        )
+    return len(recount.cells)

@@ -146,7 +146,7 @@ def _human_accuracy() -> dict[str, float | None]:
     with _agreement_lock:
         now = time.monotonic()
         if _agreement_cache is None or now - _agreement_cache[0] > _AGREEMENT_TTL_S:
-            from arena.selectors import judge_quality_panel
+            from arena.boards import judge_quality_panel
 
             accuracy = {row["source"]: row["human_accuracy"] for row in judge_quality_panel()}
             _agreement_cache = (now, accuracy)

@@ -26,8 +26,8 @@ from typing import Any
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from arena.boards import tournament_leaderboard
 from arena.models import Judgment, Match, MatchStatus, Tournament, Vote
-from arena.selectors import tournament_leaderboard
 
 HUMAN_JUDGE = "human"  # what a vote-decided match names as its judge
 LEADERBOARD_COLUMNS = (

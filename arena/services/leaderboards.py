@@ -3,8 +3,8 @@ arena.services.verdicts)."""
 
 from __future__ import annotations
 
+from arena.boards import tournament_leaderboard
 from arena.models import LeaderboardSnapshot, Tournament
-from arena.selectors import tournament_leaderboard
 from arena.standings import BT_PRIOR, ELO_K
 
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena import live
+from arena.boards import elo_point_record, tournament_leaderboard
 from arena.formats import ConfigError, FormatState, MatchResult, PlannedMatch, get_format
 from arena.models import (
     OPEN_MATCH_STATUSES,
@@ -34,7 +35,7 @@ from arena.models import (
     TournamentStatus,
 )
 from arena.queueing import enqueue_advance, enqueue_play
-from arena.selectors import tournament_leaderboard, tournament_progress, tournament_spend
+from arena.selectors import tournament_progress, tournament_spend
 from arena.services.backends import judge_comparator
 from arena.services.leaderboards import leaderboard_snapshot_create
 from judges.backends.base import BackendError
@@ -451,6 +452,7 @@ def _complete(tournament: Tournament) -> None:
     tournament.finished_at = timezone.now()
     tournament.save(update_fields=["status", "finished_at"])
     snapshot = leaderboard_snapshot_create(tournament=tournament)
+    elo_point_record(tournament=tournament)
     # The final leaderboard now, ahead of "completed": not a window after it.
     live.publish_on_commit(
         live.tournament_group(tournament.pk),
@@ -539,6 +541,7 @@ def tournament_results_publish(*, tournament_id: int) -> None:
     started = thread_time()
     rows = tournament_leaderboard(tournament)
     cache.set(_results_cost_key(tournament_id), thread_time() - started, timeout=86400)
+    elo_point_record(tournament=tournament)
     live.publish(
         live.tournament_group(tournament_id),
         live.LeaderboardUpdated(type="leaderboard.updated", tournament=tournament_id, rows=rows),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,8 @@ from arena.models import (
     MatchEntry,
     PairCell,
     Prompt,
+    PromptPair,
+    PromptPairCell,
     Response,
     Standing,
 )
@@ -30,7 +32,8 @@ from arena.sql import Dialect, Rows, Sql, Step, table
 from arena.standings import apply_ranking
 
 _M, _E, _J, _S = (table(m) for m in (Match, MatchEntry, Judgment, Standing))
-_C, _P, _R, _CELL = (table(m) for m in (Contestant, Prompt, Response, PairCell))
+_C, _P, _R = (table(m) for m in (Contestant, Prompt, Response))
+_CELL, _PPC, _PAIR = (table(m) for m in (PairCell, PromptPairCell, PromptPair))
 
 # Which match a statement is about: by primary key (a judge's verdict) or by the public id
 # a voter's browser holds.
@@ -96,14 +99,15 @@ class Entrants:
 
     contestants: list[tuple[int, str]]
     answers: list[Entrant]
+    prompt_id: int
     category: str
 
 
 def entrants_read(which: str) -> Sql:
-    """The match's entrants by position: (id, name, style features…, prompt category)."""
+    """The match's entrants by position: (id, name, style features…, prompt, category)."""
     style = ", ".join(f"r.style_{name}" for name in evidence.FEATURES)
     return Sql(
-        f"SELECT e.contestant_id, c.name, {style}, p.category FROM {_E} e"
+        f"SELECT e.contestant_id, c.name, {style}, p.id, p.category FROM {_E} e"
         f" JOIN {_C} c ON c.id = e.contestant_id JOIN {_M} m ON m.id = e.match_id"
         f" JOIN {_P} p ON p.id = m.prompt_id LEFT JOIN {_R} r ON r.id = e.response_id"
         f" WHERE {which} ORDER BY e.position"
@@ -112,12 +116,13 @@ def entrants_read(which: str) -> Sql:
 
 def entrants_of(rows: Rows) -> Entrants:
     answers = []
-    for cid, _, *style, _ in rows:
+    for cid, _, *style, _, _ in rows:
         known = None if any(v is None for v in style) else tuple(float(v) for v in style)
         answers.append(Entrant(cid, known))
     return Entrants(
         contestants=[(row[0], row[1]) for row in rows],
         answers=answers,
+        prompt_id=rows[0][-2] if rows else 0,
         category=rows[0][-1] if rows else "",
     )
 
@@ -139,49 +144,68 @@ def verdict_writes(
         for _, cid, elo, matches, wins, ties in standings
     }
     apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
+    source = evidence.source_of(judgment.judge_id)
     increments = evidence.pair_increments(entrants.answers, ranking, both_bad=judgment.both_bad)
-    cells = _cells_added(
-        tournament_id, evidence.source_of(judgment.judge_id), entrants.category, increments
-    )
+    ordered = evidence.ordered_increments(entrants.answers, ranking)
+    pair_key = {"tournament": tournament_id, "source": source, "category": entrants.category}
+    prompt_key = {"prompt": entrants.prompt_id, "tournament": tournament_id, "source": source}
+    cells = [
+        _added(_CELL, pair_key, evidence.COLUMNS, len(evidence.COUNTS), increments),
+        _added(_PPC, prompt_key, evidence.ORDERED, len(evidence.ORDERED), ordered),
+        _prompt_pairs_seen(entrants.prompt_id, source, sorted(ordered)),
+    ]
     return [
         _judgment_insert(match_id, ranking, judgment, now),
         _standings_update(standings, stats),
-        *([cells] if cells else []),
+        *(c for c in cells if c is not None),
     ]
 
 
-_ADDED = ", ".join(f"{c} = {_CELL}.{c} + excluded.{c}" for c in evidence.COLUMNS)
-
-
-def _cells_added(
-    tournament_id: int,
-    source: str,
-    category: str,
-    increments: dict[tuple[int, int], tuple[float, ...]],
+def _added(
+    table: str,
+    key: dict[str, object],
+    columns: tuple[str, ...],
+    n_counts: int,
+    increments: Mapping[tuple[int, int], tuple[float, ...]],
 ) -> Sql | None:
-    """Add the verdict's increments to its cells, creating those it is the first in; pairs in
-    (a, b) order, so that verdicts sharing cells lock them in one order."""
+    """Add a verdict's increments per pair to the rows of ``table`` keyed by ``key`` and the
+    pair, creating those it is the first in; pairs in (a, b) order, so that verdicts sharing
+    rows lock them in one order. The first ``n_counts`` columns are whole numbers."""
     if not increments:
         return None
-    n_counts = len(evidence.COUNTS)
-    values, params = [], {"tournament": tournament_id, "source": source, "category": category}
+    values, params = [], {f"k_{name}": value for name, value in key.items()}
+    fixed = ", ".join(f"%(k_{name})s" for name in key)
     for i, ((a, b), added) in enumerate(sorted(increments.items())):
         names = [f"v{i}_{j}" for j in range(len(added))]
-        values.append(
-            f"(%(tournament)s, %(source)s, %(category)s, %(a{i})s, %(b{i})s, "
-            + ", ".join(f"%({n})s" for n in names)
-            + ")"
-        )
+        values.append(f"({fixed}, %(a{i})s, %(b{i})s, {', '.join(f'%({n})s' for n in names)})")
         params |= {f"a{i}": a, f"b{i}": b}
         params |= {
             n: int(v) if j < n_counts else v
             for j, (n, v) in enumerate(zip(names, added, strict=True))
         }
+    keys = ", ".join(f"{name}_id" if name in ("tournament", "prompt") else name for name in key)
     return Sql(
-        f"INSERT INTO {_CELL} (tournament_id, source, category, a_id, b_id,"
-        f" {', '.join(evidence.COLUMNS)}) VALUES {', '.join(values)}"
-        " ON CONFLICT (tournament_id, source, category, a_id, b_id)"
-        f" DO UPDATE SET {_ADDED}",
+        f"INSERT INTO {table} ({keys}, a_id, b_id, {', '.join(columns)})"
+        f" VALUES {', '.join(values)} ON CONFLICT ({keys}, a_id, b_id)"
+        f" DO UPDATE SET {', '.join(f'{c} = {table}.{c} + excluded.{c}' for c in columns)}",
+        params,
+    )
+
+
+def _prompt_pairs_seen(prompt_id: int, source: str, pairs: list[tuple[int, int]]) -> Sql | None:
+    """Mark the prompt's pairs as judged by this source: ``shared`` once another has too."""
+    if not pairs:
+        return None
+    rows = ", ".join(
+        f"(%(prompt)s, %(a{i})s, %(b{i})s, %(source)s, FALSE)" for i in range(len(pairs))
+    )
+    params: dict[str, object] = {"prompt": prompt_id, "source": source}
+    for i, (a, b) in enumerate(pairs):
+        params |= {f"a{i}": a, f"b{i}": b}
+    return Sql(
+        f"INSERT INTO {_PAIR} (prompt_id, a_id, b_id, first_source, shared) VALUES {rows}"
+        " ON CONFLICT (prompt_id, a_id, b_id) DO UPDATE SET shared ="
+        f" {_PAIR}.shared OR {_PAIR}.first_source <> excluded.first_source",
         params,
     )
 

@@ -15,17 +15,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from arena.api import ACTIONS
-from arena.forms import TournamentForm
-from arena.models import Tournament
-from arena.selectors import (
+from arena.boards import (
     global_leaderboard,
     judge_quality_panel,
     leaderboard_categories,
     leaderboard_sources,
-    tournament_by_pk,
     tournament_charts,
-    tournament_estimate,
     tournament_leaderboard,
+)
+from arena.forms import TournamentForm
+from arena.models import Tournament
+from arena.selectors import (
+    tournament_by_pk,
+    tournament_estimate,
     tournament_progress,
     tournament_recent_results,
     tournament_rounds,

@@ -1,5 +1,6 @@
 // Plots on the tournament page (Chart.js, vendored): the CI forest plot, empirical and
-// predicted win-rate heatmaps, and online Elo over time. Data: charts.json; refreshed
+// predicted win-rate heatmaps, and online Elo over time (stored points, thinned as the
+// tournament grows, then the standings now). Data: charts.json; refreshed
 // when live.js reports a leaderboard update (at most every few seconds).
 (function () {
   "use strict";
@@ -94,7 +95,8 @@
     draw("chart-winrate", heatmap(data, "win_rate", "Win rate, observed (row beats column)"));
     draw("chart-predicted", heatmap(data, "predicted", "Win rate, predicted by BT"));
     draw("chart-history", history(data));
-    root.dataset.drawn = String(data.history.length);
+    // How many verdicts the plots cover: the history's last point is the standings now.
+    root.dataset.drawn = String(data.history.length ? data.history[data.history.length - 1].n : 0);
   }
   document.addEventListener("arena:leaderboard", () => {
     if (!pending) pending = setTimeout(refresh, 2000);

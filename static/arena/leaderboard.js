@@ -17,7 +17,7 @@
       const tr = document.createElement("tr");
       tr.append(cell(r.rank), cell(r.contestant), cell(fmt(r.bt, 0)),
         cell(r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`),
-        cell(r.elo.toFixed(1)), cell(fmt(r.sco, 1)), cell(r.matches), cell(r.win_rate.toFixed(3)));
+        cell(fmt(r.sco, 1)), cell(r.matches), cell(r.win_rate.toFixed(3)));
       return tr;
     }));
     stamp = Date.now();

@@ -166,8 +166,8 @@ def test_the_check_finds_a_cell_that_drifted_and_the_backfill_mends_it(world) ->
     cell = PairCell.objects.filter(tournament=pairs).first()
     PairCell.objects.filter(pk=cell.pk).update(a_wins=cell.a_wins + 5)
     differences = cells_check()
-    assert [(d.cell[3:], d.column, d.stored - d.recounted) for d in differences] == [
-        ((cell.a_id, cell.b_id), "a_wins", 5.0)
+    assert [(d.table, d.cell[3:], d.column, d.stored - d.recounted) for d in differences] == [
+        ("cells", (cell.a_id, cell.b_id), "a_wins", 5.0)
     ]
     cells_backfill()
     assert cells_check() == []
@@ -203,10 +203,8 @@ def test_the_backfill_computes_the_style_of_answers_stored_without_it(world) -> 
 def test_a_recount_of_a_kwise_ranking_gives_each_entrant_one_verdict(world) -> None:
     groups = world["groups"]
     battle = battle_next(tournament=groups, session_key="s")
-    vote_record(
-        public_id=battle.public_id, ranks=[1, 2, 2], idempotency_key="k", session_key="s"
-    )
-    totals = cells_recount()
+    vote_record(public_id=battle.public_id, ranks=[1, 2, 2], idempotency_key="k", session_key="s")
+    totals = cells_recount().cells
     share = evidence.COLUMNS.index("share")
     per_model: dict[int, float] = {}
     for (_, _, _, a, b), values in totals.items():

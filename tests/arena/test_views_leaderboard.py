@@ -94,7 +94,7 @@ def test_style_control_refits_with_answer_features_and_reports_their_coefficient
 def test_the_judge_panel_compares_each_judge_with_humans_on_the_same_prompt_and_pair(
     verdicts,
 ) -> None:
-    from arena.selectors import judge_quality_panel
+    from arena.boards import judge_quality_panel
 
     judged, human = verdicts
     panel = {row["source"]: row for row in judge_quality_panel()}

@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from judges.quality import (
     PairJudgment,
@@ -261,3 +263,30 @@ def test_llmfao_tie_counts_match_a_plain_count(machine: dict[str, list[dict[str,
         "left": 943,
         "tie": 66,
     }
+
+
+@given(
+    st.integers(3, 9).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.sampled_from([None, -1, 0, 1]), min_size=n * n, max_size=n * n),
+        )
+    )
+)
+def test_the_matrix_count_of_intransitive_triples_equals_the_per_judgment_count(drawn) -> None:
+    import numpy as np
+
+    from judges.quality import matrix_transitivity
+
+    n, signs = drawn
+    relation = np.full((n, n), np.nan)
+    judgments = []
+    for a in range(n):
+        for b in range(a + 1, n):
+            sign = signs[a * n + b]
+            if sign is None:
+                continue
+            relation[a, b], relation[b, a] = sign, -sign
+            winner = "tie" if sign == 0 else "left" if sign == 1 else "right"
+            judgments.append(PairJudgment("p", f"m{a}", f"m{b}", winner))
+    assert matrix_transitivity(relation) == transitivity(judgments)

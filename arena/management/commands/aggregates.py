@@ -36,7 +36,7 @@ class Command(BaseCommand):
         differences = cells_check(progress)
         for d in differences[:20]:
             self.stdout.write(
-                f"cell {d.cell}: {d.column} stored {d.stored:g}, recounted {d.recounted:g}"
+                f"{d.table} {d.cell}: {d.column} stored {d.stored:g}, recounted {d.recounted:g}"
             )
         if differences:
             raise CommandError(

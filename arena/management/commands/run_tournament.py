@@ -19,8 +19,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from arena.boards import tournament_leaderboard
 from arena.models import BackendKind, Contestant, Judge, JudgeKind, PromptSet, Tournament
-from arena.selectors import tournament_leaderboard, tournament_progress
+from arena.selectors import tournament_progress
 from arena.services.demo import FIXTURES, PROMPT_SET
 from arena.services.imports import prompt_set_import_jsonl
 from arena.services.tournaments import tournament_create, tournament_start

@@ -1,0 +1,400 @@
+"""Leaderboards, charts and the judges' quality, read from the evidence cells.
+
+Nothing here reads verdict rows: a board is a fit to the cells of its filter (a few
+thousand pairs however many verdicts there are, arena.evidence), the online Elo is the
+tournament's standings, and the rating history its stored points. Fits are cached under a
+stamp of the standings, which every verdict changes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Sum
+
+from arena import evidence
+from arena.models import (
+    Contestant,
+    EloPoint,
+    Judge,
+    PairCell,
+    PromptPair,
+    PromptPairCell,
+    Standing,
+    Tournament,
+)
+from arena.standings import LeaderboardRow, PairTallies, leaderboard_rows
+from judges.quality import agreement, matrix_transitivity, plurality
+from ratings.elo import elo_expected
+
+# Rows fitted on a set of verdicts stay valid as long as that set; the timeout only frees
+# the cache of boards nobody looks at.
+LEADERBOARD_CACHE_SECONDS = 3600
+
+_CELL, _STANDING = PairCell._meta.db_table, Standing._meta.db_table
+_PROMPT_CELL = PromptPairCell._meta.db_table
+_TALLIED = ("a_wins", "b_wins", "ties", "share", "a_points", "votes")
+
+
+def _filters(tournament_id: int | None, source: str, category: str) -> tuple[str, list[Any]]:
+    clauses, params = ["TRUE"], []
+    if tournament_id is not None:
+        clauses.append("tournament_id = %s")
+        params.append(tournament_id)
+    if source != "all":
+        clauses.append("source = %s")
+        params.append(source)
+    if category:
+        clauses.append("category = %s")
+        params.append(category)
+    return " AND ".join(clauses), params
+
+
+def pair_tallies(
+    *,
+    tournament_id: int | None = None,
+    source: str = "all",
+    category: str = "",
+    models: dict[int, str] | None = None,
+) -> PairTallies:
+    """The cells of a filter summed per pair. ``models`` (id: name) puts contestants on the
+    board that have no verdict in it yet; otherwise the board is who has one."""
+    where, params = _filters(tournament_id, source, category)
+    sums = ", ".join(f"SUM({c})" for c in _TALLIED)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a_id, b_id, {sums} FROM {_CELL} WHERE {where} GROUP BY a_id, b_id", params
+        )
+        pairs = cursor.fetchall()
+    names = dict(models or {})
+    missing = {c for a, b, *_ in pairs for c in (a, b)} - set(names)
+    if missing:
+        names |= dict(Contestant.objects.filter(pk__in=missing).values_list("pk", "name"))
+    return PairTallies.of(
+        names.values(), [(names[a], names[b], tuple(map(float, v))) for a, b, *v in pairs]
+    )
+
+
+def _stamp(tournament_id: int | None = None) -> str:
+    """Changes with every verdict (each adds to its entrants' standings) and every deleted
+    tournament: what cached fits are keyed by."""
+    where, params = ("WHERE tournament_id = %s", [tournament_id]) if tournament_id else ("", [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(SUM(matches), 0), COUNT(*), COALESCE(MAX(id), 0)"
+            f" FROM {_STANDING} {where}",
+            params,
+        )
+        return ":".join(map(str, cursor.fetchone()))
+
+
+def _cached(key: str, compute: Any) -> Any:
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, timeout=LEADERBOARD_CACHE_SECONDS)
+    return found
+
+
+def tournament_elo(tournament: Tournament) -> dict[str, float]:
+    """The online Elo of each contestant (its standings row), by name."""
+    return dict(
+        Standing.objects.filter(tournament=tournament).values_list("contestant__name", "elo")
+    )
+
+
+def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
+    """Best first by Bradley-Terry rating (online Elo and Soft Condorcet alongside); ranks
+    from the BT CIs. The live publish after a verdict, page views, the API and the charts
+    share one fit per set of verdicts."""
+    stamp = f"{tournament.created_at.timestamp()}:{_stamp(tournament.pk)}"
+
+    def fit() -> list[LeaderboardRow]:
+        entrants = dict(tournament.contestants.values_list("pk", "name"))
+        tallies = pair_tallies(tournament_id=tournament.pk, models=entrants)
+        return leaderboard_rows(tallies, elo=tournament_elo(tournament), soft_condorcet=True)
+
+    rows: list[LeaderboardRow] = _cached(f"board:t{tournament.pk}:{stamp}", fit)
+    return rows
+
+
+def leaderboard_sources() -> dict[str, str]:
+    """Filter values for global leaderboards: all verdicts, human votes, or one judge's."""
+    judged = PairCell.objects.exclude(source="humans").values_list("source", flat=True).distinct()
+    ids = [int(s.split(":", 1)[1]) for s in judged]
+    judges = Judge.objects.filter(pk__in=ids).order_by("name")
+    return {"all": "All verdicts", "humans": "Human votes"} | {
+        evidence.source_of(j.pk): f"Judge: {j.name}" for j in judges
+    }
+
+
+def leaderboard_categories() -> list[str]:
+    return list(
+        PairCell.objects.exclude(category="")
+        .values_list("category", flat=True)
+        .distinct()
+        .order_by("category")
+    )
+
+
+def _check_source(source: str) -> None:
+    if source in ("all", "humans"):
+        return
+    if not (source.startswith("judge:") and source[6:].isdigit()):
+        raise ValueError(f"source: unknown value {source!r}")
+
+
+def global_leaderboard(
+    *, source: str = "all", category: str = "", style_control: bool = False
+) -> tuple[list[LeaderboardRow], dict[str, float]]:
+    """Every verdict across tournaments, filtered by who judged and the prompt category.
+
+    Returns the rows and, with ``style_control``, the fitted style coefficients. Global
+    boards have no online Elo: its order across tournaments means nothing.
+    """
+    _check_source(source)
+    key = f"board:g:{source}:{category}:{int(style_control)}:{_stamp()}"
+
+    def fit() -> tuple[list[LeaderboardRow], dict[str, float]]:
+        tallies = pair_tallies(source=source, category=category)
+        rows = leaderboard_rows(tallies, soft_condorcet=True)
+        if not style_control:
+            return rows, {}
+        from arena.style_boards import style_controlled
+
+        return style_controlled(rows, source=source, category=category)
+
+    result: tuple[list[LeaderboardRow], dict[str, float]] = _cached(key, fit)
+    return result
+
+
+def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> dict[str, Any]:
+    """What the tournament page plots: CI forest, win-rate matrices, Elo over time."""
+    rows = tournament_leaderboard(tournament)
+    order = [r["contestant"] for r in rows]
+    index = {m: i for i, m in enumerate(order)}
+    n = len(order)
+    entrants = dict(tournament.contestants.values_list("pk", "name"))
+    tallies = pair_tallies(tournament_id=tournament.pk, models=entrants)
+    wins, games = np.zeros((n, n)), np.zeros((n, n))
+    for a, b, aw, bw, t in zip(
+        tallies.a, tallies.b, tallies.a_wins, tallies.b_wins, tallies.ties, strict=True
+    ):
+        i, j = index[tallies.models[a]], index[tallies.models[b]]
+        wins[i, j] += aw + t / 2
+        wins[j, i] += bw + t / 2
+        games[i, j] += aw + bw + t
+        games[j, i] += aw + bw + t
+    rated = {r["contestant"]: r["bt"] for r in rows if r["bt"] is not None}
+    predicted = [
+        [
+            None
+            if a == b or a not in rated or b not in rated
+            else round(elo_expected(rated[a], rated[b]), 4)
+            for b in order
+        ]
+        for a in order
+    ]
+    empirical = np.divide(wins, games, out=np.full((n, n), np.nan), where=games > 0)
+    return {
+        "models": order,
+        "leaderboard": rows,
+        "win_rate": [
+            [None if np.isnan(x) else round(float(x), 4) for x in row] for row in empirical
+        ],
+        "games": games.astype(int).tolist(),
+        "predicted": predicted,
+        "history": _history(tournament, entrants, rows, history_points),
+    }
+
+
+def _history(
+    tournament: Tournament, names: dict[int, str], rows: list[LeaderboardRow], points: int
+) -> list[dict[str, Any]]:
+    """The stored Elo points, thinned to about ``points``, ending with the standings now."""
+    stored = [
+        {"n": p.verdicts, "elo": {names[int(c)]: e for c, e in p.elo.items() if int(c) in names}}
+        for p in EloPoint.objects.filter(tournament=tournament)
+    ]
+    now = tournament_verdicts(tournament)
+    step = max(1, len(stored) // points)
+    history = stored[::step]
+    if now and (not history or history[-1]["n"] != now):
+        elo = {r["contestant"]: r["elo"] for r in rows if r["elo"] is not None}
+        history.append({"n": now, "elo": elo})
+    return history
+
+
+def tournament_verdicts(tournament: Tournament) -> int:
+    """How many verdicts the tournament has: its standings count each entrant's."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(SUM(matches), 0) FROM {_STANDING} WHERE tournament_id = %s",
+            [tournament.pk],
+        )
+        entrant_verdicts = int(cursor.fetchone()[0])
+    return entrant_verdicts // int(tournament.config.get("k", 2))
+
+
+# A stored Elo point each time a tournament's verdicts have grown by this share: a few
+# hundred points per tournament whatever its size.
+ELO_POINT_GROWTH = 0.01
+
+
+def elo_point_record(*, tournament: Tournament) -> None:
+    """Store the tournament's online Elo now, if it has grown enough since the last point."""
+    now = tournament_verdicts(tournament)
+    last = EloPoint.objects.filter(tournament=tournament).order_by("-verdicts").first()
+    if now == 0 or (last and now - last.verdicts < max(1.0, last.verdicts * ELO_POINT_GROWTH)):
+        return
+    elo = dict(Standing.objects.filter(tournament=tournament).values_list("contestant_id", "elo"))
+    EloPoint.objects.get_or_create(
+        tournament=tournament,
+        verdicts=now,
+        defaults={"elo": {str(c): round(e, 2) for c, e in elo.items()}},
+    )
+
+
+def judge_quality_panel() -> list[dict[str, Any]]:
+    """Per judge (and humans), from the cells: pairs judged, tie rate, how often the answer
+    shown first wins, position flips, intransitive triples of the summed preferences,
+    preference for the longer answer, and agreement with the human plurality on the same
+    prompt and pair."""
+    key = f"quality:{_stamp()}"
+    panel: list[dict[str, Any]] = _cached(key, _quality)
+    return panel
+
+
+def _quality() -> list[dict[str, Any]]:
+    sums = ", ".join(
+        f"SUM({c})"
+        for c in (
+            "a_wins",
+            "b_wins",
+            "ties",
+            "first_won",
+            "first_lost",
+            "longer_won",
+            "longer_lost",
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT source, {sums} FROM {_CELL} GROUP BY source")
+        totals = {row[0]: list(map(int, row[1:])) for row in cursor.fetchall()}
+    flips = _flips()
+    agreeing = _agreement()
+    names = dict(Judge.objects.values_list("pk", "name"))
+    panel = []
+    for source in sorted(totals, key=lambda s: (s != "humans", s)):
+        a_wins, b_wins, ties, first_won, first_lost, longer_won, longer_lost = totals[source]
+        pairs = a_wins + b_wins + ties
+        agreed = agreeing.get(source)
+        label = "humans" if source == "humans" else names.get(int(source[6:]), source)
+        panel.append(
+            {
+                "source": label,
+                "judgments": pairs,
+                "tie_rate": _share(ties, pairs),
+                "first_wins": _share(first_won, first_won + first_lost),
+                "flip_rate": _share(*flips[source]) if source in flips else None,
+                "intransitive": _intransitive(source).rate,
+                "longer_wins": _share(longer_won, longer_won + longer_lost),
+                "human_items": agreed.n if agreed else 0,
+                "human_accuracy": agreed.accuracy if agreed else None,
+                "human_kappa": agreed.kappa if agreed else None,
+            }
+        )
+    return panel
+
+
+def _share(hits: float, total: float) -> float | None:
+    return hits / total if total else None
+
+
+def _intransitive(source: str) -> Any:
+    """Triples of models whose summed preferences (per pair: more wins one way, else a tie)
+    no weak order explains."""
+    pairs = list(
+        PairCell.objects.filter(source=source)
+        .values_list("a_id", "b_id")
+        .annotate(Sum("a_wins"), Sum("b_wins"))
+        .order_by()
+    )
+    ids = sorted({c for a, b, *_ in pairs for c in (a, b)})
+    index = {c: i for i, c in enumerate(ids)}
+    relation = np.full((len(ids), len(ids)), np.nan)
+    for a, b, aw, bw in pairs:
+        sign = float(np.sign(aw - bw))
+        relation[index[a], index[b]], relation[index[b], index[a]] = sign, -sign
+    return matrix_transitivity(relation)
+
+
+_BOTH_ORDERS = (
+    "(ab_a_wins > 0 OR ab_b_wins > 0 OR ab_ties > 0)"
+    " AND (ba_a_wins > 0 OR ba_b_wins > 0 OR ba_ties > 0)"
+)
+
+
+def _flips() -> dict[str, tuple[float, float]]:
+    """Per source, (flips, pairs judged in both orders): a prompt and pair judged n times
+    with a first and m times with b first counts min(n, m) pairs, each flipped with the
+    chance that a verdict in one order and one in the other name different winners (for
+    one verdict in each order: whether they do)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT source, {', '.join(evidence.ORDERED)} FROM {_PROMPT_CELL}"
+            f" WHERE {_BOTH_ORDERS}"  # the partial index promptpaircell_both_orders
+        )
+        rows = cursor.fetchall()
+    found: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for source, *counts in rows:
+        ab, ba = np.array(counts[:3], float), np.array(counts[3:], float)
+        weight = min(ab.sum(), ba.sum())
+        same = float(ab @ ba) / (ab.sum() * ba.sum())
+        found[source][0] += weight * (1 - same)
+        found[source][1] += weight
+    return {s: (f, n) for s, (f, n) in found.items()}
+
+
+def _agreement() -> dict[str, Any]:
+    """Per judge, its verdicts against the human plurality on the same prompt and pair
+    (accuracy and Cohen's kappa over left/right/tie as the pair orders them)."""
+    shared = PromptPair.objects.filter(shared=True).values_list("prompt_id", "a_id", "b_id")
+    keys = set(shared)
+    if not keys:
+        return {}
+    rows = PromptPairCell.objects.filter(prompt_id__in={p for p, _, _ in keys}).values_list(
+        "prompt_id", "a_id", "b_id", "source", *evidence.ORDERED
+    )
+    humans: dict[tuple[int, int, int], np.ndarray] = defaultdict(lambda: np.zeros(3))
+    judged: dict[tuple[int, int, int], dict[str, np.ndarray]] = defaultdict(dict)
+    for p, a, b, source, *counts in rows:
+        if (p, a, b) not in keys:
+            continue
+        labels = np.array(counts[:3]) + np.array(counts[3:])  # a wins, b wins, tie
+        if source == "humans":
+            humans[(p, a, b)] += labels
+        else:
+            mine = judged[(p, a, b)]
+            mine[source] = mine.get(source, np.zeros(3)) + labels
+    predicted: dict[str, list[str]] = defaultdict(list)
+    reference: dict[str, list[str]] = defaultdict(list)
+    for key, sources in judged.items():
+        if key not in humans:
+            continue
+        votes = [w for w, n in zip(_LABELS, humans[key], strict=True) for _ in range(int(n))]
+        crowd = plurality(votes)
+        if crowd is None:
+            continue
+        for source, labels in sources.items():
+            for winner, n in zip(_LABELS, labels, strict=True):
+                predicted[source] += [winner] * int(n)
+                reference[source] += [str(crowd)] * int(n)
+    return {s: agreement(predicted[s], reference[s], labels=_LABELS) for s in predicted}
+
+
+_LABELS = ("a", "b", "tie")  # from the pair's side: a (the lower id) wins, b wins, a tie
