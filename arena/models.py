@@ -272,6 +272,8 @@ class Match(models.Model):
                 condition=models.Q(status=MatchStatus.AWAITING_VOTE),
                 name="match_awaiting",
             ),
+            # The tournament page's latest results.
+            models.Index(fields=["tournament", "finished_at"], name="match_finished"),
         ]
 
     def __str__(self) -> str:

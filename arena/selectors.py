@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
     Judgment,
+    MatchEntry,
     MatchStatus,
     Response,
     Tournament,
@@ -46,29 +48,82 @@ def voter_outliers(*, alpha: float = 0.01, min_votes: int = 5) -> list[VoterRepo
     return voter_reports(decisive, fit.as_dict(), alpha=alpha, min_votes=min_votes)
 
 
-def tournament_rounds(tournament: Tournament) -> list[dict[str, Any]]:
-    """Every match by round (a bracket for single elimination, groups for K-wise, Swiss
-    rounds), with its entrants in answer order and its verdict as tiers of names."""
-    matches = tournament.matches.select_related("judgment").prefetch_related("entries__contestant")
+# The formats whose page shows its matches by round: a bracket, Swiss rounds, K-wise
+# groups. A round robin or an adaptive tournament of a million matches has nothing a page
+# of them would tell; its matches are in the exports.
+ROUNDS_FORMATS = frozenset({"single_elimination", "swiss", "kwise"})
+# About this many matches on one page of rounds (a larger round is a page of its own).
+ROUNDS_PAGE_MATCHES = 256
+
+
+@dataclass(frozen=True)
+class RoundsPage:
+    rounds: list[dict[str, Any]]
+    page: int  # 1-based; the last page holds the latest rounds
+    pages: int
+    shown: bool  # whether the format shows rounds at all
+
+
+def _round_pages(sizes: list[tuple[int, int]]) -> list[list[int]]:
+    """Consecutive rounds grouped into pages of about ROUNDS_PAGE_MATCHES matches."""
+    pages: list[list[int]] = [[]]
+    filled = 0
+    for round_, n in sizes:
+        if pages[-1] and filled + n > ROUNDS_PAGE_MATCHES:
+            pages.append([])
+            filled = 0
+        pages[-1].append(round_)
+        filled += n
+    return pages
+
+
+def tournament_rounds(tournament: Tournament, *, page: int | None = None) -> RoundsPage:
+    """One page of matches by round (a bracket for single elimination, groups for K-wise,
+    Swiss rounds; by default the latest), each with its entrants in answer order and its
+    verdict as tiers of names."""
+    if tournament.format not in ROUNDS_FORMATS:
+        return RoundsPage([], 1, 1, shown=False)
+    sizes = list(tournament.matches.order_by("round").values_list("round").annotate(n=Count("pk")))
+    pages = _round_pages(sizes)
+    number = len(pages) if page is None else min(max(page, 1), len(pages))
+    entries = (
+        MatchEntry.objects.filter(match__tournament=tournament, match__round__in=pages[number - 1])
+        .order_by("match__round", "match__slot", "position")
+        .values_list(
+            "match_id", "match__round", "match__slot", "match__status", "contestant_id",
+            "contestant__name", "match__judgment__ranking",
+        )
+    )  # fmt: skip
+    matches: dict[int, dict[str, Any]] = {}
+    for match_id, round_, slot, status, cid, name, ranking in entries:
+        match = matches.setdefault(
+            match_id,
+            {"round": round_, "slot": slot, "status": status, "names": {}, "ranking": ranking},
+        )
+        match["names"][cid] = name
     human = tournament.judge_id is None
     rounds: dict[int, list[dict[str, Any]]] = {}
-    for match in matches.order_by("round", "slot"):
-        names = {e.contestant_id: e.contestant.name for e in match.entries.all()}
-        judgment = getattr(match, "judgment", None)
-        tiers = [[names[c] for c in tier] for tier in judgment.ranking] if judgment else []
+    for match in matches.values():
+        names = match["names"]
+        tiers = [[names[c] for c in tier] for tier in match["ranking"] or []]
         # A battle waiting for a human vote is anonymous: naming its entrants here would let
         # a voter with this page open tell who wrote the answers in front of them.
-        hidden = human and match.status in OPEN_MATCH_STATUSES
-        rounds.setdefault(match.round, []).append(
+        hidden = human and match["status"] in OPEN_MATCH_STATUSES
+        rounds.setdefault(match["round"], []).append(
             {
-                "slot": match.slot,
-                "status": match.status,
+                "slot": match["slot"],
+                "status": match["status"],
                 "entrants": ["hidden until voted"] * len(names) if hidden else list(names.values()),
                 "ranking": tiers,
                 "winners": tiers[0] if tiers and len(tiers) > 1 else [],
             }
         )
-    return [{"round": r, "matches": ms} for r, ms in sorted(rounds.items())]
+    return RoundsPage(
+        [{"round": r, "matches": ms} for r, ms in sorted(rounds.items())],
+        page=number,
+        pages=len(pages),
+        shown=True,
+    )
 
 
 # Rough sizes for a pre-run estimate when nothing better is known (tokens ≈ characters / 4).

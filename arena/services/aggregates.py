@@ -9,6 +9,7 @@ the same increments (arena.evidence).
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -19,7 +20,16 @@ from django.db.models import Model
 
 from arena import evidence
 from arena.evidence import Entrant
-from arena.models import Judgment, MatchEntry, PairCell, PromptPair, PromptPairCell, Response
+from arena.models import (
+    EloPoint,
+    Judgment,
+    MatchEntry,
+    PairCell,
+    PromptPair,
+    PromptPairCell,
+    Response,
+    Tournament,
+)
 
 CellKey = tuple[Any, ...]
 Totals = dict[CellKey, list[float]]
@@ -189,6 +199,33 @@ def _insert(rows: Iterator[Model]) -> None:
     """Insert in batches (bulk_create would hold every instance at once)."""
     while batch := list(islice(rows, 2000)):
         type(batch[0]).objects.bulk_create(batch)  # type: ignore[attr-defined]
+
+
+def elo_points_backfill() -> int:
+    """Replay each tournament's verdicts in order to store its Elo points (for tournaments
+    whose verdicts came before points were kept); how many points."""
+    from arena.boards import ELO_POINT_GROWTH
+    from arena.standings import apply_ranking, new_stats
+
+    stored = 0
+    for tournament in Tournament.objects.exclude(elo_points__isnull=False).only("pk"):
+        rankings = (
+            Judgment.objects.filter(match__tournament=tournament)
+            .order_by("created_at", "pk")
+            .values_list("ranking", flat=True)
+            .iterator(chunk_size=CHUNK)
+        )
+        stats: dict[str, dict[str, float]] = defaultdict(new_stats)
+        points, last = [], 0
+        for n, ranking in enumerate(rankings, start=1):
+            apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
+            if n - last >= max(1.0, last * ELO_POINT_GROWTH):
+                elo = {c: round(s["elo"], 2) for c, s in stats.items()}
+                points.append(EloPoint(tournament=tournament, verdicts=n, elo=elo))
+                last = n
+        EloPoint.objects.bulk_create(points, batch_size=500)
+        stored += len(points)
+    return stored
 
 
 def cells_backfill(progress: Progress | None = None) -> int:

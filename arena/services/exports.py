@@ -6,7 +6,8 @@
   (Plackett-Luce, Soft Condorcet) that must not see a K-wise ranking cut into pairs;
 - leaderboard CSV: what the tournament page shows;
 - manifest JSON: the frozen replay manifest plus the data cut the files above came from,
-  with a hash of the battles file so a published number can be traced to its data.
+  with a hash of the battles file so a published number can be traced to its data (kept
+  per data cut as the battles file streams, so the manifest need not read it again).
 
 Everything here reads; nothing writes. Exports are as public as the leaderboard, so they
 carry names of contestants and judges, never anything secret (a contestant only names the
@@ -23,11 +24,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Max, Min
+from django.core.cache import cache
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from arena.boards import tournament_leaderboard
-from arena.models import Judgment, Match, MatchStatus, Tournament, Vote
+from arena.models import Judgment, Match, MatchEntry, MatchStatus, Standing, Tournament, Vote
 
 HUMAN_JUDGE = "human"  # what a vote-decided match names as its judge
 LEADERBOARD_COLUMNS = (
@@ -53,20 +55,57 @@ class Export:
     chunks: Iterable[str]
 
 
-def _judged_matches(tournament: Tournament) -> Iterator[Match]:
-    """Completed matches that have a verdict, in play order; failed ones have none."""
-    matches = (
-        tournament.matches.filter(status=MatchStatus.COMPLETED, judgment__isnull=False)
-        .select_related("prompt", "judgment__judge")
-        .prefetch_related("entries__contestant")
-        .order_by("round", "slot")
+@dataclass(frozen=True)
+class _Verdict:
+    match: Any  # public id
+    round: int
+    entrants: list[tuple[int, str]]  # by answer position
+    ranking: list[list[int]]
+    both_bad: bool
+    judge: str
+    at: Any
+    question: str
+    category: str
+
+
+_FIELDS = (
+    "match__public_id",
+    "match__round",
+    "contestant_id",
+    "contestant__name",
+    "match__judgment__ranking",
+    "match__judgment__both_bad",
+    "match__judgment__judge__name",
+    "match__judgment__created_at",
+    "match__prompt__external_id",
+    "match__prompt__category",
+)
+
+
+def _verdicts(tournament: Tournament) -> Iterator[_Verdict]:
+    """Completed matches that have a verdict, in play order (failed ones have none), read
+    as plain values through a server-side cursor: memory stays flat at any size."""
+    rows = (
+        MatchEntry.objects.filter(
+            match__tournament=tournament,
+            match__status=MatchStatus.COMPLETED,
+            match__judgment__isnull=False,
+        )
+        .order_by("match__round", "match__slot", "position")
+        .values_list(*_FIELDS)
+        .iterator(chunk_size=5000)
     )
-    # Chunks keep memory flat on a tournament of a million matches.
-    return matches.iterator(chunk_size=500)
-
-
-def _judge_name(judgment: Judgment) -> str:
-    return judgment.judge.name if judgment.judge is not None else HUMAN_JUDGE
+    current: _Verdict | None = None
+    for public, round_, cid, name, ranking, both_bad, judge, at, qid, cat in rows:
+        if current is None or current.match != public:
+            if current is not None:
+                yield current
+            current = _Verdict(
+                public, round_, [], ranking, both_bad, judge or HUMAN_JUDGE, at, qid, cat
+            )
+        current.entrants.append((cid, name))
+    if current is not None:
+        yield current
 
 
 def _winner(tier_a: int, tier_b: int, *, both_bad: bool) -> str:
@@ -79,44 +118,41 @@ def _winner(tier_a: int, tier_b: int, *, both_bad: bool) -> str:
 
 def tournament_battle_rows(*, tournament: Tournament) -> Iterator[dict[str, Any]]:
     """FastChat battle rows; a K-wise verdict becomes its K(K-1)/2 pairs in position order."""
-    for match in _judged_matches(tournament):
-        judgment = match.judgment
-        tier_of = {cid: t for t, tier in enumerate(judgment.ranking) for cid in tier}
-        entries = list(match.entries.all())
+    for verdict in _verdicts(tournament):
+        tier_of = {cid: t for t, tier in enumerate(verdict.ranking) for cid in tier}
         # An entry the verdict left out ranks below every tier (services refuse such
         # verdicts today; this keeps an old row from breaking the whole export).
-        unranked = len(judgment.ranking)
-        for i, first in enumerate(entries):
-            for second in entries[i + 1 :]:
+        unranked = len(verdict.ranking)
+        for i, (first, first_name) in enumerate(verdict.entrants):
+            for second, second_name in verdict.entrants[i + 1 :]:
                 yield {
-                    "model_a": first.contestant.name,
-                    "model_b": second.contestant.name,
+                    "model_a": first_name,
+                    "model_b": second_name,
                     "winner": _winner(
-                        tier_of.get(first.contestant_id, unranked),
-                        tier_of.get(second.contestant_id, unranked),
-                        both_bad=judgment.both_bad,
+                        tier_of.get(first, unranked),
+                        tier_of.get(second, unranked),
+                        both_bad=verdict.both_bad,
                     ),
-                    "question_id": match.prompt.external_id,
-                    "judge": _judge_name(judgment),
-                    "tstamp": judgment.created_at.timestamp(),
+                    "question_id": verdict.question,
+                    "judge": verdict.judge,
+                    "tstamp": verdict.at.timestamp(),
                     "turn": 1,
-                    "category": match.prompt.category,
+                    "category": verdict.category,
                 }
 
 
 def tournament_ranking_rows(*, tournament: Tournament) -> Iterator[dict[str, Any]]:
     """One row per verdict, its tiers as names, best first."""
-    for match in _judged_matches(tournament):
-        judgment = match.judgment
-        names = {e.contestant_id: e.contestant.name for e in match.entries.all()}
+    for verdict in _verdicts(tournament):
+        names = dict(verdict.entrants)
         yield {
-            "ranking": [[names[cid] for cid in tier] for tier in judgment.ranking],
-            "both_bad": judgment.both_bad,
-            "question_id": match.prompt.external_id,
-            "judge": _judge_name(judgment),
-            "match": str(match.public_id),
-            "round": match.round,
-            "tstamp": judgment.created_at.timestamp(),
+            "ranking": [[names[cid] for cid in tier] for tier in verdict.ranking],
+            "both_bad": verdict.both_bad,
+            "question_id": verdict.question,
+            "judge": verdict.judge,
+            "match": str(verdict.match),
+            "round": verdict.round,
+            "tstamp": verdict.at.timestamp(),
         }
 
 
@@ -127,7 +163,53 @@ def _jsonl(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 
 def tournament_export_battles(*, tournament: Tournament) -> Iterator[str]:
-    return _jsonl(tournament_battle_rows(tournament=tournament))
+    """The battles file; its hash and row count are remembered for this data cut as it
+    streams, so the manifest need not read the tournament again."""
+    stamp = _stamp(tournament)
+    digest, rows = hashlib.sha256(), 0
+    for line in _jsonl(tournament_battle_rows(tournament=tournament)):
+        digest.update(line.encode("utf-8"))
+        rows += 1
+        yield line
+    if _stamp(tournament) == stamp:  # no verdict landed meanwhile: the file is that cut
+        cache.set(_cut_key(tournament, stamp), (rows, digest.hexdigest()), DATA_CUT_SECONDS)
+
+
+# How long a data cut's battles hash is remembered (it stays valid while no verdict lands).
+DATA_CUT_SECONDS = 7 * 86400
+
+
+def _stamp(tournament: Tournament) -> tuple[int, int, int]:
+    """Changes with every verdict or failure in the tournament (its matches' statuses and
+    its standings, which every verdict adds to)."""
+    finished = Match.objects.filter(
+        tournament=tournament, status__in=[MatchStatus.COMPLETED, MatchStatus.FAILED]
+    ).count()
+    verdicts = Standing.objects.filter(tournament=tournament).aggregate(n=Sum("matches"))["n"]
+    return tournament.pk, finished, verdicts or 0
+
+
+def _cut_key(tournament: Tournament, stamp: tuple[int, int, int]) -> str:
+    created = tournament.created_at.timestamp()
+    return f"battles-cut:{created}:{':'.join(map(str, stamp))}"
+
+
+def _battles_hash(tournament: Tournament) -> tuple[int, str]:
+    """(rows, sha256) of the battles file as it is now: remembered, or read once and
+    remembered."""
+    stamp = _stamp(tournament)
+    found: tuple[int, str] | None = cache.get(_cut_key(tournament, stamp))
+    if found is None:
+        for _ in tournament_export_battles(tournament=tournament):
+            pass
+        found = cache.get(_cut_key(tournament, stamp))
+    if found is None:  # verdicts kept landing: hash what was read
+        digest, rows = hashlib.sha256(), 0
+        for line in _jsonl(tournament_battle_rows(tournament=tournament)):
+            digest.update(line.encode("utf-8"))
+            rows += 1
+        found = (rows, digest.hexdigest())
+    return found
 
 
 def tournament_export_rankings(*, tournament: Tournament) -> Iterator[str]:
@@ -148,11 +230,7 @@ def tournament_export_leaderboard(*, tournament: Tournament) -> Iterator[str]:
 
 def tournament_data_cut(*, tournament: Tournament) -> dict[str, Any]:
     """What the exported files were cut from, so two exports can be told apart."""
-    digest = hashlib.sha256()
-    battles = 0
-    for line in tournament_export_battles(tournament=tournament):
-        digest.update(line.encode("utf-8"))
-        battles += 1
+    battles, digest = _battles_hash(tournament)
     by_status = dict(
         tournament.matches.values_list("status").annotate(n=Count("pk")).order_by("status")
     )
@@ -167,7 +245,7 @@ def tournament_data_cut(*, tournament: Tournament) -> dict[str, Any]:
         "last_judgment_at": judgments["last"].isoformat() if judgments["last"] else None,
         "exported_at": timezone.now().isoformat(),
         "battles_rows": battles,
-        "battles_sha256": digest.hexdigest(),
+        "battles_sha256": digest,
     }
 
 

@@ -100,8 +100,16 @@ def home(request: HttpRequest) -> HttpResponse:
 def tournament_rounds_fragment(request: HttpRequest, tournament_id: int) -> HttpResponse:
     """The rounds (bracket) section alone, for the live page to swap in."""
     tournament = get_object_or_404(Tournament, pk=tournament_id)
-    context = {"tournament": tournament, "rounds": tournament_rounds(tournament)}
+    context = {
+        "tournament": tournament,
+        "rounds": tournament_rounds(tournament, page=_page(request)),
+    }
     return render(request, "arena/_rounds.html", context)
+
+
+def _page(request: HttpRequest) -> int | None:
+    page = request.GET.get("page", "")
+    return int(page) if page.isdigit() else None
 
 
 def tournament_charts_json(request: HttpRequest, tournament_id: int) -> JsonResponse:
@@ -124,7 +132,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "planned": planned,
             "recent": recent,
             "spend": tournament_spend(tournament),
-            "rounds": tournament_rounds(tournament),
+            "rounds": tournament_rounds(tournament, page=_page(request)),
             "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
         },
     )

@@ -108,7 +108,7 @@ def test_rounds_list_a_bracket_with_winners_marked(
         )
     )
     t = play_out(t)
-    rounds = tournament_rounds(t)
+    rounds = tournament_rounds(t).rounds
     assert [len(r["matches"]) for r in rounds] == [2, 1]
     semis = rounds[0]["matches"]
     final = rounds[1]["matches"][0]
@@ -221,3 +221,28 @@ def test_tournament_by_pk_reads_the_same_tournament_as_the_orm(
     for field in Tournament._meta.concrete_fields:
         assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
     assert tournament_by_pk(t.pk + 1000) is None
+
+
+def test_rounds_come_a_page_at_a_time_latest_first_and_only_for_formats_in_rounds(
+    human_tournament_of, monkeypatch
+) -> None:
+    from django.test import Client
+
+    from arena import selectors
+    from arena.selectors import tournament_rounds
+
+    groups = human_tournament_of(4, format="kwise", config={"k": 2, "rounds": 3}, seed=2)
+    monkeypatch.setattr(selectors, "ROUNDS_PAGE_MATCHES", 2)  # each round of 2 groups a page
+    latest = tournament_rounds(groups)
+    assert (latest.page, latest.pages, latest.shown) == (3, 3, True)
+    assert [r["round"] for r in latest.rounds] == [2] and len(latest.rounds[0]["matches"]) == 2
+    assert [r["round"] for r in tournament_rounds(groups, page=1).rounds] == [0]
+    assert tournament_rounds(groups, page=99).page == 3
+    page = Client().get(f"/tournaments/{groups.pk}/?page=1").content.decode()
+    assert "page 1 of 3" in page and "later rounds" in page
+
+    from arena.models import Tournament
+
+    Tournament.objects.filter(pk=groups.pk).update(format="round_robin")
+    groups.refresh_from_db()
+    assert tournament_rounds(groups).shown is False

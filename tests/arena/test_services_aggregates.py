@@ -229,3 +229,25 @@ def test_the_aggregates_command_checks_then_rebuilds_and_says_what_it_did(world)
     call_command("aggregates", "backfill", stdout=out, stderr=StringIO())
     assert "cells rebuilt: 1" in out.getvalue()
     assert PairCell.objects.get().ties == 1
+
+
+def test_the_backfill_stores_the_elo_history_of_a_tournament_that_had_none(world) -> None:
+    from arena.boards import tournament_charts
+    from arena.models import EloPoint
+    from arena.services.aggregates import elo_points_backfill
+
+    pairs = world["pairs"]
+    for voter in range(3):
+        battle = battle_next(tournament=pairs, session_key=f"s{voter}")
+        vote_record(
+            public_id=battle.public_id,
+            outcome="b",
+            idempotency_key=f"k{voter}",
+            session_key=f"s{voter}",
+        )
+    EloPoint.objects.all().delete()
+    assert elo_points_backfill() == 3
+    history = tournament_charts(pairs)["history"]
+    assert [h["n"] for h in history] == [1, 2, 3]
+    final = {r["contestant"]: r["elo"] for r in tournament_charts(pairs)["leaderboard"]}
+    assert history[-1]["elo"] == pytest.approx(final)

@@ -212,3 +212,22 @@ def test_no_export_carries_the_value_of_a_contestants_api_key(make_tournament, m
     for kind in EXPORTS:
         body = text(tournament_export(tournament=tournament, kind=kind).chunks)
         assert body and "sk-never-export-this-value" not in body
+
+
+def test_a_download_remembers_its_hash_so_the_manifest_reads_no_verdict_again(
+    completed: Tournament, monkeypatch
+) -> None:
+    from django.core.cache import cache
+
+    from arena.services import exports
+
+    cache.clear()
+    battles = text(tournament_export_battles(tournament=completed))
+
+    def unread(**kwargs):
+        raise AssertionError("the manifest read the verdicts again")
+
+    monkeypatch.setattr(exports, "tournament_battle_rows", unread)
+    cut = json.loads(text(tournament_export_manifest(tournament=completed)))["data_cut"]
+    assert cut["battles_sha256"] == hashlib.sha256(battles.encode()).hexdigest()
+    assert cut["battles_rows"] == 12

@@ -7,13 +7,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from arena.services.aggregates import cells_backfill, cells_check, responses_style_backfill
+from arena.services.aggregates import (
+    cells_backfill,
+    cells_check,
+    elo_points_backfill,
+    responses_style_backfill,
+)
 
 
 class Command(BaseCommand):
     help = (
-        "backfill: compute missing answer styles and rebuild every leaderboard cell from the "
-        "verdicts (after an upgrade, or an import that wrote rows directly); "
+        "backfill: compute missing answer styles, rebuild every leaderboard cell from the "
+        "verdicts and store the Elo history of tournaments without one (after an upgrade, or "
+        "an import that wrote rows directly); "
         "check: compare the cells with a full recount, exit 1 on any difference."
     )
 
@@ -30,8 +36,10 @@ class Command(BaseCommand):
             styled = responses_style_backfill()
             self.stdout.write(f"answer styles computed: {styled:,}")
             cells = cells_backfill(progress)
-            elapsed = time.monotonic() - started
-            self.stdout.write(f"cells rebuilt: {cells:,} in {elapsed:.1f} s")
+            self.stdout.write(f"cells rebuilt: {cells:,} ({time.monotonic() - started:.1f} s)")
+            points = elo_points_backfill()
+            self.stdout.write(f"Elo history points stored: {points:,}")
+            self.stdout.write(f"done in {time.monotonic() - started:.1f} s")
             return
         differences = cells_check(progress)
         for d in differences[:20]:
