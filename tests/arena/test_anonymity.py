@@ -57,7 +57,8 @@ async def drain(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
 
 
 def test_nothing_public_names_a_battles_models_until_it_is_voted(human_tournament_of) -> None:
-    tournament = human_tournament_of(2)
+    # A format whose page shows its matches by round (a round robin's page does not).
+    tournament = human_tournament_of(2, format="kwise", config={"k": 2, "rounds": 1})
     match = tournament.matches.get()
     names = [e.contestant.name for e in match.entries.order_by("position")]
     assert match.status == "awaiting_vote"
