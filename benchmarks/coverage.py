@@ -41,7 +41,7 @@ from numpy.typing import NDArray  # noqa: E402
 
 from ratings.bootstrap import sandwich_bradley_terry  # noqa: E402
 from ratings.data import Battles, Cells, aggregate  # noqa: E402
-from ratings.hierarchical import hierarchical_bradley_terry  # noqa: E402
+from ratings.hierarchical import SPREAD_PRIOR_WIDTH, hierarchical_bradley_terry  # noqa: E402
 
 ELO_PER_NAT = 400.0 / math.log(10.0)
 SIZES = (1, 2, 5, 20, 100, 1000)
@@ -57,6 +57,7 @@ class Setting:
     spread: float = 100.0  # standard deviation of the true ratings, Elo
     ties: float = 0.2  # share of all verdicts
     pairing: str = "rounds"  # or "skewed"
+    spread_log_sd: float = 0.0  # > 0: each board's spread is spread * exp(N(0, this^2))
 
 
 SETTINGS: dict[str, Setting] = {
@@ -67,6 +68,7 @@ SETTINGS: dict[str, Setting] = {
     "skewed": Setting("skewed pairings", pairing="skewed"),
     "noties": Setting("no ties", ties=0.0),
     "ties40": Setting("40% ties", ties=0.4),
+    "prior": Setting("sd drawn from the prior", spread_log_sd=SPREAD_PRIOR_WIDTH),
 }
 
 Interval = tuple[NDArray[np.float64], NDArray[np.float64]]
@@ -131,7 +133,10 @@ def simulate(
     ``ties`` is the scale t of the tie probability (``tie_scale``).
     """
     n = setting.models
-    theta = rng.normal(0.0, setting.spread / ELO_PER_NAT, n)
+    spread = setting.spread
+    if setting.spread_log_sd > 0:
+        spread *= math.exp(rng.normal(0.0, setting.spread_log_sd))
+    theta = rng.normal(0.0, spread / ELO_PER_NAT, n)
     theta -= theta.mean()
     a, b = pairings(setting, verdicts, rng)
     p = 1.0 / (1.0 + np.exp(-(theta[a] - theta[b])))

@@ -18,8 +18,11 @@ Model, in natural log-strengths theta (Elo = init_rating + scale / ln(base) * th
   Weighted verdicts enter as count^2 / battles, so unequal weights widen intervals as the
   sandwich's do (Kish's design effect).
 - prior: theta_i ~ N(0, tau^2) independently; tau, the spread of the ratings, is unknown,
-  with log tau ~ N(log spread_prior, spread_prior_width^2) (default: median 100 Elo, a
-  factor e^0.5 = 1.6 either way for one standard deviation: the scale of arena boards).
+  with log tau ~ N(log spread_prior, spread_prior_width^2). The default, a median of 100
+  Elo and a width of 0.35 (95% between 50 and 200 Elo), is the scale of arena boards:
+  ``arena.formats.simulation`` draws its truths with a spread of 100 Elo. A wider prior
+  lets the data move tau further on thin evidence but makes intervals on a handful of
+  verdicts wider than they need be for boards near 100 Elo (benchmarks/README.md).
   Ratings are identified only up to a shift, so the prior on the shift is all that fixes
   it; the result is reported centred (mean ``init_rating``), as the app's BT fit with a
   ridge prior already is.
@@ -85,7 +88,7 @@ MIN_VERDICTS = 300
 #: Median of the prior on the spread (standard deviation) of the ratings, in Elo.
 SPREAD_PRIOR = 100.0
 #: Standard deviation of the log of that spread.
-SPREAD_PRIOR_WIDTH = 0.5
+SPREAD_PRIOR_WIDTH = 0.35
 #: Tie-free pseudo-battles at even odds that the dispersion estimate starts from.
 DISPERSION_PRIOR_BATTLES = 10.0
 #: Gauss-Hermite nodes over the log spread.

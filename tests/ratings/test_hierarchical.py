@@ -156,7 +156,7 @@ def test_the_result_records_its_method_and_hyper_parameters_and_is_read_only() -
         "level": 0.9,
         "min_verdicts": 300,
         "spread_prior": 80.0,
-        "spread_prior_width": 0.5,
+        "spread_prior_width": 0.35,
         "dispersion_prior_battles": 10.0,
         "spread_nodes": 7,
         "scale": 400.0,
