@@ -14,7 +14,8 @@ Model, in natural log-strengths theta (Elo = init_rating + scale / ln(base) * th
   *Generalized Linear Models*, 2nd ed. 1989, ch. 9). phi is the moment estimate
   E[(s - p)^2] / E[p (1 - p)] = 1 - ties / (4 sum p (1 - p)) per unit weight (the sandwich's
   "meat" over its "bread", both summed over the board), shrunk towards 1 by
-  ``dispersion_prior_battles`` pseudo-battles so that a few ties cannot shrink it to 0.
+  ``dispersion_prior_battles`` pseudo-battles so that a few ties cannot shrink it to 0,
+  and never below 0.05.
   Weighted verdicts enter as count^2 / battles, so unequal weights widen intervals as the
   sandwich's do (Kish's design effect).
 - prior: theta_i ~ N(0, tau^2) independently; tau, the spread of the ratings, is unknown,
@@ -269,7 +270,8 @@ def _dispersion(cells: Cells, theta: Vector, prior_battles: float) -> float:
     pseudo = prior_battles / 4.0
     meat = float(np.sum(squared_weight * (coin - 0.25 * tie))) + pseudo
     bread = float(np.sum(cells.count * coin)) + pseudo
-    return max(meat, pseudo * 1e-3) / bread
+    # phi near 0 would mean verdicts without noise (all ties at even odds); 0.05 is 95% ties
+    return max(meat / bread, 0.05)
 
 
 def _parabola(posterior: _SpreadPosterior, u: float, h: float) -> tuple[float, float]:
