@@ -222,23 +222,31 @@ def print_table(rows: Sequence[tuple[Setting, int, int, dict[str, Tally]]]) -> N
         print("| " + " | ".join(cells) + " |", flush=True)
 
 
-def speed(models: int = 100, battles: int = 40_000, runs: int = 20) -> None:
-    """Wall time of one fit on a board of ``models`` models and about 20k cells."""
-    rng = np.random.default_rng(0)
-    setting = Setting("speed", models=models, pairing="rounds")
-    _, cells = simulate(setting, 2 * battles // models, rng, tie_scale(setting, rng))
-    for name, method in METHODS.items():
-        method(cells)  # warm caches and imports
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            method(cells)
-            times.append(time.perf_counter() - start)
-        median, fastest = statistics.median(times) * 1e3, min(times) * 1e3
-        print(
-            f"{name}: {models} models, {len(cells):,} cells: median {median:.1f} ms,"
-            f" min {fastest:.1f} ms ({runs} runs)"
-        )
+#: (models, battles) of the boards ``speed`` times: 100 models give about 20k cells.
+SPEED_BOARDS = ((8, 400), (30, 3_000), (100, 40_000), (200, 160_000))
+
+
+def speed(runs: int = 20) -> None:
+    """Wall time (median, fastest) and CPU time (median) of one fit per method on boards of
+    growing size; on a shared machine the CPU time moves less with the load."""
+    print("| models | cells | method | wall median ms | wall min ms | CPU median ms |")
+    print("|---:|---:|---|---:|---:|---:|")
+    for models, battles in SPEED_BOARDS:
+        rng = np.random.default_rng(0)
+        setting = Setting("speed", models=models)
+        _, cells = simulate(setting, 2 * battles // models, rng, tie_scale(setting, rng))
+        for name, method in METHODS.items():
+            method(cells)  # warm caches and imports
+            wall, cpu = [], []
+            for _ in range(runs):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                method(cells)
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
+            median, fastest = statistics.median(wall) * 1e3, min(wall) * 1e3
+            on_cpu = statistics.median(cpu) * 1e3
+            row = [f"{models}", f"{len(cells):,}", name, f"{median:.1f}", f"{fastest:.1f}"]
+            print("| " + " | ".join([*row, f"{on_cpu:.1f}"]) + " |")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,12 +37,13 @@ hyper-parameters (Rue, Martino & Chopin, JRSS B 71, 2009). The posterior of the 
 ratings is then a mixture of normals: the reported rating is its mean and the interval its
 equal-tailed ``level`` credible interval, solved per model by bisection.
 
-Coverage, checked by simulation against known ratings (benchmarks/coverage.py): 95%
-intervals cover 94-97% of true (centred) ratings at 2 to 1,000 verdicts per model on boards
-like the issue's (8 models, spread 100 Elo, 20% ties), where the sandwich covers 61-82% at
-2-5 verdicts. With very few verdicts the prior on the spread is most of what is known, so
-boards much more spread out than 100 Elo are under-covered there and boards much closer
-together over-covered; from about 20 verdicts per model the data set the spread.
+Coverage, checked by simulation against known ratings (benchmarks/coverage.py, results
+in benchmarks/README.md): 95% intervals cover 94-97% of the true centred ratings at 1 to
+1,000 verdicts per model on boards like the issue's (8 models, spread 100 Elo, 20% ties),
+where the sandwich covers 41-82% at 1-5 verdicts. With few verdicts the prior on the
+spread is most of what is known, so boards far more spread out than it expects are
+under-covered (sd 200 Elo: 76-80% up to 5 verdicts per model, 90% at 20) and boards much
+closer together over-covered; averaged over spreads drawn from the prior, 94-96%.
 
 Ranks follow ``rank_from_intervals`` (Chatbot Arena's rule) among the models with at least
 one verdict; overlapping intervals share a rank, so a handful of votes separates nobody. A
