@@ -15,9 +15,8 @@ Model, in natural log-strengths theta (Elo = init_rating + scale / ln(base) * th
   E[(s - p)^2] / E[p (1 - p)] = 1 - ties / (4 sum p (1 - p)) per unit weight (the sandwich's
   "meat" over its "bread", both summed over the board), shrunk towards 1 by
   ``dispersion_prior_battles`` pseudo-battles so that a few ties cannot shrink it to 0,
-  and never below 0.05.
-  Weighted verdicts enter as count^2 / battles, so unequal weights widen intervals as the
-  sandwich's do (Kish's design effect).
+  and never below 0.05. Weighted verdicts enter as count^2 / battles, so unequal weights
+  widen intervals as the sandwich's do (Kish's design effect).
 - prior: theta_i ~ N(0, tau^2) independently; tau, the spread of the ratings, is unknown,
   with log tau ~ N(log spread_prior, spread_prior_width^2). The default, a median of 100
   Elo and a width of 0.35 (95% between 50 and 200 Elo), is the scale of arena boards:
@@ -35,15 +34,17 @@ the marginal likelihood times its prior; it is integrated on Gauss-Hermite nodes
 its mode and curvature and reweighted by its actual value there, as INLA integrates its
 hyper-parameters (Rue, Martino & Chopin, JRSS B 71, 2009). The posterior of the centred
 ratings is then a mixture of normals: the reported rating is its mean and the interval its
-equal-tailed ``level`` credible interval, solved per model by bisection.
+equal-tailed ``level`` credible interval, solved per model by Newton's method on the
+mixture's distribution function.
 
-Coverage, checked by simulation against known ratings (benchmarks/coverage.py, results
-in benchmarks/README.md): 95% intervals cover 94-97% of the true centred ratings at 1 to
-1,000 verdicts per model on boards like the issue's (8 models, spread 100 Elo, 20% ties),
-where the sandwich covers 41-82% at 1-5 verdicts. With few verdicts the prior on the
-spread is most of what is known, so boards far more spread out than it expects are
-under-covered (sd 200 Elo: 76-80% up to 5 verdicts per model, 90% at 20) and boards much
-closer together over-covered; averaged over spreads drawn from the prior, 94-96%.
+Coverage is checked by simulation against known ratings (benchmarks/coverage.py; the
+table and where it misses are in benchmarks/README.md, "Interval coverage"). With few
+verdicts the prior on the spread is most of what is known, so boards far more spread out
+than it expects are under-covered there and boards much closer together over-covered;
+averaged over spreads drawn from the prior the intervals keep their level.
+
+There is no ``anchor``: an anchored model's rating is fixed by definition, so its interval
+would have zero width; the boards report centred ratings.
 
 Ranks follow ``rank_from_intervals`` (Chatbot Arena's rule) among the models with at least
 one verdict; overlapping intervals share a rank, so a handful of votes separates nobody. A
@@ -79,6 +80,7 @@ from ratings.data import Battles, Cells, Outcome
 __all__ = [
     "DISPERSION_PRIOR_BATTLES",
     "MIN_VERDICTS",
+    "SPREAD_NODES",
     "SPREAD_PRIOR",
     "SPREAD_PRIOR_WIDTH",
     "HierarchicalResult",
