@@ -65,12 +65,13 @@ class LeaderboardRowOut(Schema):
     bt: float | None
     bt_low: float | None
     bt_high: float | None
-    elo: float
+    elo: float | None
     sco: float | None
     matches: int
     wins: float
     ties: int
     win_rate: float
+    preliminary: bool
 
 
 class ErrorOut(Schema):

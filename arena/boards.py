@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Sum
@@ -116,7 +117,12 @@ def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
     def fit() -> list[LeaderboardRow]:
         entrants = dict(tournament.contestants.values_list("pk", "name"))
         tallies = pair_tallies(tournament_id=tournament.pk, models=entrants)
-        return leaderboard_rows(tallies, elo=tournament_elo(tournament), soft_condorcet=True)
+        return leaderboard_rows(
+            tallies,
+            elo=tournament_elo(tournament),
+            soft_condorcet=True,
+            min_verdicts=settings.MIN_VERDICTS,
+        )
 
     rows: list[LeaderboardRow] = _cached(f"board:t{tournament.pk}:{stamp}", fit)
     return rows
@@ -161,7 +167,7 @@ def global_leaderboard(
 
     def fit() -> tuple[list[LeaderboardRow], dict[str, float]]:
         tallies = pair_tallies(source=source, category=category)
-        rows = leaderboard_rows(tallies, soft_condorcet=True)
+        rows = leaderboard_rows(tallies, soft_condorcet=True, min_verdicts=settings.MIN_VERDICTS)
         if not style_control:
             return rows, {}
         from arena.style_boards import style_controlled
@@ -301,6 +307,7 @@ def _quality() -> list[dict[str, Any]]:
                 "tie_rate": _share(ties, pairs),
                 "first_wins": _share(first_won, first_won + first_lost),
                 "flip_rate": _share(*flips[source]) if source in flips else None,
+                "flip_pairs": round(flips[source][1]) if source in flips else 0,
                 "intransitive": _intransitive(source).rate,
                 "longer_wins": _share(longer_won, longer_won + longer_lost),
                 "human_items": agreed.n if agreed else 0,

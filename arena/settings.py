@@ -155,6 +155,8 @@ RETRY_BASE_SECONDS = float(env_int("ARENA_RETRY_BASE_MS", 2000, minimum=1)) / 10
 VOTES_PER_MINUTE = env_int("ARENA_VOTES_PER_MINUTE", 30, minimum=0)
 VOTES_PER_DAY = env_int("ARENA_VOTES_PER_DAY", 1000, minimum=0)
 VOTES_PER_IP_PER_DAY = env_int("ARENA_VOTES_PER_IP_PER_DAY", 5000, minimum=0)
+# Leaderboard ratings on fewer verdicts than this are marked preliminary (LMArena: 300).
+MIN_VERDICTS = env_int("ARENA_MIN_VERDICTS", 300, minimum=0)
 EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
 # HTTP requests running in Django at once per server process (arena.asgi.BoundedHTTP);
 # 0: as many as the process's threads, one per database connection (DB_POOL_SIZE).

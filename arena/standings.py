@@ -17,9 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from arena.evidence import COLUMNS, Entrant, pair_increments
-from ratings.bootstrap import rank_from_intervals, sandwich_bradley_terry
+from ratings.bootstrap import rank_from_intervals
 from ratings.data import SCORE_OF_OUTCOME, Battles, Cells, Outcome, ranking_to_pairs
 from ratings.elo import elo_update
+from ratings.hierarchical import hierarchical_bradley_terry
 from ratings.soft_condorcet import fit_soft_condorcet_pairs
 from ratings.style import fit_style_controlled_bt, style_features
 
@@ -47,6 +48,7 @@ class LeaderboardRow(TypedDict):
     wins: float
     ties: int
     win_rate: float
+    preliminary: bool  # fewer verdicts than the board's minimum: the rating may move a lot
 
 
 def new_stats(elo: float = 1000.0) -> Stats:
@@ -182,28 +184,38 @@ def _soft_condorcet(tallies: PairTallies) -> dict[str, float]:
     return fit.as_dict()
 
 
+# Below this many verdicts a rating is marked preliminary: LMArena's 300
+# (ratings.hierarchical); ARENA_MIN_VERDICTS sets it (arena.settings).
+MIN_VERDICTS = 300
+
+
 def leaderboard_rows(
     tallies: PairTallies,
     *,
     elo: Mapping[str, float] | None = None,
     soft_condorcet: bool = False,
+    min_verdicts: int = MIN_VERDICTS,
 ) -> list[LeaderboardRow]:
-    """Rows best first by BT rating (then online Elo, then name); ranks from the BT CIs."""
+    """Rows best first by BT rating (then online Elo, then name). Ratings and their 95%
+    intervals are hierarchical Bayes (ratings.hierarchical): honest from the first verdict,
+    the usual BT ones with many; ranks from the intervals, so a handful of votes separates
+    nobody."""
     models = tallies.models
     matches = tallies.per_model(tallies.share, tallies.share)
     wins = tallies.per_model(tallies.a_points, tallies.share - tallies.a_points)
     ties = tallies.per_model(tallies.ties, tallies.ties)
     played = [m for i, m in enumerate(models) if matches[i] > 1e-9]
     bt: dict[str, tuple[float, float, float]] = {}
-    if played:
-        fit = sandwich_bradley_terry(tallies.cells(), prior=BT_PRIOR)
+    ranks: dict[str, int] = {}
+    preliminary: set[str] = set()
+    if played and len(models) > 1:
+        fit = hierarchical_bradley_terry(
+            tallies.cells(), verdicts=np.rint(matches).astype(np.int64), min_verdicts=min_verdicts
+        )
         for name, r, lo, hi in zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True):
             bt[name] = (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
-    ranks: dict[str, int] = {}
-    if played:
-        low = np.array([bt[m][1] for m in played])
-        high = np.array([bt[m][2] for m in played])
-        ranks = dict(zip(played, rank_from_intervals(low, high).tolist(), strict=True))
+        ranks = {m: int(r) for m, r in zip(fit.models, fit.ranks, strict=True) if m in played}
+        preliminary = {m for m, p in zip(fit.models, fit.preliminary, strict=True) if p}
     sco = _soft_condorcet(tallies) if soft_condorcet and played else {}
     online = elo or {}
     order = sorted(
@@ -232,6 +244,7 @@ def leaderboard_rows(
                 wins=round(float(wins[i]), 4),
                 ties=int(round(ties[i])),
                 win_rate=round(float(wins[i]) / float(matches[i]), 4) if n else 0.0,
+                preliminary=m in preliminary or m not in ranks,
             )
         )
     return rows

@@ -6,6 +6,7 @@ import logging
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
@@ -79,6 +80,7 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
         "sources": sources,
         "categories": leaderboard_categories(),
         "quality": judge_quality_panel(),
+        "min_verdicts": settings.MIN_VERDICTS,
         **filters,
     }
     return render(request, "arena/leaderboard.html", context)
@@ -128,6 +130,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
         {
             "tournament": tournament,
             "rows": tournament_leaderboard(tournament),
+            "min_verdicts": settings.MIN_VERDICTS,
             "done": done,
             "planned": planned,
             "recent": recent,

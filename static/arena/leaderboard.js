@@ -9,13 +9,24 @@
   let stamp = Date.now();
   const fmt = (v, digits) => (v === null ? "–" : v.toFixed(digits));
   const cell = (value) => { const td = document.createElement("td"); td.textContent = value; return td; };
+  const named = (r) => {
+    const td = document.createElement("td");
+    td.textContent = r.contestant;
+    if (r.preliminary) {
+      const tag = document.createElement("span");
+      tag.className = "prelim";
+      tag.textContent = "preliminary";
+      td.append(" ", tag);
+    }
+    return td;
+  };
 
   form.addEventListener("change", () => form.submit());
 
   function render(rows) {
     table.tBodies[0].replaceChildren(...rows.map((r) => {
       const tr = document.createElement("tr");
-      tr.append(cell(r.rank), cell(r.contestant), cell(fmt(r.bt, 0)),
+      tr.append(cell(r.rank), named(r), cell(fmt(r.bt, 0)),
         cell(r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`),
         cell(fmt(r.sco, 1)), cell(r.matches), cell(r.win_rate.toFixed(3)));
       return tr;

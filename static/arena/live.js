@@ -6,6 +6,17 @@
   const id = table.dataset.tournament;
   const stateEl = document.getElementById("live-state");
   const text = (tag, value) => { const el = document.createElement(tag); el.textContent = value; return el; };
+  const named = (r) => {
+    const td = document.createElement("td");
+    td.textContent = r.contestant;
+    if (r.preliminary) {
+      const tag = document.createElement("span");
+      tag.className = "prelim";
+      tag.textContent = "preliminary";
+      td.append(" ", tag);
+    }
+    return td;
+  };
 
   function renderLeaderboard(rows) {
     const body = table.tBodies[0];
@@ -13,7 +24,7 @@
       const tr = document.createElement("tr");
       const bt = r.bt === null ? "–" : r.bt.toFixed(0);
       const ci = r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`;
-      tr.append(text("td", r.rank), text("td", r.contestant), text("td", bt), text("td", ci),
+      tr.append(text("td", r.rank), named(r), text("td", bt), text("td", ci),
         text("td", r.elo.toFixed(1)), text("td", r.sco === null || r.sco === undefined ? "–" : r.sco.toFixed(1)),
         text("td", r.matches), text("td", r.win_rate.toFixed(3)), text("td", r.ties));
       return tr;
