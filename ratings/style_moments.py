@@ -104,7 +104,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ratings.bootstrap import IntervalResult
 from ratings.bradley_terry import PairTable, check_mle_exists, strengths_to_ratings
-from ratings.data import Battles
+from ratings.data import Battles, _encode_str_arrays
 from ratings.newton import damped_newton
 from ratings.style import FEATURES, _feature_matrix
 
@@ -224,6 +224,12 @@ def _encode(
             if bad.size:
                 raise ValueError(f"row {bad[0]}: field {field!r}: index out of range")
         return universe, a.astype(np.intp), b.astype(np.intp)
+    if a.dtype.kind == "U" and b.dtype.kind == "U":
+        for field, column in (("model_a", a), ("model_b", b)):
+            blank = np.flatnonzero(column == "")
+            if blank.size:
+                raise ValueError(f"row {blank[0]}: field {field!r} must be a non-empty string")
+        return _encode_str_arrays(a, b, models)
     names_a = [str(x) for x in a.tolist()]
     names_b = [str(x) for x in b.tolist()]
     for field, names in (("model_a", names_a), ("model_b", names_b)):
@@ -285,10 +291,12 @@ def style_moments(
     tied = None if ties is None else _column(ties, "ties", (rows,))
     _check_cells(a, b, count, score, sums, cross, products, tied, universe, k)
     flip = a > b
-    low, high = np.where(flip, b, a), np.where(flip, a, b)
-    score = np.where(flip, count - score, score)
-    cross = np.where(flip[:, None], cross - sums, cross)
-    sums = np.where(flip[:, None], -sums, sums)
+    low, high = a, b
+    if flip.any():  # the app's cells are all a < b already
+        low, high = np.where(flip, b, a), np.where(flip, a, b)
+        score = np.where(flip, count - score, score)
+        cross = np.where(flip[:, None], cross - sums, cross)
+        sums = np.where(flip[:, None], -sums, sums)
     keep = count > 0
     key = low[keep].astype(np.int64) * len(universe) + high[keep]
     table = np.column_stack(
