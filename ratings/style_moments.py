@@ -198,7 +198,12 @@ def _column(values: ArrayLike, field: str, shape: tuple[int, ...]) -> NDArray[np
         array = array[:, None]
     if array.shape != shape:
         raise ValueError(f"field {field!r}: expected shape {shape}, got {array.shape}")
-    bad = np.flatnonzero(~np.all(np.isfinite(array.reshape(shape[0], -1)), axis=1))
+    finite = np.isfinite(array)
+    bad = (
+        np.flatnonzero(~finite.all(axis=tuple(range(1, array.ndim))))
+        if array.ndim > 1
+        else (np.flatnonzero(~finite))
+    )
     if bad.size:
         raise ValueError(f"row {bad[0]}: field {field!r}: not a finite number")
     return array
@@ -841,7 +846,9 @@ def fit_style_moments(
     ``prior``/``beta_prior`` are the ridge penalties of ``fit_style_controlled_bt``
     (``prior * sum(theta**2) + beta_prior * sum(beta**2)``); the defaults keep every fit
     finite (a model that never lost, a pair whose winner always won). With ``prior == 0``
-    a ``NoMLEError`` says which models make the plain BT MLE infinite.
+    a ``NoMLEError`` says which models make the plain BT MLE infinite; ``beta_prior = 0``
+    is allowed, but as in the exact fit a style that separates outcomes then has no
+    finite optimum (Newton stops at ``max_iter`` with ``converged=False``).
     """
     if scale <= 0 or base <= 1:
         raise ValueError("need scale > 0 and base > 1")

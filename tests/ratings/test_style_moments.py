@@ -343,6 +343,18 @@ def test_indices_need_the_model_list_and_unknown_names_are_named() -> None:
     assert built.models == ("x", "y") and built.sy.tolist() == [0.0]  # flipped to x < y
 
 
+def test_no_styled_battles_give_every_model_the_initial_rating() -> None:
+    nothing = style_moments(
+        [], [], [], [], np.zeros((0, 4)), np.zeros((0, 4)), np.zeros((0, 10)), models=["x", "y"]
+    )
+    assert len(nothing) == 0 and nothing.models == ("x", "y")
+    fit = fit_style_moments(nothing)
+    assert fit.ratings.tolist() == [1000.0, 1000.0] and fit.ci_high.tolist() == [1000.0, 1000.0]
+    assert fit.coefficients.tolist() == [0.0] * 4 and fit.matches.tolist() == [0, 0]
+    with pytest.raises(NoMLEError, match="no battles"):
+        fit_style_moments(nothing, prior=0.0)
+
+
 def test_a_model_that_never_loses_needs_the_prior() -> None:
     cells = style_moments(
         ["x", "x"],
