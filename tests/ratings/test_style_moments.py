@@ -196,6 +196,31 @@ def test_with_random_sides_the_fit_is_close_to_fastchats_centred_standardisation
     )
 
 
+def test_winner_first_sides_as_rankings_write_them_change_nothing(arena: Arena) -> None:
+    """``ranking_to_pairs`` writes the better entry as "a". Centring d on its mean then
+    turns the style effect into a side-"a" advantage (``style_features``' fit loses most
+    of the length effect); the moments fit does not depend on sides."""
+    battles, names = arena.battles, np.array(arena.battles.models)
+    swap = battles.outcome == 0
+    a = np.where(swap, battles.model_b, battles.model_a)
+    b = np.where(swap, battles.model_a, battles.model_b)
+    fa = np.where(swap[:, None], arena.features_b, arena.features_a)
+    fb = np.where(swap[:, None], arena.features_a, arena.features_b)
+    winner_first = Arena(
+        battles_from_arrays(names[a], names[b], np.where(swap, 2, battles.outcome)),
+        fa,
+        fb,
+        arena.theta,
+    )
+    assert np.all(winner_first.battles.score_a >= 0.5)
+    fit = fit_style_moments(winner_first.moments())
+    assert fit.ratings == pytest.approx(fit_style_moments(arena.moments()).ratings, abs=1e-6)
+    centred = fit_style_controlled_bt(
+        winner_first.battles, style_features(fa, fb), prior=0.1, beta_prior=0.1
+    )
+    assert centred.coefficients[0] < 0.5 * fit.coefficients[0]
+
+
 def test_without_style_differences_the_fit_is_plain_bradley_terry(arena: Arena) -> None:
     same = Arena(arena.battles, arena.features_a, arena.features_a, arena.theta)
     fit = fit_style_moments(same.moments(), prior=0.1)
