@@ -10,8 +10,8 @@ standardised over all battles (LMArena style control: Li, Chiang et al., "Does s
 matter? Disentangling style and substance in Chatbot Arena", lmsys.org blog, 2024-08-28;
 FastChat ``fastchat/serve/monitor/rating_systems.py``; the Bradley-Terry formulation of
 Chiang et al., "Chatbot Arena: An Open Platform for Evaluating LLMs by Human
-Preference", ICML 2024). That model has no finite
-sufficient statistics, so a fit from counts has to approximate. The web app keeps, per
+Preference", ICML 2024). That model has no finite sufficient statistics, so a fit from
+counts has to approximate. The web app keeps, per
 cell (a pair ``a < b`` within a tournament, source and category; arena/evidence.py),
 over its *styled* pairs (both answers' features known):
 
@@ -26,9 +26,10 @@ once from each side. ``style_features`` subtracts the mean ``mu`` of ``d`` first
 mean depends on which answer is called "a", and ``-beta . mu / sigma`` then acts as an
 advantage for side "a". FastChat's ``a`` is the answer shown on the left, at random, so
 ``mu`` is noise and the two definitions agree up to it; the app's cells call the lower
-contestant id "a", where ``mu`` need not be small, so the fit from cells uses the
-definition that does not depend on sides (and is exactly invariant to swapping them). A
-feature whose ``d`` is always 0 gets ``beta = 0``. ``beta`` is in log-odds per ``s``.
+contestant id "a", and rankings write the better entry as "a" (``ranking_to_pairs``),
+where ``mu`` is not small, so the fit from cells uses the definition that does not
+depend on sides (and is exactly invariant to swapping them). A feature whose ``d`` is
+always 0 gets ``beta = 0``. ``beta`` is in log-odds per ``s``.
 
 **The likelihood of one cell** (after cells are summed per unordered pair, see below).
 The quasi-log-likelihood is ``sum_i [y_i eta_i - A(eta_i)]``, ``A(x) = log(1 + e^x)``,
@@ -50,10 +51,11 @@ log-partition ``sum_i A(m + beta . (z_i - zbar))`` needs more than two moments.
 - ``approximation="gaussian"`` (default): the cell's ``z_i`` replaced by a normal
   distribution with the same mean and covariance, ``n E[A(m + r e)]``, ``e ~ N(0, 1)``,
   ``r^2 = q / n``, by 12-node Gauss-Hermite quadrature. It agrees with the Taylor form
-  to second order (by the heat equation ``d/dq`` of it is ``E[A''] / 2``), it is exact
-  when the within-cell covariates are normal, and it keeps the fourth-order term that
-  the Taylor form drops, which is what makes it much closer to the exact fit at large
-  ``beta`` (benchmarks/README.md, "Style control from cell moments"). It is convex (an
+  to second order (by the heat equation ``d/dq`` of it is ``E[A''] / 2``), it loses
+  nothing when the within-cell covariates are normal, and it keeps a fourth-order term
+  that the Taylor form drops, which keeps it close to the exact fit where the Taylor
+  form drifts: strong markdown effects, large ``beta`` (benchmarks/README.md, "Style
+  control from cell moments"; with length alone the two are alike). It is convex (an
   average of convex functions of ``(theta, beta)``; so is its quadrature, whose nodes
   come in ``+-`` pairs and whose ``r`` is a norm of ``beta``) and bounded below like the
   exact likelihood except where style separates outcomes, so Newton converges to its
@@ -82,8 +84,8 @@ under the same approximation) spread over ``sum x x^T = n g g^T + (0 (+) W)``,
 its place in the pair's style spread. Ties make scores less variable than the binomial
 variance ``p (1 - p)`` that the Hessian assumes; the sandwich sees that when it is given
 ``ties`` (tied styled battles per cell). Without ``ties`` it takes ``sum y^2 = sy``, an
-upper bound, and then equals ``covariance="model"`` (``J`` = the unpenalised Hessian):
-both over-cover when there are ties. The direction the prior alone decides (the mean of
+upper bound, and then about equals ``covariance="model"`` (``J`` = the unpenalised
+Hessian): both over-cover when there are ties. The direction the prior alone decides (the mean of
 ``theta``) is not data and has no variance: rating intervals are those of mean-centred
 log-strengths, or of each strength minus the anchor's.
 """
