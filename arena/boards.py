@@ -28,9 +28,10 @@ from arena.models import (
     Standing,
     Tournament,
 )
-from arena.standings import LeaderboardRow, PairTallies, leaderboard_rows
+from arena.standings import LeaderboardRow, PairTallies, leaderboard_rows, style_controlled_rows
 from judges.quality import agreement, matrix_transitivity, plurality
 from ratings.elo import elo_expected
+from ratings.style_moments import StyleMoments, style_moments_from_columns
 
 # Rows fitted on a set of verdicts stay valid as long as that set; the timeout only frees
 # the cache of boards nobody looks at.
@@ -77,6 +78,41 @@ def pair_tallies(
         names |= dict(Contestant.objects.filter(pk__in=missing).values_list("pk", "name"))
     return PairTallies.of(
         names.values(), [(names[a], names[b], tuple(map(float, v))) for a, b, *v in pairs]
+    )
+
+
+_MOMENTS = ("styled", "styled_ties", "sy") + tuple(
+    c for c in evidence.SUMS if c.startswith(("sd_", "syd_", "sdd_"))
+)
+
+
+def style_tallies(*, source: str = "all", category: str = "") -> StyleMoments | None:
+    """The style moments of a filter's cells summed per pair (pairs with styled answers)."""
+    where, params = _filters(None, source, category)
+    sums = ", ".join(f"SUM({c})" for c in _MOMENTS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a_id, b_id, {sums} FROM {_CELL} WHERE {where} AND styled > 0"
+            " GROUP BY a_id, b_id",
+            params,
+        )
+        pairs = cursor.fetchall()
+    if not pairs:
+        return None
+    names = dict(
+        Contestant.objects.filter(pk__in={c for a, b, *_ in pairs for c in (a, b)}).values_list(
+            "pk", "name"
+        )
+    )
+    columns = {
+        name: np.array([row[2 + i] for row in pairs], dtype=np.float64)
+        for i, name in enumerate(_MOMENTS)
+    }
+    return style_moments_from_columns(
+        [names[row[0]] for row in pairs],
+        [names[row[1]] for row in pairs],
+        columns,
+        ties=columns["styled_ties"],
     )
 
 
@@ -170,9 +206,7 @@ def global_leaderboard(
         rows = leaderboard_rows(tallies, soft_condorcet=True, min_verdicts=settings.MIN_VERDICTS)
         if not style_control:
             return rows, {}
-        from arena.style_boards import style_controlled
-
-        return style_controlled(rows, source=source, category=category)
+        return style_controlled_rows(rows, style_tallies(source=source, category=category))
 
     result: tuple[list[LeaderboardRow], dict[str, float]] = _cached(key, fit)
     return result

@@ -14,10 +14,11 @@ everything the boards show:
   2/(K(K-1)) per pair, sums to the number of verdicts (what Soft Condorcet averages over);
 - position and length: how often the answer shown first won or lost a decisive pair, and
   the longer answer (in tokens) likewise: the judges' biases;
-- style: for pairs whose two answers have style features, the sums of the normalised
-  differences ``d = (f_a - f_b) / (f_a + f_b)`` per feature (FastChat's style control,
-  ratings.style), of ``score_a`` (``sy``), of ``score_a * d`` and of the products
-  ``d_i * d_j``. A style-controlled fit needs those moments only (ratings.style_moments).
+- style: for pairs whose two answers have style features (``styled``, of which
+  ``styled_ties`` ties), the sums of ``score_a`` (``sy``), of the normalised differences
+  ``d = (f_a - f_b) / (f_a + f_b)`` per feature (FastChat's style control, ratings.style),
+  of ``score_a * d`` and of the products ``d_i * d_j``. A style-controlled fit needs those
+  moments only (ratings.style_moments).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ COUNTS: tuple[str, ...] = (
     "longer_won",
     "longer_lost",
     "styled",
+    "styled_ties",
 )
 SUMS: tuple[str, ...] = (
     "share",
@@ -111,6 +113,7 @@ def pair_increments(
                 float(not tie and longer != 0 and (longer > 0) == a_won),
                 float(not tie and longer != 0 and (longer > 0) != a_won),
                 float(styled),
+                float(styled and tie),
             )
             sums = (
                 share,

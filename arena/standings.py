@@ -18,11 +18,11 @@ from numpy.typing import NDArray
 
 from arena.evidence import COLUMNS, Entrant, pair_increments
 from ratings.bootstrap import rank_from_intervals
-from ratings.data import SCORE_OF_OUTCOME, Battles, Cells, Outcome, ranking_to_pairs
+from ratings.data import SCORE_OF_OUTCOME, Cells, Outcome, ranking_to_pairs
 from ratings.elo import elo_update
 from ratings.hierarchical import hierarchical_bradley_terry
 from ratings.soft_condorcet import fit_soft_condorcet_pairs
-from ratings.style import fit_style_controlled_bt, style_features
+from ratings.style_moments import StyleMoments, fit_style_moments
 
 ELO_K = 4.0  # FastChat's online Elo step
 # A small ridge on the BT log-strengths keeps the fit finite while some model has not yet
@@ -250,31 +250,19 @@ def leaderboard_rows(
     return rows
 
 
-# Bootstrap rounds for style-controlled CIs (Poisson reweighting, seeded): a page view
-# refits this many times, so it stays well below the 100 of the offline tools.
-STYLE_ROUNDS = 50
-
-
 def style_controlled_rows(
-    rows: list[LeaderboardRow],
-    battles: Battles,
-    features_a: NDArray[np.float64],
-    features_b: NDArray[np.float64],
+    rows: list[LeaderboardRow], moments: StyleMoments | None
 ) -> tuple[list[LeaderboardRow], dict[str, float]]:
-    """The rows with BT columns controlled for answer style (length, headers, lists, bold):
-    ``battles`` one per pair judged, ``features_*`` their answers' FEATURES. Returns the
-    rows and the fitted style coefficients (log-odds per SD of the normalised difference)."""
-    if not len(battles):
+    """The rows with BT columns controlled for answer style (length, headers, lists, bold),
+    fitted from the cells' style moments (ratings.style_moments; only pairs whose two
+    answers have style features). Returns the rows and the style coefficients (log-odds per
+    RMS of the normalised difference)."""
+    if moments is None or not len(moments.model_a):
         return rows, {}
-    fit = fit_style_controlled_bt(
-        battles, style_features(features_a, features_b), prior=BT_PRIOR, rounds=STYLE_ROUNDS
-    )
-    interval = fit.interval()
+    fit = fit_style_moments(moments, prior=BT_PRIOR)
     styled = {
         m: (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
-        for m, r, lo, hi in zip(
-            fit.models, fit.ratings, interval.ci_low, interval.ci_high, strict=True
-        )
+        for m, r, lo, hi in zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True)
     }
     played = [r for r in rows if r["matches"] > 0 and r["contestant"] in styled]
     ranks = (
@@ -289,4 +277,4 @@ def style_controlled_rows(
         row["bt"], row["bt_low"], row["bt_high"] = styled[row["contestant"]]
         row["rank"] = int(rank)
     rows.sort(key=lambda r: (-(r["bt"] if r["bt"] is not None else float("-inf")), r["contestant"]))
-    return rows, dict(zip(fit.feature_names, fit.coefficients.round(4).tolist(), strict=True))
+    return rows, {k: round(v, 4) for k, v in fit.coefficients_dict().items()}

@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                 ('longer_won', models.IntegerField(default=0)),
                 ('longer_lost', models.IntegerField(default=0)),
                 ('styled', models.IntegerField(default=0)),
+                ('styled_ties', models.IntegerField(default=0)),
                 ('share', models.FloatField(default=0.0)),
                 ('a_points', models.FloatField(default=0.0)),
                 ('votes', models.FloatField(default=0.0)),
