@@ -129,9 +129,15 @@ class Command(BaseCommand):
             time.sleep(0.5)
         self.stdout.write(f"Tournament {tournament.pk} is {tournament.status}.")
         for row in tournament_leaderboard(tournament):
+            rated = (
+                f"BT {row['bt']:6.0f} ({row['bt_low']:.0f}-{row['bt_high']:.0f})"
+                if row["bt"] is not None
+                else "BT      -"
+            )
             self.stdout.write(
-                f"{row['rank']:>3}  {row['contestant']:<30} {row['elo']:8.1f}  "
+                f"{row['rank']:>3}  {row['contestant']:<30} {rated}  Elo {row['elo'] or 0:6.1f}  "
                 f"{row['matches']:>4} matches  win rate {row['win_rate']:.3f}"
+                + ("  (preliminary)" if row["preliminary"] else "")
             )
         if not tournament.is_finished:
             raise CommandError(f"still {tournament.status} after {timeout:.0f} s")
