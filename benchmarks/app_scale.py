@@ -806,13 +806,15 @@ class RssSampler(threading.Thread):
         self.pid, self.peak, self.done = pid, 0.0, threading.Event()
 
     def run(self) -> None:
-        while not self.done.wait(0.05):
+        while True:
             self.peak = max(self.peak, memory_mb(self.pid, "VmRSS"))
+            if self.done.wait(0.05):
+                break
 
     def stop(self) -> float:
         self.done.set()
         self.join()
-        return self.peak
+        return max(self.peak, memory_mb(self.pid, "VmRSS"))
 
 
 def start_server(tree: Tree, args: argparse.Namespace, log: Path) -> subprocess.Popen[bytes]:
