@@ -667,6 +667,9 @@ def load_arena(args: argparse.Namespace, plan: Plan) -> dict[str, float]:
     t0 = time.perf_counter()
     check_foreign_keys(args)
     timings["foreign key check"] = time.perf_counter() - t0
+    with psycopg.connect(owner_dsn(args)) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        timings["database_mb"] = row[0] / 1e6 if row else 0.0
     return timings
 
 
@@ -1135,21 +1138,26 @@ def live_test(tree: Tree, args: argparse.Namespace, plan: Plan, log: Path) -> di
             time.sleep(0.2)
         stop.set()
         listener.join(5)
+        listened = time.perf_counter()
     finally:
         stop.set()
         stop_process(worker)
         stop_process(server)
         terminate_backends(args)
     updates = sorted(run.updated)
-    delays: list[float] = []
+    # A vote no update counted before the listener stopped: its delay is at least the
+    # time from its response to then (a lower bound, flagged).
+    delays: list[tuple[float, bool]] = []
     u = 0
     for k, recv in enumerate(ok, start=1):
         while u < len(updates) and updates[u][1] < plan.human + k:
             u += 1
-        if u == len(updates):
-            break
-        delays.append(updates[u][0] - recv)
+        if u < len(updates):
+            delays.append((updates[u][0] - recv, False))
+        else:
+            delays.append((listened - recv, True))
     post_s = [recv - sent for sent, recv, _ in run.posts]
+    p50, p99 = pct_bound(delays, 50), pct_bound(delays, 99)
     return {
         "votes": len(ok),
         "votes_per_s": len(ok) / elapsed if elapsed > 0 else 0.0,
@@ -1158,12 +1166,22 @@ def live_test(tree: Tree, args: argparse.Namespace, plan: Plan, log: Path) -> di
         "errors": run.errors,
         "no_battle": run.no_battle,
         "updates": len(updates),
-        "votes_seen": len(delays),
-        "votes_unseen": len(ok) - len(delays),
-        "delay_p50_s": pct(delays, 50),
-        "delay_p99_s": pct(delays, 99),
-        "delay_max_s": max(delays, default=None),
+        "votes_unseen": sum(bound for _, bound in delays),
+        "delay_p50_s": p50[0],
+        "delay_p50_lower_bound": p50[1],
+        "delay_p99_s": p99[0],
+        "delay_p99_lower_bound": p99[1],
+        "delay_max_s": max((d for d, _ in delays), default=None),
+        "delay_max_lower_bound": any(bound for _, bound in delays),
     }
+
+
+def pct_bound(values: list[tuple[float, bool]], q: float) -> tuple[float | None, bool]:
+    """The q-th percentile of (value, is a lower bound) pairs, and whether it is a bound."""
+    if not values:
+        return None, False
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 # ----------------------------------------------------------------------------- one run
@@ -1220,13 +1238,7 @@ def run_tree(tree: Tree, args: argparse.Namespace, plan: Plan, log: Path) -> dic
         if args.live:
             result["live"] = timed(phases, "live", lambda: live_test(tree, args, plan, log))
             live = result["live"]
-            print(
-                f"      {live['votes']} votes ({live['votes_per_s']:.1f}/s); "
-                f"leaderboard.updated p50 {fmt(live['delay_p50_s'])} s, "
-                f"p99 {fmt(live['delay_p99_s'])} s; unseen {live['votes_unseen']}; "
-                f"errors {live['errors']}",
-                flush=True,
-            )
+            print(f"      {live_line(live)}", flush=True)
     finally:
         if not args.keep:
             recreate_database(args, create=False)
@@ -1258,6 +1270,20 @@ def fmt(seconds: float | None, timed_out: bool = False) -> str:
     if seconds < 10:
         return f"{seconds:.2f}"
     return f"{seconds:.1f}"
+
+
+def live_line(live: dict[str, Any]) -> str:
+    def delay(key: str) -> str:
+        bound = "≥ " if live[f"{key}_lower_bound"] else ""
+        return bound + fmt(live[f"{key}_s"])
+
+    return (
+        f"{live['votes']} votes at {live['votes_per_s']:.1f}/s, POST p50 "
+        f"{fmt(live['post_p50_s'])} s, p99 {fmt(live['post_p99_s'])} s; `leaderboard.updated` "
+        f"after the vote's response p50 {delay('delay_p50')} s, p99 {delay('delay_p99')} s, "
+        f"max {delay('delay_max')} s ({live['updates']} updates; {live['votes_unseen']} votes "
+        f"in none before the listener stopped); errors {live['errors'] or 0}"
+    )
 
 
 def step_label(name: str) -> str:
@@ -1307,14 +1333,7 @@ def size_table(size: int, results: dict[str, dict[str, Any]]) -> str:
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items())
         lines.append(f"- {t} phases: {phases}")
         if "live" in r:
-            live = r["live"]
-            lines.append(
-                f"- {t} live: {live['votes']} votes at {live['votes_per_s']:.1f}/s, POST p50 "
-                f"{fmt(live['post_p50_s'])} s; `leaderboard.updated` after the vote's "
-                f"response p50 {fmt(live['delay_p50_s'])} s, p99 {fmt(live['delay_p99_s'])} s, "
-                f"max {fmt(live['delay_max_s'])} s ({live['updates']} updates, "
-                f"{live['votes_unseen']} votes in none); errors {live['errors'] or 0}"
-            )
+            lines.append(f"- {t} live: {live_line(r['live'])}")
     return "\n".join(lines)
 
 
