@@ -1160,6 +1160,7 @@ def live_test(tree: Tree, args: argparse.Namespace, plan: Plan, log: Path) -> di
     p50, p99 = pct_bound(delays, 50), pct_bound(delays, 99)
     return {
         "votes": len(ok),
+        "target_votes_per_s": args.live_rate,
         "votes_per_s": len(ok) / elapsed if elapsed > 0 else 0.0,
         "post_p50_s": pct(post_s, 50),
         "post_p99_s": pct(post_s, 99),
@@ -1403,7 +1404,13 @@ def main() -> None:
     parser.add_argument("--live", action="store_true", help="also the live test (votes + refits)")
     parser.add_argument("--live-rate", type=float, default=50.0, help="votes per second")
     parser.add_argument("--live-seconds", type=float, default=20.0)
-    parser.add_argument("--live-voters", type=int, default=10, help="browsers voting at once")
+    parser.add_argument(
+        "--live-voters",
+        type=int,
+        default=40,
+        help="browsers, each taking the next free slot of the schedule: enough that slow"
+        " answers do not hold the rate down",
+    )
     parser.add_argument(
         "--live-drain", type=float, default=60.0, help="seconds to wait for the last update"
     )
