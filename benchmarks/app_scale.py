@@ -1275,7 +1275,7 @@ def fmt(seconds: float | None, timed_out: bool = False) -> str:
 
 def live_line(live: dict[str, Any]) -> str:
     def delay(key: str) -> str:
-        bound = "≥ " if live[f"{key}_lower_bound"] else ""
+        bound = "≥ " if live.get(f"{key}_lower_bound") else ""
         return bound + fmt(live[f"{key}_s"])
 
     return (
@@ -1358,7 +1358,9 @@ def exponents(results: dict[int, dict[str, dict[str, Any]]]) -> tuple[str, dict[
                     if m is None:
                         continue
                     value = m["cold_s"] if kind == "cold" else m.get("warm_p50_s", m.get("warm_s"))
-                    if value is None and m["timed_out"]:
+                    # a timed-out cold request, or warm one after a cold one that was not
+                    timed_out = m["timed_out"] and (m["cold_s"] is None) == (kind == "cold")
+                    if value is None and timed_out:
                         value, bound = TIMEOUT_S, True
                     if value:
                         xs.append(math.log(s))
