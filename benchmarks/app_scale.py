@@ -1248,7 +1248,8 @@ def run_tree(tree: Tree, args: argparse.Namespace, plan: Plan, log: Path) -> dic
 
 def brief(m: dict[str, Any]) -> str:
     warm = m.get("warm_p50_s", m.get("warm_s"))
-    text = f"cold {fmt(m['cold_s'], m['timed_out'])} s, warm {fmt(warm, m['timed_out'])} s"
+    warm_out = m["timed_out"] and m["cold_s"] is not None
+    text = f"cold {fmt(m['cold_s'], m['timed_out'])} s, warm {fmt(warm, warm_out)} s"
     if "peak_rss_mb" in m:
         text += f", peak RSS {m['peak_rss_mb']:.0f} MB"
     if m.get("rows_per_s"):
