@@ -217,15 +217,20 @@ def tree_env(args: argparse.Namespace) -> dict[str, str]:
 def manage(
     tree: Tree, args: argparse.Namespace, *command: str, check: bool = True, timeout: float = 0
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    """``manage.py COMMAND`` in the tree; with ``check``, a failure stops the run naming
+    the command and showing the end of its output."""
+    done = subprocess.run(
         [str(tree.python), "manage.py", *command],
         cwd=tree.path,
         env=tree_env(args),
         capture_output=True,
         text=True,
-        check=check,
         timeout=timeout or None,
     )
+    if check and done.returncode:
+        output = (done.stdout + done.stderr)[-3000:]
+        raise RuntimeError(f"{tree.label}: manage.py {' '.join(command)} failed:\n{output}")
+    return done
 
 
 # ----------------------------------------------------------------------------- the arena
