@@ -13,8 +13,9 @@ one web process started as a user would: ``manage.py serve --workers 1``):
 - the debounced live refit, ``tournament_results_publish`` (what the ``publish_leaderboard``
   task runs), cold (empty cache) and again warm, in a ``manage.py shell`` of the tree;
 - with ``--live``: the delay from a vote's HTTP response to the first ``leaderboard.updated``
-  (websocket) that counts it, while voters post ``--live-rate`` votes/s through the vote
-  page's JSON endpoint for ``--live-seconds`` (a Celery worker, threads, runs the refits);
+  (websocket) that counts it, while ``--live-voters`` browsers, each holding a battle,
+  post ``--live-rate`` votes/s through the vote page's JSON endpoint for
+  ``--live-seconds`` (a Celery worker, threads, runs the refits);
 - the growth exponent of each request's time: the slope of log(time) over log(size).
 
 The arena (the same for every tree; seeded): 100 contestants with drawn strengths, 1,000
@@ -26,7 +27,8 @@ human-judged one (``running``: 70% of the verdicts, each with its Vote, plus
 ``--awaiting`` matches in ``awaiting_vote`` for the live test) and a ``completed`` one
 judged by one LLM judge (a Judge of kind ``openai``: 30%). 30% of the verdicts are ties,
 some of them "both bad". Rows are loaded with PostgreSQL COPY and explicit column lists
-(columns a newer tree adds must be nullable or have a database default) into a database
+(columns a newer tree adds must be nullable or have a database default; triggers are off
+during the load, and every foreign key is checked after it) into a database
 of its own (``--db``, owned by a role of that name limited to ``--pg-conn-limit``
 connections), after the tree's own ``manage.py migrate``; then, if the tree has the command,
 ``manage.py aggregates backfill`` (timed), then ``VACUUM ANALYZE``. Each tree runs its own
