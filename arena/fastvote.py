@@ -151,8 +151,9 @@ class FastVote:
             )
             async with pool.connection() as conn:
                 upcoming = await run_async(claim, conn, atomic=False)
-                if upcoming is None:
-                    idle = not await run_async(any_open_match(tournament), conn, atomic=False)
+                idle = upcoming is None and not await run_async(
+                    any_open_match(tournament), conn, atomic=False
+                )
         except Exception:
             log.exception("could not claim a next battle in tournament %s", tournament)
         if idle:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -115,3 +115,36 @@ async def _play(step: Step[T], conn: Any, pipeline: Any) -> T:
             batch = step.send(results)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+
+
+def copy_rows(
+    table_name: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    using: str = DEFAULT_DB_ALIAS,
+) -> int:
+    """Insert many rows at once: PostgreSQL's COPY (a million rows in seconds, where the
+    ORM's bulk_create takes minutes), one executemany on SQLite. Values go in as they are
+    (no model defaults): give every column. Returns how many rows."""
+    connection = connections[using]
+    names = ", ".join(columns)
+    count = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table_name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        marks = ", ".join(["%s"] * len(columns))
+        batch: list[Sequence[Any]] = []
+        for row in rows:
+            batch.append([_adapted(connection, {"v": v})["v"] for v in row])
+            if len(batch) == 5000:
+                cursor.executemany(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            cursor.executemany(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", batch)
+            count += len(batch)
+    return count

@@ -8,11 +8,11 @@ the same increments (arena.evidence).
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
@@ -30,6 +30,8 @@ from arena.models import (
     Response,
     Tournament,
 )
+from arena.sql import copy_rows
+from ratings.style import answer_features
 
 CellKey = tuple[Any, ...]
 Totals = dict[CellKey, list[float]]
@@ -169,36 +171,24 @@ def cells_check(progress: Progress | None = None) -> list[Difference]:
 def responses_style_backfill() -> int:
     """Compute the style features of answers stored before they were kept; how many."""
     done = 0
-    missing = Response.objects.filter(style_length__isnull=True).only("text")
     fields = [f"style_{name}" for name in evidence.FEATURES]
-    while batch := list(missing[:CHUNK]):
-        for response in batch:
-            response.set_style()
-        Response.objects.bulk_update(batch, fields)
+    table = Response._meta.db_table
+    assignments = ", ".join(f"{f} = v.column{i + 2}" for i, f in enumerate(fields))
+    while True:
+        batch = list(
+            Response.objects.filter(style_length__isnull=True).values_list("pk", "text")[:CHUNK]
+        )
+        if not batch:
+            return done
+        rows = [(pk, *(int(v) for v in answer_features(text).values())) for pk, text in batch]
+        values = ", ".join(["(CAST(%s AS BIGINT), %s, %s, %s, %s)"] * len(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v"
+                f" WHERE {table}.id = v.column1",
+                [value for row in rows for value in row],
+            )
         done += len(batch)
-    return done
-
-
-def _rows(
-    model: type[Model],
-    key: tuple[str, ...],
-    columns: tuple[str, ...],
-    n_counts: int,
-    totals: Totals,
-) -> Iterator[Model]:
-    for cell, values in totals.items():
-        fields = dict(zip(key, cell, strict=True))
-        fields |= {
-            column: int(v) if i < n_counts else v
-            for i, (column, v) in enumerate(zip(columns, values, strict=True))
-        }
-        yield model(**fields)
-
-
-def _insert(rows: Iterator[Model]) -> None:
-    """Insert in batches (bulk_create would hold every instance at once)."""
-    while batch := list(islice(rows, 2000)):
-        type(batch[0]).objects.bulk_create(batch)  # type: ignore[attr-defined]
 
 
 def elo_points_backfill() -> int:
@@ -216,16 +206,25 @@ def elo_points_backfill() -> int:
             .iterator(chunk_size=CHUNK)
         )
         stats: dict[str, dict[str, float]] = defaultdict(new_stats)
-        points, last = [], 0
+        points: list[tuple[int, dict[str, float]]] = []
+        last = 0
         for n, ranking in enumerate(rankings, start=1):
             apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
             if n - last >= max(1.0, last * ELO_POINT_GROWTH):
-                elo = {c: round(s["elo"], 2) for c, s in stats.items()}
-                points.append(EloPoint(tournament=tournament, verdicts=n, elo=elo))
+                points.append((n, {c: round(s["elo"], 2) for c, s in stats.items()}))
                 last = n
-        EloPoint.objects.bulk_create(points, batch_size=500)
-        stored += len(points)
+        stored += copy_rows(
+            EloPoint._meta.db_table,
+            ("tournament_id", "verdicts", "elo"),
+            ((tournament.pk, n, json.dumps(elo)) for n, elo in points),
+        )
     return stored
+
+
+def _rows(n_counts: int, totals: Totals) -> Iterator[tuple[Any, ...]]:
+    """Each cell's key and values, its first ``n_counts`` values as whole numbers."""
+    for cell, values in totals.items():
+        yield (*cell, *(int(v) if i < n_counts else v for i, v in enumerate(values)))
 
 
 def cells_backfill(progress: Progress | None = None) -> int:
@@ -243,14 +242,19 @@ def cells_backfill(progress: Progress | None = None) -> int:
         for model in tables:  # on SQLite, the first delete takes the write lock
             model.objects.all().delete()
         recount = cells_recount(progress)
-        n_counts = len(evidence.COUNTS)
-        _insert(_rows(PairCell, _PAIR_KEY, evidence.COLUMNS, n_counts, recount.cells))
-        n_ordered = len(evidence.ORDERED)
-        _insert(
-            _rows(PromptPairCell, _PROMPT_KEY, evidence.ORDERED, n_ordered, recount.prompt_cells)
+        copy_rows(
+            PairCell._meta.db_table,
+            (*_PAIR_KEY, *evidence.COLUMNS),
+            _rows(len(evidence.COUNTS), recount.cells),
         )
-        _insert(
-            PromptPair(prompt_id=p, a_id=a, b_id=b, first_source=min(seen), shared=len(seen) > 1)
-            for (p, a, b), seen in recount.sources.items()
+        copy_rows(
+            PromptPairCell._meta.db_table,
+            (*_PROMPT_KEY, *evidence.ORDERED),
+            _rows(len(evidence.ORDERED), recount.prompt_cells),
+        )
+        copy_rows(
+            PromptPair._meta.db_table,
+            ("prompt_id", "a_id", "b_id", "first_source", "shared"),
+            ((p, a, b, min(seen), len(seen) > 1) for (p, a, b), seen in recount.sources.items()),
         )
     return len(recount.cells)

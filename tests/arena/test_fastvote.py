@@ -468,3 +468,22 @@ def test_a_key_used_on_another_battle_rolls_the_fast_vote_back_and_django_refuse
     assert Vote.objects.count() == Judgment.objects.count() == 1
     assert t.matches.filter(status=MatchStatus.COMPLETED).count() == 1
     assert sum(Standing.objects.filter(tournament=t).values_list("matches", flat=True)) == 2
+
+
+def test_a_fast_vote_that_brings_the_next_battle_queues_no_next_round(
+    human_tournament_of, no_celery, plenty
+) -> None:
+    """Battles are still open, so there is no round to advance to: an advance queued by
+    every vote would hold the tournament's lock over and over while votes pour in."""
+    t = human_tournament_of(3)
+    url = f"/tournaments/{t.pk}/vote/"
+    no_celery.clear()
+
+    async def scenario(site: Site) -> dict[str, Any]:
+        async with site.voter() as voter:
+            form = await open_battle(voter, url)
+            return (await vote(voter, url, form, outcome="a")).json()
+
+    answer = run(Site(fast=True), scenario)
+    assert answer["next"] is not None
+    assert ("advance_tournament", t.pk) not in no_celery
