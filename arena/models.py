@@ -402,13 +402,24 @@ class PairCell(models.Model):
     """The verdicts between two contestants (``a`` before ``b`` by id) in one tournament, by
     one source (``humans`` or ``judge:<id>``) on prompts of one category, kept as counts
     and sums (arena.evidence): what every leaderboard and judge-quality figure is fitted
-    from. Each verdict adds to its cells in its own transaction."""
+    from. Each verdict adds to its cells in its own transaction.
 
-    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="cells")
+    The evidence tables' foreign keys have no database constraint (the ORM still cascades
+    a deleted tournament to them): a vote's first row in a cell would otherwise check the
+    tournament row at commit, and wait behind whatever holds that row's lock (an advance of
+    a large tournament holds it for seconds)."""
+
+    tournament = models.ForeignKey(
+        Tournament, on_delete=models.CASCADE, related_name="cells", db_constraint=False
+    )
     source = models.CharField(max_length=32)
     category = models.CharField(max_length=100, blank=True)
-    a = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
-    b = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    a = models.ForeignKey(
+        Contestant, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    b = models.ForeignKey(
+        Contestant, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     locals().update({name: models.IntegerField(default=0) for name in evidence.COUNTS})
     locals().update({name: models.FloatField(default=0.0) for name in evidence.SUMS})
 
@@ -429,11 +440,19 @@ class PromptPairCell(models.Model):
     tournament, by the order the answers were shown (arena.evidence.ORDERED): a judge's
     position flips and its agreement with the human votes on the same prompt and pair."""
 
-    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="+")
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    tournament = models.ForeignKey(
+        Tournament, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    prompt = models.ForeignKey(
+        Prompt, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     source = models.CharField(max_length=32)
-    a = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
-    b = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    a = models.ForeignKey(
+        Contestant, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    b = models.ForeignKey(
+        Contestant, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     locals().update({name: models.IntegerField(default=0) for name in evidence.ORDERED})
 
     class Meta:
@@ -472,9 +491,15 @@ class PromptPair(models.Model):
     prompt and pair take this row's lock in turn, so two sources arriving at once cannot
     both miss each other."""
 
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
-    a = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
-    b = models.ForeignKey(Contestant, on_delete=models.CASCADE, related_name="+")
+    prompt = models.ForeignKey(
+        Prompt, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    a = models.ForeignKey(
+        Contestant, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    b = models.ForeignKey(
+        Contestant, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     first_source = models.CharField(max_length=32)
     shared = models.BooleanField(default=False)
 
@@ -495,7 +520,9 @@ class EloPoint(models.Model):
     the rating-history chart's points, stored as the results are published (a point each
     time the count has grown by 1%, so a tournament keeps a few hundred at most)."""
 
-    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="elo_points")
+    tournament = models.ForeignKey(
+        Tournament, on_delete=models.CASCADE, related_name="elo_points", db_constraint=False
+    )
     verdicts = models.PositiveIntegerField()
     elo = models.JSONField(help_text="{contestant id: Elo}")
 

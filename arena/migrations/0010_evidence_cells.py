@@ -109,57 +109,57 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='elopoint',
             name='tournament',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='elo_points', to='arena.tournament'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='elo_points', to='arena.tournament'),
         ),
         migrations.AddField(
             model_name='paircell',
             name='a',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
         ),
         migrations.AddField(
             model_name='paircell',
             name='b',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
         ),
         migrations.AddField(
             model_name='paircell',
             name='tournament',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cells', to='arena.tournament'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='cells', to='arena.tournament'),
         ),
         migrations.AddField(
             model_name='promptpair',
             name='a',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
         ),
         migrations.AddField(
             model_name='promptpair',
             name='b',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
         ),
         migrations.AddField(
             model_name='promptpair',
             name='prompt',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.prompt'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.prompt'),
         ),
         migrations.AddField(
             model_name='promptpaircell',
             name='a',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
         ),
         migrations.AddField(
             model_name='promptpaircell',
             name='b',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.contestant'),
         ),
         migrations.AddField(
             model_name='promptpaircell',
             name='prompt',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.prompt'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.prompt'),
         ),
         migrations.AddField(
             model_name='promptpaircell',
             name='tournament',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.tournament'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='arena.tournament'),
         ),
         migrations.AddConstraint(
             model_name='elopoint',
