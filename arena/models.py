@@ -141,6 +141,7 @@ class JudgeKind(models.TextChoices):
     OPENAI = "openai", "LLM judge via an OpenAI-compatible API"
     TRANSFORMERS = "transformers", "LLM judge run in-process with transformers (gpu queue)"
     PANEL = "panel", "panel of judges (settings: members, combine, weights)"
+    IMPORTED = "imported", "verdicts imported from a battle file (no model is called)"
 
 
 class Judge(models.Model):

@@ -148,3 +148,69 @@ def copy_rows(
             cursor.executemany(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", batch)
             count += len(batch)
     return count
+
+
+# Rows per COPY chunk: a million rows go in a few chunks without holding all their text.
+COPY_CHUNK = 200_000
+
+
+def copy_columns(
+    table_name: str, columns: Mapping[str, Any], using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """Insert rows given as columns (numpy arrays or lists, all one length; None is NULL,
+    datetimes aware). PostgreSQL: CSV written by pyarrow (C++, not a Python loop) and sent
+    with COPY; SQLite: one executemany. Returns how many rows."""
+    names = list(columns)
+    n = len(next(iter(columns.values()))) if columns else 0
+    if n == 0:
+        return 0
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        values = [_python(connection, column) for column in columns.values()]
+        marks = ", ".join(["%s"] * len(names))
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table_name} ({', '.join(names)}) VALUES ({marks})",
+                list(zip(*values, strict=True)),
+            )
+        return n
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    arrow = pa.table({name: pa.array(column) for name, column in columns.items()})
+    options = pacsv.WriteOptions(include_header=False)
+    with connection.cursor() as cursor:
+        sql = f"COPY {table_name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
+        with cursor.cursor.copy(sql) as copy:
+            for start in range(0, n, COPY_CHUNK):
+                buffer = pa.BufferOutputStream()
+                pacsv.write_csv(arrow.slice(start, COPY_CHUNK), buffer, write_options=options)
+                copy.write(buffer.getvalue().to_pybytes())
+    return n
+
+
+def _python(connection: Any, column: Any) -> list[Any]:
+    values = column.tolist() if hasattr(column, "tolist") else list(column)
+    if any(isinstance(v, datetime.datetime) for v in values[:1]):
+        values = [connection.ops.adapt_datetimefield_value(v) for v in values]
+    return values
+
+
+def new_ids(model: type[Model], n: int, using: str = DEFAULT_DB_ALIAS) -> Any:
+    """``n`` primary keys for rows of ``model`` about to be inserted with them (numpy
+    int64): taken from the table's sequence on PostgreSQL, so rows other sessions insert
+    meanwhile get others; on SQLite, after the largest (writers are serialised, so call it
+    inside the transaction that inserts them, after a first write)."""
+    import numpy as np
+
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table(model), n],
+            )
+            return np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table(model)}")
+        (largest,) = cursor.fetchone()
+        return np.arange(largest + 1, largest + 1 + n, dtype=np.int64)

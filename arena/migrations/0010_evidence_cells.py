@@ -106,6 +106,11 @@ class Migration(migrations.Migration):
             name='style_lists',
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
+        migrations.AlterField(
+            model_name='judge',
+            name='kind',
+            field=models.CharField(choices=[('simulated', 'simulated (Bradley-Terry draw on hidden strengths)'), ('openai', 'LLM judge via an OpenAI-compatible API'), ('transformers', 'LLM judge run in-process with transformers (gpu queue)'), ('panel', 'panel of judges (settings: members, combine, weights)'), ('imported', 'verdicts imported from a battle file (no model is called)')], max_length=20),
+        ),
         migrations.AddField(
             model_name='elopoint',
             name='tournament',

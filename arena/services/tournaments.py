@@ -135,6 +135,8 @@ def tournament_create(
     entrants = _resolve_contestants(contestants)
     pset: PromptSet = _resolve(PromptSet, "prompt_set", prompt_set)
     judge_row: Judge | None = None if judge in (None, "") else _resolve(Judge, "judge", judge)
+    if judge_row is not None and judge_row.kind == JudgeKind.IMPORTED:
+        raise _fail("judge", f"{judge_row.name} only carries verdicts imported from a file")
     engine = _engine_options(config or {})
     format_config = {k: v for k, v in (config or {}).items() if k not in ENGINE_OPTIONS}
     try:

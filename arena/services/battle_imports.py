@@ -1,0 +1,658 @@
+"""Public battle files into a completed tournament of their own (``manage.py import_battles``).
+
+A FastChat, LMArena or Kaggle battle file (ratings.io reads and checks it, naming the line
+and field of the first bad row) becomes a tournament whose verdicts feed the global boards
+like any others: contestants by name (created as pre-generated ones when new), a prompt
+set (prompts from the conversations, else one per ``question_id``, else one per row), a
+completed match per battle (answer A shown first), its judgment (judged by humans, or by
+an imported judge), each answer's style features (LMArena's ``conv_metadata``, else
+computed from the answer texts; stored on an answer row of their own, without the text,
+so that the recount (``manage.py aggregates check``) finds the same cells), the evidence
+cells, the standings (online Elo in the file's time order) and the Elo history.
+
+All or nothing: one transaction. Rows are written as columns (COPY on PostgreSQL,
+arena.sql.copy_columns) and the cells computed with numpy, the same increments as
+arena.evidence.pair_increments for a battle of two.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from numpy.typing import NDArray
+
+from arena import evidence
+from arena.models import (
+    BackendKind,
+    Contestant,
+    EloPoint,
+    Judge,
+    JudgeKind,
+    Judgment,
+    Match,
+    MatchEntry,
+    MatchStatus,
+    PairCell,
+    Prompt,
+    PromptPair,
+    PromptPairCell,
+    PromptSet,
+    Response,
+    Standing,
+    Tournament,
+    TournamentStatus,
+)
+from arena.sql import copy_columns, new_ids
+from arena.standings import ELO_K
+from ratings.data import Outcome
+from ratings.io import CATEGORIES, BattleFileError, BattleTable, read_battle_table
+from ratings.style import FEATURES, answer_features
+
+Progress = Callable[[str], None]
+FORMAT = "imported"  # the tournament's format: played elsewhere, nothing to schedule
+
+
+@dataclass(frozen=True)
+class BattlesImported:
+    tournament_id: int
+    battles: int
+    contestants_created: list[str]
+    prompts: int
+    styled: int
+    seconds: float
+
+
+def _fail(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [message]})
+
+
+def _source(source: str) -> Judge | None:
+    """``humans``, or ``judge:NAME`` (an imported judge, created when new)."""
+    if source == "humans":
+        return None
+    if not source.startswith("judge:") or not source[6:].strip():
+        raise _fail("source", f"humans or judge:NAME, not {source!r}")
+    judge, _ = Judge.objects.get_or_create(
+        name=source[6:].strip(), defaults={"kind": JudgeKind.IMPORTED}
+    )
+    return judge
+
+
+def _checked(table: BattleTable) -> None:
+    if len(table) == 0:
+        raise _fail("file", f"{table.source}: no battles")
+    uneven = np.flatnonzero(table.weight != 1.0)
+    if uneven.size:
+        raise _fail(
+            "file",
+            f"{table.source}:{table.line_of(int(uneven[0]))}: field 'weight': weighted battles "
+            "are not imported (a verdict counts once); drop the column or the rows",
+        )
+    long = [m for m in table.models if len(m) > Contestant._meta.get_field("name").max_length]
+    if long:
+        raise _fail("file", f"{table.source}: model name longer than 100 characters: {long[0]!r}")
+    same = np.flatnonzero(table.model_a == table.model_b)
+    if same.size:
+        raise _fail(
+            "file",
+            f"{table.source}:{table.line_of(int(same[0]))}: field 'model_b': a model "
+            "cannot battle itself",
+        )
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def _first_user_turn(conversation: Any) -> str:
+    """The first user turn of an OpenAI-style conversation (content a string or typed parts)."""
+    for turn in conversation or []:
+        if isinstance(turn, dict) and turn.get("role") == "user":
+            return _content(turn.get("content"))
+    return ""
+
+
+def _content(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # typed parts: [{"type": "text", "text": ...}, ...]
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)
+
+
+def _kaggle_text(value: Any) -> str:
+    """Kaggle's text columns are JSON-encoded lists of strings (one per turn)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        turns = json.loads(value)
+    except ValueError:
+        return value
+    return "\n\n".join(str(t) for t in turns if t is not None) if isinstance(turns, list) else value
+
+
+def _prompts(table: BattleTable) -> tuple[list[str], list[str], NDArray[np.intp]]:
+    """The distinct prompts (external ids and texts) and each battle's prompt index."""
+    text = table.text
+    if "conversation_a" in text:
+        texts = [_first_user_turn(c) for c in text["conversation_a"].to_pylist()]
+    elif "prompt" in text:
+        texts = [_kaggle_text(p) for p in text["prompt"].to_pylist()]
+    else:
+        texts = []
+    if "question_id" in text and not texts:
+        keys = [str(q) for q in text["question_id"].to_pylist()]
+    elif texts:
+        keys = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in texts]
+    else:
+        keys = [f"row-{table.line_of(i)}" for i in range(len(table))]
+    external, index = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
+    first = np.full(len(external), -1)
+    first[index[::-1]] = np.arange(len(index))[::-1]
+    prompt_texts = [texts[i] if texts else str(external[k]) for k, i in enumerate(first)]
+    return [str(e) for e in external], prompt_texts, index.astype(np.intp)
+
+
+def _categories(table: BattleTable, index: NDArray[np.intp], n_prompts: int) -> list[str]:
+    """Each prompt's category: the first of ratings.io.CATEGORIES its first battle is
+    tagged with (LMArena tags several; a prompt here has one), else none."""
+    primary = np.full(len(table), "", dtype=object)
+    for name in reversed(list(CATEGORIES)):
+        flags = table.categories.get(name)
+        if flags is not None:
+            primary[flags] = name
+    first = np.full(n_prompts, -1)
+    first[index[::-1]] = np.arange(len(index))[::-1]
+    return [str(primary[i]) for i in first]
+
+
+# --------------------------------------------------------------------------- style
+
+
+def _style(table: BattleTable) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """Per battle, each side's style features (FEATURES order; NaN where unknown)."""
+    if table.style_a is not None and table.style_b is not None:
+        return np.asarray(table.style_a), np.asarray(table.style_b)
+    columns = [("conversation_a", "conversation_b"), ("response_a", "response_b")]
+    for left, right in columns:
+        if left in table.text and right in table.text:
+            answers = (
+                _answers(table.text[left].to_pylist()),
+                _answers(table.text[right].to_pylist()),
+            )
+            return tuple(  # type: ignore[return-value]
+                np.array([list(answer_features(t).values()) for t in side], dtype=np.float64)
+                for side in answers
+            )
+    return None
+
+
+def _answers(values: list[Any]) -> list[str]:
+    """The assistant's text of each conversation (or Kaggle's JSON list of answers)."""
+    out = []
+    for value in values:
+        if isinstance(value, list):
+            out.append(
+                "\n\n".join(
+                    _content(t.get("content"))
+                    for t in value
+                    if isinstance(t, dict) and t.get("role") == "assistant"
+                )
+            )
+        else:
+            out.append(_kaggle_text(value))
+    return out
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def _outcomes(table: BattleTable) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Per battle, model A's score (1, 0.5, 0) and whether it was a both-bad tie."""
+    code = np.asarray(table.outcome)
+    score = np.select([code == Outcome.A_WINS, code == Outcome.B_WINS], [1.0, 0.0], default=0.5)
+    return score, code == Outcome.TIE_BOTHBAD
+
+
+def _online_elo(
+    a: NDArray[np.intp], b: NDArray[np.intp], score: NDArray[np.float64], n_models: int
+) -> tuple[list[float], list[tuple[int, list[float]]]]:
+    """FastChat's online Elo over the battles in order, and the history points (the
+    boards' growth rule, arena.boards.ELO_POINT_GROWTH)."""
+    from arena.boards import ELO_POINT_GROWTH
+
+    elo = [1000.0] * n_models
+    points: list[tuple[int, list[float]]] = []
+    last = 0
+    for n, (i, j, s) in enumerate(zip(a.tolist(), b.tolist(), score.tolist(), strict=True), 1):
+        expected = 1.0 / (1.0 + 10.0 ** ((elo[j] - elo[i]) / 400.0))
+        delta = ELO_K * (s - expected)
+        elo[i] += delta
+        elo[j] -= delta
+        if n - last >= max(1.0, last * ELO_POINT_GROWTH) or n == len(a):
+            points.append((n, list(elo)))
+            last = n
+    return elo, points
+
+
+def _group_sum(
+    keys: NDArray[np.int64], columns: list[NDArray[np.float64]]
+) -> tuple[NDArray[np.int64], list[NDArray[np.float64]]]:
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return unique, [np.bincount(inverse, weights=c, minlength=len(unique)) for c in columns]
+
+
+def _pair_cells(
+    *,
+    a: NDArray[np.intp],
+    b: NDArray[np.intp],
+    a_first: NDArray[np.bool_],
+    score: NDArray[np.float64],
+    both_bad: NDArray[np.bool_],
+    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    category: NDArray[np.intp],
+    n_models: int,
+) -> tuple[NDArray[np.int64], dict[str, NDArray[np.float64]]]:
+    """The PairCell columns (arena.evidence.COLUMNS) summed per (category, a, b): for a
+    battle of two, what ``pair_increments`` adds, computed for all battles at once."""
+    n = len(a)
+    tie = score == 0.5
+    a_won, b_won = score == 1.0, score == 0.0
+    first_won = np.where(a_first, a_won, b_won)
+    first_lost = ~tie & ~first_won
+    ones = np.ones(n)
+    values: dict[str, NDArray[np.float64]] = {
+        "a_wins": a_won * 1.0,
+        "b_wins": b_won * 1.0,
+        "ties": tie * 1.0,
+        "both_bad": (tie & both_bad) * 1.0,
+        "first_won": first_won * 1.0,
+        "first_lost": first_lost * 1.0,
+        "share": ones,
+        "a_points": score,
+        "votes": ones,
+    }
+    k = len(FEATURES)
+    d, styled, longer = np.zeros((n, k)), np.zeros(n, dtype=bool), np.zeros(n)
+    if style is not None:
+        fa, fb = style  # by side as shown; a (the lower id) is side A where a_first
+        sa = np.where(a_first[:, None], fa, fb)
+        sb = np.where(a_first[:, None], fb, fa)
+        styled = ~(np.isnan(sa).any(axis=1) | np.isnan(sb).any(axis=1))
+        total = sa + sb
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = np.where(
+                styled[:, None] & (total > 0), (sa - sb) / np.where(total > 0, total, 1), 0.0
+            )
+        longer = np.where(styled, sa[:, 0] - sb[:, 0], 0.0)
+    values["longer_won"] = (~tie & (longer != 0) & ((longer > 0) == a_won)) * 1.0
+    values["longer_lost"] = (~tie & (longer != 0) & ((longer > 0) != a_won)) * 1.0
+    values["styled"] = styled * 1.0
+    values["styled_ties"] = (styled & tie) * 1.0
+    values["sy"] = np.where(styled, score, 0.0)
+    for i, f in enumerate(FEATURES):
+        values[f"sd_{f}"] = d[:, i]
+        values[f"syd_{f}"] = score * d[:, i]
+    for i, j in evidence.PRODUCTS:
+        values[f"sdd_{FEATURES[i]}_{FEATURES[j]}"] = d[:, i] * d[:, j]
+    key = (category.astype(np.int64) * n_models + a) * n_models + b
+    unique, sums = _group_sum(key, [values[c] for c in evidence.COLUMNS])
+    return unique, dict(zip(evidence.COLUMNS, sums, strict=True))
+
+
+def _prompt_cells(
+    a: NDArray[np.intp],
+    b: NDArray[np.intp],
+    a_first: NDArray[np.bool_],
+    score: NDArray[np.float64],
+    prompt: NDArray[np.intp],
+    n_models: int,
+) -> tuple[NDArray[np.int64], list[NDArray[np.float64]]]:
+    """The PromptPairCell columns (arena.evidence.ORDERED) summed per (prompt, a, b)."""
+    outcome = [score == 1.0, score == 0.0, score == 0.5]
+    columns = [(a_first & o) * 1.0 for o in outcome] + [(~a_first & o) * 1.0 for o in outcome]
+    key = (prompt.astype(np.int64) * n_models + a) * n_models + b
+    return _group_sum(key, columns)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _random_uuids(n: int) -> NDArray[Any]:
+    """n version-4 UUIDs as 32 hex digits (what PostgreSQL and Django's SQLite store)."""
+    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    return np.array([row.tobytes().hex() for row in raw], dtype=object)
+
+
+def battles_import(
+    *,
+    path: Path,
+    name: str = "",
+    source: str = "humans",
+    progress: Progress | None = None,
+) -> BattlesImported:
+    """Import a battle file as a completed tournament; see the module docstring."""
+    started = time.monotonic()
+    say = progress or (lambda message: None)
+    try:
+        table = read_battle_table(path)
+    except BattleFileError as error:
+        raise _fail("file", str(error)) from None
+    _checked(table)
+    say(f"read {len(table):,} battles ({time.monotonic() - started:.1f} s)")
+    external, prompt_texts, prompt_of = _prompts(table)
+    categories = _categories(table, prompt_of, len(external))
+    style = _style(table)
+    score, both_bad = _outcomes(table)
+    order = (
+        np.argsort(table.timestamp, kind="stable")
+        if table.timestamp is not None
+        else np.arange(len(table))
+    )
+    title = name or path.stem
+    with transaction.atomic():
+        judge = _source(source)
+        result = _write(
+            table, title, judge, external, prompt_texts, categories, prompt_of, style, score,
+            both_bad, order, say,
+        )  # fmt: skip
+    return BattlesImported(
+        tournament_id=result[0],
+        battles=len(table),
+        contestants_created=result[1],
+        prompts=len(external),
+        styled=0 if style is None else int((~np.isnan(style[0]).any(axis=1)).sum()),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _write(
+    table: BattleTable,
+    title: str,
+    judge: Judge | None,
+    external: list[str],
+    prompt_texts: list[str],
+    categories: list[str],
+    prompt_of: NDArray[np.intp],
+    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    score: NDArray[np.float64],
+    both_bad: NDArray[np.bool_],
+    order: NDArray[np.intp],
+    say: Progress,
+) -> tuple[int, list[str]]:
+    n = len(table)
+    now = timezone.now()
+    if PromptSet.objects.filter(name=title).exists():
+        raise _fail("name", f"a prompt set named {title!r} exists: choose another --name")
+    # contestants, by name
+    existing = dict(Contestant.objects.filter(name__in=table.models).values_list("name", "pk"))
+    created = [m for m in table.models if m not in existing]
+    for m in created:
+        existing[m] = Contestant.objects.create(name=m, backend=BackendKind.PREGENERATED).pk
+    contestant = np.array([existing[m] for m in table.models], dtype=np.int64)
+    # the prompt set
+    prompt_set = PromptSet.objects.create(
+        name=title, source=str(table.source), description=f"imported from {table.layout} file"
+    )
+    prompt_ids = new_ids(Prompt, len(external))
+    copy_columns(
+        Prompt._meta.db_table,
+        {
+            "id": prompt_ids,
+            "prompt_set_id": np.full(len(external), prompt_set.pk),
+            "external_id": external,
+            "text": prompt_texts,
+            "category": categories,
+            "reference_answer": [""] * len(external),
+        },
+    )
+    category_names = sorted(set(categories))
+    category_of_prompt = np.array([category_names.index(c) for c in categories], dtype=np.intp)
+    say(f"{len(created)} contestants created, {len(external):,} prompts")
+    tournament = Tournament.objects.create(
+        name=title,
+        format=FORMAT,
+        status=TournamentStatus.COMPLETED,
+        prompt_set=prompt_set,
+        judge=judge,
+        started_at=now,
+        finished_at=now,
+        planned_matches=n,
+        manifest={
+            "imported_from": Path(str(table.source)).name,
+            "layout": table.layout,
+            "battles": n,
+            "source": "humans" if judge is None else f"judge:{judge.name}",
+        },
+    )
+    tournament.contestants.set(contestant.tolist())
+    # matches in the file's time order (answer A shown first), their entries and verdicts
+    a_side, b_side = np.asarray(table.model_a)[order], np.asarray(table.model_b)[order]
+    score, both_bad, prompt_of = score[order], both_bad[order], prompt_of[order]
+    when = (
+        np.asarray(table.timestamp)[order]
+        if table.timestamp is not None
+        else now.timestamp() + np.arange(n) * 1e-6
+    )
+    stamps = [datetime.datetime.fromtimestamp(t, tz=datetime.UTC) for t in when.tolist()]
+    match_ids = new_ids(Match, n)
+    copy_columns(
+        Match._meta.db_table,
+        {
+            "id": match_ids,
+            "public_id": _random_uuids(n),
+            "tournament_id": np.full(n, tournament.pk),
+            "round": np.zeros(n, dtype=np.int64),
+            "slot": np.arange(n),
+            "prompt_id": prompt_ids[prompt_of],
+            "status": [MatchStatus.COMPLETED.value] * n,
+            "attempts": np.zeros(n, dtype=np.int64),
+            "claimed_at": [None] * n,
+            "voter_session": [""] * n,
+            "voter_user_id": [None] * n,
+            "error": [""] * n,
+            "created_at": stamps,
+            "finished_at": stamps,
+        },
+    )
+    say(f"{n:,} matches")
+    answer_ids = _answers_write(
+        style, order, contestant[a_side], contestant[b_side], prompt_ids[prompt_of], tournament.pk
+    )
+    copy_columns(
+        MatchEntry._meta.db_table,
+        {
+            "match_id": np.concatenate([match_ids, match_ids]),
+            "contestant_id": np.concatenate([contestant[a_side], contestant[b_side]]),
+            "position": np.concatenate([np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)]),
+            "response_id": [None] * (2 * n) if answer_ids is None else answer_ids,
+        },
+    )
+    ca, cb = contestant[a_side].tolist(), contestant[b_side].tolist()
+    rankings = [
+        json.dumps([[x], [y]] if s == 1.0 else [[y], [x]] if s == 0.0 else [[x, y]])
+        for x, y, s in zip(ca, cb, score.tolist(), strict=True)
+    ]
+    copy_columns(
+        Judgment._meta.db_table,
+        {
+            "match_id": match_ids,
+            "judge_id": [None if judge is None else judge.pk] * n,
+            "ranking": rankings,
+            "both_bad": both_bad,
+            "probabilities": [None] * n,
+            "raw_output": [""] * n,
+            "prompt_tokens": np.zeros(n, dtype=np.int64),
+            "completion_tokens": np.zeros(n, dtype=np.int64),
+            "cost": np.zeros(n),
+            "latency_ms": np.zeros(n, dtype=np.int64),
+            "created_at": stamps,
+        },
+    )
+    say(f"{2 * n:,} entries and {n:,} verdicts")
+    _evidence_write(
+        tournament=tournament,
+        judge=judge,
+        contestant=contestant,
+        a_side=a_side,
+        b_side=b_side,
+        score=score,
+        both_bad=both_bad,
+        style=None if style is None else (style[0][order], style[1][order]),
+        prompt_of=prompt_of,
+        prompt_ids=prompt_ids,
+        category_of_prompt=category_of_prompt,
+        category_names=category_names,
+    )
+    say("cells, standings and Elo history")
+    return tournament.pk, created
+
+
+def _answers_write(
+    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    order: NDArray[np.intp],
+    contestant_a: NDArray[np.int64],
+    contestant_b: NDArray[np.int64],
+    prompt: NDArray[np.int64],
+    tournament_id: int,
+) -> NDArray[np.int64] | None:
+    """One answer row per battle side holding its style features (no text: the file's
+    answers are not kept), so that a recount finds the style the cells were given."""
+    if style is None:
+        return None
+    n = len(order)
+    features = np.concatenate([style[0][order], style[1][order]])
+    known = ~np.isnan(features).any(axis=1)
+    ids = new_ids(Response, 2 * n)
+    columns: dict[str, Any] = {
+        "id": ids,
+        "contestant_id": np.concatenate([contestant_a, contestant_b]),
+        "prompt_id": np.concatenate([prompt, prompt]),
+        # one cache key per battle side: never the answer a live contestant would reuse
+        "settings_hash": [f"import-{tournament_id}-{i}" for i in range(2 * n)],
+        "text": [""] * (2 * n),
+        "cost": np.zeros(2 * n),
+        "error": [""] * (2 * n),
+        "created_at": [timezone.now()] * (2 * n),
+    }
+    for i, f in enumerate(FEATURES):
+        values = np.rint(np.where(known, features[:, i], 0)).astype(np.int64)
+        columns[f"style_{f}"] = [
+            int(v) if k else None for v, k in zip(values.tolist(), known.tolist(), strict=True)
+        ]
+    copy_columns(Response._meta.db_table, columns)
+    return ids
+
+
+def _evidence_write(
+    *,
+    tournament: Tournament,
+    judge: Judge | None,
+    contestant: NDArray[np.int64],
+    a_side: NDArray[np.intp],
+    b_side: NDArray[np.intp],
+    score: NDArray[np.float64],
+    both_bad: NDArray[np.bool_],
+    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    prompt_of: NDArray[np.intp],
+    prompt_ids: NDArray[np.int64],
+    category_of_prompt: NDArray[np.intp],
+    category_names: list[str],
+) -> None:
+    """The cells, the standings and the Elo history of the imported verdicts."""
+    m = len(contestant)
+    # a cell's a is the contestant with the lower id; answer A was shown first
+    a_first = contestant[a_side] < contestant[b_side]
+    lo = np.where(a_first, a_side, b_side)
+    hi = np.where(a_first, b_side, a_side)
+    score_lo = np.where(a_first, score, 1.0 - score)
+    source = evidence.source_of(None if judge is None else judge.pk)
+    keys, sums = _pair_cells(
+        a=lo, b=hi, a_first=a_first, score=score_lo, both_bad=both_bad, style=style,
+        category=category_of_prompt[prompt_of], n_models=m,
+    )  # fmt: skip
+    cat, rest = np.divmod(keys, m * m)
+    pa, pb = np.divmod(rest, m)
+    copy_columns(
+        PairCell._meta.db_table,
+        {
+            "tournament_id": np.full(len(keys), tournament.pk),
+            "source": [source] * len(keys),
+            "category": [category_names[c] for c in cat.tolist()],
+            "a_id": contestant[pa],
+            "b_id": contestant[pb],
+            **{
+                c: np.rint(v).astype(np.int64) if c in evidence.COUNTS else v
+                for c, v in sums.items()
+            },
+        },
+    )
+    keys, ordered = _prompt_cells(lo, hi, a_first, score_lo, prompt_of, m)
+    prompt, rest = np.divmod(keys, m * m)
+    pa, pb = np.divmod(rest, m)
+    a_ids, b_ids, p_ids = contestant[pa], contestant[pb], prompt_ids[prompt]
+    copy_columns(
+        PromptPairCell._meta.db_table,
+        {
+            "prompt_id": p_ids,
+            "tournament_id": np.full(len(keys), tournament.pk),
+            "source": [source] * len(keys),
+            "a_id": a_ids,
+            "b_id": b_ids,
+            **{
+                c: np.rint(v).astype(np.int64)
+                for c, v in zip(evidence.ORDERED, ordered, strict=True)
+            },
+        },
+    )
+    copy_columns(
+        PromptPair._meta.db_table,
+        {
+            "prompt_id": p_ids,
+            "a_id": a_ids,
+            "b_id": b_ids,
+            "first_source": [source] * len(keys),
+            "shared": np.zeros(len(keys), dtype=bool),
+        },
+    )
+    elo, points = _online_elo(a_side, b_side, score, m)
+    wins = np.bincount(a_side, score, m) + np.bincount(b_side, 1.0 - score, m)
+    ties = np.bincount(a_side, score == 0.5, m) + np.bincount(b_side, score == 0.5, m)
+    matches = np.bincount(a_side, minlength=m) + np.bincount(b_side, minlength=m)
+    copy_columns(
+        Standing._meta.db_table,
+        {
+            "tournament_id": np.full(m, tournament.pk),
+            "contestant_id": contestant,
+            "elo": np.array(elo),
+            "matches": matches,
+            "wins": wins,
+            "ties": np.rint(ties).astype(np.int64),
+        },
+    )
+    copy_columns(
+        EloPoint._meta.db_table,
+        {
+            "tournament_id": np.full(len(points), tournament.pk),
+            "verdicts": np.array([k for k, _ in points]),
+            "elo": [
+                json.dumps(
+                    {str(c): round(e, 2) for c, e in zip(contestant.tolist(), values, strict=True)}
+                )
+                for _, values in points
+            ],
+        },
+    )
