@@ -1237,6 +1237,17 @@ def _read_bytes(data: bytes, source: str, kind: Format, want: _Want) -> BattleTa
     return _from_records(list(reader(text, source)), source, want)
 
 
+def _read_by_rows(data: bytes, source: str, kind: Format) -> BattleTable | RankingData:
+    """The per-row reader alone (no arrow): the reference the columnar path must match."""
+    want = _Want(text=False, style=False, categories=False)
+    if kind == "parquet":
+        path = Path(source)
+        return _from_records(_parquet_records(path), source, want)
+    text = _decode(data, source)
+    reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]
+    return _from_records(list(reader(text, source)), source, want)
+
+
 def _is_ranking_file(records: list[_Record]) -> bool:
     return (
         bool(records)

@@ -49,7 +49,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     return payload
 
 
-ROW_KEYS = {"model", "rating", "ci_low", "ci_high", "rank", "matches"}
+ROW_KEYS = {"model", "rating", "ci_low", "ci_high", "rank", "matches", "preliminary"}
 
 
 def kwise_file(
