@@ -55,6 +55,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -607,13 +608,21 @@ def _text_arrays(columns: Mapping[str, list[Any]]) -> dict[str, Any]:
     return out
 
 
-def _table_from_records(records: list[_Record], source: str, want: _Want) -> BattleTable:
-    """The per-row reader: every record checked in turn, the first bad one reported."""
+def _table_from_records(
+    records: list[_Record], source: str, want: _Want, columns: Sequence[str] = ()
+) -> BattleTable:
+    """The per-row reader: every record checked in turn, the first bad one reported.
+
+    The layout follows the fields of all records, and ``columns`` (a Parquet schema's:
+    a column that is null on every row still says which layout the file has)."""
     if not records:
         raise BattleFileError(source, 1, "no battles in file")
-    first = records[0].values
-    keys = list(first) if isinstance(first, Mapping) else []
-    layout: Layout = "kaggle" if _required_columns(keys) != REQUIRED else "fastchat"
+    # the layout by the fields of all records, as the columnar reader sees its columns
+    keys: set[str] = set(columns)
+    for record in records:
+        if isinstance(record.values, Mapping):
+            keys.update(record.values)
+    layout: Layout = "kaggle" if _required_columns(sorted(keys)) != REQUIRED else "fastchat"
     outcomes = [int(_check_record(record, source, layout)) for record in records]
     values = [record.values for record in records]
     optional: dict[str, list[float]] = {}
@@ -642,13 +651,13 @@ def _table_from_records(records: list[_Record], source: str, want: _Want) -> Bat
     categories: dict[str, NDArray[np.bool_]] = {}
     if want.categories:
         has_tags = any("category_tag" in v for v in values)
-        columns = (
+        flags = (
             {"is_code": [v.get("is_code") for v in values]}
             if any("is_code" in v for v in values)
             else {}
         )
         tags = [v.get("category_tag") for v in values] if has_tags else None
-        categories = _categories_from_rows(tags, columns)
+        categories = _categories_from_rows(tags, flags)
         if has_tags and layout == "fastchat":
             layout = "lmarena"
     text = {}
@@ -735,34 +744,78 @@ class _JsonlLocator(_Locator):
 
 
 class _CsvLocator(_Locator):
-    """Line numbers and records as ``csv.DictReader`` reports them, by one scan on demand."""
+    """Line numbers and records as ``csv.DictReader`` reports them.
 
-    def __init__(self, source: str, data: bytes) -> None:
+    Quoted fields may hold newlines, so a record ends at a newline with an even number of
+    quote characters before it (RFC 4180 doubles quotes inside quoted fields); blank lines
+    are counted but are not records. When that count disagrees with arrow's rows (a stray
+    quote inside an unquoted field), one scan with ``csv.DictReader`` decides.
+    """
+
+    def __init__(self, source: str, data: bytes, rows: int) -> None:
         super().__init__(source)
         self.data = data
-        self._lines: list[int] | None = None
+        self.rows = rows
+        self._spans: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]] | None
+        self._spans = None
+        self._text = b""
+        self._found: dict[int, tuple[int, Mapping[str, Any]]] = {}
 
-    def _reader(self) -> csv.DictReader[str]:
+    def _records(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]] | None:
+        """(start, end, last line) of the header and of every data row, or None."""
+        if self._spans is None:
+            text = self.data
+            if b"\r" in text:  # as Path.read_text did before the csv module saw the text
+                text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            self._text = text
+            buf = np.frombuffer(text, dtype=np.uint8)
+            newline = np.flatnonzero(buf == 10)
+            lines = np.arange(1, newline.size + 1)
+            if text and not text.endswith(b"\n"):  # the last record ends with the text
+                newline = np.append(newline, len(text))
+                lines = np.append(lines, lines.size + 1)
+            if b'"' in text:  # quote parity: uint8 sums wrap, their parity does not
+                quotes = np.cumsum(buf == 34, dtype=np.uint8)
+                even = (quotes[np.minimum(newline, buf.size - 1)] & 1) == 0
+                newline, lines = newline[even], lines[even]
+            starts = np.concatenate([[0], newline[:-1] + 1])[: newline.size]
+            keep = starts < newline  # blank lines are no records
+            self._spans = (starts[keep], newline[keep], lines[keep])
+        starts, ends, lines = self._spans
+        return self._spans if starts.size == self.rows + 1 else None
+
+    def _scan(self, row: int) -> tuple[int, Mapping[str, Any]]:
+        if row not in self._found:
+            self._found = {row: self._find(row)}
+        return self._found[row]
+
+    def _find(self, row: int) -> tuple[int, Mapping[str, Any]]:
+        spans = self._records()
+        if spans is not None:
+            starts, ends, lines = spans
+            header = self._text[starts[0] : ends[0]]
+            body = self._text[starts[row + 1] : ends[row + 1]]
+            reader = csv.DictReader(io.StringIO((header + b"\n" + body).decode("utf-8")))
+            return int(lines[row + 1]), self._present(reader)
         text = self.data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-        return csv.DictReader(io.StringIO(text))
+        reader = csv.DictReader(io.StringIO(text))
+        for _ in itertools.islice(reader, row):
+            pass
+        record = self._present(reader)
+        return reader.line_num, record
+
+    @staticmethod
+    def _present(reader: csv.DictReader[str]) -> Mapping[str, Any]:
+        """The next row as the per-row reader keeps it (empty cells of optional fields out)."""
+        required = _required_columns(reader.fieldnames or [])
+        values: Mapping[str | Any, Any] = next(reader, {})
+        return {k: v for k, v in values.items() if v not in (None, "") or k in required}
 
     def line(self, row: int) -> int:
-        if self._lines is None:
-            reader = self._reader()
-            self._lines = [reader.line_num for _ in reader]
-        return self._lines[row]
+        return self._scan(row)[0]
 
     def record(self, row: int) -> Mapping[str, Any]:
-        reader = self._reader()
-        required = _required_columns(reader.fieldnames or [])
-        for k, values in enumerate(reader):
-            if k == row:
-                return {
-                    key: value
-                    for key, value in values.items()
-                    if value not in (None, "") or key in required
-                }
-        return {}
+        return self._scan(row)[1]
 
 
 def _is_nan(value: object) -> bool:
@@ -1109,7 +1162,7 @@ def _parquet_table(path: Path, want: _Want) -> BattleTable | RankingData:
     source = str(path)
     pa = _pyarrow()
     if pa is None:
-        return _from_records(_parquet_records(path), source, want)
+        return _from_records(*_parquet_records(path), source=source, want=want)
     import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     try:
@@ -1117,7 +1170,7 @@ def _parquet_table(path: Path, want: _Want) -> BattleTable | RankingData:
         # pandas (0.2 s of a CLI run)
         schema = pq.ParquetFile(path).schema_arrow
         if "ranking" in schema.names:
-            return _from_records(_parquet_records(path), source, want)
+            return _from_records(*_parquet_records(path), source=source, want=want)
         columns = _wanted_columns(schema.names, want)
         strings = [
             name
@@ -1142,7 +1195,7 @@ def _blank_tail(data: bytes) -> int:
     return data.count(b"\n", end) + (1 if end == 0 else 0)
 
 
-def _jsonl_arrow(data: bytes, source: str, want: _Want) -> BattleTable:
+def _jsonl_arrow(data: bytes, source: str, want: _Want, first: Mapping[str, Any]) -> BattleTable:
     pa = _pyarrow()
     if pa is None:
         raise _Fallback
@@ -1150,7 +1203,9 @@ def _jsonl_arrow(data: bytes, source: str, want: _Want) -> BattleTable:
 
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         raise _Fallback  # a lone carriage return: the per-row reader ends a line there
-    strings = pa.schema([(name, pa.string()) for name in REQUIRED])
+    # Names are read as strings (arrow would make "2024-05-13" a timestamp), but only the
+    # fields of the first record: a schema field no record has would become a null column
+    strings = pa.schema([(name, pa.string()) for name in REQUIRED if name in first])
     try:
         table = pj.read_json(
             pa.BufferReader(data),
@@ -1191,13 +1246,16 @@ def _csv_arrow(data: bytes, source: str, want: _Want) -> BattleTable:
         raise _Fallback from None
     if len(set(table.column_names)) != len(table.column_names):
         raise _Fallback
-    return _table_from_arrow(_Columns(pa, table, _CsvLocator(source, data), "csv"), want)
+    locator = _CsvLocator(source, data, table.num_rows)
+    return _table_from_arrow(_Columns(pa, table, locator, "csv"), want)
 
 
-def _from_records(records: list[_Record], source: str, want: _Want) -> BattleTable | RankingData:
+def _from_records(
+    records: list[_Record], columns: Sequence[str] = (), *, source: str, want: _Want
+) -> BattleTable | RankingData:
     if _is_ranking_file(records):
         return _rankings_from_records(records, source)
-    return _table_from_records(records, source, want)
+    return _table_from_records(records, source, want, columns)
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -1208,23 +1266,25 @@ def _decode(data: bytes, source: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")  # as Path.read_text does
 
 
-def _first_line_is_ranking(data: bytes) -> bool:
+def _first_record(data: bytes) -> Mapping[str, Any] | None:
+    """The first non-blank line of a JSON lines file as an object, if it is one."""
     for line in data.split(b"\n", 64)[:64]:
         if line.strip():
             try:
                 first = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
-                return False
-            return isinstance(first, Mapping) and "ranking" in first
-    return False
+                return None
+            return first if isinstance(first, Mapping) else None
+    return None
 
 
 def _read_bytes(data: bytes, source: str, kind: Format, want: _Want) -> BattleTable | RankingData:
     if kind == "parquet":
         raise BattleFileError(source, 1, "Parquet is binary: use read_rating_file")
-    if kind == "jsonl" and not _first_line_is_ranking(data):
+    first = _first_record(data) if kind == "jsonl" else None
+    if kind == "jsonl" and "ranking" not in (first or {}):
         try:
-            return _jsonl_arrow(data, source, want)
+            return _jsonl_arrow(data, source, want, first or {})
         except _Fallback:
             pass
     if kind == "csv":
@@ -1234,7 +1294,7 @@ def _read_bytes(data: bytes, source: str, kind: Format, want: _Want) -> BattleTa
             pass
     text = _decode(data, source)
     reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]
-    return _from_records(list(reader(text, source)), source, want)
+    return _from_records(list(reader(text, source)), source=source, want=want)
 
 
 def _read_by_rows(data: bytes, source: str, kind: Format) -> BattleTable | RankingData:
@@ -1242,10 +1302,10 @@ def _read_by_rows(data: bytes, source: str, kind: Format) -> BattleTable | Ranki
     want = _Want(text=False, style=False, categories=False)
     if kind == "parquet":
         path = Path(source)
-        return _from_records(_parquet_records(path), source, want)
+        return _from_records(*_parquet_records(path), source=source, want=want)
     text = _decode(data, source)
     reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]
-    return _from_records(list(reader(text, source)), source, want)
+    return _from_records(list(reader(text, source)), source=source, want=want)
 
 
 def _is_ranking_file(records: list[_Record]) -> bool:
@@ -1256,8 +1316,9 @@ def _is_ranking_file(records: list[_Record]) -> bool:
     )
 
 
-def _parquet_records(path: Path) -> list[_Record]:
-    """Rows of a Parquet file as records (line = 1-based row), via pyarrow or pandas."""
+def _parquet_records(path: Path) -> tuple[list[_Record], list[str]]:
+    """Rows of a Parquet file as records (line = 1-based row), via pyarrow or pandas, and
+    the file's column names."""
     source = str(path)
     try:
         import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -1265,7 +1326,9 @@ def _parquet_records(path: Path) -> list[_Record]:
         pq = None
     try:
         if pq is not None:
-            rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+            table = pq.ParquetFile(path).read()
+            rows: list[dict[str, Any]] = table.to_pylist()
+            columns = list(table.column_names)
         else:
             try:
                 import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -1276,7 +1339,8 @@ def _parquet_records(path: Path) -> list[_Record]:
                     "reading Parquet needs the 'pyarrow' package (or 'pandas' with a Parquet "
                     "engine): pip install pyarrow",
                 ) from None
-            rows = pd.read_parquet(path).to_dict(orient="records")
+            frame = pd.read_parquet(path)
+            rows, columns = frame.to_dict(orient="records"), [str(c) for c in frame.columns]
     except (BattleFileError, OSError):
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
@@ -1287,7 +1351,7 @@ def _parquet_records(path: Path) -> list[_Record]:
         if "ranking" in present:
             present["ranking"] = _as_list(present["ranking"])
         records.append(_Record(number, present))
-    return records
+    return records, columns
 
 
 def _as_list(value: object) -> object:
