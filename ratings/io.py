@@ -180,9 +180,12 @@ class _Locator:
     def record(self, row: int) -> Mapping[str, Any]:
         return {}
 
-    def absent(self, name: str, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
-        """Of these rows (null in the column), those whose record lacks the field."""
-        return np.ones(rows.size, dtype=bool)
+    #: whether a null cell means the field is absent (CSV, Parquet) or may be a JSON null
+    nulls_are_absent = True
+
+    def first_absent(self, name: str, rows: NDArray[np.intp]) -> int | None:
+        """The first of these rows (null in the column) whose record lacks the field."""
+        return int(rows[0]) if rows.size else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -739,8 +742,10 @@ class _JsonlLocator(_Locator):
         value = json.loads(self._text(self.line(row)))
         return value if isinstance(value, Mapping) else {}
 
-    def absent(self, name: str, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
-        return np.array([name not in self.record(int(r)) for r in rows], dtype=bool)
+    nulls_are_absent = False
+
+    def first_absent(self, name: str, rows: NDArray[np.intp]) -> int | None:
+        return next((int(r) for r in rows if name not in self.record(int(r))), None)
 
 
 class _CsvLocator(_Locator):
@@ -906,14 +911,37 @@ def _float_column(
         if nan_is_null:
             null = null | np.isnan(values)
     elif _string_type(pa, kind):
-        try:
-            values = _numpy(pa, column.cast(pa.string()).cast(pa.float64()), math.nan)
-        except pa.ArrowInvalid:  # what arrow will not parse, Python's float() may
-            values = np.array([_py_float(v) for v in column.to_pylist()], dtype=np.float64)
+        values = _parse_floats(pa, column.cast(pa.string()))
     else:  # booleans, nested values: never numbers
         values = np.full(len(column), np.nan)
     bad = ~null & ~np.isfinite(values)
     return values, null, bad
+
+
+# Plain decimal numbers, inf and nan: arrow's string-to-float cast reads these
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$"
+
+
+def _parse_floats(pa: Any, text: Any) -> NDArray[np.float64]:
+    """Text as numbers: arrow casts what it can; what it cannot (" 3", "1_0", "heavy")
+    goes through Python's ``float``, as in the per-row reader; NaN where that fails too."""
+    try:
+        return _numpy(pa, text.cast(pa.float64()), math.nan)
+    except pa.ArrowInvalid:
+        pass
+    plain = pa.compute.match_substring_regex(text, _PLAIN_NUMBER, ignore_case=True)
+    plain = plain.fill_null(False)
+    values = np.full(len(text), np.nan)
+    rows = np.flatnonzero(_numpy(pa, plain))
+    try:
+        values[rows] = _numpy(pa, text.filter(plain).cast(pa.float64()), math.nan)
+    except pa.ArrowInvalid:  # the pattern let through something arrow refuses
+        rows = np.zeros(0, dtype=np.intp)
+    others = np.setdiff1d(np.flatnonzero(~_numpy(pa, text.is_null())), rows)
+    strings = text.to_pylist() if others.size > len(text) // 8 else None
+    for row in others.tolist():
+        values[row] = _py_float(strings[row] if strings is not None else text[row].as_py())
+    return values
 
 
 def _py_float(value: Any) -> float:
@@ -1000,13 +1028,10 @@ def _optional_numbers(cols: _Columns) -> dict[str, NDArray[np.float64]]:
             continue
         values, null, bad = _float_column(cols.pa, column, cols.kind == "parquet")
         null_rows = np.flatnonzero(null)
-        absent = np.zeros(cols.n, dtype=bool)
-        if null_rows.size:
-            absent[null_rows] = cols.locator.absent(name, null_rows)
-        if absent.all():
-            continue
-        if absent.any():
-            row = int(np.argmax(absent))
+        if null_rows.size == cols.n and cols.locator.nulls_are_absent:
+            continue  # no battle has it (a JSON lines column exists only if a record has it)
+        row = cols.locator.first_absent(name, null_rows)
+        if row is not None:
             raise BattleFileError(
                 cols.source, cols.locator.line(row), "missing (other battles have it)", name
             )
@@ -1206,21 +1231,117 @@ def _jsonl_arrow(data: bytes, source: str, want: _Want, first: Mapping[str, Any]
     # Names are read as strings (arrow would make "2024-05-13" a timestamp), but only the
     # fields of the first record: a schema field no record has would become a null column
     strings = pa.schema([(name, pa.string()) for name in REQUIRED if name in first])
-    try:
-        table = pj.read_json(
-            pa.BufferReader(data),
+
+    def read(block: bytes) -> Any:
+        return pj.read_json(
+            pa.BufferReader(block),
             read_options=pj.ReadOptions(block_size=4 << 20),
             parse_options=pj.ParseOptions(
                 explicit_schema=strings, unexpected_field_behavior="infer"
             ),
         )
+
+    try:
+        table = read(data)
     except (pa.ArrowException, ValueError):
-        raise _Fallback from None
+        table = _jsonl_blocks(pa, read, data, want)
     lines = data.count(b"\n") + 1 - _blank_tail(data)
     locator = _JsonlLocator(source, data, simple=lines == table.num_rows)
     if lines != table.num_rows and len(locator.numbered()) != table.num_rows:
         raise _Fallback  # a record over several lines: the per-row reader says where
     return _table_from_arrow(_Columns(pa, table, locator, "jsonl"), want)
+
+
+JSONL_BLOCK = 16 << 20
+
+
+def _jsonl_blocks(pa: Any, read: Callable[[bytes], Any], data: bytes, want: _Want) -> Any:
+    """The file block by block, for when one table cannot hold it (a field that changes
+    type, a NaN): blocks arrow cannot read are parsed by ``json.loads``, and a field whose
+    type differs between blocks becomes text, which the checks read as the per-row reader
+    reads the values. Invalid JSON, or a line that is not an object, is left to the
+    per-row reader."""
+    tables = []
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", min(start + JSONL_BLOCK, len(data)))
+        end = len(data) if end < 0 else end + 1
+        block, start = data[start:end], end
+        if not block.strip():
+            continue
+        try:
+            table = read(block)
+        except (pa.ArrowException, ValueError):
+            table = _table_of_lines(pa, block)
+        wanted = _wanted_columns(table.column_names, want)
+        tables.append(table.select(wanted))
+    if not tables:
+        raise _Fallback
+    return pa.concat_tables(_same_types(pa, tables), promote_options="default")
+
+
+def _table_of_lines(pa: Any, block: bytes) -> Any:
+    try:
+        records = [json.loads(line) for line in block.split(b"\n") if line.strip()]
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _Fallback from None
+    if not all(isinstance(record, dict) for record in records):
+        raise _Fallback
+    names = list(dict.fromkeys(key for record in records for key in record))
+    columns = {}
+    for name in names:
+        values = [record.get(name) for record in records]
+        try:
+            columns[name] = pa.array(values, type=pa.string() if name in REQUIRED else None)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            columns[name] = pa.array(
+                [_as_text(v, keep_only_text=name in REQUIRED) for v in values], pa.string()
+            )
+    return pa.table(columns)
+
+
+def _as_text(value: Any, keep_only_text: bool = False) -> str | None:
+    """A JSON value as text for a column of mixed types; names that are not text: null."""
+    if value is None or isinstance(value, str):
+        return value
+    return None if keep_only_text else json.dumps(value, default=str)
+
+
+def _same_types(pa: Any, tables: list[Any]) -> list[Any]:
+    """Give each column one type across the blocks: floats for numbers only, else text."""
+    kinds: dict[str, set[Any]] = {}
+    for table in tables:
+        for spec in table.schema:
+            if not pa.types.is_null(spec.type):
+                kinds.setdefault(spec.name, set()).add(spec.type)
+    out = []
+    for table in tables:
+        for index, spec in enumerate(table.schema):
+            types = kinds.get(spec.name, set())
+            if not types or (len(types) == 1 and not pa.types.is_null(spec.type)):
+                continue
+            column = table.column(index)
+            if len(types) == 1:
+                target = next(iter(types))
+            elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
+                target = pa.float64()
+            else:
+                target = pa.string()
+            if pa.types.is_null(spec.type) or spec.type == target:
+                column = column.cast(target)
+            elif spec.name in REQUIRED:  # a model name or label that is not text: null
+                column = pa.nulls(len(column), pa.string())
+            elif target == pa.string() and (
+                pa.types.is_integer(spec.type)
+                or pa.types.is_floating(spec.type)
+                or pa.types.is_boolean(spec.type)
+            ):
+                column = column.cast(pa.string())
+            else:
+                column = pa.array([_as_text(v) for v in column.to_pylist()], pa.string())
+            table = table.set_column(index, spec.name, column)
+        out.append(table)
+    return out
 
 
 def _csv_arrow(data: bytes, source: str, want: _Want) -> BattleTable:

@@ -70,8 +70,10 @@ def write_csv(path: Path, columns: dict[str, np.ndarray[Any, Any]]) -> Path:
 @pytest.fixture(scope="module")
 def jsonl_around_deep_row(columns: dict[str, np.ndarray[Any, Any]]) -> tuple[str, str]:
     """The JSON lines before and after row DEEP, written once for the module."""
-    rows = np.column_stack([columns["model_a"], columns["model_b"], columns["winner"]])
-    line = '{"model_a": "%s", "model_b": "%s", "winner": "%s"}\n'
+    rows = np.column_stack(
+        [columns["model_a"], columns["model_b"], columns["winner"], columns["weight"]]
+    )
+    line = '{"model_a": "%s", "model_b": "%s", "winner": "%s", "weight": %s}\n'
     return (line * DEEP) % tuple(rows[:DEEP].ravel()), (line * (N - DEEP - 1)) % tuple(
         rows[DEEP + 1 :].ravel()
     )
@@ -123,7 +125,7 @@ def test_bad_rows_deep_in_a_json_lines_file_are_named_by_line_and_field(
     path = write_jsonl(
         tmp_path / "battles.jsonl",
         jsonl_around_deep_row,
-        '{"model_a": "model-001", "winner": "tie"}',
+        '{"model_a": "model-001", "winner": "tie", "weight": 1}',
     )
     error = error_of(path)
     assert (error.line, error.field, str(error).split(": ", 2)[2]) == (
@@ -134,12 +136,21 @@ def test_bad_rows_deep_in_a_json_lines_file_are_named_by_line_and_field(
     path = write_jsonl(
         tmp_path / "battles.jsonl",
         jsonl_around_deep_row,
-        '{"model_a": "model-001", "model_b": "model-002", "winner": "bothbad"}',
+        '{"model_a": "model-001", "model_b": "model-002", "winner": "bothbad", "weight": 1}',
     )
     assert main(["fit", str(path)]) == 2
     assert "battles.jsonl:1999990: field 'winner': 'bothbad' is not one of" in (
         capsys.readouterr().err
     )
+    # a text weight among numbers: no single arrow table holds the column
+    path = write_jsonl(
+        tmp_path / "battles.jsonl",
+        jsonl_around_deep_row,
+        '{"model_a": "model-001", "model_b": "model-002", "winner": "tie", "weight": "heavy"}',
+    )
+    error = error_of(path)
+    assert (error.line, error.field) == (1_999_990, "weight")
+    assert "expected a number, got 'heavy'" in str(error)
 
 
 # --------------------------------------------------------------------------- agreement
@@ -254,3 +265,22 @@ def test_blank_lines_count_in_json_lines_numbers(tmp_path: Path) -> None:
     write_file(path, good * 2, blank_lines=True)
     table = read_battle_table(path)
     assert table.weight.tolist() == [2.0, 2.0] and table.outcome.tolist() == [3, 3]
+
+
+def test_without_pyarrow_json_lines_and_csv_are_still_read_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        {"model_a": "a", "model_b": "b", "winner": "both_bad", "weight": 2},
+        {"model_a": "b", "model_b": "c", "winner": "model_a", "weight": 1},
+    ]
+    tables = {}
+    for kind in (".jsonl", ".csv"):
+        path = tmp_path / f"battles{kind}"
+        write_file(path, rows, blank_lines=False)
+        tables[kind] = summary(lambda path=path: read_battle_table(path))
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
+    for kind, expected in tables.items():
+        path = tmp_path / f"battles{kind}"
+        assert summary(lambda path=path: read_battle_table(path)) == expected
+    assert tables[".jsonl"][4] == [3, 2] and tables[".csv"][5] == [2.0, 1.0]
