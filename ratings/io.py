@@ -3,9 +3,11 @@
 Battle files are read into a ``BattleTable``: numpy columns (model indices, outcome codes,
 weights, optional timestamps, per-side style counts and category flags) plus the text
 columns as pyarrow arrays. JSON lines, CSV and Parquet go through pyarrow's columnar
-readers and vectorised checks; a file pyarrow cannot read as a clean table (mixed types in
-a column, a line that is not one JSON object, a short CSV row...) and JSON list files are
-read record by record instead, with the same checks and the same messages. Every problem
+readers and vectorised checks (JSON lines whose fields change type block by block, see
+``_jsonl_blocks``); JSON list files, and files pyarrow cannot read at all (invalid JSON, a
+line that is not one object, a short CSV row...), are read record by record instead, with
+the same checks and the same messages, which the columnar path reuses for the row it
+finds at fault. Every problem
 is a ``BattleFileError`` naming the 1-based line (JSON lines: the line; CSV: the line, the
 header being line 1; Parquet: the row) and the field, so a bad row deep in a million-row
 export is found at once. The first bad row is the one reported, checks in this order: the
@@ -19,10 +21,12 @@ Layouts, recognised by their columns
   except those below. (FastChat ``fastchat/serve/monitor/clean_battle_data.py`` and
   ``elo_analysis.py``, lm-sys/FastChat on GitHub.)
 - LMArena's current releases (``lmarena-ai/arena-human-preference-100k`` and ``-140k`` on
-  Hugging Face; their dataset card lists ``id``, ``model_a``, ``model_b``, ``winner``,
-  ``conversation_a``/``conversation_b``, ``full_conversation``, ``conv_metadata``,
-  ``category_tag``, ``language``, ``is_code``, ``timestamp``): ``winner`` may also be
-  ``both_bad`` (read as ``tie (bothbad)``). ``conv_metadata`` holds per-side style counts:
+  Hugging Face; the 140k dataset card's overview and ``dataset_info`` list ``id``,
+  ``model_a``, ``model_b``, ``winner`` ("model_a, model_b, tie, or both_bad"),
+  ``evaluation_session_id``, ``conversation_a``/``conversation_b`` (turns whose content is
+  a list of typed parts), ``full_conversation``, ``conv_metadata``, ``category_tag``,
+  ``language``, ``is_code``, ``timestamp``): ``both_bad`` is read as ``tie (bothbad)``.
+  ``conv_metadata`` holds per-side style counts:
   ``sum_assistant_a_tokens``/``_b_tokens``, ``header_count_a``/``_b`` (``{"h1": .., ...,
   "h6": ..}``), ``list_count_a``/``_b`` (``{"ordered": .., "unordered": ..}``) and
   ``bold_count_a``/``_b`` (``{"**": .., "__": ..}``); as FastChat's ``construct_style_matrices``
@@ -34,10 +38,12 @@ Layouts, recognised by their columns
   the categories derived from it are defined once, in ``CATEGORIES``. The LMArena
   ``timestamp`` (ISO 8601) is used as the battle time when there is no ``tstamp`` and every
   row has a readable one.
-- Kaggle's "LMSYS - Chatbot Arena Human Preference Predictions" (55k): ``model_a``,
-  ``model_b`` and three 0/1 columns ``winner_model_a``, ``winner_model_b``, ``winner_tie``,
-  exactly one of them 1 (its ties do not say "both bad"); ``prompt``, ``response_a`` and
-  ``response_b`` are JSON-encoded lists of strings, kept as text.
+- Kaggle's "LMSYS - Chatbot Arena Human Preference Predictions" (55k; the competition's
+  data description lists ``id``, ``model_[a/b]``, ``prompt``, ``response_[a/b]`` and the
+  three targets): ``model_a``, ``model_b`` and three 0/1 columns ``winner_model_a``,
+  ``winner_model_b``, ``winner_tie``, exactly one of them 1 (its ties do not say "both
+  bad"); ``prompt``, ``response_a`` and ``response_b`` are JSON-encoded lists of strings,
+  kept as text.
 
 Text columns (``TEXT_COLUMNS``, when present: conversations, prompts, responses, ids) are
 kept as pyarrow arrays, untouched.

@@ -83,13 +83,15 @@ def lmarena_records(n: int = 3000, seed: int = 1) -> list[dict[str, Any]]:
                 "model_b": MODELS[b],
                 "winner": winner,
                 "evaluation_order": 1,
+                "evaluation_session_id": f"{k // 2:08x}-1111-4000-8000-000000000000",
+                # the 140k release's turns: content is a list of typed parts
                 "conversation_a": [
-                    {"role": "user", "content": prompt},
-                    {"role": "assistant", "content": f"# Answer\n{'word ' * 5}"},
+                    {"role": "user", "content": [{"type": "text", "text": prompt}]},
+                    {"role": "assistant", "content": [{"type": "text", "text": "# Answer"}]},
                 ],
                 "conversation_b": [
-                    {"role": "user", "content": prompt},
-                    {"role": "assistant", "content": "A short answer."},
+                    {"role": "user", "content": [{"type": "text", "text": prompt}]},
+                    {"role": "assistant", "content": [{"type": "text", "text": "Short."}]},
                 ],
                 "conv_metadata": {
                     "sum_user_tokens": 9,
@@ -199,7 +201,10 @@ def test_an_lmarena_file_reads_both_bad_style_counts_categories_and_text(
     assert table.timestamp is not None
     assert table.timestamp[0] == pytest.approx(1719835200.25)  # 2024-07-01T12:00:00.25 UTC
     first_turns = table.text["conversation_a"][0].as_py()
-    assert first_turns[0] == {"role": "user", "content": "Question 0: explain this."}
+    assert first_turns[0] == {
+        "role": "user",
+        "content": [{"type": "text", "text": "Question 0: explain this."}],
+    }
 
 
 def test_a_category_filter_keeps_the_rows_and_drops_models_left_without_battles(
