@@ -319,6 +319,7 @@ def _json_records(text: str, source: str) -> Iterator[_Record]:
         raise BattleFileError(source, _line_of(text, position), "expected a JSON list of battles")
     position += 1
     expect_value, after_comma = True, False
+    line, counted_to = _line_of(text, position), position  # lines counted once, onwards
     while True:
         while position < len(text) and text[position] in " \t\r\n":
             position += 1
@@ -335,7 +336,8 @@ def _json_records(text: str, source: str) -> Iterator[_Record]:
             value, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
             raise BattleFileError(source, exc.lineno, f"invalid JSON ({exc.msg})") from None
-        yield _Record(_line_of(text, position), value)
+        line, counted_to = line + text.count("\n", counted_to, position), position
+        yield _Record(line, value)
         position, expect_value, after_comma = end, False, False
 
 

@@ -284,3 +284,20 @@ def test_without_pyarrow_json_lines_and_csv_are_still_read_row_by_row(
         path = tmp_path / f"battles{kind}"
         assert summary(lambda path=path: read_battle_table(path)) == expected
     assert tables[".jsonl"][4] == [3, 2] and tables[".csv"][5] == [2.0, 1.0]
+
+
+def test_a_bad_record_deep_in_a_pretty_printed_json_list_is_named_by_its_first_line(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {"model_a": f"m{k % 7}", "model_b": f"m{(k + 1) % 7}", "winner": "tie"}
+        for k in range(100_000)
+    ]
+    rows[99_000]["winner"] = "draw"
+    text = json.dumps(rows, indent=2)  # each record spans 5 lines: counting is linear
+    path = tmp_path / "clean_battle.json"
+    path.write_text(text)
+    error = error_of(path)
+    opening = text.rfind("{", 0, text.index('"draw"'))
+    assert (error.line, error.field) == (text.count("\n", 0, opening) + 1, "winner")
+    assert error.line == 2 + 5 * 99_000
