@@ -177,6 +177,9 @@ class _Locator:
     """Maps a data row (0-based) to its file line and its record as the per-row reader
     sees it; subclasses compute both lazily, since only error messages need them."""
 
+    #: whether a null cell means the field is absent (CSV, Parquet) or may be a JSON null
+    nulls_are_absent = True
+
     def __init__(self, source: str) -> None:
         self.source = source
 
@@ -185,9 +188,6 @@ class _Locator:
 
     def record(self, row: int) -> Mapping[str, Any]:
         return {}
-
-    #: whether a null cell means the field is absent (CSV, Parquet) or may be a JSON null
-    nulls_are_absent = True
 
     def first_absent(self, name: str, rows: NDArray[np.intp]) -> int | None:
         """The first of these rows (null in the column) whose record lacks the field."""
@@ -243,14 +243,15 @@ class BattleTable:
         return row + 1 if self.locator is None else self.locator.line(row)
 
     def to_battles(self) -> Battles:
-        """The battles, ready for the rating methods (no re-encoding of names)."""
+        """The battles, ready for the rating methods (no re-encoding of names; the arrays
+        are shared, read-only)."""
         return Battles(
             models=self.models,
-            model_a=_frozen(self.model_a),
-            model_b=_frozen(self.model_b),
-            outcome=_frozen(self.outcome),
-            weight=_frozen(self.weight),
-            timestamp=None if self.timestamp is None else _frozen(self.timestamp),
+            model_a=self.model_a,
+            model_b=self.model_b,
+            outcome=self.outcome,
+            weight=self.weight,
+            timestamp=self.timestamp,
         )
 
     def take(self, keep: NDArray[np.bool_] | NDArray[np.intp]) -> BattleTable:
@@ -722,6 +723,8 @@ class _ParquetLocator(_Locator):
 class _JsonlLocator(_Locator):
     """Lines of a JSON lines file; ``simple`` when row k is line k + 1 (no blank lines)."""
 
+    nulls_are_absent = False  # a null may be a JSON null: the record says
+
     def __init__(self, source: str, data: bytes, simple: bool) -> None:
         super().__init__(source)
         self.data = data
@@ -749,8 +752,6 @@ class _JsonlLocator(_Locator):
     def record(self, row: int) -> Mapping[str, Any]:
         value = json.loads(self._text(self.line(row)))
         return value if isinstance(value, Mapping) else {}
-
-    nulls_are_absent = False
 
     def first_absent(self, name: str, rows: NDArray[np.intp]) -> int | None:
         return next((int(r) for r in rows if name not in self.record(int(r))), None)
