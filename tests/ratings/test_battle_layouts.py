@@ -221,6 +221,9 @@ def test_a_category_filter_keeps_the_rows_and_drops_models_left_without_battles(
     assert kept.line_of(5) == row + 1  # Parquet lines are rows, counted from 1
 
 
+KAGGLE = ("winner_model_a", "winner_model_b", "winner_tie")
+
+
 def kaggle_rows() -> list[dict[str, Any]]:
     """Kaggle 55k rows: prompt/response as JSON-encoded lists (commas, quotes, newlines)."""
     rng = np.random.default_rng(7)
@@ -409,3 +412,24 @@ def test_models_below_min_verdicts_stay_listed_as_preliminary(
     newcomer_line = next(line for line in table if "newcomer" in line)
     assert newcomer_line.endswith("preliminary")
     assert sum(line.endswith("preliminary") for line in table) == 1
+
+
+def test_fit_on_a_kaggle_csv_equals_the_fit_of_the_same_battles_in_fastchat_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = kaggle_rows()
+    kaggle = run_json(capsys, str(write_csv(tmp_path / "train.csv", rows)), "--ci", "sandwich")
+    labels = ("model_a", "model_b", "tie")
+    fastchat = [
+        {
+            "model_a": r["model_a"],
+            "model_b": r["model_b"],
+            "winner": next(label for label, flag in zip(labels, KAGGLE, strict=True) if r[flag]),
+        }
+        for r in rows
+    ]
+    expected = run_json(
+        capsys, str(write_jsonl(tmp_path / "same.jsonl", fastchat)), "--ci", "sandwich"
+    )
+    assert kaggle["ratings"] == expected["ratings"]
+    assert kaggle["params"]["layout"] == "kaggle" and expected["params"]["layout"] == "fastchat"
