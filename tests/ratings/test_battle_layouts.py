@@ -135,9 +135,11 @@ def lmarena_files(
     records: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("lmarena")
+    (folder / "arena-100k.json").write_text(json.dumps(records, indent=1))
     return {
         "jsonl": write_jsonl(folder / "arena-100k.jsonl", records),
         "parquet": write_parquet(folder / "arena-100k.parquet", records),
+        "json": folder / "arena-100k.json",  # a JSON list: read record by record
     }
 
 
@@ -178,7 +180,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- reading
 
 
-@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+@pytest.mark.parametrize("kind", ["jsonl", "parquet", "json"])
 def test_an_lmarena_file_reads_both_bad_style_counts_categories_and_text(
     kind: str, records: list[dict[str, Any]], lmarena_files: dict[str, Path]
 ) -> None:
