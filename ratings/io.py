@@ -58,6 +58,7 @@ slowly) and reading Parquet is a ``BattleFileError`` naming the missing package.
 
 from __future__ import annotations
 
+import ast
 import csv
 import functools
 import io
@@ -516,13 +517,24 @@ def _count(value: Any) -> float:
     return float(value)
 
 
+def _nested(value: Any) -> Any:
+    """A nested field kept as text (a CSV column): JSON, or the Python repr that pandas'
+    ``to_csv`` writes for a dict; None when it is neither."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
 def _style_row(meta: Any) -> list[float]:
     """The 8 style counts (A's four, then B's) of one conv_metadata value; NaN if absent."""
-    if isinstance(meta, str):
-        try:
-            meta = json.loads(meta)
-        except json.JSONDecodeError:
-            meta = None
+    meta = _nested(meta)
     out = []
     for keys in STYLE_KEYS:
         for key in keys:
@@ -534,12 +546,7 @@ def _style_row(meta: Any) -> list[float]:
 
 
 def _tag_row(tag: Any, rule: CategoryRule) -> bool:
-    if isinstance(tag, str):
-        try:
-            tag = json.loads(tag)
-        except json.JSONDecodeError:
-            return False
-    node = tag
+    node = _nested(tag)
     for key in rule.path:
         node = node.get(key) if isinstance(node, Mapping) else None
     if rule.any_of:
@@ -558,12 +565,13 @@ def _categories_from_rows(
     tags: Sequence[Any] | None, columns: Mapping[str, Sequence[Any]]
 ) -> dict[str, NDArray[np.bool_]]:
     out: dict[str, NDArray[np.bool_]] = {}
+    parsed = [_nested(tag) for tag in tags] if tags is not None else []
     for name, rule in CATEGORIES.items():
         if rule.column is not None:
             if rule.column in columns:
                 out[name] = np.array([v is True for v in columns[rule.column]], dtype=bool)
         elif tags is not None:
-            out[name] = np.array([_tag_row(tag, rule) for tag in tags], dtype=bool)
+            out[name] = np.array([_tag_row(tag, rule) for tag in parsed], dtype=bool)
     return out
 
 

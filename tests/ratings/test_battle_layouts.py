@@ -209,6 +209,21 @@ def test_an_lmarena_file_reads_both_bad_style_counts_categories_and_text(
     }
 
 
+def test_an_lmarena_csv_from_pandas_keeps_nested_fields_as_python_reprs_and_still_reads(
+    tmp_path: Path, records: list[dict[str, Any]], lmarena_files: dict[str, Path]
+) -> None:
+    flat = [
+        {k: str(v) if isinstance(v, (dict, list)) else v for k, v in r.items()} for r in records
+    ]  # what DataFrame.to_csv writes for dict and list cells
+    table = read_battle_table(write_csv(tmp_path / "arena.csv", flat))
+    expected = read_battle_table(lmarena_files["parquet"])
+    assert table.layout == "lmarena"
+    assert table.style_a is not None and expected.style_a is not None
+    assert np.array_equal(table.style_a, expected.style_a)
+    for name in ("math", "hard_prompt", "if", "code"):
+        assert np.array_equal(table.categories[name], expected.categories[name]), name
+
+
 def test_a_category_filter_keeps_the_rows_and_drops_models_left_without_battles(
     lmarena_files: dict[str, Path],
 ) -> None:
