@@ -889,6 +889,22 @@ def _encode_strings(
     return names, encoded
 
 
+# arrow's fixed-width number types (``DataType.to_pandas_dtype`` needs pandas in pyarrow 16)
+_NUMPY_TYPES: dict[str, np.dtype[Any]] = {
+    "int8": np.dtype(np.int8),
+    "int16": np.dtype(np.int16),
+    "int32": np.dtype(np.int32),
+    "int64": np.dtype(np.int64),
+    "uint8": np.dtype(np.uint8),
+    "uint16": np.dtype(np.uint16),
+    "uint32": np.dtype(np.uint32),
+    "uint64": np.dtype(np.uint64),
+    "halffloat": np.dtype(np.float16),
+    "float": np.dtype(np.float32),
+    "double": np.dtype(np.float64),
+}
+
+
 def _numpy(pa: Any, column: Any, fill: float | bool = 0) -> NDArray[Any]:
     """A numeric or boolean arrow column (or array) as numpy, nulls set to ``fill``.
 
@@ -909,7 +925,7 @@ def _numpy(pa: Any, column: Any, fill: float | bool = 0) -> NDArray[Any]:
                 np.unpackbits(bits, bitorder="little")[offset : offset + size].astype(bool)
             )
         else:
-            dtype = np.dtype(chunk.type.to_pandas_dtype())
+            dtype = _NUMPY_TYPES[str(chunk.type)]
             parts.append(np.frombuffer(data, dtype=dtype, count=offset + size)[offset:])
     if not parts:
         return np.zeros(0)
