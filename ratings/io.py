@@ -1446,17 +1446,17 @@ def _read_bytes(data: bytes, source: str, kind: Format, want: _Want) -> BattleTa
             return _csv_arrow(data, source, want)
         except _Fallback:
             pass
-    text = _decode(data, source)
-    reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]
-    return _from_records(list(reader(text, source)), source=source, want=want)
+    return _read_by_rows(data, source, kind, want)
 
 
-def _read_by_rows(data: bytes, source: str, kind: Format) -> BattleTable | RankingData:
-    """The per-row reader alone (no arrow): the reference the columnar path must match."""
-    want = _Want(text=False, style=False, categories=False)
+def _read_by_rows(
+    data: bytes, source: str, kind: Format, want: _Want | None = None
+) -> BattleTable | RankingData:
+    """The per-row reader alone: JSON lists, files arrow cannot read, and the reference
+    the columnar path is tested against (Parquet: ``source`` is the path)."""
+    want = want or _Want(text=False, style=False, categories=False)
     if kind == "parquet":
-        path = Path(source)
-        return _from_records(*_parquet_records(path), source=source, want=want)
+        return _from_records(*_parquet_records(Path(source)), source=source, want=want)
     text = _decode(data, source)
     reader = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind]
     return _from_records(list(reader(text, source)), source=source, want=want)
