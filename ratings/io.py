@@ -1037,13 +1037,13 @@ def _outcomes(
         row = int(np.argmax(bad))
         raise cols.fail(row, "model_a", lambda r: _check_record(r, cols.source, layout))
     # every row passed: drop dictionary entries no row uses (arrow may keep some)
-    used = np.zeros(len(names) + 1, dtype=bool)
+    used = np.zeros(len(names), dtype=bool)
     used[a] = True
     used[b] = True
-    if not used[:-1].all():
+    if not used.all():
         renumber = np.cumsum(used) - 1
         a, b = renumber[a], renumber[b]
-        names = [name for name, u in zip(names, used, strict=False) if u]
+        names = [name for name, u in zip(names, used, strict=True) if u]
     return (
         tuple(names),
         a.astype(np.intp, copy=False),
