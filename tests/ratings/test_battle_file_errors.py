@@ -301,3 +301,22 @@ def test_a_bad_record_deep_in_a_pretty_printed_json_list_is_named_by_its_first_l
     opening = text.rfind("{", 0, text.index('"draw"'))
     assert (error.line, error.field) == (text.count("\n", 0, opening) + 1, "winner")
     assert error.line == 2 + 5 * 99_000
+
+
+def test_a_parquet_dictionary_with_unused_names_lists_only_models_that_battled(
+    tmp_path: Path,
+) -> None:
+    names = pa.array(["b", "ghost", "a"])  # as a pandas categorical with an unused category
+    table = pa.table(
+        {
+            "model_a": pa.DictionaryArray.from_arrays(pa.array([0, 2, 0], pa.int32()), names),
+            "model_b": pa.DictionaryArray.from_arrays(pa.array([2, 0, 2], pa.int32()), names),
+            "winner": ["model_a", "tie", "model_b"],
+        }
+    )
+    path = tmp_path / "battles.parquet"
+    pq.write_table(table, path)
+    battles = read_battle_table(path)
+    assert battles.models == ("a", "b")
+    assert battles.names("a").tolist() == ["b", "a", "b"]
+    assert battles.to_battles().matches_per_model().tolist() == [3, 3]
