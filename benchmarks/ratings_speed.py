@@ -25,7 +25,8 @@ the same battles are written once as FastChat battle files (``model_a``, ``model
 folder by default), then each is fitted in a fresh process, timed as wall clock around
 the subprocess so both sides pay interpreter start-up and imports:
 
-- ours: ``python -m ratings fit FILE --ci bootstrap --output json`` (BT + 100 rounds);
+- ours: ``python -m ratings fit FILE`` (its default for BT: a 100-round bootstrap; the
+  script spells out ``--ci bootstrap --bootstrap ROUNDS --seed SEED --output json``);
 - evalica: ``pandas.read_parquet`` / ``read_json(lines=True)`` / ``read_csv``, winners
   mapped to ``evalica.Winner``, one ``evalica.bradley_terry`` fit (no intervals).
 

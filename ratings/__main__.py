@@ -26,9 +26,11 @@ rankings) by Poisson(1) draws from ``--seed``.
 Battle files in FastChat's, LMArena's (``both_bad``, ``conv_metadata``, ``category_tag``)
 and Kaggle's 55k layouts are recognised by their columns (see ``ratings.io``). With them:
 
-- ``--ci bootstrap`` (``--bootstrap`` rounds, 100 when not given) or ``--ci sandwich``
-  (BT only: normal intervals from the robust covariance); without ``--ci`` or
-  ``--bootstrap`` no intervals are computed;
+- ``--ci bootstrap`` (``--bootstrap`` rounds, 100 when not given), ``--ci sandwich`` (BT
+  only: normal intervals from the robust covariance) or ``--ci none``. BT (with or without
+  style control) bootstraps 100 rounds unless told otherwise, as LMArena's leaderboard
+  does; the other methods give intervals only when asked, since their bootstraps refit
+  everything each round;
 - ``--style-control``: BT controlled for answer length and markdown (headers, lists, bold)
   from ``conv_metadata``, normalised as FastChat does ((a - b) / (a + b + 1), then
   standardised; ``ratings.style``); the style coefficients go into ``params``;
@@ -551,7 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--method", choices=METHODS, default="bt")
     fit.add_argument(
-        "--bootstrap", type=int, default=0, metavar="N", help="bootstrap rounds (0: none)"
+        "--bootstrap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bootstrap rounds (default 100 with --ci bootstrap; 0: no intervals)",
     )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument(
@@ -566,10 +572,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--output", choices=("table", "json"), default="table")
     fit.add_argument(
         "--ci",
-        choices=("bootstrap", "sandwich"),
+        choices=("bootstrap", "sandwich", "none"),
         default=None,
-        help="intervals: bootstrap (--bootstrap rounds, 100 if not given) or sandwich "
-        "(BT only); none unless asked",
+        help="intervals: bootstrap (--bootstrap rounds, 100 if not given; the default for "
+        "bt), sandwich (bt only) or none (the default for the other methods)",
     )
     fit.add_argument(
         "--style-control",
@@ -592,17 +598,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEFAULT_ROUNDS = 100
+
+
 def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.bootstrap < 0 or not 0 < args.level < 1:
+    """Settle ``args.ci`` and ``args.bootstrap`` (rounds, 0 for none) from the options.
+
+    BT gets bootstrap intervals by default, as on LMArena's leaderboard; the other methods'
+    bootstraps refit everything 100 times (minutes of online Elo on 2M battles), so they
+    get intervals only when asked (``--ci bootstrap`` or ``--bootstrap N``).
+    """
+    if (args.bootstrap is not None and args.bootstrap < 0) or not 0 < args.level < 1:
         parser.error("--bootstrap must be >= 0 and --level in (0, 1)")
     if args.min_verdicts < 0:
         parser.error("--min-verdicts must be >= 0")
-    if args.ci == "bootstrap" and not args.bootstrap:
-        args.bootstrap = 100
-    if args.ci == "sandwich" and (args.method != "bt" or args.bootstrap or args.style_control):
-        parser.error("--ci sandwich is for --method bt alone (no --bootstrap, no --style-control)")
     if args.style_control and args.method != "bt":
         parser.error("--style-control is for --method bt")
+    if args.ci is None:
+        wanted = args.bootstrap if args.bootstrap is not None else args.method == "bt"
+        args.ci = "bootstrap" if wanted else "none"
+    if args.ci == "bootstrap":
+        if args.bootstrap == 0:
+            parser.error("--ci bootstrap needs --bootstrap N > 0 rounds")
+        args.bootstrap = args.bootstrap or DEFAULT_ROUNDS
+        return
+    if args.bootstrap:
+        parser.error(f"--ci {args.ci} and --bootstrap {args.bootstrap} contradict each other")
+    args.bootstrap = 0
+    if args.ci == "sandwich" and (args.method != "bt" or args.style_control):
+        parser.error("--ci sandwich is for --method bt without --style-control")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
