@@ -450,3 +450,17 @@ def test_fit_on_a_kaggle_csv_equals_the_fit_of_the_same_battles_in_fastchat_form
     )
     assert kaggle["ratings"] == expected["ratings"]
     assert kaggle["params"]["layout"] == "kaggle" and expected["params"]["layout"] == "fastchat"
+
+
+def test_style_counts_that_are_numbers_in_some_rows_and_mappings_in_others_are_summed(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    mixed = json.loads(json.dumps(records[:300]))
+    for record in mixed[::3]:  # older exports: plain numbers, as FastChat also accepts
+        meta = record["conv_metadata"]
+        for key in ("header_count_a", "list_count_b", "bold_count_a"):
+            meta[key] = sum(meta[key].values())
+    table = read_battle_table(write_jsonl(tmp_path / "mixed.jsonl", mixed))
+    assert table.style_a is not None and table.style_b is not None
+    assert table.style_a.tolist() == [counts(r, "a") for r in records[:300]]
+    assert table.style_b.tolist() == [counts(r, "b") for r in records[:300]]
