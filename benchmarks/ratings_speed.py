@@ -18,6 +18,22 @@ numpy's buffers) gives the peak allocated by fit + bootstrap alone. Linux report
 Competitors are optional: a library that is not installed is reported as skipped.
 (``pip install evalica arena-rank pandas``; FastChat's ``rating_systems.py`` is not on
 PyPI: the ``fschat`` 0.2.36 wheel predates it.)
+
+End to end from files (``--skip-files`` to leave out, ``--only-files`` for these alone):
+the same battles are written once as FastChat battle files (``model_a``, ``model_b``,
+``winner``, ``tstamp``) in Parquet, JSON lines and CSV into ``--files-dir`` (a temporary
+folder by default), then each is fitted in a fresh process, timed as wall clock around
+the subprocess so both sides pay interpreter start-up and imports:
+
+- ours: ``python -m ratings fit FILE`` (its default for BT: a 100-round bootstrap; the
+  script spells out ``--ci bootstrap --bootstrap ROUNDS --seed SEED --output json``);
+- evalica: ``pandas.read_parquet`` / ``read_json(lines=True)`` / ``read_csv``, winners
+  mapped to ``evalica.Winner``, one ``evalica.bradley_terry`` fit (no intervals).
+
+The peak RSS of each subprocess comes from ``os.wait4``; "max gap" compares evalica's
+scores with our BT ratings on the Elo scale.
+
+    PYTHONPATH=. python benchmarks/ratings_speed.py --only-files --files-dir /tmp/battles
 """
 
 from __future__ import annotations
@@ -31,16 +47,19 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -248,6 +267,153 @@ def bench_arena_rank(data: Synthetic, ours: dict[str, float], rounds: int, seed:
     ]
 
 
+# --------------------------------------------------------------------------- end to end
+
+ROOT = Path(__file__).resolve().parents[1]
+FILE_KINDS = ("parquet", "jsonl", "csv")
+
+# Each child reports its own peak RSS (VmHWM, Linux): ru_maxrss from wait4 would start
+# from this process's size, which the kernel hands on to a forked child at exec.
+PEAK = """
+import atexit, sys
+def _report_peak():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    print("peak-kib", line.split()[1], file=sys.stderr)
+    except OSError:
+        pass
+atexit.register(_report_peak)
+"""
+
+OURS_FIT = (
+    PEAK
+    + """
+import runpy
+sys.argv = ["ratings", *sys.argv[1:]]
+runpy.run_module("ratings", run_name="__main__", alter_sys=True)
+"""
+)
+
+EVALICA_FIT = (
+    PEAK
+    + """
+import json, sys
+import evalica, pandas as pd
+path, kind = sys.argv[1], sys.argv[2]
+if kind == "parquet":
+    frame = pd.read_parquet(path)
+elif kind == "jsonl":
+    frame = pd.read_json(path, lines=True)
+else:
+    frame = pd.read_csv(path)
+winners = frame["winner"].map(
+    {"model_a": evalica.Winner.X, "model_b": evalica.Winner.Y,
+     "tie": evalica.Winner.Draw, "tie (bothbad)": evalica.Winner.Draw}
+)
+result = evalica.bradley_terry(frame["model_a"], frame["model_b"], winners)
+print(json.dumps({str(k): float(v) for k, v in result.scores.items()}))
+"""
+)
+
+
+def write_battle_files(data: Synthetic, folder: Path, seed: int) -> dict[str, Path]:
+    """The battles as FastChat files, written once per (size, seed) into ``folder``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"battles-{len(data.model_a)}-{len(data.names)}-{seed}"
+    paths = {kind: folder / f"{stem}.{kind}" for kind in FILE_KINDS}
+    if all(path.exists() for path in paths.values()):
+        return paths
+    stamps = 1.7e9 + np.arange(len(data.model_a), dtype=np.float64)
+    table = pa.table(
+        {"model_a": data.model_a, "model_b": data.model_b, "winner": data.winner, "tstamp": stamps}
+    )
+    pq.write_table(table, paths["parquet"])
+    pacsv.write_csv(table, paths["csv"])
+    line = '{"model_a": "%s", "model_b": "%s", "winner": "%s", "tstamp": %.1f}\n'
+    columns = np.column_stack([data.model_a, data.model_b, data.winner]).astype(object)
+    with paths["jsonl"].open("w") as handle:
+        for start in range(0, len(stamps), 100_000):
+            rows = np.column_stack(
+                [columns[start : start + 100_000], stamps[start : start + 100_000]]
+            )
+            handle.write((line * len(rows)) % tuple(rows.ravel()))
+    return paths
+
+
+def run_child(command: list[str]) -> tuple[float, float | None, str]:
+    """(wall seconds, peak RSS MiB or None, stdout) of one subprocess."""
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:2])}... failed: {done.stderr.strip()}")
+    peaks = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("peak-kib")]
+    print(f"  {' '.join(command[3:6])} ...: {seconds:.3f} s", file=sys.stderr)
+    return seconds, float(peaks[-1]) / 1024 if peaks else None, done.stdout
+
+
+def bench_files(
+    data: Synthetic, folder: Path, seed: int, rounds: int, repeat: int = 1
+) -> list[Row]:
+    """Both sides on each file, ``repeat`` times in turn (ours, evalica, ours, ...), so a
+    busy machine slows both alike; the fastest run of each is reported."""
+    paths = write_battle_files(data, folder, seed)
+    have_evalica = all(importlib.util.find_spec(name) for name in ("evalica", "pandas"))
+    rows = []
+    for kind, path in paths.items():
+        # python -m ratings fit ..., run through runpy so the child can report its peak RSS
+        ours_command = [sys.executable, "-c", OURS_FIT, "fit", str(path), "--output", "json"]
+        ours_command += ["--ci", "bootstrap", "--bootstrap", str(rounds), "--seed", str(seed)]
+        theirs_command = [sys.executable, "-c", EVALICA_FIT, str(path), kind]
+        runs: dict[str, list[tuple[float, float | None, str]]] = {"ours": [], "theirs": []}
+        for _ in range(repeat):
+            runs["ours"].append(run_child(ours_command))
+            if have_evalica:
+                runs["theirs"].append(run_child(theirs_command))
+        ours = {r["model"]: r["rating"] for r in json.loads(runs["ours"][0][2])["ratings"]}
+        size = path.stat().st_size / MIB
+        rows.append(
+            Row(
+                "ratings",
+                f"`python -m ratings fit` {kind}: read + BT + {rounds}-round bootstrap",
+                min(run[0] for run in runs["ours"]),
+                note=f"{size:.0f} MiB file; {spread(runs['ours'])}",
+                peak_mib=runs["ours"][0][1],
+            )
+        )
+        if not have_evalica:
+            rows.append(Row("evalica", f"pandas read {kind} + BT fit", None, note="not installed"))
+            continue
+        logs = {n: math.log(score) for n, score in json.loads(runs["theirs"][0][2]).items()}
+        centre = sum(logs.values()) / len(logs)
+        theirs = {n: 1000 + 400 * (v - centre) / math.log(10) for n, v in logs.items()}
+        mean = sum(ours.values()) / len(ours)
+        ours_centred = {n: v - mean + 1000 for n, v in ours.items()}
+        rows.append(
+            Row(
+                "evalica",
+                f"pandas read {kind} + `evalica.bradley_terry` (no intervals)",
+                min(run[0] for run in runs["theirs"]),
+                gap(ours_centred, theirs),
+                spread(runs["theirs"]),
+                runs["theirs"][0][1],
+            )
+        )
+    return rows
+
+
+def spread(runs: list[tuple[float, float | None, str]]) -> str:
+    if len(runs) == 1:
+        return "subprocess wall time"
+    return "fastest of " + ", ".join(f"{run[0]:.2f}" for run in runs) + " s"
+
+
 def table(rows: list[Row]) -> str:
     lines = [
         "| library | task | seconds | max gap to ours (Elo) | peak RSS (MiB) | note |",
@@ -278,20 +444,37 @@ def main() -> None:
         "--skip-arena-rank", action="store_true", help="its bootstrap takes minutes"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess")
+    parser.add_argument("--skip-files", action="store_true", help="skip the end-to-end rows")
+    parser.add_argument("--only-files", action="store_true", help="only the end-to-end rows")
+    parser.add_argument(
+        "--files-dir", type=Path, default=None, help="keep (and reuse) the battle files here"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="end-to-end runs per side and file (fastest shown)"
+    )
     parser.add_argument("--peak-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_only:
         print(json.dumps(peak_memory(args)))
         return
-    peaks = None if args.no_memory else measure_in_subprocess(args)
     data = synthetic(args.models, args.battles, args.tie_rate, args.seed)
-    rows, ours = bench_ours(data, args.rounds, args.seed, args.skip_elo)
-    if peaks is not None:
-        rows = add_memory(rows, peaks)
-    if not args.only_ours:
-        rows += bench_evalica(data, ours, args.skip_elo)
-        if not args.skip_arena_rank:
-            rows += bench_arena_rank(data, ours, args.rounds, args.seed)
+    rows: list[Row] = []
+    peaks = None
+    if not args.only_files:
+        peaks = None if args.no_memory else measure_in_subprocess(args)
+        rows, ours = bench_ours(data, args.rounds, args.seed, args.skip_elo)
+        if peaks is not None:
+            rows = add_memory(rows, peaks)
+        if not args.only_ours:
+            rows += bench_evalica(data, ours, args.skip_elo)
+            if not args.skip_arena_rank:
+                rows += bench_arena_rank(data, ours, args.rounds, args.seed)
+    if not args.skip_files:
+        if args.files_dir is not None:
+            rows += bench_files(data, args.files_dir, args.seed, args.rounds, args.repeat)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                rows += bench_files(data, Path(folder), args.seed, args.rounds, args.repeat)
     setup = f"{args.models} models, {args.battles:,} battles, {args.tie_rate:.0%} ties"
     print(f"{setup}, seed {args.seed}\n")
     if peaks is not None:

@@ -22,33 +22,68 @@ Methods and their ``rating`` column:
 
 ``--bootstrap`` for ``pl`` and ``winrate`` reweights whole input records (battles or
 rankings) by Poisson(1) draws from ``--seed``.
+
+Battle files in FastChat's, LMArena's (``both_bad``, ``conv_metadata``, ``category_tag``)
+and Kaggle's 55k layouts are recognised by their columns (see ``ratings.io``). With them:
+
+- ``--ci bootstrap`` (``--bootstrap`` rounds, 100 when not given), ``--ci sandwich`` (BT
+  only: normal intervals from the robust covariance) or ``--ci none``. BT (with or without
+  style control) bootstraps 100 rounds unless told otherwise, as LMArena's leaderboard
+  does; the other methods give intervals only when asked, since their bootstraps refit
+  everything each round;
+- ``--style-control``: BT controlled for answer length and markdown (headers, lists, bold)
+  from ``conv_metadata``, normalised as FastChat does ((a - b) / (a + b + 1), then
+  standardised; ``ratings.style``); the style coefficients go into ``params``;
+- ``--category NAME``: only the battles whose category flag is true (``math``,
+  ``creative_writing``, ``if``, ``hard_prompt``, ``code``: ``ratings.io.CATEGORIES``);
+- ``--min-verdicts N``: models with fewer than N battles stay listed, marked preliminary.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import math
-import statistics
-import sys
-import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import os
 
-import numpy as np
-from numpy.typing import NDArray
+# The BT Newton step solves an n_models x n_models system: BLAS threads only add
+# synchronisation there, and on a busy 2-core machine they made each solve 20x slower
+# (benchmarks/README.md, "Ratings speed"). Set before numpy loads; exported values win.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from ratings.bayesian import SkillRating, WengLinParams, ordinal, rate_plackett_luce
-from ratings.bootstrap import bootstrap_bradley_terry, rank_from_intervals
-from ratings.bradley_terry import NoMLEError, fit_bradley_terry
-from ratings.data import Battles, Outcome, battles_from_rankings
-from ratings.elo import bootstrap_online_elo, online_elo
-from ratings.io import BattleFileError, RankingData, read_rating_file
-from ratings.metrics import win_rate_matrix
-from ratings.plackett_luce import fit_plackett_luce
-from ratings.soft_condorcet import fit_soft_condorcet
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+
+from ratings.bayesian import SkillRating, WengLinParams, ordinal, rate_plackett_luce  # noqa: E402
+from ratings.bootstrap import (  # noqa: E402
+    bootstrap_bradley_terry,
+    rank_from_intervals,
+    sandwich_bradley_terry,
+)
+from ratings.bradley_terry import NoMLEError, fit_bradley_terry  # noqa: E402
+from ratings.data import Battles, Outcome, aggregate, battles_from_rankings  # noqa: E402
+from ratings.elo import bootstrap_online_elo, online_elo  # noqa: E402
+from ratings.io import (  # noqa: E402
+    CATEGORIES,
+    STYLE_KEYS,
+    BattleFileError,
+    BattleTable,
+    RankingData,
+    read_rating_table,
+)
+from ratings.metrics import win_rate_matrix  # noqa: E402
+from ratings.plackett_luce import fit_plackett_luce  # noqa: E402
+from ratings.soft_condorcet import fit_soft_condorcet  # noqa: E402
+from ratings.style import fit_style_controlled_bt, style_features  # noqa: E402
 
 METHODS = ("bt", "elo", "sco", "pl", "bayes", "winrate")
 Data = Battles | RankingData
@@ -67,6 +102,7 @@ class Leaderboard:
     ci_low: NDArray[np.float64] | None
     ci_high: NDArray[np.float64] | None
     matches: NDArray[np.int64]
+    min_verdicts: int = 0
 
     def ranks(self) -> NDArray[np.int64]:
         """CI-based ranks when intervals exist, else 1 + number of strictly better ratings."""
@@ -85,6 +121,7 @@ class Leaderboard:
                 "ci_high": None if self.ci_high is None else float(self.ci_high[k]),
                 "rank": int(ranks[k]),
                 "matches": int(self.matches[k]),
+                "preliminary": bool(self.matches[k] < self.min_verdicts),
             }
             for k in order
         ]
@@ -110,12 +147,19 @@ def _interval(
 
 
 def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
-    fit = fit_bradley_terry(battles, anchor=args.anchor, prior=args.prior)
+    cells = aggregate(battles)  # fit and bootstrap need only the counts: aggregate once
+    fit = fit_bradley_terry(cells, anchor=args.anchor, prior=args.prior)
     params: dict[str, Any] = fit.params()
     low = high = None
+    if args.ci == "sandwich":
+        sandwich = sandwich_bradley_terry(
+            cells, level=args.level, prior=args.prior, anchor=args.anchor
+        )
+        low, high = sandwich.ci_low, sandwich.ci_high
+        params |= {"ci": "sandwich", "level": args.level}
     if args.bootstrap:
         boot = bootstrap_bradley_terry(
-            battles,
+            cells,
             rounds=args.bootstrap,
             seed=args.seed,
             prior=args.prior,
@@ -368,6 +412,85 @@ def _matches(data: Data, models: tuple[str, ...]) -> NDArray[np.int64]:
     return data.matches_per_model()
 
 
+def _fit_style(table: BattleTable, args: argparse.Namespace) -> Leaderboard:
+    """BT with FastChat's style covariates from the file's conv_metadata counts."""
+    if table.style_a is None or table.style_b is None:
+        raise BattleFileError(
+            table.source,
+            1,
+            "missing column (--style-control reads its style counts)",
+            "conv_metadata",
+        )
+    for side, counts in enumerate((table.style_a, table.style_b)):
+        bad = ~(np.isfinite(counts) & (counts >= 0))
+        if bad.any():
+            row, feature = np.argwhere(bad)[0]
+            key = STYLE_KEYS[side][int(feature)]
+            raise BattleFileError(
+                table.source,
+                table.line_of(int(row)),
+                "missing or not a count >= 0 (needed by --style-control)",
+                f"conv_metadata.{key}",
+            )
+    features = style_features(table.style_a, table.style_b, add_one=True)
+    fit = fit_style_controlled_bt(
+        table.to_battles(),
+        features,
+        anchor=args.anchor,
+        prior=args.prior,
+        rounds=args.bootstrap,
+        seed=args.seed,
+        resample=args.resample,
+    )
+    params: dict[str, Any] = dict(fit.params()) | {
+        "style_control": "conv_metadata counts, (a - b) / (a + b + 1), standardised",
+        "coefficients": fit.coefficients_dict(),
+    }
+    low = high = None
+    if args.bootstrap:
+        interval = fit.interval(args.level)
+        low, high = interval.ci_low, interval.ci_high
+        params |= {
+            "bootstrap": args.bootstrap,
+            "level": args.level,
+            "degenerate_rounds": fit.degenerate_rounds,
+        }
+    return Leaderboard("bt", params, fit.models, fit.ratings, low, high, fit.matches)
+
+
+def _in_category(table: BattleTable, name: str) -> BattleTable:
+    if name not in CATEGORIES:
+        known = ", ".join(CATEGORIES)
+        raise ValueError(f"--category: unknown category {name!r} (known: {known})")
+    if name not in table.categories:
+        rule = CATEGORIES[name]
+        field = rule.column or "category_tag"
+        where = rule.column or "category_tag." + ".".join(rule.path)
+        raise BattleFileError(
+            table.source, 1, f"no {where} in the file (needed by --category {name})", field
+        )
+    keep = table.categories[name]
+    if not keep.any():
+        raise ValueError(f"--category {name}: no battle in the file is in this category")
+    return table.take(keep)
+
+
+def _run(args: argparse.Namespace) -> Leaderboard:
+    data = read_rating_table(
+        args.file, text=False, style=args.style_control, categories=args.category is not None
+    )
+    if isinstance(data, RankingData):
+        if args.style_control or args.category is not None:
+            raise ValueError("--style-control and --category need battles, not K-wise rankings")
+        return _fit(data, args)
+    table = data if args.category is None else _in_category(data, args.category)
+    board = _fit_style(table, args) if args.style_control else _fit(table.to_battles(), args)
+    board.params["layout"] = table.layout
+    if args.category is not None:
+        board.params.update(category=args.category, battles_in_category=len(table))
+    return board
+
+
 def _fit(data: Data, args: argparse.Namespace) -> Leaderboard:
     if args.method in ("pl", "bayes", "winrate"):
         fits = {"pl": _fit_pl, "bayes": _fit_bayes, "winrate": _fit_winrate}
@@ -398,14 +521,18 @@ def _format_table(board: Leaderboard) -> str:
     width = max(len("model"), *(len(row["model"]) for row in rows))
     digits = 2 if max(abs(row["rating"]) for row in rows) >= 10 else 4
     ci_title = f"{board.params.get('level', 0.95):.0%} CI" if board.ci_low is not None else ""
-    lines = [f"{'rank':>4}  {'model':<{width}}  {'rating':>9}  {ci_title:>21}  {'matches':>7}"]
+    note = "  note" if board.min_verdicts else ""
+    lines = [
+        f"{'rank':>4}  {'model':<{width}}  {'rating':>9}  {ci_title:>21}  {'matches':>7}{note}"
+    ]
     for row in rows:
         interval = ""
         if row["ci_low"] is not None:
             interval = f"[{row['ci_low']:9.{digits}f}, {row['ci_high']:9.{digits}f}]"
+        flag = "  preliminary" if row["preliminary"] else ""
         lines.append(
             f"{row['rank']:>4}  {row['model']:<{width}}  {row['rating']:9.{digits}f}  "
-            f"{interval:>21}  {row['matches']:>7}"
+            f"{interval:>21}  {row['matches']:>7}{flag}"
         )
     return "\n".join(line.rstrip() for line in lines)
 
@@ -426,7 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--method", choices=METHODS, default="bt")
     fit.add_argument(
-        "--bootstrap", type=int, default=0, metavar="N", help="bootstrap rounds (0: none)"
+        "--bootstrap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bootstrap rounds (default 100 with --ci bootstrap; 0: no intervals)",
     )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument(
@@ -439,16 +570,71 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--anchor", type=_parse_anchor, default=None, metavar="MODEL=RATING")
     fit.add_argument("--prior", type=float, default=0.0, help="BT/PL Gaussian prior (choix alpha)")
     fit.add_argument("--output", choices=("table", "json"), default="table")
+    fit.add_argument(
+        "--ci",
+        choices=("bootstrap", "sandwich", "none"),
+        default=None,
+        help="intervals: bootstrap (--bootstrap rounds, 100 if not given; the default for "
+        "bt), sandwich (bt only) or none (the default for the other methods)",
+    )
+    fit.add_argument(
+        "--style-control",
+        action="store_true",
+        help="BT controlled for length and markdown (conv_metadata counts, LMArena files)",
+    )
+    fit.add_argument(
+        "--category",
+        metavar="NAME",
+        default=None,
+        help="fit only the battles in one category: " + ", ".join(CATEGORIES),
+    )
+    fit.add_argument(
+        "--min-verdicts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="mark models with fewer than N battles as preliminary (they stay listed)",
+    )
     return parser
+
+
+DEFAULT_ROUNDS = 100
+
+
+def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Settle ``args.ci`` and ``args.bootstrap`` (rounds, 0 for none) from the options.
+
+    BT gets bootstrap intervals by default, as on LMArena's leaderboard; the other methods'
+    bootstraps refit everything 100 times (minutes of online Elo on 2M battles), so they
+    get intervals only when asked (``--ci bootstrap`` or ``--bootstrap N``).
+    """
+    if (args.bootstrap is not None and args.bootstrap < 0) or not 0 < args.level < 1:
+        parser.error("--bootstrap must be >= 0 and --level in (0, 1)")
+    if args.min_verdicts < 0:
+        parser.error("--min-verdicts must be >= 0")
+    if args.style_control and args.method != "bt":
+        parser.error("--style-control is for --method bt")
+    if args.ci is None:
+        wanted = args.bootstrap if args.bootstrap is not None else args.method == "bt"
+        args.ci = "bootstrap" if wanted else "none"
+    if args.ci == "bootstrap":
+        if args.bootstrap == 0:
+            parser.error("--ci bootstrap needs --bootstrap N > 0 rounds")
+        args.bootstrap = args.bootstrap or DEFAULT_ROUNDS
+        return
+    if args.bootstrap:
+        parser.error(f"--ci {args.ci} and --bootstrap {args.bootstrap} contradict each other")
+    args.bootstrap = 0
+    if args.ci == "sandwich" and (args.method != "bt" or args.style_control):
+        parser.error("--ci sandwich is for --method bt without --style-control")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.bootstrap < 0 or not 0 < args.level < 1:
-        parser.error("--bootstrap must be >= 0 and --level in (0, 1)")
+    _check_options(parser, args)
     try:
-        board = _fit(read_rating_file(args.file), args)
+        board = dataclasses.replace(_run(args), min_verdicts=args.min_verdicts)
     except OSError as exc:
         print(f"error: {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -456,7 +642,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.output == "json":
-        payload = {"method": board.method, "params": board.params, "ratings": board.rows()}
+        params = board.params | ({"min_verdicts": board.min_verdicts} if board.min_verdicts else {})
+        payload = {"method": board.method, "params": params, "ratings": board.rows()}
         print(json.dumps(payload, indent=2))
     else:
         print(_format_table(board))

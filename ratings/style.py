@@ -161,13 +161,17 @@ def style_features(
     *,
     names: Sequence[str] = FEATURES,
     normalize: bool = True,
+    add_one: bool = False,
 ) -> StyleFeatures:
     """Covariates from the features of each battle's two answers (A's row, B's row).
 
     ``features_a``/``features_b`` are lists of dicts (as from ``answer_features``) or
     (n_battles, len(names)) arrays of counts. With ``normalize`` (FastChat's choice) the
     difference is ``(a - b) / (a + b)``, 0 when both are 0; otherwise the raw ``a - b``.
-    Each column is then standardised across battles.
+    ``add_one`` divides by ``a + b + 1`` instead, as FastChat's current code does for
+    conv_metadata counts (``preprocess_for_style(add_one=True)`` in ``rating_systems.py``,
+    ``construct_style_matrices`` in ``elo_analysis.py``). Each column is then standardised
+    across battles.
     """
     names = tuple(names)
     if not names or len(set(names)) != len(names):
@@ -178,7 +182,7 @@ def style_features(
         raise ValueError(f"features_b: expected {a.shape[0]} rows, got {b.shape[0]}")
     diff = a - b
     if normalize:
-        total = a + b
+        total = a + b + (1.0 if add_one else 0.0)
         diff = np.divide(diff, total, out=np.zeros_like(diff), where=total > 0)
     mean = diff.mean(axis=0) if len(diff) else np.zeros(len(names))
     std = diff.std(axis=0) if len(diff) else np.zeros(len(names))

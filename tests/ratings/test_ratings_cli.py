@@ -49,7 +49,7 @@ def test_fit_bt_on_food_json_prints_choix_ratings_best_first(
     tmp_path: Path, golden_dir: Path, vectors: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_json(tmp_path / "food.json", fastchat_rows(golden_dir / "food.csv"))
-    payload = run_json(capsys, str(path), "--method", "bt")
+    payload = run_json(capsys, str(path), "--method", "bt", "--ci", "none")
     expected = vectors["pairwise_food"]["choix"]["ties_as_half_wins_duplicated"][
         "on_elo_scale_400_over_ln10_plus_1000"
     ]
@@ -162,7 +162,7 @@ def test_table_output_lists_every_model_under_a_header(
     tmp_path: Path, golden_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_json(tmp_path / "food.json", fastchat_rows(golden_dir / "food.csv"))
-    assert main(["fit", str(path)]) == 0
+    assert main(["fit", str(path), "--ci", "none"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["rank", "model", "rating", "matches"]
     assert lines[1].split() == ["1", "Tacos", "1159.80", "13"]
@@ -219,6 +219,25 @@ def test_malformed_file_exits_2_naming_line_and_field(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert message in captured.err
+
+
+def test_bt_bootstraps_100_rounds_unless_told_otherwise(
+    tmp_path: Path, golden_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_json(tmp_path / "food.json", fastchat_rows(golden_dir / "food.csv"))
+    default = run_json(capsys, str(path))
+    assert default["params"]["bootstrap"] == 100 and default["params"]["seed"] == 0
+    assert run_json(capsys, str(path), "--ci", "bootstrap") == default
+    assert run_json(capsys, str(path), "--bootstrap", "100") == default
+    assert all(row["ci_low"] < row["ci_high"] for row in default["ratings"])
+    for args in (("--ci", "none"), ("--bootstrap", "0")):
+        payload = run_json(capsys, str(path), *args)
+        assert "bootstrap" not in payload["params"]
+        assert all(row["ci_low"] is None for row in payload["ratings"])
+    elo = run_json(capsys, str(path), "--method", "elo")
+    assert all(row["ci_low"] is None for row in elo["ratings"])
+    with pytest.raises(SystemExit):
+        main(["fit", str(path), "--ci", "none", "--bootstrap", "20"])
 
 
 def test_missing_file_and_bt_without_mle_exit_2(

@@ -49,7 +49,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     return payload
 
 
-ROW_KEYS = {"model", "rating", "ci_low", "ci_high", "rank", "matches"}
+ROW_KEYS = {"model", "rating", "ci_low", "ci_high", "rank", "matches", "preliminary"}
 
 
 def kwise_file(
@@ -92,12 +92,13 @@ def test_every_method_prints_the_json_schema_for_battles_and_kwise_files(
 ) -> None:
     battles = write_json(tmp_path / "food.json", fastchat_rows(golden_dir / "food.csv"))
     payload = run_json(capsys, str(battles), "--method", method)
-    check_schema(payload, method, with_ci=method == "bayes")
+    # intervals by default: bt's 100-round bootstrap, bayes' sigma; the others when asked
+    check_schema(payload, method, with_ci=method in ("bt", "bayes"))
     assert sum(row["matches"] for row in payload["ratings"]) == 60
     rankings = [[["a"], ["b", "c"], ["d"]], [["d"], ["a"]], [["c"], ["a"], ["b"]], [["b"], ["d"]]]
     kwise = kwise_file(tmp_path / "k.jsonl", rankings)
     payload = run_json(capsys, str(kwise), "--method", method, "--prior", "0.05")
-    check_schema(payload, method, with_ci=method == "bayes")
+    check_schema(payload, method, with_ci=method in ("bt", "bayes"))
     assert {row["model"]: row["matches"] for row in payload["ratings"]} == {
         "a": 3,
         "b": 3,
