@@ -385,7 +385,7 @@ def test_category_and_style_errors_name_the_field(
     )
     assert main(["fit", str(fastchat), "--style-control"]) == 2
     assert "fastchat.jsonl:1: field 'conv_metadata': missing column" in capsys.readouterr().err
-    broken = [dict(r) for r in records[:50]]
+    broken = json.loads(json.dumps(records[:50]))  # a deep copy: the fixture is shared
     del broken[30]["conv_metadata"]["bold_count_b"]
     path = write_jsonl(tmp_path / "broken.jsonl", broken)
     assert main(["fit", str(path), "--style-control"]) == 2
