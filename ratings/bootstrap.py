@@ -40,10 +40,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-import scipy.stats  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from ratings.bradley_terry import (
@@ -319,7 +319,7 @@ def sandwich_bradley_terry(
     ratings = strengths_to_ratings(
         theta, cells.models, scale=scale, base=base, init_rating=init_rating, anchor=anchor
     )
-    z = float(scipy.stats.norm.ppf(0.5 + level / 2))
+    z = float(NormalDist().inv_cdf(0.5 + level / 2))
     return IntervalResult(
         cells.models,
         ratings,

@@ -96,12 +96,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 import scipy.linalg  # type: ignore[import-untyped]
 import scipy.special  # type: ignore[import-untyped]
-import scipy.stats  # type: ignore[import-untyped]
 from numpy.typing import ArrayLike, NDArray
 
 from ratings.bootstrap import IntervalResult
@@ -823,7 +823,7 @@ class StyleMomentsResult:
         unit = self.scale / math.log(self.base)
         c = self.covariance
         spread = unit * math.sqrt(max(c[i, i] + c[j, j] - 2.0 * c[i, j], 0.0))
-        z = float(scipy.stats.norm.ppf(0.5 + self.level / 2))
+        z = float(NormalDist().inv_cdf(0.5 + self.level / 2))
         gap = float(self.ratings[i] - self.ratings[j])
         return gap, gap - z * spread, gap + z * spread
 
@@ -892,7 +892,7 @@ def fit_style_moments(
     else:
         j = moments.models.index(anchor[0])
         variance = np.diag(cov)[:n_models] + cov[j, j] - 2.0 * cov[:n_models, j]
-    z = float(scipy.stats.norm.ppf(0.5 + level / 2))
+    z = float(NormalDist().inv_cdf(0.5 + level / 2))
     ratings = strengths_to_ratings(
         theta, moments.models, scale=scale, base=base, init_rating=init_rating, anchor=anchor
     )
