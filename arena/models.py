@@ -286,6 +286,12 @@ class MatchEntry(models.Model):
     contestant = models.ForeignKey(Contestant, on_delete=models.PROTECT, related_name="entries")
     position = models.PositiveSmallIntegerField(help_text="0 is shown first (answer A).")
     response = models.ForeignKey(Response, on_delete=models.PROTECT, null=True, blank=True)
+    # The answer's style features when the entry has no answer row to keep them (a battle
+    # imported from a file: arena.services.battle_imports); otherwise its answer's.
+    style_length = models.PositiveIntegerField(null=True, blank=True)
+    style_headers = models.PositiveIntegerField(null=True, blank=True)
+    style_lists = models.PositiveIntegerField(null=True, blank=True)
+    style_bold = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["match", "position"]

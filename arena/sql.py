@@ -154,9 +154,7 @@ def copy_rows(
 COPY_CHUNK = 200_000
 
 
-def copy_columns(
-    table_name: str, columns: Mapping[str, Any], using: str = DEFAULT_DB_ALIAS
-) -> int:
+def copy_columns(table_name: str, columns: Mapping[str, Any], using: str = DEFAULT_DB_ALIAS) -> int:
     """Insert rows given as columns (numpy arrays or lists, all one length; None is NULL,
     datetimes aware). PostgreSQL: CSV written by pyarrow (C++, not a Python loop) and sent
     with COPY; SQLite: one executemany. Returns how many rows."""
@@ -177,7 +175,7 @@ def copy_columns(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    arrow = pa.table({name: pa.array(column) for name, column in columns.items()})
+    arrow = pa.table({name: _arrow(pa, column) for name, column in columns.items()})
     options = pacsv.WriteOptions(include_header=False)
     with connection.cursor() as cursor:
         sql = f"COPY {table_name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
@@ -189,7 +187,28 @@ def copy_columns(
     return n
 
 
+def _arrow(pa: Any, column: Any) -> Any:
+    """A column as pyarrow sees it: numpy datetimes are UTC; a masked array's mask is NULL."""
+    import numpy as np
+
+    if isinstance(column, np.ndarray) and column.dtype.kind == "M":
+        return pa.array(column).cast(pa.timestamp("us", tz="UTC"))
+    if isinstance(column, np.ma.MaskedArray):
+        return pa.array(column.data, mask=np.ma.getmaskarray(column))
+    return pa.array(column)
+
+
 def _python(connection: Any, column: Any) -> list[Any]:
+    """A column as Python values Django would store (SQLite: datetimes as naive UTC text)."""
+    import numpy as np
+
+    if isinstance(column, np.ndarray) and column.dtype.kind == "M":
+        return [s.replace("T", " ") for s in np.datetime_as_string(column, unit="us").tolist()]
+    if isinstance(column, np.ma.MaskedArray):
+        return [
+            None if m else v
+            for v, m in zip(column.data.tolist(), np.ma.getmaskarray(column).tolist(), strict=True)
+        ]
     values = column.tolist() if hasattr(column, "tolist") else list(column)
     if any(isinstance(v, datetime.datetime) for v in values[:1]):
         values = [connection.ops.adapt_datetimefield_value(v) for v in values]

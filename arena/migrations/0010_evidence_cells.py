@@ -87,6 +87,26 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.AddField(
+            model_name='matchentry',
+            name='style_bold',
+            field=models.PositiveIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='matchentry',
+            name='style_headers',
+            field=models.PositiveIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='matchentry',
+            name='style_length',
+            field=models.PositiveIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='matchentry',
+            name='style_lists',
+            field=models.PositiveIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
             model_name='response',
             name='style_bold',
             field=models.PositiveIntegerField(blank=True, null=True),

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Model
+from django.db.models.functions import Coalesce
 
 from arena import evidence
 from arena.evidence import Entrant
@@ -74,9 +75,10 @@ def _verdicts() -> Iterator[tuple[Any, ...]]:
 
 def _entries() -> Iterator[tuple[int, list[Entrant]]]:
     """Each judged match's entrants by position, in match order."""
-    style = [f"response__style_{name}" for name in evidence.FEATURES]
+    style = {f"s_{f}": Coalesce(f"style_{f}", f"response__style_{f}") for f in evidence.FEATURES}
     rows = (
         MatchEntry.objects.filter(match__judgment__isnull=False)
+        .annotate(**style)
         .order_by("match_id", "position")
         .values_list("match_id", "contestant_id", *style)
         .iterator(chunk_size=CHUNK)

@@ -17,7 +17,7 @@ arena.evidence.pair_increments for a battle of two.
 
 from __future__ import annotations
 
-import datetime
+import binascii
 import hashlib
 import json
 import os
@@ -49,7 +49,6 @@ from arena.models import (
     PromptPair,
     PromptPairCell,
     PromptSet,
-    Response,
     Standing,
     Tournament,
     TournamentStatus,
@@ -334,7 +333,7 @@ def _random_uuids(n: int) -> NDArray[Any]:
     raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    return np.array([row.tobytes().hex() for row in raw], dtype=object)
+    return np.frombuffer(binascii.hexlify(raw.tobytes()), dtype="S32").astype(str)
 
 
 def battles_import(
@@ -447,7 +446,7 @@ def _write(
         if table.timestamp is not None
         else now.timestamp() + np.arange(n) * 1e-6
     )
-    stamps = [datetime.datetime.fromtimestamp(t, tz=datetime.UTC) for t in when.tolist()]
+    stamps = (np.asarray(when) * 1e6).astype("datetime64[us]")  # UTC
     match_ids = new_ids(Match, n)
     copy_columns(
         Match._meta.db_table,
@@ -469,21 +468,19 @@ def _write(
         },
     )
     say(f"{n:,} matches")
-    answer_ids = _answers_write(
-        style, order, contestant[a_side], contestant[b_side], prompt_ids[prompt_of], tournament.pk
-    )
     copy_columns(
         MatchEntry._meta.db_table,
         {
             "match_id": np.concatenate([match_ids, match_ids]),
             "contestant_id": np.concatenate([contestant[a_side], contestant[b_side]]),
             "position": np.concatenate([np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)]),
-            "response_id": [None] * (2 * n) if answer_ids is None else answer_ids,
+            "response_id": [None] * (2 * n),
+            **_entry_style(style, order),
         },
     )
     ca, cb = contestant[a_side].tolist(), contestant[b_side].tolist()
     rankings = [
-        json.dumps([[x], [y]] if s == 1.0 else [[y], [x]] if s == 0.0 else [[x, y]])
+        f"[[{x}], [{y}]]" if s == 1.0 else f"[[{y}], [{x}]]" if s == 0.0 else f"[[{x}, {y}]]"
         for x, y, s in zip(ca, cb, score.tolist(), strict=True)
     ]
     copy_columns(
@@ -521,40 +518,21 @@ def _write(
     return tournament.pk, created
 
 
-def _answers_write(
-    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
-    order: NDArray[np.intp],
-    contestant_a: NDArray[np.int64],
-    contestant_b: NDArray[np.int64],
-    prompt: NDArray[np.int64],
-    tournament_id: int,
-) -> NDArray[np.int64] | None:
-    """One answer row per battle side holding its style features (no text: the file's
-    answers are not kept), so that a recount finds the style the cells were given."""
+def _entry_style(
+    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None, order: NDArray[np.intp]
+) -> dict[str, Any]:
+    """Each entry's style features (answer A's rows, then answer B's), NULL where unknown:
+    kept on the entry (the file's answers are not), where a recount finds them."""
     if style is None:
-        return None
-    n = len(order)
+        return {}
     features = np.concatenate([style[0][order], style[1][order]])
     known = ~np.isnan(features).any(axis=1)
-    ids = new_ids(Response, 2 * n)
-    columns: dict[str, Any] = {
-        "id": ids,
-        "contestant_id": np.concatenate([contestant_a, contestant_b]),
-        "prompt_id": np.concatenate([prompt, prompt]),
-        # one cache key per battle side: never the answer a live contestant would reuse
-        "settings_hash": [f"import-{tournament_id}-{i}" for i in range(2 * n)],
-        "text": [""] * (2 * n),
-        "cost": np.zeros(2 * n),
-        "error": [""] * (2 * n),
-        "created_at": [timezone.now()] * (2 * n),
+    return {
+        f"style_{f}": np.ma.masked_array(
+            np.rint(np.where(known, features[:, i], 0)).astype(np.int64), mask=~known
+        )
+        for i, f in enumerate(FEATURES)
     }
-    for i, f in enumerate(FEATURES):
-        values = np.rint(np.where(known, features[:, i], 0)).astype(np.int64)
-        columns[f"style_{f}"] = [
-            int(v) if k else None for v, k in zip(values.tolist(), known.tolist(), strict=True)
-        ]
-    copy_columns(Response._meta.db_table, columns)
-    return ids
 
 
 def _evidence_write(

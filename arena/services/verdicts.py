@@ -105,7 +105,7 @@ class Entrants:
 
 def entrants_read(which: str) -> Sql:
     """The match's entrants by position: (id, name, style features…, prompt, category)."""
-    style = ", ".join(f"r.style_{name}" for name in evidence.FEATURES)
+    style = ", ".join(f"COALESCE(e.style_{f}, r.style_{f})" for f in evidence.FEATURES)
     return Sql(
         f"SELECT e.contestant_id, c.name, {style}, p.id, p.category FROM {_E} e"
         f" JOIN {_C} c ON c.id = e.contestant_id JOIN {_M} m ON m.id = e.match_id"
