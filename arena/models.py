@@ -234,12 +234,16 @@ OPEN_MATCH_STATUSES = (MatchStatus.PENDING, MatchStatus.PLAYING, MatchStatus.AWA
 class Match(models.Model):
     # What a voter's browser sees instead of the primary key: random, so it maps to no model.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="matches")
+    # No index of its own: the composite indexes below all begin with it.
+    tournament = models.ForeignKey(
+        Tournament, on_delete=models.CASCADE, related_name="matches", db_index=False
+    )
     round = models.PositiveIntegerField()
     slot = models.PositiveIntegerField()
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="matches")
+    # Read with its tournament (match_open below), never alone: no index of its own.
     status = models.CharField(
-        max_length=20, choices=MatchStatus.choices, default=MatchStatus.PENDING, db_index=True
+        max_length=20, choices=MatchStatus.choices, default=MatchStatus.PENDING
     )
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -282,7 +286,10 @@ class Match(models.Model):
 
 
 class MatchEntry(models.Model):
-    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="entries")
+    # No index of its own: entry_unique_position begins with it.
+    match = models.ForeignKey(
+        Match, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )
     contestant = models.ForeignKey(Contestant, on_delete=models.PROTECT, related_name="entries")
     position = models.PositiveSmallIntegerField(help_text="0 is shown first (answer A).")
     response = models.ForeignKey(Response, on_delete=models.PROTECT, null=True, blank=True)

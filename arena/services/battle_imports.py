@@ -141,26 +141,52 @@ def _kaggle_text(value: Any) -> str:
     return "\n\n".join(str(t) for t in turns if t is not None) if isinstance(turns, list) else value
 
 
+def _first_user_turns(conversations: Any) -> list[str] | Any:
+    """Each conversation's first user turn: as columns (pyarrow) when every conversation
+    opens with a user turn of plain text, else turn by turn."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first = pc.list_element(conversations, 0)
+    content = pc.struct_field(first, "content")
+    if pa.types.is_string(content.type) or pa.types.is_large_string(content.type):
+        opens = pc.equal(pc.struct_field(first, "role"), "user")
+        if pc.all(opens).as_py() and content.null_count == 0:
+            return content
+    return [_first_user_turn(c) for c in conversations.to_pylist()]
+
+
+def _whole(array: Any) -> Any:
+    """One contiguous array (a Parquet file's columns come in chunks)."""
+    return array.combine_chunks() if hasattr(array, "combine_chunks") else array
+
+
 def _prompts(table: BattleTable) -> tuple[list[str], list[str], NDArray[np.intp]]:
-    """The distinct prompts (external ids and texts) and each battle's prompt index."""
+    """The distinct prompts (external ids and texts) and each battle's prompt index: by
+    text (from the conversations, or Kaggle's prompt), else by question_id, else a prompt
+    per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     text = table.text
+    texts: Any = None
     if "conversation_a" in text:
-        texts = [_first_user_turn(c) for c in text["conversation_a"].to_pylist()]
+        texts = _first_user_turns(text["conversation_a"])
     elif "prompt" in text:
         texts = [_kaggle_text(p) for p in text["prompt"].to_pylist()]
-    else:
-        texts = []
-    if "question_id" in text and not texts:
-        keys = [str(q) for q in text["question_id"].to_pylist()]
-    elif texts:
-        keys = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in texts]
-    else:
-        keys = [f"row-{table.line_of(i)}" for i in range(len(table))]
-    external, index = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
-    first = np.full(len(external), -1)
-    first[index[::-1]] = np.arange(len(index))[::-1]
-    prompt_texts = [texts[i] if texts else str(external[k]) for k, i in enumerate(first)]
-    return [str(e) for e in external], prompt_texts, index.astype(np.intp)
+    if texts is not None:
+        encoded = pc.dictionary_encode(
+            _whole(pa.array(texts) if isinstance(texts, list) else texts)
+        )
+        distinct = [str(t) for t in encoded.dictionary.to_pylist()]
+        external = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in distinct]
+        return external, distinct, np.asarray(encoded.indices, dtype=np.intp)
+    if "question_id" in text:
+        encoded = pc.dictionary_encode(_whole(pc.cast(text["question_id"], pa.string())))
+        distinct = [str(q) for q in encoded.dictionary.to_pylist()]
+        return distinct, distinct, np.asarray(encoded.indices, dtype=np.intp)
+    rows = [f"row-{table.line_of(i)}" for i in range(len(table))]
+    return rows, rows, np.arange(len(table), dtype=np.intp)
 
 
 def _categories(table: BattleTable, index: NDArray[np.intp], n_prompts: int) -> list[str]:
@@ -345,13 +371,17 @@ def battles_import(
 ) -> BattlesImported:
     """Import a battle file as a completed tournament; see the module docstring."""
     started = time.monotonic()
-    say = progress or (lambda message: None)
+
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(f"{time.monotonic() - started:6.1f} s  {message}")
+
     try:
         table = read_battle_table(path)
     except BattleFileError as error:
         raise _fail("file", str(error)) from None
     _checked(table)
-    say(f"read {len(table):,} battles ({time.monotonic() - started:.1f} s)")
+    say(f"read {len(table):,} battles")
     external, prompt_texts, prompt_of = _prompts(table)
     categories = _categories(table, prompt_of, len(external))
     style = _style(table)
@@ -368,6 +398,8 @@ def battles_import(
             table, title, judge, external, prompt_texts, categories, prompt_of, style, score,
             both_bad, order, say,
         )  # fmt: skip
+        say("checking the new rows' references (at commit)")
+    say("committed")
     return BattlesImported(
         tournament_id=result[0],
         battles=len(table),
