@@ -19,7 +19,7 @@ from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
 from arena.services.voting import VoteRefused, vote_record
-from arena.views.vote_json import refusal_payload, reveal_json
+from arena.vote_json import refusal_payload, reveal_json
 
 api = NinjaAPI(title="Arena API", version="1")
 
@@ -214,14 +214,6 @@ def battles_vote(request: HttpRequest, battle: str, payload: VoteIn) -> Any:
     return reveal_json(reveal)
 
 
-ACTIONS = {
-    "start": svc.tournament_start,
-    "pause": svc.tournament_pause,
-    "resume": svc.tournament_resume,
-    "cancel": svc.tournament_cancel,
-}
-
-
 @api.post(
     "/tournaments/{tournament_id}/{action}",
     response={200: TournamentOut, 400: ErrorOut},
@@ -229,9 +221,10 @@ ACTIONS = {
 )
 def tournaments_action(request: HttpRequest, tournament_id: int, action: str) -> Any:
     _require_staff(request)
-    if action not in ACTIONS:
-        raise ValidationError({"action": [f"one of {sorted(ACTIONS)}"]})
-    tournament = ACTIONS[action](tournament=get_object_or_404(Tournament, pk=tournament_id))
+    if action not in svc.TOURNAMENT_ACTIONS:
+        raise ValidationError({"action": [f"one of {sorted(svc.TOURNAMENT_ACTIONS)}"]})
+    found = get_object_or_404(Tournament, pk=tournament_id)
+    tournament = svc.TOURNAMENT_ACTIONS[action](tournament=found)
     return _out(tournament)
 
 

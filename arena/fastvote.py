@@ -7,7 +7,7 @@ is answered without them. This is a transport only: the request is checked by Dj
 own CSRF middleware, the ballot by ``voting.ballot_of``, and the vote's writes and the
 next battle's claim are the voting services' own steps (``voting.vote_count``,
 ``battles.battle_take``), played on an async PostgreSQL connection with each batch in one
-round trip (``arena.sql.run_async``); the answer is ``views.vote_json``'s.
+round trip (``arena.sql.run_async``); the answer is ``arena.vote_json``'s, as Django's.
 
 Anything else goes on to Django untouched, and so does any vote this path does not count
 (a signed-in voter's, whose session Django checks; a refusal, a replay of a key, no
@@ -52,7 +52,7 @@ from arena.services.voting import (
     vote_finished,
 )
 from arena.sql import POSTGRESQL, run_async
-from arena.views.vote_json import posted_ranks, reveal_payload
+from arena.vote_json import posted_ranks, reveal_payload
 
 log = logging.getLogger(__name__)
 

@@ -298,6 +298,15 @@ def tournament_cancel(*, tournament: Tournament) -> Tournament:
     return _transition(tournament, allowed, TournamentStatus.CANCELLED)
 
 
+# What staff may do to a tournament, by the name the page's buttons and the API use.
+TOURNAMENT_ACTIONS = {
+    "start": tournament_start,
+    "pause": tournament_pause,
+    "resume": tournament_resume,
+    "cancel": tournament_cancel,
+}
+
+
 def contestants_prior_ratings(contestant_ids: Sequence[int]) -> dict[int, float]:
     """Each contestant's Elo at the end of its latest completed tournament (for seeding)."""
     finished = Standing.objects.filter(

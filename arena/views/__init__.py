@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from arena.api import ACTIONS
 from arena.boards import (
     global_leaderboard,
     judge_quality_panel,
@@ -37,9 +36,9 @@ from arena.selectors import (
     voter_outliers,
 )
 from arena.services.battles import battle_next
-from arena.services.tournaments import tournament_create
+from arena.services.tournaments import TOURNAMENT_ACTIONS, tournament_create
 from arena.services.voting import VoteRefused, battle_after_vote, vote_record
-from arena.views.vote_json import posted_ranks, refusal_payload, reveal_payload
+from arena.vote_json import posted_ranks, refusal_payload, reveal_payload
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +163,9 @@ def tournament_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 def tournament_action(request: HttpRequest, tournament_id: int, action: str) -> HttpResponse:
     tournament = get_object_or_404(Tournament, pk=tournament_id)
-    if action in ACTIONS:
+    if action in TOURNAMENT_ACTIONS:
         try:
-            ACTIONS[action](tournament=tournament)
+            TOURNAMENT_ACTIONS[action](tournament=tournament)
         except ValidationError:
             pass  # the page shows the unchanged status
     return redirect("tournament", tournament_id=tournament_id)
