@@ -29,7 +29,7 @@ from arena.models import (
     Tournament,
 )
 from arena.standings import LeaderboardRow, PairTallies, leaderboard_rows, style_controlled_rows
-from judges.quality import agreement, matrix_transitivity, plurality
+from judges.quality import agreement_of, matrix_transitivity
 from ratings.elo import elo_expected
 from ratings.style_moments import StyleMoments, style_moments_from_columns
 
@@ -38,7 +38,7 @@ from ratings.style_moments import StyleMoments, style_moments_from_columns
 LEADERBOARD_CACHE_SECONDS = 3600
 
 _CELL, _STANDING = PairCell._meta.db_table, Standing._meta.db_table
-_PROMPT_CELL = PromptPairCell._meta.db_table
+_PROMPT_CELL, _PAIR = PromptPairCell._meta.db_table, PromptPair._meta.db_table
 _TALLIED = ("a_wins", "b_wins", "ties", "share", "a_points", "votes")
 
 
@@ -117,12 +117,14 @@ def style_tallies(*, source: str = "all", category: str = "") -> StyleMoments | 
 
 
 def _stamp(tournament_id: int | None = None) -> str:
-    """Changes with every verdict (each adds to its entrants' standings) and every deleted
-    tournament: what cached fits are keyed by."""
+    """Changes with every verdict (each adds to its entrants' standings), every deleted
+    tournament and every rebuild of the cells (``aggregates backfill`` writes them anew,
+    with new ids): what cached fits are keyed by."""
     where, params = ("WHERE tournament_id = %s", [tournament_id]) if tournament_id else ("", [])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COALESCE(SUM(matches), 0), COUNT(*), COALESCE(MAX(id), 0)"
+            f"SELECT COALESCE(SUM(matches), 0), COUNT(*), COALESCE(MAX(id), 0),"
+            f" (SELECT COALESCE(MAX(id), 0) FROM {_CELL})"
             f" FROM {_STANDING} {where}",
             params,
         )
@@ -174,13 +176,19 @@ def leaderboard_sources() -> dict[str, str]:
     }
 
 
-def leaderboard_categories() -> list[str]:
-    return list(
-        PairCell.objects.exclude(category="")
-        .values_list("category", flat=True)
-        .distinct()
-        .order_by("category")
-    )
+def leaderboard_categories(stamp: str = "") -> list[str]:
+    """The prompt categories with verdicts (cached under the cells' stamp)."""
+
+    def read() -> list[str]:
+        return list(
+            PairCell.objects.exclude(category="")
+            .values_list("category", flat=True)
+            .distinct()
+            .order_by("category")
+        )
+
+    found: list[str] = _cached(f"board:categories:{stamp or _stamp()}", read)
+    return found
 
 
 def _check_source(source: str) -> None:
@@ -199,7 +207,10 @@ def global_leaderboard(
     boards have no online Elo: its order across tournaments means nothing.
     """
     _check_source(source)
-    key = f"board:g:{source}:{category}:{int(style_control)}:{_stamp()}"
+    stamp = _stamp()
+    if category and category not in leaderboard_categories(stamp):
+        return [], {}  # no verdict on it: nothing to fit, nothing to keep in the cache
+    key = f"board:g:{source}:{category}:{int(style_control)}:{stamp}"
 
     def fit() -> tuple[list[LeaderboardRow], dict[str, float]]:
         tallies = pair_tallies(source=source, category=category)
@@ -285,20 +296,6 @@ def tournament_verdicts(tournament: Tournament) -> int:
 ELO_POINT_GROWTH = 0.01
 
 
-def elo_point_record(*, tournament: Tournament) -> None:
-    """Store the tournament's online Elo now, if it has grown enough since the last point."""
-    now = tournament_verdicts(tournament)
-    last = EloPoint.objects.filter(tournament=tournament).order_by("-verdicts").first()
-    if now == 0 or (last and now - last.verdicts < max(1.0, last.verdicts * ELO_POINT_GROWTH)):
-        return
-    elo = dict(Standing.objects.filter(tournament=tournament).values_list("contestant_id", "elo"))
-    EloPoint.objects.get_or_create(
-        tournament=tournament,
-        verdicts=now,
-        defaults={"elo": {str(c): round(e, 2) for c, e in elo.items()}},
-    )
-
-
 def judge_quality_panel() -> list[dict[str, Any]]:
     """Per judge (and humans), from the cells: pairs judged, tie rate, how often the answer
     shown first wins, position flips, intransitive triples of the summed preferences,
@@ -374,68 +371,66 @@ def _intransitive(source: str) -> Any:
     return matrix_transitivity(relation)
 
 
-_BOTH_ORDERS = (
-    "(ab_a_wins > 0 OR ab_b_wins > 0 OR ab_ties > 0)"
-    " AND (ba_a_wins > 0 OR ba_b_wins > 0 OR ba_ties > 0)"
-)
+_AB = "(c.ab_a_wins + c.ab_b_wins + c.ab_ties)"
+_BA = "(c.ba_a_wins + c.ba_b_wins + c.ba_ties)"
 
 
 def _flips() -> dict[str, tuple[float, float]]:
     """Per source, (flips, pairs judged in both orders): a prompt and pair judged n times
     with a first and m times with b first counts min(n, m) pairs, each flipped with the
     chance that a verdict in one order and one in the other name different winners (for
-    one verdict in each order: whether they do)."""
+    one verdict in each order: whether they do). Summed in the database, over the prompt
+    cells judged in both orders only (the partial index promptpaircell_both_orders)."""
+    same = (
+        "CAST(c.ab_a_wins * c.ba_a_wins + c.ab_b_wins * c.ba_b_wins + c.ab_ties * c.ba_ties"
+        f" AS DOUBLE PRECISION) / ({_AB} * {_BA})"
+    )
+    pairs = f"CASE WHEN {_AB} < {_BA} THEN {_AB} ELSE {_BA} END"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT source, {', '.join(evidence.ORDERED)} FROM {_PROMPT_CELL}"
-            f" WHERE {_BOTH_ORDERS}"  # the partial index promptpaircell_both_orders
+            f"SELECT c.source, SUM({pairs} * (1 - {same})), SUM({pairs}) FROM {_PROMPT_CELL} c"
+            " WHERE (c.ab_a_wins > 0 OR c.ab_b_wins > 0 OR c.ab_ties > 0)"
+            " AND (c.ba_a_wins > 0 OR c.ba_b_wins > 0 OR c.ba_ties > 0) GROUP BY c.source"
         )
-        rows = cursor.fetchall()
-    found: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for source, *counts in rows:
-        ab, ba = np.array(counts[:3], float), np.array(counts[3:], float)
-        weight = min(ab.sum(), ba.sum())
-        same = float(ab @ ba) / (ab.sum() * ba.sum())
-        found[source][0] += weight * (1 - same)
-        found[source][1] += weight
-    return {s: (f, n) for s, (f, n) in found.items()}
+        return {source: (float(f), float(n)) for source, f, n in cursor.fetchall()}
+
+
+_LABELS = ("a", "b", "tie")  # from the pair's side: a (the lower id) wins, b wins, a tie
 
 
 def _agreement() -> dict[str, Any]:
     """Per judge, its verdicts against the human plurality on the same prompt and pair
-    (accuracy and Cohen's kappa over left/right/tie as the pair orders them)."""
-    shared = PromptPair.objects.filter(shared=True).values_list("prompt_id", "a_id", "b_id")
-    keys = set(shared)
-    if not keys:
-        return {}
-    rows = PromptPairCell.objects.filter(prompt_id__in={p for p, _, _ in keys}).values_list(
-        "prompt_id", "a_id", "b_id", "source", *evidence.ORDERED
-    )
-    humans: dict[tuple[int, int, int], np.ndarray] = defaultdict(lambda: np.zeros(3))
+    (accuracy and Cohen's kappa over a, b, tie): the prompts and pairs two sources judged
+    (PromptPair.shared), their outcomes summed per source in the database."""
+    outcomes = ", ".join(f"SUM(c.ab_{x} + c.ba_{x})" for x in ("a_wins", "b_wins", "ties"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.prompt_id, c.a_id, c.b_id, c.source, {outcomes} FROM {_PROMPT_CELL} c"
+            f" JOIN {_PAIR} p ON p.prompt_id = c.prompt_id AND p.a_id = c.a_id"
+            " AND p.b_id = c.b_id WHERE p.shared"
+            " GROUP BY c.prompt_id, c.a_id, c.b_id, c.source"
+        )
+        rows = cursor.fetchall()
+    humans: dict[tuple[int, int, int], np.ndarray] = {}
     judged: dict[tuple[int, int, int], dict[str, np.ndarray]] = defaultdict(dict)
     for p, a, b, source, *counts in rows:
-        if (p, a, b) not in keys:
-            continue
-        labels = np.array(counts[:3]) + np.array(counts[3:])  # a wins, b wins, tie
         if source == "humans":
-            humans[(p, a, b)] += labels
+            humans[(p, a, b)] = np.array(counts, dtype=np.int64)
         else:
-            mine = judged[(p, a, b)]
-            mine[source] = mine.get(source, np.zeros(3)) + labels
-    predicted: dict[str, list[str]] = defaultdict(list)
-    reference: dict[str, list[str]] = defaultdict(list)
+            judged[(p, a, b)][source] = np.array(counts, dtype=np.int64)
+    matrices: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((3, 3), dtype=np.int64))
     for key, sources in judged.items():
-        if key not in humans:
-            continue
-        votes = [w for w, n in zip(_LABELS, humans[key], strict=True) for _ in range(int(n))]
-        crowd = plurality(votes)
+        crowd = _plurality(humans.get(key))
         if crowd is None:
             continue
         for source, labels in sources.items():
-            for winner, n in zip(_LABELS, labels, strict=True):
-                predicted[source] += [winner] * int(n)
-                reference[source] += [str(crowd)] * int(n)
-    return {s: agreement(predicted[s], reference[s], labels=_LABELS) for s in predicted}
+            matrices[source][:, crowd] += labels
+    return {s: agreement_of(m) for s, m in matrices.items() if m.sum()}
 
 
-_LABELS = ("a", "b", "tie")  # from the pair's side: a (the lower id) wins, b wins, a tie
+def _plurality(counts: np.ndarray | None) -> int | None:
+    """The most frequent label's index; None without a single most frequent one."""
+    if counts is None or not counts.any():
+        return None
+    top = counts.max()
+    return int(counts.argmax()) if (counts == top).sum() == 1 else None

@@ -532,7 +532,7 @@ class PromptPair(models.Model):
 class EloPoint(models.Model):
     """A tournament's online Elo after its first ``verdicts`` verdicts, by contestant id:
     the rating-history chart's points, stored as the results are published (a point each
-    time the count has grown by 1%, so a tournament keeps a few hundred at most)."""
+    time the count has grown by 1%: about 1,000 points for a million verdicts)."""
 
     tournament = models.ForeignKey(
         Tournament, on_delete=models.CASCADE, related_name="elo_points", db_constraint=False
@@ -548,3 +548,19 @@ class EloPoint(models.Model):
 
     def __str__(self) -> str:
         return f"Elo of {self.tournament_id} after {self.verdicts}"
+
+
+class Spend(models.Model):
+    """What a tournament has spent, kept as it is spent: its judges' verdicts, and the
+    answers generated for it (an answer cached from another run is free). A row of its own,
+    not columns on the tournament, so that a save of the tournament cannot write back an
+    old total."""
+
+    tournament = models.OneToOneField(
+        Tournament, on_delete=models.CASCADE, primary_key=True, related_name="spend"
+    )
+    judged_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    answers_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+
+    def __str__(self) -> str:
+        return f"{self.tournament_id}: ${self.judged_usd + self.answers_usd}"

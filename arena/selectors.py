@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Sum
 
 from arena.formats import FormatState, get_format
 from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
-    Judgment,
+    Match,
     MatchEntry,
     MatchStatus,
-    Response,
+    Spend,
+    Standing,
     Tournament,
     Vote,
 )
@@ -188,24 +189,47 @@ _TOURNAMENT_TABLE = Tournament._meta.db_table
 
 
 def tournament_progress(tournament: Tournament) -> tuple[int, int | None]:
-    """(matches finished, matches expected in all or None when the format cannot tell)."""
-    done = tournament.matches.filter(status__in=[MatchStatus.COMPLETED, MatchStatus.FAILED]).count()
-    return done, tournament.planned_matches
+    """(matches finished, matches expected in all or None when the format cannot tell).
+
+    Finished: its verdicts (its standings count each entrant's) and its failed matches
+    (few, found by index): nothing here reads a tournament's whole history."""
+    return _finished([tournament])[tournament.pk], tournament.planned_matches
+
+
+def _finished(tournaments: list[Tournament]) -> dict[int, int]:
+    ids = [t.pk for t in tournaments]
+    entrant_verdicts = dict(
+        Standing.objects.filter(tournament_id__in=ids)
+        .values_list("tournament_id")
+        .annotate(n=Sum("matches"))
+        .order_by()
+    )
+    failed = dict(
+        Match.objects.filter(tournament_id__in=ids, status=MatchStatus.FAILED)
+        .values_list("tournament_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {
+        t.pk: (entrant_verdicts.get(t.pk) or 0) // int(t.config.get("k", 2)) + failed.get(t.pk, 0)
+        for t in tournaments
+    }
 
 
 def tournament_spend(tournament: Tournament) -> Decimal:
-    """USD spent: its judgments, plus each answer it used once (cached answers are free)."""
-    judged = Judgment.objects.filter(match__tournament=tournament).aggregate(s=Sum("cost"))["s"]
-    answers = Response.objects.filter(matchentry__match__tournament=tournament).distinct()
-    generated = Response.objects.filter(pk__in=answers.values("pk")).aggregate(s=Sum("cost"))["s"]
-    return (judged or Decimal(0)) + (generated or Decimal(0))
+    """USD spent: its judges' verdicts, and the answers generated for it (an answer cached
+    from another run is free), as kept when spent (arena.models.Spend)."""
+    spent = Spend.objects.filter(tournament=tournament).first()
+    return Decimal(0) if spent is None else spent.judged_usd + spent.answers_usd
 
 
-def tournaments_with_progress() -> QuerySet[Tournament]:
-    finished = Q(matches__status__in=[MatchStatus.COMPLETED, MatchStatus.FAILED])
-    return Tournament.objects.select_related("prompt_set", "judge").annotate(
-        done=Count("matches", filter=finished)
-    )
+def tournaments_with_progress(*, limit: int = 50) -> list[Tournament]:
+    """The latest tournaments, each with ``done``: its finished matches."""
+    tournaments = list(Tournament.objects.select_related("prompt_set", "judge")[:limit])
+    done = _finished(tournaments)
+    for t in tournaments:
+        t.done = done[t.pk]  # type: ignore[attr-defined]
+    return tournaments
 
 
 def tournament_recent_results(

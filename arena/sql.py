@@ -230,6 +230,11 @@ def new_ids(model: type[Model], n: int, using: str = DEFAULT_DB_ALIAS) -> Any:
                 [table(model), n],
             )
             return np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table(model)}")
+        # AUTOINCREMENT tables never reuse a deleted row's id: start past the last one given.
+        cursor.execute(
+            f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0),"
+            f" COALESCE((SELECT MAX(id) FROM {table(model)}), 0))",
+            [table(model)],
+        )
         (largest,) = cursor.fetchone()
         return np.arange(largest + 1, largest + 1 + n, dtype=np.int64)

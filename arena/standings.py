@@ -2,8 +2,9 @@
 
 Input: the verdicts summed per pair (``PairTallies``: what the evidence cells hold,
 arena.evidence), and the online Elo where the board has one (a tournament's standings).
-Output: rows best first with the Bradley-Terry rating and its 95% CI (sandwich), a rank
-from the CIs, online Elo, optionally Soft Condorcet, and counts. The online Elo update
+Output: rows best first with the Bradley-Terry rating and its 95% interval (hierarchical
+Bayes, ratings.hierarchical), a rank from the intervals, a preliminary mark, online Elo,
+optionally Soft Condorcet, and counts. The online Elo update
 itself (``apply_ranking``) is here too: each verdict applies it to its entrants' standings.
 """
 
@@ -16,7 +17,6 @@ from typing import Any, TypedDict
 import numpy as np
 from numpy.typing import NDArray
 
-from arena.evidence import COLUMNS, Entrant, pair_increments
 from ratings.bootstrap import rank_from_intervals
 from ratings.data import SCORE_OF_OUTCOME, Cells, Outcome, ranking_to_pairs
 from ratings.elo import elo_update
@@ -150,22 +150,6 @@ class PairTallies:
         )
 
 
-def tallies_from_rankings(models: Sequence[str], rankings: Sequence[Ranking]) -> PairTallies:
-    """What the cells of these verdicts would hold (each ranking's entrants in tier order)."""
-    index = {m: i for i, m in enumerate(sorted(models))}
-    totals: dict[tuple[int, int], NDArray[np.float64]] = {}
-    wanted = [COLUMNS.index(c) for c in ("a_wins", "b_wins", "ties", "share", "a_points", "votes")]
-    for ranking in rankings:
-        ids = [[index[m] for m in tier] for tier in ranking]
-        entrants = [Entrant(c) for tier in ids for c in tier]
-        for pair, added in pair_increments(entrants, ids, both_bad=False).items():
-            totals[pair] = totals.get(pair, np.zeros(len(wanted))) + np.take(added, wanted)
-    names = sorted(models)
-    return PairTallies.of(
-        names, [(names[a], names[b], tuple(v)) for (a, b), v in sorted(totals.items())]
-    )
-
-
 def _soft_condorcet(tallies: PairTallies) -> dict[str, float]:
     """Soft Condorcet from the strict preferences per pair (ties add none)."""
     above = np.concatenate([tallies.a[tallies.a_wins > 0], tallies.b[tallies.b_wins > 0]])
@@ -264,7 +248,16 @@ def style_controlled_rows(
         m: (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
         for m, r, lo, hi in zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True)
     }
+    # A model with no styled pair has no style-controlled rating: shown unrated, not with
+    # the plain fit's, which would mix two fits in one ranking.
+    for row in rows:
+        if row["contestant"] not in styled:
+            row["bt"] = row["bt_low"] = row["bt_high"] = None
+            row["preliminary"] = True
     played = [r for r in rows if r["matches"] > 0 and r["contestant"] in styled]
+    for row in rows:
+        if row["contestant"] not in styled:
+            row["rank"] = len(played) + 1
     ranks = (
         rank_from_intervals(
             np.array([styled[r["contestant"]][1] for r in played]),

@@ -100,13 +100,18 @@ def arena_file(path: Path, rows: int, models: int, prompts: int, seed: int) -> P
         )
 
     headers = [f"h{k}" for k in range(1, 7)]
+    fancy_a, fancy_b = verbosity[a] > 0, verbosity[b] > 0
+    lists = ["ordered", "unordered"]
     meta = pa.StructArray.from_arrays(
         [
-            pa.array(tokens_a), pa.array(tokens_b),
-            counts(headers, 1 + 3 * (verbosity[a] > 0)), counts(headers, 1 + 3 * (verbosity[b] > 0)),
-            counts(["ordered", "unordered"], 2 + 4 * (verbosity[a] > 0)),
-            counts(["ordered", "unordered"], 2 + 4 * (verbosity[b] > 0)),
-            counts(["**", "__"], 2 + 3 * (verbosity[a] > 0)), counts(["**", "__"], 2 + 3 * (verbosity[b] > 0)),
+            pa.array(tokens_a),
+            pa.array(tokens_b),
+            counts(headers, 1 + 3 * fancy_a),
+            counts(headers, 1 + 3 * fancy_b),
+            counts(lists, 2 + 4 * fancy_a),
+            counts(lists, 2 + 4 * fancy_b),
+            counts(["**", "__"], 2 + 3 * fancy_a),
+            counts(["**", "__"], 2 + 3 * fancy_b),
         ],
         names=[
             "sum_assistant_a_tokens", "sum_assistant_b_tokens", "header_count_a", "header_count_b",

@@ -224,7 +224,12 @@ def agreement(
     labels: Sequence[Hashable] = WINNERS,
 ) -> Agreement:
     """Accuracy and Cohen's kappa of a judge against reference labels on the same items."""
-    matrix = confusion_matrix(predicted, reference, labels)
+    return agreement_of(confusion_matrix(predicted, reference, labels))
+
+
+def agreement_of(matrix: np.ndarray) -> Agreement:
+    """``agreement`` from its confusion matrix (rows: the judge's label, columns: the
+    reference's), e.g. counts kept per label rather than one item each."""
     n = int(matrix.sum())
     if n == 0:
         raise ValueError("no items to compare")

@@ -13,10 +13,11 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Model, Sum
 from django.db.models.functions import Coalesce
 
 from arena import evidence
@@ -29,6 +30,7 @@ from arena.models import (
     PromptPair,
     PromptPairCell,
     Response,
+    Spend,
     Tournament,
 )
 from arena.sql import copy_rows
@@ -40,7 +42,7 @@ Totals = dict[CellKey, list[float]]
 CHUNK = 5000
 Progress = Callable[[int], None]
 
-# (table, its key columns, its counted columns, how many of those are whole numbers)
+# The key columns of the cells and of the prompt cells.
 _PAIR_KEY = ("tournament_id", "source", "category", "a_id", "b_id")
 _PROMPT_KEY = ("prompt_id", "a_id", "b_id", "tournament_id", "source")
 
@@ -155,11 +157,22 @@ def _differences(
 
 def cells_check(progress: Progress | None = None) -> list[Difference]:
     """Where the stored cells differ from a full recount (sums to a relative 1e-9), and
-    the prompts and pairs two sources judged that are not marked ``shared``."""
-    recount = cells_recount(progress)
-    stored_pairs = _stored(PairCell, _PAIR_KEY, evidence.COLUMNS)
-    stored_prompts = _stored(PromptPairCell, _PROMPT_KEY, evidence.ORDERED)
-    shared = set(PromptPair.objects.filter(shared=True).values_list("prompt_id", "a_id", "b_id"))
+    the prompts and pairs two sources judged that are not marked ``shared`` (a mark left
+    by a deleted tournament's verdicts is harmless, and not reported).
+
+    Everything is read in one snapshot (REPEATABLE READ on PostgreSQL; one read
+    transaction on SQLite), so verdicts landing meanwhile are not mistaken for drift."""
+    outermost = not connection.in_atomic_block  # else the caller's transaction decides
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        recount = cells_recount(progress)
+        stored_pairs = _stored(PairCell, _PAIR_KEY, evidence.COLUMNS)
+        stored_prompts = _stored(PromptPairCell, _PROMPT_KEY, evidence.ORDERED)
+        shared = set(
+            PromptPair.objects.filter(shared=True).values_list("prompt_id", "a_id", "b_id")
+        )
     return [
         *_differences("cells", evidence.COLUMNS, recount.cells, stored_pairs),
         *_differences("prompt cells", evidence.ORDERED, recount.prompt_cells, stored_prompts),
@@ -191,6 +204,25 @@ def responses_style_backfill() -> int:
                 [value for row in rows for value in row],
             )
         done += len(batch)
+
+
+def spend_backfill() -> int:
+    """Sum what tournaments played before spends were kept have spent: their verdicts, and
+    each answer they used; how many tournaments."""
+    done = 0
+    for tournament in Tournament.objects.filter(spend__isnull=True).only("pk"):
+        verdicts = Judgment.objects.filter(match__tournament=tournament)
+        used = Response.objects.filter(matchentry__match__tournament=tournament).distinct()
+        Spend.objects.create(
+            tournament=tournament,
+            judged_usd=verdicts.aggregate(s=Sum("cost"))["s"] or Decimal(0),
+            answers_usd=Response.objects.filter(pk__in=used.values("pk")).aggregate(s=Sum("cost"))[
+                "s"
+            ]
+            or Decimal(0),
+        )
+        done += 1
+    return done
 
 
 def elo_points_backfill() -> int:
@@ -233,7 +265,9 @@ def cells_backfill(progress: Progress | None = None) -> int:
     """Replace every cell with the recount, all or nothing; how many cells there are.
 
     Verdicts recorded meanwhile wait for it (the cell tables are locked until it commits)
-    and then add to the recounted cells, so none is lost or counted twice.
+    and then add to the recounted cells, so none is lost or counted twice; so run it
+    before opening an upgraded arena to votes, or expect them to wait that long. Memory
+    grows with the distinct prompts and pairs judged (a recount keeps one entry each).
     """
     tables = [PairCell, PromptPairCell, PromptPair]
     with transaction.atomic():

@@ -6,9 +6,9 @@ like any others: contestants by name (created as pre-generated ones when new), a
 set (prompts from the conversations, else one per ``question_id``, else one per row), a
 completed match per battle (answer A shown first), its judgment (judged by humans, or by
 an imported judge), each answer's style features (LMArena's ``conv_metadata``, else
-computed from the answer texts; stored on an answer row of their own, without the text,
-so that the recount (``manage.py aggregates check``) finds the same cells), the evidence
-cells, the standings (online Elo in the file's time order) and the Elo history.
+computed from the answer texts; kept on the match's entries, without the texts, so that
+the recount (``manage.py aggregates check``) finds the same cells), the evidence cells,
+the standings (online Elo in the file's time order) and the Elo history.
 
 All or nothing: one transaction. Rows are written as columns (COPY on PostgreSQL,
 arena.sql.copy_columns) and the cells computed with numpy, the same increments as
@@ -86,6 +86,12 @@ def _source(source: str) -> Judge | None:
     judge, _ = Judge.objects.get_or_create(
         name=source[6:].strip(), defaults={"kind": JudgeKind.IMPORTED}
     )
+    if judge.kind != JudgeKind.IMPORTED:
+        raise _fail(
+            "source",
+            f"{judge.name} is a judge of this arena ({judge.kind}): name the file's judge "
+            "otherwise, so that its verdicts do not mix with this one's",
+        )
     return judge
 
 
@@ -197,8 +203,7 @@ def _categories(table: BattleTable, index: NDArray[np.intp], n_prompts: int) -> 
         flags = table.categories.get(name)
         if flags is not None:
             primary[flags] = name
-    first = np.full(n_prompts, -1)
-    first[index[::-1]] = np.arange(len(index))[::-1]
+    _, first = np.unique(index, return_index=True)  # each prompt's first battle
     return [str(primary[i]) for i in first]
 
 

@@ -1,5 +1,5 @@
-"""Leaderboards: frozen snapshots (the online Elo is written with each verdict,
-arena.services.verdicts)."""
+"""Leaderboards' writes: frozen snapshots, and the rating history's points (the online Elo
+itself is written with each verdict, arena.services.verdicts)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import inspect
 
 from django.conf import settings
 
-from arena.boards import tournament_leaderboard
-from arena.models import LeaderboardSnapshot, Tournament
+from arena.boards import ELO_POINT_GROWTH, tournament_leaderboard, tournament_verdicts
+from arena.models import EloPoint, LeaderboardSnapshot, Standing, Tournament
 from arena.standings import ELO_K
 from ratings.hierarchical import hierarchical_bradley_terry
 
@@ -32,3 +32,17 @@ _BT_DEFAULTS = {
     for name, p in inspect.signature(hierarchical_bradley_terry).parameters.items()
     if p.kind is p.KEYWORD_ONLY and name not in ("verdicts", "min_verdicts")
 }
+
+
+def elo_point_record(*, tournament: Tournament) -> None:
+    """Store the tournament's online Elo now, if it has grown enough since the last point."""
+    now = tournament_verdicts(tournament)
+    last = EloPoint.objects.filter(tournament=tournament).order_by("-verdicts").first()
+    if now == 0 or (last and now - last.verdicts < max(1.0, last.verdicts * ELO_POINT_GROWTH)):
+        return
+    elo = dict(Standing.objects.filter(tournament=tournament).values_list("contestant_id", "elo"))
+    EloPoint.objects.get_or_create(
+        tournament=tournament,
+        verdicts=now,
+        defaults={"elo": {str(c): round(e, 2) for c, e in elo.items()}},
+    )

@@ -25,6 +25,7 @@ from arena.models import (
     MatchEntry,
     MatchStatus,
     Response,
+    Spend,
     Tournament,
     TournamentStatus,
 )
@@ -77,7 +78,7 @@ def _answer(entry: MatchEntry) -> Answer:
         _release_connection()
         generation = contestant_generator(contestant=contestant).generate(prompt.text)
         try:
-            cached, _ = Response.objects.get_or_create(
+            cached, created = Response.objects.get_or_create(
                 contestant=contestant,
                 prompt=prompt,
                 settings_hash=key,
@@ -91,9 +92,27 @@ def _answer(entry: MatchEntry) -> Answer:
             )
         except IntegrityError:  # another worker cached the same answer first
             cached = Response.objects.get(contestant=contestant, prompt=prompt, settings_hash=key)
+        else:
+            if created and cached.cost:
+                spend_add(tournament_id=entry.match.tournament_id, answers=cached.cost)
     if entry.response_id != cached.pk:
         MatchEntry.objects.filter(pk=entry.pk).update(response=cached)
     return Answer(text=cached.text, author=contestant.name)
+
+
+def spend_add(
+    *, tournament_id: int, judged: Decimal = Decimal(0), answers: Decimal = Decimal(0)
+) -> None:
+    """Add what was just spent to the tournament's total (arena.models.Spend)."""
+    table = Spend._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tournament_id, judged_usd, answers_usd) VALUES (%s, %s, %s)"
+            f" ON CONFLICT (tournament_id) DO UPDATE SET"
+            f" judged_usd = {table}.judged_usd + excluded.judged_usd,"
+            f" answers_usd = {table}.answers_usd + excluded.answers_usd",
+            [tournament_id, judged, answers],
+        )
 
 
 def match_play(*, match_id: int) -> str:
@@ -175,6 +194,8 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
         if match.status != MatchStatus.PLAYING:
             return False
         _finish(match, MatchStatus.COMPLETED)
+        if verdict.cost:
+            spend_add(tournament_id=tournament.pk, judged=Decimal(str(verdict.cost)))
         judgment = JudgmentValues(
             judge_id=tournament.judge_id,
             both_bad=verdict.both_bad,

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena import live
-from arena.boards import elo_point_record, tournament_leaderboard
+from arena.boards import tournament_leaderboard
 from arena.formats import ConfigError, FormatState, MatchResult, PlannedMatch, get_format
 from arena.models import (
     OPEN_MATCH_STATUSES,
@@ -37,7 +37,7 @@ from arena.models import (
 from arena.queueing import enqueue_advance, enqueue_play
 from arena.selectors import tournament_progress, tournament_spend
 from arena.services.backends import judge_comparator
-from arena.services.leaderboards import leaderboard_snapshot_create
+from arena.services.leaderboards import elo_point_record, leaderboard_snapshot_create
 from judges.backends.base import BackendError
 
 MAX_SEED = 2**63 - 1
@@ -490,12 +490,11 @@ def tournament_publish_progress(*, tournament: Tournament) -> None:
 
 
 # A tournament's results (leaderboard fit, progress, the global nudge) are published by a
-# worker at most once per window, however fast verdicts and votes come: a fit reads every
-# verdict, so one per verdict would cost a tournament of n matches O(n^2).
+# worker at most once per window, however fast verdicts and votes come: a burst of votes
+# costs one fit, not one each.
 RESULTS_WINDOW_S = 0.5
-# ... and the window grows with the CPU the last publish's fit took, so that one large
-# tournament (0.3-0.7 s per fit at 20,000 verdicts, growing linearly) keeps to about a
-# quarter of a worker thread instead of all of it.
+# ... and the window grows with the CPU the last publish took, so that a costly one keeps
+# to about a quarter of a worker thread instead of all of it.
 RESULTS_WINDOW_PER_PUBLISH_S = 3.0
 
 

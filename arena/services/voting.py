@@ -144,8 +144,9 @@ class Counted:
 def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> Step[Counted]:
     """Count the vote (run it in a transaction): one batch takes the battle, reads its
     entrants, locks their standings and counts the voter's recent votes; one more writes
-    the judgment, the standings and the vote. Raises NotOpen or VoteRefused (the caller's
-    transaction then rolls back what the first batch took)."""
+    the judgment, the standings, the cells and the vote (with one more before it, in the
+    rare case an entrant has no standings row yet). Raises NotOpen or VoteRefused (the
+    caller's transaction then rolls back what the first batch took)."""
     try:
         battle = uuid.UUID(ballot.battle)
     except ValueError:
@@ -401,14 +402,27 @@ def vote_ip_hash(ip: str) -> str:
 
 
 def _replay(idempotency_key: str, public_id: uuid.UUID | str) -> Reveal | None:
+    """The key's first vote's reveal, if the key was used on this battle; and what that
+    vote owed its tournament, again (harmless when done: the debounced publish, the next
+    round once no match is open), in case its request was cut off after its commit (the
+    fast path's connection dropped, say)."""
     vote = Vote.objects.select_related("match").filter(idempotency_key=idempotency_key).first()
     if vote is None:
         return None
-    if str(vote.match.public_id) != str(public_id):
+    if vote.match.public_id != _uuid_or_none(public_id):
         raise VoteRefused("idempotency_key", "already used for another battle")
+    tournament_schedule_results(tournament_id=vote.match.tournament_id)
+    tournament_advance_when_idle(vote.match.tournament_id)
     entries = vote.match.entries.order_by("position")
     contestants = list(entries.values_list("contestant_id", "contestant__name"))
     return reveal_of(vote.match.public_id, contestants, vote.ranking, vote.both_bad, replayed=True)
+
+
+def _uuid_or_none(value: uuid.UUID | str) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def reveal_of(

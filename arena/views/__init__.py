@@ -95,7 +95,7 @@ def leaderboard_json(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "arena/home.html", {"tournaments": tournaments_with_progress()[:50]})
+    return render(request, "arena/home.html", {"tournaments": tournaments_with_progress(limit=50)})
 
 
 def tournament_rounds_fragment(request: HttpRequest, tournament_id: int) -> HttpResponse:

@@ -25,7 +25,7 @@
       const bt = r.bt === null ? "–" : r.bt.toFixed(0);
       const ci = r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`;
       tr.append(text("td", r.rank), named(r), text("td", bt), text("td", ci),
-        text("td", r.elo.toFixed(1)), text("td", r.sco === null || r.sco === undefined ? "–" : r.sco.toFixed(1)),
+        text("td", r.elo === null || r.elo === undefined ? "–" : r.elo.toFixed(1)), text("td", r.sco === null || r.sco === undefined ? "–" : r.sco.toFixed(1)),
         text("td", r.matches), text("td", r.win_rate.toFixed(3)), text("td", r.ties));
       return tr;
     }));

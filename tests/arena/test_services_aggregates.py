@@ -251,3 +251,15 @@ def test_the_backfill_stores_the_elo_history_of_a_tournament_that_had_none(world
     assert [h["n"] for h in history] == [1, 2, 3]
     final = {r["contestant"]: r["elo"] for r in tournament_charts(pairs)["leaderboard"]}
     assert history[-1]["elo"] == pytest.approx(final)
+
+
+def test_a_board_read_before_the_backfill_is_not_served_after_it(world) -> None:
+    from arena.boards import tournament_leaderboard
+
+    pairs = world["pairs"]
+    battle = battle_next(tournament=pairs, session_key="s")
+    vote_record(public_id=battle.public_id, outcome="a", idempotency_key="k", session_key="s")
+    PairCell.objects.all().delete()  # as after an upgrade: verdicts, but no cells yet
+    assert sum(r["matches"] for r in tournament_leaderboard(pairs)) == 0  # and now cached
+    cells_backfill()
+    assert sum(r["matches"] for r in tournament_leaderboard(pairs)) == 2

@@ -180,3 +180,27 @@ def test_a_second_import_under_the_same_name_is_refused(records, tmp_path) -> No
     with pytest.raises(CommandError, match="--name"):
         imported(path, "--name", "twice")
     assert Tournament.objects.count() == 1
+
+
+def test_an_existing_judge_of_the_arena_does_not_take_a_files_verdicts(records, tmp_path) -> None:
+    Judge.objects.create(name="gpt-4o", kind=JudgeKind.OPENAI, base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(CommandError, match="gpt-4o is a judge of this arena"):
+        imported(write_jsonl(tmp_path / "j.jsonl", records[:10]), "--source", "judge:gpt-4o")
+    assert not Tournament.objects.exists()
+
+
+def test_a_judge_that_names_the_first_answer_in_both_orders_shows_its_flips(tmp_path) -> None:
+    from arena.boards import judge_quality_panel
+
+    rows = [  # one prompt and pair, judged in both orders, the first shown winning each time
+        {"model_a": "a", "model_b": "b", "winner": "model_a", "question_id": "q1"},
+        {"model_a": "b", "model_b": "a", "winner": "model_a", "question_id": "q1"},
+        {"model_a": "a", "model_b": "c", "winner": "model_a", "question_id": "q2"},
+        {"model_a": "c", "model_b": "a", "winner": "model_b", "question_id": "q2"},
+    ]
+    path = tmp_path / "flips.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    imported(path, "--source", "judge:first-wins")
+    panel = {row["source"]: row for row in judge_quality_panel()}["first-wins"]
+    assert (panel["flip_rate"], panel["flip_pairs"]) == (0.5, 2)
+    assert panel["first_wins"] == 0.75

@@ -375,3 +375,36 @@ def test_votes_racing_on_the_same_battles_count_once_each_and_lose_no_standing(
     assert Vote.objects.count() == 15 and Match.objects.filter(status="completed").count() == 15
     standings = Standing.objects.filter(tournament=t)
     assert sum(s.matches for s in standings) == 30 and sum(s.wins for s in standings) == 15
+
+
+def test_a_replay_spelled_another_way_is_still_a_replay_and_owes_its_round_again(
+    human_tournament, django_capture_on_commit_callbacks
+) -> None:
+    """A request cut off after its commit (its after-commit work lost) is answered by the
+    replay, which does that work again: the next round once no match is open."""
+    from arena.services import matches
+
+    queued: list[int] = []
+    battles = []
+    for i in range(3):
+        battles.append(battle_next(tournament=human_tournament, session_key=f"s{i}"))
+        with django_capture_on_commit_callbacks(execute=False):  # lost with the connection
+            vote_record(
+                public_id=battles[-1].public_id,
+                outcome="a",
+                idempotency_key=f"k{i}",
+                session_key=f"s{i}",
+            )
+    original = matches.enqueue_advance
+    matches.enqueue_advance = queued.append
+    try:
+        again = vote_record(
+            public_id=str(battles[-1].public_id).upper().replace("-", ""),
+            outcome="a",
+            idempotency_key="k2",
+            session_key="s2",
+        )
+    finally:
+        matches.enqueue_advance = original
+    assert again.replayed and queued == [human_tournament.pk]
+    assert Vote.objects.count() == 3

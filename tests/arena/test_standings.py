@@ -1,10 +1,28 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from arena.standings import apply_ranking, leaderboard_rows, new_stats, tallies_from_rankings
+from arena.evidence import COLUMNS, Entrant, pair_increments
+from arena.standings import PairTallies, apply_ranking, leaderboard_rows, new_stats
 from ratings.elo import elo_update
 from ratings.soft_condorcet import fit_soft_condorcet
+
+
+def tallies_from_rankings(models, rankings) -> PairTallies:
+    """What the cells of these verdicts would hold (each ranking's entrants in tier order)."""
+    index = {m: i for i, m in enumerate(sorted(models))}
+    totals: dict[tuple[int, int], np.ndarray] = {}
+    wanted = [COLUMNS.index(c) for c in ("a_wins", "b_wins", "ties", "share", "a_points", "votes")]
+    for ranking in rankings:
+        ids = [[index[m] for m in tier] for tier in ranking]
+        entrants = [Entrant(c) for tier in ids for c in tier]
+        for pair, added in pair_increments(entrants, ids, both_bad=False).items():
+            totals[pair] = totals.get(pair, np.zeros(len(wanted))) + np.take(added, wanted)
+    names = sorted(models)
+    return PairTallies.of(
+        names, [(names[a], names[b], tuple(v)) for (a, b), v in sorted(totals.items())]
+    )
 
 
 def test_rows_come_best_first_with_counts_elo_and_cis_from_the_summed_verdicts() -> None:
@@ -49,3 +67,19 @@ def test_no_verdicts_gives_every_model_rank_1_and_no_ratings() -> None:
         (1, None, 0, None),
         (1, None, 0, None),
     ]
+
+
+def test_under_style_control_a_model_without_styled_pairs_is_unrated_not_mixed_in() -> None:
+    from arena.standings import style_controlled_rows
+    from ratings.data import battles_from_arrays
+    from ratings.style_moments import moments_from_battles
+
+    rankings = [[["a"], ["b"]], [["b"], ["a"]], [["a"], ["b"]], [["c"], ["a"]]]
+    rows = leaderboard_rows(tallies_from_rankings("abc", rankings))
+    styled = battles_from_arrays(["a", "b", "a"], ["b", "a", "b"], ["model_a"] * 3, models="ab")
+    features = np.array([[100.0, 1, 1, 1], [50.0, 0, 2, 0], [80.0, 2, 0, 1]])
+    moments = moments_from_battles(styled, features, features[::-1])
+    rows, _ = style_controlled_rows(rows, moments)
+    by = {r["contestant"]: r for r in rows}
+    assert by["c"]["bt"] is None and by["c"]["preliminary"] and by["c"]["rank"] == 3
+    assert by["a"]["bt"] is not None and by["b"]["bt"] is not None

@@ -12,6 +12,7 @@ from arena.services.aggregates import (
     cells_check,
     elo_points_backfill,
     responses_style_backfill,
+    spend_backfill,
 )
 
 
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             self.stdout.write(f"cells rebuilt: {cells:,} ({time.monotonic() - started:.1f} s)")
             points = elo_points_backfill()
             self.stdout.write(f"Elo history points stored: {points:,}")
+            self.stdout.write(f"spends summed: {spend_backfill():,} tournaments")
             self.stdout.write(f"done in {time.monotonic() - started:.1f} s")
             return
         differences = cells_check(progress)
