@@ -5,9 +5,13 @@ Mounted on the main API at ``/api/data`` (see the end of ``arena/api.py``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+from itertools import islice
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
+from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
@@ -42,11 +46,31 @@ class ErrorsOut(Schema):
     errors: dict[str, list[str]]
 
 
-def export_response(export: Export) -> StreamingHttpResponse:
-    """A streamed attachment, so a large tournament's export never sits whole in memory."""
-    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+def export_response(request: HttpRequest, export: Export) -> StreamingHttpResponse:
+    """A streamed attachment, so a large tournament's export never sits whole in memory.
+
+    Served by Django's ASGI handler (arena.asgi routes exports there), a response must
+    stream from an asynchronous iterator: Django reads a synchronous one to its end before
+    sending a byte. The rows are still made by the sync code, a batch at a time, in the
+    one thread that holds the database cursor."""
+    chunks: Any = export.chunks
+    if isinstance(request, ASGIRequest):
+        chunks = _batches(iter(export.chunks))
+    response = StreamingHttpResponse(chunks, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
+
+
+# Lines per batch handed from the sync rows to the event loop (a few hundred kB).
+EXPORT_BATCH = 2000
+
+
+async def _batches(lines: Iterator[str]) -> AsyncIterator[bytes]:
+    def batch() -> bytes:
+        return "".join(islice(lines, EXPORT_BATCH)).encode()
+
+    while data := await sync_to_async(batch, thread_sensitive=True)():
+        yield data
 
 
 def upload_bytes(upload: UploadedFile) -> bytes:
@@ -76,7 +100,7 @@ def export(request: HttpRequest, tournament_id: int, kind: str) -> Any:
     """``kind``: battles.jsonl, rankings.jsonl, leaderboard.csv or manifest.json."""
     tournament = get_object_or_404(Tournament, pk=tournament_id)
     try:
-        return export_response(tournament_export(tournament=tournament, kind=kind))
+        return export_response(request, tournament_export(tournament=tournament, kind=kind))
     except UnknownExport as error:
         raise Http404(str(error)) from None
 

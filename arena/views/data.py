@@ -70,7 +70,7 @@ def data_export(request: HttpRequest, tournament_id: int, kind: str) -> HttpResp
         export = tournament_export(tournament=tournament, kind=kind)
     except UnknownExport as error:
         raise Http404(str(error)) from None
-    return export_response(export)
+    return export_response(request, export)
 
 
 @staff_member_required

@@ -240,3 +240,30 @@ def test_staff_import_a_prompt_set_through_the_api(staff: Client) -> None:
     response = staff.post("/api/data/import/prompts", {"name": "api-set", "file": upload(data)})
     assert response.status_code == 201 and response.json()["prompts"] == 1
     assert PromptSet.objects.get(name="api-set").prompts.get().category == "x"
+
+
+def test_under_asgi_an_export_streams_a_batch_at_a_time_instead_of_whole() -> None:
+    """Django serves a synchronous iterator over ASGI only once it has read all of it: the
+    export hands it batches through an asynchronous one."""
+    import asyncio
+
+    from django.test import AsyncRequestFactory
+
+    from arena.api_data import EXPORT_BATCH, export_response
+    from arena.services.exports import Export
+
+    made: list[int] = []
+
+    def rows():
+        for n in range(10 * EXPORT_BATCH):
+            made.append(n)
+            yield f"{n}\n"
+
+    request = AsyncRequestFactory().get("/tournaments/1/export/battles.jsonl/")
+    response = export_response(request, Export("f.jsonl", "application/x-ndjson", rows()))
+
+    async def first_chunk() -> bytes:
+        return await anext(aiter(response.streaming_content))
+
+    chunk = asyncio.run(first_chunk())
+    assert chunk.startswith(b"0\n1\n") and len(made) == EXPORT_BATCH
