@@ -34,6 +34,7 @@ def make_judge(server: FakeOpenAIServer, **settings: object) -> OpenAICompatJudg
             "Draft [[RANKING: A > B > C > D]] ... final [[RANKING: D > C > B > A]]",
             (("D",), ("C",), ("B",), ("A",)),
         ),
+        ("C > A > D > B", (("C",), ("A",), ("D",), ("B",))),  # no brackets
     ],
 )
 def test_a_ranking_line_is_read_as_tiers_of_labels(text: str, tiers: object) -> None:
@@ -43,7 +44,6 @@ def test_a_ranking_line_is_read_as_tiers_of_labels(text: str, tiers: object) -> 
 @pytest.mark.parametrize(
     "text",
     [
-        "C > A > D > B",  # no brackets
         "[[RANKING: C > A > B]]",  # D missing
         "[[RANKING: C > A > D > B > A]]",  # A twice
         "[[RANKING: C > A > D > E]]",  # no answer E
