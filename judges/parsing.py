@@ -47,9 +47,10 @@ ignored, and matching is ASCII-only (Unicode case folding would let "İ" pass fo
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, cast
 
@@ -59,7 +60,6 @@ LetterRanking = tuple[tuple[str, ...], ...]
 
 _Margin = Literal["strong", "slight"]
 _PAIR = ("A", "B")
-_TIE = "tie"  # a single-item reading meaning "all answers equal"
 
 
 # -- normalisation -----------------------------------------------------------------------
@@ -119,7 +119,6 @@ class _Mention:
     end: int
     explicit: bool
     letter_at: int  # where the verdict letter (or tie word) is: logprobs are read there
-    filterable: bool = True  # JSON values are not prose: they quote nothing
 
 
 @dataclass(frozen=True)
@@ -436,10 +435,10 @@ def _json_mentions(text: str, ctx: _Context) -> list[_Mention]:
         if isinstance(value, list) and _bare_array_is_a_verdict(text, start, end):
             reading = _json_list(value, ctx)
         if reading is not None:
-            mentions.append(_Mention(reading, start, end, True, start, filterable=False))
+            mentions.append(_Mention(reading, start, end, True, start))
         elif isinstance(value, dict):
             # Prose inside a JSON object is the judge's reasoning, not its verdict.
-            mentions.append(_Mention(_Reading(()), start, end, False, start, filterable=False))
+            mentions.append(_Mention(_Reading(()), start, end, False, start))
         else:
             covered = start  # "[1] > [3]" is a chain, not the array [1]
     return mentions
@@ -721,7 +720,7 @@ _NEGATED_BEFORE = re.compile(
     r"""(?i:\bnot|\bnever|\brather\s+than|\binstead\s+of|n't)[\s:,"'(]*$""", _FLAGS
 )
 _DOUBT = re.compile(
-    r"(?i:\b(?:not|never|no|if|whether|unless|could|might|would\s+have)\b|n't\b)", _FLAGS
+    r"(?i:\b(?:not|never|if|whether|unless|could|might|would\s+have)\b|n't\b)", _FLAGS
 )
 _ENUMERATION_GAP = re.compile(r"""[\s"',/|]*(?i:or|and)?[\s"',/|]*""", _FLAGS)
 _LIST_MARKER = re.compile(r"[ \t]*(?:\d{1,2}[.)]|[-+\u2022])[ \t]+", _FLAGS)
@@ -757,33 +756,29 @@ def _enumerated(text: str, mentions: Sequence[_Mention]) -> set[_Mention]:
         gap = text[left.end : right.start]
         if left.reading != right.reading and "\n" not in gap and _ENUMERATION_GAP.fullmatch(gap):
             dropped.update((left, right))
-    lines = _list_lines(text)
-    for block in _runs(sorted(lines)):
-        inside = [m for m in mentions if any(lines[i][0] <= m.start < lines[i][1] for i in block)]
-        if len(block) >= 2 and len({m.reading for m in inside if m.explicit}) >= 2:
-            dropped.update(inside)
+    starts = _line_starts(text)
+    listed = {
+        i for i, pos in enumerate(starts) if _LIST_MARKER.match(text, pos, _line_end(text, pos))
+    }
+    by_line: dict[int, list[_Mention]] = {}
+    for mention in mentions:
+        by_line.setdefault(bisect.bisect_right(starts, mention.start) - 1, []).append(mention)
+    block: list[_Mention] = []
+    readings: set[_Reading] = set()
+    for index in range(len(starts) + 1):
+        on_line = by_line.get(index, [])
+        if index in listed and any(m.explicit for m in on_line):
+            block += on_line
+            readings |= {m.reading for m in on_line if m.explicit}
+            continue
+        if len(readings) >= 2:
+            dropped.update(block)
+        block, readings = [], set()
     return dropped
 
 
-def _list_lines(text: str) -> dict[int, tuple[int, int]]:
-    out, pos, index = {}, 0, 0
-    while pos <= len(text):
-        end = _line_end(text, pos)
-        if _LIST_MARKER.match(text, pos, end):
-            out[index] = (pos, end)
-        pos, index = end + 1, index + 1
-    return out
-
-
-def _runs(indices: Sequence[int]) -> Iterator[list[int]]:
-    run: list[int] = []
-    for index in indices:
-        if run and index != run[-1] + 1:
-            yield run
-            run = []
-        run.append(index)
-    if run:
-        yield run
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in re.finditer("\n", text))]
 
 
 # -- choosing the verdict ----------------------------------------------------------------------
