@@ -236,6 +236,11 @@ def _resolve(values: Sequence[str], ctx: _Context) -> list[str]:
     return out
 
 
+def _resolve_tiers(tiers: Sequence[Sequence[str]], ctx: _Context) -> LetterRanking:
+    flat = iter(_resolve([value for tier in tiers for value in tier], ctx))
+    return tuple(tuple(next(flat) for _ in tier) for tier in tiers)
+
+
 def _single(value: str, ctx: _Context, *, tie_letter: bool) -> _Reading:
     """One named answer: in a pair it beats the other one; among more it is only a head."""
     if tie_letter and ctx.pairwise and value == "C":
@@ -289,7 +294,10 @@ _COMPARATIVE = re.compile(
 )
 # "better at formatting", "better in style": a partial comparison, not a verdict.
 _QUALIFIED = re.compile(
-    r"(?i:\s+(?:at|in|on|for|when|regarding|about|with|if|from|because\s+of)\b)", _FLAGS
+    r"(?i:\s+(?:at|on|to|when|regarding|about|with|if|from|because\s+of"
+    r"|for(?!\s+(?:this|the)\s+(?:question|task|prompt|user|request)\b)"
+    r"|in(?!\s+(?:this\s+case|every\s+(?:way|respect)|all\s+respects|my\s+(?:view|opinion))\b))\b)",
+    _FLAGS,
 )
 _THAN = re.compile(r"(?i:\s+than\s+)", _FLAGS)
 _PLUS = re.compile(r"\s*(\+\+|\+)(?![+\w])", _FLAGS)
@@ -349,8 +357,7 @@ def _phrase(
     pos = _skip_leading(segment, start)
 
     def closes(at: int) -> bool:
-        tail = _END if whole else _BOUNDARY
-        return tail.match(segment, at) is not None and (not whole or at <= end)
+        return (_END if whole else _BOUNDARY).match(segment, at) is not None
 
     tie = _TIE_PHRASE.match(segment, pos)
     if tie is not None and closes(tie.end()):
@@ -382,13 +389,20 @@ def _phrase(
 
 _BRACKETS = re.compile(r"\[\[([^\[\]]{0,200})\]\]", _FLAGS)
 _BRACKET_TIE = re.compile(r"(?i:tie|draw|equal|same)\s*$", _FLAGS)
+_USED_AS_NAME = re.compile(
+    r"(?i:'s\b|\s+is(?!\s+(?:my|the|our)\s+(?:final\s+)?(?:verdict|answer|choice|decision)\b)"
+    r"|\s+(?:was|does|did|doesn't|has|had|provides|gives|fails|lacks|misses|answers"
+    r"|handles|includes|uses|offers|explains|covers|contains|makes|gets|says|states|claims)\b)",
+    _FLAGS,
+)
 _RANKING_PREFIX = re.compile(r"\s*(?i:ranking)\s*:", _FLAGS)
 _CUE = re.compile(
     r"(?:^|(?<=[.!?;:\n]))[ \t>#\-]*"
     r"(?i:(?:(?:so|thus|therefore|hence|overall|in\s+conclusion|in\s+summary|to\s+conclude),?\s+)?"
     r"(?:(?:my|the|our)\s+)?(?:(?:final|overall|ultimate)\s+)?"
-    r"(?P<cue>verdict|decision|judge?ment|choice|winner|preference|preferred(?:\s+(?:answer|response|output|assistant))?"
-    r"|better\s+(?:answer|response|output|assistant)|conclusion|result|(?P<rank>rankings?|order(?:ing)?))"
+    r"(?:verdict|decision|judge?ment|choice|winner|preference|conclusion|result"
+    r"|(?:preferred|better)(?:\s+(?:answer|response|output|assistant))?"
+    r"|(?P<rank>rankings?|order(?:ing)?))"
     r"(?:\s+(?:is|would\s+be|will\s+be))?\s*(?::|=|\bis\b|-\s))[ \t]*",
     re.MULTILINE | _FLAGS,
 )
@@ -408,7 +422,9 @@ _PREFER = re.compile(
 )
 _TIE_SENTENCE = re.compile(
     r"(?i:\b(?:it'?s|it\s+is|this\s+is)\s+a\s+(?:tie|draw)\b"
-    r"|\b(?:both|the\s+two)(?:\s+(?:answers|responses|assistants|outputs))?\s+(?:are|were)\s+"
+    r"|\b(?:both|the\s+two|(?:assistant|answer|response|output)\s+[A-Z]\s+and\s+"
+    r"(?:assistant\s+|answer\s+|response\s+|output\s+)?[A-Z])"
+    r"(?:\s+(?:answers|responses|assistants|outputs))?\s+(?:are|were)\s+"
     r"(?:equally\s+(?:good|bad|helpful|strong|weak|poor|correct|valid|acceptable)"
     r"|of\s+(?:the\s+)?(?:same|equal|similar|comparable)\s+quality|tied|equivalent)\b"
     r"|\bneither\s+(?:answer|response|assistant|output|one)\s+is\s+(?:better|superior|preferable)\b"
@@ -448,7 +464,7 @@ def _bare_array_is_a_verdict(text: str, start: int, end: int) -> bool:
     before = text[:start].strip().lower()
     alone = before in ("", "json") and not text[end:].strip()
     line = text[text.rfind("\n", 0, start) + 1 : start]
-    return alone or _CUE.search(line) is not None and line.rstrip().endswith(":")
+    return alone or (_CUE.search(line) is not None and line.rstrip().endswith(":"))
 
 
 _VERDICT_KEYS = frozenset(
@@ -477,8 +493,6 @@ def _json_reading(value: dict[str, object], ctx: _Context, depth: int = 0) -> _R
 def _json_value(item: object, ctx: _Context, *, commas: bool) -> _Reading | None:
     if isinstance(item, str):
         found = _phrase(item, 0, len(item), ctx, commas=commas, whole=False)
-        if found is None and re.fullmatch(r"\s*[a-hA-H]\s*", item):
-            found = _single(item.strip().upper(), ctx, tie_letter=True), 0
         return found[0] if found is not None else None
     if isinstance(item, list):
         return _json_list(item, ctx)
@@ -494,14 +508,7 @@ def _json_list(items: list[object], ctx: _Context) -> _Reading | None:
         if not values or any(v is None for v in values):
             return None
         tiers.append([v for v in values if v is not None])
-    flat = _resolve([v for tier in tiers for v in tier], ctx)
-    if not flat:
-        return None
-    resolved, index = [], 0
-    for tier in tiers:
-        resolved.append(tuple(flat[index : index + len(tier)]))
-        index += len(tier)
-    return _Reading(tuple(resolved))
+    return _Reading(_resolve_tiers(tiers, ctx)) if tiers else None
 
 
 def _json_ref(member: object) -> str | None:
@@ -531,6 +538,8 @@ def _bracket_mentions(text: str, ctx: _Context) -> list[_Mention]:
             continue
         if len(chain.values) == 1 and chain.values[0].startswith("#"):
             continue  # "[[5]]" is a rating
+        if len(chain.values) == 1 and _USED_AS_NAME.match(text, found.end()):
+            continue  # "[[B]] misses the edge case": the label names an answer, judges none
         plus = _PLUS.match(inner, chain.end)
         reading = _chain_reading(chain, ctx, tie_letter=True)
         if plus is not None and len(chain.values) == 1 and ctx.pairwise:
@@ -539,8 +548,10 @@ def _bracket_mentions(text: str, ctx: _Context) -> list[_Mention]:
     return mentions
 
 
-def _chain_mentions(text: str, ctx: _Context, last_line: tuple[int, int]) -> list[_Mention]:
-    """Chains outside double brackets: "[[A]] > [[C]] > [[B]]", "A > C = B", "[1] > [3]"."""
+def _chain_mentions(text: str, ctx: _Context) -> list[_Mention]:
+    """Chains outside double brackets: "[[A]] > [[C]] > [[B]]" and RankGPT's "[1] > [3]" are
+    explicit; a bare "A > C = B" in prose is said in passing (a reply's last line that is
+    nothing but a chain is read whole by _edge_line_mentions)."""
     mentions, covered = [], -1
     for found in _ITEM.finditer(text):
         if found.start() < covered:
@@ -550,11 +561,10 @@ def _chain_mentions(text: str, ctx: _Context, last_line: tuple[int, int]) -> lis
             continue
         covered = chain.end
         bracketed = any(t.lstrip().startswith("[") for t in chain.tokens)
-        alone = last_line[0] <= chain.start and chain.end <= last_line[1]
+        if not bracketed and _QUALIFIED.match(text, chain.end):
+            continue  # "A > C in brevity" compares one aspect
         reading = _chain_reading(chain, ctx, tie_letter=False)
-        mentions.append(
-            _Mention(reading, chain.start, chain.end, bracketed or alone, chain.letter_at)
-        )
+        mentions.append(_Mention(reading, chain.start, chain.end, bracketed, chain.letter_at))
     return mentions
 
 
@@ -578,7 +588,7 @@ def _cue_mentions(text: str, ctx: _Context) -> list[_Mention]:
             if read is not None:
                 mentions.append(_Mention(read[0], found.start(), end, True, read[1]))
     for found in _TAG.finditer(text):
-        read = _phrase(text, found.start(2), found.end(2), ctx, commas=True, whole=True)
+        read = _phrase(text, found.start(2), found.end(2), ctx, commas=True, whole=False)
         if read is not None:
             mentions.append(_Mention(read[0], found.start(), found.end(), True, read[1]))
     return mentions
@@ -598,14 +608,7 @@ def _numbered_ranking(text: str, pos: int, ctx: _Context) -> tuple[_Reading, int
             return None
         tiers.append(list(chain.values))
         end, pos = line_end, line_end + 1
-    if len(tiers) < 2:
-        return None
-    flat = _resolve([v for tier in tiers for v in tier], ctx)
-    resolved, index = [], 0
-    for tier in tiers:
-        resolved.append(tuple(flat[index : index + len(tier)]))
-        index += len(tier)
-    return _Reading(tuple(resolved)), end
+    return (_Reading(_resolve_tiers(tiers, ctx)), end) if len(tiers) >= 2 else None
 
 
 def _line_end(text: str, pos: int) -> int:
@@ -672,8 +675,6 @@ def _sentence_mentions(text: str, ctx: _Context) -> list[_Mention]:
             continue
         value = _resolve([_item_value(found.group())], ctx)[0]
         reading = replace(_single(value, ctx, tie_letter=False), margin=compared[0])
-        if ctx.pairwise and len(reading.tiers) != 2:
-            reading = _Reading(((value,),))
         letter = found.start() + _letter_offset(found.group())
         mentions.append(_Mention(reading, found.start(), compared[1], False, letter))
     for found in _PREFER.finditer(text):
@@ -792,7 +793,7 @@ def _mentions(text: str, ctx: _Context) -> list[_Mention]:
         return not any(start <= m.start < end for start, end in spans)
 
     brackets = [m for m in _bracket_mentions(text, ctx) if outside_json(m)]
-    chains = [m for m in _chain_mentions(text, ctx, _last_line(text)) if outside_json(m)]
+    chains = [m for m in _chain_mentions(text, ctx) if outside_json(m)]
     # "[[A]] > [[C]]" is one chain, and the "C > A" inside "[[RANKING: C > A]]" no chain.
     chains = [c for c in chains if not any(b.start <= c.start and c.end <= b.end for b in brackets)]
     brackets = [
