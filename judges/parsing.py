@@ -24,21 +24,26 @@ examples with their sources):
 
 How a verdict is chosen (the part that keeps the parser honest):
 
-1. Mentions that merely quote the instructions are dropped: a label followed by "if",
-   "when", "means", "for a tie"; labels enumerated together (``[[A]], [[B]] or [[C]]``, or one
-   per line of a numbered list of options); a label right after "e.g." / "for example" /
-   "this format"; a label right after "not" / "rather than" / "instead of"; a sentence under
-   "if" / "whether" / "not".
-2. Explicit mentions (brackets, JSON, cues, a reply's last line) outrank sentences. The LAST
-   explicit mention is the verdict, so a judge may think aloud and correct itself.
+1. Mentions that decide nothing are dropped: labels followed by "if", "when", "means", "for a
+   tie" (the instructions read back); labels enumerated together (``[[A]], [[B]] or [[C]]``,
+   or one per line of a numbered list of options); a label right after "e.g.", "example
+   output:", "this format:", "not", "rather than"; a label used as a name ("[[B]] misses the
+   edge case"); a comparison of one aspect ("better at formatting", "A > C in brevity"); a
+   sentence under "if", "whether" or "not".
+2. Explicit mentions (brackets, bracketed chains, JSON, cues, tags, a reply's last line when
+   it is nothing but a verdict) outrank sentences and bare chains said in passing. The LAST
+   explicit mention is the verdict, so a judge may think aloud and correct itself. A later,
+   less detailed restatement keeps the earlier verdict ("[[A>B]], so [[A]]").
 3. A sentence after that verdict which contradicts it makes the reply unreadable (None): the
    judge changed its mind in prose, and the caller's repair prompt should ask again.
 4. Without any explicit mention, sentences decide only if they all agree.
 5. A verdict that names a label that does not exist (E among four answers), leaves an answer
    out, names one twice, or (5-way) lacks a margin is refused (None): it is never repaired
-   by guessing. Arena-Hard refuses any judgment holding two different labels (``get_score``
-   in lmarena/arena-hard-auto); RankGPT fills a ranking's missing passages in their original
-   order (``receive_permutation`` in sunnweiwei/RankGPT): we do neither.
+   by guessing. For comparison, FastChat's MT-Bench takes whichever of "[[A]]", "[[B]]",
+   "[[C]]" it tests first (``fastchat/llm_judge/common.py``), Arena-Hard refuses any
+   judgment holding two different labels (``get_score``, lmarena/arena-hard-auto), and
+   RankGPT fills a ranking's missing passages in their original order
+   (``receive_permutation``, sunnweiwei/RankGPT).
 
 Reasoning models' ``<think>...</think>`` drafts are skipped: only the text after the last
 ``</think>`` is read. Full-width forms (``［［Ａ］］``) are folded to ASCII, markdown emphasis is
@@ -288,7 +293,8 @@ _COMPARATIVE = re.compile(
     r"(?i:(?:'s\s+(?:answer|response|output|reply)\s*)?"
     r"(?:\s+(?:is|was|seems|appears|looks|performs|did|does)(?:\s+to\s+be)?)?"
     rf"(?:\s+(?P<adverb>{_ADVERB}))?"
-    r"\s+(?:the\s+)?(?:clear\s+)?(?P<word>better|superior|preferable|preferred|stronger|best|winner|wins)\b"
+    r"\s+(?:the\s+)?(?:clear\s+)?"
+    r"(?:better|superior|preferable|preferred|stronger|best|winner|wins)\b"
     r"(?:\s+(?:answer|response|one|choice|option|output|overall|of\s+the\s+two))?)",
     _FLAGS,
 )
@@ -304,9 +310,10 @@ _PLUS = re.compile(r"\s*(\+\+|\+)(?![+\w])", _FLAGS)
 _TIE_PHRASE = re.compile(
     r"(?i:(?:it'?s\s+|it\s+is\s+|this\s+is\s+)?(?:a\s+)?(?:tie|tied|draw)\b"
     r"(?:\s*,\s*(?:relatively|roughly|about|essentially)\s+(?:the\s+same|equal)\b)?"
-    r"|(?:both|the\s+two|they|all)(?:\s+(?:answers|responses|assistants|outputs|are|were|of\s+them|is))*"
-    r"\s+(?:equally\s+[a-z]+|equal|the\s+same|of\s+(?:the\s+)?(?:same|equal|similar|comparable)\s+quality"
-    r"|tied|equivalent)\b"
+    r"|(?:both|the\s+two|they|all)"
+    r"(?:\s+(?:answers|responses|assistants|outputs|are|were|of\s+them|is))*"
+    r"\s+(?:equally\s+[a-z]+|equal|the\s+same|tied|equivalent"
+    r"|of\s+(?:the\s+)?(?:same|equal|similar|comparable)\s+quality)\b"
     r"|(?:equally\s+(?:good|bad|helpful|strong|weak|poor)|equal|same|the\s+same|neither)\b)",
     _FLAGS,
 )
@@ -837,13 +844,11 @@ def _decide(text: str, ctx: _Context, valid: Callable[[_Reading], bool]) -> _Men
     mentions = _mentions(region.translate(_FOLD), ctx)
     explicit = [m for m in mentions if m.explicit]
     if explicit:
-        chosen = _last_explicit(explicit, valid)
-        if chosen is None:
-            return None
-        final = chosen
+        found = _last_explicit(explicit, valid)
         later = [m for m in mentions if not m.explicit and m.start >= explicit[-1].end]
-        if not all(_compatible(m.reading, final.reading) for m in later):
+        if found is None or not all(_compatible(m.reading, found.reading) for m in later):
             return None
+        final = found
     else:
         candidates = [m for m in mentions if valid(m.reading)]
         if not candidates:
