@@ -141,7 +141,7 @@ def _tie(ctx: _Context) -> _Reading:
 
 # -- items: the ways judges name one answer ---------------------------------------------------
 
-_NOUN = r"(?:assistant|answer|response|output|model|candidate|option|chatbot|submission)"
+_NOUN = r"(?:assistant|answer|response|output|model|candidate|chatbot|submission)"
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 _ORDINAL_ITEM = (
     rf"(?i:the\s+(?:{'|'.join(_ORDINALS)})\s+"
@@ -407,10 +407,12 @@ _CUE = re.compile(
     r"(?:^|(?<=[.!?;:\n]))[ \t>#\-]*"
     r"(?i:(?:(?:so|thus|therefore|hence|overall|in\s+conclusion|in\s+summary|to\s+conclude),?\s+)?"
     r"(?:(?:my|the|our)\s+)?(?:(?:final|overall|ultimate)\s+)?"
-    r"(?:verdict|decision|judge?ment|choice|winner|preference|conclusion|result"
+    r"(?:(?:verdict|decision|judge?ment|choice|winner|preference"
     r"|(?:preferred|better)(?:\s+(?:answer|response|output|assistant))?"
     r"|(?P<rank>rankings?|order(?:ing)?))"
-    r"(?:\s+(?:is|would\s+be|will\s+be))?\s*(?::|=|\bis\b|-\s))[ \t]*",
+    r"(?:\s+(?:is|would\s+be|will\s+be))?\s*(?::|=|\bis\b|-\s)"
+    # "The result is A" may end a worked solution; only "Result: A" is a verdict line.
+    r"|(?:result|conclusion)\s*:))[ \t]*",
     re.MULTILINE | _FLAGS,
 )
 _RESULT = re.compile(r"(?i:\[\s*result\s*(?:\]\s*:?|:))[ \t]*", _FLAGS)
@@ -423,6 +425,12 @@ _LIST_LINE = re.compile(r"[ \t]*\d{1,2}\s*[.)][ \t]*(.*)", _FLAGS)
 _PANDALM = re.compile(r"\s*(1|2|(?i:tie))[ \t]*\n[ \t]*\n", _FLAGS)
 _SCORES = re.compile(
     r"\s*(\d{1,2}(?:\.\d+)?)\s*(?:,\s*|\s+)(\d{1,2}(?:\.\d+)?)[ \t]*(?:\n|$)", _FLAGS
+)
+# What may precede a bare letter that names an answer in a sentence ("Overall, A is better").
+_LEADS_A_BARE_LETTER = re.compile(
+    r"""(?:^|[.!?;:,(\n"'\-]|(?i:\b(?:so|thus|therefore|hence|overall|then|and|but|think|say"""
+    r"""|believe|feel|clearly|honestly|ultimately|conclusion|summary|sum|verdict)\b))[ \t]*$""",
+    _FLAGS,
 )
 _PREFER = re.compile(
     r"(?i:\bI\s+(?:would\s+|'d\s+)?(?:prefer|choose|pick|select|favou?r|go\s+with)\s+)", _FLAGS
@@ -680,6 +688,11 @@ def _sentence_mentions(text: str, ctx: _Context) -> list[_Mention]:
         compared = _comparison(text, found.end())
         if compared is None or _names_no_answer(found.group()):
             continue
+        bare = len(found.group()) == 1
+        if bare and not _LEADS_A_BARE_LETTER.search(
+            text, max(0, found.start() - 40), found.start()
+        ):
+            continue  # "Plan A is better", "Vitamin C is better": a name, not an answer
         value = _resolve([_item_value(found.group())], ctx)[0]
         reading = replace(_single(value, ctx, tie_letter=False), margin=compared[0])
         letter = found.start() + _letter_offset(found.group())
