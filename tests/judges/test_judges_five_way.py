@@ -43,13 +43,14 @@ def make_judge(server: FakeOpenAIServer, **settings: object) -> OpenAICompatJudg
         ("[[B=A]]", "A=B"),
         ("Not [[A>>B]] but rather [[B>A]]", "B>A"),
         ("[[B>A]] then a malformed [[A>A]]", "B>A"),
+        ("A>>B", "A>>B"),  # no brackets
     ],
 )
 def test_the_last_well_formed_five_way_label_is_the_verdict(text: str, label: str) -> None:
     assert parse_five_way_verdict(text) == label
 
 
-@pytest.mark.parametrize("text", ["", "[[A]]", "[[A>>A]]", "[[A<B]]", "[[A>>>B]]", "A>>B"])
+@pytest.mark.parametrize("text", ["", "[[A]]", "[[A>>A]]", "[[A<B]]", "[[A>>>B]]", "A is better"])
 def test_text_without_a_five_way_label_has_no_verdict(text: str) -> None:
     assert parse_five_way_verdict(text) is None
 

@@ -34,6 +34,7 @@ def make_judge(server: FakeOpenAIServer, **settings: object) -> OpenAICompatJudg
             "Draft [[RANKING: A > B > C > D]] ... final [[RANKING: D > C > B > A]]",
             (("D",), ("C",), ("B",), ("A",)),
         ),
+        ("C > A > D > B", (("C",), ("A",), ("D",), ("B",))),  # no brackets
     ],
 )
 def test_a_ranking_line_is_read_as_tiers_of_labels(text: str, tiers: object) -> None:
@@ -43,7 +44,6 @@ def test_a_ranking_line_is_read_as_tiers_of_labels(text: str, tiers: object) -> 
 @pytest.mark.parametrize(
     "text",
     [
-        "C > A > D > B",  # no brackets
         "[[RANKING: C > A > B]]",  # D missing
         "[[RANKING: C > A > D > B > A]]",  # A twice
         "[[RANKING: C > A > D > E]]",  # no answer E
@@ -171,3 +171,29 @@ def test_bad_listwise_settings_are_refused(
 ) -> None:
     with pytest.raises(PermanentError, match="judge setting"):
         make_judge(fake_openai, **settings)
+
+
+def test_a_judge_answering_in_its_own_words_is_read_without_a_repair_call(
+    fake_openai: FakeOpenAIServer,
+) -> None:
+    # The reply that failed every match of a K-wise tournament (issue "Automated judge
+    # tournaments that tell the truth", item 1): a chain of labels, then the same as JSON.
+    fake_openai.reply_with(
+        'Ranking: [[A]] > [[C]] > [[B]] > [[D]]\n{"ranking": ["A", "C", "B", "D"]}'
+    )
+
+    verdict = make_judge(fake_openai).compare(QUESTION, ANSWERS)
+
+    assert verdict.ranking == ((0,), (2,), (1,), (3,))
+    assert len(fake_openai.requests) == 1
+
+
+def test_a_ranking_naming_an_answer_that_does_not_exist_goes_to_the_repair_prompt(
+    fake_openai: FakeOpenAIServer,
+) -> None:
+    fake_openai.reply_with("Ranking: A > C > E > B", "[[RANKING: A > C > D > B]]")
+
+    verdict = make_judge(fake_openai).compare(QUESTION, ANSWERS)
+
+    assert verdict.ranking == ((0,), (2,), (3,), (1,))
+    assert len(fake_openai.requests) == 2

@@ -1,4 +1,7 @@
-"""parse_pairwise_verdict: tolerant of formatting, strict about meaning, never raising."""
+"""parse_pairwise_verdict: tolerant of formatting, strict about meaning, never raising.
+
+The forms judges write in their own words are in test_judges_verdict_forms.py and the
+corpus of real and paraphrased judge outputs in test_judges_verdict_corpus.py."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ LABELS = {
         ("**Final verdict:** [[**B**]]", "B"),
         ("I would say [[A]] at first, but on reflection [[B]]", "B"),
         ("[[C]] is tempting, yet [[A]] it is", "A"),
+        ("[[\uff21]]", "A"),  # fullwidth A, as judges writing CJK text put it
     ],
 )
 def test_the_last_verdict_label_in_the_text_is_the_verdict(text: str, expected: str) -> None:
@@ -40,15 +44,12 @@ def test_the_last_verdict_label_in_the_text_is_the_verdict(text: str, expected: 
     "text",
     [
         "",
-        "Assistant A is better.",
-        "Final verdict: A",
         "[A]",
         "[[D]]",
         "[[AB]]",
         "[[A]",
         "[ [B] ]",
         "[[t\u0130e]]",  # Turkish dotted I folds to "i" under Unicode rules; not a label
-        "[[\uff21]]",  # fullwidth A
     ],
 )
 def test_text_without_a_well_formed_label_has_no_verdict(text: str) -> None:
@@ -61,14 +62,25 @@ def test_parsing_never_raises_on_arbitrary_text(text: str) -> None:
 
 
 @given(st.text(), st.sampled_from(sorted(LABELS)))
-def test_a_text_ending_in_a_valid_label_always_parses_to_that_label(
+def test_a_text_ending_in_a_final_verdict_line_always_parses_to_that_label(
     prefix: str, label: str
 ) -> None:
-    assert parse_pairwise_verdict(prefix + label) == LABELS[label]
+    assert parse_pairwise_verdict(f"{prefix}\n\nFinal verdict: {label}") == LABELS[label]
 
 
-@given(st.text(alphabet=st.characters(exclude_characters="[]")))
-def test_text_without_double_brackets_never_yields_a_verdict(text: str) -> None:
+NO_NAMES = st.characters(
+    exclude_categories=["Cs"],
+    exclude_characters="".join(
+        [*map(chr, range(ord("0"), ord("9") + 1))]
+        + [*map(chr, range(ord("A"), ord("Z") + 1))]
+        + [*map(chr, range(ord("a"), ord("z") + 1))]
+        + [*map(chr, range(0xFF10, 0xFF5B))]  # their fullwidth forms
+    ),
+)
+
+
+@given(st.text(alphabet=NO_NAMES))
+def test_text_without_letters_or_digits_never_yields_a_verdict(text: str) -> None:
     assert parse_pairwise_verdict(text) is None
 
 
