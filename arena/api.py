@@ -56,6 +56,7 @@ class TournamentOut(Schema):
     error: str
     config: dict[str, Any]
     done: int
+    failed: int
     planned: int | None
 
 
@@ -85,7 +86,7 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> Any:
 
 
 def _out(t: Tournament) -> dict[str, Any]:
-    done, planned = tournament_progress(t)
+    progress = tournament_progress(t)
     return {
         "id": t.pk,
         "name": t.name,
@@ -97,8 +98,9 @@ def _out(t: Tournament) -> dict[str, Any]:
         "spend_usd": tournament_spend(t),
         "error": t.error,
         "config": t.config,
-        "done": done,
-        "planned": planned,
+        "done": progress.done,
+        "failed": progress.failed,
+        "planned": progress.planned,
     }
 
 

@@ -42,6 +42,7 @@ class TournamentProgress(TypedDict):
     tournament: int
     status: str
     done: int
+    failed: int  # of the done ones
     planned: int | None
     spend_usd: str  # a decimal as text: money is never a float
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count, Sum
 
@@ -188,15 +188,24 @@ def tournament_by_pk(pk: int) -> Tournament | None:
 _TOURNAMENT_TABLE = Tournament._meta.db_table
 
 
-def tournament_progress(tournament: Tournament) -> tuple[int, int | None]:
-    """(matches finished, matches expected in all or None when the format cannot tell).
+class Progress(NamedTuple):
+    """How far a tournament is: matches finished (with a verdict or failed), of them the
+    failed ones, and the matches expected in all (None when the format cannot tell)."""
 
-    Finished: its verdicts (its standings count each entrant's) and its failed matches
+    done: int
+    failed: int
+    planned: int | None
+
+
+def tournament_progress(tournament: Tournament) -> Progress:
+    """Finished: its verdicts (its standings count each entrant's) and its failed matches
     (few, found by index): nothing here reads a tournament's whole history."""
-    return _finished([tournament])[tournament.pk], tournament.planned_matches
+    done, failed = _finished([tournament])[tournament.pk]
+    return Progress(done=done, failed=failed, planned=tournament.planned_matches)
 
 
-def _finished(tournaments: list[Tournament]) -> dict[int, int]:
+def _finished(tournaments: list[Tournament]) -> dict[int, tuple[int, int]]:
+    """Per tournament: (matches finished, of them failed)."""
     ids = [t.pk for t in tournaments]
     entrant_verdicts = dict(
         Standing.objects.filter(tournament_id__in=ids)
@@ -211,7 +220,10 @@ def _finished(tournaments: list[Tournament]) -> dict[int, int]:
         .order_by()
     )
     return {
-        t.pk: (entrant_verdicts.get(t.pk) or 0) // int(t.config.get("k", 2)) + failed.get(t.pk, 0)
+        t.pk: (
+            (entrant_verdicts.get(t.pk) or 0) // int(t.config.get("k", 2)) + failed.get(t.pk, 0),
+            failed.get(t.pk, 0),
+        )
         for t in tournaments
     }
 
@@ -224,11 +236,11 @@ def tournament_spend(tournament: Tournament) -> Decimal:
 
 
 def tournaments_with_progress(*, limit: int = 50) -> list[Tournament]:
-    """The latest tournaments, each with ``done``: its finished matches."""
+    """The latest tournaments, each with ``done`` (its finished matches) and ``failed``."""
     tournaments = list(Tournament.objects.select_related("prompt_set", "judge")[:limit])
-    done = _finished(tournaments)
+    finished = _finished(tournaments)
     for t in tournaments:
-        t.done = done[t.pk]  # type: ignore[attr-defined]
+        t.done, t.failed = finished[t.pk]  # type: ignore[attr-defined]
     return tournaments
 
 

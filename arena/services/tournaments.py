@@ -475,15 +475,16 @@ def _complete(tournament: Tournament) -> None:
 
 
 def tournament_publish_progress(*, tournament: Tournament) -> None:
-    done, planned = tournament_progress(tournament)
+    progress = tournament_progress(tournament)
     live.publish_on_commit(
         live.tournament_group(tournament.pk),
         live.TournamentProgress(
             type="tournament.progress",
             tournament=tournament.pk,
             status=tournament.status,
-            done=done,
-            planned=planned,
+            done=progress.done,
+            failed=progress.failed,
+            planned=progress.planned,
             spend_usd=str(tournament_spend(tournament)),
         ),
     )

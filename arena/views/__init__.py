@@ -121,7 +121,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
     tournament = get_object_or_404(
         Tournament.objects.select_related("judge", "prompt_set"), pk=tournament_id
     )
-    done, planned = tournament_progress(tournament)
+    progress = tournament_progress(tournament)
     recent = tournament_recent_results(tournament)
     return render(
         request,
@@ -130,8 +130,9 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "tournament": tournament,
             "rows": tournament_leaderboard(tournament),
             "min_verdicts": settings.MIN_VERDICTS,
-            "done": done,
-            "planned": planned,
+            "done": progress.done,
+            "failed": progress.failed,
+            "planned": progress.planned,
             "recent": recent,
             "spend": tournament_spend(tournament),
             "rounds": tournament_rounds(tournament, page=_page(request)),

@@ -121,7 +121,8 @@ class Command(BaseCommand):
             # The status too: the last match can finish before the tournament completes.
             if (tournament.status, progress) != last:
                 self.stdout.write(
-                    f"{tournament.status}: {progress[0]} / {progress[1] or '?'} matches"
+                    f"{tournament.status}: {progress.done} / {progress.planned or '?'} matches"
+                    + (f", {progress.failed} failed" if progress.failed else "")
                 )
                 last = (tournament.status, progress)
             if tournament.is_finished:
