@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from arena.models import Judgment, Match, MatchStatus, Tournament, TournamentStatus
+from arena.models import Contestant, Judgment, Match, MatchStatus, Tournament, TournamentStatus
 from arena.services.exports import (
     EXPORTS,
     UnknownExport,
@@ -143,6 +143,33 @@ def test_a_kwise_judgment_becomes_its_pairs_in_position_order(
     assert list(battles.outcome).count(Outcome.TIE) == 1
 
 
+def test_each_battle_line_reads_as_json_dumps_of_its_row_even_for_awkward_names(
+    contestants, prompt_set, judge
+) -> None:
+    tournament = kwise_match(contestants, prompt_set, judge, ranking=[[2], [0, 3], [1]])
+    awkward = ['quote"d', "back\\slash", "новая модель", "tab\there"]
+    for entry, name in zip(
+        tournament.matches.get().entries.order_by("position"), awkward, strict=True
+    ):
+        Contestant.objects.filter(pk=entry.contestant_id).update(name=name)
+    lines = text(tournament_export_battles(tournament=tournament)).splitlines()
+    assert len(lines) == 6
+    for line in lines:
+        assert line == json.dumps(json.loads(line), ensure_ascii=False)
+    assert {json.loads(line)["model_a"] for line in lines} == set(awkward[:3])
+
+
+def test_an_export_longer_than_a_chunk_keeps_play_order(completed: Tournament, monkeypatch) -> None:
+    from arena.services import exports
+
+    whole = text(tournament_export_battles(tournament=completed))
+    monkeypatch.setattr(exports, "CHUNK", 5)  # 12 verdicts: chunks of 5, 5 and 2
+    assert text(tournament_export_battles(tournament=completed)) == whole
+    ordered = completed.matches.filter(status=MatchStatus.COMPLETED).order_by("round", "slot")
+    public = [row["match"] for row in jsonl(tournament_export_rankings(tournament=completed))]
+    assert public == [str(m.public_id) for m in ordered]
+
+
 def test_a_both_bad_tie_is_exported_as_tie_bothbad(contestants, prompt_set, judge) -> None:
     tournament = kwise_match(contestants, prompt_set, judge, ranking=[[0, 1, 2, 3]], both_bad=True)
     rows = jsonl(tournament_export_battles(tournament=tournament))
@@ -227,7 +254,7 @@ def test_a_download_remembers_its_hash_so_the_manifest_reads_no_verdict_again(
     def unread(**kwargs):
         raise AssertionError("the manifest read the verdicts again")
 
-    monkeypatch.setattr(exports, "tournament_battle_rows", unread)
+    monkeypatch.setattr(exports, "tournament_battle_lines", unread)
     cut = json.loads(text(tournament_export_manifest(tournament=completed)))["data_cut"]
     assert cut["battles_sha256"] == hashlib.sha256(battles.encode()).hexdigest()
     assert cut["battles_rows"] == 12
