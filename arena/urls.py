@@ -13,6 +13,7 @@ urlpatterns = [
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("staff/voters/", views.staff_voters, name="staff_voters"),
     path("leaderboard/data.json", views.leaderboard_json, name="leaderboard_json"),
+    path("leaderboard/judges/", views.leaderboard_judges, name="leaderboard_judges"),
     path("tournaments/new/", views.tournament_new, name="tournament_new"),
     path("tournaments/<int:tournament_id>/", views.tournament_detail, name="tournament"),
     path("tournaments/<int:tournament_id>/vote/", views.vote, name="vote"),

@@ -6,7 +6,8 @@ one web process started as a user would: ``manage.py serve --workers 1``):
 - the time of each request, cold (first request after flushing the cache's Redis DB and
   restarting the web process) and warm (p50 of ``--repeat`` requests after it), and the
   web process's peak RSS (VmHWM of it and its children) over that endpoint's requests:
-  ``/leaderboard/`` (also ``?style=on``), ``/leaderboard/data.json`` (also ``?style=on``),
+  ``/leaderboard/`` (also ``?style=on``), its judges' panel ``/leaderboard/judges/``
+  (fetched by the page after it), ``/leaderboard/data.json`` (also ``?style=on``),
   the human tournament's page, its ``charts.json``, its API leaderboard, and the export
   ``battles.jsonl`` (time to first byte, rows/s, bytes, RSS sampled during the stream; its
   row count is checked against the tournament's verdicts);
@@ -109,6 +110,7 @@ PROMPT_SET, JUDGE = 1, 1
 ENDPOINTS: dict[str, str] = {
     "leaderboard": "/leaderboard/",
     "leaderboard-style": "/leaderboard/?style=on",
+    "leaderboard-judges": "/leaderboard/judges/",  # the page fetches it after the ratings
     "data-json": "/leaderboard/data.json",
     "data-json-style": "/leaderboard/data.json?style=on",
     "tournament-page": "/tournaments/{t}/",

@@ -78,11 +78,16 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
         "style": style,
         "sources": sources,
         "categories": leaderboard_categories(),
-        "quality": judge_quality_panel(),
         "min_verdicts": settings.MIN_VERDICTS,
         **filters,
     }
     return render(request, "arena/leaderboard.html", context)
+
+
+def leaderboard_judges(request: HttpRequest) -> HttpResponse:
+    """The judges' panel alone: the leaderboard page fetches it after it has shown the
+    ratings, since on a large arena it reads far more cells than the ratings do."""
+    return render(request, "arena/_judge_quality.html", {"quality": judge_quality_panel()})
 
 
 def leaderboard_json(request: HttpRequest) -> JsonResponse:
