@@ -21,6 +21,7 @@ from arena.models import (
     Match,
     MatchStatus,
     PromptSet,
+    Spend,
     Tournament,
     TournamentStatus,
 )
@@ -177,10 +178,13 @@ def test_an_option_is_refused_with_the_message_the_web_form_shows(
 def test_the_budget_counts_judge_calls_so_both_orders_plays_half_the_matches(
     endpoint: FakeOpenAIServer,
 ) -> None:
-    text = run("--contestants", "small,large,huge", "--both-orders", "--budget", "5")
+    prices = ("--price-in", "1000000", "--price-out", "1000000")  # $1 a token: visible spend
+    text = run("--contestants", "small,large,huge", "--both-orders", "--budget", "5", *prices)
     assert judge_calls(endpoint) == 4  # two matches, each judged in both orders
     assert Match.objects.filter(status=MatchStatus.COMPLETED).count() == 2
     assert "completed: 2 / 2 matches" in text
+    spent = Spend.objects.get()
+    assert spent.judged_usd > 0 and f"Spent ${spent.judged_usd + spent.answers_usd:.4f}" in text
 
 
 def test_an_adaptive_budget_is_played_past_the_formats_default_cap(

@@ -241,7 +241,9 @@ class Command(BaseCommand):
         if tournament.status != TournamentStatus.COMPLETED:
             running = tournament.status == TournamentStatus.RUNNING
             why = f"not done after {timeout:.0f} s" if running else tournament.error
-            raise CommandError(f"the tournament is {tournament.status}" + (f": {why}" * bool(why)))
+            raise CommandError(
+                f"the tournament is {tournament.status}" + (f": {why}" if why else "")
+            )
         if progress.failed:
             raise CommandError(
                 f"{progress.failed} of {progress.done} matches failed (the latest errors are above)"
