@@ -248,3 +248,12 @@ def test_when_every_judge_call_fails_the_command_fails_and_says_why(
     assert re.search(r"2 / 2 matches, 2 failed", text)
     assert re.search(r"small\s+-\s+-\s+0\s+2\n", text)
     assert "no verdicts" in text and "this judge is out of order" in text
+
+
+def test_a_run_the_money_budget_pauses_stops_the_command_with_the_reason(
+    endpoint: FakeOpenAIServer,
+) -> None:
+    dear = ("--price-in", "1000000", "--price-out", "1000000", "--budget-usd", "1")
+    with pytest.raises(CommandError, match="is paused: Paused before exceeding the money budget"):
+        run("--contestants", "small,large,huge", "--rounds", "3", *dear)
+    assert Tournament.objects.get().status == TournamentStatus.PAUSED
