@@ -164,16 +164,20 @@ def judge_shape(judge: Judge, *, within: tuple[str, ...] = ()) -> dict[str, Any]
     }
 
 
-def tournament_match_cap(tournament: Tournament) -> int | None:
-    """The matches its budget pays for: ``budget`` counts judge calls (None: no cap)."""
-    if tournament.budget is None:
-        return None
+def tournament_calls_per_match(tournament: Tournament) -> int:
+    """Judge calls a match of it takes: by its frozen judge once started, else its row's."""
     if "judge" in tournament.manifest:
         judge = tournament.manifest["judge"]
     else:
         judge = None if tournament.judge is None else judge_shape(tournament.judge)
-    k = int(tournament.config.get("k", 2))
-    return tournament.budget // judge_calls_per_match(judge, k=k)
+    return judge_calls_per_match(judge, k=int(tournament.config.get("k", 2)))
+
+
+def tournament_match_cap(tournament: Tournament) -> int | None:
+    """The matches its budget pays for: ``budget`` counts judge calls (None: no cap)."""
+    if tournament.budget is None:
+        return None
+    return tournament.budget // tournament_calls_per_match(tournament)
 
 
 def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
@@ -195,8 +199,7 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
         matches = min(matches, cap)
     judge = tournament.judge
     settings_ = judge.settings if judge else {}
-    k = int(tournament.config.get("k", 2))
-    calls = matches * judge_calls_per_match(judge_shape(judge), k=k) if judge else 0
+    calls = matches * tournament_calls_per_match(tournament) if judge else 0
     prompt_tokens = sum(len(p) for p in prompts) / max(len(prompts), 1) / 4
     k = int(tournament.config.get("k", 2))
     judge_usd = estimate_cost(
