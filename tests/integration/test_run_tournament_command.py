@@ -140,6 +140,7 @@ def test_options_are_json_when_they_parse_and_override_the_config_file(tmp_path:
         (["--option", "rounds"], "--option 'rounds': write it as key=value"),
         (["--config", "missing.json"], "--config missing.json"),
         (["--budget-usd", "-1"], "budget_usd: must be a positive amount of USD"),
+        (["--price-in", "-1"], "--price-in: must be a number of USD >= 0"),
         (
             ["--both-orders", "--budget", "1"],
             "budget: 1 judge call(s) pay for no match: one takes 2",
