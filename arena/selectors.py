@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -12,6 +13,8 @@ from arena.formats import FormatState, get_format
 from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
+    Judge,
+    JudgeKind,
     Match,
     MatchEntry,
     MatchStatus,
@@ -132,24 +135,71 @@ EXPECTED_ANSWER_TOKENS = 400
 EXPECTED_VERDICT_TOKENS = 300
 
 
+def judge_calls_per_match(judge: Mapping[str, Any] | None, *, k: int) -> int:
+    """The judge calls one match of ``k`` answers takes when every reply reads (a repair
+    prompt costs one more): two for a pair judged in both orders, one for a listwise
+    ranking (both orders is a pairwise setting), a panel its members' sum; a match for
+    human voters counts one. ``judge`` is shaped as a tournament's manifest freezes it
+    (``kind``, ``settings``, ``members``), so a running tournament counts by the judge it
+    started with."""
+    if judge is None:
+        return 1
+    if judge.get("kind") == JudgeKind.PANEL:
+        return sum(judge_calls_per_match(m, k=k) for m in judge.get("members") or ()) or 1
+    return 2 if k == 2 and (judge.get("settings") or {}).get("both_orders") is True else 1
+
+
+def judge_shape(judge: Judge, *, within: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A judge row in the manifest's shape, for a tournament not started yet. A panel that
+    includes itself is cut where it loops (starting it is refused, naming the loop)."""
+    members: list[Judge] = []
+    if judge.kind == JudgeKind.PANEL and judge.name not in within:
+        names = [n for n in judge.settings.get("members") or () if isinstance(n, str)]
+        members = list(Judge.objects.filter(name__in=names))
+    inner = (*within, judge.name)
+    return {
+        "kind": judge.kind,
+        "settings": judge.settings,
+        "members": [judge_shape(m, within=inner) for m in members],
+    }
+
+
+def tournament_calls_per_match(tournament: Tournament) -> int:
+    """Judge calls a match of it takes: by its frozen judge once started, else its row's."""
+    if "judge" in tournament.manifest:
+        judge = tournament.manifest["judge"]
+    else:
+        judge = None if tournament.judge is None else judge_shape(tournament.judge)
+    return judge_calls_per_match(judge, k=int(tournament.config.get("k", 2)))
+
+
+def tournament_match_cap(tournament: Tournament) -> int | None:
+    """The matches its budget pays for: ``budget`` counts judge calls (None: no cap)."""
+    if tournament.budget is None:
+        return None
+    return tournament.budget // tournament_calls_per_match(tournament)
+
+
 def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
     """Judge calls and USD a tournament should take, before it runs.
 
     Calls: the format's own plan (an upper bound for adaptive formats), capped by the
-    budget, times two when the judge sees both answer orders. Money: judge and contestant
-    prices (USD per million tokens, ``price_in`` / ``price_out``) times expected tokens:
-    prompt length / 4, answers of ``max_tokens`` or 400 tokens, verdicts of 300 tokens.
+    matches the budget pays for, times the calls a match takes (two for a pair judged in
+    both orders). Money: judge and contestant prices (USD per million tokens,
+    ``price_in`` / ``price_out``) times expected tokens: prompt length / 4, answers of
+    ``max_tokens`` or 400 tokens, verdicts of 300 tokens.
     """
     fmt = get_format(tournament.format)
     contestants = tuple(sorted(tournament.contestants.values_list("pk", flat=True)))
     prompts = list(tournament.prompt_set.prompts.values_list("text", flat=True))
     state = FormatState(contestants, len(prompts), tournament.config, tournament.seed)
     matches = fmt.next_step(state).planned_total or 0
-    if tournament.budget is not None:
-        matches = min(matches, tournament.budget)
+    cap = tournament_match_cap(tournament)
+    if cap is not None:
+        matches = min(matches, cap)
     judge = tournament.judge
     settings_ = judge.settings if judge else {}
-    calls = matches * (2 if settings_.get("both_orders") else 1) if judge else 0
+    calls = matches * tournament_calls_per_match(tournament) if judge else 0
     prompt_tokens = sum(len(p) for p in prompts) / max(len(prompts), 1) / 4
     k = int(tournament.config.get("k", 2))
     judge_usd = estimate_cost(
@@ -226,6 +276,31 @@ def _finished(tournaments: list[Tournament]) -> dict[int, tuple[int, int]]:
         )
         for t in tournaments
     }
+
+
+class Failures(NamedTuple):
+    """A tournament's failed matches: how many each contestant was in (by name), and the
+    latest distinct errors, newest first."""
+
+    by_contestant: dict[str, int]
+    last_errors: list[str]
+
+
+# The latest failures searched for distinct errors: one cause usually fails many matches.
+_ERRORS_SEARCHED = 50
+
+
+def tournament_failures(tournament: Tournament, *, last: int = 3) -> Failures:
+    failed = Match.objects.filter(tournament=tournament, status=MatchStatus.FAILED)
+    by_contestant = dict(
+        MatchEntry.objects.filter(match__in=failed)
+        .values_list("contestant__name")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    latest = failed.order_by("-finished_at", "-pk").values_list("error", flat=True)
+    distinct = list(dict.fromkeys(e for e in latest[:_ERRORS_SEARCHED] if e))
+    return Failures(by_contestant, distinct[:last])
 
 
 def tournament_spend(tournament: Tournament) -> Decimal:

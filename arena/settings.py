@@ -219,5 +219,11 @@ LOGGING = {
         # One line per task is noise at demo scale; failures still show.
         "celery": {"level": env_str("ARENA_CELERY_LOG_LEVEL", "WARNING")},
         "kombu": {"level": "ERROR"},
+        # The model clients log every request at INFO: hundreds of lines per tournament
+        # that bury its progress. Their warnings (retries, bad responses) still show.
+        **{
+            name: {"level": "WARNING"}
+            for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai")
+        },
     },
 }

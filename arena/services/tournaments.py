@@ -19,7 +19,14 @@ from django.utils import timezone
 
 from arena import live
 from arena.boards import tournament_leaderboard
-from arena.formats import ConfigError, FormatState, MatchResult, PlannedMatch, get_format
+from arena.formats import (
+    ConfigError,
+    Format,
+    FormatState,
+    MatchResult,
+    PlannedMatch,
+    get_format,
+)
 from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
@@ -35,7 +42,13 @@ from arena.models import (
     TournamentStatus,
 )
 from arena.queueing import enqueue_advance, enqueue_play
-from arena.selectors import tournament_progress, tournament_spend
+from arena.selectors import (
+    judge_calls_per_match,
+    judge_shape,
+    tournament_match_cap,
+    tournament_progress,
+    tournament_spend,
+)
 from arena.services.backends import judge_comparator
 from arena.services.leaderboards import elo_point_record, leaderboard_snapshot_create
 from judges.backends.base import BackendError
@@ -106,6 +119,27 @@ def _money(value: Decimal | float | str | None) -> Decimal | None:
     return amount
 
 
+def _validated(
+    fmt: Format, config: Mapping[str, Any], entrants: list[Contestant], pset: PromptSet
+) -> dict[str, Any]:
+    return fmt.validate_config(
+        _config_with_ids(config, entrants),
+        n_contestants=len(entrants),
+        n_prompts=pset.prompts.count(),
+        contestants=[c.pk for c in entrants],
+    )
+
+
+def _budget_matches(budget: int | None, judge: Judge | None, k: int) -> int | None:
+    """The matches a budget of judge calls pays for; refused when it pays for none."""
+    if budget is None:
+        return None
+    per_match = judge_calls_per_match(None if judge is None else judge_shape(judge), k=k)
+    if budget < per_match:
+        raise _fail("budget", f"{budget} judge call(s) pay for no match: one takes {per_match}")
+    return budget // per_match
+
+
 def tournament_create(
     *,
     name: str,
@@ -140,12 +174,12 @@ def tournament_create(
     engine = _engine_options(config or {})
     format_config = {k: v for k, v in (config or {}).items() if k not in ENGINE_OPTIONS}
     try:
-        clean = fmt.validate_config(
-            _config_with_ids(format_config, entrants),
-            n_contestants=len(entrants),
-            n_prompts=pset.prompts.count(),
-            contestants=[c.pk for c in entrants],
-        )
+        clean = _validated(fmt, format_config, entrants, pset)
+        matches = _budget_matches(budget, judge_row, int(clean.get("k", 2)))
+        if matches is not None and "max_matches" in clean and "max_matches" not in format_config:
+            # A format's own default cap (adaptive: 20 matches per contestant) must neither
+            # end a run the budget pays further nor plan more than it pays for.
+            clean = _validated(fmt, {**format_config, "max_matches": matches}, entrants, pset)
     except ConfigError as e:
         raise _fail(e.field, e.message) from None
     with transaction.atomic():
@@ -395,19 +429,19 @@ def tournament_advance(*, tournament_id: int) -> None:
         prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
         state = _format_state(tournament, prompt_ids)
         step = get_format(tournament.format).next_step(state)
-        budget = tournament.budget
-        room = len(step.matches) if budget is None else max(budget - len(state.planned), 0)
+        cap = tournament_match_cap(tournament)
+        room = len(step.matches) if cap is None else max(cap - len(state.planned), 0)
         wanted = step.matches[:room]
         wanted, money_left = _affordable(tournament, wanted)
         if not money_left and not wanted:
             _pause_for_money(tournament)
             return
-        budget_spent = budget is not None and len(state.planned) + len(wanted) >= budget
+        budget_spent = cap is not None and len(state.planned) + len(wanted) >= cap
         for planned in wanted:
             _create_match(tournament, planned, prompt_ids)
         expected = step.planned_total
-        if expected is not None and tournament.budget is not None:
-            expected = min(expected, tournament.budget)
+        if expected is not None and cap is not None:
+            expected = min(expected, cap)
         if expected != tournament.planned_matches:
             tournament.planned_matches = expected
             tournament.save(update_fields=["planned_matches"])

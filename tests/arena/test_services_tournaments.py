@@ -112,6 +112,64 @@ def test_the_budget_caps_the_matches_played(make_tournament, play_out) -> None:
     assert tournament.planned_matches == 5
 
 
+@pytest.fixture
+def judged_in_both_orders(db) -> str:
+    from arena.models import Judge, JudgeKind
+
+    Judge.objects.create(
+        name="both-orders",
+        kind=JudgeKind.OPENAI,
+        base_url="http://127.0.0.1:9/v1",  # never called: no match is played here
+        model_id="m",
+        settings={"both_orders": True},
+    )
+    return "both-orders"
+
+
+def test_the_budget_counts_judge_calls_so_a_pair_judged_in_both_orders_costs_two(
+    world: None, judged_in_both_orders: str
+) -> None:
+    tournament = tournament_start(tournament=create(judge=judged_in_both_orders, budget=5))
+    tournament_advance(tournament_id=tournament.pk)
+    tournament.refresh_from_db()
+    assert tournament.matches.count() == 2 and tournament.planned_matches == 2
+
+
+def test_a_budget_that_pays_for_no_match_is_refused(
+    world: None, judged_in_both_orders: str
+) -> None:
+    errors = errors_of(lambda: create(judge=judged_in_both_orders, budget=1))
+    assert errors["budget"] == ["1 judge call(s) pay for no match: one takes 2"]
+
+
+def test_adaptive_plays_its_budget_rather_than_its_default_cap(world: None, play_out) -> None:
+    # Three contestants: a default cap of 60 matches.
+    tournament = tournament_start(tournament=create(format="adaptive", budget=70))
+    assert tournament.config["max_matches"] == 70
+    assert play_out(tournament).matches.count() == 70
+
+
+def test_adaptive_keeps_a_max_matches_it_was_given_under_a_larger_budget(world: None) -> None:
+    tournament = create(format="adaptive", budget=70, config={"max_matches": 10})
+    assert tournament.config["max_matches"] == 10
+
+
+def test_a_listwise_match_is_one_call_even_for_a_judge_that_sees_pairs_in_both_orders(
+    contestants, prompt_set, judged_in_both_orders: str
+) -> None:
+    from arena.selectors import tournament_estimate
+
+    contestants(4)
+    tournament = create(
+        judge=judged_in_both_orders,
+        format="kwise",
+        contestants=["sim-0", "sim-1", "sim-2", "sim-3"],
+        config={"k": 4, "rounds": 3},
+        budget=2,
+    )
+    assert tournament_estimate(tournament)["judge_calls"] == 2
+
+
 def test_a_paused_tournament_plays_nothing_until_resumed(make_tournament) -> None:
     tournament = tournament_start(tournament=make_tournament(n=3))
     tournament_advance(tournament_id=tournament.pk)
