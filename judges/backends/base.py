@@ -6,6 +6,7 @@ Transient failures (timeouts, 429, 5xx) are worth retrying with backoff; permane
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,6 +33,17 @@ class PermanentError(BackendError):
     """Retrying the same request cannot help."""
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Model text as a database can keep it: without NUL (PostgreSQL refuses it in text)
+    and without lone surrogates (not encodable as UTF-8), each replaced by U+FFFD."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 @dataclass(frozen=True)
 class Generation:
     text: str
@@ -39,6 +51,10 @@ class Generation:
     completion_tokens: int = 0
     latency_ms: int = 0
     cost: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Whatever a model wrote is stored as it arrives, so it is made storable here, once.
+        object.__setattr__(self, "text", storable(self.text))
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,9 @@ class Verdict:
     cost: float = 0.0
     latency_ms: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw_output", storable(self.raw_output))
 
 
 class Generator(Protocol):
