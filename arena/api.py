@@ -19,6 +19,7 @@ from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
 from arena.services.voting import VoteRefused, vote_record
+from arena.standings import has_verdicts
 from arena.vote_json import refusal_payload, reveal_json
 
 api = NinjaAPI(title="Arena API", version="1")
@@ -145,7 +146,10 @@ def tournaments_detail(request: HttpRequest, tournament_id: int) -> Any:
 
 @api.get("/tournaments/{tournament_id}/leaderboard", response=list[LeaderboardRowOut])
 def tournaments_leaderboard(request: HttpRequest, tournament_id: int) -> Any:
-    return tournament_leaderboard(get_object_or_404(Tournament, pk=tournament_id))
+    """Best first. Empty while the tournament has no verdict: until one, nobody has a
+    rating, and starting values are no result."""
+    rows = tournament_leaderboard(get_object_or_404(Tournament, pk=tournament_id))
+    return rows if has_verdicts(rows) else []
 
 
 class BattleOut(Schema):

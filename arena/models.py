@@ -257,6 +257,10 @@ class Match(models.Model):
     # the record.
     voter_user_id = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # A failed judge call's replies, [{"call": "judge" | "repair" | ..., "text": ...}], so
+    # that staff can read why no verdict came of them (a verdict keeps its own in Judgment).
+    # Model replies only, never a request: no key or header can get in.
+    failure_outputs = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -319,6 +319,26 @@ def tournaments_with_progress(*, limit: int = 50) -> list[Tournament]:
     return tournaments
 
 
+def tournament_failures(tournament: Tournament, *, limit: int = 20) -> list[dict[str, object]]:
+    """The latest failed matches, newest first: entrants, error, and what the judge said
+    (``Match.failure_outputs``), for staff to read why no verdict came of them."""
+    matches = (
+        tournament.matches.filter(status=MatchStatus.FAILED)
+        .prefetch_related("entries__contestant")
+        .order_by("-finished_at")[:limit]
+    )
+    return [
+        {
+            "round": match.round,
+            "slot": match.slot,
+            "entrants": [e.contestant.name for e in match.entries.all()],
+            "error": match.error,
+            "outputs": match.failure_outputs or [],
+        }
+        for match in matches
+    ]
+
+
 def tournament_recent_results(
     tournament: Tournament, *, limit: int = 20
 ) -> list[dict[str, object]]:

@@ -164,6 +164,34 @@ def human_tournament_of(
     return make
 
 
+@pytest.fixture
+def unjudged_tournament(
+    make_tournament: Callable[..., Tournament],
+    play_out: Callable[..., Tournament],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Tournament:
+    """A played-out tournament of two contestants whose one match got no verdict: its
+    judge's reply and its reply to the repair prompt were both unreadable."""
+    from arena.services import matches
+    from arena.services.tournaments import tournament_start
+    from judges.backends.base import RawOutput
+    from judges.backends.openai_compat import UnparseableVerdictError
+
+    class Undecided:
+        def compare(self, prompt: str, answers: object) -> object:
+            raise UnparseableVerdictError(
+                "judge output has no [[A]]/[[B]]/[[C]] verdict after one repair prompt",
+                raw_outputs=[
+                    RawOutput("judge", "<script>alert('both')</script> are fine"),
+                    RawOutput("repair", "Still undecided."),
+                ],
+            )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(matches, "judge_comparator", lambda **kwargs: Undecided())
+        return play_out(tournament_start(tournament=make_tournament(n=2)))
+
+
 class DemoSite:
     """A ``manage.py demo`` process in embedded mode with its own data directory."""
 

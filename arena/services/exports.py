@@ -44,6 +44,7 @@ from arena.models import (
     Tournament,
     Vote,
 )
+from arena.standings import has_verdicts
 
 HUMAN_JUDGE = "human"  # what a vote-decided match names as its judge
 LEADERBOARD_COLUMNS = (
@@ -334,7 +335,8 @@ def tournament_export_leaderboard(*, tournament: Tournament) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LEADERBOARD_COLUMNS)
-    for row in tournament_leaderboard(tournament):
+    rows = tournament_leaderboard(tournament)
+    for row in rows if has_verdicts(rows) else []:  # no verdict: nobody has a rating
         values = {**row, "model": row["contestant"]}
         writer.writerow(
             ["" if values.get(c) is None else values.get(c) for c in LEADERBOARD_COLUMNS]

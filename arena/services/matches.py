@@ -9,6 +9,7 @@ Judgment.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -34,7 +35,7 @@ from arena.services.backends import contestant_generator, judge_comparator
 from arena.services.tournaments import tournament_schedule_results
 from arena.services.verdicts import JudgmentValues, verdict_record
 from arena.sql import Sql
-from judges.backends.base import Answer, BackendError, PermanentError, Verdict
+from judges.backends.base import Answer, BackendError, PermanentError, RawOutput, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def match_play(*, match_id: int) -> str:
         verdict = judge.compare(match.prompt.text, answers)
         ranking = _ranking_ids(verdict, entries)
     except PermanentError as error:
-        match_fail(match_id=match_id, error=str(error))
+        match_fail(match_id=match_id, error=str(error), outputs=error.raw_outputs)
         return "failed"
     except BackendError:
         match_release(match_id=match_id)
@@ -169,7 +170,8 @@ def _ranking_ids(verdict: Verdict, entries: list[MatchEntry]) -> list[list[int]]
     indices = sorted(i for tier in verdict.ranking for i in tier)
     if indices != list(range(len(entries))):
         raise PermanentError(
-            f"verdict ranks answers {indices}, expected each of 0..{len(entries) - 1}"
+            f"verdict ranks answers {indices}, expected each of 0..{len(entries) - 1}",
+            raw_outputs=[RawOutput("judge", verdict.raw_output)] if verdict.raw_output else [],
         )
     return [[entries[i].contestant_id for i in tier] for tier in verdict.ranking]
 
@@ -220,14 +222,30 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
     return True
 
 
-def match_fail(*, match_id: int, error: str) -> None:
-    """Record a permanent failure on the match; the tournament goes on without it."""
+# A reply is kept whole up to this length (a judge's reasoning fits many times over); a
+# runaway one is cut, and says so, rather than growing the match row without bound.
+MAX_OUTPUT_CHARS = 20_000
+
+
+def _kept(outputs: Sequence[RawOutput]) -> list[dict[str, str]] | None:
+    def cut(text: str) -> str:
+        if len(text) <= MAX_OUTPUT_CHARS:
+            return text
+        return f"{text[:MAX_OUTPUT_CHARS]}\n[… {len(text) - MAX_OUTPUT_CHARS} more characters cut]"
+
+    return [{"call": o.call, "text": cut(o.text)} for o in outputs] or None
+
+
+def match_fail(*, match_id: int, error: str, outputs: Sequence[RawOutput] = ()) -> None:
+    """Record a permanent failure on the match, with what the judge said if it said
+    anything (``outputs``); the tournament goes on without it."""
     log.warning("match %s failed: %s", match_id, error)
     with transaction.atomic():
         tournament, match = match_lock(match_id)
         if match.status not in OPEN_MATCH_STATUSES:
             return
         match.error = error[:2000]
+        match.failure_outputs = _kept(outputs)
         _finish(match, MatchStatus.FAILED)
         _publish_finished(match, [])
         _after_match(tournament)
@@ -236,7 +254,7 @@ def match_fail(*, match_id: int, error: str) -> None:
 def _finish(match: Match, status: str) -> None:
     match.status = status
     match.finished_at = timezone.now()
-    match.save(update_fields=["status", "finished_at", "error"])
+    match.save(update_fields=["status", "finished_at", "error", "failure_outputs"])
 
 
 def _publish_finished(match: Match, ranking: list[list[str]]) -> None:

@@ -448,7 +448,7 @@ def tournament_advance(*, tournament_id: int) -> None:
         open_matches = tournament.matches.filter(status__in=OPEN_MATCH_STATUSES)
         # A format that returns nothing without finishing is waiting (e.g. for voters).
         if not open_matches.exists() and (step.finished or budget_spent):
-            _complete(tournament)
+            _finish(tournament)
             return
         for match in open_matches.filter(status=MatchStatus.PENDING).prefetch_related("entries"):
             entrants = [e.contestant_id for e in match.entries.all()]
@@ -492,6 +492,29 @@ def _pause_for_money(tournament: Tournament) -> None:
     tournament_publish_progress(tournament=tournament)
 
 
+def _finish(tournament: Tournament) -> None:
+    """Nothing is left to play: completed with what verdicts it got (its failed matches
+    counted in its progress), or failed if every match it played failed."""
+    judged = tournament.matches.filter(status=MatchStatus.COMPLETED).exists()
+    failed = tournament.matches.filter(status=MatchStatus.FAILED).order_by("-finished_at")
+    last = failed.first()
+    if judged or last is None:
+        _complete(tournament)
+    else:
+        # No verdict, no ratings: a leaderboard of starting ratings is no result.
+        _fail_unjudged(tournament, failed=failed.count(), last_error=last.error)
+
+
+def _fail_unjudged(tournament: Tournament, *, failed: int, last_error: str) -> None:
+    tournament.status = TournamentStatus.FAILED
+    tournament.finished_at = timezone.now()
+    tournament.error = (
+        f"no match got a verdict: {failed} of {failed} failed; last error: {last_error}"
+    )
+    tournament.save(update_fields=["status", "finished_at", "error"])
+    tournament_publish_progress(tournament=tournament)
+
+
 def _complete(tournament: Tournament) -> None:
     tournament.status = TournamentStatus.COMPLETED
     tournament.finished_at = timezone.now()
@@ -520,6 +543,7 @@ def tournament_publish_progress(*, tournament: Tournament) -> None:
             failed=progress.failed,
             planned=progress.planned,
             spend_usd=str(tournament_spend(tournament)),
+            error=tournament.error,
         ),
     )
 
@@ -593,7 +617,7 @@ def tournament_results_publish(*, tournament_id: int) -> None:
     )
     # Read again after the fit: the tournament may have completed (or paused) meanwhile,
     # and a progress event with the old status would come after the one with the new.
-    tournament.refresh_from_db(fields=["status"])
+    tournament.refresh_from_db(fields=["status", "error"])
     tournament_publish_progress(tournament=tournament)
     live.publish(
         live.GLOBAL_GROUP,

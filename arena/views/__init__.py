@@ -28,6 +28,7 @@ from arena.models import Tournament
 from arena.selectors import (
     tournament_by_pk,
     tournament_estimate,
+    tournament_failures,
     tournament_progress,
     tournament_recent_results,
     tournament_rounds,
@@ -38,6 +39,7 @@ from arena.selectors import (
 from arena.services.battles import battle_next
 from arena.services.tournaments import TOURNAMENT_ACTIONS, tournament_create
 from arena.services.voting import VoteRefused, battle_after_vote, vote_record
+from arena.standings import has_verdicts
 from arena.vote_json import posted_ranks, refusal_payload, reveal_payload
 
 log = logging.getLogger(__name__)
@@ -128,12 +130,16 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
     )
     progress = tournament_progress(tournament)
     recent = tournament_recent_results(tournament)
+    rows = tournament_leaderboard(tournament)
+    staff = request.user.is_staff
     return render(
         request,
         "arena/tournament.html",
         {
             "tournament": tournament,
-            "rows": tournament_leaderboard(tournament),
+            "rows": rows,
+            "has_verdicts": has_verdicts(rows),
+            "failures": tournament_failures(tournament) if staff and progress.failed else [],
             "min_verdicts": settings.MIN_VERDICTS,
             "done": progress.done,
             "failed": progress.failed,

@@ -29,8 +29,23 @@ class TransientError(BackendError):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class RawOutput:
+    """What a model said in one call of a comparison that failed (``call`` names which:
+    the judge's first reply, the reply to the repair prompt, ...), kept so that a person
+    can read why no verdict came of it."""
+
+    call: str
+    text: str
+
+
 class PermanentError(BackendError):
-    """Retrying the same request cannot help."""
+    """Retrying the same request cannot help. ``raw_outputs``: the replies the failed
+    comparison got, if it got any (an unreadable verdict, not a refused request)."""
+
+    def __init__(self, message: str, *, raw_outputs: Sequence[RawOutput] = ()) -> None:
+        super().__init__(message)
+        self.raw_outputs = tuple(raw_outputs)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

@@ -35,6 +35,7 @@ from judges.backends.base import (
     Generation,
     PermanentError,
     Ranking,
+    RawOutput,
     TransientError,
     Verdict,
 )
@@ -122,11 +123,8 @@ _CHAT_PATH = "/chat/completions"
 class UnparseableVerdictError(PermanentError):
     """The judge gave no readable verdict, even after the repair prompt.
 
-    Carries the judge's raw output so the match can record what was said."""
-
-    def __init__(self, message: str, *, raw_output: str) -> None:
-        super().__init__(message)
-        self.raw_output = raw_output
+    Carries the judge's replies (``raw_outputs``: its first, then the repair's) so that the
+    match can record what was said."""
 
 
 def _reject_unknown(settings: Mapping[str, Any], allowed: Collection[str], what: str) -> None:
@@ -844,7 +842,10 @@ class OpenAICompatJudge:
         if parsed is None:
             raise UnparseableVerdictError(
                 f"judge output has no {expected} after one repair prompt",
-                raw_output=self._raw(replies),
+                raw_outputs=[
+                    RawOutput(call, reply.text)
+                    for call, reply in zip(("judge", "repair"), replies, strict=True)
+                ],
             )
         return parsed, replies
 
@@ -876,7 +877,21 @@ class OpenAICompatJudge:
         # Only the texts go in: Answer.author must never reach the judge.
         readings = [(yield from self._read(prompt, first.text, second.text, swapped=False))]
         if self.both_orders:
-            readings.append((yield from self._read(prompt, second.text, first.text, swapped=True)))
+            try:
+                swapped = yield from self._read(prompt, second.text, first.text, swapped=True)
+            except UnparseableVerdictError as error:
+                # What the judge said in the first order is part of the story: keep it too.
+                swapped_outputs = [
+                    RawOutput(f"answers swapped: {o.call}", o.text) for o in error.raw_outputs
+                ]
+                raise UnparseableVerdictError(
+                    f"answers swapped: {error}",
+                    raw_outputs=[
+                        RawOutput("answers in order", readings[0].raw_output),
+                        *swapped_outputs,
+                    ],
+                ) from None
+            readings.append(swapped)
         extra: dict[str, object] = {
             "votes": [r.vote for r in readings],
             "template": self.template.name,

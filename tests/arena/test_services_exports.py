@@ -10,6 +10,7 @@ import pytest
 from arena.models import Contestant, Judgment, Match, MatchStatus, Tournament, TournamentStatus
 from arena.services.exports import (
     EXPORTS,
+    LEADERBOARD_COLUMNS,
     UnknownExport,
     tournament_export,
     tournament_export_battles,
@@ -211,6 +212,13 @@ def test_the_leaderboard_csv_has_a_row_per_contestant_best_first(completed: Tour
     assert rows[0]["rank"] == "1"
     assert sum(int(r["matches"]) for r in rows) == 24
     assert {r["model"] for r in rows} == {"sim-0", "sim-1", "sim-2", "sim-3"}
+
+
+def test_the_leaderboard_csv_of_a_tournament_without_verdicts_has_its_header_only(
+    unjudged_tournament: Tournament,
+) -> None:
+    exported = text(tournament_export_leaderboard(tournament=unjudged_tournament))
+    assert exported.splitlines() == [",".join(LEADERBOARD_COLUMNS)]
 
 
 def test_the_manifest_adds_a_data_cut_with_the_battles_hash(completed: Tournament) -> None:

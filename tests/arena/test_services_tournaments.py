@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from arena.models import Match, MatchStatus, Standing, Tournament, TournamentStatus
+from arena.selectors import tournament_progress
 from arena.services.matches import match_play
 from arena.services.tournaments import (
     tournament_advance,
@@ -15,6 +16,7 @@ from arena.services.tournaments import (
     tournament_resume,
     tournament_start,
 )
+from judges.backends.base import PermanentError, Verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +104,58 @@ def test_a_round_robin_runs_round_by_round_to_completion(make_tournament, play_o
         sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True)) == 24
     )
     assert tournament.snapshots.get().rows[0]["rank"] == 1
+
+
+class JudgeFailingFirst:
+    """A judge that cannot decide its first ``calls`` comparisons (all, if None), then
+    gives the first answer the win."""
+
+    def __init__(self, calls: int | None = None) -> None:
+        self.calls, self.made = calls, 0
+
+    def compare(self, prompt: str, answers: object) -> Verdict:
+        self.made += 1
+        if self.calls is None or self.made <= self.calls:
+            raise PermanentError(f"no verdict in call {self.made}")
+        return Verdict(ranking=((0,), (1,)))
+
+
+def test_a_tournament_whose_every_match_failed_ends_failed_saying_why(
+    make_tournament, play_out, monkeypatch
+) -> None:
+    from arena import live
+    from arena.services import matches
+
+    sent: list[dict] = []
+    monkeypatch.setattr(live, "publish_on_commit", lambda group, event: sent.append(dict(event)))
+    judge = JudgeFailingFirst()
+    monkeypatch.setattr(matches, "judge_comparator", lambda **kwargs: judge)
+    tournament = play_out(tournament_start(tournament=make_tournament(n=4, rounds=1)))
+
+    assert tournament.status == TournamentStatus.FAILED and tournament.finished_at
+    assert tournament.error == (
+        "no match got a verdict: 6 of 6 failed; last error: no verdict in call 6"
+    )
+    assert tournament_progress(tournament) == (6, 6, 6)
+    assert not tournament.snapshots.exists()  # no leaderboard of starting ratings is kept
+    last = [e for e in sent if e["type"] == "tournament.progress"][-1]
+    assert (last["status"], last["done"], last["failed"]) == ("failed", 6, 6)
+    assert last["error"] == tournament.error
+
+
+def test_a_tournament_with_some_failed_matches_completes_and_counts_them(
+    make_tournament, play_out, monkeypatch
+) -> None:
+    from arena.services import matches
+
+    judge = JudgeFailingFirst(calls=2)
+    monkeypatch.setattr(matches, "judge_comparator", lambda **kwargs: judge)
+    tournament = play_out(tournament_start(tournament=make_tournament(n=4, rounds=1)))
+
+    assert tournament.status == TournamentStatus.COMPLETED and tournament.error == ""
+    assert tournament.matches.filter(status=MatchStatus.FAILED).count() == 2
+    assert tournament_progress(tournament) == (6, 2, 6)
+    assert tournament.snapshots.exists()
 
 
 def test_the_budget_caps_the_matches_played(make_tournament, play_out) -> None:

@@ -140,3 +140,29 @@ def test_a_redelivered_task_on_the_real_broker_duplicates_nothing(
     assert (
         sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True)) == 12
     )
+
+
+def test_a_tournament_whose_judge_never_decides_ends_failed_through_a_worker_process(
+    celery_worker_process, contestants, prompt_set, start_and_watch, wait_until_finished
+) -> None:
+    from tests.integration.test_failed_judgments import (
+        FIRST_REPLY,
+        REPAIR_REPLY,
+        UndecidedOn,
+        judged_by,
+    )
+    from tests.judges.fake_openai import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:  # on loopback: the worker process calls it too
+        server.responder = UndecidedOn()
+        tournament = judged_by(server, contestants, rounds=1)
+        events = start_and_watch(tournament, 60)
+        wait_until_finished(tournament, 10)
+
+    assert tournament.status == TournamentStatus.FAILED
+    assert tournament.error.startswith("no match got a verdict: 3 of 3 failed; last error: ")
+    outputs = [m.failure_outputs for m in Match.objects.filter(tournament=tournament)]
+    expected = [{"call": "judge", "text": FIRST_REPLY}, {"call": "repair", "text": REPAIR_REPLY}]
+    assert outputs == [expected] * 3
+    last = [e for e in events if e["type"] == "tournament.progress"][-1]
+    assert (last["status"], last["done"], last["failed"]) == ("failed", 3, 3)

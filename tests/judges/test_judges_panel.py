@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from judges.backends.base import Answer, PermanentError, Ranking, TransientError, Verdict
+from judges.backends.base import (
+    Answer,
+    PermanentError,
+    Ranking,
+    RawOutput,
+    TransientError,
+    Verdict,
+)
 from judges.panel import (
     PanelJudge,
     PanelSpec,
@@ -135,6 +142,27 @@ def test_both_bad_needs_a_tie_and_a_weighted_majority_flagging_it() -> None:
 def test_a_judge_error_propagates_for_the_task_to_retry() -> None:
     with pytest.raises(TransientError):
         PanelJudge([Stub(A_WINS), Failing()]).compare("q", PAIR)
+
+
+def test_a_member_without_a_verdict_fails_the_panel_keeping_every_reply_by_name() -> None:
+    class Undecided:
+        def compare(self, prompt: str, answers: Sequence[Answer]) -> Verdict:
+            raise PermanentError(
+                "no verdict after one repair prompt",
+                raw_outputs=[RawOutput("judge", "hmm"), RawOutput("repair", "still hmm")],
+            )
+
+    panel = PanelJudge([Stub(A_WINS, raw_output="[[A]]"), Undecided()], names=["gpt", "llama"])
+
+    with pytest.raises(PermanentError) as caught:
+        panel.compare("q", PAIR)
+
+    assert str(caught.value) == "llama: no verdict after one repair prompt"
+    assert caught.value.raw_outputs == (
+        RawOutput("gpt", "[[A]]"),
+        RawOutput("llama: judge", "hmm"),
+        RawOutput("llama: repair", "still hmm"),
+    )
 
 
 def test_a_judge_ranking_the_wrong_answers_is_refused() -> None:
