@@ -319,7 +319,9 @@ def tournaments_with_progress(*, limit: int = 50) -> list[Tournament]:
     return tournaments
 
 
-def tournament_failures(tournament: Tournament, *, limit: int = 20) -> list[dict[str, object]]:
+def tournament_failed_matches(
+    tournament: Tournament, *, limit: int = 20
+) -> list[dict[str, object]]:
     """The latest failed matches, newest first: entrants, error, and what the judge said
     (``Match.failure_outputs``), for staff to read why no verdict came of them."""
     matches = (

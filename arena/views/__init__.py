@@ -28,7 +28,7 @@ from arena.models import Tournament
 from arena.selectors import (
     tournament_by_pk,
     tournament_estimate,
-    tournament_failures,
+    tournament_failed_matches,
     tournament_progress,
     tournament_recent_results,
     tournament_rounds,
@@ -139,7 +139,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "tournament": tournament,
             "rows": rows,
             "has_verdicts": has_verdicts(rows),
-            "failures": tournament_failures(tournament) if staff and progress.failed else [],
+            "failures": tournament_failed_matches(tournament) if staff and progress.failed else [],
             "min_verdicts": settings.MIN_VERDICTS,
             "done": progress.done,
             "failed": progress.failed,
