@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal, cast
 
-from judges.backends.base import Answer, Comparator, PermanentError, Ranking, Verdict
+from judges.backends.base import Answer, BackendError, Comparator, PermanentError, Ranking, Verdict
 from judges.logprobs import average_probabilities, most_likely
 
 Combine = Literal["majority", "probability"]
@@ -188,10 +188,16 @@ class PanelJudge:
         if self.combine == "probability" and len(answers) != 2:
             # Refused before any judge is paid for.
             raise PermanentError("panel combine='probability' works on pairs only")
-        verdicts = [judge.compare(prompt, answers) for judge in self.judges]
-        return combine_verdicts(
-            verdicts, len(answers), combine=self.combine, weights=self.weights, names=self.names
-        )
+        verdicts: list[Verdict] = []
+        try:
+            for judge in self.judges:
+                verdicts.append(judge.compare(prompt, answers))
+            return combine_verdicts(
+                verdicts, len(answers), combine=self.combine, weights=self.weights, names=self.names
+            )
+        except BackendError as error:
+            error.cost += sum(v.cost for v in verdicts)  # the members that answered were paid
+            raise
 
 
 # -- a panel's settings, as stored on a Judge row of kind "panel" --------------------------
