@@ -577,10 +577,10 @@ class EloPoint(models.Model):
 
 
 class Spend(models.Model):
-    """What a tournament has spent, kept as it is spent: its judges' verdicts, and the
-    answers generated for it (an answer cached from another run is free). A row of its own,
-    not columns on the tournament, so that a save of the tournament cannot write back an
-    old total."""
+    """What a tournament has spent, kept as it is spent: every call to its judges and every
+    answer generated for it, whether or not a verdict or answer was stored of it (an answer
+    cached from another run is free). A row of its own, not columns on the tournament, so
+    that a save of the tournament cannot write back an old total."""
 
     tournament = models.OneToOneField(
         Tournament, on_delete=models.CASCADE, primary_key=True, related_name="spend"

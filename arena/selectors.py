@@ -229,7 +229,7 @@ def _finished(tournaments: list[Tournament]) -> dict[int, tuple[int, int]]:
 
 
 def tournament_spend(tournament: Tournament) -> Decimal:
-    """USD spent: its judges' verdicts, and the answers generated for it (an answer cached
+    """USD spent: its judges' calls, and the answers generated for it (an answer cached
     from another run is free), as kept when spent (arena.models.Spend)."""
     spent = Spend.objects.filter(tournament=tournament).first()
     return Decimal(0) if spent is None else spent.judged_usd + spent.answers_usd
