@@ -31,7 +31,12 @@ from arena.models import (
     Tournament,
 )
 from arena.services import matches as svc
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import (
+    tournament_advance,
+    tournament_create,
+    tournament_start,
+    tournaments_requeue_running,
+)
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +219,25 @@ def test_an_answer_claimed_by_a_live_worker_is_not_claimed_again_but_a_stale_one
     taken_over = svc.answer_claim(**key)
     assert taken_over not in (None, first)
     assert AnswerClaim.objects.get().holder == taken_over
+
+
+def test_a_restart_releases_the_answers_and_matches_the_dead_process_held(
+    server: FakeOpenAIServer, prompt_set: PromptSet
+) -> None:
+    tournament = started(server, prompt_set)
+    match = tournament.matches.get()
+    entry = match.entries.select_related("contestant").first()
+    assert svc.match_claim(match_id=match.pk)
+    assert svc.answer_claim(
+        contestant_id=entry.contestant_id,
+        prompt_id=match.prompt_id,
+        settings_hash=entry.contestant.settings_hash,
+    )
+
+    assert tournaments_requeue_running(release_claims=True) == 1
+
+    assert not AnswerClaim.objects.exists()
+    assert svc.match_play(match_id=match.pk) == "completed"  # without waiting out a lease
 
 
 def test_a_failed_judge_call_is_spent_although_no_verdict_came_of_it(
