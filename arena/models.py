@@ -136,6 +136,32 @@ class Response(models.Model):
             setattr(self, f"style_{name}", int(features[name]))
 
 
+class AnswerClaim(models.Model):
+    """A worker generating this answer right now. Matches that need the same answer wait
+    for it instead of paying for it again (arena.services.matches); the row is deleted
+    when the answer is stored or the generation failed, and a claim older than
+    ``ANSWER_CLAIM_LEASE_SECONDS`` (its worker vanished) may be taken over."""
+
+    # No index of its own: answerclaim_key begins with it.
+    contestant = models.ForeignKey(
+        Contestant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    settings_hash = models.CharField(max_length=64)
+    holder = models.CharField(max_length=32)  # whose claim: only its holder deletes it
+    claimed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contestant", "prompt", "settings_hash"], name="answerclaim_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contestant_id} on {self.prompt_id} (generating)"
+
+
 class JudgeKind(models.TextChoices):
     SIMULATED = "simulated", "simulated (Bradley-Terry draw on hidden strengths)"
     OPENAI = "openai", "LLM judge via an OpenAI-compatible API"
@@ -555,10 +581,10 @@ class EloPoint(models.Model):
 
 
 class Spend(models.Model):
-    """What a tournament has spent, kept as it is spent: its judges' verdicts, and the
-    answers generated for it (an answer cached from another run is free). A row of its own,
-    not columns on the tournament, so that a save of the tournament cannot write back an
-    old total."""
+    """What a tournament has spent, kept as it is spent: every call to its judges and every
+    answer generated for it, whether or not a verdict or answer was stored of it (an answer
+    cached from another run is free). A row of its own, not columns on the tournament, so
+    that a save of the tournament cannot write back an old total."""
 
     tournament = models.OneToOneField(
         Tournament, on_delete=models.CASCADE, primary_key=True, related_name="spend"

@@ -304,7 +304,7 @@ def tournament_failures(tournament: Tournament, *, last: int = 3) -> Failures:
 
 
 def tournament_spend(tournament: Tournament) -> Decimal:
-    """USD spent: its judges' verdicts, and the answers generated for it (an answer cached
+    """USD spent: its judges' calls, and the answers generated for it (an answer cached
     from another run is free), as kept when spent (arena.models.Spend)."""
     spent = Spend.objects.filter(tournament=tournament).first()
     return Decimal(0) if spent is None else spent.judged_usd + spent.answers_usd

@@ -169,6 +169,10 @@ FAST_VOTES = bool(DATABASE_URL.startswith("postgres") and REDIS_URL) and env_boo
 # A match claimed longer ago than this is taken to belong to a dead worker and may be
 # claimed again by a redelivered task.
 MATCH_CLAIM_LEASE_SECONDS = env_int("ARENA_MATCH_LEASE_SECONDS", 600, minimum=1)
+# Likewise for an answer being generated (arena.models.AnswerClaim): matches that need it
+# wait this long at most for a worker that vanished mid-generation. Longer than a
+# generation can take (the clients time out after 60 s), shorter than a match's lease.
+ANSWER_CLAIM_LEASE_SECONDS = env_int("ARENA_ANSWER_LEASE_SECONDS", 300, minimum=1)
 
 # The cache debounces live leaderboard refits across processes (services) or threads.
 if REDIS_URL:

@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal, cast
 
-from judges.backends.base import Answer, Comparator, PermanentError, Ranking, RawOutput, Verdict
+from judges.backends.base import (
+    Answer,
+    BackendError,
+    Comparator,
+    PermanentError,
+    Ranking,
+    RawOutput,
+    Verdict,
+)
 from judges.logprobs import average_probabilities, most_likely
 
 Combine = Literal["majority", "probability"]
@@ -193,10 +201,19 @@ class PanelJudge:
             try:
                 verdicts.append(judge.compare(prompt, answers))
             except PermanentError as error:
-                raise self._member_failed(verdicts, error) from error
-        return combine_verdicts(
-            verdicts, len(answers), combine=self.combine, weights=self.weights, names=self.names
-        )
+                failed = self._member_failed(verdicts, error)
+                failed.cost = error.cost + sum(v.cost for v in verdicts)  # those were paid
+                raise failed from error
+            except BackendError as error:
+                error.cost += sum(v.cost for v in verdicts)  # the members that answered were paid
+                raise
+        try:
+            return combine_verdicts(
+                verdicts, len(answers), combine=self.combine, weights=self.weights, names=self.names
+            )
+        except BackendError as error:
+            error.cost += sum(v.cost for v in verdicts)
+            raise
 
     def _member_failed(self, verdicts: Sequence[Verdict], error: PermanentError) -> PermanentError:
         """The panel's failure: which member failed, and every reply so far under its

@@ -29,6 +29,7 @@ from arena.formats import (
 )
 from arena.models import (
     OPEN_MATCH_STATUSES,
+    AnswerClaim,
     Contestant,
     Judge,
     JudgeKind,
@@ -49,7 +50,7 @@ from arena.selectors import (
     tournament_progress,
     tournament_spend,
 )
-from arena.services.backends import judge_comparator
+from arena.services.backends import judge_comparator, judge_freeze
 from arena.services.leaderboards import elo_point_record, leaderboard_snapshot_create
 from judges.backends.base import BackendError
 
@@ -245,23 +246,6 @@ def tournament_rerun(
     return tournament_start(tournament=copy)
 
 
-def _judge_manifest(judge: Judge, template_hash: str | None = None) -> dict[str, Any]:
-    """A judge as it was at the start; a panel with each of its members (recursively)."""
-    frozen: dict[str, Any] = {
-        "name": judge.name,
-        "kind": judge.kind,
-        "model": judge.model_id,
-        "base_url": judge.base_url,
-        "settings": judge.settings,
-        "template_hash": template_hash,
-    }
-    if judge.kind == JudgeKind.PANEL:
-        names = list(judge.settings.get("members", []))
-        rows = {j.name: j for j in Judge.objects.filter(name__in=names)}
-        frozen["members"] = [_judge_manifest(rows[n]) for n in names if n in rows]
-    return frozen
-
-
 def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
     """Everything needed to replay the tournament, frozen when it starts.
 
@@ -272,12 +256,13 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
     judge: dict[str, Any] | None = None
     if tournament.judge is not None:
         try:
+            judge = judge_freeze(judge=tournament.judge)
             comparator = judge_comparator(
-                judge=tournament.judge, contestants=contestants, seed=tournament.seed
+                judge=judge, contestants=contestants, seed=tournament.seed
             )
         except BackendError as error:
             raise _fail("judge", str(error)) from None
-        judge = _judge_manifest(tournament.judge, getattr(comparator, "template_hash", None))
+        judge["template_hash"] = getattr(comparator, "template_hash", None)
     return {
         "format": tournament.format,
         "config": tournament.config,
@@ -381,9 +366,24 @@ def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
     )
 
 
+def tournament_judge(tournament: Tournament) -> dict[str, Any] | None:
+    """The judge the tournament is judged with: the one frozen in its manifest when it
+    started, whatever its row says now (None: judged by people)."""
+    if tournament.judge_id is None:
+        return None
+    frozen: dict[str, Any] | None = tournament.manifest.get("judge")
+    if frozen is None or "queue" not in frozen:
+        # Started before manifests kept the judge, or its queue and key variable: the row
+        # gives what the manifest lacks.
+        assert tournament.judge is not None
+        return {**judge_freeze(judge=tournament.judge), **(frozen or {})}
+    return frozen
+
+
 def _match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:
     """Matches that touch a local model go to the GPU workers."""
-    if tournament.judge and tournament.judge.queue == Queue.GPU:
+    judge = tournament_judge(tournament)
+    if judge is not None and judge.get("queue") == Queue.GPU:
         return Queue.GPU
     gpu = Contestant.objects.filter(id__in=entrants, queue=Queue.GPU).exists()
     if gpu:
@@ -629,8 +629,9 @@ def tournaments_requeue_running(*, release_claims: bool) -> int:
     """Queue an advance for every running tournament; returns how many.
 
     After a restart in embedded mode the in-memory queue is empty and no other worker
-    exists, so claims held by the dead process are released (``release_claims``) and each
-    advance re-queues the pending matches. Services mode relies on broker redelivery.
+    exists, so claims held by the dead process (matches, answers being generated) are
+    released (``release_claims``) and each advance re-queues the pending matches.
+    Services mode relies on broker redelivery.
     """
     running = list(
         Tournament.objects.filter(status=TournamentStatus.RUNNING).values_list("pk", flat=True)
@@ -640,6 +641,7 @@ def tournaments_requeue_running(*, release_claims: bool) -> int:
             Match.objects.filter(tournament_id__in=running, status=MatchStatus.PLAYING).update(
                 status=MatchStatus.PENDING, claimed_at=None
             )
+            AnswerClaim.objects.all().delete()
         for pk in running:
             enqueue_advance(pk)
     return len(running)

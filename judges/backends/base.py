@@ -17,6 +17,10 @@ Ranking = tuple[tuple[int, ...], ...]
 
 class BackendError(Exception):
     transient = False
+    # USD already spent on calls that returned before the failure (the first order of a
+    # pair, a reply that could not be read, the panel members that answered): paid for,
+    # so a caller keeping a spend counts it although no verdict came of it.
+    cost: float = 0.0
 
 
 class TransientError(BackendError):
@@ -37,6 +41,9 @@ class RawOutput:
 
     call: str
     text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", storable(self.text))
 
 
 class PermanentError(BackendError):

@@ -66,6 +66,7 @@ from judges.logprobs import (
 )
 from judges.pairwise import combine_votes, ranking_of, render_pairwise, unswap
 from judges.parsing import (
+    PARSER_VERSION,
     FiveWayVerdict,
     PairwiseVerdict,
     parse_five_way_verdict,
@@ -682,10 +683,13 @@ class OpenAICompatJudge:
         settings: Mapping[str, Any] = _EMPTY,
         timeout: float = 120.0,
         cache: VerdictCache | None = None,
+        cache_scope: str | None = None,
         endpoint: ChatEndpoint | None = None,
     ) -> None:
         """``endpoint`` replaces the HTTP endpoint (an in-process model, say); the
-        conversation, parsing and caching stay the same."""
+        conversation, parsing and caching stay the same. ``cache_scope`` names the one
+        comparison this judge is built for (a match), whose retry the verdict cache may
+        answer; without it every comparison calls the model (judges.cache)."""
         self.settings = parse_judge_settings(settings)
         self.base_url = base_url
         self.model = model
@@ -695,6 +699,7 @@ class OpenAICompatJudge:
             k: v for k, v in {**JUDGE_DEFAULTS, **settings}.items() if k not in NON_SEMANTIC_KEYS
         }
         self._cache = cache
+        self.cache_scope = cache_scope
         self.template = load_template(self.settings.template)
         self.listwise_template = load_template(self.settings.listwise_template)
         self._check_templates()
@@ -751,12 +756,17 @@ class OpenAICompatJudge:
         if hit is not None:
             return served_from_cache(hit)
         params = self._params_for(answers)
+        replies: list[_Reply] = []
         try:
             request = next(plan)
             while True:
-                request = plan.send(self._endpoint.complete(request, params))
+                replies.append(self._endpoint.complete(request, params))
+                request = plan.send(replies[-1])
         except StopIteration as done:
             verdict: Verdict = done.value
+        except BackendError as error:
+            error.cost += self._cost(replies)
+            raise
         if cache is not None:
             cache.set(key, verdict)
         return verdict
@@ -779,18 +789,27 @@ class OpenAICompatJudge:
         if hit is not None:
             return served_from_cache(hit)
         params = self._params_for(answers)
+        replies: list[_Reply] = []
         try:
             request = next(plan)
             while True:
-                request = plan.send(await endpoint.complete(request, params))
+                replies.append(await endpoint.complete(request, params))
+                request = plan.send(replies[-1])
         except StopIteration as done:
             verdict: Verdict = done.value
+        except BackendError as error:
+            error.cost += self._cost(replies)
+            raise
         if cache is not None:
             cache.set(key, verdict)
         return verdict
 
+    def _cost(self, replies: Sequence[_Reply]) -> float:
+        usage = _usage(replies)
+        return self.settings.price.cost(usage["prompt_tokens"], usage["completion_tokens"])
+
     def _active_cache(self) -> VerdictCache | None:
-        if not self.settings.cache:
+        if not self.settings.cache or self.cache_scope is None:
             return None
         return self._cache if self._cache is not None else default_verdict_cache()
 
@@ -798,7 +817,9 @@ class OpenAICompatJudge:
         """The verdict cache key of this request (see judges.cache)."""
         return cache_key(
             {
-                "v": 1,
+                "v": 2,
+                "scope": self.cache_scope,
+                "parser": PARSER_VERSION,
                 "base_url": self.base_url.rstrip("/"),
                 "model": self.model,
                 "prompt": prompt,

@@ -407,7 +407,9 @@ class TransformersJudge(OpenAICompatJudge):
     """An LLM judge run in-process (see module doc). ``settings`` are an API judge's
     (judges.judge_settings) plus ``device``, ``dtype`` and ``verdict``."""
 
-    def __init__(self, *, model: str, settings: Mapping[str, Any] = _EMPTY) -> None:
+    def __init__(
+        self, *, model: str, settings: Mapping[str, Any] = _EMPTY, cache_scope: str | None = None
+    ) -> None:
         if not model:
             raise PermanentError("a transformers judge needs model_id (a model directory)")
         device, dtype = _check_local(settings, "judge setting")
@@ -420,6 +422,7 @@ class TransformersJudge(OpenAICompatJudge):
             base_url=f"transformers:{model}",
             model=model,
             settings={**judge_settings},
+            cache_scope=cache_scope,
             endpoint=LocalChatEndpoint(model=model, device=device, dtype=dtype),
         )
         self.verdict_mode = verdict

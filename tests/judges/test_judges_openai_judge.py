@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from importlib import resources
@@ -252,3 +253,47 @@ def test_a_rate_limited_judge_raises_a_transient_error(fake_openai: FakeOpenAISe
         make_judge(fake_openai).compare(QUESTION, ANSWERS)
 
     assert caught.value.retry_after == 3.0
+
+
+def _compare_async(judge: OpenAICompatJudge) -> None:
+    async def run() -> None:
+        endpoint = judge.async_endpoint()
+        try:
+            await judge.compare_async(QUESTION, ANSWERS, endpoint)
+        finally:
+            await endpoint.aclose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_a_failure_after_a_paid_reply_carries_that_reply_s_cost(
+    fake_openai: FakeOpenAIServer, path: str
+) -> None:
+    fake_openai.enqueue(
+        Scripted(content="[[A]]"),  # the first order, paid for
+        Scripted(status=503, body=error_body("busy", kind="server_error")),
+    )
+    judge = make_judge(fake_openai, both_orders=True, price_in=1_000_000, price_out=1_000_000)
+
+    with pytest.raises(TransientError) as failed:
+        if path == "sync":
+            judge.compare(QUESTION, ANSWERS)
+        else:
+            _compare_async(judge)
+
+    ((_, prompt_tokens, completion_tokens),) = fake_openai.usage
+    assert failed.value.cost == prompt_tokens + completion_tokens
+
+
+def test_an_unreadable_verdict_carries_the_cost_of_the_question_and_the_repair(
+    fake_openai: FakeOpenAIServer,
+) -> None:
+    fake_openai.reply_with("I cannot decide.", "Still undecided.")
+    judge = make_judge(fake_openai, price_in=1_000_000, price_out=1_000_000)
+
+    with pytest.raises(UnparseableVerdictError) as failed:
+        judge.compare(QUESTION, ANSWERS)
+
+    assert len(fake_openai.usage) == 2
+    assert failed.value.cost == sum(p + c for _, p, c in fake_openai.usage)

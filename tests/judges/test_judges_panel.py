@@ -237,3 +237,12 @@ def test_a_panels_template_hash_changes_with_any_members_template() -> None:
 
     assert one.template_hash and one.template_hash != other.template_hash
     assert PanelJudge([Stub(A_WINS), Stub(A_WINS)]).template_hash is None
+
+
+def test_a_failing_member_s_error_carries_what_the_members_before_it_cost() -> None:
+    panel = PanelJudge([Stub(A_WINS, cost=0.25), Stub(B_WINS, cost=0.5), Failing()])
+
+    with pytest.raises(TransientError) as failed:
+        panel.compare("q", PAIR)
+
+    assert failed.value.cost == 0.75
