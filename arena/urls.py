@@ -8,6 +8,7 @@ from arena.views import accounts
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz/", views.healthz, name="healthz"),
+    path("livez/", views.livez, name="livez"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("leaderboard/", views.leaderboard, name="leaderboard"),

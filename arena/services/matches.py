@@ -65,6 +65,12 @@ def match_claim(*, match_id: int) -> bool:
     )
 
 
+def _claim_renew(match_id: int) -> None:
+    """Still at work on it: the lease counts from the last model call, so a match whose
+    answers took long is not taken for a dead worker's while its judge is asked."""
+    Match.objects.filter(pk=match_id, status=MatchStatus.PLAYING).update(claimed_at=timezone.now())
+
+
 def match_release(*, match_id: int) -> None:
     """Give a claimed match back (a transient failure) so the retry can claim it again."""
     Match.objects.filter(pk=match_id, status=MatchStatus.PLAYING).update(
@@ -206,6 +212,7 @@ def match_play(*, match_id: int) -> str:
     entries = list(match.entries.select_related("contestant", "match__prompt"))
     try:
         answers = [_answer(e) for e in entries]
+        _claim_renew(match_id)
         frozen = tournament_judge(tournament)
         if frozen is None:
             return _await_vote(match_id, entries, answers)

@@ -7,14 +7,19 @@ so a redelivered task finds its work already done and changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from time import thread_time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from arena import live
@@ -54,6 +59,7 @@ from arena.services.backends import judge_comparator, judge_freeze
 from arena.services.leaderboards import elo_point_record, leaderboard_snapshot_create
 from judges.backends.base import BackendError
 
+log = logging.getLogger(__name__)
 MAX_SEED = 2**63 - 1
 
 
@@ -645,3 +651,58 @@ def tournaments_requeue_running(*, release_claims: bool) -> int:
         for pk in running:
             enqueue_advance(pk)
     return len(running)
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one sweep found: matches whose claim outlived its lease (given back), and the
+    running tournaments it queued an advance for."""
+
+    released: int
+    advanced: list[int]
+
+
+def tournaments_sweep(*, now: datetime | None = None) -> Swept:
+    """Queue again what a dead worker or a lost message left behind (the periodic sweep:
+    beat in services mode, a timer in embedded mode).
+
+    A match claimed longer ago than the lease goes back to pending. A running tournament
+    gets an advance, which queues its pending matches, plans what comes next or finishes
+    it, when a match of it was given back, or when nothing of it happened for a lease and
+    something is left to do: pending matches, or no open match at all (its next round's
+    message was lost). A tournament waiting only on voters is left alone. Everything
+    queued is idempotent, so a sweep that races a slow worker costs a skipped task."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.MATCH_CLAIM_LEASE_SECONDS)
+    running = Tournament.objects.filter(status=TournamentStatus.RUNNING)
+    released = set(
+        Match.objects.filter(
+            tournament__in=running, status=MatchStatus.PLAYING, claimed_at__lt=stale
+        ).values_list("tournament_id", flat=True)
+    )
+    given_back = Match.objects.filter(
+        tournament_id__in=released, status=MatchStatus.PLAYING, claimed_at__lt=stale
+    ).update(status=MatchStatus.PENDING, claimed_at=None)
+    advanced = sorted(
+        t.pk for t in running.only("pk", "started_at") if t.pk in released or _stalled(t, stale)
+    )
+    for pk in advanced:
+        enqueue_advance(pk)
+    if given_back or advanced:
+        log.warning("sweep: %s stale claims given back; advanced %s", given_back, advanced)
+    return Swept(released=given_back, advanced=advanced)
+
+
+def _stalled(tournament: Tournament, stale: datetime) -> bool:
+    """Nothing of it happened since ``stale`` (no start, claim or finish), and something is
+    left for a worker. Each question is answered by an index on (tournament, …)."""
+    matches = Match.objects.filter(tournament=tournament)
+    activity = [
+        tournament.started_at,
+        matches.aggregate(m=Max("finished_at"))["m"],
+        matches.filter(status=MatchStatus.PLAYING).aggregate(m=Max("claimed_at"))["m"],
+    ]
+    if any(at is not None and at >= stale for at in activity):
+        return False
+    pending = matches.filter(status=MatchStatus.PENDING).exists()
+    return pending or not matches.filter(status__in=OPEN_MATCH_STATUSES).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import Any
@@ -14,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
+from redis import Redis, RedisError
 
 from arena.boards import (
     global_leaderboard,
@@ -48,15 +50,49 @@ log = logging.getLogger(__name__)
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For containers and load balancers: 200 while the database answers, else 503 (and
-    no session, no template: a probe every few seconds should cost next to nothing)."""
+    """Readiness, for containers and load balancers: 200 while the database and (services
+    mode) the broker answer, else 503 naming what does not (and no session, no template:
+    a probe every few seconds should cost next to nothing). ``/livez/`` is liveness."""
+    down = {name: "unreachable" for name, check in _READINESS if not check()}
+    if down:
+        return JsonResponse({"status": "unavailable", **down}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers (a restart would not help a database that is away)."""
+    return JsonResponse({"status": "ok"})
+
+
+def _database_answers() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as error:
         log.warning("health check: database unreachable: %s", type(error).__name__)
-        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok"})
+        return False
+    return True
+
+
+def _broker_answers() -> bool:
+    """Redis, which carries the tasks, the live events and the cache (services mode)."""
+    if settings.EMBEDDED:
+        return True
+    try:
+        return bool(_redis().ping())
+    except RedisError as error:
+        log.warning("health check: broker unreachable: %s", type(error).__name__)
+        return False
+
+
+@functools.cache
+def _redis() -> Redis:
+    return Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+_READINESS = (("database", _database_answers), ("broker", _broker_answers))
 
 
 def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:

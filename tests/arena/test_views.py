@@ -148,3 +148,22 @@ def test_the_health_check_is_503_when_the_database_does_not_answer(monkeypatch) 
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "unreachable"}
     assert b"secret" not in response.content
+    assert Client().get("/livez/").status_code == 200  # the process itself is alive
+
+
+def test_the_health_check_is_503_naming_the_broker_when_redis_does_not_answer(
+    monkeypatch, settings
+) -> None:
+    from redis import ConnectionError as RedisDown
+
+    import arena.views
+
+    class Down:
+        def ping(self) -> bool:
+            raise RedisDown("Error 111 connecting to 127.0.0.1:6379")
+
+    settings.EMBEDDED = False
+    monkeypatch.setattr(arena.views, "_redis", Down)
+    response = Client().get("/healthz/")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "broker": "unreachable"}
