@@ -637,7 +637,7 @@ def tournaments_requeue_running(*, release_claims: bool) -> int:
     After a restart in embedded mode the in-memory queue is empty and no other worker
     exists, so claims held by the dead process (matches, answers being generated) are
     released (``release_claims``) and each advance re-queues the pending matches.
-    Services mode relies on broker redelivery.
+    Services mode has the sweep (``tournaments_sweep``) and broker redelivery.
     """
     running = list(
         Tournament.objects.filter(status=TournamentStatus.RUNNING).values_list("pk", flat=True)
