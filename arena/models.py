@@ -8,12 +8,14 @@ contestant ids: ``[[3], [1, 4], [2]]``. Pairwise is ``[[a], [b]]`` or ``[[a, b]]
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -23,6 +25,23 @@ from ratings.style import FEATURES, answer_features
 ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]*$", "Name an environment variable (A-Z, 0-9, _), never the key itself."
 )
+
+
+def key_variable_refusal(name: str) -> str | None:
+    """Why the server may not read this environment variable and send its value to a
+    model's server as a key, or None. Only names the operator allows (``ARENA_KEY_VARIABLES``,
+    patterns such as ``*_API_KEY``): staff must not be able to have ``DJANGO_SECRET_KEY``
+    or ``DATABASE_URL`` sent to a listener of theirs."""
+    if not name or any(fnmatch.fnmatchcase(name, p) for p in settings.KEY_VARIABLES):
+        return None
+    allowed = ", ".join(settings.KEY_VARIABLES) or "none"
+    return f"{name} is not a key variable this server sends (ARENA_KEY_VARIABLES: {allowed})"
+
+
+def _check_key_variable(name: str) -> None:
+    refusal = key_variable_refusal(name)
+    if refusal:
+        raise ValidationError({"api_key_env": [refusal]})
 
 
 class Queue(models.TextChoices):
@@ -52,6 +71,9 @@ class Contestant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        _check_key_variable(self.api_key_env)
 
     @property
     def settings_hash(self) -> str:
@@ -181,6 +203,9 @@ class Judge(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        _check_key_variable(self.api_key_env)
 
 
 class TournamentStatus(models.TextChoices):

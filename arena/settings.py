@@ -145,6 +145,9 @@ MATCH_CLAIM_LEASE_SECONDS = env_int("ARENA_MATCH_LEASE_SECONDS", 240, minimum=1)
 # How often the sweep looks for what a dead worker or a lost message left behind (beat in
 # services mode, a timer thread in embedded mode). Lease + this is the longest stall.
 SWEEP_SECONDS = env_int("ARENA_SWEEP_SECONDS", 30, minimum=1)
+# The environment variables a contestant or judge may name as its key (shell patterns): the
+# worker sends the variable's value to the model's server, so nothing else may be named.
+KEY_VARIABLES = env_list("ARENA_KEY_VARIABLES", ["*_API_KEY", "ARENA_KEY_*"])
 # Likewise for an answer being generated (arena.models.AnswerClaim): matches that need it
 # wait this long at most for a worker that vanished mid-generation. Half the match lease by
 # default: longer than a generation can take (the clients time out after 60 s), and short

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from arena.models import BackendKind, Contestant, Judge, JudgeKind, Queue
+from arena.models import BackendKind, Contestant, Judge, JudgeKind, Queue, key_variable_refusal
 from judges.backends.base import Comparator, Generation, Generator, PermanentError
 from judges.backends.simulated import SimulatedContestant, SimulatedJudge
 from judges.panel import PanelJudge, agreement_weights, parse_panel_settings
@@ -40,7 +40,7 @@ def contestant_generator(*, contestant: Contestant, seed: int = 0) -> Generator:
         return OpenAICompatGenerator(
             base_url=contestant.base_url,
             model=contestant.model_id,
-            api_key_env=contestant.api_key_env,
+            api_key_env=_key_variable(contestant.api_key_env),
             generation=contestant.generation,
         )
     if contestant.backend == BackendKind.TRANSFORMERS:
@@ -48,6 +48,15 @@ def contestant_generator(*, contestant: Contestant, seed: int = 0) -> Generator:
 
         return TransformersGenerator(model=contestant.model_id, generation=contestant.generation)
     raise PermanentError(f"unknown backend {contestant.backend!r} for {contestant.name}")
+
+
+def _key_variable(name: str) -> str:
+    """Checked again where it is used: a row saved before the allowlist, or edited around
+    the form, still sends nothing the operator did not allow."""
+    refusal = key_variable_refusal(name)
+    if refusal:
+        raise PermanentError(refusal)
+    return name
 
 
 def judge_freeze(*, judge: Judge) -> dict[str, Any]:
@@ -114,7 +123,7 @@ def _comparator(
         return OpenAICompatJudge(
             base_url=judge["base_url"],
             model=judge["model"],
-            api_key_env=judge.get("api_key_env", ""),
+            api_key_env=_key_variable(judge.get("api_key_env", "")),
             settings=settings,
             cache_scope=scope,
         )

@@ -89,3 +89,24 @@ def test_a_contestant_added_in_the_admin_is_announced_but_an_edit_is_not(
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(f"/admin/arena/contestant/{new.pk}/change/", form | {"model_id": "x"})
     assert announced == [new.pk]
+
+
+@pytest.mark.parametrize("variable", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+def test_a_key_variable_outside_the_allowlist_is_refused_naming_the_field(variable: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        contestant_create(
+            name="leaky", backend="openai", base_url="http://127.0.0.1:9/v1", api_key_env=variable
+        )
+    assert "ARENA_KEY_VARIABLES" in refused.value.message_dict["api_key_env"][0]
+    assert not Contestant.objects.filter(name="leaky").exists()
+
+
+def test_the_allowlist_is_a_setting_of_shell_patterns(settings) -> None:
+    settings.KEY_VARIABLES = ["TEAM_*"]
+    contestant_create(
+        name="ok", backend="openai", base_url="http://h.test/v1", api_key_env="TEAM_A"
+    )
+    with pytest.raises(ValidationError, match="OPENAI_API_KEY is not a key variable"):
+        contestant_create(
+            name="no", backend="openai", base_url="http://h.test/v1", api_key_env="OPENAI_API_KEY"
+        )
