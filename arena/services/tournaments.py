@@ -61,6 +61,8 @@ from judges.backends.base import BackendError
 
 log = logging.getLogger(__name__)
 MAX_SEED = 2**63 - 1
+MAX_BUDGET = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
+MAX_USD = Decimal("99999999.9999")
 
 
 def _fail(field: str, message: str) -> ValidationError:
@@ -121,9 +123,11 @@ def _money(value: Decimal | float | str | None) -> Decimal | None:
         amount = Decimal(str(value))
     except ArithmeticError:
         raise _fail("budget_usd", f"not an amount of money: {value!r}") from None
-    if not amount.is_finite() or amount <= 0:
+    if amount.is_finite() and amount > MAX_USD:  # what the column holds: 12 digits, 4 decimals
+        raise _fail("budget_usd", f"at most {MAX_USD} USD, got {value!r}")
+    if not amount.is_finite() or amount.quantize(Decimal("0.0001")) <= 0:
         raise _fail("budget_usd", f"must be a positive amount of USD, got {value!r}")
-    return amount
+    return amount.quantize(Decimal("0.0001"))
 
 
 def _validated(
@@ -165,9 +169,10 @@ def tournament_create(
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise _fail("seed", f"must be an integer between 0 and {MAX_SEED}")
     if budget is not None and (
-        isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+        isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= MAX_BUDGET
     ):
-        raise _fail("budget", f"must be a positive number of judge calls, got {budget!r}")
+        limit = f"at most {MAX_BUDGET}"
+        raise _fail("budget", f"must be a positive number of judge calls, {limit}, got {budget!r}")
     money = _money(budget_usd)
     try:
         fmt = get_format(format)

@@ -128,3 +128,19 @@ def test_a_money_budget_is_validated_and_reported(staff: Client) -> None:
     body = post(staff, "/api/tournaments", GOOD | {"budget_usd": "2.5"}).json()
     assert Decimal(str(body["budget_usd"])) == Decimal("2.5")
     assert float(body["spend_usd"]) == 0.0 and body["error"] == ""
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("budget", 2**31),
+        ("budget_usd", "1e30"),
+        ("budget_usd", "0.00001"),
+    ],
+)
+def test_numbers_the_columns_cannot_hold_are_a_400_naming_the_field(
+    staff: Client, field: str, value: object
+) -> None:
+    response = post(staff, "/api/tournaments", GOOD | {field: value})
+    assert response.status_code == 400 and field in response.json()["errors"]
+    assert not Tournament.objects.exists()
