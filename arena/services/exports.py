@@ -337,11 +337,21 @@ def tournament_export_leaderboard(*, tournament: Tournament) -> Iterator[str]:
     writer.writerow(LEADERBOARD_COLUMNS)
     rows = tournament_leaderboard(tournament)
     for row in rows if has_verdicts(rows) else []:  # no verdict: nobody has a rating
-        values = {**row, "model": row["contestant"]}
+        values = {**row, "model": _cell(row["contestant"])}
         writer.writerow(
             ["" if values.get(c) is None else values.get(c) for c in LEADERBOARD_COLUMNS]
         )
     yield buffer.getvalue()
+
+
+# What a spreadsheet reads as the start of a formula (OWASP's list for CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A name as a spreadsheet shows it, never as a formula it runs (``=HYPERLINK(…)``):
+    such text gets a leading apostrophe, which spreadsheets hide."""
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def tournament_data_cut(*, tournament: Tournament) -> dict[str, Any]:

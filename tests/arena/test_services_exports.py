@@ -266,3 +266,18 @@ def test_a_download_remembers_its_hash_so_the_manifest_reads_no_verdict_again(
     cut = json.loads(text(tournament_export_manifest(tournament=completed)))["data_cut"]
     assert cut["battles_sha256"] == hashlib.sha256(battles.encode()).hexdigest()
     assert cut["battles_rows"] == 12
+
+
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_written_as_text(completed) -> None:
+    entry = completed.matches.first().entries.first()
+    Contestant.objects.filter(pk=entry.contestant_id).update(
+        name='=HYPERLINK("http://evil.test","x")'
+    )
+    from django.core.cache import cache
+
+    cache.clear()  # the board is cached by its verdicts, and a rename adds none
+    rows = list(
+        csv.DictReader(io.StringIO(text(tournament_export_leaderboard(tournament=completed))))
+    )
+    assert '\'=HYPERLINK("http://evil.test","x")' in [r["model"] for r in rows]
+    assert not any(r["model"].startswith(("=", "+", "-", "@")) for r in rows)
