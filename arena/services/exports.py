@@ -385,10 +385,25 @@ def tournament_export_manifest(*, tournament: Tournament) -> Iterator[str]:
             "finished_at": tournament.finished_at.isoformat() if tournament.finished_at else None,
         },
         # Empty for a draft: the manifest is frozen when the tournament starts.
-        "manifest": tournament.manifest,
+        "manifest": _public(tournament.manifest),
         "data_cut": tournament_data_cut(tournament=tournament),
     }
     yield json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+# Where models are served, and which variable holds a key: infrastructure, not results,
+# and a base URL may carry a key of its own (``?api_key=…``). The API shows neither.
+PRIVATE_KEYS = frozenset({"base_url", "api_key_env"})
+
+
+def _public(value: Any) -> Any:
+    """The manifest as the public may read it: everything but ``PRIVATE_KEYS``, at any depth
+    (a panel's members are judges too)."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if k not in PRIVATE_KEYS}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value
 
 
 EXPORTS: dict[str, tuple[str, Callable[..., Iterator[str]]]] = {

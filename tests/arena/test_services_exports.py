@@ -222,8 +222,14 @@ def test_the_leaderboard_csv_of_a_tournament_without_verdicts_has_its_header_onl
 
 
 def test_the_manifest_adds_a_data_cut_with_the_battles_hash(completed: Tournament) -> None:
+    from arena.services.exports import PRIVATE_KEYS
+
     document = json.loads(text(tournament_export_manifest(tournament=completed)))
-    assert document["manifest"] == completed.manifest
+    assert document["manifest"]["contestants"] == {
+        name: {k: v for k, v in frozen.items() if k not in PRIVATE_KEYS}
+        for name, frozen in completed.manifest["contestants"].items()
+    }
+    assert document["manifest"]["seed"] == completed.manifest["seed"]
     assert document["manifest"]["seed"] == 7
     cut = document["data_cut"]
     battles = text(tournament_export_battles(tournament=completed))
@@ -247,6 +253,24 @@ def test_no_export_carries_the_value_of_a_contestants_api_key(make_tournament, m
     for kind in EXPORTS:
         body = text(tournament_export(tournament=tournament, kind=kind).chunks)
         assert body and "sk-never-export-this-value" not in body
+
+
+def test_the_manifest_shows_neither_where_models_are_served_nor_their_key_variables(
+    make_tournament, judge
+) -> None:
+    tournament = make_tournament(n=3)
+    tournament.contestants.update(base_url="http://models.internal:8000/v1?api_key=s3cret")
+    type(judge).objects.filter(pk=judge.pk).update(
+        base_url="http://judge.internal/v1", api_key_env="JUDGE_API_KEY"
+    )
+    tournament = tournament_start(tournament=tournament)
+    assert "models.internal" in json.dumps(tournament.manifest)  # kept for the replay
+    body = text(tournament_export_manifest(tournament=tournament))
+    for private in ("models.internal", "s3cret", "judge.internal", "JUDGE_API_KEY", "base_url"):
+        assert private not in body
+    manifest = json.loads(body)["manifest"]
+    assert {"backend", "model", "settings_hash"} <= set(manifest["contestants"]["sim-0"])
+    assert manifest["judge"]["name"] == judge.name
 
 
 def test_a_download_remembers_its_hash_so_the_manifest_reads_no_verdict_again(
