@@ -221,6 +221,12 @@
     submitAsPage(event.submitter);
   });
 
+  // A battle loaded as a page has the focus, as one swapped in has: keys act on it, and a
+  // screen reader starts at its prompt.
+  if (!revealed) {
+    document.getElementById("prompt").focus({ preventScroll: true });
+  }
+
   // A refusal page past a vote limit counts down too.
   const retry = document.getElementById("retry-after");
   if (retry) closeFor(Number(retry.dataset.seconds), retry.dataset.message);
