@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from arena.boards import global_leaderboard
 from arena.evidence import COLUMNS, Entrant, pair_increments
@@ -84,49 +84,58 @@ class VoterPage:
 def voter_page(voter: Voter) -> VoterPage:
     """The voter's votes, their agreement with the crowd (the human-votes board, which
     counts this voter's votes too) and their own Bradley-Terry board beside the crowd's."""
-    rows = list(
-        Vote.objects.filter(voter.votes)
-        .order_by("-created_at", "-pk")
-        .values_list(
-            "created_at", "match__tournament_id", "match__tournament__name",
-            "match__prompt__text", "ranking", "both_bad",
-        )
-    )  # fmt: skip
+    mine = Vote.objects.filter(voter.votes).order_by("-created_at", "-pk")
+    verdicts = list(mine.values_list("ranking", "both_bad"))
     names = dict(Contestant.objects.values_list("pk", "name"))
     crowd = {r["contestant"]: r for r in global_leaderboard(source="humans")[0]}
     crowd_bt = {m: r["bt"] for m, r in crowd.items() if r["bt"] is not None}
     agreed = compared = 0
-    votes = []
-    for created, tournament_id, tournament, prompt, ids, both_bad in rows:
+    for ids, _ in verdicts:
+        same, rated = _agreement([[names[c] for c in tier] for tier in ids], crowd_bt)
+        agreed, compared = agreed + same, compared + rated
+    return VoterPage(
+        count=len(verdicts),
+        votes=_cast_votes(mine[:LISTED_VOTES], names, crowd_bt),
+        agreed=agreed,
+        compared=compared,
+        board=[
+            PersonalRow(
+                contestant=r["contestant"],
+                rank=r["rank"],
+                bt=r["bt"],
+                bt_low=r["bt_low"],
+                bt_high=r["bt_high"],
+                verdicts=round(r["matches"], 2),
+                crowd_rank=crowd[r["contestant"]]["rank"] if r["contestant"] in crowd else None,
+                crowd_bt=crowd_bt.get(r["contestant"]),
+            )
+            for r in _personal_rows(verdicts, names)
+        ],
+    )
+
+
+def _cast_votes(
+    votes: QuerySet[Vote], names: dict[int, str], crowd_bt: dict[str, float]
+) -> list[CastVote]:
+    listed = []
+    for created, tournament_id, tournament, prompt, ids, both_bad in votes.values_list(
+        "created_at", "match__tournament_id", "match__tournament__name",
+        "match__prompt__text", "ranking", "both_bad",
+    ):  # fmt: skip
         ranking = [[names[c] for c in tier] for tier in ids]
         same, rated = _agreement(ranking, crowd_bt)
-        agreed, compared = agreed + same, compared + rated
-        if len(votes) < LISTED_VOTES:
-            votes.append(
-                CastVote(
-                    created_at=created,
-                    tournament_id=tournament_id,
-                    tournament=tournament,
-                    prompt=prompt,
-                    ranking=ranking,
-                    both_bad=both_bad,
-                    agreement=same / rated if rated else None,
-                )
+        listed.append(
+            CastVote(
+                created_at=created,
+                tournament_id=tournament_id,
+                tournament=tournament,
+                prompt=prompt,
+                ranking=ranking,
+                both_bad=both_bad,
+                agreement=same / rated if rated else None,
             )
-    board = [
-        PersonalRow(
-            contestant=r["contestant"],
-            rank=r["rank"],
-            bt=r["bt"],
-            bt_low=r["bt_low"],
-            bt_high=r["bt_high"],
-            verdicts=round(r["matches"], 2),
-            crowd_rank=crowd[r["contestant"]]["rank"] if r["contestant"] in crowd else None,
-            crowd_bt=crowd_bt.get(r["contestant"]),
         )
-        for r in _personal_rows([(ids, both_bad) for *_, ids, both_bad in rows], names)
-    ]
-    return VoterPage(count=len(rows), votes=votes, agreed=agreed, compared=compared, board=board)
+    return listed
 
 
 def _agreement(ranking: list[list[str]], crowd_bt: dict[str, float]) -> tuple[int, int]:

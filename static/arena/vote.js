@@ -82,6 +82,8 @@
   }
 
   function showReveal(data) {
+    clearInterval(countdown);
+    say("");
     const placed = places(data.reveal);
     answers.forEach((article, position) => {
       const model = article.querySelector(".model");
