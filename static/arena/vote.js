@@ -9,6 +9,7 @@
 // Keyboard: 1-4 press the vote buttons; N or Enter after a vote shows the next battle.
 (function () {
   "use strict";
+  document.documentElement.classList.add("keys"); // the key hints work: show them
   const section = document.getElementById("battle");
   const form = document.getElementById("vote-form");
   if (!section || !form) return;
@@ -176,8 +177,8 @@
   }
 
   form.addEventListener("change", () => {
-    describe();
-    if (summary && !unranked().length) say("");
+    describe(); // which says what is still to rank
+    if (summary) say("");
   });
 
   form.addEventListener("submit", async (event) => {
