@@ -14,6 +14,33 @@ pytestmark = pytest.mark.embedded
 MODELS = ["gpt-3.5-turbo", "bard", "vicuna-13b", "alpaca-13b", "llama-13b"]
 
 
+def _human_round_robin(demo_site: str, browser: Browser, name: str) -> str:
+    """A running round robin of the 8 demo contestants judged by people (28 battles per
+    round), made on the staff pages; its vote page's URL."""
+    staff = browser.new_context().new_page()
+    staff.goto(f"{demo_site}/admin/login/?next=/tournaments/new/")
+    staff.fill("#id_username", "staff")
+    staff.fill("#id_password", "e2e-staff-password")
+    staff.click("input[type=submit]")
+    staff.fill("#id_name", name)
+    for model in [*MODELS, "sim-strong", "sim-middle", "sim-weak"]:
+        staff.get_by_label(model, exact=True).check()
+    staff.select_option("#id_prompt_set", label="vicuna-80")
+    staff.fill("#id_rounds", "1")
+    staff.click("main button[type=submit]")
+    staff.click("button:has-text('Start')")
+    expect(staff.locator("#status")).to_have_text("running")
+    staff.context.close()
+    return staff.url.rstrip("/") + "/vote/"
+
+
+@pytest.fixture(scope="module")
+def arena(demo_site: str, browser: Browser) -> str:
+    """The vote page of an arena of this module's own, so that its tests do not wait on
+    the demo arenas' battles, which the other tests take."""
+    return _human_round_robin(demo_site, browser, "Voting page")
+
+
 def test_a_vote_reveals_the_models_and_the_watching_leaderboard_updates_without_reload(
     demo_site: str, browser: Browser
 ) -> None:
@@ -125,20 +152,7 @@ def test_the_bracket_fills_in_live_up_to_a_champion(demo_site: str, browser: Bro
 def test_while_battles_are_plenty_next_battle_shows_the_one_that_came_with_the_reveal(
     demo_site: str, browser: Browser
 ) -> None:
-    staff = browser.new_context().new_page()
-    staff.goto(f"{demo_site}/admin/login/?next=/tournaments/new/")
-    staff.fill("#id_username", "staff")
-    staff.fill("#id_password", "e2e-staff-password")
-    staff.click("input[type=submit]")
-    staff.fill("#id_name", "Many battles")
-    for name in [*MODELS, "sim-strong", "sim-middle", "sim-weak"]:
-        staff.get_by_label(name, exact=True).check()
-    staff.select_option("#id_prompt_set", label="vicuna-80")
-    staff.fill("#id_rounds", "1")
-    staff.click("main button[type=submit]")
-    staff.click("button:has-text('Start')")
-    expect(staff.locator("#status")).to_have_text("running")
-    vote_url = staff.url.rstrip("/") + "/vote/"
+    vote_url = _human_round_robin(demo_site, browser, "Many battles")
 
     voter = browser.new_context().new_page()
     requests: list[str] = []
@@ -191,9 +205,11 @@ def test_a_vote_the_server_refuses_falls_back_to_the_page_that_says_why(
     expect(page.locator(".errorlist")).to_have_text("this battle already has its vote")
 
 
-def test_an_answers_single_line_breaks_are_shown(demo: DemoSite, browser: Browser) -> None:
+def test_an_answers_single_line_breaks_are_shown(
+    demo: DemoSite, arena: str, browser: Browser
+) -> None:
     page = browser.new_context().new_page()
-    page.goto(f"{demo.base}/tournaments/2/vote/")
+    page.goto(arena)
     expect(page.locator("h2", has_text="Answer A")).to_be_visible(timeout=30_000)
     battle = page.locator('input[name="battle"]').get_attribute("value")
     demo.shell(
@@ -209,10 +225,10 @@ def test_an_answers_single_line_breaks_are_shown(demo: DemoSite, browser: Browse
 
 
 def test_a_voter_votes_on_five_battles_in_a_row_with_the_keyboard_alone(
-    demo_site: str, browser: Browser
+    arena: str, browser: Browser
 ) -> None:
     page = browser.new_context().new_page()
-    page.goto(f"{demo_site}/tournaments/2/vote/")
+    page.goto(arena)
     for n, key in enumerate("12341", start=1):
         expect(page.locator("h1")).to_have_text("Which answer is better?", timeout=30_000)
         expect(page.locator("h2", has_text="Answer A")).to_be_visible(timeout=30_000)
@@ -227,17 +243,17 @@ def test_a_voter_votes_on_five_battles_in_a_row_with_the_keyboard_alone(
 
 
 def test_on_a_phone_nothing_scrolls_sideways_and_every_control_fits_a_finger(
-    demo_site: str, browser: Browser
+    demo_site: str, arena: str, browser: Browser
 ) -> None:
     phone = browser.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     ).new_page()
-    phone.goto(f"{demo_site}/tournaments/2/vote/")
+    phone.goto(arena)
     expect(phone.locator("h2", has_text="Answer A")).to_be_visible(timeout=30_000)
     for button in phone.locator(".vote-buttons button").all():
         assert button.bounding_box()["height"] >= 44
     assert phone.locator("kbd").first.is_hidden()  # no key hints on a touch screen
-    for path in ("/tournaments/2/vote/", "/leaderboard/", "/tournaments/1/", "/"):
-        phone.goto(f"{demo_site}{path}")
+    for url in (arena, *(f"{demo_site}{p}" for p in ("/leaderboard/", "/tournaments/1/", "/"))):
+        phone.goto(url)
         phone.wait_for_load_state("load")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, url
