@@ -257,3 +257,24 @@ def test_on_a_phone_nothing_scrolls_sideways_and_every_control_fits_a_finger(
         phone.goto(url)
         phone.wait_for_load_state("load")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390, url
+
+
+def test_the_home_page_lists_open_arenas_first_and_counts_their_votes_live(
+    demo_site: str, arena: str, browser: Browser
+) -> None:
+    home = browser.new_page()
+    home.goto(demo_site)
+    card = home.locator(".arena", has=home.locator(f'a[href="{arena.removeprefix(demo_site)}"]'))
+    expect(card).to_contain_text(re.compile(r"· \d+ votes? of"))
+    before = int(re.search(r"(\d+) votes? of", card.inner_text()).group(1))
+    home.evaluate("window.__notReloaded = true")
+
+    voter = browser.new_context().new_page()
+    voter.goto(arena)
+    expect(voter.locator("h2", has_text="Answer A")).to_be_visible(timeout=30_000)
+    voter.keyboard.press("3")
+    expect(voter.locator("h1")).to_have_text("Thanks for your vote")
+    expect(card).to_contain_text(f"· {before + 1} vote", timeout=15_000)
+    assert home.evaluate("window.__notReloaded") is True
+    home.click("nav >> text=Vote")
+    expect(home.locator("h1")).to_have_text(re.compile("Which answer is better|Rank the answers"))
