@@ -32,7 +32,7 @@ def _voter(request: HttpRequest, *, create: bool = True) -> Voter:
 
 
 def vote_any(request: HttpRequest) -> HttpResponse:
-    """ "Vote" in the navigation: the newest open arena, or the home page's list of them."""
+    """The navigation's "Vote": the newest open arena; the home page when none is open."""
     arenas = tournaments_open_to_voters(limit=1)
     return redirect("vote", tournament_id=arenas[0].pk) if arenas else redirect("home")
 
