@@ -96,7 +96,9 @@
     const tiers = data.reveal.ranking.map((tier) => tier.join(" = ")).join(" > ");
     document.getElementById("verdict").textContent =
       `Your verdict: ${tiers}${data.reveal.both_bad ? " (both bad)" : ""}`;
-    count.textContent = String(Number(count.textContent) + 1);
+    const votes = Number(count.textContent) + 1;
+    count.textContent = String(votes);
+    document.getElementById("tally").textContent = `your ${ordinal(votes)} vote`;
     upcoming = data.next;
     next.href = data.next ? data.next.url : data.url;
     heading.textContent = "Thanks for your vote";
@@ -128,6 +130,7 @@
     form.elements.idempotency_key.value = upcoming.idempotency_key;
     form.querySelectorAll("input[type=radio]").forEach((radio) => { radio.checked = false; });
     document.getElementById("verdict").textContent = "";
+    document.getElementById("tally").textContent = "";
     history.replaceState(null, "", next.href);
     upcoming = null;
     sending = false;

@@ -297,6 +297,7 @@ def test_the_reveal_page_keeps_the_answers_with_each_models_name_over_them(tourn
     assert "<strong>bold</strong>" in reveal and "&lt;script&gt;" in reveal  # still sanitised
     assert reveal.index(entries[0].contestant.name) < reveal.index(entries[1].contestant.name)
     assert 'your votes: <strong id="vote-count">1</strong>' in reveal
+    assert '<p id="tally" class="meta">your 1st vote</p>' in reveal
 
 
 def test_a_vote_past_the_limit_keeps_the_battle_and_says_when_voting_opens_again(

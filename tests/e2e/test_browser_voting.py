@@ -236,6 +236,9 @@ def test_a_voter_votes_on_five_battles_in_a_row_with_the_keyboard_alone(
         page.keyboard.press(key)
         expect(page.locator("h1")).to_have_text("Thanks for your vote")
         expect(page.locator("#vote-count")).to_have_text(str(n))
+        expect(page.locator("#tally")).to_have_text(
+            f"your {['1st', '2nd', '3rd', '4th', '5th'][n - 1]} vote"
+        )
         expect(page.locator("#next-battle")).to_be_focused()
         page.keyboard.press("N" if n % 2 else "Enter")
         expect(page.locator("#prompt")).to_be_focused(timeout=30_000)
