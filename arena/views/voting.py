@@ -18,6 +18,8 @@ from arena.templatetags.arena_tags import ordinal
 from arena.vote_json import posted_ranks, refusal_payload, reveal_payload, vote_url
 from arena.voters import Voter, voter_opens_at, voter_page, voter_vote_count
 
+SAME_RANK = "every answer has the same rank, which ranks nothing: put one above another"
+
 
 def _session_key(request: HttpRequest) -> str:
     if not request.session.session_key:
@@ -111,6 +113,10 @@ def _record(request: HttpRequest, tournament: Tournament, voter: Voter, public_i
     if not outcome and ranks is None:
         # A K-wise form with no rank picked posts nothing that says it is K-wise.
         raise VoteRefused("ranks", "nothing chosen: pick the better answer or rank every answer")
+    if ranks is not None and len(ranks) > 1 and len(set(ranks)) == 1:
+        # "All fourth" is a careless click more often than a verdict (vote.js says so
+        # before it posts); the API, for deliberate clients, takes it as a K-way tie.
+        raise VoteRefused("ranks", SAME_RANK)
     return vote_record(
         public_id=public_id,
         outcome=outcome,

@@ -195,6 +195,10 @@
       form.querySelector(`input[name="rank_${missing[0].charCodeAt(0) - 65}"]`).focus();
       return;
     }
+    if (summary && new Set(ranks()).size === 1) {
+      say("Not counted: every answer has the same rank, which ranks nothing: put one above another.");
+      return;
+    }
     sending = true;
     const fields = new FormData(form);
     if (event.submitter && event.submitter.name) {

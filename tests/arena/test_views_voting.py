@@ -321,7 +321,7 @@ def test_a_vote_past_the_limit_keeps_the_battle_and_says_when_voting_opens_again
     assert t.matches.get(public_id=upcoming["battle"]).status == "awaiting_vote"
 
 
-def test_a_ranking_with_no_rank_is_refused_with_a_message(contestants, prompt_set) -> None:
+def test_a_ranking_that_ranks_nothing_is_refused_with_a_message(contestants, prompt_set) -> None:
     people = contestants(3)
     t = tournament_start(
         tournament=tournament_create(
@@ -338,6 +338,10 @@ def test_a_ranking_with_no_rank_is_refused_with_a_message(contestants, prompt_se
     assert refused.json()["errors"] == {
         "ranks": ["nothing chosen: pick the better answer or rank every answer"]
     }
+    all_last = client.post(url, form | {"rank_0": "3", "rank_1": "3", "rank_2": "3"})
+    assert all_last.status_code == 409 and "Not counted: every answer has the same rank" in (
+        all_last.content.decode()
+    )
     partly = client.post(url, form | {"rank_0": "1"}).content.decode()
     assert "Not counted: give a rank to each of the 3 answers." in partly
     assert hidden(partly, "battle") == form["battle"] and not Vote.objects.exists()

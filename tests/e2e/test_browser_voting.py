@@ -118,6 +118,11 @@ def test_four_answers_show_two_by_two_a_tie_is_explicit_and_an_empty_ranking_is_
         "Nothing ranked yet: pick a rank for every answer (1st is best)."
     )
     assert page.locator("#reveal").is_hidden()
+    for position in range(4):  # "all fourth" says nothing either
+        page.locator(".answer").nth(position).get_by_text("4th", exact=True).click()
+    page.click("#submit-ranking")
+    expect(page.locator("#vote-error")).to_contain_text("every answer has the same rank")
+    assert page.locator("#reveal").is_hidden()
     for position, rank in enumerate(["2nd", "1st", "2nd", "4th"]):
         answer = page.locator(".answer").nth(position)
         answer.get_by_text(rank, exact=True).click()
