@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,8 +22,10 @@ from arena.models import (
     Spend,
     Standing,
     Tournament,
+    TournamentStatus,
     Vote,
 )
+from arena.services.battles import Battle
 from arena.standings import BT_PRIOR
 from judges.costs import estimate_cost
 from ratings.anomaly import VoterReport, voter_reports
@@ -228,6 +231,26 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
     }
 
 
+def tournaments_open_to_voters(*, limit: int = 20) -> list[Tournament]:
+    """Running tournaments judged by people (the arenas a voter can vote in now), the
+    latest first, each with ``done`` and ``failed`` as tournaments_with_progress gives."""
+    running = Tournament.objects.filter(status=TournamentStatus.RUNNING, judge__isnull=True)
+    return _with_progress(list(running.select_related("prompt_set")[:limit]))
+
+
+def battle_revealed(public_id: uuid.UUID) -> Battle | None:
+    """A voted battle's prompt and answers by position, to show them again with the
+    models' names over them."""
+    entries = list(
+        MatchEntry.objects.filter(match__public_id=public_id)
+        .order_by("position")
+        .values_list("match__prompt__text", "response__text")
+    )
+    if not entries:
+        return None
+    return Battle(public_id, entries[0][0], tuple(text or "" for _, text in entries))
+
+
 def tournament_by_pk(pk: int) -> Tournament | None:
     """The tournament, or None: what every vote request reads first, so written as its SQL
     (compiling the ORM's get() cost more than running it)."""
@@ -312,7 +335,10 @@ def tournament_spend(tournament: Tournament) -> Decimal:
 
 def tournaments_with_progress(*, limit: int = 50) -> list[Tournament]:
     """The latest tournaments, each with ``done`` (its finished matches) and ``failed``."""
-    tournaments = list(Tournament.objects.select_related("prompt_set", "judge")[:limit])
+    return _with_progress(list(Tournament.objects.select_related("prompt_set", "judge")[:limit]))
+
+
+def _with_progress(tournaments: list[Tournament]) -> list[Tournament]:
     finished = _finished(tournaments)
     for t in tournaments:
         t.done, t.failed = finished[t.pk]  # type: ignore[attr-defined]

@@ -11,6 +11,8 @@ urlpatterns = [
     path("livez/", views.livez, name="livez"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("vote/", views.vote_any, name="vote_any"),
+    path("me/", views.my_votes, name="my_votes"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("staff/voters/", views.staff_voters, name="staff_voters"),
     path("leaderboard/data.json", views.leaderboard_json, name="leaderboard_json"),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -28,21 +27,21 @@ from arena.boards import (
 from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
-    tournament_by_pk,
     tournament_estimate,
     tournament_failed_matches,
     tournament_progress,
     tournament_recent_results,
     tournament_rounds,
     tournament_spend,
+    tournaments_open_to_voters,
     tournaments_with_progress,
     voter_outliers,
 )
-from arena.services.battles import battle_next
 from arena.services.tournaments import TOURNAMENT_ACTIONS, tournament_create
-from arena.services.voting import VoteRefused, battle_after_vote, vote_record
 from arena.standings import has_verdicts
-from arena.vote_json import posted_ranks, refusal_payload, reveal_payload
+from arena.views.voting import my_votes, vote, vote_any
+
+__all__ = ["my_votes", "vote", "vote_any"]  # the voting pages, with the others for the URLs
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,14 @@ def leaderboard_json(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "arena/home.html", {"tournaments": tournaments_with_progress(limit=50)})
+    """Open arenas first (where a visitor can vote now), then every tournament;
+    ``?part=lists`` is the lists alone, which the page fetches again as verdicts land."""
+    context = {
+        "arenas": tournaments_open_to_voters(),
+        "tournaments": tournaments_with_progress(limit=50),
+    }
+    template = "arena/_home_lists.html" if request.GET.get("part") == "lists" else "arena/home.html"
+    return render(request, template, context)
 
 
 def tournament_rounds_fragment(request: HttpRequest, tournament_id: int) -> HttpResponse:
@@ -217,69 +223,6 @@ def tournament_action(request: HttpRequest, tournament_id: int, action: str) -> 
         except ValidationError:
             pass  # the page shows the unchanged status
     return redirect("tournament", tournament_id=tournament_id)
-
-
-def _session_key(request: HttpRequest) -> str:
-    if not request.session.session_key:
-        request.session.save()
-    return str(request.session.session_key)
-
-
-def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
-    """GET: an anonymous battle. POST: count the vote and reveal the models.
-
-    The reveal carries the voter's next battle while plenty are free, so a vote is one
-    request. vote.js asks for it as JSON (``Accept: application/json``) and shows it
-    without a page load; without JavaScript the reveal is a page that holds the next
-    battle hidden, and its link names that battle (``?battle=``, found by its unique id).
-    In services mode arena.fastvote answers most JSON votes before they get here.
-    """
-    tournament = tournament_by_pk(tournament_id)
-    if tournament is None:
-        raise Http404("No such tournament.")
-    session_key = _session_key(request)
-    user_id = request.user.pk if request.user.is_authenticated else None
-    if request.method == "POST":
-        wants_json = "application/json" in request.headers.get("Accept", "")
-        try:
-            reveal = vote_record(
-                public_id=request.POST.get("battle", ""),
-                outcome=request.POST.get("outcome", ""),
-                ranks=posted_ranks(request.POST),
-                idempotency_key=request.POST.get("idempotency_key", ""),
-                session_key=session_key,
-                user_id=user_id,
-                ip=request.META.get("REMOTE_ADDR", ""),
-                tournament_id=tournament.pk,
-            )
-        except VoteRefused as refused:
-            payload, status = refusal_payload(refused)
-            if wants_json:
-                return JsonResponse(payload, status=status)
-            context = {"tournament": tournament, "refused": refused}
-            return render(request, "arena/vote_refused.html", context, status=status)
-        upcoming = battle_after_vote(
-            tournament=tournament, session_key=session_key, user_id=user_id, reveal=reveal
-        )
-        if wants_json:
-            return JsonResponse(
-                reveal_payload(tournament_id=tournament.pk, reveal=reveal, battle=upcoming)
-            )
-        context = {
-            "tournament": tournament,
-            "reveal": reveal,
-            "battle": upcoming,
-            "idempotency_key": uuid.uuid4().hex,
-        }
-        return render(request, "arena/reveal.html", context)
-    battle = battle_next(
-        tournament=tournament,
-        session_key=session_key,
-        user_id=user_id,
-        hint=request.GET.get("battle"),
-    )
-    context = {"tournament": tournament, "battle": battle, "idempotency_key": uuid.uuid4().hex}
-    return render(request, "arena/vote.html", context)
 
 
 @staff_member_required
