@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from django.db import connection
@@ -99,71 +103,68 @@ def _judged_once_each(tournament: Tournament) -> None:
     assert Judgment.objects.filter(match__tournament=tournament).count() == MATCHES
 
 
-def _recovered(fault: str, since: float) -> float:
-    took = time.monotonic() - since
-    print(f"\n{fault}: recovered and completed {took:.1f} s after the fault ended")
-    return took
-
-
-def test_a_worker_killed_with_matches_in_flight(site: Site, prompt_set) -> None:
+@contextmanager
+def _in_flight(site: Site, prompt_set, responder=_slow) -> Iterator[Running]:
+    """A started tournament with matches in flight on a worker of the site (and beat)."""
     with FakeOpenAIServer() as server:
-        server.responder = _slow
-        tournament = _tournament(server, prompt_set)
-        first = site.worker()
-        site.beat()
-        _start(site, tournament)
-        assert _wait(lambda: _playing(tournament) >= 2, 30), "no match in flight"
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait()
-        ended = time.monotonic()
-        site.worker()
-        assert _wait(lambda: _finished(tournament), 90)
-        took = _recovered("worker kill -9", ended)
-
-    _judged_once_each(tournament)
-    assert took < 60
-
-
-def test_redis_stopped_and_started_again_the_worker_lives_on(site: Site, prompt_set) -> None:
-    with FakeOpenAIServer() as server:
-        server.responder = _slow
+        server.responder = responder
         tournament = _tournament(server, prompt_set)
         worker = site.worker()
         site.beat()
         _start(site, tournament)
         assert _wait(lambda: _playing(tournament) >= 1, 30), "no match in flight"
+        yield Running(tournament, worker)
+
+
+@dataclass
+class Running:
+    tournament: Tournament
+    worker: subprocess.Popen[bytes]
+
+    def recovery_after(self, fault: str, ended: float, timeout: float = 90) -> float:
+        """Seconds from the fault's end until the tournament completed."""
+        assert _wait(lambda: _finished(self.tournament), timeout)
+        took = time.monotonic() - ended
+        print(f"\n{fault}: recovered and completed {took:.1f} s after the fault ended")
+        return took
+
+
+def test_a_worker_killed_with_matches_in_flight(site: Site, prompt_set) -> None:
+    with _in_flight(site, prompt_set) as run:
+        os.kill(run.worker.pid, signal.SIGKILL)
+        run.worker.wait()
+        ended = time.monotonic()
+        site.worker()
+        took = run.recovery_after("worker kill -9", ended)
+
+    _judged_once_each(run.tournament)
+    assert took < 60
+
+
+def test_redis_stopped_and_started_again_the_worker_lives_on(site: Site, prompt_set) -> None:
+    with _in_flight(site, prompt_set) as run:
         site.redis.stop()  # queued and unacknowledged messages are lost with it
         time.sleep(5)
         site.redis.start()
-        ended = time.monotonic()
-        assert _wait(lambda: _finished(tournament), 120)
-        took = _recovered("Redis stop / start", ended)
-        assert worker.poll() is None, "the worker process exited"
+        took = run.recovery_after("Redis stop / start", time.monotonic(), timeout=120)
+        assert run.worker.poll() is None, "the worker process exited"
 
-    _judged_once_each(tournament)
+    _judged_once_each(run.tournament)
     assert took < 90
 
 
 def test_postgresql_backends_terminated_with_matches_in_flight(site: Site, prompt_set) -> None:
-    with FakeOpenAIServer() as server:
-        server.responder = _slow
-        tournament = _tournament(server, prompt_set)
-        site.worker()
-        site.beat()
-        _start(site, tournament)
-        assert _wait(lambda: _playing(tournament) >= 2, 30), "no match in flight"
+    with _in_flight(site, prompt_set) as run:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             (terminated,) = cursor.fetchone()
-        ended = time.monotonic()
         assert terminated >= 1
-        assert _wait(lambda: _finished(tournament), 90)
-        took = _recovered(f"{terminated} PostgreSQL backends terminated", ended)
+        took = run.recovery_after(f"{terminated} PostgreSQL backends terminated", time.monotonic())
 
-    _judged_once_each(tournament)
+    _judged_once_each(run.tournament)
     assert took < 60
 
 
@@ -173,16 +174,9 @@ def test_a_nul_character_in_a_model_answer(site: Site, prompt_set) -> None:
             return Scripted(content="before\u0000after", delay_s=0.2)
         return _slow(request)
 
-    with FakeOpenAIServer() as server:
-        server.responder = nul_from_one_model
-        tournament = _tournament(server, prompt_set)
-        site.worker()
-        site.beat()
-        started = time.monotonic()
-        _start(site, tournament)
-        assert _wait(lambda: _finished(tournament), 90)
-        _recovered("NUL in an answer", started)
+    with _in_flight(site, prompt_set, nul_from_one_model) as run:
+        run.recovery_after("NUL in an answer (from its first match in flight)", time.monotonic())
 
-    _judged_once_each(tournament)
+    _judged_once_each(run.tournament)
     kept = Response.objects.get(contestant__name="model-2").text
     assert kept == "before\ufffdafter"
