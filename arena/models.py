@@ -20,6 +20,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from arena import evidence
+from arena.outbound import base_url_refusal
 from ratings.style import FEATURES, answer_features
 
 ENV_VAR_NAME = RegexValidator(
@@ -38,10 +39,16 @@ def key_variable_refusal(name: str) -> str | None:
     return f"{name} is not a key variable this server sends (ARENA_KEY_VARIABLES: {allowed})"
 
 
-def _check_key_variable(name: str) -> None:
-    refusal = key_variable_refusal(name)
-    if refusal:
-        raise ValidationError({"api_key_env": [refusal]})
+def _check_outbound(key_variable: str, base_url: str) -> None:
+    """What a worker would send where: a key variable the operator allows, to a server that
+    is not this one's own database or Redis, nor in a denied network (arena.outbound)."""
+    errors = {}
+    if refusal := key_variable_refusal(key_variable):
+        errors["api_key_env"] = [refusal]
+    if refusal := base_url_refusal(base_url):
+        errors["base_url"] = [refusal]
+    if errors:
+        raise ValidationError(errors)
 
 
 class Queue(models.TextChoices):
@@ -73,7 +80,7 @@ class Contestant(models.Model):
         return self.name
 
     def clean(self) -> None:
-        _check_key_variable(self.api_key_env)
+        _check_outbound(self.api_key_env, self.base_url)
 
     @property
     def settings_hash(self) -> str:
@@ -205,7 +212,7 @@ class Judge(models.Model):
         return self.name
 
     def clean(self) -> None:
-        _check_key_variable(self.api_key_env)
+        _check_outbound(self.api_key_env, self.base_url)
 
 
 class TournamentStatus(models.TextChoices):

@@ -149,6 +149,10 @@ SWEEP_SECONDS = env_int("ARENA_SWEEP_SECONDS", 30, minimum=1)
 # The environment variables a contestant or judge may name as its key (shell patterns): the
 # worker sends the variable's value to the model's server, so nothing else may be named.
 KEY_VARIABLES = env_list("ARENA_KEY_VARIABLES", ["*_API_KEY", "ARENA_KEY_*"])
+# Networks a model's base URL may not point into (arena.outbound; this server's own
+# database and Redis are refused too). Link-local by default: where clouds serve instance
+# metadata and credentials.
+MODEL_HOSTS_DENY = env_list("ARENA_MODEL_HOSTS_DENY", ["169.254.0.0/16", "fe80::/10"])
 # Likewise for an answer being generated (arena.models.AnswerClaim): matches that need it
 # wait this long at most for a worker that vanished mid-generation. Half the match lease by
 # default: longer than a generation can take (the clients time out after 60 s), and short

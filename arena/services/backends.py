@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from arena.models import BackendKind, Contestant, Judge, JudgeKind, Queue, key_variable_refusal
+from arena.outbound import base_url_refusal
 from judges.backends.base import Comparator, Generation, Generator, PermanentError
 from judges.backends.simulated import SimulatedContestant, SimulatedJudge
 from judges.panel import PanelJudge, agreement_weights, parse_panel_settings
@@ -38,7 +39,7 @@ def contestant_generator(*, contestant: Contestant, seed: int = 0) -> Generator:
         from judges.backends.openai_compat import OpenAICompatGenerator
 
         return OpenAICompatGenerator(
-            base_url=contestant.base_url,
+            base_url=_base_url(contestant.base_url),
             model=contestant.model_id,
             api_key_env=_key_variable(contestant.api_key_env),
             generation=contestant.generation,
@@ -57,6 +58,14 @@ def _key_variable(name: str) -> str:
     if refusal:
         raise PermanentError(refusal)
     return name
+
+
+def _base_url(url: str) -> str:
+    """Likewise where a model is served, resolved again now (arena.outbound)."""
+    refusal = base_url_refusal(url)
+    if refusal:
+        raise PermanentError(refusal)
+    return url
 
 
 def judge_freeze(*, judge: Judge) -> dict[str, Any]:
@@ -121,7 +130,7 @@ def _comparator(
         from judges.backends.openai_compat import OpenAICompatJudge
 
         return OpenAICompatJudge(
-            base_url=judge["base_url"],
+            base_url=_base_url(judge["base_url"]),
             model=judge["model"],
             api_key_env=_key_variable(judge.get("api_key_env", "")),
             settings=settings,

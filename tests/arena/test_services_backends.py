@@ -24,3 +24,10 @@ def test_a_row_saved_around_the_form_still_sends_no_disallowed_variable() -> Non
     }
     with pytest.raises(PermanentError, match="DJANGO_SECRET_KEY is not a key variable"):
         judge_comparator(judge=frozen, contestants=[leaky])
+
+
+def test_a_base_url_is_checked_again_when_its_client_is_made(settings) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    row = Contestant(name="x", backend=BackendKind.OPENAI, base_url="http://127.0.0.1:6379/v1")
+    with pytest.raises(PermanentError, match="own database or Redis"):
+        contestant_generator(contestant=row)

@@ -110,3 +110,28 @@ def test_the_allowlist_is_a_setting_of_shell_patterns(settings) -> None:
         contestant_create(
             name="no", backend="openai", base_url="http://h.test/v1", api_key_env="OPENAI_API_KEY"
         )
+
+
+@pytest.mark.parametrize(
+    ("base_url", "why"),
+    [
+        ("http://127.0.0.1:6379/v1", "own database or Redis"),
+        ("http://localhost:5432/v1", "own database or Redis"),
+        ("http://169.254.169.254/latest/meta-data", "denied network"),
+        ("http://user:secret@models.test/v1", "user or password"),
+    ],
+)
+def test_a_base_url_into_the_servers_own_services_or_a_denied_network_is_refused(
+    settings, base_url: str, why: str
+) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    settings.DATABASE_URL = "postgres://arena@127.0.0.1:5432/arena"
+    with pytest.raises(ValidationError) as refused:
+        contestant_create(name="probe", backend="openai", base_url=base_url)
+    assert why in refused.value.message_dict["base_url"][0]
+
+
+def test_a_local_model_server_is_fine(settings) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    made = contestant_create(name="ollama", backend="openai", base_url="http://127.0.0.1:11434/v1")
+    assert made.pk
