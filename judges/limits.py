@@ -222,14 +222,14 @@ class EndpointLimiter:
         """(requests, tokens) left in the buckets now; None where there is no such limit."""
         with self._lock:
             now = self._clock()
-            levels = []
-            for bucket in (self._requests, self._tokens):
-                if bucket is None:
-                    levels.append(None)
-                else:
-                    bucket.adjust(0, now)
-                    levels.append(bucket.level)
-            return levels[0], levels[1]
+            return self._level(self._requests, now), self._level(self._tokens, now)
+
+    @staticmethod
+    def _level(bucket: TokenBucket | None, now: float) -> float | None:
+        if bucket is None:
+            return None
+        bucket.adjust(0, now)  # refilled up to now
+        return bucket.level
 
     def reserve(self, tokens: int) -> float:
         """Take one request and ``tokens`` from the buckets; seconds to wait before sending."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import importlib
 import itertools
 import math
 import os
@@ -278,11 +279,13 @@ def _tls_context() -> ssl.SSLContext:
     most of the cost of a new client (paid by every match before clients were shared).
     An SSLContext may serve many connections and threads. Built the way the SDK's HTTP
     library builds its default."""
+    # By name: only one of the two may be installed, and mypy must pass with either.
     try:
-        import httpx2 as http  # what openai >= 3 is built on
+        http = importlib.import_module("httpx2")  # what openai >= 3 is built on
     except ImportError:  # pragma: no cover - older openai releases use httpx
-        import httpx as http  # type: ignore[no-redef]
-    return http.create_ssl_context()
+        http = importlib.import_module("httpx")
+    context: ssl.SSLContext = http.create_ssl_context()
+    return context
 
 
 def _sync_client(*, base_url: str, api_key: str, timeout: float, max_retries: int) -> openai.OpenAI:
