@@ -434,6 +434,3 @@ class TransformersJudge(OpenAICompatJudge):
             return self.params  # a listwise ranking has too many outcomes to score
         labels = _FIVE_WAY_LABELS if self._five_way else _THREE_WAY_LABELS
         return {**self.params, "verdict_labels": labels}
-
-    def async_endpoint(self, concurrency: int = 1) -> Any:
-        raise PermanentError("in-process models have no async batch path: use a gpu worker")

@@ -3,7 +3,6 @@ without a second call; another comparison of the same answers is a new sample.""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -177,24 +176,6 @@ def test_a_judge_can_be_given_its_own_cache_which_evicts_the_least_recently_used
 
     assert calls(server) == 3
     assert len(own) == 1
-
-
-def test_the_async_path_reads_and_fills_the_same_cache(server: FakeOpenAIServer) -> None:
-    j = judge(server)
-
-    async def twice() -> None:
-        endpoint = j.async_endpoint()
-        try:
-            await j.compare_async(QUESTION, ANSWERS, endpoint)
-            await j.compare_async(QUESTION, ANSWERS, endpoint)
-        finally:
-            await endpoint.aclose()
-
-    asyncio.run(twice())
-    verdict = j.compare(QUESTION, ANSWERS)
-
-    assert calls(server) == 1
-    assert verdict.extra["cached"] is True
 
 
 def test_the_key_is_a_sha256_of_a_canonical_json() -> None:

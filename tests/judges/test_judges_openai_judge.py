@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from importlib import resources
@@ -255,20 +254,8 @@ def test_a_rate_limited_judge_raises_a_transient_error(fake_openai: FakeOpenAISe
     assert caught.value.retry_after == 3.0
 
 
-def _compare_async(judge: OpenAICompatJudge) -> None:
-    async def run() -> None:
-        endpoint = judge.async_endpoint()
-        try:
-            await judge.compare_async(QUESTION, ANSWERS, endpoint)
-        finally:
-            await endpoint.aclose()
-
-    asyncio.run(run())
-
-
-@pytest.mark.parametrize("path", ["sync", "async"])
 def test_a_failure_after_a_paid_reply_carries_that_reply_s_cost(
-    fake_openai: FakeOpenAIServer, path: str
+    fake_openai: FakeOpenAIServer,
 ) -> None:
     fake_openai.enqueue(
         Scripted(content="[[A]]"),  # the first order, paid for
@@ -277,10 +264,7 @@ def test_a_failure_after_a_paid_reply_carries_that_reply_s_cost(
     judge = make_judge(fake_openai, both_orders=True, price_in=1_000_000, price_out=1_000_000)
 
     with pytest.raises(TransientError) as failed:
-        if path == "sync":
-            judge.compare(QUESTION, ANSWERS)
-        else:
-            _compare_async(judge)
+        judge.compare(QUESTION, ANSWERS)
 
     ((_, prompt_tokens, completion_tokens),) = fake_openai.usage
     assert failed.value.cost == prompt_tokens + completion_tokens
