@@ -25,3 +25,10 @@ def test_a_nul_in_a_json_body_is_a_400_before_any_view_runs() -> None:
 
 def test_text_without_nul_goes_through() -> None:
     assert Client().get("/leaderboard/data.json?category=math").status_code == 200
+
+
+def test_every_page_forbids_scripts_and_images_from_elsewhere() -> None:
+    policy = Client().get("/leaderboard/")["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
+    assert "script-src" not in policy  # scripts fall back to default-src: this site only
+    assert "frame-ancestors 'none'" in policy
