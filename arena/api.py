@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
 
-from arena.auth import TOKEN_OR_SESSION
+from arena.auth import TOKEN_OR_SESSION, require_scope
 from arena.auth import require_staff as _require_staff
 from arena.boards import tournament_leaderboard
 from arena.models import Contestant, Tournament
@@ -183,6 +183,7 @@ def _voter(request: HttpRequest) -> str:
 )
 def battles_next(request: HttpRequest, tournament_id: int) -> Any:
     """The caller's anonymous battle in a human-judged tournament (204: none ready)."""
+    require_scope(request, "vote")
     battle = battle_next(
         tournament=get_object_or_404(Tournament, pk=tournament_id),
         session_key=_voter(request),
@@ -204,6 +205,7 @@ def battles_next(request: HttpRequest, tournament_id: int) -> Any:
 )
 def battles_vote(request: HttpRequest, battle: str, payload: VoteIn) -> Any:
     """Vote (``outcome`` a|b|tie|bothbad, or ``ranks`` for K answers); returns the reveal."""
+    require_scope(request, "vote")
     try:
         reveal = vote_record(
             public_id=battle,

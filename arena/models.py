@@ -455,6 +455,13 @@ class LeaderboardSnapshot(models.Model):
         return f"{self.method} snapshot {self.created_at:%Y-%m-%d %H:%M}"
 
 
+TOKEN_SCOPES = ("manage", "vote")
+
+
+def default_token_scopes() -> list[str]:
+    return list(TOKEN_SCOPES)
+
+
 class ApiToken(models.Model):
     """A bearer token for automation. Only its SHA-256 is stored; the token is shown once."""
 
@@ -465,6 +472,11 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # None: never (tokens made before expiry existed); new ones last API_TOKEN_DAYS.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # What the token may do (TOKEN_SCOPES): "manage" (what staff do: create and run
+    # tournaments, contestants, imports) and "vote" (the battle API, as its user).
+    scopes = models.JSONField(default=default_token_scopes)
 
     def __str__(self) -> str:
         return f"{self.user} · {self.name or 'token'}"

@@ -149,6 +149,8 @@ MATCH_CLAIM_LEASE_SECONDS = env_int("ARENA_MATCH_LEASE_SECONDS", 240, minimum=1)
 SWEEP_SECONDS = env_int("ARENA_SWEEP_SECONDS", 30, minimum=1)
 # The environment variables a contestant or judge may name as its key (shell patterns): the
 # worker sends the variable's value to the model's server, so nothing else may be named.
+# How long a new API token lasts unless its maker says (create_api_token --days; 0: never).
+API_TOKEN_DAYS = env_int("ARENA_API_TOKEN_DAYS", 90, minimum=0)
 KEY_VARIABLES = env_list("ARENA_KEY_VARIABLES", ["*_API_KEY", "ARENA_KEY_*"])
 # Networks a model's base URL may not point into (arena.outbound; this server's own
 # database and Redis are refused too). Link-local by default: where clouds serve instance
