@@ -23,7 +23,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.cache import cache
 from django.db import connection
@@ -70,9 +70,10 @@ class Export:
     chunks: Iterable[str]
 
 
-@dataclass(frozen=True)
-class _Verdict:
-    match: uuid.UUID  # public id
+class _Verdict(NamedTuple):
+    """A verdict as the exports read it (a tuple: made once per row of a large file)."""
+
+    match: str  # public id
     round: int
     entrants: list[int]  # contestant ids by answer position
     ranking: list[list[int]]
@@ -90,11 +91,13 @@ CHUNK = 5000
 
 
 def _matches_sql(dialect: sql.Dialect) -> str:
-    # PostgreSQL gives the time as seconds (parsing 1M timestamps in Python costs seconds);
-    # SQLite's column comes back as a datetime (Django's converter).
+    # PostgreSQL gives the time as seconds and the public id as text (decoding a million
+    # timestamps and UUIDs in Python costs seconds); SQLite's come back as a datetime
+    # (Django's converter) and as hex.
     at = "EXTRACT(EPOCH FROM j.created_at)::float8" if dialect.locks else "j.created_at"
+    public = "m.public_id::text" if dialect.locks else "m.public_id"
     return (
-        f"SELECT m.id, m.public_id, m.round, m.slot, m.prompt_id, j.ranking, j.both_bad,"
+        f"SELECT m.id, {public}, m.round, m.slot, m.prompt_id, j.ranking, j.both_bad,"
         f" j.judge_id, {at}"
         f" FROM {sql.table(Match)} m JOIN {sql.table(Judgment)} j ON j.match_id = m.id"
         f" WHERE m.tournament_id = %s AND m.status = '{MatchStatus.COMPLETED}'"
@@ -119,7 +122,7 @@ def _verdicts(tournament: Tournament) -> Iterator[_Verdict]:
         entrants = _entrants([row[0] for row in matches], dialect)
         for mid, public, round_, _slot, prompt, ranking, both_bad, judge, at in matches:
             yield _Verdict(
-                public if isinstance(public, uuid.UUID) else uuid.UUID(public),  # SQLite: text
+                public if dialect.locks else str(uuid.UUID(public)),
                 round_,
                 entrants[mid],
                 *rankings.read(ranking),
@@ -159,13 +162,15 @@ def _tiers(ranking: list[list[int]]) -> dict[int, int]:
 
 def _entrants(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[int]]:
     """Each match's contestants in answer order. Plain SQL: compiling an ORM ``__in`` of
-    thousands of ids cost more than running it; on PostgreSQL one array parameter, since
-    the client parses a long list of placeholders slower than the server runs it."""
-    out: dict[int, list[int]] = {mid: [] for mid in match_ids}
+    thousands of ids cost more than running it; on PostgreSQL one array parameter written
+    as its text, since the client parses a long list of placeholders, and adapts a list
+    element by element, slower than the server runs the query."""
     if dialect.locks:
-        where, params = "match_id = ANY(%s)", [match_ids]
+        where = "match_id = ANY(%s::bigint[])"
+        params: list[Any] = ["{" + ",".join(map(str, match_ids)) + "}"]
     else:
         where, params = f"match_id IN ({', '.join(['%s'] * len(match_ids))})", list(match_ids)
+    out: dict[int, list[int]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT match_id, contestant_id FROM {sql.table(MatchEntry)}"
@@ -173,7 +178,10 @@ def _entrants(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[int]
             params,
         )
         for mid, cid in cursor.fetchall():
-            out[mid].append(cid)
+            if mid in out:
+                out[mid].append(cid)
+            else:
+                out[mid] = [cid]
     return out
 
 
@@ -231,16 +239,23 @@ def tournament_battle_lines(*, tournament: Tournament) -> Iterator[str]:
     holds them equal), put together from names encoded once."""
     names = _Names()
     enc = names.encoded
+    # The JSON of each contestant's name and of each (prompt, judge)'s fields, made once.
+    model: dict[int, str] = {}
+    about: dict[tuple[int, int | None], tuple[str, str]] = {}
     for verdict in _verdicts(tournament):
         tier_of = verdict.tier_of
         # An entry the verdict left out ranks below every tier (services refuse such
         # verdicts today; this keeps an old row from breaking the whole export).
         unranked = len(verdict.ranking)
-        question, category = names.prompt(verdict.prompt)
-        tail = (
-            f'"question_id": {enc(question)}, "judge": {enc(names.judge(verdict.judge))},'
-            f' "tstamp": {verdict.tstamp!r}, "turn": 1, "category": {enc(category)}}}\n'
-        )
+        key = (verdict.prompt, verdict.judge)
+        if key not in about:
+            question, category = names.prompt(verdict.prompt)
+            about[key] = (
+                f'"question_id": {enc(question)}, "judge": {enc(names.judge(verdict.judge))},',
+                f', "turn": 1, "category": {enc(category)}}}\n',
+            )
+        head, end = about[key]
+        tail = f'{head} "tstamp": {verdict.tstamp!r}{end}'
         for i, first in enumerate(verdict.entrants):
             for second in verdict.entrants[i + 1 :]:
                 winner = _winner(
@@ -248,9 +263,11 @@ def tournament_battle_lines(*, tournament: Tournament) -> Iterator[str]:
                     tier_of.get(second, unranked),
                     both_bad=verdict.both_bad,
                 )
+                for pk in (first, second):
+                    if pk not in model:
+                        model[pk] = enc(names.contestant(pk))
                 yield (
-                    f'{{"model_a": {enc(names.contestant(first))},'
-                    f' "model_b": {enc(names.contestant(second))},'
+                    f'{{"model_a": {model[first]}, "model_b": {model[second]},'
                     f' "winner": "{winner}", {tail}'
                 )
 
@@ -265,7 +282,7 @@ def tournament_ranking_rows(*, tournament: Tournament) -> Iterator[dict[str, Any
             "both_bad": verdict.both_bad,
             "question_id": question,
             "judge": names.judge(verdict.judge),
-            "match": str(verdict.match),
+            "match": verdict.match,
             "round": verdict.round,
             "tstamp": verdict.tstamp,
         }
