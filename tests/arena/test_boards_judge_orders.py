@@ -110,3 +110,19 @@ def test_the_api_returns_the_panels_numbers(server: FakeOpenAIServer, prompt_set
     assert row["source"] == "says-a" and row["judge_id"] == judge.pk
     assert row["flip_rate"] == 1.0 and row["flip_from"] == "saved orders"
     assert row == judge_quality_panel()[0]
+
+
+def test_the_order_cells_are_checked_against_and_rebuilt_from_the_saved_orders(
+    server: FakeOpenAIServer, prompt_set
+) -> None:
+    from arena.services.aggregates import cells_backfill, cells_check
+
+    judged(server, prompt_set, both_orders=True)
+    assert cells_check() == []
+
+    OrderCell.objects.update(flips=0)
+    assert {(d.table, d.column) for d in cells_check()} == {("order cells", "flips")}
+
+    cells_backfill()
+    assert cells_check() == []
+    assert OrderCell.objects.get().flips == 3
