@@ -28,15 +28,22 @@ def llm_judge(name: str, model_id: str, base_url: str = ENDPOINT) -> Judge:
     )
 
 
+def create(
+    judge: str, contestants: tuple[str, ...] = ("gpt-a", "gpt-b"), **config: object
+) -> Tournament:
+    return tournament_create(
+        name="t",
+        format="round_robin",
+        contestants=list(contestants),
+        prompt_set="tiny",
+        judge=judge,
+        config=config,
+    )
+
+
 def refusal(judge: str) -> str:
     with pytest.raises(ValidationError) as error:
-        tournament_create(
-            name="t",
-            format="round_robin",
-            contestants=["gpt-a", "gpt-b"],
-            prompt_set="tiny",
-            judge=judge,
-        )
+        create(judge)
     assert Tournament.objects.count() == 0
     return " ".join(error.value.message_dict["judge"])
 
@@ -72,13 +79,7 @@ def test_a_panel_with_a_contestant_among_its_members_is_refused_naming_the_membe
 def test_the_same_model_id_on_another_endpoint_is_another_model_and_may_judge(world) -> None:
     llm_judge("elsewhere", "gpt-a-model", base_url="http://127.0.0.1:9000/v1")
 
-    tournament = tournament_create(
-        name="t",
-        format="round_robin",
-        contestants=["gpt-a", "gpt-b"],
-        prompt_set="tiny",
-        judge="elsewhere",
-    )
+    tournament = create("elsewhere")
 
     assert tournament.judge is not None and tournament.judge.name == "elsewhere"
 
@@ -88,40 +89,19 @@ def test_simulated_contestants_without_a_model_id_are_not_taken_for_a_simulated_
 ) -> None:
     contestants(2)
 
-    tournament = tournament_create(
-        name="t",
-        format="round_robin",
-        contestants=["sim-0", "sim-1"],
-        prompt_set="tiny",
-        judge="sim-judge",
-    )
+    tournament = create("sim-judge", contestants=("sim-0", "sim-1"))
 
     assert tournament.pk is not None
 
 
-def test_a_tournament_may_allow_self_judging_explicitly_and_its_reruns_keep_the_choice(
-    world,
-) -> None:
+def test_a_tournament_may_allow_self_judging_explicitly_with_true(world) -> None:
     llm_judge("grader", "gpt-a-model")
 
-    tournament = tournament_create(
-        name="t",
-        format="round_robin",
-        contestants=["gpt-a", "gpt-b"],
-        prompt_set="tiny",
-        judge="grader",
-        config={"allow_self_judging": True},
-    )
+    tournament = create("grader", allow_self_judging=True)
+
     assert tournament.config["allow_self_judging"] is True
     with pytest.raises(ValidationError) as error:
-        tournament_create(
-            name="u",
-            format="round_robin",
-            contestants=["gpt-a", "gpt-b"],
-            prompt_set="tiny",
-            judge="grader",
-            config={"allow_self_judging": "yes"},
-        )
+        create("grader", allow_self_judging="yes")
     assert "allow_self_judging" in error.value.message_dict
 
 
@@ -129,14 +109,7 @@ def test_a_newcomer_that_is_a_templates_judge_starts_no_run_of_it(world) -> None
     from arena.services.contestants import contestant_added
 
     llm_judge("grader", "newcomer-model")
-    tournament_create(
-        name="template",
-        format="round_robin",
-        contestants=["gpt-a", "gpt-b"],
-        prompt_set="tiny",
-        judge="grader",
-        config={"rerun_on_new_contestant": True},
-    )
+    create("grader", rerun_on_new_contestant=True)
     newcomer = Contestant.objects.create(
         name="newcomer", backend=BackendKind.OPENAI, base_url=ENDPOINT, model_id="newcomer-model"
     )
