@@ -534,7 +534,6 @@ class _Reading:
     there only with logprobs on and the verdict letter found among the top alternatives."""
 
     vote: str
-    raw_output: str
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
@@ -761,7 +760,7 @@ class OpenAICompatJudge:
                 raise UnparseableVerdictError(
                     f"answers swapped: {error}",
                     raw_outputs=[
-                        RawOutput("answers in order", readings[0].raw_output),
+                        RawOutput("answers in order", readings[0].order.raw_output),
                         *swapped_outputs,
                     ],
                 ) from None
@@ -848,28 +847,25 @@ class OpenAICompatJudge:
         probabilities = said_probabilities
         if probabilities is not None and swapped:
             probabilities = swap_probabilities(probabilities)
-        raw = self._raw(replies)
         order = OrderVerdict(
             shown=(1, 0) if swapped else (0, 1),
             ranking=slot_ranking(said),
             label=said,
             probabilities=said_probabilities,
-            raw_output=raw,
+            raw_output=self._raw(replies),
         )
-        return _Reading(
-            vote=vote, raw_output=raw, probabilities=probabilities, order=order, **_usage(replies)
-        )
+        return _Reading(vote=vote, probabilities=probabilities, order=order, **_usage(replies))
 
     @staticmethod
     def _join_raw(readings: Sequence[_Reading]) -> str:
         if len(readings) == 1:
-            return readings[0].raw_output
+            return readings[0].order.raw_output
         original, swapped = readings
         return (
             "=== order A,B ===\n"
-            f"{original.raw_output}\n"
+            f"{original.order.raw_output}\n"
             "=== order B,A (answers swapped) ===\n"
-            f"{swapped.raw_output}"
+            f"{swapped.order.raw_output}"
         )
 
     # -- listwise -------------------------------------------------------------------------
@@ -898,7 +894,7 @@ class OpenAICompatJudge:
         return self._verdict(
             ranking_from_letters(tiers, order),
             _usage(replies),
-            raw_output=self._raw(replies),
+            raw_output=said.raw_output,
             orders=(said,),
             extra={
                 "letter_ranking": letters,
