@@ -30,7 +30,8 @@ carry a ``score`` beside or instead of ``winner``: the share of the win credited
 Where given it decides: 1, 0 and 0.5 are a win, a loss and a tie; a score s between counts
 as a win weighted s and a loss weighted 1 - s, which ``bt`` and ``winrate`` fit exactly as
 a fractional outcome (the other methods see those two weighted battles; ``matches``
-counts the battle once). With them:
+counts the battle once; bootstrap and sandwich intervals treat the two as separate
+battles, which widens them a little). With them:
 
 - ``--ci bootstrap`` (``--bootstrap`` rounds, 100 when not given), ``--ci sandwich`` (BT
   only: normal intervals from the robust covariance) or ``--ci none``. BT (with or without
