@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
+from arena.boards import judge_quality_panel
 from arena.models import Judge, PromptSet
 
 router = Router(tags=["catalogue"])
@@ -41,6 +42,28 @@ class JudgeOut(Schema):
     kind: str
     model_id: str
     queue: str
+
+
+class JudgeQualityOut(Schema):
+    """One row of the judges' panel (/leaderboard/judges/): shares in [0, 1], None where
+    there is nothing to measure. ``*_from`` says what a position figure was measured on."""
+
+    source: str
+    judge_id: int | None
+    judgments: int
+    tie_rate: float | None
+    first_wins: float | None
+    first_wins_from: str
+    flip_rate: float | None
+    flip_low: float | None
+    flip_high: float | None
+    flip_pairs: int
+    flip_from: str | None
+    intransitive: float | None
+    longer_wins: float | None
+    human_items: int
+    human_accuracy: float | None
+    human_kappa: float | None
 
 
 def _prompt_sets() -> Any:
@@ -73,3 +96,10 @@ def prompt_sets_detail(request: HttpRequest, prompt_set_id: int) -> Any:
 def judges_list(request: HttpRequest) -> Any:
     # Settings stay out: they may name endpoints and templates staff keep to themselves.
     return Judge.objects.order_by("name")
+
+
+@router.get("/judges/quality", response=list[JudgeQualityOut])
+def judges_quality(request: HttpRequest) -> Any:
+    """Each judge's (and the humans') position bias, consistency and agreement with people:
+    the numbers of the judges' panel, read from the evidence cells."""
+    return judge_quality_panel()

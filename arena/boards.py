@@ -22,6 +22,7 @@ from arena.models import (
     Contestant,
     EloPoint,
     Judge,
+    OrderCell,
     PairCell,
     PromptPair,
     PromptPairCell,
@@ -29,6 +30,8 @@ from arena.models import (
     Tournament,
 )
 from arena.standings import LeaderboardRow, PairTallies, leaderboard_rows, style_controlled_rows
+from judges.orders import COLUMNS as ORDER_COLUMNS
+from judges.orders import OrderCounts, wilson_interval
 from judges.quality import agreement_of, matrix_transitivity
 from ratings.elo import elo_expected
 from ratings.style_moments import StyleMoments, style_moments_from_columns
@@ -39,6 +42,7 @@ LEADERBOARD_CACHE_SECONDS = 3600
 
 _CELL, _STANDING = PairCell._meta.db_table, Standing._meta.db_table
 _PROMPT_CELL, _PAIR = PromptPairCell._meta.db_table, PromptPair._meta.db_table
+_ORDERS = OrderCell._meta.db_table
 _TALLIED = ("a_wins", "b_wins", "ties", "share", "a_points", "votes")
 
 
@@ -298,7 +302,8 @@ ELO_POINT_GROWTH = 0.01
 
 def judge_quality_panel() -> list[dict[str, Any]]:
     """Per judge (and humans), from the cells: pairs judged, tie rate, how often the answer
-    shown first wins, position flips, intransitive triples of the summed preferences,
+    shown first wins and position flips (from the orders the judge saw where it kept them,
+    with a Wilson interval; else inferred), intransitive triples of the summed preferences,
     preference for the longer answer, and agreement with the human plurality on the same
     prompt and pair."""
     key = f"quality:{_stamp()}"
@@ -323,6 +328,7 @@ def _quality() -> list[dict[str, Any]]:
         cursor.execute(f"SELECT source, {sums} FROM {_CELL} GROUP BY source")
         totals = {row[0]: list(map(int, row[1:])) for row in cursor.fetchall()}
     flips = _flips()
+    saved = _saved_orders()
     agreeing = _agreement()
     names = dict(Judge.objects.values_list("pk", "name"))
     panel = []
@@ -334,11 +340,17 @@ def _quality() -> list[dict[str, Any]]:
         panel.append(
             {
                 "source": label,
+                "judge_id": None if source == "humans" else int(source[6:]),
                 "judgments": pairs,
                 "tie_rate": _share(ties, pairs),
                 "first_wins": _share(first_won, first_won + first_lost),
+                "first_wins_from": "verdicts",
                 "flip_rate": _share(*flips[source]) if source in flips else None,
                 "flip_pairs": round(flips[source][1]) if source in flips else 0,
+                "flip_from": "inferred" if source in flips else None,
+                "flip_low": None,
+                "flip_high": None,
+                **_position_from_orders(saved.get(source, OrderCounts())),
                 "intransitive": _intransitive(source).rate,
                 "longer_wins": _share(longer_won, longer_won + longer_lost),
                 "human_items": agreed.n if agreed else 0,
@@ -347,6 +359,34 @@ def _quality() -> list[dict[str, Any]]:
             }
         )
     return panel
+
+
+def _saved_orders() -> dict[str, OrderCounts]:
+    """Per source, its OrderCell rows summed in the database (a row per tournament)."""
+    sums = ", ".join(f"SUM({c})" for c in ORDER_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT source, {sums} FROM {_ORDERS} GROUP BY source")
+        return {row[0]: OrderCounts(*map(int, row[1:])) for row in cursor.fetchall()}
+
+
+def _position_from_orders(counts: OrderCounts) -> dict[str, Any]:
+    """The position figures measured on the orders the judge saw, where it kept them: they
+    replace those read from its merged verdicts (where a both-orders judge that always says
+    "A" shows as ties) and the flips inferred across matches."""
+    figures: dict[str, Any] = {}
+    decisive = counts.first_won + counts.first_lost
+    if decisive:
+        figures |= {"first_wins": counts.first_won / decisive, "first_wins_from": "orders"}
+    if counts.both_orders:
+        low, high = wilson_interval(counts.flips, counts.both_orders) or (None, None)
+        figures |= {
+            "flip_rate": counts.flips / counts.both_orders,
+            "flip_pairs": counts.both_orders,
+            "flip_from": "saved orders",
+            "flip_low": low,
+            "flip_high": high,
+        }
+    return figures
 
 
 def _share(hits: float, total: float) -> float | None:

@@ -382,6 +382,9 @@ class Judgment(models.Model):
     both_bad = models.BooleanField(default=False)
     probabilities = models.JSONField(null=True, blank=True)
     raw_output = models.TextField(blank=True)
+    # What the judge said in each order it saw (judges.backends.base.OrderVerdict.as_json):
+    # slots shown, its ranking of them, label, probabilities and raw output.
+    orders = models.JSONField(null=True, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
@@ -571,6 +574,31 @@ class PromptPairCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.a_id} v {self.b_id} on prompt {self.prompt_id} ({self.source})"
+
+
+class OrderCell(models.Model):
+    """What one source's judgments in one tournament said order by order (judges.orders,
+    from ``Judgment.orders``): how many kept their orders, the pairs judged in both orders
+    and how many of those flipped, and the decisive pairs the answer shown first won and
+    lost. The judges' panel sums these rows, never the judgments."""
+
+    tournament = models.ForeignKey(
+        Tournament, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    source = models.CharField(max_length=32)
+    judgments = models.IntegerField(default=0)
+    both_orders = models.IntegerField(default=0)
+    flips = models.IntegerField(default=0)
+    first_won = models.IntegerField(default=0)
+    first_lost = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "source"], name="ordercell_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"orders of {self.source} in tournament {self.tournament_id}"
 
 
 class PromptPair(models.Model):

@@ -54,3 +54,11 @@ def combine_votes(first: PairwiseVerdict, second: PairwiseVerdict) -> PairwiseVe
 
 def ranking_of(vote: PairwiseVerdict) -> Ranking:
     return _RANKINGS[vote]
+
+
+def slot_ranking(label: str) -> Ranking:
+    """A 3-way or 5-way label as the judge wrote it, as tiers of the slots it saw (0 is the
+    answer shown first): only the direction counts, a strong win ranks as a slight one."""
+    if label in ("tie", "A=B"):
+        return _RANKINGS["tie"]
+    return _RANKINGS["A" if label.startswith("A") else "B"]

@@ -24,7 +24,14 @@ Methods and their ``rating`` column:
 rankings) by Poisson(1) draws from ``--seed``.
 
 Battle files in FastChat's, LMArena's (``both_bad``, ``conv_metadata``, ``category_tag``)
-and Kaggle's 55k layouts are recognised by their columns (see ``ratings.io``). With them:
+and Kaggle's 55k layouts are recognised by their columns (see ``ratings.io``). A battle may
+carry a ``score`` beside or instead of ``winner``: the share of the win credited to
+``model_a``, in [0, 1] (soft preferences, a judge's probabilities, the mean of two orders).
+Where given it decides: 1, 0 and 0.5 are a win, a loss and a tie; a score s between counts
+as a win weighted s and a loss weighted 1 - s, which ``bt`` and ``winrate`` fit exactly as
+a fractional outcome (the other methods see those two weighted battles; ``matches``
+counts the battle once; bootstrap and sandwich intervals treat the two as separate
+battles, which widens them a little). With them:
 
 - ``--ci bootstrap`` (``--bootstrap`` rounds, 100 when not given), ``--ci sandwich`` (BT
   only: normal intervals from the robust covariance) or ``--ci none``. BT (with or without
@@ -485,6 +492,8 @@ def _run(args: argparse.Namespace) -> Leaderboard:
         return _fit(data, args)
     table = data if args.category is None else _in_category(data, args.category)
     board = _fit_style(table, args) if args.style_control else _fit(table.to_battles(), args)
+    if table.rows is not None and board.models == table.models:
+        board = dataclasses.replace(board, matches=table.battles_per_model())
     board.params["layout"] = table.layout
     if args.category is not None:
         board.params.update(category=args.category, battles_in_category=len(table))

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import dataclasses
 import functools
 import io
 import itertools
@@ -95,6 +96,9 @@ Format = Literal["json", "jsonl", "csv", "parquet"]
 Layout = Literal["fastchat", "lmarena", "kaggle"]
 REQUIRED = ("model_a", "model_b", "winner")
 KAGGLE_WINNERS = ("winner_model_a", "winner_model_b", "winner_tie")
+KAGGLE_REQUIRED = ("model_a", "model_b", *KAGGLE_WINNERS)
+#: The share of the win credited to model_a, in [0, 1]: beside or instead of ``winner``.
+SCORE = "score"
 OPTIONAL = ("weight", "tstamp")
 
 #: Winner labels accepted in files: FastChat's, and LMArena's ``both_bad``.
@@ -243,6 +247,14 @@ class BattleTable:
         row = index if self.rows is None else int(self.rows[index])
         return row + 1 if self.locator is None else self.locator.line(row)
 
+    def battles_per_model(self) -> NDArray[np.int64]:
+        """File rows each model took part in: a battle split by its score counts once."""
+        rows = np.arange(len(self)) if self.rows is None else self.rows
+        _, first = np.unique(rows, return_index=True)
+        n = len(self.models)
+        counts = np.bincount(self.model_a[first], minlength=n)
+        return np.asarray(counts + np.bincount(self.model_b[first], minlength=n), dtype=np.int64)
+
     def to_battles(self) -> Battles:
         """The battles, ready for the rating methods (no re-encoding of names; the arrays
         are shared, read-only)."""
@@ -357,8 +369,14 @@ def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
 def _required_columns(header: Sequence[str]) -> tuple[str, ...]:
     """The columns a layout needs: Kaggle's three 0/1 columns stand in for ``winner``."""
     if "winner" not in header and all(name in header for name in KAGGLE_WINNERS):
-        return ("model_a", "model_b", *KAGGLE_WINNERS)
+        return KAGGLE_REQUIRED
+    if "winner" not in header and SCORE in header:
+        return ("model_a", "model_b", SCORE)
     return REQUIRED
+
+
+def _layout_of(header: Sequence[str]) -> Layout:
+    return "kaggle" if _required_columns(header) == KAGGLE_REQUIRED else "fastchat"
 
 
 def _csv_records(text: str, source: str) -> Iterator[_Record]:
@@ -424,15 +442,37 @@ def _kaggle_outcome(record: _Record, source: str) -> Outcome:
     return (Outcome.A_WINS, Outcome.B_WINS, Outcome.TIE)[flags.index(1.0)]
 
 
+def _given(values: Mapping[str, Any], name: str) -> bool:
+    return values.get(name) not in (None, "")
+
+
+def _score(record: _Record, source: str) -> float:
+    """The row's ``score``: a number in [0, 1]."""
+    value = _number(record, SCORE, source)
+    if not 0.0 <= value <= 1.0:
+        raise BattleFileError(
+            source, record.line, f"must be between 0 and 1, got {record.values[SCORE]!r}", SCORE
+        )
+    return value
+
+
 def _check_record(record: _Record, source: str, layout: Layout = "fastchat") -> Outcome:
-    """The outcome of one battle record, or the error naming its line and field."""
+    """The outcome of one battle record, or the error naming its line and field. A row with
+    a ``score`` needs no ``winner`` (its outcome is then a placeholder: ``_scored``)."""
     if not isinstance(record.values, Mapping):
         raise BattleFileError(source, record.line, "each battle must be an object")
+    scored = _given(record.values, SCORE)
     if layout == "kaggle":
         for name in ("model_a", "model_b"):
             _check_name(record, name, source)
         outcome = _kaggle_outcome(record, source)
+    elif scored and not _given(record.values, "winner"):
+        for name in ("model_a", "model_b"):
+            _check_name(record, name, source)
+        outcome = Outcome.TIE
     else:
+        if "winner" not in record.values and SCORE in record.values:
+            raise BattleFileError(source, record.line, "missing (or give a winner)", SCORE)
         for name in REQUIRED:
             _check_name(record, name, source)
         label = record.values["winner"]
@@ -444,7 +484,40 @@ def _check_record(record: _Record, source: str, layout: Layout = "fastchat") -> 
         outcome = FILE_WINNER_LABELS[label]
     if record.values["model_a"] == record.values["model_b"]:
         raise BattleFileError(source, record.line, "same model on both sides", "model_b")
+    if scored:
+        _score(record, source)
     return outcome
+
+
+def _scored(table: BattleTable, scores: NDArray[np.float64] | None) -> BattleTable:
+    """The battles with their ``score`` (NaN where a row has none) taken in: a score of 1, 0
+    or 0.5 is a win, a loss or a tie of model_a (a "tie (bothbad)" winner beside 0.5 stays
+    one); a score s between is split into a win of model_a weighted s and a loss weighted
+    1 - s, which is the same likelihood for Bradley-Terry and the same points for a win
+    rate. Both halves keep their file row (``rows``), so a model's battles count it once
+    (``BattleTable.battles_per_model``)."""
+    if scores is None or np.isnan(scores).all():
+        return table
+    given = ~np.isnan(scores)
+    outcome = table.outcome.copy()
+    outcome[given & (scores == 1.0)] = Outcome.A_WINS
+    outcome[given & (scores == 0.0)] = Outcome.B_WINS
+    outcome[given & (scores == 0.5) & (outcome != Outcome.TIE_BOTHBAD)] = Outcome.TIE
+    split = given & ~np.isin(scores, (0.0, 0.5, 1.0))
+    if not split.any():
+        return dataclasses.replace(table, outcome=outcome)
+    copies = 1 + split.astype(np.intp)
+    index = np.repeat(np.arange(len(table), dtype=np.intp), copies)
+    loss = np.zeros(index.size, dtype=bool)
+    loss[(np.cumsum(copies) - 1)[split]] = True  # the second copy of a split row
+    win = split[index] & ~loss
+    weight = table.weight[index].copy()
+    weight[win] *= scores[index][win]
+    weight[loss] *= 1.0 - scores[index][loss]
+    outcome = outcome[index]
+    outcome[win] = Outcome.A_WINS
+    outcome[loss] = Outcome.B_WINS
+    return dataclasses.replace(table.take(index), outcome=outcome, weight=weight)
 
 
 @dataclass(frozen=True)
@@ -642,7 +715,7 @@ def _table_from_records(
     for record in records:
         if isinstance(record.values, Mapping):
             keys.update(record.values)
-    layout: Layout = "kaggle" if _required_columns(sorted(keys)) != REQUIRED else "fastchat"
+    layout = _layout_of(sorted(keys))
     outcomes = [int(_check_record(record, source, layout)) for record in records]
     values = [record.values for record in records]
     optional: dict[str, list[float]] = {}
@@ -685,7 +758,12 @@ def _table_from_records(
         names = [name for name in TEXT_COLUMNS if any(name in v for v in values)]
         text = _text_arrays({name: [v.get(name) for v in values] for name in names})
     weight = optional.get("weight")
-    return BattleTable(
+    scores = None
+    if any(_given(v, SCORE) for v in values):
+        scores = np.array(
+            [_score(r, source) if _given(r.values, SCORE) else np.nan for r in records]
+        )
+    table = BattleTable(
         source=source,
         layout=layout,
         models=models,
@@ -700,6 +778,7 @@ def _table_from_records(
         text=text,
         locator=_RecordLocator(source, records),
     )
+    return _scored(table, scores)
 
 
 # --------------------------------------------------------------------------- columnar reading
@@ -1009,13 +1088,30 @@ class _Columns:
         return BattleFileError(self.source, record.line, "invalid value", name)
 
 
+def _score_column(cols: _Columns) -> tuple[NDArray[np.float64] | None, NDArray[np.bool_]]:
+    """``score`` (NaN where a row has none) and the rows whose score is not in [0, 1]."""
+    column = cols.column(SCORE)
+    if column is None:
+        return None, np.zeros(cols.n, dtype=bool)
+    values, null, _ = _float_column(cols.pa, column, cols.kind == "parquet")
+    bad = ~null & ~((values >= 0.0) & (values <= 1.0))  # NaN and text fail too
+    return np.where(null, np.nan, values), bad
+
+
 def _outcomes(
-    cols: _Columns, layout: Layout
+    cols: _Columns,
+    layout: Layout,
+    scores: NDArray[np.float64] | None = None,
+    bad_scores: NDArray[np.bool_] | None = None,
 ) -> tuple[tuple[str, ...], NDArray[np.intp], NDArray[np.intp], NDArray[np.int8]]:
-    """Encoded names and outcomes after the required checks of every row."""
+    """Encoded names and outcomes after the required checks of every row (a row with a
+    ``score`` needs no ``winner``: its outcome is a placeholder, see ``_scored``)."""
     pa, n = cols.pa, cols.n
     names, (a, b) = _encode_strings(pa, [cols.column("model_a"), cols.column("model_b")], n)
     bad = (np.minimum(a, b) < 0) | (a == b)
+    scored = np.zeros(n, dtype=bool) if scores is None else ~np.isnan(scores)
+    if bad_scores is not None:
+        bad |= bad_scores
     if names and names[0] == "":  # sorted first: an empty name is never a model
         bad |= (a == 0) | (b == 0)
     if layout == "kaggle":
@@ -1028,11 +1124,17 @@ def _outcomes(
             flags.append(values == 1)
         bad |= np.sum(flags, axis=0) != 1
         outcome = np.select(flags, [int(Outcome.A_WINS), int(Outcome.B_WINS), int(Outcome.TIE)])
+    elif cols.column("winner") is None:
+        outcome = np.full(n, int(Outcome.TIE), dtype=np.int8)
+        bad |= ~scored
     else:
-        labels, (codes,) = _encode_strings(pa, [cols.column("winner")], n)
+        winner = cols.column("winner")
+        labels, (codes,) = _encode_strings(pa, [winner], n)
         table = np.array([*(FILE_WINNER_LABELS.get(v, -1) for v in labels), -1], dtype=np.int8)
-        outcome = table[codes]
-        bad |= outcome < 0
+        outcome = np.where(scored & (codes < 0), int(Outcome.TIE), table[codes])
+        empty = np.array([*(v == "" for v in labels), True])[codes]  # null: code -1
+        given = ~empty
+        bad |= (table[codes] < 0) & (given | ~scored)
     if bad.any():
         row = int(np.argmax(bad))
         raise cols.fail(row, "model_a", lambda r: _check_record(r, cols.source, layout))
@@ -1176,8 +1278,9 @@ def _table_from_arrow(cols: _Columns, want: _Want) -> BattleTable:
                 raise BattleFileError(cols.source, 1, "missing column in CSV header", name)
     if cols.n == 0:
         raise BattleFileError(cols.source, 1, "no battles in file")
-    layout: Layout = "kaggle" if _required_columns(sorted(names)) != REQUIRED else "fastchat"
-    models, a, b, outcome = _outcomes(cols, layout)
+    layout = _layout_of(sorted(names))
+    scores, bad_scores = _score_column(cols)
+    models, a, b, outcome = _outcomes(cols, layout, scores, bad_scores)
     numbers = _optional_numbers(cols)
     stamps = numbers.get("tstamp")
     if stamps is None:
@@ -1188,7 +1291,7 @@ def _table_from_arrow(cols: _Columns, want: _Want) -> BattleTable:
         layout = "lmarena"
     text = {name: cols.table.column(name) for name in TEXT_COLUMNS if name in names}
     weight = numbers.get("weight")
-    return BattleTable(
+    table = BattleTable(
         source=cols.source,
         layout=layout,
         models=models,
@@ -1203,10 +1306,11 @@ def _table_from_arrow(cols: _Columns, want: _Want) -> BattleTable:
         text=text if want.text else {},
         locator=cols.locator,
     )
+    return _scored(table, scores)
 
 
 def _wanted_columns(names: Sequence[str], want: _Want) -> list[str]:
-    wanted = {*REQUIRED, *KAGGLE_WINNERS, *OPTIONAL, "timestamp", "ranking"}
+    wanted = {*REQUIRED, *KAGGLE_WINNERS, *OPTIONAL, SCORE, "timestamp", "ranking"}
     if want.style:
         wanted.add("conv_metadata")
     if want.categories:

@@ -26,6 +26,7 @@ from arena.models import (
     EloPoint,
     Judgment,
     MatchEntry,
+    OrderCell,
     PairCell,
     PromptPair,
     PromptPairCell,
@@ -34,6 +35,8 @@ from arena.models import (
     Tournament,
 )
 from arena.sql import copy_rows
+from judges.orders import COLUMNS as ORDER_COLUMNS
+from judges.orders import order_counts, order_from_json
 from ratings.style import answer_features
 
 CellKey = tuple[Any, ...]
@@ -45,6 +48,7 @@ Progress = Callable[[int], None]
 # The key columns of the cells and of the prompt cells.
 _PAIR_KEY = ("tournament_id", "source", "category", "a_id", "b_id")
 _PROMPT_KEY = ("prompt_id", "a_id", "b_id", "tournament_id", "source")
+_ORDER_KEY = ("tournament_id", "source")
 
 
 @dataclass
@@ -126,6 +130,23 @@ def cells_recount(progress: Progress | None = None) -> Recount:
     return recount
 
 
+def order_cells_recount() -> Totals:
+    """The order cells (OrderCell, by _ORDER_KEY) summed afresh from the orders each
+    judgment kept (judges.orders)."""
+    totals: Totals = {}
+    rows = (
+        Judgment.objects.filter(orders__isnull=False)
+        .order_by("match_id")
+        .values_list("match__tournament_id", "judge_id", "orders")
+        .iterator(chunk_size=CHUNK)
+    )
+    for tournament, judge, orders in rows:
+        counts = order_counts([order_from_json(order) for order in orders or ()])
+        if counts.judgments:
+            _add(totals, (tournament, evidence.source_of(judge)), counts.as_tuple())
+    return totals
+
+
 def _stored(model: type[Model], key: tuple[str, ...], columns: tuple[str, ...]) -> Totals:
     rows = model.objects.values_list(*key, *columns)  # type: ignore[attr-defined]
     return {
@@ -173,7 +194,10 @@ def cells_check(progress: Progress | None = None) -> list[Difference]:
         shared = set(
             PromptPair.objects.filter(shared=True).values_list("prompt_id", "a_id", "b_id")
         )
+        recounted_orders = order_cells_recount()
+        stored_orders = _stored(OrderCell, _ORDER_KEY, ORDER_COLUMNS)
     return [
+        *_differences("order cells", ORDER_COLUMNS, recounted_orders, stored_orders),
         *_differences("cells", evidence.COLUMNS, recount.cells, stored_pairs),
         *_differences("prompt cells", evidence.ORDERED, recount.prompt_cells, stored_prompts),
         *(
@@ -269,7 +293,7 @@ def cells_backfill(progress: Progress | None = None) -> int:
     before opening an upgraded arena to votes, or expect them to wait that long. Memory
     grows with the distinct prompts and pairs judged (a recount keeps one entry each).
     """
-    tables = [PairCell, PromptPairCell, PromptPair]
+    tables = [PairCell, PromptPairCell, PromptPair, OrderCell]
     with transaction.atomic():
         if connection.vendor == "postgresql":
             names = ", ".join(m._meta.db_table for m in tables)
@@ -292,5 +316,10 @@ def cells_backfill(progress: Progress | None = None) -> int:
             PromptPair._meta.db_table,
             ("prompt_id", "a_id", "b_id", "first_source", "shared"),
             ((p, a, b, min(seen), len(seen) > 1) for (p, a, b), seen in recount.sources.items()),
+        )
+        copy_rows(
+            OrderCell._meta.db_table,
+            (*_ORDER_KEY, *ORDER_COLUMNS),
+            _rows(len(ORDER_COLUMNS), order_cells_recount()),
         )
     return len(recount.cells)

@@ -7,6 +7,7 @@ when a model is added" of a scheduled arena).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,6 +16,8 @@ from django.db import transaction
 from arena.models import Contestant, Tournament
 from arena.queueing import enqueue_contestant_added
 from arena.services.tournaments import tournament_rerun
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("name", "backend", "base_url", "model_id", "api_key_env", "generation", "queue")
 
@@ -36,8 +39,16 @@ def contestant_added(*, contestant_id: int) -> list[int]:
     """Start a run of every template tournament with the new contestant; the new runs' ids."""
     contestant = Contestant.objects.get(pk=contestant_id)
     templates = Tournament.objects.filter(config__rerun_on_new_contestant=True).order_by("pk")
-    return [
-        tournament_rerun(tournament=template, add_contestants=[contestant]).pk
-        for template in templates
-        if not template.contestants.filter(pk=contestant.pk).exists()
-    ]
+    started = []
+    for template in templates:
+        if template.contestants.filter(pk=contestant.pk).exists():
+            continue
+        try:
+            started.append(tournament_rerun(tournament=template, add_contestants=[contestant]).pk)
+        except ValidationError as error:
+            if "judge" not in error.message_dict:
+                raise
+            # The newcomer is the template's judge's own model: it may not judge itself,
+            # and the other templates still take it in.
+            log.warning("no run of %s for %s: %s", template.pk, contestant.name, error)
+    return started

@@ -293,6 +293,7 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
             completion_tokens=verdict.completion_tokens,
             cost=Decimal(str(verdict.cost)),
             latency_ms=verdict.latency_ms,
+            orders=verdict.orders,
         )
         step = verdict_record(
             match_id=match.pk,

@@ -57,7 +57,7 @@ from arena.selectors import (
 )
 from arena.services.backends import judge_comparator, judge_freeze
 from arena.services.leaderboards import elo_point_record, leaderboard_snapshot_create
-from judges.backends.base import BackendError
+from judges.backends.base import BackendError, PermanentError
 
 log = logging.getLogger(__name__)
 MAX_SEED = 2**63 - 1
@@ -67,6 +67,42 @@ MAX_USD = Decimal("99999999.9999")
 
 def _fail(field: str, message: str) -> ValidationError:
     return ValidationError({field: [message]})
+
+
+def _judge_models(judge: Judge) -> list[dict[str, Any]]:
+    """The judge and, for a panel, each of its members (and theirs), as a start freezes
+    them; none for a panel whose settings a start would refuse anyway."""
+    try:
+        found = [judge_freeze(judge=judge)]
+    except PermanentError:
+        return []
+    for frozen in found:  # grows as panels are opened
+        found.extend(frozen.get("members", []))
+    return found
+
+
+def _is_model_of(frozen: Mapping[str, Any], contestant: Contestant) -> bool:
+    """Same name, or the same model id behind the same endpoint."""
+    same_endpoint = frozen["base_url"].rstrip("/") == contestant.base_url.rstrip("/")
+    same_model = bool(frozen["model"]) and frozen["model"] == contestant.model_id
+    return frozen["name"] == contestant.name or (same_model and same_endpoint)
+
+
+def _refuse_self_judging(judge: Judge, entrants: Sequence[Contestant]) -> None:
+    # A judge prefers its own answers (self-preference bias, which Arena-Hard warns of):
+    # a judge, or a panel member, that is also a contestant would tilt its own board.
+    for frozen in _judge_models(judge):
+        for contestant in entrants:
+            if _is_model_of(frozen, contestant):
+                member = frozen["name"]
+                through = "" if member == judge.name else f" (panel member {member})"
+                raise _fail(
+                    "judge",
+                    f"{judge.name}{through} is contestant {contestant.name}'s own model: a"
+                    " model judging itself favours its own answers (self-preference, as"
+                    " Arena-Hard found); pick a judge that is not competing, or set"
+                    " allow_self_judging",
+                )
 
 
 def _resolve_contestants(names: Sequence[str | int]) -> list[Contestant]:
@@ -106,13 +142,14 @@ def _config_with_ids(config: Mapping[str, Any], entrants: list[Contestant]) -> d
 
 # Options for the engine rather than the format: kept in the tournament's config, never
 # shown to the format (whose validation refuses keys it does not know).
-ENGINE_OPTIONS = ("rerun_on_new_contestant",)
+ENGINE_OPTIONS = ("rerun_on_new_contestant", "allow_self_judging")
 
 
 def _engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     engine = {k: config[k] for k in ENGINE_OPTIONS if k in config}
-    if not isinstance(engine.get("rerun_on_new_contestant", False), bool):
-        raise _fail("rerun_on_new_contestant", "must be true or false")
+    for option in ENGINE_OPTIONS:
+        if not isinstance(engine.get(option, False), bool):
+            raise _fail(option, "must be true or false")
     return engine
 
 
@@ -184,6 +221,8 @@ def tournament_create(
     if judge_row is not None and judge_row.kind == JudgeKind.IMPORTED:
         raise _fail("judge", f"{judge_row.name} only carries verdicts imported from a file")
     engine = _engine_options(config or {})
+    if judge_row is not None and not engine.get("allow_self_judging", False):
+        _refuse_self_judging(judge_row, entrants)
     format_config = {k: v for k, v in (config or {}).items() if k not in ENGINE_OPTIONS}
     try:
         clean = _validated(fmt, format_config, entrants, pset)
@@ -249,7 +288,7 @@ def tournament_rerun(
         prompt_set=tournament.prompt_set_id,
         judge=tournament.judge_id,
         # A run is a copy, not a template: it does not start runs of its own.
-        config={k: v for k, v in tournament.config.items() if k not in ENGINE_OPTIONS},
+        config={k: v for k, v in tournament.config.items() if k != "rerun_on_new_contestant"},
         seed=tournament.seed + runs if seed is None else seed,
         budget=tournament.budget,
         budget_usd=tournament.budget_usd,

@@ -21,6 +21,7 @@ from arena.models import (
     Judgment,
     Match,
     MatchEntry,
+    OrderCell,
     PairCell,
     Prompt,
     PromptPair,
@@ -30,10 +31,14 @@ from arena.models import (
 )
 from arena.sql import Dialect, Rows, Sql, Step, table
 from arena.standings import apply_ranking
+from judges.backends.base import OrderVerdict
+from judges.orders import COLUMNS as ORDER_COLUMNS
+from judges.orders import order_counts
 
 _M, _E, _J, _S = (table(m) for m in (Match, MatchEntry, Judgment, Standing))
 _C, _P, _R = (table(m) for m in (Contestant, Prompt, Response))
 _CELL, _PPC, _PAIR = (table(m) for m in (PairCell, PromptPairCell, PromptPair))
+_ORDERS = table(OrderCell)
 
 # Which match a statement is about: by primary key (a judge's verdict) or by the public id
 # a voter's browser holds.
@@ -53,6 +58,8 @@ class JudgmentValues:
     completion_tokens: int = 0
     cost: Decimal = Decimal(0)
     latency_ms: int = 0
+    # What the judge said in each order it saw (judges.orders); none for a human.
+    orders: tuple[OrderVerdict, ...] = ()
 
 
 def standings_locked(which: str, params: dict[str, Any], dialect: Dialect) -> Sql:
@@ -153,6 +160,7 @@ def verdict_writes(
         _added(_CELL, pair_key, evidence.COLUMNS, len(evidence.COUNTS), increments),
         _added(_PPC, prompt_key, evidence.ORDERED, len(evidence.ORDERED), ordered),
         _prompt_pairs_seen(entrants.prompt_id, source, sorted(ordered)),
+        _orders_counted(tournament_id, source, judgment.orders),
     ]
     return [
         _judgment_insert(match_id, ranking, judgment, now),
@@ -210,14 +218,33 @@ def _prompt_pairs_seen(prompt_id: int, source: str, pairs: list[tuple[int, int]]
     )
 
 
+def _orders_counted(tournament_id: int, source: str, orders: Sequence[OrderVerdict]) -> Sql | None:
+    """Add what the judge said order by order to the source's OrderCell in the tournament."""
+    counts = order_counts(orders)
+    if not counts.judgments:
+        return None
+    names = ", ".join(ORDER_COLUMNS)
+    return Sql(
+        f"INSERT INTO {_ORDERS} (tournament_id, source, {names})"
+        f" VALUES (%(tournament)s, %(source)s, {', '.join(f'%({c})s' for c in ORDER_COLUMNS)})"
+        f" ON CONFLICT (tournament_id, source) DO UPDATE SET"
+        f" {', '.join(f'{c} = {_ORDERS}.{c} + excluded.{c}' for c in ORDER_COLUMNS)}",
+        {
+            "tournament": tournament_id,
+            "source": source,
+            **dict(zip(ORDER_COLUMNS, counts.as_tuple(), strict=True)),
+        },
+    )
+
+
 def _judgment_insert(
     match_id: int, ranking: Sequence[Sequence[int]], j: JudgmentValues, now: datetime.datetime
 ) -> Sql:
     return Sql(
         f"INSERT INTO {_J} (match_id, judge_id, ranking, both_bad, probabilities, raw_output,"
-        " prompt_tokens, completion_tokens, cost, latency_ms, created_at)"
+        " orders, prompt_tokens, completion_tokens, cost, latency_ms, created_at)"
         " VALUES (%(match)s, %(judge)s, %(ranking)s, %(both_bad)s, %(probabilities)s, %(raw)s,"
-        " %(prompt_tokens)s, %(completion_tokens)s, %(cost)s, %(latency)s, %(now)s)",
+        " %(orders)s, %(prompt_tokens)s, %(completion_tokens)s, %(cost)s, %(latency)s, %(now)s)",
         {
             "match": match_id,
             "judge": j.judge_id,
@@ -225,6 +252,7 @@ def _judgment_insert(
             "both_bad": j.both_bad,
             "probabilities": None if j.probabilities is None else json.dumps(j.probabilities),
             "raw": j.raw_output,
+            "orders": json.dumps([o.as_json() for o in j.orders]) if j.orders else None,
             "prompt_tokens": j.prompt_tokens,
             "completion_tokens": j.completion_tokens,
             "cost": j.cost,

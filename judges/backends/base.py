@@ -89,6 +89,33 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class OrderVerdict:
+    """What the judge said in one order it saw the answers in: ``shown`` is the answer
+    indices by slot (slot 0 shown first), ``ranking`` tiers of slots as the judge ranked
+    them, ``label`` its verdict as written ("A", "B>>A", "C > A = B"), ``probabilities`` by
+    slot label as the judge gave them. Kept so that position bias is measured on what the
+    judge said, not on the verdict made of its orders."""
+
+    shown: tuple[int, ...]
+    ranking: Ranking
+    label: str = ""
+    probabilities: dict[str, float] | None = None
+    raw_output: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw_output", storable(self.raw_output))
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "shown": list(self.shown),
+            "ranking": [list(tier) for tier in self.ranking],
+            "label": self.label,
+            "probabilities": self.probabilities,
+            "raw_output": self.raw_output,
+        }
+
+
+@dataclass(frozen=True)
 class Verdict:
     ranking: Ranking
     both_bad: bool = False
@@ -99,6 +126,8 @@ class Verdict:
     cost: float = 0.0
     latency_ms: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+    # Each order the judge saw, when it says (a pair judged in both orders has two).
+    orders: tuple[OrderVerdict, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "raw_output", storable(self.raw_output))

@@ -34,6 +34,7 @@ from judges.backends.base import (
     Answer,
     BackendError,
     Generation,
+    OrderVerdict,
     PermanentError,
     Ranking,
     RawOutput,
@@ -51,6 +52,7 @@ from judges.fiveway import (
 from judges.judge_settings import JUDGE_DEFAULTS, NON_SEMANTIC_KEYS, parse_judge_settings
 from judges.limits import LIMIT_KEYS, LIMITERS, estimate_tokens, limits_from_settings
 from judges.listwise import (
+    LETTERS,
     MAX_ANSWERS,
     labels_for,
     presentation_order,
@@ -65,7 +67,7 @@ from judges.logprobs import (
     most_likely,
     swap_probabilities,
 )
-from judges.pairwise import combine_votes, ranking_of, render_pairwise, unswap
+from judges.pairwise import combine_votes, ranking_of, render_pairwise, slot_ranking, unswap
 from judges.parsing import (
     PARSER_VERSION,
     FiveWayVerdict,
@@ -532,10 +534,10 @@ class _Reading:
     there only with logprobs on and the verdict letter found among the top alternatives."""
 
     vote: str
-    raw_output: str
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
+    order: OrderVerdict
     probabilities: dict[str, float] | None = None
 
 
@@ -758,7 +760,7 @@ class OpenAICompatJudge:
                 raise UnparseableVerdictError(
                     f"answers swapped: {error}",
                     raw_outputs=[
-                        RawOutput("answers in order", readings[0].raw_output),
+                        RawOutput("answers in order", readings[0].order.raw_output),
                         *swapped_outputs,
                     ],
                 ) from None
@@ -782,6 +784,7 @@ class OpenAICompatJudge:
             probabilities=probabilities,
             raw_output=self._join_raw(readings),
             extra=extra,
+            orders=tuple(r.order for r in readings),
         )
 
     def _five_way_ranking(
@@ -824,45 +827,45 @@ class OpenAICompatJudge:
             self.template, question=question, answer_a=answer_a, answer_b=answer_b
         )
         vote: str
+        said_probabilities: dict[str, float] | None = None
         if self._five_way:
             found, replies = yield from self._ask(
                 messages, parse_five_way_verdict, self.template.repair, "[[A>>B]]..[[B>>A]] verdict"
             )
             five = cast(FiveWayVerdict, found)  # mypy widens the Literal through the TypeVar
+            said: str = five
             vote = unswap_five_way(five) if swapped else five
-            probabilities = None
         else:
-            said, replies = yield from self._ask(
+            found3, replies = yield from self._ask(
                 messages, parse_pairwise_verdict, self.template.repair, "[[A]]/[[B]]/[[C]] verdict"
             )
-            three = cast(PairwiseVerdict, said)
+            three = cast(PairwiseVerdict, found3)
+            said = three
             vote = unswap(three) if swapped else three
-            probabilities = self._probabilities(replies[-1], swapped=swapped)
-        return _Reading(
-            vote=vote,
-            raw_output=self._raw(replies),
-            probabilities=probabilities,
-            **_usage(replies),
-        )
-
-    def _probabilities(self, reply: _Reply, *, swapped: bool) -> dict[str, float] | None:
-        if not self.settings.logprobs:
-            return None
-        probabilities = label_probabilities(reply.logprobs, reply.text)
+            if self.settings.logprobs:
+                said_probabilities = label_probabilities(replies[-1].logprobs, replies[-1].text)
+        probabilities = said_probabilities
         if probabilities is not None and swapped:
             probabilities = swap_probabilities(probabilities)
-        return probabilities
+        order = OrderVerdict(
+            shown=(1, 0) if swapped else (0, 1),
+            ranking=slot_ranking(said),
+            label=said,
+            probabilities=said_probabilities,
+            raw_output=self._raw(replies),
+        )
+        return _Reading(vote=vote, probabilities=probabilities, order=order, **_usage(replies))
 
     @staticmethod
     def _join_raw(readings: Sequence[_Reading]) -> str:
         if len(readings) == 1:
-            return readings[0].raw_output
+            return readings[0].order.raw_output
         original, swapped = readings
         return (
             "=== order A,B ===\n"
-            f"{original.raw_output}\n"
+            f"{original.order.raw_output}\n"
             "=== order B,A (answers swapped) ===\n"
-            f"{swapped.raw_output}"
+            f"{swapped.order.raw_output}"
         )
 
     # -- listwise -------------------------------------------------------------------------
@@ -883,12 +886,18 @@ class OpenAICompatJudge:
             repair_message(template, len(answers)),
             "[[RANKING: ...]] line naming every answer once",
         )
+        letters = " > ".join(" = ".join(tier) for tier in tiers)
+        slots = tuple(tuple(sorted(LETTERS.index(x) for x in tier)) for tier in tiers)
+        said = OrderVerdict(
+            shown=tuple(order), ranking=slots, label=letters, raw_output=self._raw(replies)
+        )
         return self._verdict(
             ranking_from_letters(tiers, order),
             _usage(replies),
-            raw_output=self._raw(replies),
+            raw_output=said.raw_output,
+            orders=(said,),
             extra={
-                "letter_ranking": " > ".join(" = ".join(tier) for tier in tiers),
+                "letter_ranking": letters,
                 "presentation_order": order,
                 "template": template.name,
                 "template_hash": template.sha256,

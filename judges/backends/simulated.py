@@ -17,7 +17,14 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 
-from judges.backends.base import Answer, Generation, PermanentError, Ranking, Verdict
+from judges.backends.base import (
+    Answer,
+    Generation,
+    OrderVerdict,
+    PermanentError,
+    Ranking,
+    Verdict,
+)
 
 _WORDS = (
     "first consider the question carefully then weigh each option against the evidence "
@@ -76,7 +83,9 @@ class SimulatedJudge:
         else:
             ranking, both_bad = self._plackett_luce(power, rng), False
         raw = "simulated: " + " > ".join("=".join(str(i) for i in tier) for tier in ranking)
-        return Verdict(ranking=ranking, both_bad=both_bad, raw_output=raw)
+        # Shown in the caller's order, so its slots are the answers' indices.
+        shown = OrderVerdict(shown=tuple(range(len(answers))), ranking=ranking)
+        return Verdict(ranking=ranking, both_bad=both_bad, raw_output=raw, orders=(shown,))
 
     def _pair(self, pa: float, pb: float, rng: random.Random) -> tuple[Ranking, bool]:
         tie = self.nu * math.sqrt(pa * pb)
