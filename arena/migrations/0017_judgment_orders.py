@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0015_answer_claims'),
+        ('arena', '0016_apitoken_expiry_scopes'),
     ]
 
     operations = [
