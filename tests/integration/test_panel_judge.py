@@ -39,7 +39,7 @@ def _panel(name: str = "panel", queue: str = Queue.DEFAULT, **settings: Any) -> 
 
 @pytest.fixture
 def members() -> list[Judge]:
-    return [_simulated(f"sim-{i}") for i in range(3)]
+    return [_simulated(f"member-{i}") for i in range(3)]
 
 
 def test_a_panel_row_is_built_from_its_member_rows(members: list[Judge]) -> None:
@@ -48,13 +48,13 @@ def test_a_panel_row_is_built_from_its_member_rows(members: list[Judge]) -> None
     comparator = judge_comparator(judge=panel, contestants=[])
 
     assert isinstance(comparator, PanelJudge)
-    assert comparator.names == ["sim-0", "sim-1", "sim-2"]
+    assert comparator.names == ["member-0", "member-1", "member-2"]
     assert comparator.weights == [2.0, 1.0, 1.0]
     assert comparator.combine == "majority"
 
 
 def test_weights_may_be_given_by_member_name(members: list[Judge]) -> None:
-    panel = _panel(members=[m.name for m in members], weights={"sim-2": 3})
+    panel = _panel(members=[m.name for m in members], weights={"member-2": 3})
 
     comparator = judge_comparator(judge=panel, contestants=[])
 
@@ -65,16 +65,16 @@ def test_weights_may_be_given_by_member_name(members: list[Judge]) -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"members": ["sim-0", "nobody"]}, "'members': unknown judge 'nobody'"),
-        ({"members": ["sim-0"]}, "'members': a panel needs at least 2 judges, got 1"),
-        ({"members": ["sim-0", "panel"]}, "'members': panel 'panel' cannot include itself"),
-        ({"members": ["sim-0", "sim-0"]}, "'members': sim-0 listed twice"),
-        ({"members": "sim-0, sim-1"}, "'members' must be a list of judge names"),
-        ({"members": ["sim-0", "sim-1"], "combine": "vote"}, "'combine' must be"),
-        ({"members": ["sim-0", "sim-1"], "weights": [1]}, "'weights': panel has 2 judges"),
-        ({"members": ["sim-0", "sim-1"], "weights": {"sim-9": 1}}, "'weights' names judges"),
-        ({"members": ["sim-0", "sim-1"], "weights": [0, 0]}, "'weights': panel weights must"),
-        ({"members": ["sim-0", "sim-1"], "quorum": 2}, "unknown judge setting 'quorum'"),
+        ({"members": ["member-0", "nobody"]}, "'members': unknown judge 'nobody'"),
+        ({"members": ["member-0"]}, "'members': a panel needs at least 2 judges, got 1"),
+        ({"members": ["member-0", "panel"]}, "'members': panel 'panel' cannot include itself"),
+        ({"members": ["member-0", "member-0"]}, "'members': member-0 listed twice"),
+        ({"members": "member-0, member-1"}, "'members' must be a list of judge names"),
+        ({"members": ["member-0", "member-1"], "combine": "vote"}, "'combine' must be"),
+        ({"members": ["member-0", "member-1"], "weights": [1]}, "'weights': panel has 2 judges"),
+        ({"members": ["member-0", "member-1"], "weights": {"member-9": 1}}, "'weights' names judges"),
+        ({"members": ["member-0", "member-1"], "weights": [0, 0]}, "'weights': panel weights must"),
+        ({"members": ["member-0", "member-1"], "quorum": 2}, "unknown judge setting 'quorum'"),
     ],
 )
 def test_bad_panel_settings_are_refused_naming_the_setting(
@@ -89,19 +89,19 @@ def test_bad_panel_settings_are_refused_naming_the_setting(
 def test_a_panel_that_includes_itself_through_another_panel_is_refused(
     members: list[Judge],
 ) -> None:
-    _panel("outer", members=["sim-0", "inner"])
-    _panel("inner", members=["sim-1", "outer"])
+    _panel("outer", members=["member-0", "inner"])
+    _panel("inner", members=["member-1", "outer"])
 
     with pytest.raises(PermanentError, match="'members': panel includes itself"):
         judge_comparator(judge=Judge.objects.get(name="outer"), contestants=[])
 
 
 def test_a_panel_with_a_gpu_member_must_run_on_the_gpu_queue(members: list[Judge]) -> None:
-    Judge.objects.filter(name="sim-1").update(queue=Queue.GPU)
+    Judge.objects.filter(name="member-1").update(queue=Queue.GPU)
 
     with pytest.raises(PermanentError, match="'queue' must be gpu"):
-        judge_comparator(judge=_panel(members=["sim-0", "sim-1"]), contestants=[])
-    gpu_panel = _panel("gpu-panel", queue=Queue.GPU, members=["sim-0", "sim-1"])
+        judge_comparator(judge=_panel(members=["member-0", "member-1"]), contestants=[])
+    gpu_panel = _panel("gpu-panel", queue=Queue.GPU, members=["member-0", "member-1"])
     assert isinstance(judge_comparator(judge=gpu_panel, contestants=[]), PanelJudge)
 
 
@@ -110,7 +110,7 @@ def test_the_admin_form_shows_a_panel_error_on_the_settings_field(members: list[
         data={
             "name": "panel",
             "kind": JudgeKind.PANEL,
-            "settings": '{"members": ["sim-0", "ghost"]}',
+            "settings": '{"members": ["member-0", "ghost"]}',
             "queue": Queue.DEFAULT,
         }
     )
@@ -124,7 +124,7 @@ def test_the_admin_form_accepts_a_good_panel(members: list[Judge]) -> None:
         data={
             "name": "panel",
             "kind": JudgeKind.PANEL,
-            "settings": '{"members": ["sim-0", "sim-1", "sim-2"], "combine": "majority"}',
+            "settings": '{"members": ["member-0", "member-1", "member-2"], "combine": "majority"}',
             "queue": Queue.DEFAULT,
         }
     )
@@ -134,7 +134,7 @@ def test_the_admin_form_accepts_a_good_panel(members: list[Judge]) -> None:
 
 def test_human_agreement_weights_fall_back_to_equal_without_votes(members: list[Judge]) -> None:
     forget_human_agreement()
-    panel = _panel(members=["sim-0", "sim-1"], weights="human_agreement")
+    panel = _panel(members=["member-0", "member-1"], weights="human_agreement")
 
     comparator = judge_comparator(judge=panel, contestants=[])
 
@@ -194,7 +194,7 @@ def test_a_tournament_judged_by_a_panel_of_simulated_judges_completes(
     for judgment in judgments:
         assert judgment.judge is not None and judgment.judge.name == "panel"
         # Each member's verdict is kept, under its name and weight.
-        for member in ("sim-0", "sim-1", "sim-2"):
+        for member in ("member-0", "member-1", "member-2"):
             assert f"{member} (weight 1)" in judgment.raw_output
 
 
@@ -203,7 +203,7 @@ def test_a_tournament_cannot_start_with_a_broken_panel(
     prompt_set: PromptSet,
     members: list[Judge],
 ) -> None:
-    _panel(members=["sim-0", "deleted-judge"])
+    _panel(members=["member-0", "deleted-judge"])
     people = contestants(2)
     tournament = tournament_create(
         name="broken",
