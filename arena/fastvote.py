@@ -129,12 +129,13 @@ class FastVote:
         return await asyncio.shield(self._after_commit(pool, ballot, counted))
 
     async def _after_commit(self, pool: Any, ballot: Ballot, counted: Counted) -> dict[str, Any]:
-        """Publish the match, schedule the refit, claim the next battle, and queue the next
+        """Publish the match, schedule the refit, take the next battle, and queue the next
         round once no match is open (or when that cannot be checked: an advance with
         nothing to do is a no-op): what ``voting.vote_after_commit`` does on Django's side."""
         tournament = counted.tournament_id
-        group = live.tournament_group(tournament)
-        await live.async_publish_or_log(group, vote_finished(counted))
+        if counted.first:  # a later vote on the match finishes nothing
+            group = live.tournament_group(tournament)
+            await live.async_publish_or_log(group, vote_finished(counted))
         try:
             if await self._results_claimed(tournament):
                 await asyncio.to_thread(tournament_queue_results, tournament_id=tournament)
@@ -142,12 +143,11 @@ class FastVote:
             log.exception("could not schedule the results of tournament %s", tournament)
         upcoming, idle = None, True
         try:
+            # The one this voter holds (another tab's) or a free one. When none is, the
+            # reveal brings none, and "Next battle" asks Django's page, which draws one
+            # or shares one (battles.battle_next).
             claim = battle_take(
-                tournament_id=tournament,
-                session_key=ballot.session_key,
-                user_id=None,
-                dialect=POSTGRESQL,
-                ahead=True,
+                tournament_id=tournament, session_key=ballot.session_key, user_id=None
             )
             async with pool.connection() as conn:
                 upcoming = await run_async(claim, conn, atomic=False)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from arena import live
 from arena.boards import tournament_leaderboard
-from arena.formats import ConfigError, FormatState, MatchResult, PlannedMatch, get_format
+from arena.formats import ConfigError, FormatState, MatchResult, PlannedMatch, Step, get_format
 from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
@@ -347,7 +347,22 @@ def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
     )
 
 
-def _match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:
+def tournament_format_state(tournament: Tournament) -> tuple[FormatState, list[int]]:
+    """What the format decides on (every match and verdict so far), and the prompt ids
+    its prompt indices point to."""
+    prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
+    return _format_state(tournament, prompt_ids), prompt_ids
+
+
+def draws_on_demand(tournament: Tournament) -> bool:
+    """Whether voters' asks draw this tournament's matches (arena.services.draws) rather
+    than the engine planning them: a format that can (adaptive), judged by people."""
+    return tournament.judge_id is None and getattr(
+        get_format(tournament.format), "on_demand", False
+    )
+
+
+def match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:
     """Matches that touch a local model go to the GPU workers."""
     if tournament.judge and tournament.judge.queue == Queue.GPU:
         return Queue.GPU
@@ -392,9 +407,10 @@ def tournament_advance(*, tournament_id: int) -> None:
         )
         if tournament is None or tournament.status != TournamentStatus.RUNNING:
             return
-        prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
-        state = _format_state(tournament, prompt_ids)
+        state, prompt_ids = tournament_format_state(tournament)
         step = get_format(tournament.format).next_step(state)
+        if draws_on_demand(tournament):  # the voters' asks draw the matches; it may finish
+            step = Step(finished=step.finished, planned_total=step.planned_total)
         budget = tournament.budget
         room = len(step.matches) if budget is None else max(budget - len(state.planned), 0)
         wanted = step.matches[:room]
@@ -418,7 +434,7 @@ def tournament_advance(*, tournament_id: int) -> None:
             return
         for match in open_matches.filter(status=MatchStatus.PENDING).prefetch_related("entries"):
             entrants = [e.contestant_id for e in match.entries.all()]
-            enqueue_play(match.pk, queue=_match_queue(tournament, entrants))
+            enqueue_play(match.pk, queue=match_queue(tournament, entrants))
         tournament_publish_progress(tournament=tournament)
 
 

@@ -136,9 +136,11 @@ def verdict_writes(
     judgment: JudgmentValues,
     standings: Rows,
     now: datetime.datetime,
+    judged: bool = True,
 ) -> list[Sql]:
     """The judgment, the standings after it (given the entrants' locked standings rows),
-    and what it adds to its cells."""
+    and what it adds to its cells. ``judged=False``: a later vote on a match whose first
+    vote is its judgment (arena.services.voting) writes all but the judgment."""
     stats = {
         str(cid): {"elo": elo, "matches": float(matches), "wins": wins, "ties": float(ties)}
         for _, cid, elo, matches, wins, ties in standings
@@ -155,7 +157,7 @@ def verdict_writes(
         _prompt_pairs_seen(entrants.prompt_id, source, sorted(ordered)),
     ]
     return [
-        _judgment_insert(match_id, ranking, judgment, now),
+        *([_judgment_insert(match_id, ranking, judgment, now)] if judged else []),
         _standings_update(standings, stats),
         *(c for c in cells if c is not None),
     ]

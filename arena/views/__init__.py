@@ -35,7 +35,7 @@ from arena.selectors import (
     tournaments_with_progress,
     voter_outliers,
 )
-from arena.services.battles import battle_next
+from arena.services.battles import battle_next, battle_token, battle_token_names
 from arena.services.tournaments import TOURNAMENT_ACTIONS, tournament_create
 from arena.services.voting import VoteRefused, battle_after_vote, vote_record
 from arena.vote_json import posted_ranks, refusal_payload, reveal_payload
@@ -181,22 +181,27 @@ def _session_key(request: HttpRequest) -> str:
 def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
     """GET: an anonymous battle. POST: count the vote and reveal the models.
 
-    The reveal carries the voter's next battle while plenty are free, so a vote is one
-    request. vote.js asks for it as JSON (``Accept: application/json``) and shows it
-    without a page load; without JavaScript the reveal is a page that holds the next
-    battle hidden, and its link names that battle (``?battle=``, found by its unique id).
-    In services mode arena.fastvote answers most JSON votes before they get here.
+    The reveal carries the voter's next battle, so a vote is one request. vote.js asks for
+    it as JSON (``Accept: application/json``) and shows it without a page load; without
+    JavaScript the reveal is a page that holds the next battle hidden, and its link names
+    that battle (``?battle=``, found by its unique id). In services mode arena.fastvote
+    answers most JSON votes before they get here.
+
+    A GET without a session (a new voter, a crawler, a link preview) makes none: it is
+    shown a battle assigned to no one, with a token (battles.battle_token) that lets the
+    vote it brings back count; the vote makes the session.
     """
     tournament = tournament_by_pk(tournament_id)
     if tournament is None:
         raise Http404("No such tournament.")
-    session_key = _session_key(request)
     user_id = request.user.pk if request.user.is_authenticated else None
     if request.method == "POST":
+        session_key = _session_key(request)
         wants_json = "application/json" in request.headers.get("Accept", "")
+        public_id = request.POST.get("battle", "")
         try:
             reveal = vote_record(
-                public_id=request.POST.get("battle", ""),
+                public_id=public_id,
                 outcome=request.POST.get("outcome", ""),
                 ranks=posted_ranks(request.POST),
                 idempotency_key=request.POST.get("idempotency_key", ""),
@@ -204,6 +209,7 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
                 user_id=user_id,
                 ip=request.META.get("REMOTE_ADDR", ""),
                 tournament_id=tournament.pk,
+                shown=battle_token_names(request.POST.get("shown", ""), public_id),
             )
         except VoteRefused as refused:
             payload, status = refusal_payload(refused)
@@ -225,13 +231,19 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "idempotency_key": uuid.uuid4().hex,
         }
         return render(request, "arena/reveal.html", context)
+    session_key = request.session.session_key or ""
     battle = battle_next(
         tournament=tournament,
         session_key=session_key,
         user_id=user_id,
         hint=request.GET.get("battle"),
     )
-    context = {"tournament": tournament, "battle": battle, "idempotency_key": uuid.uuid4().hex}
+    context = {
+        "tournament": tournament,
+        "battle": battle,
+        "idempotency_key": uuid.uuid4().hex,
+        "shown": battle_token(battle.public_id) if battle and not session_key else "",
+    }
     return render(request, "arena/vote.html", context)
 
 

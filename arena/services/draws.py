@@ -1,0 +1,183 @@
+"""An adaptive arena judged by people draws each battle when a voter asks.
+
+There is no batch planned ahead to run out of: when a voter holds no battle and none is
+free (arena.services.battles), the tournament's sampler draws a pair for them with the
+probabilities of ``adaptive.draw_probabilities`` (on everything planned and voted so far),
+and the match is made at once, kept with the probability of its draw
+(``Match.draw_probability``; the fit can weight its votes by the inverse). The
+probabilities are worked out at most once per ``PLAN_TTL_S`` per tournament (a fit on every
+match): a voter does not wait for a fit, and a second of votes hardly moves them.
+
+The prompt is the next one of the tournament's seeded prompt order (one per match, as the
+planned batches had it) for which both answers are stored and name no model (arena.identity);
+when none is, the match is made pending for a worker to fetch its answers, and the voter
+is given another battle meanwhile. Arenas whose answers are imported or generated ahead
+(``import_answers``) always find them. A draw is random when the voter asks, not replayed
+from the seed; the match records what was drawn.
+
+Matches are numbered as the batches would have been (round = matches // ``batch``): two
+voters drawing at once compute the same slot, and the second is shown the first's match.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from arena.formats._common import prompt_order
+from arena.formats.adaptive import Tally, answer_order, draw_probabilities
+from arena.identity import identity_words_in
+from arena.models import (
+    Assignment,
+    Contestant,
+    Match,
+    MatchEntry,
+    MatchStatus,
+    Response,
+    Tournament,
+)
+from arena.queueing import enqueue_play
+from arena.services.tournaments import match_queue, tournament_format_state
+
+# How long a tournament's draw probabilities are used before they are worked out again.
+PLAN_TTL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a draw needs, worked out once per PLAN_TTL_S: pairs of contestant ids with
+    their probabilities, how far each has answered first (``lead``, by index), the prompt
+    ids in the seeded order, the most matches, and the contestants' answer keys."""
+
+    ids: tuple[int, ...]
+    pairs: tuple[tuple[int, int], ...]
+    probabilities: tuple[float, ...]
+    tally: Tally
+    prompts: tuple[int, ...]
+    batch: int
+    most: int
+    answer_keys: dict[int, tuple[str, tuple[str, str]]]  # id: (settings hash, own names)
+
+
+def _plan_now(tournament: Tournament) -> Plan | None:
+    state, prompt_ids = tournament_format_state(tournament)
+    tally = Tally.from_state(state)
+    drawn = draw_probabilities(tally, state.config)
+    if drawn is None:
+        return None
+    pairs, probabilities = drawn
+    most = int(state.config["max_matches"])
+    if tournament.budget is not None:
+        most = min(most, tournament.budget)
+    ids = tuple(sorted(state.contestants))
+    keys = {
+        c.pk: (c.settings_hash, (c.name, c.model_id)) for c in Contestant.objects.filter(pk__in=ids)
+    }
+    return Plan(
+        ids=ids,
+        pairs=tuple((int(a), int(b)) for a, b in pairs),
+        probabilities=tuple(float(p) for p in probabilities),
+        tally=tally,
+        prompts=tuple(prompt_ids[i] for i in prompt_order(state)),
+        batch=int(state.config["batch"]),
+        most=most,
+        answer_keys=keys,
+    )
+
+
+def draw_plan_key(tournament_id: int) -> str:
+    return f"arena:draw-plan:{tournament_id}"
+
+
+def _plan(tournament: Tournament) -> Plan | None:
+    key = draw_plan_key(tournament.pk)
+    cached = cache.get(key)
+    if cached is None:
+        cached = (_plan_now(tournament),)
+        cache.set(key, cached, timeout=PLAN_TTL_S)
+    plan: Plan | None = cached[0]
+    return plan
+
+
+def _ready(plan: Plan, planned: int, pair: tuple[int, int]) -> tuple[int, list[int] | None]:
+    """The prompt for the match and its answers' ids by position: the first prompt from
+    ``planned`` on in the seeded order whose answers for both are stored and blind; else
+    the next prompt, with None (its answers are to be fetched)."""
+    n = len(plan.prompts)
+    order = [plan.prompts[(planned + i) % n] for i in range(n)]
+    stored: dict[tuple[int, int], int] = {}
+    for pk, contestant, prompt, key in Response.objects.filter(
+        prompt_id__in=order, contestant_id__in=pair
+    ).values_list("pk", "contestant_id", "prompt_id", "settings_hash"):
+        if key == plan.answer_keys[contestant][0]:
+            stored[(contestant, prompt)] = pk
+    for prompt in order:
+        ids = [stored.get((c, prompt)) for c in pair]
+        if None in ids:
+            continue
+        texts = dict(Response.objects.filter(pk__in=ids).values_list("pk", "text"))
+        named = any(
+            identity_words_in(texts[pk], extra=plan.answer_keys[c][1])
+            for pk, c in zip(ids, pair, strict=True)
+        )
+        if not named:
+            return prompt, [int(pk) for pk in ids if pk is not None]
+    return order[0], None
+
+
+def battle_draw(
+    *, tournament: Tournament, session_key: str, user_id: int | None
+) -> uuid.UUID | None:
+    """Draw a pair for this voter and show it to them (``session_key`` "": to no one):
+    the battle's public id; None when the tournament has drawn all it may, or the drawn
+    match's answers are not ready."""
+    plan = _plan(tournament)
+    if plan is None:
+        return None
+    rng = np.random.default_rng()
+    pick = int(rng.choice(len(plan.pairs), p=np.asarray(plan.probabilities)))
+    a, b = answer_order(plan.tally, *plan.pairs[pick], coin=float(rng.random()))
+    pair = (plan.ids[a], plan.ids[b])
+    with transaction.atomic():
+        planned = Match.objects.filter(tournament_id=tournament.pk).count()
+        if planned >= plan.most:
+            return None
+        prompt, answers = _ready(plan, planned, pair)
+        round_, slot = divmod(planned, plan.batch)
+        match, created = Match.objects.get_or_create(
+            tournament_id=tournament.pk,
+            round=round_,
+            slot=slot,
+            defaults={
+                "prompt_id": prompt,
+                "status": MatchStatus.PENDING if answers is None else MatchStatus.AWAITING_VOTE,
+                "draw_probability": plan.probabilities[pick],
+            },
+        )
+        if created:
+            MatchEntry.objects.bulk_create(
+                MatchEntry(
+                    match=match,
+                    contestant_id=c,
+                    position=i,
+                    response_id=None if answers is None else answers[i],
+                )
+                for i, c in enumerate(pair)
+            )
+            if answers is None:
+                enqueue_play(match.pk, queue=match_queue(tournament, pair))
+        if match.status != MatchStatus.AWAITING_VOTE:
+            return None
+        if not session_key:  # a request without a session: shown, assigned to no one
+            return match.public_id
+        Assignment.objects.get_or_create(
+            match=match,
+            session_key=session_key,
+            defaults={"user_id": user_id, "shown_at": timezone.now()},
+        )
+    return match.public_id

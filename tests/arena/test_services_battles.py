@@ -1,0 +1,180 @@
+"""Battles for every voter at once: what a voter who asks is shown, whatever the others do,
+and how the votes on a battle shown to several voters count."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from arena.models import (
+    Assignment,
+    Judgment,
+    Match,
+    MatchStatus,
+    PairCell,
+    Response,
+    Standing,
+    TournamentStatus,
+    Vote,
+)
+from arena.services.battles import BATTLE_LEASE, battle_next
+from arena.services.draws import draw_plan_key
+from arena.services.matches import match_play
+from arena.services.tournaments import tournament_advance
+from arena.services.voting import VoteRefused, vote_record
+
+pytestmark = pytest.mark.django_db
+
+
+def ask(tournament, voter: str):
+    return battle_next(tournament=tournament, session_key=voter)
+
+
+def vote(battle, voter: str, outcome: str = "a", key: str = ""):
+    return vote_record(
+        public_id=battle.public_id,
+        outcome=outcome,
+        idempotency_key=key or f"{voter}-{battle.public_id}",
+        session_key=voter,
+    )
+
+
+def test_voters_are_spread_over_the_free_battles_then_share_the_least_held(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(3)  # three battles
+    first = [ask(t, f"v{i}").public_id for i in range(3)]
+    assert len(set(first)) == 3
+    assert ask(t, "v0").public_id == first[0]  # a reload: the same battle
+    vote(ask(t, "v1"), "v1")
+    fourth = ask(t, "v3")  # none free: one of the two still held by one voter
+    assert fourth.public_id in {first[0], first[2]}
+
+
+def test_a_second_voter_gets_a_battle_while_the_first_holds_the_only_one_and_walks_away(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(2)  # one battle
+    held = ask(t, "walker")
+    assert ask(t, "second") == held
+    reveal = vote(held, "second", "b")
+    match = t.matches.get()
+    assert match.status == MatchStatus.COMPLETED and reveal.ranking[0] == (reveal.models[1],)
+
+
+def test_every_vote_on_a_shared_battle_counts_and_the_first_is_its_judgment(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(2)
+    battle = ask(t, "s1")
+    assert ask(t, "s2") == battle
+    vote(battle, "s2", "a")
+    vote(battle, "s1", "b")
+    match = t.matches.get()
+    first, later = match.votes.order_by("created_at")
+    assert Judgment.objects.get(match=match).ranking == first.ranking != later.ranking
+    assert sum(Standing.objects.filter(tournament=t).values_list("matches", flat=True)) == 4
+    cell = PairCell.objects.get(tournament=t)
+    assert cell.a_wins + cell.b_wins + cell.ties == 2
+    with pytest.raises(VoteRefused, match="already has your vote"):
+        vote(battle, "s1", "a", key="again")
+
+
+def test_a_battle_walked_away_from_is_forgotten_after_the_lease(human_tournament_of) -> None:
+    t = human_tournament_of(3)  # three battles
+    abandoned = ask(t, "walker")
+    Assignment.objects.update(shown_at=Assignment.objects.get().shown_at - BATTLE_LEASE)
+    assert ask(t, "next").public_id == abandoned.public_id  # free again, first in order
+    assert ask(t, "walker").public_id != abandoned.public_id  # a fresh one for them
+
+
+def test_a_request_without_a_session_is_shown_a_battle_and_assigned_none(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(2)
+    assert ask(t, "") is not None and ask(t, "") is not None
+    assert not Assignment.objects.exists()
+    assert ask(t, "voter") is not None  # a voter still finds it free
+
+
+def test_between_rounds_a_voter_is_given_a_voted_battle_and_the_vote_adds_evidence(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(2, config={"rounds": 2})  # one battle a round
+    battle = ask(t, "s1")
+    vote(battle, "s1")  # the round's last vote; the next round is not made yet
+    assert ask(t, "s2") == battle
+    vote(battle, "s2", "tie")
+    assert Vote.objects.count() == 2 and Judgment.objects.count() == 1
+    assert ask(t, "s3") == battle and ask(t, "s1") is None  # s1 has voted on it
+
+
+def test_a_voted_battle_of_a_finished_tournament_takes_no_more_votes(human_tournament_of) -> None:
+    t = human_tournament_of(2)
+    battle = ask(t, "s1")
+    assert ask(t, "s2") == battle
+    vote(battle, "s1")
+    tournament_advance(tournament_id=t.pk)
+    t.refresh_from_db()
+    assert t.status == TournamentStatus.COMPLETED
+    with pytest.raises(VoteRefused, match="no longer takes votes"):
+        vote(battle, "s2")
+    assert Vote.objects.count() == 1
+
+
+@pytest.fixture
+def adaptive(human_tournament_of):
+    """An adaptive arena of three, judged by people, drawing at most four matches."""
+
+    def make(*, answers: bool):
+        t = human_tournament_of(3, format="adaptive", config={"max_matches": 4, "batch": 2})
+        cache.delete(draw_plan_key(t.pk))
+        if answers:
+            for c in t.contestants.all():
+                for p in t.prompt_set.prompts.all():
+                    Response.objects.create(
+                        contestant=c, prompt=p, settings_hash=c.settings_hash, text=f"{c.pk}/{p.pk}"
+                    )
+        return t
+
+    return make
+
+
+def test_an_adaptive_arena_draws_a_pair_when_a_voter_asks_and_keeps_its_probability(
+    adaptive,
+) -> None:
+    t = adaptive(answers=True)
+    assert not t.matches.exists()  # no batch planned ahead
+    battles = [ask(t, f"v{i}") for i in range(4)]
+    drawn = list(t.matches.order_by("round", "slot"))
+    assert len({b.public_id for b in battles}) == 4 and len(drawn) == 4
+    assert [(m.round, m.slot) for m in drawn] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    # The first draw: every pair unseen, so each of the three is equally likely.
+    assert drawn[0].draw_probability == pytest.approx(1 / 3)
+    assert all(0 < m.draw_probability <= 1 and m.status == "awaiting_vote" for m in drawn)
+    # The budget is drawn: the next voter shares a battle, and no fifth match is made.
+    assert ask(t, "v4").public_id in {b.public_id for b in battles}
+    assert t.matches.count() == 4
+    for i, battle in enumerate(battles):
+        vote(battle, f"v{i}")
+    tournament_advance(tournament_id=t.pk)
+    t.refresh_from_db()
+    assert t.status == TournamentStatus.COMPLETED
+
+
+def test_a_drawn_pair_whose_answers_are_not_ready_waits_for_a_worker(adaptive) -> None:
+    t = adaptive(answers=False)
+    assert ask(t, "v0") is None
+    pending = t.matches.get()
+    assert pending.status == MatchStatus.PENDING and pending.draw_probability is not None
+    match_play(match_id=pending.pk)
+    assert ask(t, "v1").public_id == Match.objects.get(pk=pending.pk).public_id
+
+
+def test_requests_without_a_session_on_an_adaptive_arena_make_one_free_battle_at_most(
+    adaptive,
+) -> None:
+    t = adaptive(answers=True)
+    shown = {ask(t, "").public_id for _ in range(3)}
+    assert len(shown) == 1 and t.matches.count() == 1 and not Assignment.objects.exists()
+    assert ask(t, "voter").public_id in shown  # the voter who comes next gets it
