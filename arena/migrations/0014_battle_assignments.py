@@ -1,7 +1,9 @@
 # Battles for every voter at once (arena.services.battles): a battle shown to a voter is an
 # Assignment row, so that any number of voters may be shown one match and each votes on it
 # once; the match no longer records one holder (voter_session, voter_user_id go). Matches
-# an adaptive arena draws when a voter asks keep the probability of their draw.
+# an adaptive arena draws when a voter asks keep the probability of their draw, and the
+# cells the weights of the votes on them (0 for every cell so far: nothing was drawn; a
+# column with a constant default is added without rewriting the table on PostgreSQL).
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -57,5 +59,20 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='assignment',
             constraint=models.UniqueConstraint(fields=('match', 'session_key'), name='assignment_once'),
+        ),
+        migrations.AddField(
+            model_name='paircell',
+            name='ipw_a_wins',
+            field=models.FloatField(default=0.0),
+        ),
+        migrations.AddField(
+            model_name='paircell',
+            name='ipw_b_wins',
+            field=models.FloatField(default=0.0),
+        ),
+        migrations.AddField(
+            model_name='paircell',
+            name='ipw_ties',
+            field=models.FloatField(default=0.0),
         ),
     ]

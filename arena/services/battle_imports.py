@@ -312,6 +312,7 @@ def _pair_cells(
         "share": ones,
         "a_points": score,
         "votes": ones,
+        **{c: np.zeros(n) for c in evidence.IPW},  # imported battles are unweighted
     }
     k = len(FEATURES)
     d, styled, longer = np.zeros((n, k)), np.zeros(n, dtype=bool), np.zeros(n)

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena import live, sql
+from arena import evidence, live, sql
 from arena.models import Assignment, Match, MatchStatus, Tournament, TournamentStatus, Vote
 from arena.services.battles import ASSIGNED, Battle, battle_held, battle_next
 from arena.services.matches import match_finished_event, tournament_advance_when_idle
@@ -57,6 +57,7 @@ OUTCOMES: dict[str, tuple[list[list[int]], bool]] = {
 }
 
 _M, _V, _A, _T = (sql.table(m) for m in (Match, Vote, Assignment, Tournament))
+_TC = sql.table(Tournament.contestants.through)
 
 
 class VoteRefused(Exception):
@@ -187,7 +188,7 @@ def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> S
         raise NotOpen
     if limits is not None:
         _check(limits[1], counts[0][0])
-    match_id, tournament_id, round_, slot = match[0]
+    match_id, tournament_id, round_, slot, probability, size = match[0]
     entrants = entrants_of(rows)
     contestants = entrants.contestants
     positions, both_bad = vote_tiers(len(contestants), ballot.outcome, ballot.ranks)
@@ -207,6 +208,7 @@ def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> S
         standings=standings,
         now=now,
         judged=bool(completed),
+        weight=evidence.ipw_weight(probability, size),
     )
     yield [*writes, _vote_insert(ballot, match_id, ranking, both_bad, now)]
     return Counted(
@@ -227,7 +229,8 @@ def _take(ballot: Ballot, params: dict[str, object]) -> list[Sql]:
     battle the page vouches for, ``shown``) while the battle takes votes: awaiting its
     first, or voted in a tournament still running. Then the match completed if this is
     its first vote (exactly one vote completes it; the step's caller rolls it back if the
-    take did not happen), and the match."""
+    take did not happen), and the match, with what its weight in the fit needs (the
+    probability of its draw, the tournament's number of contestants)."""
     mine = " AND m.tournament_id = %(tournament)s" if ballot.tournament_id is not None else ""
     running = (
         f"EXISTS (SELECT 1 FROM {_T} t WHERE t.id = m.tournament_id"
@@ -249,7 +252,11 @@ def _take(ballot: Ballot, params: dict[str, object]) -> list[Sql]:
             f"UPDATE {_M} SET status = '{completed}', finished_at = %(now)s"
             f" WHERE public_id = %(battle)s AND status = '{awaiting}' RETURNING id"
         ),
-        Sql(f"SELECT id, tournament_id, round, slot FROM {_M} WHERE public_id = %(battle)s"),
+        Sql(
+            f"SELECT m.id, m.tournament_id, m.round, m.slot, m.draw_probability,"
+            f" (SELECT COUNT(*) FROM {_TC} tc WHERE tc.tournament_id = m.tournament_id)"
+            f" FROM {_M} m WHERE m.public_id = %(battle)s"
+        ),
     ]
 
 

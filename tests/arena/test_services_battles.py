@@ -178,3 +178,28 @@ def test_requests_without_a_session_on_an_adaptive_arena_make_one_free_battle_at
     shown = {ask(t, "").public_id for _ in range(3)}
     assert len(shown) == 1 and t.matches.count() == 1 and not Assignment.objects.exists()
     assert ask(t, "voter").public_id in shown  # the voter who comes next gets it
+
+
+def test_votes_on_a_drawn_pair_weigh_the_inverse_of_its_probability_and_the_recount_agrees(
+    adaptive,
+) -> None:
+    from arena.boards import pair_tallies
+    from arena.services.aggregates import cells_check
+
+    t = adaptive(answers=True)
+    battle = ask(t, "v0")
+    # As if the sampler had favoured this pair: drawn with probability 1/2, where uniform
+    # sampling of the three pairs gives 1/3, each of its votes weighs 2/3.
+    Match.objects.filter(public_id=battle.public_id).update(draw_probability=0.5)
+    vote(battle, "v0", "a")
+    vote_record(  # a second voter, shown it by a page without a session
+        public_id=battle.public_id, outcome="b", idempotency_key="k", session_key="v1", shown=True
+    )
+    drawn = Match.objects.get(public_id=battle.public_id)
+    a, b = sorted(e.contestant_id for e in drawn.entries.all())
+    cell = PairCell.objects.get(tournament=t, a_id=a, b_id=b)
+    assert cell.a_wins + cell.b_wins + cell.ties == 2
+    assert cell.ipw_a_wins + cell.ipw_b_wins + cell.ipw_ties == pytest.approx(-2 / 3)
+    cells = pair_tallies(tournament_id=t.pk).cells()
+    assert cells.count.sum() == pytest.approx(4 / 3) and cells.n_battles.sum() == 2
+    assert cells_check() == []  # the recount weighs them the same, the later vote included
