@@ -29,7 +29,16 @@ from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from arena.boards import tournament_leaderboard
-from arena.models import Judgment, Match, MatchEntry, MatchStatus, Standing, Tournament, Vote
+from arena.models import (
+    Judgment,
+    Match,
+    MatchEntry,
+    MatchStatus,
+    Standing,
+    Tournament,
+    TournamentStatus,
+    Vote,
+)
 
 HUMAN_JUDGE = "human"  # what a vote-decided match names as its judge
 LEADERBOARD_COLUMNS = (
@@ -142,7 +151,10 @@ def tournament_battle_rows(*, tournament: Tournament) -> Iterator[dict[str, Any]
 
 
 def tournament_ranking_rows(*, tournament: Tournament) -> Iterator[dict[str, Any]]:
-    """One row per verdict, its tiers as names, best first."""
+    """One row per verdict, its tiers as names, best first. A running tournament judged
+    by people keeps its battles' public ids out (``match`` is null): a voted battle may
+    still be shown to other voters (arena.services.battles), who know it by that id."""
+    blind = tournament.judge_id is None and tournament.status == TournamentStatus.RUNNING
     for verdict in _verdicts(tournament):
         names = dict(verdict.entrants)
         yield {
@@ -150,7 +162,7 @@ def tournament_ranking_rows(*, tournament: Tournament) -> Iterator[dict[str, Any
             "both_bad": verdict.both_bad,
             "question_id": verdict.question,
             "judge": verdict.judge,
-            "match": str(verdict.match),
+            "match": None if blind else str(verdict.match),
             "round": verdict.round,
             "tstamp": verdict.at.timestamp(),
         }

@@ -203,3 +203,18 @@ def test_votes_on_a_drawn_pair_weigh_the_inverse_of_its_probability_and_the_reco
     cells = pair_tallies(tournament_id=t.pk).cells()
     assert cells.count.sum() == pytest.approx(4 / 3) and cells.n_battles.sum() == 2
     assert cells_check() == []  # the recount weighs them the same, the later vote included
+
+
+def test_the_rankings_export_keeps_out_the_ids_of_battles_voters_may_still_be_shown(
+    human_tournament_of,
+) -> None:
+    import json
+
+    from arena.services.exports import tournament_export_rankings
+
+    t = human_tournament_of(2, config={"rounds": 2})
+    battle = ask(t, "s1")
+    vote(battle, "s1")
+    assert ask(t, "s2") == battle  # voted, and shown to the next voter
+    (row,) = [json.loads(line) for line in tournament_export_rankings(tournament=t)]
+    assert row["match"] is None and str(battle.public_id) not in json.dumps(row)
