@@ -62,7 +62,6 @@ import web_load  # noqa: E402  (the database and server helpers)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEAT = re.compile(r"\[seat (\d+)\]")
-SHOWN_FIELD = re.compile(r'name="shown" value="([^"]+)"')
 # Hidden strengths (Elo scale) the client votes by, seat by seat.
 STRENGTHS = [1250, 1200, 1180, 1100, 1080, 1000, 960, 900]
 
@@ -139,13 +138,6 @@ def seed(args: argparse.Namespace) -> list[Arena]:
 # ----------------------------------------------------------------------------- load
 
 
-def battle_form(page: str) -> dict[str, str] | None:
-    form = web_load.page_form(page)
-    if form is not None and (shown := SHOWN_FIELD.search(page)):
-        form["shown"] = shown.group(1)
-    return form
-
-
 def verdict(answers: list[str], rng: random.Random) -> str:
     """A vote by the hidden strengths (Bradley-Terry), as a person who prefers the better
     model would; a tie now and then."""
@@ -196,7 +188,7 @@ class Person:
         if response.status_code != 200:
             self.tally.errors[f"GET {response.status_code}"] += 1
             return None, []
-        form = battle_form(response.text)
+        form = web_load.page_form(response.text)
         if form is None:
             self.tally.no_battle[self.kind] += 1
         return form, answers_in(response.text)
@@ -429,11 +421,13 @@ def main() -> None:
         warm_up(args, arenas)
         started = time.perf_counter()
         cpu = [tree_cpu(p.pid) for p in procs]
+        client = time.process_time()
         tallies = asyncio.run(load(args, arenas))
         cpu = [tree_cpu(p.pid) - c for p, c in zip(procs, cpu, strict=True)]
         print(
             f"load: {time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.2f};"
-            f" CPU s: worker {cpu[0]:.1f}, server {cpu[1]:.1f}"
+            f" CPU s: worker {cpu[0]:.1f}, server {cpu[1]:.1f},"
+            f" this client {time.process_time() - client:.1f}"
         )
         summary = report(tallies, costs(arenas), arenas)
         if args.json:

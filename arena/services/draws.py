@@ -5,8 +5,10 @@ free (arena.services.battles), the tournament's sampler draws a pair for them wi
 probabilities of ``adaptive.draw_probabilities`` (on everything planned and voted so far),
 and the match is made at once, kept with the probability of its draw
 (``Match.draw_probability``; the fit can weight its votes by the inverse). The
-probabilities are worked out at most once per ``PLAN_TTL_S`` per tournament (a fit on every
-match): a voter does not wait for a fit, and a second of votes hardly moves them.
+probabilities are worked out again at most once per ``PLAN_TTL_S`` per tournament (a fit
+on every match), by one request while the others draw with the last ones: a second of
+votes hardly moves them. (The budget is checked against the matches made, not
+the plan's count.)
 
 The prompt is the next one of the tournament's seeded prompt order (one per match, as the
 planned batches had it) for which both answers are stored and name no model (arena.identity);
@@ -44,8 +46,10 @@ from arena.models import (
 from arena.queueing import enqueue_play
 from arena.services.tournaments import match_queue, tournament_format_state
 
-# How long a tournament's draw probabilities are used before they are worked out again.
+# How long a tournament's draw probabilities are used before they are worked out again,
+# and how long the last ones are kept for the requests that draw while they are.
 PLAN_TTL_S = 1.0
+PLAN_KEEP_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,14 @@ def draw_plan_key(tournament_id: int) -> str:
 
 
 def _plan(tournament: Tournament) -> Plan | None:
+    """The tournament's plan: worked out again by one request per PLAN_TTL_S (the one that
+    adds the key saying it is fresh); the others meanwhile draw with the one before, rather
+    than all refitting at once."""
     key = draw_plan_key(tournament.pk)
     cached = cache.get(key)
-    if cached is None:
+    if cached is None or cache.add(f"{key}:fresh", 1, timeout=PLAN_TTL_S):
         cached = (_plan_now(tournament),)
-        cache.set(key, cached, timeout=PLAN_TTL_S)
+        cache.set(key, cached, timeout=PLAN_KEEP_S)
     plan: Plan | None = cached[0]
     return plan
 

@@ -128,7 +128,7 @@ def adaptive(human_tournament_of):
 
     def make(*, answers: bool):
         t = human_tournament_of(3, format="adaptive", config={"max_matches": 4, "batch": 2})
-        cache.delete(draw_plan_key(t.pk))
+        cache.delete_many([draw_plan_key(t.pk), f"{draw_plan_key(t.pk)}:fresh"])
         if answers:
             for c in t.contestants.all():
                 for p in t.prompt_set.prompts.all():
