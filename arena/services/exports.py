@@ -21,7 +21,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.core.cache import cache
@@ -68,6 +68,7 @@ class Export:
 class _Verdict:
     match: Any  # public id
     round: int
+    slot: int
     entrants: list[tuple[int, str]]  # by answer position
     ranking: list[list[int]]
     both_bad: bool
@@ -80,6 +81,7 @@ class _Verdict:
 _FIELDS = (
     "match__public_id",
     "match__round",
+    "match__slot",
     "contestant_id",
     "contestant__name",
     "match__judgment__ranking",
@@ -92,6 +94,57 @@ _FIELDS = (
 
 
 def _verdicts(tournament: Tournament) -> Iterator[_Verdict]:
+    """Every verdict in play order: each completed match's judgment, and the votes on it
+    besides the one that is its judgment (a battle shown to several voters counts each
+    vote, arena.services.voting), as the leaderboard counts them."""
+    votes = _shared_votes(tournament)
+    later = next(votes, None)
+    for verdict in _judgments(tournament):
+        yield verdict
+        while later is not None and later[0] <= (verdict.round, verdict.slot):
+            if later[0] == (verdict.round, verdict.slot):
+                for ranking, both_bad, at in _besides(later[1], verdict):
+                    yield replace(verdict, ranking=ranking, both_bad=both_bad, at=at)
+            later = next(votes, None)
+
+
+def _shared_votes(tournament: Tournament) -> Iterator[tuple[tuple[int, int], list[Any]]]:
+    """The votes of each match voted more than once, by (round, slot) in play order."""
+    if tournament.judge_id is not None:
+        return
+    shared = (
+        Vote.objects.filter(match__tournament=tournament)
+        .values("match")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values("match")
+    )
+    rows = (
+        Vote.objects.filter(match__in=shared)
+        .order_by("match__round", "match__slot", "id")
+        .values_list("match__round", "match__slot", "ranking", "both_bad", "created_at")
+        .iterator(chunk_size=5000)
+    )
+    key, votes = None, []
+    for round_, slot, ranking, both_bad, at in rows:
+        if (round_, slot) != key:
+            if key is not None:
+                yield key, votes
+            key, votes = (round_, slot), []
+        votes.append((ranking, both_bad, at))
+    if key is not None:
+        yield key, votes
+
+
+def _besides(votes: list[Any], judged: _Verdict) -> list[Any]:
+    """The votes but the one that is the judgment (the first vote: its ranking)."""
+    rest = list(votes)
+    first = [i for i, (r, b, _) in enumerate(rest) if (r, b) == (judged.ranking, judged.both_bad)]
+    rest.pop(first[0] if first else 0)
+    return rest
+
+
+def _judgments(tournament: Tournament) -> Iterator[_Verdict]:
     """Completed matches that have a verdict, in play order (failed ones have none), read
     as plain values through a server-side cursor: memory stays flat at any size."""
     rows = (
@@ -105,12 +158,12 @@ def _verdicts(tournament: Tournament) -> Iterator[_Verdict]:
         .iterator(chunk_size=5000)
     )
     current: _Verdict | None = None
-    for public, round_, cid, name, ranking, both_bad, judge, at, qid, cat in rows:
+    for public, round_, slot, cid, name, ranking, both_bad, judge, at, qid, cat in rows:
         if current is None or current.match != public:
             if current is not None:
                 yield current
             current = _Verdict(
-                public, round_, [], ranking, both_bad, judge or HUMAN_JUDGE, at, qid, cat
+                public, round_, slot, [], ranking, both_bad, judge or HUMAN_JUDGE, at, qid, cat
             )
         current.entrants.append((cid, name))
     if current is not None:

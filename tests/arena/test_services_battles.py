@@ -205,16 +205,21 @@ def test_votes_on_a_drawn_pair_weigh_the_inverse_of_its_probability_and_the_reco
     assert cells_check() == []  # the recount weighs them the same, the later vote included
 
 
-def test_the_rankings_export_keeps_out_the_ids_of_battles_voters_may_still_be_shown(
+def test_the_exports_have_every_vote_and_keep_out_the_ids_of_battles_still_shown(
     human_tournament_of,
 ) -> None:
     import json
 
-    from arena.services.exports import tournament_export_rankings
+    from arena.services.exports import tournament_export_battles, tournament_export_rankings
 
     t = human_tournament_of(2, config={"rounds": 2})
     battle = ask(t, "s1")
-    vote(battle, "s1")
+    models = vote(battle, "s1", "a").models
     assert ask(t, "s2") == battle  # voted, and shown to the next voter
     (row,) = [json.loads(line) for line in tournament_export_rankings(tournament=t)]
     assert row["match"] is None and str(battle.public_id) not in json.dumps(row)
+    vote(battle, "s2", "b")
+    rows = [json.loads(line) for line in tournament_export_rankings(tournament=t)]
+    assert [r["ranking"][0] for r in rows] == [[models[0]], [models[1]]]
+    battles = [json.loads(line) for line in tournament_export_battles(tournament=t)]
+    assert [b["winner"] for b in battles] == ["model_a", "model_b"]
