@@ -35,7 +35,7 @@ from arena import sql
 from arena.models import Assignment, Match, MatchEntry, MatchStatus, Prompt, Response, Tournament
 from arena.models import TournamentStatus as Status
 from arena.services.draws import battle_draw
-from arena.services.tournaments import draws_on_demand
+from arena.services.tournaments import draws_on_demand, format_draws_on_demand
 from arena.sql import Rows, Sql, Step
 
 # A battle a voter walks away from stops counting as theirs after this long: others are
@@ -182,6 +182,27 @@ def battle_share(
     params = _voter(tournament_id, session_key, user_id, None)
     _, held = yield [_assign(_SHARED, params), _shown(_HELD, params)]
     return _battle(held)
+
+
+def battle_upcoming(
+    *, tournament_id: int, session_key: str, user_id: int | None
+) -> Step[Battle | None]:
+    """The next battle arena.fastvote's reveal brings: held or free, else (unless the
+    tournament draws its pairs, which only Django's page does) the least-held or a voted
+    one. One round trip while one is free."""
+    battle = yield from battle_take(
+        tournament_id=tournament_id, session_key=session_key, user_id=user_id
+    )
+    if battle is not None:
+        return battle
+    (rows,) = yield [Sql(f"SELECT format FROM {_T} WHERE id = %(id)s", {"id": tournament_id})]
+    if not rows or format_draws_on_demand(rows[0][0]):
+        return None
+    return (
+        yield from battle_share(
+            tournament_id=tournament_id, session_key=session_key, user_id=user_id
+        )
+    )
 
 
 def battle_preview(*, tournament_id: int) -> Step[Battle | None]:

@@ -357,9 +357,11 @@ def tournament_format_state(tournament: Tournament) -> tuple[FormatState, list[i
 def draws_on_demand(tournament: Tournament) -> bool:
     """Whether voters' asks draw this tournament's matches (arena.services.draws) rather
     than the engine planning them: a format that can (adaptive), judged by people."""
-    return tournament.judge_id is None and getattr(
-        get_format(tournament.format), "on_demand", False
-    )
+    return tournament.judge_id is None and format_draws_on_demand(tournament.format)
+
+
+def format_draws_on_demand(format_name: str) -> bool:
+    return bool(getattr(get_format(format_name), "on_demand", False))
 
 
 def match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:

@@ -417,7 +417,7 @@ def test_a_signed_in_voters_vote_goes_to_django_which_checks_their_session(
     assert site.reached_django == [("GET", url), ("POST", url)]
 
 
-@pytest.mark.parametrize("failing", ["_results_claimed", "battle_take"])
+@pytest.mark.parametrize("failing", ["_results_claimed", "battle_upcoming"])
 def test_a_step_after_the_commit_that_fails_leaves_the_vote_counted_and_the_round_advancing(
     human_tournament_of, no_celery, monkeypatch, failing
 ) -> None:
@@ -433,8 +433,8 @@ def test_a_step_after_the_commit_that_fails_leaves_the_vote_counted_and_the_roun
     def broken_claim(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("down")
 
-    if failing == "battle_take":
-        monkeypatch.setattr(fastvote, "battle_take", broken_claim)
+    if failing == "battle_upcoming":
+        monkeypatch.setattr(fastvote, "battle_upcoming", broken_claim)
     else:
         monkeypatch.setattr(fastvote.FastVote, "_results_claimed", broken)
     site = Site(fast=True)
@@ -490,3 +490,22 @@ def test_a_fast_vote_that_brings_the_next_battle_queues_no_next_round(
     answer = run(Site(fast=True), scenario)
     assert answer["next"] is not None
     assert ("advance_tournament", t.pk) not in no_celery
+
+
+def test_when_every_battle_is_held_a_fast_vote_brings_one_another_voter_holds(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(3)  # three battles
+    url = f"/tournaments/{t.pk}/vote/"
+    site = Site(fast=True)
+
+    async def scenario(site: Site) -> tuple[str, dict[str, Any]]:
+        async with site.voter() as first, site.voter() as voter, site.voter() as third:
+            held = await open_battle(first, url)
+            form = await open_battle(voter, url)
+            await open_battle(third, url)
+            return held["battle"], (await vote(voter, url, form, outcome="a")).json()
+
+    held, answer = run(site, scenario)
+    assert answer["next"]["battle"] == held  # shared, not "no battle"
+    assert ("POST", url) not in site.reached_django
