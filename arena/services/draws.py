@@ -2,7 +2,8 @@
 
 There is no batch planned ahead to run out of: when a voter holds no battle and none is
 free (arena.services.battles), the tournament's sampler draws a pair for them with the
-probabilities of ``adaptive.draw_probabilities`` (on everything planned and voted so far),
+probabilities of ``adaptive.draw_probabilities`` (on the matches planned per pair and the
+votes in the evidence cells: counts, so a draw costs the same at any size),
 and the match is made at once, kept with the probability of its draw
 (``Match.draw_probability``; the fit can weight its votes by the inverse). The
 probabilities are worked out again at most once per ``PLAN_TTL_S`` per tournament (a fit
@@ -28,9 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from arena.evidence import source_of
+from arena.formats import FormatState
 from arena.formats._common import prompt_order
 from arena.formats.adaptive import Tally, answer_order, draw_probabilities
 from arena.identity import identity_words_in
@@ -40,11 +44,14 @@ from arena.models import (
     Match,
     MatchEntry,
     MatchStatus,
+    PairCell,
     Response,
     Tournament,
 )
 from arena.queueing import enqueue_play
-from arena.services.tournaments import match_queue, tournament_format_state
+from arena.services.tournaments import match_queue
+
+_M, _E = Match._meta.db_table, MatchEntry._meta.db_table
 
 # How long a tournament's draw probabilities are used before they are worked out again,
 # and how long the last ones are kept for the requests that draw while they are.
@@ -68,9 +75,45 @@ class Plan:
     answer_keys: dict[int, tuple[str, tuple[str, str]]]  # id: (settings hash, own names)
 
 
+def _tally(tournament: Tournament, ids: tuple[int, ...]) -> Tally:
+    """What the sampler decides on, from counts (not a read of every match): the matches
+    planned per pair and who answered first, in one grouped query, and the votes per pair
+    and outcome from the evidence cells (every vote, a shared battle's later ones too)."""
+    index = {c: k for k, c in enumerate(ids)}
+    tally = Tally(len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT f.contestant_id, s.contestant_id, COUNT(*) FROM {_M} m"
+            f" JOIN {_E} f ON f.match_id = m.id AND f.position = 0"
+            f" JOIN {_E} s ON s.match_id = m.id AND s.position = 1"
+            " WHERE m.tournament_id = %s GROUP BY f.contestant_id, s.contestant_id",
+            [tournament.pk],
+        )
+        for first, second, n in cursor.fetchall():
+            i, j = index[first], index[second]
+            tally.pair_count[i, j] += n
+            tally.pair_count[j, i] += n
+            tally.first[i] += n
+            tally.planned += n
+    cells = (
+        PairCell.objects.filter(tournament=tournament, source=source_of(None))
+        .values_list("a_id", "b_id")
+        .annotate(Sum("a_wins"), Sum("b_wins"), Sum("ties"))
+    )
+    for a, b, a_wins, b_wins, ties in cells:
+        i, j = index[a], index[b]
+        tally.wins[i, j] += a_wins
+        tally.wins[j, i] += b_wins
+        tally.ties[min(i, j), max(i, j)] += ties
+        tally.judged[[i, j]] += a_wins + b_wins + ties
+    return tally
+
+
 def _plan_now(tournament: Tournament) -> Plan | None:
-    state, prompt_ids = tournament_format_state(tournament)
-    tally = Tally.from_state(state)
+    ids = tuple(sorted(tournament.contestants.values_list("pk", flat=True)))
+    prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
+    state = FormatState(ids, len(prompt_ids), tournament.config, tournament.seed)
+    tally = _tally(tournament, ids)
     drawn = draw_probabilities(tally, state.config)
     if drawn is None:
         return None
@@ -78,7 +121,6 @@ def _plan_now(tournament: Tournament) -> Plan | None:
     most = int(state.config["max_matches"])
     if tournament.budget is not None:
         most = min(most, tournament.budget)
-    ids = tuple(sorted(state.contestants))
     keys = {
         c.pk: (c.settings_hash, (c.name, c.model_id)) for c in Contestant.objects.filter(pk__in=ids)
     }

@@ -347,13 +347,6 @@ def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
     )
 
 
-def tournament_format_state(tournament: Tournament) -> tuple[FormatState, list[int]]:
-    """What the format decides on (every match and verdict so far), and the prompt ids
-    its prompt indices point to."""
-    prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
-    return _format_state(tournament, prompt_ids), prompt_ids
-
-
 def draws_on_demand(tournament: Tournament) -> bool:
     """Whether voters' asks draw this tournament's matches (arena.services.draws) rather
     than the engine planning them: a format that can (adaptive), judged by people."""
@@ -409,7 +402,8 @@ def tournament_advance(*, tournament_id: int) -> None:
         )
         if tournament is None or tournament.status != TournamentStatus.RUNNING:
             return
-        state, prompt_ids = tournament_format_state(tournament)
+        prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
+        state = _format_state(tournament, prompt_ids)
         step = get_format(tournament.format).next_step(state)
         if draws_on_demand(tournament):  # the voters' asks draw the matches; it may finish
             step = Step(finished=step.finished, planned_total=step.planned_total)

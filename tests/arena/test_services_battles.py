@@ -223,3 +223,24 @@ def test_the_exports_have_every_vote_and_keep_out_the_ids_of_battles_still_shown
     assert [r["ranking"][0] for r in rows] == [[models[0]], [models[1]]]
     battles = [json.loads(line) for line in tournament_export_battles(tournament=t)]
     assert [b["winner"] for b in battles] == ["model_a", "model_b"]
+
+
+def test_the_draws_tally_read_from_counts_is_the_one_the_format_reads_from_every_match(
+    adaptive,
+) -> None:
+    import numpy as np
+
+    from arena.formats.adaptive import Tally
+    from arena.services.draws import _tally
+    from arena.services.tournaments import _format_state
+
+    t = adaptive(answers=True)
+    battles = [ask(t, f"v{i}") for i in range(3)]
+    for i, (battle, outcome) in enumerate(zip(battles, ["a", "tie"], strict=False)):
+        vote(battle, f"v{i}", outcome)
+    prompts = list(t.prompt_set.prompts.order_by("id").values_list("id", flat=True))
+    state = _format_state(t, prompts)
+    counted, read = _tally(t, tuple(sorted(state.contestants))), Tally.from_state(state)
+    for name in ("wins", "ties", "pair_count", "first", "judged"):
+        assert np.array_equal(getattr(counted, name), getattr(read, name)), name
+    assert counted.planned == read.planned == 3
