@@ -241,7 +241,7 @@ class Match(models.Model):
     round = models.PositiveIntegerField()
     slot = models.PositiveIntegerField()
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="matches")
-    # Read with its tournament (match_open below), never alone: no index of its own.
+    # Read with its tournament (match_state below), never alone: no index of its own.
     status = models.CharField(
         max_length=20, choices=MatchStatus.choices, default=MatchStatus.PENDING
     )
@@ -266,7 +266,7 @@ class Match(models.Model):
         # given the first free battle by (round, slot). None should scan a tournament's
         # history.
         indexes = [
-            models.Index(fields=["tournament", "status"], name="match_open"),
+            models.Index(fields=["tournament", "status"], name="match_state"),
             models.Index(
                 fields=["tournament", "round", "slot"],
                 condition=models.Q(status=MatchStatus.AWAITING_VOTE),

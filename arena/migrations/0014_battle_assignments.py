@@ -8,8 +8,11 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from arena.concurrent_index import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run inside a transaction
 
     dependencies = [
         ('arena', '0013_spend'),
@@ -25,6 +28,12 @@ class Migration(migrations.Migration):
                 ('shown_at', models.DateTimeField()),
                 ('voted', models.BooleanField(default=False)),
             ],
+        ),
+        # The index votes ask "any open match left?" with, built before the one it
+        # replaces goes, and without holding off votes while it builds.
+        AddIndexConcurrently(
+            model_name='match',
+            index=models.Index(fields=['tournament', 'status'], name='match_state'),
         ),
         migrations.RemoveIndex(
             model_name='match',
@@ -42,10 +51,6 @@ class Migration(migrations.Migration):
             model_name='match',
             name='draw_probability',
             field=models.FloatField(blank=True, null=True),
-        ),
-        migrations.AddIndex(
-            model_name='match',
-            index=models.Index(fields=['tournament', 'status'], name='match_open'),
         ),
         migrations.AddField(
             model_name='assignment',
