@@ -7,9 +7,9 @@ votes in the evidence cells: counts, so a draw costs the same at any size),
 and the match is made at once, kept with the probability of its draw
 (``Match.draw_probability``; the fit can weight its votes by the inverse). The
 probabilities are worked out again at most once per ``PLAN_TTL_S`` per tournament (a fit
-on every match), by one request while the others draw with the last ones: a second of
-votes hardly moves them. (The budget is checked against the matches made, not
-the plan's count.)
+on the counts), by one request while the others draw with the last ones: a second of
+votes hardly moves them. (The budget is checked against the matches made, not the
+plan's count.)
 
 The prompt is the next one of the tournament's seeded prompt order (one per match, as the
 planned batches had it) for which both answers are stored and name no model (arena.identity);
@@ -188,6 +188,9 @@ def battle_draw(
     plan = _plan(tournament)
     if plan is None:
         return None
+    waiting = Match.objects.filter(tournament_id=tournament.pk, status=MatchStatus.PENDING)
+    if not session_key and waiting.exists():
+        return None  # requests without a session wait for the answers of one draw at most
     rng = np.random.default_rng()
     pick = int(rng.choice(len(plan.pairs), p=np.asarray(plan.probabilities)))
     a, b = answer_order(plan.tally, *plan.pairs[pick], coin=float(rng.random()))

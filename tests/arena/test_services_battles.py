@@ -164,8 +164,10 @@ def test_an_adaptive_arena_draws_a_pair_when_a_voter_asks_and_keeps_its_probabil
 
 def test_a_drawn_pair_whose_answers_are_not_ready_waits_for_a_worker(adaptive) -> None:
     t = adaptive(answers=False)
+    assert ask(t, "") is None and ask(t, "") is None  # a crawler: one draw waits, no more
     assert ask(t, "v0") is None
-    pending = t.matches.get()
+    assert t.matches.count() == 2
+    pending = t.matches.first()
     assert pending.status == MatchStatus.PENDING and pending.draw_probability is not None
     match_play(match_id=pending.pk)
     assert ask(t, "v1").public_id == Match.objects.get(pk=pending.pk).public_id
