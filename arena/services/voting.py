@@ -70,9 +70,10 @@ class VoteRefused(Exception):
 
 
 class NotOpen(Exception):
-    """The battle is not open for this voter (voted, shown to someone else, unknown; or held
-    by a signed-in voter the caller cannot vouch for): nothing was written. Why, and whether
-    the vote is a replay, is looked into afterwards."""
+    """The battle is not open for this voter (voted on by them, not shown to them, unknown,
+    taking no votes; or shown to a signed-in voter the caller cannot vouch for): nothing
+    was written (the caller's transaction rolls back). Why, and whether the vote is a
+    replay, is looked into afterwards."""
 
 
 @dataclass(frozen=True)
