@@ -79,6 +79,7 @@ def new_session() -> str:
 
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store.create()
+    connections.close_all()  # this thread's, back to the pool
     return str(store.session_key)
 
 
