@@ -54,16 +54,16 @@ services: $(STAMP)
 	@test -n "$$REDIS_URL" -a -n "$$DATABASE_URL" || { echo "set DATABASE_URL and REDIS_URL first (see README)"; exit 2; }
 	$(BIN)/python manage.py migrate
 	trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A arena worker -Q default,judge --pool threads -c $(WORKER_THREADS) -l INFO & \
+	$(BIN)/celery -A arena worker -Q default,judge --pool threads -c $(WORKER_THREADS) --without-gossip --without-mingle -l INFO & \
 	$(BIN)/celery -A arena beat -l INFO & \
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --workers $(WEB_WORKERS)
 
 worker: $(STAMP)
-	$(BIN)/celery -A arena worker -Q default,judge --pool threads -c $(WORKER_THREADS) -l INFO
+	$(BIN)/celery -A arena worker -Q default,judge --pool threads -c $(WORKER_THREADS) --without-gossip --without-mingle -l INFO
 
 ## On a GPU machine: one task per GPU for local models.
 gpu-worker: $(STAMP)
-	$(BIN)/celery -A arena worker -Q gpu -c $(GPUS) -n gpu@%h -l INFO
+	$(BIN)/celery -A arena worker -Q gpu -c $(GPUS) -n gpu@%h --without-gossip --without-mingle -l INFO
 
 beat: $(STAMP)
 	$(BIN)/celery -A arena beat -l INFO

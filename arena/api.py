@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
 
-from arena.auth import TOKEN_OR_SESSION
+from arena.auth import TOKEN_OR_SESSION, require_scope
 from arena.auth import require_staff as _require_staff
 from arena.boards import tournament_leaderboard
 from arena.models import Contestant, Tournament
@@ -19,6 +19,7 @@ from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
 from arena.services.voting import VoteRefused, vote_record
+from arena.standings import has_verdicts
 from arena.vote_json import refusal_payload, reveal_json
 
 api = NinjaAPI(title="Arena API", version="1")
@@ -145,7 +146,10 @@ def tournaments_detail(request: HttpRequest, tournament_id: int) -> Any:
 
 @api.get("/tournaments/{tournament_id}/leaderboard", response=list[LeaderboardRowOut])
 def tournaments_leaderboard(request: HttpRequest, tournament_id: int) -> Any:
-    return tournament_leaderboard(get_object_or_404(Tournament, pk=tournament_id))
+    """Best first. Empty while the tournament has no verdict: until one, nobody has a
+    rating, and starting values are no result."""
+    rows = tournament_leaderboard(get_object_or_404(Tournament, pk=tournament_id))
+    return rows if has_verdicts(rows) else []
 
 
 class BattleOut(Schema):
@@ -180,6 +184,7 @@ def _voter(request: HttpRequest) -> str:
 def battles_next(request: HttpRequest, tournament_id: int) -> Any:
     """The caller's anonymous battle in a human-judged tournament (204: none left that the
     caller has not been shown)."""
+    require_scope(request, "vote")
     battle = battle_next(
         tournament=get_object_or_404(Tournament, pk=tournament_id),
         session_key=_voter(request),
@@ -201,6 +206,7 @@ def battles_next(request: HttpRequest, tournament_id: int) -> Any:
 )
 def battles_vote(request: HttpRequest, battle: str, payload: VoteIn) -> Any:
     """Vote (``outcome`` a|b|tie|bothbad, or ``ranks`` for K answers); returns the reveal."""
+    require_scope(request, "vote")
     try:
         reveal = vote_record(
             public_id=battle,

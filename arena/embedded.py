@@ -11,6 +11,7 @@ import threading
 
 from celery.worker import WorkController
 from django.conf import settings
+from django.db import connection
 
 from arena.celery import app
 
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 QUEUES = ["default", "judge", "gpu"]
 
 _worker: WorkController | None = None
+_sweeping: threading.Event | None = None
 
 
 def embedded_worker_start(*, concurrency: int | None = None) -> WorkController:
@@ -40,12 +42,35 @@ def embedded_worker_start(*, concurrency: int | None = None) -> WorkController:
     )
     threading.Thread(target=worker.start, name="embedded-celery", daemon=True).start()
     _worker = worker
+    _sweeper_start()
     log.info("embedded Celery worker started (%s threads)", worker.concurrency)
     return worker
 
 
 def embedded_worker_stop() -> None:
-    global _worker
+    global _worker, _sweeping
+    if _sweeping is not None:
+        _sweeping.set()
+        _sweeping = None
     if _worker is not None:
         _worker.stop(in_sighandler=False)
         _worker = None
+
+
+def _sweeper_start() -> None:
+    """The embedded worker's timer: what beat's periodic sweep is in services mode."""
+    global _sweeping
+    stop = _sweeping = threading.Event()
+    threading.Thread(target=_sweep_until, args=(stop,), name="embedded-sweep", daemon=True).start()
+
+
+def _sweep_until(stop: threading.Event) -> None:
+    from arena.services.tournaments import tournaments_sweep
+
+    while not stop.wait(settings.SWEEP_SECONDS):
+        try:
+            tournaments_sweep()
+        except Exception:  # a sweep that failed is tried again at the next tick
+            log.exception("sweep failed")
+        finally:
+            connection.close()  # this thread's own connection: not kept between ticks

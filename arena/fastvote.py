@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from arena import live
 from arena.markdown import CACHED_CHARS
+from arena.middleware import CONTENT_SECURITY_POLICY
 from arena.services.battles import battle_upcoming
 from arena.services.matches import any_open_match
 from arena.services.tournaments import (
@@ -296,6 +297,7 @@ def _response_headers() -> list[tuple[bytes, bytes]]:
         policy = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode()
         headers.append((b"cross-origin-opener-policy", policy))
     headers.append((b"x-frame-options", settings.X_FRAME_OPTIONS.upper().encode()))
+    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
     return headers
 
 

@@ -45,6 +45,7 @@ class TournamentProgress(TypedDict):
     failed: int  # of the done ones
     planned: int | None
     spend_usd: str  # a decimal as text: money is never a float
+    error: str  # why it paused or failed ("" while all is well)
 
 
 class LeaderboardChanged(TypedDict):

@@ -8,8 +8,12 @@ import nh3
 from markdown_it import MarkdownIt
 
 # "commonmark" with html off escapes any raw HTML in the answer; tables and strikethrough
-# are common in model answers. nh3 (ammonia) is the second line of defence.
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+# are common in model answers. A single line break stays a line break (as in chat UIs):
+# models differ in how often they use one, so dropping it would make some models' answers
+# run together and bias the votes. nh3 (ammonia) is the second line of defence.
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable(
+    ["table", "strikethrough"]
+)
 
 
 # An answer is shown in many battles (one per opponent and voter): render it once per

@@ -8,21 +8,48 @@ contestant ids: ``[[3], [1, 4], [2]]``. Pairwise is ``[[a], [b]]`` or ``[[a, b]]
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from arena import evidence
+from arena.formats import on_demand
+from arena.outbound import base_url_refusal
 from ratings.style import FEATURES, answer_features
 
 ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]*$", "Name an environment variable (A-Z, 0-9, _), never the key itself."
 )
+
+
+def key_variable_refusal(name: str) -> str | None:
+    """Why the server may not read this environment variable and send its value to a
+    model's server as a key, or None. Only names the operator allows (``ARENA_KEY_VARIABLES``,
+    patterns such as ``*_API_KEY``): staff must not be able to have ``DJANGO_SECRET_KEY``
+    or ``DATABASE_URL`` sent to a listener of theirs."""
+    if not name or any(fnmatch.fnmatchcase(name, p) for p in settings.KEY_VARIABLES):
+        return None
+    allowed = ", ".join(settings.KEY_VARIABLES) or "none"
+    return f"{name} is not a key variable this server sends (ARENA_KEY_VARIABLES: {allowed})"
+
+
+def _check_outbound(key_variable: str, base_url: str) -> None:
+    """What a worker would send where: a key variable the operator allows, to a server that
+    is not this one's own database or Redis, nor in a denied network (arena.outbound)."""
+    errors = {}
+    if refusal := key_variable_refusal(key_variable):
+        errors["api_key_env"] = [refusal]
+    if refusal := base_url_refusal(base_url):
+        errors["base_url"] = [refusal]
+    if errors:
+        raise ValidationError(errors)
 
 
 class Queue(models.TextChoices):
@@ -52,6 +79,9 @@ class Contestant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        _check_outbound(self.api_key_env, self.base_url)
 
     @property
     def settings_hash(self) -> str:
@@ -136,6 +166,32 @@ class Response(models.Model):
             setattr(self, f"style_{name}", int(features[name]))
 
 
+class AnswerClaim(models.Model):
+    """A worker generating this answer right now. Matches that need the same answer wait
+    for it instead of paying for it again (arena.services.matches); the row is deleted
+    when the answer is stored or the generation failed, and a claim older than
+    ``ANSWER_CLAIM_LEASE_SECONDS`` (its worker vanished) may be taken over."""
+
+    # No index of its own: answerclaim_key begins with it.
+    contestant = models.ForeignKey(
+        Contestant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    settings_hash = models.CharField(max_length=64)
+    holder = models.CharField(max_length=32)  # whose claim: only its holder deletes it
+    claimed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contestant", "prompt", "settings_hash"], name="answerclaim_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contestant_id} on {self.prompt_id} (generating)"
+
+
 class JudgeKind(models.TextChoices):
     SIMULATED = "simulated", "simulated (Bradley-Terry draw on hidden strengths)"
     OPENAI = "openai", "LLM judge via an OpenAI-compatible API"
@@ -155,6 +211,9 @@ class Judge(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        _check_outbound(self.api_key_env, self.base_url)
 
 
 class TournamentStatus(models.TextChoices):
@@ -212,6 +271,12 @@ class Tournament(models.Model):
         return self.name
 
     @property
+    def draws_on_demand(self) -> bool:
+        """Whether voters' asks draw its matches (arena.services.draws) rather than the
+        engine planning them: a format that can (adaptive), judged by people."""
+        return self.judge_id is None and on_demand(self.format)
+
+    @property
     def is_finished(self) -> bool:
         return self.status in {
             TournamentStatus.COMPLETED,
@@ -252,6 +317,10 @@ class Match(models.Model):
     # drawn match by its inverse (Chatbot Arena, section 4).
     draw_probability = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # A failed judge call's replies, [{"call": "judge" | "repair" | ..., "text": ...}], so
+    # that staff can read why no verdict came of them (a verdict keeps its own in Judgment).
+    # Model replies only, never a request: no key or header can get in.
+    failure_outputs = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -425,6 +494,13 @@ class LeaderboardSnapshot(models.Model):
         return f"{self.method} snapshot {self.created_at:%Y-%m-%d %H:%M}"
 
 
+TOKEN_SCOPES = ("manage", "vote")
+
+
+def default_token_scopes() -> list[str]:
+    return list(TOKEN_SCOPES)
+
+
 class ApiToken(models.Model):
     """A bearer token for automation. Only its SHA-256 is stored; the token is shown once."""
 
@@ -435,6 +511,11 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # None: never (tokens made before expiry existed); new ones last API_TOKEN_DAYS.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # What the token may do (TOKEN_SCOPES): "manage" (what staff do: create and run
+    # tournaments, contestants, imports) and "vote" (the battle API, as its user).
+    scopes = models.JSONField(default=default_token_scopes)
 
     def __str__(self) -> str:
         return f"{self.user} · {self.name or 'token'}"
@@ -583,10 +664,10 @@ class EloPoint(models.Model):
 
 
 class Spend(models.Model):
-    """What a tournament has spent, kept as it is spent: its judges' verdicts, and the
-    answers generated for it (an answer cached from another run is free). A row of its own,
-    not columns on the tournament, so that a save of the tournament cannot write back an
-    old total."""
+    """What a tournament has spent, kept as it is spent: every call to its judges and every
+    answer generated for it, whether or not a verdict or answer was stored of it (an answer
+    cached from another run is free). A row of its own, not columns on the tournament, so
+    that a save of the tournament cannot write back an old total."""
 
     tournament = models.OneToOneField(
         Tournament, on_delete=models.CASCADE, primary_key=True, related_name="spend"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -12,14 +14,18 @@ from arena.formats import FormatState, get_format
 from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
+    Judge,
+    JudgeKind,
     Match,
     MatchEntry,
     MatchStatus,
     Spend,
     Standing,
     Tournament,
+    TournamentStatus,
     Vote,
 )
+from arena.services.battles import Battle
 from arena.standings import BT_PRIOR
 from judges.costs import estimate_cost
 from ratings.anomaly import VoterReport, voter_reports
@@ -132,24 +138,71 @@ EXPECTED_ANSWER_TOKENS = 400
 EXPECTED_VERDICT_TOKENS = 300
 
 
+def judge_calls_per_match(judge: Mapping[str, Any] | None, *, k: int) -> int:
+    """The judge calls one match of ``k`` answers takes when every reply reads (a repair
+    prompt costs one more): two for a pair judged in both orders, one for a listwise
+    ranking (both orders is a pairwise setting), a panel its members' sum; a match for
+    human voters counts one. ``judge`` is shaped as a tournament's manifest freezes it
+    (``kind``, ``settings``, ``members``), so a running tournament counts by the judge it
+    started with."""
+    if judge is None:
+        return 1
+    if judge.get("kind") == JudgeKind.PANEL:
+        return sum(judge_calls_per_match(m, k=k) for m in judge.get("members") or ()) or 1
+    return 2 if k == 2 and (judge.get("settings") or {}).get("both_orders") is True else 1
+
+
+def judge_shape(judge: Judge, *, within: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A judge row in the manifest's shape, for a tournament not started yet. A panel that
+    includes itself is cut where it loops (starting it is refused, naming the loop)."""
+    members: list[Judge] = []
+    if judge.kind == JudgeKind.PANEL and judge.name not in within:
+        names = [n for n in judge.settings.get("members") or () if isinstance(n, str)]
+        members = list(Judge.objects.filter(name__in=names))
+    inner = (*within, judge.name)
+    return {
+        "kind": judge.kind,
+        "settings": judge.settings,
+        "members": [judge_shape(m, within=inner) for m in members],
+    }
+
+
+def tournament_calls_per_match(tournament: Tournament) -> int:
+    """Judge calls a match of it takes: by its frozen judge once started, else its row's."""
+    if "judge" in tournament.manifest:
+        judge = tournament.manifest["judge"]
+    else:
+        judge = None if tournament.judge is None else judge_shape(tournament.judge)
+    return judge_calls_per_match(judge, k=int(tournament.config.get("k", 2)))
+
+
+def tournament_match_cap(tournament: Tournament) -> int | None:
+    """The matches its budget pays for: ``budget`` counts judge calls (None: no cap)."""
+    if tournament.budget is None:
+        return None
+    return tournament.budget // tournament_calls_per_match(tournament)
+
+
 def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
     """Judge calls and USD a tournament should take, before it runs.
 
     Calls: the format's own plan (an upper bound for adaptive formats), capped by the
-    budget, times two when the judge sees both answer orders. Money: judge and contestant
-    prices (USD per million tokens, ``price_in`` / ``price_out``) times expected tokens:
-    prompt length / 4, answers of ``max_tokens`` or 400 tokens, verdicts of 300 tokens.
+    matches the budget pays for, times the calls a match takes (two for a pair judged in
+    both orders). Money: judge and contestant prices (USD per million tokens,
+    ``price_in`` / ``price_out``) times expected tokens: prompt length / 4, answers of
+    ``max_tokens`` or 400 tokens, verdicts of 300 tokens.
     """
     fmt = get_format(tournament.format)
     contestants = tuple(sorted(tournament.contestants.values_list("pk", flat=True)))
     prompts = list(tournament.prompt_set.prompts.values_list("text", flat=True))
     state = FormatState(contestants, len(prompts), tournament.config, tournament.seed)
     matches = fmt.next_step(state).planned_total or 0
-    if tournament.budget is not None:
-        matches = min(matches, tournament.budget)
+    cap = tournament_match_cap(tournament)
+    if cap is not None:
+        matches = min(matches, cap)
     judge = tournament.judge
     settings_ = judge.settings if judge else {}
-    calls = matches * (2 if settings_.get("both_orders") else 1) if judge else 0
+    calls = matches * tournament_calls_per_match(tournament) if judge else 0
     prompt_tokens = sum(len(p) for p in prompts) / max(len(prompts), 1) / 4
     k = int(tournament.config.get("k", 2))
     judge_usd = estimate_cost(
@@ -176,6 +229,26 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
         "answers_usd_at_most": round(answers_usd, 4),
         "upper_bound": tournament.format == "adaptive",
     }
+
+
+def tournaments_open_to_voters(*, limit: int = 20) -> list[Tournament]:
+    """Running tournaments judged by people (the arenas a voter can vote in now), the
+    latest first, each with ``done`` and ``failed`` as tournaments_with_progress gives."""
+    running = Tournament.objects.filter(status=TournamentStatus.RUNNING, judge__isnull=True)
+    return _with_progress(list(running.select_related("prompt_set")[:limit]))
+
+
+def battle_revealed(public_id: uuid.UUID) -> Battle | None:
+    """A voted battle's prompt and answers by position, to show them again with the
+    models' names over them."""
+    entries = list(
+        MatchEntry.objects.filter(match__public_id=public_id)
+        .order_by("position")
+        .values_list("match__prompt__text", "response__text")
+    )
+    if not entries:
+        return None
+    return Battle(public_id, entries[0][0], tuple(text or "" for _, text in entries))
 
 
 def tournament_by_pk(pk: int) -> Tournament | None:
@@ -228,8 +301,33 @@ def _finished(tournaments: list[Tournament]) -> dict[int, tuple[int, int]]:
     }
 
 
+class Failures(NamedTuple):
+    """A tournament's failed matches: how many each contestant was in (by name), and the
+    latest distinct errors, newest first."""
+
+    by_contestant: dict[str, int]
+    last_errors: list[str]
+
+
+# The latest failures searched for distinct errors: one cause usually fails many matches.
+_ERRORS_SEARCHED = 50
+
+
+def tournament_failures(tournament: Tournament, *, last: int = 3) -> Failures:
+    failed = Match.objects.filter(tournament=tournament, status=MatchStatus.FAILED)
+    by_contestant = dict(
+        MatchEntry.objects.filter(match__in=failed)
+        .values_list("contestant__name")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    latest = failed.order_by("-finished_at", "-pk").values_list("error", flat=True)
+    distinct = list(dict.fromkeys(e for e in latest[:_ERRORS_SEARCHED] if e))
+    return Failures(by_contestant, distinct[:last])
+
+
 def tournament_spend(tournament: Tournament) -> Decimal:
-    """USD spent: its judges' verdicts, and the answers generated for it (an answer cached
+    """USD spent: its judges' calls, and the answers generated for it (an answer cached
     from another run is free), as kept when spent (arena.models.Spend)."""
     spent = Spend.objects.filter(tournament=tournament).first()
     return Decimal(0) if spent is None else spent.judged_usd + spent.answers_usd
@@ -237,11 +335,36 @@ def tournament_spend(tournament: Tournament) -> Decimal:
 
 def tournaments_with_progress(*, limit: int = 50) -> list[Tournament]:
     """The latest tournaments, each with ``done`` (its finished matches) and ``failed``."""
-    tournaments = list(Tournament.objects.select_related("prompt_set", "judge")[:limit])
+    return _with_progress(list(Tournament.objects.select_related("prompt_set", "judge")[:limit]))
+
+
+def _with_progress(tournaments: list[Tournament]) -> list[Tournament]:
     finished = _finished(tournaments)
     for t in tournaments:
         t.done, t.failed = finished[t.pk]  # type: ignore[attr-defined]
     return tournaments
+
+
+def tournament_failed_matches(
+    tournament: Tournament, *, limit: int = 20
+) -> list[dict[str, object]]:
+    """The latest failed matches, newest first: entrants, error, and what the judge said
+    (``Match.failure_outputs``), for staff to read why no verdict came of them."""
+    matches = (
+        tournament.matches.filter(status=MatchStatus.FAILED)
+        .prefetch_related("entries__contestant")
+        .order_by("-finished_at")[:limit]
+    )
+    return [
+        {
+            "round": match.round,
+            "slot": match.slot,
+            "entrants": [e.contestant.name for e in match.entries.all()],
+            "error": match.error,
+            "outputs": match.failure_outputs or [],
+        }
+        for match in matches
+    ]
 
 
 def tournament_recent_results(

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "arena.middleware.refuse_nul",
+    "arena.middleware.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,6 +109,10 @@ if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
         "max_size": DB_POOL_SIZE,
         "timeout": 30,
     }
+    # A pooled connection is tried before it is handed out (Django passes the pool
+    # psycopg_pool's check): one that PostgreSQL terminated (a restart,
+    # pg_terminate_backend) is replaced, not given to a request or a task.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 elif DATABASE_URL:
     DATABASES = {"default": _sqlite(Path(dj_database_url.parse(DATABASE_URL)["NAME"]))}
 else:
@@ -135,6 +141,29 @@ WHITENOISE_USE_FINDERS = True
 
 # Celery: the in-memory broker lives inside the web process (arena.embedded starts the
 # worker threads); with Redis, separate `celery -A arena worker` processes consume it.
+# A match claimed longer ago than this (counted from its claim or its last model call) is
+# taken to belong to a dead worker: the sweep gives it back, and a task may claim it again.
+MATCH_CLAIM_LEASE_SECONDS = env_int("ARENA_MATCH_LEASE_SECONDS", 240, minimum=1)
+# How often the sweep looks for what a dead worker or a lost message left behind (beat in
+# services mode, a timer thread in embedded mode). Lease + this is the longest stall.
+SWEEP_SECONDS = env_int("ARENA_SWEEP_SECONDS", 30, minimum=1)
+# The environment variables a contestant or judge may name as its key (shell patterns): the
+# worker sends the variable's value to the model's server, so nothing else may be named.
+# How long a new API token lasts unless its maker says (create_api_token --days; 0: never).
+API_TOKEN_DAYS = env_int("ARENA_API_TOKEN_DAYS", 90, minimum=0)
+KEY_VARIABLES = env_list("ARENA_KEY_VARIABLES", ["*_API_KEY", "ARENA_KEY_*"])
+# Networks a model's base URL may not point into (arena.outbound; this server's own
+# database and Redis are refused too). Link-local by default: where clouds serve instance
+# metadata and credentials.
+MODEL_HOSTS_DENY = env_list("ARENA_MODEL_HOSTS_DENY", ["169.254.0.0/16", "fe80::/10"])
+# Likewise for an answer being generated (arena.models.AnswerClaim): matches that need it
+# wait this long at most for a worker that vanished mid-generation. Half the match lease by
+# default: longer than a generation can take (the clients time out after 60 s), and short
+# enough that a waiting match takes the generation over before its own claim runs out.
+ANSWER_CLAIM_LEASE_SECONDS = env_int(
+    "ARENA_ANSWER_LEASE_SECONDS", max(MATCH_CLAIM_LEASE_SECONDS // 2, 1), minimum=1
+)
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_IGNORE_RESULT = True
@@ -144,9 +173,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"arena.tasks.play_match": {"queue": "judge"}}
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"polling_interval": 0.05} if EMBEDDED else {"visibility_timeout": 3600}
+    {"polling_interval": 0.05}
+    if EMBEDDED
+    # A task a dead worker had taken comes back after this (Redis keeps it unacknowledged);
+    # a little over the claim lease, so that by then its match may be claimed again. Longer
+    # than any retry's countdown (at most 120 s), which Redis also holds unacknowledged.
+    else {"visibility_timeout": MATCH_CLAIM_LEASE_SECONDS + 60}
 )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-tournaments": {"task": "arena.tasks.sweep_tournaments", "schedule": SWEEP_SECONDS},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # First retry delay after a transient model error; doubles each time, with jitter.
@@ -166,9 +203,6 @@ HTTP_CONCURRENCY = env_int("ARENA_HTTP_CONCURRENCY", 2, minimum=0)
 FAST_VOTES = bool(DATABASE_URL.startswith("postgres") and REDIS_URL) and env_bool(
     "ARENA_FAST_VOTES", True
 )
-# A match claimed longer ago than this is taken to belong to a dead worker and may be
-# claimed again by a redelivered task.
-MATCH_CLAIM_LEASE_SECONDS = env_int("ARENA_MATCH_LEASE_SECONDS", 600, minimum=1)
 
 # The cache debounces live leaderboard refits across processes (services) or threads.
 if REDIS_URL:
@@ -219,5 +253,11 @@ LOGGING = {
         # One line per task is noise at demo scale; failures still show.
         "celery": {"level": env_str("ARENA_CELERY_LOG_LEVEL", "WARNING")},
         "kombu": {"level": "ERROR"},
+        # The model clients log every request at INFO: hundreds of lines per tournament
+        # that bury its progress. Their warnings (retries, bad responses) still show.
+        **{
+            name: {"level": "WARNING"}
+            for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai")
+        },
     },
 }

@@ -51,6 +51,12 @@ class LeaderboardRow(TypedDict):
     preliminary: bool  # fewer verdicts than the board's minimum: the rating may move a lot
 
 
+def has_verdicts(rows: Sequence[LeaderboardRow]) -> bool:
+    """Whether a board rates anyone: without a verdict its rows are starting values only
+    (0 matches, the initial Elo), which pages and the API must not show as a result."""
+    return any(row["matches"] for row in rows)
+
+
 def new_stats(elo: float = 1000.0) -> Stats:
     return {"elo": elo, "matches": 0.0, "wins": 0.0, "ties": 0.0}
 

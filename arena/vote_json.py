@@ -61,6 +61,12 @@ def _battle_payload(url: str, battle: Battle) -> dict[str, Any]:
     }
 
 
-def refusal_payload(refused: VoteRefused) -> tuple[dict[str, Any], int]:
-    """The refusal as the API words it, and its status: 429 past a limit, else 409."""
-    return {"errors": {refused.field: [refused.message]}}, 429 if refused.field == "rate" else 409
+def refusal_payload(
+    refused: VoteRefused, *, retry_after: int | None = None
+) -> tuple[dict[str, Any], int]:
+    """The refusal as the API words it, and its status: 429 past a limit, else 409; past a
+    limit, ``retry_after`` says in how many seconds voting opens again."""
+    payload: dict[str, Any] = {"errors": {refused.field: [refused.message]}}
+    if retry_after is not None:
+        payload["retry_after"] = retry_after
+    return payload, 429 if refused.field == "rate" else 409

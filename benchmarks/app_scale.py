@@ -6,7 +6,8 @@ one web process started as a user would: ``manage.py serve --workers 1``):
 - the time of each request, cold (first request after flushing the cache's Redis DB and
   restarting the web process) and warm (p50 of ``--repeat`` requests after it), and the
   web process's peak RSS (VmHWM of it and its children) over that endpoint's requests:
-  ``/leaderboard/`` (also ``?style=on``), ``/leaderboard/data.json`` (also ``?style=on``),
+  ``/leaderboard/`` (also ``?style=on``), its judges' panel ``/leaderboard/judges/``
+  (fetched by the page after it), ``/leaderboard/data.json`` (also ``?style=on``),
   the human tournament's page, its ``charts.json``, its API leaderboard, and the export
   ``battles.jsonl`` (time to first byte, rows/s, bytes, RSS sampled during the stream; its
   row count is checked against the tournament's verdicts);
@@ -109,6 +110,7 @@ PROMPT_SET, JUDGE = 1, 1
 ENDPOINTS: dict[str, str] = {
     "leaderboard": "/leaderboard/",
     "leaderboard-style": "/leaderboard/?style=on",
+    "leaderboard-judges": "/leaderboard/judges/",  # the page fetches it after the ratings
     "data-json": "/leaderboard/data.json",
     "data-json-style": "/leaderboard/data.json?style=on",
     "tournament-page": "/tournaments/{t}/",
@@ -1245,16 +1247,22 @@ def run_tree(tree: Tree, args: argparse.Namespace, plan: Plan, log: Path) -> dic
     phases: dict[str, float] = {}
     result: dict[str, Any] = {"tree": tree.label, "path": str(tree.path), "phases": phases}
     print(f"  {tree.label}, {plan.verdicts:,} verdicts", flush=True)
-    recreate_database(args)
+    if not args.reuse:
+        recreate_database(args)
     try:
         timed(phases, "migrate", lambda: manage(tree, args, "migrate", "--noinput", "-v", "0"))
-        result["load"] = timed(phases, "load (COPY)", lambda: load_arena(args, plan))
-        if has_aggregates(tree, args):
-            timed(
-                phases, "aggregates backfill", lambda: manage(tree, args, "aggregates", "backfill")
-            )
+        if args.reuse:
+            result["load"] = "reused the database a --keep run left"
         else:
-            result["aggregates"] = "no `manage.py aggregates` command: skipped"
+            result["load"] = timed(phases, "load (COPY)", lambda: load_arena(args, plan))
+            if has_aggregates(tree, args):
+                timed(
+                    phases,
+                    "aggregates backfill",
+                    lambda: manage(tree, args, "aggregates", "backfill"),
+                )
+            else:
+                result["aggregates"] = "no `manage.py aggregates` command: skipped"
         timed(phases, "vacuum analyze", lambda: vacuum_analyze(args))
         endpoints: dict[str, Any] = {}
         result["endpoints"] = endpoints
@@ -1468,6 +1476,12 @@ def main() -> None:
     parser.add_argument("--redis-port", type=int, default=6379)
     parser.add_argument("--redis-db", type=int, default=12, help="flushed: dedicate it")
     parser.add_argument("--keep", action="store_true", help="keep the last database")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on the database a --keep run of the same --sizes and --seed left (no"
+        " load; implies --keep); with one tree and one size",
+    )
     parser.add_argument("--json-out", type=Path, help="write every figure here as JSON")
     args = parser.parse_args()
     TIMEOUT_S = args.timeout
@@ -1476,6 +1490,10 @@ def main() -> None:
     if len({t.label for t in trees}) < len(trees):
         trees = [Tree(t.path, f"{t.label} ({t.path})") for t in trees]
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.reuse:
+        if len(sizes) > 1 or len(trees) > 1:
+            parser.error("--reuse measures one tree at one size")
+        args.keep = True
     log = ROOT / "var" / f"app-scale-{os.getpid()}.log"
     log.parent.mkdir(exist_ok=True)
 

@@ -48,6 +48,7 @@ CRITERIA = (
 BOARDS = {
     "leaderboard": "/leaderboard/",
     "leaderboard-style": "/leaderboard/?style=on",
+    "leaderboard-judges": "/leaderboard/judges/",  # the page fetches it after the ratings
     "data-json": "/leaderboard/data.json",
     "data-json-style": "/leaderboard/data.json?style=on",
     "data-json-math": "/leaderboard/data.json?category=math",

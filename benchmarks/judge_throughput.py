@@ -5,7 +5,6 @@ it does not share our GIL) answers every chat completion after ``--latency`` sec
 fails a fraction ``--fail`` of requests at once with 429 (Retry-After 50 ms) or 500. One
 client process judges N distinct pairs at concurrency C, two ways:
 
-- async:     judges.batch.async_compare_many (openai.AsyncOpenAI, one thread);
 - threads:   a pool of C threads sharing one sync OpenAICompatJudge, retrying transient
              errors itself;
 - per-match: the same pool, but every judgment builds its own OpenAICompatJudge, as
@@ -187,18 +186,6 @@ def _judge_config(base_url: str) -> dict[str, Any]:
     return {"base_url": base_url, "model": "bench-judge", "settings": {"cache": False}}
 
 
-def _run_async(base_url: str, items: list[tuple[str, Any]], c: int, store: Any) -> None:
-    from judges.batch import RetryPolicy, async_compare_many
-
-    policy = RetryPolicy(max_attempts=10, base_delay=0.05, max_delay=1.0)
-    results = asyncio.run(
-        async_compare_many(_judge_config(base_url), items, c, retry=policy, on_result=store)
-    )
-    errors = [r for r in results if isinstance(r, Exception)]
-    if errors:
-        raise RuntimeError(f"{len(errors)} judgments failed for good: {errors[0]}")
-
-
 def _run_threads(
     base_url: str, items: list[tuple[str, Any]], c: int, store: Any, *, per_match: bool = False
 ) -> None:
@@ -237,10 +224,7 @@ def measure(mode: str, base_url: str, admin: str, c: int, n: int, latency: float
 
     _admin(admin, "reset")
     started, cpu = time.perf_counter(), time.process_time()
-    if mode == "async":
-        _run_async(base_url, items, c, store)
-    else:
-        _run_threads(base_url, items, c, store, per_match=mode == "per-match")
+    _run_threads(base_url, items, c, store, per_match=mode == "per-match")
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     server = _admin(admin, "stats")
     ours = sum(v.prompt_tokens + v.completion_tokens for v in stored.values())
@@ -260,8 +244,6 @@ def measure(mode: str, base_url: str, admin: str, c: int, n: int, latency: float
 
 def _warm_up(base_url: str) -> None:
     # Imports and the first client's setup happen here, not inside the first timed run.
-    import judges.batch  # noqa: F401
-
     _run_threads(base_url, _items(2, "warm"), 2, lambda index, verdict: None)
 
 
@@ -279,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail", type=float, default=0.05, help="fraction of calls failed")
     parser.add_argument("-c", "--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--waves", type=int, default=8, help="N = max(10, C * waves)")
-    parser.add_argument("--modes", nargs="+", default=["async", "threads", "per-match"])
+    parser.add_argument(
+        "--modes", nargs="+", choices=["threads", "per-match"], default=["threads", "per-match"]
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; median shown")
     args = parser.parse_args(argv)
 

@@ -1,16 +1,20 @@
-"""Verdicts of identical judge requests, served without a second model call.
+"""Verdicts of one comparison, served again when that same comparison is retried.
 
-Two requests are identical when everything that determines what is sent and how the
-reply is read is the same: endpoint and model, the prompt, the answers' texts in their
-order, the templates' contents (by hash) and every judge setting that is not a limit
-(temperature, seed, both_orders, prices, ...). The key is the sha256 of a canonical JSON
-of all that (:func:`cache_key`).
+A judge's verdict is a sample: two matches that show the judge the same prompt and
+answers in the same order are two samples, and each must cost a call. So the cache only
+answers a retry of the same comparison (a match whose task runs again after a worker died
+or a panel member failed): its key is the caller's *scope* (the match's identity, given
+to the judge when it is built: ``cache_scope``) plus everything that determines what is
+sent and how the reply is read: endpoint and model, the prompt, the answers' texts in
+their order, the templates' contents (by hash), every judge setting that is not a limit,
+and the verdict parser's version (``judges.parsing.PARSER_VERSION``). The key is the
+sha256 of a canonical JSON of all that (:func:`cache_key`). A judge built without a scope
+neither reads nor writes the cache.
 
 Only successful verdicts are stored (an error raises before anything is cached). A hit
 returns the stored verdict with its usage, cost and latency set to zero and
 ``extra["cached"] = True``: nothing was spent on it, so summing the usage of every
-verdict still gives what the servers reported. Two identical requests in flight at the
-same time both miss (no single-flight): the second one to finish overwrites the first.
+verdict still gives what the servers reported.
 
 The default cache is a process-wide in-memory LRU; an app can plug a shared one (a DB
 table, Redis) with :func:`set_default_verdict_cache`, or give a judge its own. A judge

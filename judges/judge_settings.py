@@ -35,7 +35,7 @@ JUDGE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "max_concurrency": None,
         "rpm": None,
         "tpm": None,
-        # Serve identical requests from the verdict cache: judges.cache.
+        # Serve a retry of the same comparison from the verdict cache: judges.cache.
         "cache": True,
     }
 )

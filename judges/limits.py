@@ -2,7 +2,7 @@
 
 Providers limit an API key per model, and a local server (vLLM, llama.cpp) has a number of
 slots; every client of the same endpoint (base_url + model) in one process must share one
-budget, whether it is a contestant's generator, a judge, or a batch of async calls. So
+budget, whichever client (a contestant's generator, a judge) and thread calls. So
 clients register the limits from their settings here and look the endpoint's limiter up
 at every call.
 
@@ -29,12 +29,11 @@ Retry-After says how long to wait pauses the whole endpoint for that long.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,62 +137,25 @@ class TokenBucket:
         self.capacity = per_minute
 
 
-class _Waiter:
-    """A thread or a task waiting for a slot; it is removed from the queue when granted."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.loop = loop
-        self.event = threading.Event() if loop is None else None
-        self.future: asyncio.Future[None] | None = None if loop is None else loop.create_future()
-
-    def grant(self) -> None:
-        if self.event is not None:
-            self.event.set()
-        elif self.loop is not None and self.future is not None:
-            future = self.future
-            self.loop.call_soon_threadsafe(
-                lambda: future.done() or future.set_result(None)  # type: ignore[func-returns-value]
-            )
-
-
 class _Slots:
-    """A counting semaphore that threads and asyncio tasks (of any loop) can share, FIFO."""
+    """A counting semaphore for threads, FIFO, whose limit may change while slots are held.
+
+    A waiting thread waits on its own event, taken off the queue when granted."""
 
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
         self.in_use = 0
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: deque[threading.Event] = deque()
         self._lock = threading.Lock()
 
-    def _try_take(self, waiter_factory: Callable[[], _Waiter]) -> _Waiter | None:
+    def acquire(self) -> None:
         with self._lock:
             if self.limit is None or (self.in_use < self.limit and not self._waiters):
                 self.in_use += 1
-                return None
-            waiter = waiter_factory()
+                return
+            waiter = threading.Event()
             self._waiters.append(waiter)
-            return waiter
-
-    def acquire(self) -> None:
-        waiter = self._try_take(_Waiter)
-        if waiter is not None and waiter.event is not None:
-            waiter.event.wait()
-
-    async def acquire_async(self) -> None:
-        loop = asyncio.get_running_loop()
-        waiter = self._try_take(lambda: _Waiter(loop))
-        if waiter is None or waiter.future is None:
-            return
-        try:
-            await waiter.future
-        except asyncio.CancelledError:
-            with self._lock:
-                granted = waiter not in self._waiters
-                if not granted:
-                    self._waiters.remove(waiter)
-            if granted:
-                self.release()  # handed over while being cancelled: pass it on
-            raise
+        waiter.wait()
 
     def release(self) -> None:
         with self._lock:
@@ -209,11 +171,11 @@ class _Slots:
         # Under the lock. A granted waiter owns its slot from here on.
         while self._waiters and (self.limit is None or self.in_use < self.limit):
             self.in_use += 1
-            self._waiters.popleft().grant()
+            self._waiters.popleft().set()
 
 
 class EndpointLimiter:
-    """The shared budget of one endpoint. ``clock`` and the sleeps are injectable so that
+    """The shared budget of one endpoint. ``clock`` and ``sleep`` are injectable so that
     tests can drive minutes of rate limiting in microseconds."""
 
     def __init__(
@@ -222,11 +184,9 @@ class EndpointLimiter:
         *,
         clock: Clock = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
-        self._async_sleep = async_sleep
         self._lock = threading.Lock()
         self._slots = _Slots(None)
         self._requests: TokenBucket | None = None
@@ -262,14 +222,14 @@ class EndpointLimiter:
         """(requests, tokens) left in the buckets now; None where there is no such limit."""
         with self._lock:
             now = self._clock()
-            levels = []
-            for bucket in (self._requests, self._tokens):
-                if bucket is None:
-                    levels.append(None)
-                else:
-                    bucket.adjust(0, now)
-                    levels.append(bucket.level)
-            return levels[0], levels[1]
+            return self._level(self._requests, now), self._level(self._tokens, now)
+
+    @staticmethod
+    def _level(bucket: TokenBucket | None, now: float) -> float | None:
+        if bucket is None:
+            return None
+        bucket.adjust(0, now)  # refilled up to now
+        return bucket.level
 
     def reserve(self, tokens: int) -> float:
         """Take one request and ``tokens`` from the buckets; seconds to wait before sending."""
@@ -288,12 +248,6 @@ class EndpointLimiter:
         if wait > 0:
             self._sleep(wait)
         self._slots.acquire()
-
-    async def acquire_async(self, tokens: int) -> None:
-        wait = self.reserve(tokens)
-        if wait > 0:
-            await self._async_sleep(wait)
-        await self._slots.acquire_async()
 
     def release(self, *, estimated: int, used: int) -> None:
         """Free the slot and correct the token charge to what the call really used."""

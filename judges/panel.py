@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal, cast
 
-from judges.backends.base import Answer, Comparator, PermanentError, Ranking, Verdict
+from judges.backends.base import (
+    Answer,
+    BackendError,
+    Comparator,
+    PermanentError,
+    Ranking,
+    RawOutput,
+    Verdict,
+)
 from judges.logprobs import average_probabilities, most_likely
 
 Combine = Literal["majority", "probability"]
@@ -188,9 +196,39 @@ class PanelJudge:
         if self.combine == "probability" and len(answers) != 2:
             # Refused before any judge is paid for.
             raise PermanentError("panel combine='probability' works on pairs only")
-        verdicts = [judge.compare(prompt, answers) for judge in self.judges]
-        return combine_verdicts(
-            verdicts, len(answers), combine=self.combine, weights=self.weights, names=self.names
+        verdicts: list[Verdict] = []
+        for judge in self.judges:
+            try:
+                verdicts.append(judge.compare(prompt, answers))
+            except PermanentError as error:
+                failed = self._member_failed(verdicts, error)
+                failed.cost = error.cost + sum(v.cost for v in verdicts)  # those were paid
+                raise failed from error
+            except BackendError as error:
+                error.cost += sum(v.cost for v in verdicts)  # the members that answered were paid
+                raise
+        try:
+            return combine_verdicts(
+                verdicts, len(answers), combine=self.combine, weights=self.weights, names=self.names
+            )
+        except BackendError as error:
+            error.cost += sum(v.cost for v in verdicts)
+            raise
+
+    def _member_failed(self, verdicts: Sequence[Verdict], error: PermanentError) -> PermanentError:
+        """The panel's failure: which member failed, and every reply so far under its
+        member's name (those before it answered, and were paid for)."""
+        labels = self.names or [f"panel judge {n}" for n in range(1, len(self.judges) + 1)]
+        failed = labels[len(verdicts)]
+        return PermanentError(
+            f"{failed}: {error}",
+            raw_outputs=[
+                *(
+                    RawOutput(label, v.raw_output)
+                    for label, v in zip(labels[: len(verdicts)], verdicts, strict=True)
+                ),
+                *(RawOutput(f"{failed}: {o.call}", o.text) for o in error.raw_outputs),
+            ],
         )
 
 

@@ -63,6 +63,11 @@ PairwiseVerdict = Literal["A", "B", "tie"]
 FiveWayVerdict = Literal["A>>B", "A>B", "A=B", "B>A", "B>>A"]
 LetterRanking = tuple[tuple[str, ...], ...]
 
+# Which reading of judge text this module gives. Part of the verdict cache's key
+# (judges.cache): a stored verdict read by an older parser is not served as today's.
+# Raise it with any change that can read a reply differently.
+PARSER_VERSION = 2
+
 _Margin = Literal["strong", "slight"]
 _PAIR = ("A", "B")
 

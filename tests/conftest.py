@@ -164,16 +164,47 @@ def human_tournament_of(
     return make
 
 
+@pytest.fixture
+def unjudged_tournament(
+    make_tournament: Callable[..., Tournament],
+    play_out: Callable[..., Tournament],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Tournament:
+    """A played-out tournament of two contestants whose one match got no verdict: its
+    judge's reply and its reply to the repair prompt were both unreadable."""
+    from arena.services import matches
+    from arena.services.tournaments import tournament_start
+    from judges.backends.base import RawOutput
+    from judges.backends.openai_compat import UnparseableVerdictError
+
+    class Undecided:
+        def compare(self, prompt: str, answers: object) -> object:
+            raise UnparseableVerdictError(
+                "judge output has no [[A]]/[[B]]/[[C]] verdict after one repair prompt",
+                raw_outputs=[
+                    RawOutput("judge", "<script>alert('both')</script> are fine"),
+                    RawOutput("repair", "Still undecided."),
+                ],
+            )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(matches, "judge_comparator", lambda **kwargs: Undecided())
+        return play_out(tournament_start(tournament=make_tournament(n=2)))
+
+
 class DemoSite:
     """A ``manage.py demo`` process in embedded mode with its own data directory."""
 
-    def __init__(self, data_dir: Path, judge_delay: float) -> None:
+    def __init__(
+        self, data_dir: Path, judge_delay: float, env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.log = data_dir / "site.log"
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
         self.env["ARENA_DATA_DIR"] = str(data_dir)
+        self.env |= env or {}
         # To a file, not a pipe: an unread pipe fills up and blocks the server's logging.
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "demo", "--port", str(self.port)]
@@ -186,6 +217,15 @@ class DemoSite:
 
     def output(self) -> str:
         return self.log.read_text()[-3000:]
+
+    def shell(self, code: str) -> str:
+        """Run Python in the site's Django (``manage.py shell``): a test's way to set up
+        data the pages have no form for."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT, env=self.env, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return done.stdout
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -202,12 +242,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo_site_of() -> Iterator[Callable[[Path, float], DemoSite]]:
-    """Start demo sites (stopped when the module's tests are done)."""
+def demo_site_of() -> Iterator[Callable[..., DemoSite]]:
+    """Start demo sites (stopped when the module's tests are done); ``env`` adds to the
+    site's environment (its settings)."""
     sites: list[DemoSite] = []
 
-    def start(data_dir: Path, judge_delay: float) -> DemoSite:
-        sites.append(DemoSite(data_dir, judge_delay))
+    def start(data_dir: Path, judge_delay: float, env: dict[str, str] | None = None) -> DemoSite:
+        sites.append(DemoSite(data_dir, judge_delay, env))
         return sites[-1]
 
     yield start

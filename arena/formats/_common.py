@@ -24,7 +24,11 @@ def check_basics(n_contestants: int, n_prompts: int, *, minimum: int = 2) -> Non
 def check_unknown(config: Mapping[str, Any], allowed: Iterable[str], format_name: str) -> None:
     unknown = set(config) - set(allowed)
     if unknown:
-        raise ConfigError(sorted(unknown)[0], f"unknown option for {format_name}")
+        # Naming what it does take: "rounds" given to a bracket is a question, not a typo.
+        options = ", ".join(sorted(allowed))
+        raise ConfigError(
+            sorted(unknown)[0], f"unknown option for {format_name}; its options: {options}"
+        )
 
 
 def require_pairwise(config: Mapping[str, Any], format_name: str) -> None:

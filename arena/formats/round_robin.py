@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from arena.formats._common import rank_points, tiers_by
+from arena.formats._common import check_unknown, rank_points, tiers_by
 from arena.formats.base import ConfigError, FormatState, PlannedMatch, Step, Tiers, require_int
 
 
@@ -35,9 +35,7 @@ class RoundRobin:
         k = require_int(config, "k", 2, low=2, high=8)
         if k != 2:
             raise ConfigError("k", f"round_robin is pairwise: k must be 2, got {k}")
-        unknown = set(config) - {"k", "rounds"}
-        if unknown:
-            raise ConfigError(sorted(unknown)[0], "unknown option for round_robin")
+        check_unknown(config, ("k", "rounds"), "round_robin")
         rounds = require_int(config, "rounds", min(n_prompts, 3), low=1, high=n_prompts)
         return {"k": 2, "rounds": rounds}
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from arena.models import BackendKind, Contestant, Judge, JudgeKind, Queue
+from arena.models import BackendKind, Contestant, Judge, JudgeKind, Queue, key_variable_refusal
+from arena.outbound import base_url_refusal
 from judges.backends.base import Comparator, Generation, Generator, PermanentError
 from judges.backends.simulated import SimulatedContestant, SimulatedJudge
 from judges.panel import PanelJudge, agreement_weights, parse_panel_settings
@@ -37,9 +39,9 @@ def contestant_generator(*, contestant: Contestant, seed: int = 0) -> Generator:
         from judges.backends.openai_compat import OpenAICompatGenerator
 
         return OpenAICompatGenerator(
-            base_url=contestant.base_url,
+            base_url=_base_url(contestant.base_url),
             model=contestant.model_id,
-            api_key_env=contestant.api_key_env,
+            api_key_env=_key_variable(contestant.api_key_env),
             generation=contestant.generation,
         )
     if contestant.backend == BackendKind.TRANSFORMERS:
@@ -49,37 +51,104 @@ def contestant_generator(*, contestant: Contestant, seed: int = 0) -> Generator:
     raise PermanentError(f"unknown backend {contestant.backend!r} for {contestant.name}")
 
 
+def _key_variable(name: str) -> str:
+    """Checked again where it is used: a row saved before the allowlist, or edited around
+    the form, still sends nothing the operator did not allow."""
+    refusal = key_variable_refusal(name)
+    if refusal:
+        raise PermanentError(refusal)
+    return name
+
+
+def _base_url(url: str) -> str:
+    """Likewise where a model is served, resolved again now (arena.outbound)."""
+    refusal = base_url_refusal(url)
+    if refusal:
+        raise PermanentError(refusal)
+    return url
+
+
+def judge_freeze(*, judge: Judge) -> dict[str, Any]:
+    """The judge row as it is now, as plain JSON: what a tournament freezes in its manifest
+    at its start and is judged with to its end (``judge_comparator``), so that editing or
+    re-creating the row changes only tournaments started after. A panel carries each of
+    its members, frozen the same way."""
+    return _freeze(judge, chain=())
+
+
+def _freeze(judge: Judge, chain: tuple[str, ...]) -> dict[str, Any]:
+    frozen: dict[str, Any] = {
+        "name": judge.name,
+        "kind": judge.kind,
+        "model": judge.model_id,
+        "base_url": judge.base_url,
+        "api_key_env": judge.api_key_env,  # the variable's name, never the key
+        "queue": judge.queue,
+        "settings": judge.settings,
+    }
+    if judge.kind == JudgeKind.PANEL:
+        spec = parse_panel_settings(judge.settings, own_name=judge.name)
+        chain = (*chain, judge.name)
+        rows = {row.name: row for row in Judge.objects.filter(name__in=spec.members)}
+        missing = [name for name in spec.members if name not in rows]
+        if missing:
+            raise PermanentError(
+                f"judge setting 'members': unknown judge {', '.join(map(repr, missing))}"
+            )
+        for name in spec.members:
+            if name in chain:  # through a member panel that lists this one again
+                loop = " → ".join((*chain, name))
+                raise PermanentError(f"judge setting 'members': panel includes itself ({loop})")
+        frozen["members"] = [_freeze(rows[name], chain) for name in spec.members]
+    return frozen
+
+
 def judge_comparator(
-    *, judge: Judge, contestants: Iterable[Contestant], seed: int = 0
+    *,
+    judge: Judge | Mapping[str, Any],
+    contestants: Iterable[Contestant],
+    seed: int = 0,
+    cache_scope: str | None = None,
 ) -> Comparator:
-    return _comparator(judge, list(contestants), seed, chain=())
+    """A comparator of the judge: a row as it is now, or a frozen one (``judge_freeze``).
+    ``cache_scope`` names the comparison (a match) whose retry the verdict cache may serve
+    (judges.cache)."""
+    frozen = judge_freeze(judge=judge) if isinstance(judge, Judge) else judge
+    return _comparator(frozen, list(contestants), seed, cache_scope)
 
 
 def _comparator(
-    judge: Judge, contestants: Sequence[Contestant], seed: int, chain: tuple[str, ...]
+    judge: Mapping[str, Any],
+    contestants: Sequence[Contestant],
+    seed: int,
+    scope: str | None,
 ) -> Comparator:
-    if judge.kind == JudgeKind.SIMULATED:
-        return _simulated(judge, contestants, seed)
-    if judge.kind == JudgeKind.OPENAI:
+    kind, settings = judge["kind"], judge["settings"]
+    if kind == JudgeKind.SIMULATED:
+        return _simulated(settings, contestants, seed)
+    if kind == JudgeKind.OPENAI:
         from judges.backends.openai_compat import OpenAICompatJudge
 
         return OpenAICompatJudge(
-            base_url=judge.base_url,
-            model=judge.model_id,
-            api_key_env=judge.api_key_env,
-            settings=judge.settings,
+            base_url=_base_url(judge["base_url"]),
+            model=judge["model"],
+            api_key_env=_key_variable(judge.get("api_key_env", "")),
+            settings=settings,
+            cache_scope=scope,
         )
-    if judge.kind == JudgeKind.TRANSFORMERS:
+    if kind == JudgeKind.TRANSFORMERS:
         from judges.backends.transformers_local import TransformersJudge
 
-        return TransformersJudge(model=judge.model_id, settings=judge.settings)
-    if judge.kind == JudgeKind.PANEL:
-        return _panel(judge, contestants, seed, chain)
-    raise PermanentError(f"unknown judge kind {judge.kind!r} for {judge.name}")
+        return TransformersJudge(model=judge["model"], settings=settings, cache_scope=scope)
+    if kind == JudgeKind.PANEL:
+        return _panel(judge, contestants, seed, scope)
+    raise PermanentError(f"unknown judge kind {kind!r} for {judge['name']}")
 
 
-def _simulated(judge: Judge, contestants: Sequence[Contestant], seed: int) -> SimulatedJudge:
-    configured = judge.settings.get("strengths", {})
+def _simulated(
+    settings: Mapping[str, Any], contestants: Sequence[Contestant], seed: int
+) -> SimulatedJudge:
+    configured = settings.get("strengths", {})
     strengths = {
         c.name: float(configured.get(c.name, c.generation.get("strength", 1000.0)))
         for c in contestants
@@ -87,8 +156,8 @@ def _simulated(judge: Judge, contestants: Sequence[Contestant], seed: int) -> Si
     return SimulatedJudge(
         strengths=strengths,
         seed=seed,
-        tie_strength=float(judge.settings.get("tie_strength", 0.5)),
-        delay_s=float(judge.settings.get("delay_s", 0.0)),
+        tie_strength=float(settings.get("tie_strength", 0.5)),
+        delay_s=float(settings.get("delay_s", 0.0)),
     )
 
 
@@ -96,29 +165,26 @@ def _simulated(judge: Judge, contestants: Sequence[Contestant], seed: int) -> Si
 
 
 def _panel(
-    judge: Judge, contestants: Sequence[Contestant], seed: int, chain: tuple[str, ...]
+    judge: Mapping[str, Any], contestants: Sequence[Contestant], seed: int, scope: str | None
 ) -> PanelJudge:
-    spec = parse_panel_settings(judge.settings, own_name=judge.name)
-    chain = (*chain, judge.name)
-    rows = {row.name: row for row in Judge.objects.filter(name__in=spec.members)}
-    missing = [name for name in spec.members if name not in rows]
-    if missing:
-        raise PermanentError(
-            f"judge setting 'members': unknown judge {', '.join(map(repr, missing))}"
-        )
+    spec = parse_panel_settings(judge["settings"], own_name=judge["name"])
+    members = {member["name"]: member for member in judge.get("members", [])}
     for name in spec.members:
-        if name in chain:  # through a member panel that lists this one again
-            loop = " → ".join((*chain, name))
-            raise PermanentError(f"judge setting 'members': panel includes itself ({loop})")
-        if rows[name].queue == Queue.GPU and judge.queue != Queue.GPU:
+        if members[name].get("queue") == Queue.GPU and judge.get("queue") != Queue.GPU:
             # Matches go to the queue of the tournament's judge: a member that needs a GPU
             # would otherwise load its model on a worker without one.
             raise PermanentError(
                 f"judge 'queue' must be gpu: panel member {name!r} runs on the gpu queue"
             )
-    members = [
-        # Each member its own seed: identical simulated members would always agree.
-        _comparator(rows[name], contestants, _member_seed(seed, name), chain)
+    comparators = [
+        # Each member its own seed (identical simulated members would always agree) and
+        # its own cache scope (identical members are two samples, not one).
+        _comparator(
+            members[name],
+            contestants,
+            _member_seed(seed, name),
+            None if scope is None else f"{scope}/{name}",
+        )
         for name in spec.members
     ]
     weights: Sequence[float] | None
@@ -126,7 +192,7 @@ def _panel(
         weights = agreement_weights(spec.members, _human_accuracy())
     else:
         weights = spec.weights
-    return PanelJudge(members, combine=spec.combine, weights=weights, names=spec.members)
+    return PanelJudge(comparators, combine=spec.combine, weights=weights, names=spec.members)
 
 
 def _member_seed(seed: int, name: str) -> int:

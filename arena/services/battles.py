@@ -32,10 +32,10 @@ from django.core import signing
 from django.utils import timezone
 
 from arena import sql
+from arena.formats import on_demand
 from arena.models import Assignment, Match, MatchEntry, MatchStatus, Prompt, Response, Tournament
 from arena.models import TournamentStatus as Status
 from arena.services.draws import battle_draw
-from arena.services.tournaments import draws_on_demand, format_draws_on_demand
 from arena.sql import Rows, Sql, Step
 
 # A battle a voter walks away from stops counting as theirs after this long: others are
@@ -196,7 +196,7 @@ def battle_upcoming(
     if battle is not None:
         return battle
     (rows,) = yield [Sql(f"SELECT format FROM {_T} WHERE id = %(id)s", {"id": tournament_id})]
-    if not rows or format_draws_on_demand(rows[0][0]):
+    if not rows or on_demand(rows[0][0]):
         return None
     return (
         yield from battle_share(
@@ -234,7 +234,7 @@ def battle_next(
         return None
     if not session_key:
         battle = sql.run(battle_preview(tournament_id=tournament.pk))
-        if battle is None and draws_on_demand(tournament):
+        if battle is None and tournament.draws_on_demand:
             # Drawn for no one, the match stays free: the next request, with a session or
             # not, is shown it, so requests without one make at most one such match.
             battle_draw(tournament=tournament, session_key="", user_id=None)
@@ -246,7 +246,7 @@ def battle_next(
         shown = None
     voter = {"tournament_id": tournament.pk, "session_key": session_key, "user_id": user_id}
     battle = sql.run(battle_take(**voter, hint=shown))
-    if battle is None and draws_on_demand(tournament):
+    if battle is None and tournament.draws_on_demand:
         drawn = battle_draw(tournament=tournament, session_key=session_key, user_id=user_id)
         if drawn is not None:
             battle = sql.run(battle_take(**voter, hint=drawn, give=False))

@@ -48,8 +48,7 @@ from arena.models import (
     Response,
     Tournament,
 )
-from arena.queueing import enqueue_play
-from arena.services.tournaments import match_queue
+from arena.queueing import enqueue_advance
 
 _M, _E = Match._meta.db_table, MatchEntry._meta.db_table
 
@@ -119,7 +118,7 @@ def _plan_now(tournament: Tournament) -> Plan | None:
         return None
     pairs, probabilities = drawn
     most = int(state.config["max_matches"])
-    if tournament.budget is not None:
+    if tournament.budget is not None:  # judged by people: each match is one of the budget
         most = min(most, tournament.budget)
     keys = {
         c.pk: (c.settings_hash, (c.name, c.model_id)) for c in Contestant.objects.filter(pk__in=ids)
@@ -221,8 +220,8 @@ def battle_draw(
                 )
                 for i, c in enumerate(pair)
             )
-            if answers is None:
-                enqueue_play(match.pk, queue=match_queue(tournament, pair))
+            if answers is None:  # the advance queues its play, on the right queue
+                enqueue_advance(tournament.pk)
         if match.status != MatchStatus.AWAITING_VOTE:
             return None
         if not session_key:  # a request without a session: shown, assigned to no one

@@ -20,25 +20,32 @@ import csv
 import hashlib
 import io
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
+from arena import sql
 from arena.boards import tournament_leaderboard
 from arena.models import (
+    Contestant,
+    Judge,
     Judgment,
     Match,
     MatchEntry,
     MatchStatus,
+    Prompt,
     Standing,
     Tournament,
     TournamentStatus,
     Vote,
 )
+from arena.standings import has_verdicts
 
 HUMAN_JUDGE = "human"  # what a vote-decided match names as its judge
 LEADERBOARD_COLUMNS = (
@@ -66,108 +73,200 @@ class Export:
 
 @dataclass(frozen=True)
 class _Verdict:
-    match: Any  # public id
+    match: uuid.UUID  # public id
     round: int
-    slot: int
-    entrants: list[tuple[int, str]]  # by answer position
+    entrants: list[int]  # contestant ids by answer position
     ranking: list[list[int]]
+    tier_of: dict[int, int]  # contestant id → its tier in the ranking
     both_bad: bool
-    judge: str
-    at: Any
-    question: str
-    category: str
+    judge: int | None  # None: people voted
+    tstamp: float  # seconds since the epoch
+    prompt: int
 
 
-_FIELDS = (
-    "match__public_id",
-    "match__round",
-    "match__slot",
-    "contestant_id",
-    "contestant__name",
-    "match__judgment__ranking",
-    "match__judgment__both_bad",
-    "match__judgment__judge__name",
-    "match__judgment__created_at",
-    "match__prompt__external_id",
-    "match__prompt__category",
-)
+# Matches read per query: each chunk starts where the last one ended in (round, slot)
+# order, along the match_unique_slot index, so the first rows go out at once and no query
+# sorts a tournament's whole history.
+CHUNK = 5000
+
+
+def _matches_sql(dialect: sql.Dialect) -> str:
+    # PostgreSQL gives the time as seconds (parsing 1M timestamps in Python costs seconds);
+    # SQLite's column comes back as a datetime (Django's converter).
+    at = "EXTRACT(EPOCH FROM j.created_at)::float8" if dialect.locks else "j.created_at"
+    return (
+        f"SELECT m.id, m.public_id, m.round, m.slot, m.prompt_id, j.ranking, j.both_bad,"
+        f" j.judge_id, {at}"
+        f" FROM {sql.table(Match)} m JOIN {sql.table(Judgment)} j ON j.match_id = m.id"
+        f" WHERE m.tournament_id = %s AND m.status = '{MatchStatus.COMPLETED}'"
+        f" AND (m.round, m.slot) > (%s, %s)"
+        f" ORDER BY m.round, m.slot LIMIT %s"
+    )
 
 
 def _verdicts(tournament: Tournament) -> Iterator[_Verdict]:
-    """Every verdict in play order: each completed match's judgment, and the votes on it
-    besides the one that is its judgment (a battle shown to several voters counts each
-    vote, arena.services.voting), as the leaderboard counts them."""
-    votes = _shared_votes(tournament)
-    later = next(votes, None)
-    for verdict in _judgments(tournament):
-        yield verdict
-        while later is not None and later[0] <= (verdict.round, verdict.slot):
-            if later[0] == (verdict.round, verdict.slot):
-                for ranking, both_bad, at in _besides(later[1], verdict):
-                    yield replace(verdict, ranking=ranking, both_bad=both_bad, at=at)
-            later = next(votes, None)
+    """Every verdict in play order, a chunk of matches at a time (memory stays flat at any
+    size): each completed match's judgment (failed ones have none), and the votes on it
+    besides the one that is its judgment (a battle shown to several voters counts every
+    vote, arena.services.voting, as the leaderboard does)."""
+    dialect = sql.dialect()
+    query = _matches_sql(dialect)
+    rankings = _Rankings()
+    after = (-1, -1)
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(query, [tournament.pk, *after, CHUNK])
+            matches = cursor.fetchall()
+        if not matches:
+            return
+        ids = [row[0] for row in matches]
+        entrants = _entrants(ids, dialect)
+        later = _later_votes(ids, dialect) if tournament.judge_id is None else {}
+        for mid, public, round_, _slot, prompt, ranking, both_bad, judge, at in matches:
+            verdict = _Verdict(
+                public if isinstance(public, uuid.UUID) else uuid.UUID(public),  # SQLite: text
+                round_,
+                entrants[mid],
+                *rankings.read(ranking),
+                both_bad,
+                judge,
+                _seconds(at),
+                prompt,
+            )
+            yield verdict
+            for vote_ranking, vote_both_bad, vote_at in _besides(later.get(mid, []), ranking):
+                tiers, tier_of = rankings.read(vote_ranking)
+                yield replace(
+                    verdict,
+                    ranking=tiers,
+                    tier_of=tier_of,
+                    both_bad=vote_both_bad,
+                    tstamp=_seconds(vote_at),
+                )
+        after = (matches[-1][2], matches[-1][3])
 
 
-def _shared_votes(tournament: Tournament) -> Iterator[tuple[tuple[int, int], list[Any]]]:
-    """The votes of each match voted more than once, by (round, slot) in play order."""
-    if tournament.judge_id is not None:
-        return
-    shared = (
-        Vote.objects.filter(match__tournament=tournament)
-        .values("match")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .values("match")
-    )
-    rows = (
-        Vote.objects.filter(match__in=shared)
-        .order_by("match__round", "match__slot", "id")
-        .values_list("match__round", "match__slot", "ranking", "both_bad", "created_at")
-        .iterator(chunk_size=5000)
-    )
-    key, votes = None, []
-    for round_, slot, ranking, both_bad, at in rows:
-        if (round_, slot) != key:
-            if key is not None:
-                yield key, votes
-            key, votes = (round_, slot), []
-        votes.append((ranking, both_bad, at))
-    if key is not None:
-        yield key, votes
+def _seconds(at: Any) -> float:
+    """PostgreSQL gives the time as seconds; SQLite's column comes back as a datetime."""
+    return at if isinstance(at, float) else float(at.timestamp())
 
 
-def _besides(votes: list[Any], judged: _Verdict) -> list[Any]:
+def _later_votes(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[Any]]:
+    """The votes (ranking, both bad, time) of the matches voted more than once."""
+    at = "EXTRACT(EPOCH FROM v.created_at)::float8" if dialect.locks else "v.created_at"
+    if dialect.locks:
+        where, params = "v.match_id = ANY(%s)", [match_ids]
+    else:
+        where, params = f"v.match_id IN ({', '.join(['%s'] * len(match_ids))})", list(match_ids)
+    votes: dict[int, list[Any]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT v.match_id, v.ranking, v.both_bad, {at} FROM {sql.table(Vote)} v"
+            f" WHERE {where} ORDER BY v.match_id, v.id",
+            params,
+        )
+        for mid, ranking, both_bad, when in cursor.fetchall():
+            votes.setdefault(mid, []).append((ranking, both_bad, when))
+    return {mid: v for mid, v in votes.items() if len(v) > 1}
+
+
+def _besides(votes: list[Any], judged: Any) -> list[Any]:
     """The votes but the one that is the judgment (the first vote: its ranking)."""
     rest = list(votes)
-    first = [i for i, (r, b, _) in enumerate(rest) if (r, b) == (judged.ranking, judged.both_bad)]
-    rest.pop(first[0] if first else 0)
+    same = [i for i, (ranking, _, _) in enumerate(rest) if _json(ranking) == _json(judged)]
+    if rest:
+        rest.pop(same[0] if same else 0)
     return rest
 
 
-def _judgments(tournament: Tournament) -> Iterator[_Verdict]:
-    """Completed matches that have a verdict, in play order (failed ones have none), read
-    as plain values through a server-side cursor: memory stays flat at any size."""
-    rows = (
-        MatchEntry.objects.filter(
-            match__tournament=tournament,
-            match__status=MatchStatus.COMPLETED,
-            match__judgment__isnull=False,
+def _json(ranking: Any) -> Any:
+    return json.loads(ranking) if isinstance(ranking, str) else ranking
+
+
+class _Rankings:
+    """Rankings read from their JSON text, each distinct text once: a pairwise arena has
+    few (a pair's win, loss or tie), and parsing every row's cost more than the rest of
+    its line. Bounded, since K-wise rankings can all differ."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[list[list[int]], dict[int, int]]] = {}
+
+    def read(self, ranking: str | list[list[int]]) -> tuple[list[list[int]], dict[int, int]]:
+        if not isinstance(ranking, str):
+            return ranking, _tiers(ranking)
+        found = self._seen.get(ranking)
+        if found is None:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            tiers = json.loads(ranking)
+            found = self._seen[ranking] = (tiers, _tiers(tiers))
+        return found
+
+
+def _tiers(ranking: list[list[int]]) -> dict[int, int]:
+    return {cid: t for t, tier in enumerate(ranking) for cid in tier}
+
+
+def _entrants(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[int]]:
+    """Each match's contestants in answer order. Plain SQL: compiling an ORM ``__in`` of
+    thousands of ids cost more than running it; on PostgreSQL one array parameter, since
+    the client parses a long list of placeholders slower than the server runs it."""
+    out: dict[int, list[int]] = {mid: [] for mid in match_ids}
+    if dialect.locks:
+        where, params = "match_id = ANY(%s)", [match_ids]
+    else:
+        where, params = f"match_id IN ({', '.join(['%s'] * len(match_ids))})", list(match_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT match_id, contestant_id FROM {sql.table(MatchEntry)}"
+            f" WHERE {where} ORDER BY match_id, position",
+            params,
         )
-        .order_by("match__round", "match__slot", "position")
-        .values_list(*_FIELDS)
-        .iterator(chunk_size=5000)
-    )
-    current: _Verdict | None = None
-    for public, round_, slot, cid, name, ranking, both_bad, judge, at, qid, cat in rows:
-        if current is None or current.match != public:
-            if current is not None:
-                yield current
-            current = _Verdict(
-                public, round_, slot, [], ranking, both_bad, judge or HUMAN_JUDGE, at, qid, cat
+        for mid, cid in cursor.fetchall():
+            out[mid].append(cid)
+    return out
+
+
+class _Names:
+    """Contestants', judges' and prompts' names, each read once when first met, and kept
+    as JSON text too: a battle line is put together from them without encoding a row."""
+
+    def __init__(self) -> None:
+        self.contestants: dict[int, str] = {}
+        self.judges: dict[int | None, str] = {None: HUMAN_JUDGE}
+        self.prompts: dict[int, tuple[str, str]] = {}
+        self._json: dict[str, str] = {}
+
+    def encoded(self, text: str) -> str:
+        """``text`` as a JSON string, encoded once per export."""
+        found = self._json.get(text)
+        if found is None:
+            # ensure_ascii=False keeps non-English names readable; the file is UTF-8.
+            found = self._json[text] = json.dumps(text, ensure_ascii=False)
+        return found
+
+    def contestant(self, pk: int) -> str:
+        if pk not in self.contestants:
+            self.contestants.update(Contestant.objects.values_list("pk", "name"))
+        return self.contestants[pk]
+
+    def judge(self, pk: int | None) -> str:
+        if pk not in self.judges:
+            self.judges.update(Judge.objects.values_list("pk", "name"))
+        return self.judges[pk]
+
+    def prompt(self, pk: int) -> tuple[str, str]:
+        """(external id, category)"""
+        if pk not in self.prompts:
+            prompt_set = Prompt.objects.filter(pk=pk).values_list("prompt_set_id", flat=True)
+            found = Prompt.objects.filter(prompt_set__in=prompt_set)
+            self.prompts.update(
+                (pk, (qid, category))
+                for pk, qid, category in found.values_list("pk", "external_id", "category")
             )
-        current.entrants.append((cid, name))
-    if current is not None:
-        yield current
+        return self.prompts[pk]
 
 
 def _winner(tier_a: int, tier_b: int, *, both_bad: bool) -> str:
@@ -178,29 +277,34 @@ def _winner(tier_a: int, tier_b: int, *, both_bad: bool) -> str:
     return "tie (bothbad)" if both_bad else "tie"
 
 
-def tournament_battle_rows(*, tournament: Tournament) -> Iterator[dict[str, Any]]:
-    """FastChat battle rows; a K-wise verdict becomes its K(K-1)/2 pairs in position order."""
+def tournament_battle_lines(*, tournament: Tournament) -> Iterator[str]:
+    """FastChat battle rows as JSON lines; a K-wise verdict becomes its K(K-1)/2 pairs in
+    position order. Each line reads as ``json.dumps`` of the row would write it (a test
+    holds them equal), put together from names encoded once."""
+    names = _Names()
+    enc = names.encoded
     for verdict in _verdicts(tournament):
-        tier_of = {cid: t for t, tier in enumerate(verdict.ranking) for cid in tier}
+        tier_of = verdict.tier_of
         # An entry the verdict left out ranks below every tier (services refuse such
         # verdicts today; this keeps an old row from breaking the whole export).
         unranked = len(verdict.ranking)
-        for i, (first, first_name) in enumerate(verdict.entrants):
-            for second, second_name in verdict.entrants[i + 1 :]:
-                yield {
-                    "model_a": first_name,
-                    "model_b": second_name,
-                    "winner": _winner(
-                        tier_of.get(first, unranked),
-                        tier_of.get(second, unranked),
-                        both_bad=verdict.both_bad,
-                    ),
-                    "question_id": verdict.question,
-                    "judge": verdict.judge,
-                    "tstamp": verdict.at.timestamp(),
-                    "turn": 1,
-                    "category": verdict.category,
-                }
+        question, category = names.prompt(verdict.prompt)
+        tail = (
+            f'"question_id": {enc(question)}, "judge": {enc(names.judge(verdict.judge))},'
+            f' "tstamp": {verdict.tstamp!r}, "turn": 1, "category": {enc(category)}}}\n'
+        )
+        for i, first in enumerate(verdict.entrants):
+            for second in verdict.entrants[i + 1 :]:
+                winner = _winner(
+                    tier_of.get(first, unranked),
+                    tier_of.get(second, unranked),
+                    both_bad=verdict.both_bad,
+                )
+                yield (
+                    f'{{"model_a": {enc(names.contestant(first))},'
+                    f' "model_b": {enc(names.contestant(second))},'
+                    f' "winner": "{winner}", {tail}'
+                )
 
 
 def tournament_ranking_rows(*, tournament: Tournament) -> Iterator[dict[str, Any]]:
@@ -208,16 +312,17 @@ def tournament_ranking_rows(*, tournament: Tournament) -> Iterator[dict[str, Any
     by people keeps its battles' public ids out (``match`` is null): a voted battle may
     still be shown to other voters (arena.services.battles), who know it by that id."""
     blind = tournament.judge_id is None and tournament.status == TournamentStatus.RUNNING
+    names = _Names()
     for verdict in _verdicts(tournament):
-        names = dict(verdict.entrants)
+        question, _category = names.prompt(verdict.prompt)
         yield {
-            "ranking": [[names[cid] for cid in tier] for tier in verdict.ranking],
+            "ranking": [[names.contestant(cid) for cid in tier] for tier in verdict.ranking],
             "both_bad": verdict.both_bad,
-            "question_id": verdict.question,
-            "judge": verdict.judge,
+            "question_id": question,
+            "judge": names.judge(verdict.judge),
             "match": None if blind else str(verdict.match),
             "round": verdict.round,
-            "tstamp": verdict.at.timestamp(),
+            "tstamp": verdict.tstamp,
         }
 
 
@@ -232,7 +337,7 @@ def tournament_export_battles(*, tournament: Tournament) -> Iterator[str]:
     streams, so the manifest need not read the tournament again."""
     stamp = _stamp(tournament)
     digest, rows = hashlib.sha256(), 0
-    for line in _jsonl(tournament_battle_rows(tournament=tournament)):
+    for line in tournament_battle_lines(tournament=tournament):
         digest.update(line.encode("utf-8"))
         rows += 1
         yield line
@@ -270,7 +375,7 @@ def _battles_hash(tournament: Tournament) -> tuple[int, str]:
         found = cache.get(_cut_key(tournament, stamp))
     if found is None:  # verdicts kept landing: hash what was read
         digest, rows = hashlib.sha256(), 0
-        for line in _jsonl(tournament_battle_rows(tournament=tournament)):
+        for line in tournament_battle_lines(tournament=tournament):
             digest.update(line.encode("utf-8"))
             rows += 1
         found = (rows, digest.hexdigest())
@@ -285,12 +390,23 @@ def tournament_export_leaderboard(*, tournament: Tournament) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LEADERBOARD_COLUMNS)
-    for row in tournament_leaderboard(tournament):
-        values = {**row, "model": row["contestant"]}
+    rows = tournament_leaderboard(tournament)
+    for row in rows if has_verdicts(rows) else []:  # no verdict: nobody has a rating
+        values = {**row, "model": _cell(row["contestant"])}
         writer.writerow(
             ["" if values.get(c) is None else values.get(c) for c in LEADERBOARD_COLUMNS]
         )
     yield buffer.getvalue()
+
+
+# What a spreadsheet reads as the start of a formula (OWASP's list for CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A name as a spreadsheet shows it, never as a formula it runs (``=HYPERLINK(…)``):
+    such text gets a leading apostrophe, which spreadsheets hide."""
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def tournament_data_cut(*, tournament: Tournament) -> dict[str, Any]:
@@ -324,10 +440,25 @@ def tournament_export_manifest(*, tournament: Tournament) -> Iterator[str]:
             "finished_at": tournament.finished_at.isoformat() if tournament.finished_at else None,
         },
         # Empty for a draft: the manifest is frozen when the tournament starts.
-        "manifest": tournament.manifest,
+        "manifest": _public(tournament.manifest),
         "data_cut": tournament_data_cut(tournament=tournament),
     }
     yield json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+# Where models are served, and which variable holds a key: infrastructure, not results,
+# and a base URL may carry a key of its own (``?api_key=…``). The API shows neither.
+PRIVATE_KEYS = frozenset({"base_url", "api_key_env"})
+
+
+def _public(value: Any) -> Any:
+    """The manifest as the public may read it: everything but ``PRIVATE_KEYS``, at any depth
+    (a panel's members are judges too)."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if k not in PRIVATE_KEYS}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value
 
 
 EXPORTS: dict[str, tuple[str, Callable[..., Iterator[str]]]] = {

@@ -172,7 +172,8 @@ def _jsonl_rows(text: str, problems: Problems) -> list[FileRow]:
 
 
 def _csv_rows(text: str, problems: Problems, columns: tuple[str, ...]) -> list[FileRow]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote left open is an error at its row, not the rest of the file in one cell.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [name.strip() for name in next(reader)]
     except csv.Error as e:

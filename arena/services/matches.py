@@ -9,11 +9,16 @@ Judgment.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -21,6 +26,7 @@ from arena import live, sql
 from arena.identity import identity_words_in
 from arena.models import (
     OPEN_MATCH_STATUSES,
+    AnswerClaim,
     Match,
     MatchEntry,
     MatchStatus,
@@ -31,10 +37,18 @@ from arena.models import (
 )
 from arena.queueing import enqueue_advance
 from arena.services.backends import contestant_generator, judge_comparator
-from arena.services.tournaments import tournament_schedule_results
+from arena.services.tournaments import tournament_judge, tournament_schedule_results
 from arena.services.verdicts import JudgmentValues, verdict_record
 from arena.sql import Sql
-from judges.backends.base import Answer, BackendError, PermanentError, Verdict
+from judges.backends.base import (
+    Answer,
+    BackendError,
+    Comparator,
+    PermanentError,
+    RawOutput,
+    Verdict,
+    storable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +63,12 @@ def match_claim(*, match_id: int) -> bool:
             claimable, pk=match_id, tournament__status=TournamentStatus.RUNNING
         ).update(status=MatchStatus.PLAYING, claimed_at=now, attempts=F("attempts") + 1)
     )
+
+
+def _claim_renew(match_id: int) -> None:
+    """Still at work on it: the lease counts from the last model call, so a match whose
+    answers took long is not taken for a dead worker's while its judge is asked."""
+    Match.objects.filter(pk=match_id, status=MatchStatus.PLAYING).update(claimed_at=timezone.now())
 
 
 def match_release(*, match_id: int) -> None:
@@ -68,42 +88,94 @@ def _release_connection() -> None:
 
 
 def _answer(entry: MatchEntry) -> Answer:
-    """The entry's answer, generated once per contestant × prompt × generation settings."""
-    contestant, prompt = entry.contestant, entry.match.prompt
-    key = contestant.settings_hash
-    cached = Response.objects.filter(
-        contestant=contestant, prompt=prompt, settings_hash=key
-    ).first()
-    if cached is None:
+    """The entry's answer, generated once per contestant × prompt × generation settings.
+
+    Matches that need the same answer at once wait for one generation: whoever takes the
+    answer's claim generates it, the others poll until it is stored or the claim is gone
+    (the generation failed: one of them tries) or stale (its worker vanished)."""
+    contestant, prompt, key = entry.contestant, entry.match.prompt, entry.contestant.settings_hash
+    stored = Response.objects.filter(contestant=contestant, prompt=prompt, settings_hash=key)
+    pause = ANSWER_POLL_SECONDS
+    while (response := stored.first()) is None:
+        claim = {"contestant_id": contestant.pk, "prompt_id": prompt.pk, "settings_hash": key}
+        holder = answer_claim(**claim)
+        if holder is not None:
+            try:
+                # Stored between our look and our claim: nothing to generate.
+                response = stored.first() or _generate(entry)
+            finally:
+                AnswerClaim.objects.filter(**claim, holder=holder).delete()
+            break
         _release_connection()
+        time.sleep(pause * random.uniform(0.5, 1.0))
+        pause = min(pause * 2, 1.0)
+    if entry.response_id != response.pk:
+        MatchEntry.objects.filter(pk=entry.pk).update(response=response)
+    return Answer(text=response.text, author=contestant.name)
+
+
+# The first wait for an answer another worker is generating; waits double up to a second.
+ANSWER_POLL_SECONDS = 0.05
+
+
+def answer_claim(*, contestant_id: int, prompt_id: int, settings_hash: str) -> str | None:
+    """Take the claim on generating this answer (a new row, or one whose lease ran out);
+    the holder's token, or None while another worker holds it."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.ANSWER_CLAIM_LEASE_SECONDS)
+    holder = uuid.uuid4().hex
+    table = AnswerClaim._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (contestant_id, prompt_id, settings_hash, holder, claimed_at)"
+            " VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (contestant_id, prompt_id, settings_hash) DO UPDATE"
+            " SET holder = excluded.holder, claimed_at = excluded.claimed_at"
+            f" WHERE {table}.claimed_at < %s RETURNING holder",
+            [contestant_id, prompt_id, settings_hash, holder, _at(now), _at(stale)],
+        )
+        taken = cursor.fetchone()
+    return holder if taken else None
+
+
+def _at(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _generate(entry: MatchEntry) -> Response:
+    """Call the contestant and store its answer. What the call cost is spent at once, so
+    that a generation the store then drops is still counted."""
+    contestant, prompt = entry.contestant, entry.match.prompt
+    tournament_id = entry.match.tournament_id
+    _release_connection()
+    try:
         generation = contestant_generator(contestant=contestant).generate(prompt.text)
-        try:
-            cached, created = Response.objects.get_or_create(
-                contestant=contestant,
-                prompt=prompt,
-                settings_hash=key,
-                defaults={
-                    "text": generation.text,
-                    "prompt_tokens": generation.prompt_tokens,
-                    "completion_tokens": generation.completion_tokens,
-                    "latency_ms": generation.latency_ms,
-                    "cost": Decimal(str(generation.cost)),
-                },
-            )
-        except IntegrityError:  # another worker cached the same answer first
-            cached = Response.objects.get(contestant=contestant, prompt=prompt, settings_hash=key)
-        else:
-            if created and cached.cost:
-                spend_add(tournament_id=entry.match.tournament_id, answers=cached.cost)
-    if entry.response_id != cached.pk:
-        MatchEntry.objects.filter(pk=entry.pk).update(response=cached)
-    return Answer(text=cached.text, author=contestant.name)
+    except BackendError as error:
+        spend_add(tournament_id=tournament_id, answers=Decimal(str(error.cost)))
+        raise
+    cost = Decimal(str(generation.cost))
+    spend_add(tournament_id=tournament_id, answers=cost)
+    response, _ = Response.objects.get_or_create(
+        contestant=contestant,
+        prompt=prompt,
+        settings_hash=contestant.settings_hash,
+        defaults={
+            "text": generation.text,
+            "prompt_tokens": generation.prompt_tokens,
+            "completion_tokens": generation.completion_tokens,
+            "latency_ms": generation.latency_ms,
+            "cost": cost,
+        },
+    )
+    return response
 
 
 def spend_add(
     *, tournament_id: int, judged: Decimal = Decimal(0), answers: Decimal = Decimal(0)
 ) -> None:
     """Add what was just spent to the tournament's total (arena.models.Spend)."""
+    if not judged and not answers:
+        return
     table = Spend._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -113,6 +185,19 @@ def spend_add(
             f" answers_usd = {table}.answers_usd + excluded.answers_usd",
             [tournament_id, judged, answers],
         )
+
+
+def _judged(judge: Comparator, match: Match, answers: list[Answer]) -> Verdict:
+    """The judge's verdict. What its calls cost is spent at once, whether or not a verdict
+    comes of them or gets recorded (a failure, a retry, a match taken over meanwhile)."""
+    _release_connection()
+    try:
+        verdict = judge.compare(match.prompt.text, answers)
+    except BackendError as error:
+        spend_add(tournament_id=match.tournament_id, judged=Decimal(str(error.cost)))
+        raise
+    spend_add(tournament_id=match.tournament_id, judged=Decimal(str(verdict.cost)))
+    return verdict
 
 
 def match_play(*, match_id: int) -> str:
@@ -127,18 +212,22 @@ def match_play(*, match_id: int) -> str:
     entries = list(match.entries.select_related("contestant", "match__prompt"))
     try:
         answers = [_answer(e) for e in entries]
-        if tournament.judge is None:
+        _claim_renew(match_id)
+        frozen = tournament_judge(tournament)
+        if frozen is None:
             return _await_vote(match_id, entries, answers)
         judge = judge_comparator(
-            judge=tournament.judge,
+            judge=frozen,
             contestants=[e.contestant for e in entries],
             seed=tournament.seed,
+            # Only this match's retry may be served from the verdict cache: another match
+            # on the same prompt and answers is another sample (judges.cache).
+            cache_scope=f"match:{match.public_id}",
         )
-        _release_connection()
-        verdict = judge.compare(match.prompt.text, answers)
+        verdict = _judged(judge, match, answers)
         ranking = _ranking_ids(verdict, entries)
     except PermanentError as error:
-        match_fail(match_id=match_id, error=str(error))
+        match_fail(match_id=match_id, error=str(error), outputs=error.raw_outputs)
         return "failed"
     except BackendError:
         match_release(match_id=match_id)
@@ -169,7 +258,8 @@ def _ranking_ids(verdict: Verdict, entries: list[MatchEntry]) -> list[list[int]]
     indices = sorted(i for tier in verdict.ranking for i in tier)
     if indices != list(range(len(entries))):
         raise PermanentError(
-            f"verdict ranks answers {indices}, expected each of 0..{len(entries) - 1}"
+            f"verdict ranks answers {indices}, expected each of 0..{len(entries) - 1}",
+            raw_outputs=[RawOutput("judge", verdict.raw_output)] if verdict.raw_output else [],
         )
     return [[entries[i].contestant_id for i in tier] for tier in verdict.ranking]
 
@@ -194,8 +284,6 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
         if match.status != MatchStatus.PLAYING:
             return False
         _finish(match, MatchStatus.COMPLETED)
-        if verdict.cost:
-            spend_add(tournament_id=tournament.pk, judged=Decimal(str(verdict.cost)))
         judgment = JudgmentValues(
             judge_id=tournament.judge_id,
             both_bad=verdict.both_bad,
@@ -220,14 +308,30 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
     return True
 
 
-def match_fail(*, match_id: int, error: str) -> None:
-    """Record a permanent failure on the match; the tournament goes on without it."""
+# A reply is kept whole up to this length (a judge's reasoning fits many times over); a
+# runaway one is cut, and says so, rather than growing the match row without bound.
+MAX_OUTPUT_CHARS = 20_000
+
+
+def _kept(outputs: Sequence[RawOutput]) -> list[dict[str, str]] | None:
+    def cut(text: str) -> str:
+        if len(text) <= MAX_OUTPUT_CHARS:
+            return text
+        return f"{text[:MAX_OUTPUT_CHARS]}\n[… {len(text) - MAX_OUTPUT_CHARS} more characters cut]"
+
+    return [{"call": o.call, "text": cut(o.text)} for o in outputs] or None
+
+
+def match_fail(*, match_id: int, error: str, outputs: Sequence[RawOutput] = ()) -> None:
+    """Record a permanent failure on the match, with what the judge said if it said
+    anything (``outputs``); the tournament goes on without it."""
     log.warning("match %s failed: %s", match_id, error)
     with transaction.atomic():
         tournament, match = match_lock(match_id)
         if match.status not in OPEN_MATCH_STATUSES:
             return
-        match.error = error[:2000]
+        match.error = storable(error[:2000])
+        match.failure_outputs = _kept(outputs)
         _finish(match, MatchStatus.FAILED)
         _publish_finished(match, [])
         _after_match(tournament)
@@ -236,7 +340,7 @@ def match_fail(*, match_id: int, error: str) -> None:
 def _finish(match: Match, status: str) -> None:
     match.status = status
     match.finished_at = timezone.now()
-    match.save(update_fields=["status", "finished_at", "error"])
+    match.save(update_fields=["status", "finished_at", "error", "failure_outputs"])
 
 
 def _publish_finished(match: Match, ranking: list[list[str]]) -> None:

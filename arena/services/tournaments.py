@@ -7,21 +7,35 @@ so a redelivered task finds its work already done and changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from time import thread_time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from arena import live
 from arena.boards import tournament_leaderboard
-from arena.formats import ConfigError, FormatState, MatchResult, PlannedMatch, Step, get_format
+from arena.formats import (
+    ConfigError,
+    Format,
+    FormatState,
+    MatchResult,
+    PlannedMatch,
+    Step,
+    get_format,
+)
 from arena.models import (
     OPEN_MATCH_STATUSES,
+    AnswerClaim,
     Contestant,
     Judge,
     JudgeKind,
@@ -35,12 +49,21 @@ from arena.models import (
     TournamentStatus,
 )
 from arena.queueing import enqueue_advance, enqueue_play
-from arena.selectors import tournament_progress, tournament_spend
-from arena.services.backends import judge_comparator
+from arena.selectors import (
+    judge_calls_per_match,
+    judge_shape,
+    tournament_match_cap,
+    tournament_progress,
+    tournament_spend,
+)
+from arena.services.backends import judge_comparator, judge_freeze
 from arena.services.leaderboards import elo_point_record, leaderboard_snapshot_create
 from judges.backends.base import BackendError
 
+log = logging.getLogger(__name__)
 MAX_SEED = 2**63 - 1
+MAX_BUDGET = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
+MAX_USD = Decimal("99999999.9999")
 
 
 def _fail(field: str, message: str) -> ValidationError:
@@ -101,9 +124,32 @@ def _money(value: Decimal | float | str | None) -> Decimal | None:
         amount = Decimal(str(value))
     except ArithmeticError:
         raise _fail("budget_usd", f"not an amount of money: {value!r}") from None
-    if not amount.is_finite() or amount <= 0:
+    if amount.is_finite() and amount > MAX_USD:  # what the column holds: 12 digits, 4 decimals
+        raise _fail("budget_usd", f"at most {MAX_USD} USD, got {value!r}")
+    if not amount.is_finite() or amount.quantize(Decimal("0.0001")) <= 0:
         raise _fail("budget_usd", f"must be a positive amount of USD, got {value!r}")
-    return amount
+    return amount.quantize(Decimal("0.0001"))
+
+
+def _validated(
+    fmt: Format, config: Mapping[str, Any], entrants: list[Contestant], pset: PromptSet
+) -> dict[str, Any]:
+    return fmt.validate_config(
+        _config_with_ids(config, entrants),
+        n_contestants=len(entrants),
+        n_prompts=pset.prompts.count(),
+        contestants=[c.pk for c in entrants],
+    )
+
+
+def _budget_matches(budget: int | None, judge: Judge | None, k: int) -> int | None:
+    """The matches a budget of judge calls pays for; refused when it pays for none."""
+    if budget is None:
+        return None
+    per_match = judge_calls_per_match(None if judge is None else judge_shape(judge), k=k)
+    if budget < per_match:
+        raise _fail("budget", f"{budget} judge call(s) pay for no match: one takes {per_match}")
+    return budget // per_match
 
 
 def tournament_create(
@@ -124,9 +170,10 @@ def tournament_create(
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise _fail("seed", f"must be an integer between 0 and {MAX_SEED}")
     if budget is not None and (
-        isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+        isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= MAX_BUDGET
     ):
-        raise _fail("budget", f"must be a positive number of judge calls, got {budget!r}")
+        limit = f"at most {MAX_BUDGET}"
+        raise _fail("budget", f"must be a positive number of judge calls, {limit}, got {budget!r}")
     money = _money(budget_usd)
     try:
         fmt = get_format(format)
@@ -140,12 +187,12 @@ def tournament_create(
     engine = _engine_options(config or {})
     format_config = {k: v for k, v in (config or {}).items() if k not in ENGINE_OPTIONS}
     try:
-        clean = fmt.validate_config(
-            _config_with_ids(format_config, entrants),
-            n_contestants=len(entrants),
-            n_prompts=pset.prompts.count(),
-            contestants=[c.pk for c in entrants],
-        )
+        clean = _validated(fmt, format_config, entrants, pset)
+        matches = _budget_matches(budget, judge_row, int(clean.get("k", 2)))
+        if matches is not None and "max_matches" in clean and "max_matches" not in format_config:
+            # A format's own default cap (adaptive: 20 matches per contestant) must neither
+            # end a run the budget pays further nor plan more than it pays for.
+            clean = _validated(fmt, {**format_config, "max_matches": matches}, entrants, pset)
     except ConfigError as e:
         raise _fail(e.field, e.message) from None
     with transaction.atomic():
@@ -211,23 +258,6 @@ def tournament_rerun(
     return tournament_start(tournament=copy)
 
 
-def _judge_manifest(judge: Judge, template_hash: str | None = None) -> dict[str, Any]:
-    """A judge as it was at the start; a panel with each of its members (recursively)."""
-    frozen: dict[str, Any] = {
-        "name": judge.name,
-        "kind": judge.kind,
-        "model": judge.model_id,
-        "base_url": judge.base_url,
-        "settings": judge.settings,
-        "template_hash": template_hash,
-    }
-    if judge.kind == JudgeKind.PANEL:
-        names = list(judge.settings.get("members", []))
-        rows = {j.name: j for j in Judge.objects.filter(name__in=names)}
-        frozen["members"] = [_judge_manifest(rows[n]) for n in names if n in rows]
-    return frozen
-
-
 def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
     """Everything needed to replay the tournament, frozen when it starts.
 
@@ -238,12 +268,13 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
     judge: dict[str, Any] | None = None
     if tournament.judge is not None:
         try:
+            judge = judge_freeze(judge=tournament.judge)
             comparator = judge_comparator(
-                judge=tournament.judge, contestants=contestants, seed=tournament.seed
+                judge=judge, contestants=contestants, seed=tournament.seed
             )
         except BackendError as error:
             raise _fail("judge", str(error)) from None
-        judge = _judge_manifest(tournament.judge, getattr(comparator, "template_hash", None))
+        judge["template_hash"] = getattr(comparator, "template_hash", None)
     return {
         "format": tournament.format,
         "config": tournament.config,
@@ -347,19 +378,24 @@ def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
     )
 
 
-def draws_on_demand(tournament: Tournament) -> bool:
-    """Whether voters' asks draw this tournament's matches (arena.services.draws) rather
-    than the engine planning them: a format that can (adaptive), judged by people."""
-    return tournament.judge_id is None and format_draws_on_demand(tournament.format)
+def tournament_judge(tournament: Tournament) -> dict[str, Any] | None:
+    """The judge the tournament is judged with: the one frozen in its manifest when it
+    started, whatever its row says now (None: judged by people)."""
+    if tournament.judge_id is None:
+        return None
+    frozen: dict[str, Any] | None = tournament.manifest.get("judge")
+    if frozen is None or "queue" not in frozen:
+        # Started before manifests kept the judge, or its queue and key variable: the row
+        # gives what the manifest lacks.
+        assert tournament.judge is not None
+        return {**judge_freeze(judge=tournament.judge), **(frozen or {})}
+    return frozen
 
 
-def format_draws_on_demand(format_name: str) -> bool:
-    return bool(getattr(get_format(format_name), "on_demand", False))
-
-
-def match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:
+def _match_queue(tournament: Tournament, entrants: Sequence[int]) -> str:
     """Matches that touch a local model go to the GPU workers."""
-    if tournament.judge and tournament.judge.queue == Queue.GPU:
+    judge = tournament_judge(tournament)
+    if judge is not None and judge.get("queue") == Queue.GPU:
         return Queue.GPU
     gpu = Contestant.objects.filter(id__in=entrants, queue=Queue.GPU).exists()
     if gpu:
@@ -405,32 +441,32 @@ def tournament_advance(*, tournament_id: int) -> None:
         prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
         state = _format_state(tournament, prompt_ids)
         step = get_format(tournament.format).next_step(state)
-        if draws_on_demand(tournament):  # the voters' asks draw the matches; it may finish
+        if tournament.draws_on_demand:  # the voters' asks draw the matches; it may finish
             step = Step(finished=step.finished, planned_total=step.planned_total)
-        budget = tournament.budget
-        room = len(step.matches) if budget is None else max(budget - len(state.planned), 0)
+        cap = tournament_match_cap(tournament)
+        room = len(step.matches) if cap is None else max(cap - len(state.planned), 0)
         wanted = step.matches[:room]
         wanted, money_left = _affordable(tournament, wanted)
         if not money_left and not wanted:
             _pause_for_money(tournament)
             return
-        budget_spent = budget is not None and len(state.planned) + len(wanted) >= budget
+        budget_spent = cap is not None and len(state.planned) + len(wanted) >= cap
         for planned in wanted:
             _create_match(tournament, planned, prompt_ids)
         expected = step.planned_total
-        if expected is not None and tournament.budget is not None:
-            expected = min(expected, tournament.budget)
+        if expected is not None and cap is not None:
+            expected = min(expected, cap)
         if expected != tournament.planned_matches:
             tournament.planned_matches = expected
             tournament.save(update_fields=["planned_matches"])
         open_matches = tournament.matches.filter(status__in=OPEN_MATCH_STATUSES)
         # A format that returns nothing without finishing is waiting (e.g. for voters).
         if not open_matches.exists() and (step.finished or budget_spent):
-            _complete(tournament)
+            _finish(tournament)
             return
         for match in open_matches.filter(status=MatchStatus.PENDING).prefetch_related("entries"):
             entrants = [e.contestant_id for e in match.entries.all()]
-            enqueue_play(match.pk, queue=match_queue(tournament, entrants))
+            enqueue_play(match.pk, queue=_match_queue(tournament, entrants))
         tournament_publish_progress(tournament=tournament)
 
 
@@ -470,6 +506,29 @@ def _pause_for_money(tournament: Tournament) -> None:
     tournament_publish_progress(tournament=tournament)
 
 
+def _finish(tournament: Tournament) -> None:
+    """Nothing is left to play: completed with what verdicts it got (its failed matches
+    counted in its progress), or failed if every match it played failed."""
+    judged = tournament.matches.filter(status=MatchStatus.COMPLETED).exists()
+    failed = tournament.matches.filter(status=MatchStatus.FAILED).order_by("-finished_at")
+    last = failed.first()
+    if judged or last is None:
+        _complete(tournament)
+    else:
+        # No verdict, no ratings: a leaderboard of starting ratings is no result.
+        _fail_unjudged(tournament, failed=failed.count(), last_error=last.error)
+
+
+def _fail_unjudged(tournament: Tournament, *, failed: int, last_error: str) -> None:
+    tournament.status = TournamentStatus.FAILED
+    tournament.finished_at = timezone.now()
+    tournament.error = (
+        f"no match got a verdict: {failed} of {failed} failed; last error: {last_error}"
+    )
+    tournament.save(update_fields=["status", "finished_at", "error"])
+    tournament_publish_progress(tournament=tournament)
+
+
 def _complete(tournament: Tournament) -> None:
     tournament.status = TournamentStatus.COMPLETED
     tournament.finished_at = timezone.now()
@@ -498,6 +557,7 @@ def tournament_publish_progress(*, tournament: Tournament) -> None:
             failed=progress.failed,
             planned=progress.planned,
             spend_usd=str(tournament_spend(tournament)),
+            error=tournament.error,
         ),
     )
 
@@ -571,7 +631,7 @@ def tournament_results_publish(*, tournament_id: int) -> None:
     )
     # Read again after the fit: the tournament may have completed (or paused) meanwhile,
     # and a progress event with the old status would come after the one with the new.
-    tournament.refresh_from_db(fields=["status"])
+    tournament.refresh_from_db(fields=["status", "error"])
     tournament_publish_progress(tournament=tournament)
     live.publish(
         live.GLOBAL_GROUP,
@@ -583,8 +643,9 @@ def tournaments_requeue_running(*, release_claims: bool) -> int:
     """Queue an advance for every running tournament; returns how many.
 
     After a restart in embedded mode the in-memory queue is empty and no other worker
-    exists, so claims held by the dead process are released (``release_claims``) and each
-    advance re-queues the pending matches. Services mode relies on broker redelivery.
+    exists, so claims held by the dead process (matches, answers being generated) are
+    released (``release_claims``) and each advance re-queues the pending matches.
+    Services mode has the sweep (``tournaments_sweep``) and broker redelivery.
     """
     running = list(
         Tournament.objects.filter(status=TournamentStatus.RUNNING).values_list("pk", flat=True)
@@ -594,6 +655,62 @@ def tournaments_requeue_running(*, release_claims: bool) -> int:
             Match.objects.filter(tournament_id__in=running, status=MatchStatus.PLAYING).update(
                 status=MatchStatus.PENDING, claimed_at=None
             )
+            AnswerClaim.objects.all().delete()
         for pk in running:
             enqueue_advance(pk)
     return len(running)
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one sweep found: matches whose claim outlived its lease (given back), and the
+    running tournaments it queued an advance for."""
+
+    released: int
+    advanced: list[int]
+
+
+def tournaments_sweep(*, now: datetime | None = None) -> Swept:
+    """Queue again what a dead worker or a lost message left behind (the periodic sweep:
+    beat in services mode, a timer in embedded mode).
+
+    A match claimed longer ago than the lease goes back to pending. A running tournament
+    gets an advance, which queues its pending matches, plans what comes next or finishes
+    it, when a match of it was given back, or when nothing of it happened for a lease and
+    something is left to do: pending matches, or no open match at all (its next round's
+    message was lost). A tournament waiting only on voters is left alone. Everything
+    queued is idempotent, so a sweep that races a slow worker costs a skipped task."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.MATCH_CLAIM_LEASE_SECONDS)
+    running = Tournament.objects.filter(status=TournamentStatus.RUNNING)
+    released = set(
+        Match.objects.filter(
+            tournament__in=running, status=MatchStatus.PLAYING, claimed_at__lt=stale
+        ).values_list("tournament_id", flat=True)
+    )
+    given_back = Match.objects.filter(
+        tournament_id__in=released, status=MatchStatus.PLAYING, claimed_at__lt=stale
+    ).update(status=MatchStatus.PENDING, claimed_at=None)
+    advanced = sorted(
+        t.pk for t in running.only("pk", "started_at") if t.pk in released or _stalled(t, stale)
+    )
+    for pk in advanced:
+        enqueue_advance(pk)
+    if given_back or advanced:
+        log.warning("sweep: %s stale claims given back; advanced %s", given_back, advanced)
+    return Swept(released=given_back, advanced=advanced)
+
+
+def _stalled(tournament: Tournament, stale: datetime) -> bool:
+    """Nothing of it happened since ``stale`` (no start, claim or finish), and something is
+    left for a worker. Each question is answered by an index on (tournament, …)."""
+    matches = Match.objects.filter(tournament=tournament)
+    activity = [
+        tournament.started_at,
+        matches.aggregate(m=Max("finished_at"))["m"],
+        matches.filter(status=MatchStatus.PLAYING).aggregate(m=Max("claimed_at"))["m"],
+    ]
+    if any(at is not None and at >= stale for at in activity):
+        return False
+    pending = matches.filter(status=MatchStatus.PENDING).exists()
+    return pending or not matches.filter(status__in=OPEN_MATCH_STATUSES).exists()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-import uuid
 from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
+from redis import Redis, RedisError
 
 from arena.boards import (
     global_leaderboard,
@@ -26,19 +27,21 @@ from arena.boards import (
 from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
-    tournament_by_pk,
     tournament_estimate,
+    tournament_failed_matches,
     tournament_progress,
     tournament_recent_results,
     tournament_rounds,
     tournament_spend,
+    tournaments_open_to_voters,
     tournaments_with_progress,
     voter_outliers,
 )
-from arena.services.battles import battle_next, battle_token, battle_token_names
 from arena.services.tournaments import TOURNAMENT_ACTIONS, tournament_create
-from arena.services.voting import VoteRefused, battle_after_vote, vote_record
-from arena.vote_json import posted_ranks, refusal_payload, reveal_payload
+from arena.standings import has_verdicts
+from arena.views.voting import my_votes, vote, vote_any
+
+__all__ = ["my_votes", "vote", "vote_any"]  # the voting pages, with the others for the URLs
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +49,49 @@ log = logging.getLogger(__name__)
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For containers and load balancers: 200 while the database answers, else 503 (and
-    no session, no template: a probe every few seconds should cost next to nothing)."""
+    """Readiness, for containers and load balancers: 200 while the database and (services
+    mode) the broker answer, else 503 naming what does not (and no session, no template:
+    a probe every few seconds should cost next to nothing). ``/livez/`` is liveness."""
+    down = {name: "unreachable" for name, check in _READINESS if not check()}
+    if down:
+        return JsonResponse({"status": "unavailable", **down}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers (a restart would not help a database that is away)."""
+    return JsonResponse({"status": "ok"})
+
+
+def _database_answers() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as error:
         log.warning("health check: database unreachable: %s", type(error).__name__)
-        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok"})
+        return False
+    return True
+
+
+def _broker_answers() -> bool:
+    """Redis, which carries the tasks, the live events and the cache (services mode)."""
+    if settings.EMBEDDED:
+        return True
+    try:
+        return bool(_redis().ping())
+    except RedisError as error:
+        log.warning("health check: broker unreachable: %s", type(error).__name__)
+        return False
+
+
+@functools.cache
+def _redis() -> Redis:
+    return Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+_READINESS = (("database", _database_answers), ("broker", _broker_answers))
 
 
 def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:
@@ -78,11 +115,16 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
         "style": style,
         "sources": sources,
         "categories": leaderboard_categories(),
-        "quality": judge_quality_panel(),
         "min_verdicts": settings.MIN_VERDICTS,
         **filters,
     }
     return render(request, "arena/leaderboard.html", context)
+
+
+def leaderboard_judges(request: HttpRequest) -> HttpResponse:
+    """The judges' panel alone: the leaderboard page fetches it after it has shown the
+    ratings, since on a large arena it reads far more cells than the ratings do."""
+    return render(request, "arena/_judge_quality.html", {"quality": judge_quality_panel()})
 
 
 def leaderboard_json(request: HttpRequest) -> JsonResponse:
@@ -95,7 +137,14 @@ def leaderboard_json(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "arena/home.html", {"tournaments": tournaments_with_progress(limit=50)})
+    """Open arenas first (where a visitor can vote now), then every tournament;
+    ``?part=lists`` is the lists alone, which the page fetches again as verdicts land."""
+    context = {
+        "arenas": tournaments_open_to_voters(),
+        "tournaments": tournaments_with_progress(limit=50),
+    }
+    template = "arena/_home_lists.html" if request.GET.get("part") == "lists" else "arena/home.html"
+    return render(request, template, context)
 
 
 def tournament_rounds_fragment(request: HttpRequest, tournament_id: int) -> HttpResponse:
@@ -123,12 +172,16 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
     )
     progress = tournament_progress(tournament)
     recent = tournament_recent_results(tournament)
+    rows = tournament_leaderboard(tournament)
+    staff = request.user.is_staff
     return render(
         request,
         "arena/tournament.html",
         {
             "tournament": tournament,
-            "rows": tournament_leaderboard(tournament),
+            "rows": rows,
+            "has_verdicts": has_verdicts(rows),
+            "failures": tournament_failed_matches(tournament) if staff and progress.failed else [],
             "min_verdicts": settings.MIN_VERDICTS,
             "done": progress.done,
             "failed": progress.failed,
@@ -170,81 +223,6 @@ def tournament_action(request: HttpRequest, tournament_id: int, action: str) -> 
         except ValidationError:
             pass  # the page shows the unchanged status
     return redirect("tournament", tournament_id=tournament_id)
-
-
-def _session_key(request: HttpRequest) -> str:
-    if not request.session.session_key:
-        request.session.save()
-    return str(request.session.session_key)
-
-
-def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
-    """GET: an anonymous battle. POST: count the vote and reveal the models.
-
-    The reveal carries the voter's next battle, so a vote is one request. vote.js asks for
-    it as JSON (``Accept: application/json``) and shows it without a page load; without
-    JavaScript the reveal is a page that holds the next battle hidden, and its link names
-    that battle (``?battle=``, found by its unique id). In services mode arena.fastvote
-    answers most JSON votes before they get here.
-
-    A GET without a session (a new voter, a crawler, a link preview) makes none: it is
-    shown a battle assigned to no one, with a token (battles.battle_token) that lets the
-    vote it brings back count; the vote makes the session.
-    """
-    tournament = tournament_by_pk(tournament_id)
-    if tournament is None:
-        raise Http404("No such tournament.")
-    user_id = request.user.pk if request.user.is_authenticated else None
-    if request.method == "POST":
-        session_key = _session_key(request)
-        wants_json = "application/json" in request.headers.get("Accept", "")
-        public_id = request.POST.get("battle", "")
-        try:
-            reveal = vote_record(
-                public_id=public_id,
-                outcome=request.POST.get("outcome", ""),
-                ranks=posted_ranks(request.POST),
-                idempotency_key=request.POST.get("idempotency_key", ""),
-                session_key=session_key,
-                user_id=user_id,
-                ip=request.META.get("REMOTE_ADDR", ""),
-                tournament_id=tournament.pk,
-                shown=battle_token_names(request.POST.get("shown", ""), public_id),
-            )
-        except VoteRefused as refused:
-            payload, status = refusal_payload(refused)
-            if wants_json:
-                return JsonResponse(payload, status=status)
-            context = {"tournament": tournament, "refused": refused}
-            return render(request, "arena/vote_refused.html", context, status=status)
-        upcoming = battle_after_vote(
-            tournament=tournament, session_key=session_key, user_id=user_id, reveal=reveal
-        )
-        if wants_json:
-            return JsonResponse(
-                reveal_payload(tournament_id=tournament.pk, reveal=reveal, battle=upcoming)
-            )
-        context = {
-            "tournament": tournament,
-            "reveal": reveal,
-            "battle": upcoming,
-            "idempotency_key": uuid.uuid4().hex,
-        }
-        return render(request, "arena/reveal.html", context)
-    session_key = request.session.session_key or ""
-    battle = battle_next(
-        tournament=tournament,
-        session_key=session_key,
-        user_id=user_id,
-        hint=request.GET.get("battle"),
-    )
-    context = {
-        "tournament": tournament,
-        "battle": battle,
-        "idempotency_key": uuid.uuid4().hex,
-        "shown": battle_token(battle.public_id) if battle and not session_key else "",
-    }
-    return render(request, "arena/vote.html", context)
 
 
 @staff_member_required

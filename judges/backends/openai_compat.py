@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import importlib
 import itertools
 import math
 import os
@@ -35,6 +36,7 @@ from judges.backends.base import (
     Generation,
     PermanentError,
     Ranking,
+    RawOutput,
     TransientError,
     Verdict,
 )
@@ -65,6 +67,7 @@ from judges.logprobs import (
 )
 from judges.pairwise import combine_votes, ranking_of, render_pairwise, unswap
 from judges.parsing import (
+    PARSER_VERSION,
     FiveWayVerdict,
     PairwiseVerdict,
     parse_five_way_verdict,
@@ -122,11 +125,8 @@ _CHAT_PATH = "/chat/completions"
 class UnparseableVerdictError(PermanentError):
     """The judge gave no readable verdict, even after the repair prompt.
 
-    Carries the judge's raw output so the match can record what was said."""
-
-    def __init__(self, message: str, *, raw_output: str) -> None:
-        super().__init__(message)
-        self.raw_output = raw_output
+    Carries the judge's replies (``raw_outputs``: its first, then the repair's) so that the
+    match can record what was said."""
 
 
 def _reject_unknown(settings: Mapping[str, Any], allowed: Collection[str], what: str) -> None:
@@ -276,14 +276,16 @@ def _tls_context() -> ssl.SSLContext:
     """One TLS context for every SDK client of the process.
 
     Each client otherwise builds its own, loading the whole CA bundle: about 25 ms of CPU,
-    most of the cost of a new client, paid by every batch for each of its async clients
-    (and, before clients were shared, by every match). An SSLContext may serve many
-    connections and threads. Built the way the SDK's HTTP library builds its default."""
+    most of the cost of a new client (paid by every match before clients were shared).
+    An SSLContext may serve many connections and threads. Built the way the SDK's HTTP
+    library builds its default."""
+    # By name: only one of the two may be installed, and mypy must pass with either.
     try:
-        import httpx2 as http  # what openai >= 3 is built on
+        http = importlib.import_module("httpx2")  # what openai >= 3 is built on
     except ImportError:  # pragma: no cover - older openai releases use httpx
-        import httpx as http  # type: ignore[no-redef]
-    return http.create_ssl_context()
+        http = importlib.import_module("httpx")
+    context: ssl.SSLContext = http.create_ssl_context()
+    return context
 
 
 def _sync_client(*, base_url: str, api_key: str, timeout: float, max_retries: int) -> openai.OpenAI:
@@ -293,18 +295,6 @@ def _sync_client(*, base_url: str, api_key: str, timeout: float, max_retries: in
         timeout=timeout,
         max_retries=max_retries,
         http_client=openai.DefaultHttpxClient(verify=_tls_context()),
-    )
-
-
-def _async_client(
-    *, base_url: str, api_key: str, timeout: float, max_retries: int
-) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=base_url,
-        api_key=api_key,
-        timeout=timeout,
-        max_retries=max_retries,
-        http_client=openai.DefaultAsyncHttpxClient(verify=_tls_context()),
     )
 
 
@@ -461,109 +451,9 @@ class _ChatEndpoint:
         latency_ms = round((time.perf_counter() - started) * 1000)
         return _reply_from(self.model, completion, latency_ms)
 
-    def async_twin(self, concurrency: int = 1) -> _AsyncChatEndpoint:
-        return _AsyncChatEndpoint(
-            base_url=self.base_url,
-            model=self.model,
-            api_key_env=self.api_key_env,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            shards=math.ceil(concurrency / _CALLS_PER_ASYNC_CLIENT),
-        )
-
     def close(self) -> None:
         """Nothing to close: the clients are shared with every other endpoint object of
         the same server in this process (see _SharedClients) and stay for the next one."""
-
-
-# Calls in flight per async client. The connection pool under the SDK (httpcore) scans
-# every connection it holds, asking each whether it has expired, twice per request; with
-# 64 connections in one pool that scan was a fifth of the CPU time of a judge call
-# (benchmarks/README.md, "Judge throughput"). Several smaller pools keep it short.
-_CALLS_PER_ASYNC_CLIENT = 8
-
-
-class _AsyncChatEndpoint:
-    """The same endpoint through ``openai.AsyncOpenAI``: same limits, same error mapping.
-
-    An async client belongs to the event loop it first ran in, so make one per loop (per
-    batch) with :meth:`_ChatEndpoint.async_twin` and ``aclose`` it at the end. ``shards``
-    clients take the calls in turn (see _CALLS_PER_ASYNC_CLIENT)."""
-
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        model: str,
-        api_key_env: str,
-        timeout: float,
-        max_retries: int,
-        shards: int = 1,
-    ) -> None:
-        self.base_url = base_url
-        self.model = model
-        self.api_key_env = api_key_env
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.shards = max(shards, 1)
-        self._clients: list[openai.AsyncOpenAI] = []
-        self._turn = 0
-        self._secret = ""
-
-    def _get_client(self) -> openai.AsyncOpenAI:
-        if not self._clients:
-            self._secret = _read_api_key(self.api_key_env)
-            self._clients = [
-                _async_client(
-                    base_url=self.base_url,
-                    api_key=self._secret,
-                    timeout=self.timeout,
-                    max_retries=self.max_retries,
-                )
-                for _ in range(self.shards)
-            ]
-        self._turn = (self._turn + 1) % len(self._clients)
-        return self._clients[self._turn]
-
-    async def complete(
-        self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]
-    ) -> _Reply:
-        client = self._get_client()
-        limited = _Limited(self.base_url, self.model, messages, params)
-        if limited.limiter is not None:
-            await limited.limiter.acquire_async(limited.estimate)
-        reply: _Reply | None = None
-        error: BaseException | None = None
-        try:
-            reply = await self._call(client, messages, params)
-            return reply
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            limited.done(reply, error)
-
-    async def _call(
-        self,
-        client: openai.AsyncOpenAI,
-        messages: Sequence[Mapping[str, str]],
-        params: Mapping[str, Any],
-    ) -> _Reply:
-        body = _request_body(self.model, messages, params)
-        started = time.perf_counter()
-        try:
-            completion = await client.post(_CHAT_PATH, body=body, cast_to=object)
-        except openai.OpenAIError as exc:
-            raise translate_error(exc, secret=self._secret) from None  # see _ChatEndpoint
-        except ValueError as exc:
-            raise PermanentError(f"{self.model}: the response body is not JSON") from exc
-        latency_ms = round((time.perf_counter() - started) * 1000)
-        return _reply_from(self.model, completion, latency_ms)
-
-    async def aclose(self) -> None:
-        clients, self._clients = self._clients, []
-        for client in clients:
-            await client.close()
 
 
 class OpenAICompatGenerator:
@@ -623,22 +513,14 @@ class OpenAICompatGenerator:
     def generate(self, prompt: str) -> Generation:
         return self._generation(self._endpoint.complete(self._messages(prompt), self.params))
 
-    def async_endpoint(self, concurrency: int = 1) -> _AsyncChatEndpoint:
-        """An async client of the same endpoint, for :meth:`generate_async` (one per loop),
-        sized for ``concurrency`` calls in flight."""
-        return self._endpoint.async_twin(concurrency)
-
-    async def generate_async(self, prompt: str, endpoint: _AsyncChatEndpoint) -> Generation:
-        reply = await endpoint.complete(self._messages(prompt), self.params)
-        return self._generation(reply)
-
     def close(self) -> None:
         self._endpoint.close()
 
 
 # A judge's conversation as a generator: it yields the messages of each call it needs,
-# is sent back the reply, and returns its result. The sync and the async drivers run the
-# same plan, so both paths send the same requests and read them the same way.
+# is sent back the reply, and returns its result. ``compare`` drives it through whatever
+# endpoint the judge has (HTTP, or an in-process model), so the conversation is written
+# once, apart from the transport.
 _Plan = Generator[list[dict[str, str]], _Reply, _T]
 
 
@@ -684,10 +566,13 @@ class OpenAICompatJudge:
         settings: Mapping[str, Any] = _EMPTY,
         timeout: float = 120.0,
         cache: VerdictCache | None = None,
+        cache_scope: str | None = None,
         endpoint: ChatEndpoint | None = None,
     ) -> None:
         """``endpoint`` replaces the HTTP endpoint (an in-process model, say); the
-        conversation, parsing and caching stay the same."""
+        conversation, parsing and caching stay the same. ``cache_scope`` names the one
+        comparison this judge is built for (a match), whose retry the verdict cache may
+        answer; without it every comparison calls the model (judges.cache)."""
         self.settings = parse_judge_settings(settings)
         self.base_url = base_url
         self.model = model
@@ -697,6 +582,7 @@ class OpenAICompatJudge:
             k: v for k, v in {**JUDGE_DEFAULTS, **settings}.items() if k not in NON_SEMANTIC_KEYS
         }
         self._cache = cache
+        self.cache_scope = cache_scope
         self.template = load_template(self.settings.template)
         self.listwise_template = load_template(self.settings.listwise_template)
         self._check_templates()
@@ -753,46 +639,27 @@ class OpenAICompatJudge:
         if hit is not None:
             return served_from_cache(hit)
         params = self._params_for(answers)
+        replies: list[_Reply] = []
         try:
             request = next(plan)
             while True:
-                request = plan.send(self._endpoint.complete(request, params))
+                replies.append(self._endpoint.complete(request, params))
+                request = plan.send(replies[-1])
         except StopIteration as done:
             verdict: Verdict = done.value
+        except BackendError as error:
+            error.cost += self._cost(replies)
+            raise
         if cache is not None:
             cache.set(key, verdict)
         return verdict
 
-    def async_endpoint(self, concurrency: int = 1) -> _AsyncChatEndpoint:
-        """An async client of the same endpoint, for :meth:`compare_async` (one per loop),
-        sized for ``concurrency`` calls in flight."""
-        if not isinstance(self._endpoint, _ChatEndpoint):
-            raise PermanentError(f"{self.model}: this judge has no async endpoint")
-        return self._endpoint.async_twin(concurrency)
-
-    async def compare_async(
-        self, prompt: str, answers: Sequence[Answer], endpoint: _AsyncChatEndpoint
-    ) -> Verdict:
-        """:meth:`compare` through an async endpoint: same requests, same verdict, same cache."""
-        plan = self._plan(prompt, answers)
-        key = self.cache_key(prompt, answers)
-        cache = self._active_cache()
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            return served_from_cache(hit)
-        params = self._params_for(answers)
-        try:
-            request = next(plan)
-            while True:
-                request = plan.send(await endpoint.complete(request, params))
-        except StopIteration as done:
-            verdict: Verdict = done.value
-        if cache is not None:
-            cache.set(key, verdict)
-        return verdict
+    def _cost(self, replies: Sequence[_Reply]) -> float:
+        usage = _usage(replies)
+        return self.settings.price.cost(usage["prompt_tokens"], usage["completion_tokens"])
 
     def _active_cache(self) -> VerdictCache | None:
-        if not self.settings.cache:
+        if not self.settings.cache or self.cache_scope is None:
             return None
         return self._cache if self._cache is not None else default_verdict_cache()
 
@@ -800,7 +667,9 @@ class OpenAICompatJudge:
         """The verdict cache key of this request (see judges.cache)."""
         return cache_key(
             {
-                "v": 1,
+                "v": 2,
+                "scope": self.cache_scope,
+                "parser": PARSER_VERSION,
                 "base_url": self.base_url.rstrip("/"),
                 "model": self.model,
                 "prompt": prompt,
@@ -844,7 +713,10 @@ class OpenAICompatJudge:
         if parsed is None:
             raise UnparseableVerdictError(
                 f"judge output has no {expected} after one repair prompt",
-                raw_output=self._raw(replies),
+                raw_outputs=[
+                    RawOutput(call, reply.text)
+                    for call, reply in zip(("judge", "repair"), replies, strict=True)
+                ],
             )
         return parsed, replies
 
@@ -876,7 +748,21 @@ class OpenAICompatJudge:
         # Only the texts go in: Answer.author must never reach the judge.
         readings = [(yield from self._read(prompt, first.text, second.text, swapped=False))]
         if self.both_orders:
-            readings.append((yield from self._read(prompt, second.text, first.text, swapped=True)))
+            try:
+                swapped = yield from self._read(prompt, second.text, first.text, swapped=True)
+            except UnparseableVerdictError as error:
+                # What the judge said in the first order is part of the story: keep it too.
+                swapped_outputs = [
+                    RawOutput(f"answers swapped: {o.call}", o.text) for o in error.raw_outputs
+                ]
+                raise UnparseableVerdictError(
+                    f"answers swapped: {error}",
+                    raw_outputs=[
+                        RawOutput("answers in order", readings[0].raw_output),
+                        *swapped_outputs,
+                    ],
+                ) from None
+            readings.append(swapped)
         extra: dict[str, object] = {
             "votes": [r.vote for r in readings],
             "template": self.template.name,

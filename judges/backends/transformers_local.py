@@ -407,7 +407,9 @@ class TransformersJudge(OpenAICompatJudge):
     """An LLM judge run in-process (see module doc). ``settings`` are an API judge's
     (judges.judge_settings) plus ``device``, ``dtype`` and ``verdict``."""
 
-    def __init__(self, *, model: str, settings: Mapping[str, Any] = _EMPTY) -> None:
+    def __init__(
+        self, *, model: str, settings: Mapping[str, Any] = _EMPTY, cache_scope: str | None = None
+    ) -> None:
         if not model:
             raise PermanentError("a transformers judge needs model_id (a model directory)")
         device, dtype = _check_local(settings, "judge setting")
@@ -420,6 +422,7 @@ class TransformersJudge(OpenAICompatJudge):
             base_url=f"transformers:{model}",
             model=model,
             settings={**judge_settings},
+            cache_scope=cache_scope,
             endpoint=LocalChatEndpoint(model=model, device=device, dtype=dtype),
         )
         self.verdict_mode = verdict
@@ -431,6 +434,3 @@ class TransformersJudge(OpenAICompatJudge):
             return self.params  # a listwise ranking has too many outcomes to score
         labels = _FIVE_WAY_LABELS if self._five_way else _THREE_WAY_LABELS
         return {**self.params, "verdict_labels": labels}
-
-    def async_endpoint(self, concurrency: int = 1) -> Any:
-        raise PermanentError("in-process models have no async batch path: use a gpu worker")

@@ -23,6 +23,15 @@
 
   form.addEventListener("change", () => form.submit());
 
+  // The judges' panel comes after the ratings (it reads many more cells).
+  const panel = document.getElementById("judge-quality-panel");
+  async function loadPanel() {
+    const response = await fetch(panel.dataset.src);
+    if (response.ok) panel.innerHTML = await response.text();
+    else document.getElementById("judge-quality-loading").textContent = `The judges' statistics could not be loaded (HTTP ${response.status}).`;
+  }
+  if (panel) loadPanel();
+
   function render(rows) {
     table.tBodies[0].replaceChildren(...rows.map((r) => {
       const tr = document.createElement("tr");

@@ -18,7 +18,12 @@
     return td;
   };
 
+  // Without a verdict nobody has a rating: say so instead of a table of starting values.
+  const noVerdicts = document.getElementById("no-verdicts");
   function renderLeaderboard(rows) {
+    const rated = rows.some((r) => r.matches > 0);
+    table.hidden = !rated;
+    noVerdicts.hidden = rated;
     const body = table.tBodies[0];
     body.replaceChildren(...rows.map((r) => {
       const tr = document.createElement("tr");
@@ -53,6 +58,11 @@
     status.textContent = e.status;
     status.className = "status " + e.status;
     document.getElementById("progress").textContent = e.planned ? `${e.done} / ${e.planned}` : `${e.done}`;
+    document.getElementById("failed").textContent = e.failed ? ` · ${e.failed} failed` : "";
+    const error = document.getElementById("tournament-error");
+    error.textContent = e.error || "";
+    error.hidden = !e.error;
+    if (FINAL.has(e.status)) noVerdicts.textContent = "No verdicts: this tournament has no ratings.";
     const bar = document.getElementById("progress-bar");
     bar.max = e.planned || 1;
     bar.value = e.done;

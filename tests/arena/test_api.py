@@ -82,9 +82,39 @@ def test_lifecycle_actions_and_reads(staff: Client) -> None:
     assert post(staff, f"/api/tournaments/{tid}/explode").status_code == 400
     assert post(staff, f"/api/tournaments/{tid}/pause").json()["status"] == "paused"
     assert Tournament.objects.get().status == TournamentStatus.PAUSED
-    board = staff.get(f"/api/tournaments/{tid}/leaderboard").json()
-    assert {row["contestant"] for row in board} == {"sim-0", "sim-1", "sim-2"}
-    assert all(row["elo"] == 1000.0 and row["rank"] == 1 for row in board)
+    # No verdict yet, so nobody is rated: no rows of starting values.
+    assert staff.get(f"/api/tournaments/{tid}/leaderboard").json() == []
+
+
+def test_a_tournament_played_to_the_end_lists_its_rated_contestants(
+    make_tournament, play_out
+) -> None:
+    from arena.services.tournaments import tournament_start
+
+    tournament = play_out(tournament_start(tournament=make_tournament(n=2)))
+    board = Client().get(f"/api/tournaments/{tournament.pk}/leaderboard").json()
+    assert sorted((row["contestant"], row["matches"]) for row in board) == [
+        ("sim-0", 1),
+        ("sim-1", 1),
+    ]
+
+
+def test_a_tournament_without_a_single_verdict_reads_as_failed_with_an_empty_leaderboard(
+    unjudged_tournament: Tournament,
+) -> None:
+    client = Client()
+    detail = client.get(f"/api/tournaments/{unjudged_tournament.pk}").json()
+    assert (detail["status"], detail["done"], detail["failed"], detail["planned"]) == (
+        "failed",
+        1,
+        1,
+        1,
+    )
+    assert detail["error"] == (
+        "no match got a verdict: 1 of 1 failed; last error: "
+        "judge output has no [[A]]/[[B]]/[[C]] verdict after one repair prompt"
+    )
+    assert client.get(f"/api/tournaments/{unjudged_tournament.pk}/leaderboard").json() == []
 
 
 def test_the_openapi_schema_is_served(staff: Client) -> None:
@@ -98,3 +128,19 @@ def test_a_money_budget_is_validated_and_reported(staff: Client) -> None:
     body = post(staff, "/api/tournaments", GOOD | {"budget_usd": "2.5"}).json()
     assert Decimal(str(body["budget_usd"])) == Decimal("2.5")
     assert float(body["spend_usd"]) == 0.0 and body["error"] == ""
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("budget", 2**31),
+        ("budget_usd", "1e30"),
+        ("budget_usd", "0.00001"),
+    ],
+)
+def test_numbers_the_columns_cannot_hold_are_a_400_naming_the_field(
+    staff: Client, field: str, value: object
+) -> None:
+    response = post(staff, "/api/tournaments", GOOD | {field: value})
+    assert response.status_code == 400 and field in response.json()["errors"]
+    assert not Tournament.objects.exists()

@@ -27,12 +27,12 @@ def test_staff_add_a_contestant_that_names_its_key_variable() -> None:
         "backend": "openai",
         "base_url": "http://127.0.0.1:8001/v1",
         "model_id": "m",
-        "api_key_env": "MY_MODEL_KEY",
+        "api_key_env": "MY_MODEL_API_KEY",
     }
     response = post(logged_in(staff=True), "/api/contestants", body)
     assert response.status_code == 201
     assert response.json()["name"] == "my-model"
-    assert Contestant.objects.get(name="my-model").api_key_env == "MY_MODEL_KEY"
+    assert Contestant.objects.get(name="my-model").api_key_env == "MY_MODEL_API_KEY"
 
 
 def test_a_bad_contestant_is_refused_naming_the_field_and_nothing_is_saved() -> None:

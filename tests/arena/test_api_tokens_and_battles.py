@@ -123,3 +123,43 @@ def test_the_battle_endpoint_says_204_once_the_voter_has_seen_every_battle_and_4
                 {"outcome": "a", "idempotency_key": f"o{i}"},
             )
     assert call("get", f"/api/tournaments/{human.pk}/battle", other).status_code == 204
+
+
+def test_a_token_expires_after_its_days_and_is_then_refused_like_an_unknown_one(
+    contestants, prompt_set, judge
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    contestants(2)
+    token = token_for("ci", staff=True)
+    stored = ApiToken.objects.get()
+    assert stored.expires_at is not None
+    assert timedelta(days=89) < stored.expires_at - timezone.now() <= timedelta(days=90)
+    assert call("post", "/api/tournaments", token, GOOD).status_code == 201
+    ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert call("post", "/api/tournaments", token, GOOD | {"name": "late"}).status_code in (
+        401,
+        403,
+    )
+    assert not Tournament.objects.filter(name="late").exists()
+
+
+def test_a_vote_token_cannot_manage_and_a_manage_token_cannot_vote(
+    contestants, prompt_set, judge
+) -> None:
+    contestants(2)
+    User.objects.create_user("bot", is_staff=True)
+    tokens = {}
+    for scope in ("vote", "manage"):
+        out = io.StringIO()
+        call_command("create_api_token", "bot", "--scope", scope, "--days", "0", stdout=out)
+        tokens[scope] = out.getvalue().strip()
+    refused = call("post", "/api/tournaments", tokens["vote"], GOOD)
+    assert refused.status_code == 403 and "'manage'" in refused.content.decode()
+    made = call("post", "/api/tournaments", tokens["manage"], GOOD)
+    assert made.status_code == 201
+    voting = call("get", f"/api/tournaments/{made.json()['id']}/battle", tokens["manage"])
+    assert voting.status_code == 403 and "'vote'" in voting.content.decode()
+    assert ApiToken.objects.filter(expires_at__isnull=True).count() == 2  # --days 0: never

@@ -18,8 +18,10 @@ def event(n: int) -> live.TournamentProgress:
         tournament=n,
         status="running",
         done=n,
+        failed=0,
         planned=9,
         spend_usd="0",
+        error="",
     )
 
 

@@ -89,3 +89,49 @@ def test_a_contestant_added_in_the_admin_is_announced_but_an_edit_is_not(
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(f"/admin/arena/contestant/{new.pk}/change/", form | {"model_id": "x"})
     assert announced == [new.pk]
+
+
+@pytest.mark.parametrize("variable", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+def test_a_key_variable_outside_the_allowlist_is_refused_naming_the_field(variable: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        contestant_create(
+            name="leaky", backend="openai", base_url="http://127.0.0.1:9/v1", api_key_env=variable
+        )
+    assert "ARENA_KEY_VARIABLES" in refused.value.message_dict["api_key_env"][0]
+    assert not Contestant.objects.filter(name="leaky").exists()
+
+
+def test_the_allowlist_is_a_setting_of_shell_patterns(settings) -> None:
+    settings.KEY_VARIABLES = ["TEAM_*"]
+    contestant_create(
+        name="ok", backend="openai", base_url="http://h.test/v1", api_key_env="TEAM_A"
+    )
+    with pytest.raises(ValidationError, match="OPENAI_API_KEY is not a key variable"):
+        contestant_create(
+            name="no", backend="openai", base_url="http://h.test/v1", api_key_env="OPENAI_API_KEY"
+        )
+
+
+@pytest.mark.parametrize(
+    ("base_url", "why"),
+    [
+        ("http://127.0.0.1:6379/v1", "own database or Redis"),
+        ("http://localhost:5432/v1", "own database or Redis"),
+        ("http://169.254.169.254/latest/meta-data", "denied network"),
+        ("http://user:secret@models.test/v1", "user or password"),
+    ],
+)
+def test_a_base_url_into_the_servers_own_services_or_a_denied_network_is_refused(
+    settings, base_url: str, why: str
+) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    settings.DATABASE_URL = "postgres://arena@127.0.0.1:5432/arena"
+    with pytest.raises(ValidationError) as refused:
+        contestant_create(name="probe", backend="openai", base_url=base_url)
+    assert why in refused.value.message_dict["base_url"][0]
+
+
+def test_a_local_model_server_is_fine(settings) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    made = contestant_create(name="ollama", backend="openai", base_url="http://127.0.0.1:11434/v1")
+    assert made.pk

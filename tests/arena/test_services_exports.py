@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from arena.models import Judgment, Match, MatchStatus, Tournament, TournamentStatus
+from arena.models import Contestant, Judgment, Match, MatchStatus, Tournament, TournamentStatus
 from arena.services.exports import (
     EXPORTS,
+    LEADERBOARD_COLUMNS,
     UnknownExport,
     tournament_export,
     tournament_export_battles,
@@ -143,6 +144,33 @@ def test_a_kwise_judgment_becomes_its_pairs_in_position_order(
     assert list(battles.outcome).count(Outcome.TIE) == 1
 
 
+def test_each_battle_line_reads_as_json_dumps_of_its_row_even_for_awkward_names(
+    contestants, prompt_set, judge
+) -> None:
+    tournament = kwise_match(contestants, prompt_set, judge, ranking=[[2], [0, 3], [1]])
+    awkward = ['quote"d', "back\\slash", "новая модель", "tab\there"]
+    for entry, name in zip(
+        tournament.matches.get().entries.order_by("position"), awkward, strict=True
+    ):
+        Contestant.objects.filter(pk=entry.contestant_id).update(name=name)
+    lines = text(tournament_export_battles(tournament=tournament)).splitlines()
+    assert len(lines) == 6
+    for line in lines:
+        assert line == json.dumps(json.loads(line), ensure_ascii=False)
+    assert {json.loads(line)["model_a"] for line in lines} == set(awkward[:3])
+
+
+def test_an_export_longer_than_a_chunk_keeps_play_order(completed: Tournament, monkeypatch) -> None:
+    from arena.services import exports
+
+    whole = text(tournament_export_battles(tournament=completed))
+    monkeypatch.setattr(exports, "CHUNK", 5)  # 12 verdicts: chunks of 5, 5 and 2
+    assert text(tournament_export_battles(tournament=completed)) == whole
+    ordered = completed.matches.filter(status=MatchStatus.COMPLETED).order_by("round", "slot")
+    public = [row["match"] for row in jsonl(tournament_export_rankings(tournament=completed))]
+    assert public == [str(m.public_id) for m in ordered]
+
+
 def test_a_both_bad_tie_is_exported_as_tie_bothbad(contestants, prompt_set, judge) -> None:
     tournament = kwise_match(contestants, prompt_set, judge, ranking=[[0, 1, 2, 3]], both_bad=True)
     rows = jsonl(tournament_export_battles(tournament=tournament))
@@ -186,9 +214,22 @@ def test_the_leaderboard_csv_has_a_row_per_contestant_best_first(completed: Tour
     assert {r["model"] for r in rows} == {"sim-0", "sim-1", "sim-2", "sim-3"}
 
 
+def test_the_leaderboard_csv_of_a_tournament_without_verdicts_has_its_header_only(
+    unjudged_tournament: Tournament,
+) -> None:
+    exported = text(tournament_export_leaderboard(tournament=unjudged_tournament))
+    assert exported.splitlines() == [",".join(LEADERBOARD_COLUMNS)]
+
+
 def test_the_manifest_adds_a_data_cut_with_the_battles_hash(completed: Tournament) -> None:
+    from arena.services.exports import PRIVATE_KEYS
+
     document = json.loads(text(tournament_export_manifest(tournament=completed)))
-    assert document["manifest"] == completed.manifest
+    assert document["manifest"]["contestants"] == {
+        name: {k: v for k, v in frozen.items() if k not in PRIVATE_KEYS}
+        for name, frozen in completed.manifest["contestants"].items()
+    }
+    assert document["manifest"]["seed"] == completed.manifest["seed"]
     assert document["manifest"]["seed"] == 7
     cut = document["data_cut"]
     battles = text(tournament_export_battles(tournament=completed))
@@ -214,6 +255,24 @@ def test_no_export_carries_the_value_of_a_contestants_api_key(make_tournament, m
         assert body and "sk-never-export-this-value" not in body
 
 
+def test_the_manifest_shows_neither_where_models_are_served_nor_their_key_variables(
+    make_tournament, judge
+) -> None:
+    tournament = make_tournament(n=3)
+    tournament.contestants.update(base_url="http://models.internal:8000/v1?api_key=s3cret")
+    type(judge).objects.filter(pk=judge.pk).update(
+        base_url="http://judge.internal/v1", api_key_env="JUDGE_API_KEY"
+    )
+    tournament = tournament_start(tournament=tournament)
+    assert "models.internal" in json.dumps(tournament.manifest)  # kept for the replay
+    body = text(tournament_export_manifest(tournament=tournament))
+    for private in ("models.internal", "s3cret", "judge.internal", "JUDGE_API_KEY", "base_url"):
+        assert private not in body
+    manifest = json.loads(body)["manifest"]
+    assert {"backend", "model", "settings_hash"} <= set(manifest["contestants"]["sim-0"])
+    assert manifest["judge"]["name"] == judge.name
+
+
 def test_a_download_remembers_its_hash_so_the_manifest_reads_no_verdict_again(
     completed: Tournament, monkeypatch
 ) -> None:
@@ -227,7 +286,22 @@ def test_a_download_remembers_its_hash_so_the_manifest_reads_no_verdict_again(
     def unread(**kwargs):
         raise AssertionError("the manifest read the verdicts again")
 
-    monkeypatch.setattr(exports, "tournament_battle_rows", unread)
+    monkeypatch.setattr(exports, "tournament_battle_lines", unread)
     cut = json.loads(text(tournament_export_manifest(tournament=completed)))["data_cut"]
     assert cut["battles_sha256"] == hashlib.sha256(battles.encode()).hexdigest()
     assert cut["battles_rows"] == 12
+
+
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_written_as_text(completed) -> None:
+    entry = completed.matches.first().entries.first()
+    Contestant.objects.filter(pk=entry.contestant_id).update(
+        name='=HYPERLINK("http://evil.test","x")'
+    )
+    from django.core.cache import cache
+
+    cache.clear()  # the board is cached by its verdicts, and a rename adds none
+    rows = list(
+        csv.DictReader(io.StringIO(text(tournament_export_leaderboard(tournament=completed))))
+    )
+    assert '\'=HYPERLINK("http://evil.test","x")' in [r["model"] for r in rows]
+    assert not any(r["model"].startswith(("=", "+", "-", "@")) for r in rows)

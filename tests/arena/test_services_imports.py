@@ -237,6 +237,8 @@ def test_a_prompt_set_is_created_from_csv(db) -> None:
         (b"question_id,category\n1,x\n", "p.csv", ["line 1", "'text'", "header"]),
         (b"", "p.csv", ["empty"]),
         (b'{"question_id": 1, "text": "\xff"}\n', "p.jsonl", ["line 1", "UTF-8"]),
+        # A quote left open would swallow every later row into one cell.
+        (b'question_id,text\nq1,"open\nq2,second\nq3,third\n', "p.csv", ["line 2", "CSV"]),
     ],
 )
 def test_a_bad_prompt_file_is_refused_naming_line_and_field_and_saves_nothing(

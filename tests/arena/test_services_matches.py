@@ -5,10 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from arena.models import Judgment, Match, MatchStatus, Response, Standing, TournamentStatus
+from arena.models import Judgment, Match, MatchStatus, Response, Standing
 from arena.services import matches as svc
 from arena.services.tournaments import tournament_advance, tournament_start
-from judges.backends.base import PermanentError, TransientError, Verdict
+from judges.backends.base import PermanentError, RawOutput, TransientError, Verdict
+from judges.backends.openai_compat import UnparseableVerdictError
 
 pytestmark = pytest.mark.django_db
 
@@ -162,20 +163,49 @@ def test_a_permanent_judge_error_fails_the_match_with_its_reason(match: Match, m
     monkeypatch.setattr(svc, "judge_comparator", failing_judge(PermanentError("bad request: x")))
     assert svc.match_play(match_id=match.pk) == "failed"
     match.refresh_from_db()
-    assert match.status == MatchStatus.FAILED and "bad request" in match.error
-    tournament_advance(tournament_id=match.tournament_id)
-    match.tournament.refresh_from_db()
-    assert match.tournament.status == TournamentStatus.COMPLETED
+    assert match.status == MatchStatus.FAILED and match.error == "bad request: x"
+    assert match.failure_outputs is None  # the request was refused: the judge said nothing
 
 
-def test_a_verdict_that_skips_an_answer_is_a_permanent_failure(match: Match, monkeypatch) -> None:
+def test_a_failed_match_keeps_the_judges_first_reply_and_its_reply_to_the_repair(
+    match: Match, monkeypatch
+) -> None:
+    unreadable = UnparseableVerdictError(
+        "judge output has no verdict after one repair prompt",
+        raw_outputs=[RawOutput("judge", "Both are fine."), RawOutput("repair", "Still both.")],
+    )
+    monkeypatch.setattr(svc, "judge_comparator", failing_judge(unreadable))
+    assert svc.match_play(match_id=match.pk) == "failed"
+    match.refresh_from_db()
+    assert match.error == "judge output has no verdict after one repair prompt"
+    assert match.failure_outputs == [
+        {"call": "judge", "text": "Both are fine."},
+        {"call": "repair", "text": "Still both."},
+    ]
+
+
+def test_a_runaway_reply_is_kept_cut_to_a_bounded_length(match: Match, monkeypatch) -> None:
+    rambling = "a" * (svc.MAX_OUTPUT_CHARS + 5)
+    error = PermanentError("no verdict", raw_outputs=[RawOutput("judge", rambling)])
+    monkeypatch.setattr(svc, "judge_comparator", failing_judge(error))
+    svc.match_play(match_id=match.pk)
+    match.refresh_from_db()
+    (kept,) = match.failure_outputs
+    assert kept["text"] == "a" * svc.MAX_OUTPUT_CHARS + "\n[… 5 more characters cut]"
+
+
+def test_a_verdict_that_skips_an_answer_is_a_permanent_failure_keeping_what_was_said(
+    match: Match, monkeypatch
+) -> None:
     class HalfJudge:
         def compare(self, prompt, answers):
-            return Verdict(ranking=((0,),))
+            return Verdict(ranking=((0,),), raw_output="Only [[A]] deserves a mention.")
 
     monkeypatch.setattr(svc, "judge_comparator", lambda **kwargs: HalfJudge())
     assert svc.match_play(match_id=match.pk) == "failed"
     assert not Judgment.objects.exists()
+    match.refresh_from_db()
+    assert match.failure_outputs == [{"call": "judge", "text": "Only [[A]] deserves a mention."}]
 
 
 def test_answers_are_generated_once_per_contestant_prompt_and_settings(make_tournament) -> None:

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from arena.models import Match, MatchStatus, Standing, Tournament, TournamentStatus
+from arena.selectors import tournament_progress
 from arena.services.matches import match_play
 from arena.services.tournaments import (
     tournament_advance,
@@ -15,6 +16,7 @@ from arena.services.tournaments import (
     tournament_resume,
     tournament_start,
 )
+from judges.backends.base import PermanentError, Verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -104,12 +106,122 @@ def test_a_round_robin_runs_round_by_round_to_completion(make_tournament, play_o
     assert tournament.snapshots.get().rows[0]["rank"] == 1
 
 
+class JudgeFailingFirst:
+    """A judge that cannot decide its first ``calls`` comparisons (all, if None), then
+    gives the first answer the win."""
+
+    def __init__(self, calls: int | None = None) -> None:
+        self.calls, self.made = calls, 0
+
+    def compare(self, prompt: str, answers: object) -> Verdict:
+        self.made += 1
+        if self.calls is None or self.made <= self.calls:
+            raise PermanentError(f"no verdict in call {self.made}")
+        return Verdict(ranking=((0,), (1,)))
+
+
+def test_a_tournament_whose_every_match_failed_ends_failed_saying_why(
+    make_tournament, play_out, monkeypatch
+) -> None:
+    from arena import live
+    from arena.services import matches
+
+    sent: list[dict] = []
+    monkeypatch.setattr(live, "publish_on_commit", lambda group, event: sent.append(dict(event)))
+    judge = JudgeFailingFirst()
+    monkeypatch.setattr(matches, "judge_comparator", lambda **kwargs: judge)
+    tournament = play_out(tournament_start(tournament=make_tournament(n=4, rounds=1)))
+
+    assert tournament.status == TournamentStatus.FAILED and tournament.finished_at
+    assert tournament.error == (
+        "no match got a verdict: 6 of 6 failed; last error: no verdict in call 6"
+    )
+    assert tournament_progress(tournament) == (6, 6, 6)
+    assert not tournament.snapshots.exists()  # no leaderboard of starting ratings is kept
+    last = [e for e in sent if e["type"] == "tournament.progress"][-1]
+    assert (last["status"], last["done"], last["failed"]) == ("failed", 6, 6)
+    assert last["error"] == tournament.error
+
+
+def test_a_tournament_with_some_failed_matches_completes_and_counts_them(
+    make_tournament, play_out, monkeypatch
+) -> None:
+    from arena.services import matches
+
+    judge = JudgeFailingFirst(calls=2)
+    monkeypatch.setattr(matches, "judge_comparator", lambda **kwargs: judge)
+    tournament = play_out(tournament_start(tournament=make_tournament(n=4, rounds=1)))
+
+    assert tournament.status == TournamentStatus.COMPLETED and tournament.error == ""
+    assert tournament.matches.filter(status=MatchStatus.FAILED).count() == 2
+    assert tournament_progress(tournament) == (6, 2, 6)
+    assert tournament.snapshots.exists()
+
+
 def test_the_budget_caps_the_matches_played(make_tournament, play_out) -> None:
     tournament = tournament_start(tournament=make_tournament(n=4, rounds=2, budget=5))
     tournament = play_out(tournament)
     assert tournament.status == TournamentStatus.COMPLETED
     assert tournament.matches.count() == 5
     assert tournament.planned_matches == 5
+
+
+@pytest.fixture
+def judged_in_both_orders(db) -> str:
+    from arena.models import Judge, JudgeKind
+
+    Judge.objects.create(
+        name="both-orders",
+        kind=JudgeKind.OPENAI,
+        base_url="http://127.0.0.1:9/v1",  # never called: no match is played here
+        model_id="m",
+        settings={"both_orders": True},
+    )
+    return "both-orders"
+
+
+def test_the_budget_counts_judge_calls_so_a_pair_judged_in_both_orders_costs_two(
+    world: None, judged_in_both_orders: str
+) -> None:
+    tournament = tournament_start(tournament=create(judge=judged_in_both_orders, budget=5))
+    tournament_advance(tournament_id=tournament.pk)
+    tournament.refresh_from_db()
+    assert tournament.matches.count() == 2 and tournament.planned_matches == 2
+
+
+def test_a_budget_that_pays_for_no_match_is_refused(
+    world: None, judged_in_both_orders: str
+) -> None:
+    errors = errors_of(lambda: create(judge=judged_in_both_orders, budget=1))
+    assert errors["budget"] == ["1 judge call(s) pay for no match: one takes 2"]
+
+
+def test_adaptive_plays_its_budget_rather_than_its_default_cap(world: None, play_out) -> None:
+    # Three contestants: a default cap of 60 matches.
+    tournament = tournament_start(tournament=create(format="adaptive", budget=70))
+    assert tournament.config["max_matches"] == 70
+    assert play_out(tournament).matches.count() == 70
+
+
+def test_adaptive_keeps_a_max_matches_it_was_given_under_a_larger_budget(world: None) -> None:
+    tournament = create(format="adaptive", budget=70, config={"max_matches": 10})
+    assert tournament.config["max_matches"] == 10
+
+
+def test_a_listwise_match_is_one_call_even_for_a_judge_that_sees_pairs_in_both_orders(
+    contestants, prompt_set, judged_in_both_orders: str
+) -> None:
+    from arena.selectors import tournament_estimate
+
+    contestants(4)
+    tournament = create(
+        judge=judged_in_both_orders,
+        format="kwise",
+        contestants=["sim-0", "sim-1", "sim-2", "sim-3"],
+        config={"k": 4, "rounds": 3},
+        budget=2,
+    )
+    assert tournament_estimate(tournament)["judge_calls"] == 2
 
 
 def test_a_paused_tournament_plays_nothing_until_resumed(make_tournament) -> None:

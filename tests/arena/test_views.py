@@ -55,6 +55,43 @@ def test_the_tournament_page_lists_finished_matches_with_their_verdicts(make_tou
     assert f"round 0 · completed · {expected}" in page
 
 
+def test_a_tournament_page_without_verdicts_says_so_instead_of_showing_starting_ratings(
+    make_tournament,
+) -> None:
+    tournament = tournament_start(tournament=make_tournament(n=2))
+    page = Client().get(f"/tournaments/{tournament.pk}/").content.decode()
+    assert '<p class="meta" id="no-verdicts">No verdicts yet' in page
+    assert f'id="leaderboard" data-tournament="{tournament.pk}" hidden>' in page
+
+
+def test_a_failed_tournament_page_shows_why_and_its_failed_count_but_no_leaderboard(
+    unjudged_tournament: Tournament,
+) -> None:
+    page = Client().get(f"/tournaments/{unjudged_tournament.pk}/").content.decode()
+    assert '<span id="status" class="status failed">failed</span>' in page
+    assert '<span id="progress">1 / 1</span> matches<span id="failed"> · 1 failed</span>' in page
+    assert "no match got a verdict: 1 of 1 failed; last error: judge output has no" in page
+    assert "No verdicts: this tournament has no ratings." in page
+    assert 'id="no-verdicts" hidden' not in page
+    assert "Still undecided." not in page  # what the judge said is for staff only
+
+
+def test_staff_read_what_the_judge_said_in_a_failed_match_escaped(
+    unjudged_tournament: Tournament,
+) -> None:
+    staff = Client()
+    staff.force_login(User.objects.create_user("boss", is_staff=True))
+    page = staff.get(f"/tournaments/{unjudged_tournament.pk}/").content.decode()
+    assert "&lt;script&gt;alert(&#x27;both&#x27;)&lt;/script&gt; are fine" in page
+    assert "<script>alert(" not in page
+    assert "<pre>Still undecided.</pre>" in page
+
+
+def test_the_home_list_counts_failed_matches(unjudged_tournament: Tournament) -> None:
+    page = Client().get("/").content.decode()
+    assert "<td>1 / 1 · 1 failed</td>" in page
+
+
 def test_the_form_creates_a_draft_and_redirects_to_it(staff: Client) -> None:
     response = staff.post("/tournaments/new/", form_data())
     tournament = Tournament.objects.get()
@@ -111,3 +148,22 @@ def test_the_health_check_is_503_when_the_database_does_not_answer(monkeypatch) 
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "unreachable"}
     assert b"secret" not in response.content
+    assert Client().get("/livez/").status_code == 200  # the process itself is alive
+
+
+def test_the_health_check_is_503_naming_the_broker_when_redis_does_not_answer(
+    monkeypatch, settings
+) -> None:
+    from redis import ConnectionError as RedisDown
+
+    import arena.views
+
+    class Down:
+        def ping(self) -> bool:
+            raise RedisDown("Error 111 connecting to 127.0.0.1:6379")
+
+    settings.EMBEDDED = False
+    monkeypatch.setattr(arena.views, "_redis", Down)
+    response = Client().get("/healthz/")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "broker": "unreachable"}

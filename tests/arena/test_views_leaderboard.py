@@ -111,5 +111,18 @@ def test_the_judge_panel_compares_each_judge_with_humans_on_the_same_prompt_and_
     assert judge["human_items"] == len(same) == 1  # same seed and prompt set: same prompt
     judge_tied = len(same[0].judgment.ranking) == 1
     assert judge["human_accuracy"] == (1.0 if judge_tied else 0.0)  # the human said tie
+    panel_html = Client().get("/leaderboard/judges/").content.decode()
+    assert "Cohen" in panel_html and "<td>sim-judge</td>" in panel_html
+
+
+def test_the_leaderboard_page_leaves_the_judges_panel_to_its_own_request(
+    verdicts, monkeypatch
+) -> None:
+    from arena import views
+
+    def unread() -> None:
+        raise AssertionError("the page computed the judges' panel")
+
+    monkeypatch.setattr(views, "judge_quality_panel", unread)
     page = Client().get("/leaderboard/").content.decode()
-    assert "Cohen" in page and "<td>sim-judge</td>" in page
+    assert 'data-src="/leaderboard/judges/"' in page and "<td>sim-0" in page

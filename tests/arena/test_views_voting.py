@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from django.test import Client
@@ -43,6 +44,12 @@ def ballot(page: str, **fields: str) -> dict[str, str]:
     return form | ({"shown": shown.group(1)} if shown else {})
 
 
+def next_battle(reveal: str) -> str | None:
+    """The battle a reveal's "Next battle" link names, if it names one."""
+    found = re.search(r'id="next-battle" href="[^"]*\?battle=([^"]+)"', reveal)
+    return found.group(1) if found else None
+
+
 def test_the_battle_page_hides_the_models_and_renders_answers_safely(tournament) -> None:
     page = Client().get(f"/tournaments/{tournament.pk}/vote/").content.decode()
     assert "Answer A" in page and "Answer B" in page
@@ -65,7 +72,9 @@ def test_voting_in_the_browser_reveals_the_models_and_a_double_submit_counts_onc
     second = client.post(f"/tournaments/{tournament.pk}/vote/", form)
     assert first.status_code == second.status_code == 200
     names = [e.contestant.name for e in tournament.matches.get().entries.order_by("position")]
-    assert f"Answer A: <strong>{names[0]}</strong>" in first.content.decode()
+    revealed = first.content.decode()
+    assert f'<span class="name">{names[0]}</span>' in revealed
+    assert f'<span class="name">{names[1]}</span> <span class="place">your pick</span>' in revealed
     assert Vote.objects.count() == 1
 
 
@@ -104,7 +113,7 @@ def test_a_kwise_battle_page_asks_for_ranks_and_the_form_records_them(
     match_play(match_id=t.matches.get().pk)
     client = Client()
     page = client.get(f"/tournaments/{t.pk}/vote/").content.decode()
-    assert page.count('<select name="rank_') == 3 and "Answer C" in page
+    assert page.count('type="radio" name="rank_2"') == 3 and "Answer C" in page
     form = ballot(page, idempotency_key="kk", rank_0="3", rank_1="1", rank_2="2")
     response = client.post(f"/tournaments/{t.pk}/vote/", form)
     assert response.status_code == 200
@@ -127,15 +136,11 @@ def test_the_reveal_brings_the_next_battle_so_a_voter_needs_one_request_per_vote
         page = client.post(url, form).content.decode()
         assert "Thanks for your vote" in page
         voted.add(form["battle"])
-        if n < 2:  # the next battle is in the reveal, hidden until "Next battle"
-            assert '<section id="battle" hidden' in page
-            upcoming = hidden(page, "battle")
-            assert upcoming not in voted
-            assert f'href="{url}?battle={upcoming}"' in page
-            names = Contestant.objects.values_list("name", flat=True)
-            after_reveal = page[page.index('id="battle"') :]
-            assert not any(name in after_reveal for name in names)
-    assert 'id="battle"' not in page  # none left that this voter has not voted on
+        upcoming = next_battle(page)
+        if n < 2:  # the reveal's link names the next battle, already held for the voter
+            assert upcoming is not None and upcoming not in voted
+            page = client.get(f"{url}?battle={upcoming}").content.decode()
+    assert upcoming is None  # none left that this voter has not voted on
     assert Vote.objects.count() == 3
 
 
@@ -147,7 +152,7 @@ def test_a_double_submitted_vote_brings_the_same_next_battle_and_holds_no_second
     form = ballot(page, idempotency_key="k", outcome="a")
     first = client.post(url, form).content.decode()
     second = client.post(url, form).content.decode()
-    assert hidden(first, "battle") == hidden(second, "battle") != form["battle"]
+    assert next_battle(first) == next_battle(second) != form["battle"]
     held = Assignment.objects.filter(session_key=client.session.session_key, voted=False)
     assert held.count() == 1 and Vote.objects.count() == 1
 
@@ -173,7 +178,9 @@ def test_a_second_voter_gets_a_battle_while_the_first_holds_the_only_one_and_wal
 ) -> None:
     t = human_tournament_of(2)  # one battle
     walker, url, _ = _voter_at(t)
-    walker.get(url)  # now with a session: the battle is assigned, and the voter leaves
+    walker.post(url, {})  # a refused post: now with a session
+    walker.get(url)  # the battle is assigned, and the voter leaves
+    assert Assignment.objects.filter(voted=False).count() == 1
     voter, _, page = _voter_at(t)
     assert hidden(page, "battle") == str(t.matches.get().public_id)
     reveal = voter.post(url, ballot(page, idempotency_key="k", outcome="b"))
@@ -188,7 +195,7 @@ def test_the_next_battle_link_shows_the_battle_it_names_and_only_to_its_voter(
     page = voter.get(url).content.decode()
     first = hidden(page, "battle")
     reveal = voter.post(url, ballot(page, idempotency_key="k", outcome="b"))
-    upcoming = hidden(reveal.content.decode(), "battle")
+    upcoming = next_battle(reveal.content.decode())
     assert hidden(voter.get(f"{url}?battle={upcoming}").content.decode(), "battle") == upcoming
     # Another browser with that link is shown a battle no one holds; a stale link, the
     # voter's own.
@@ -207,14 +214,18 @@ def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
 
     t = human_tournament_of(4)  # six battles
     client, url, page = _voter_at(t)
-    page = client.post(url, ballot(page, idempotency_key="k0", outcome="b")).content.decode()
+    first = client.post(url, ballot(page, idempotency_key="k0", outcome="b"))  # the session
+    page = client.get(f"{url}?battle={next_battle(first.content.decode())}").content.decode()
     with (
         CaptureQueriesContext(connection) as post,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        page = client.post(url, ballot(page, idempotency_key="k", outcome="a")).content.decode()
+        form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "a"}
+        # As vote.js asks: the page without JavaScript reads the voted answers and the
+        # voter's count of votes as well (2 more).
+        answer = client.post(url, form, headers={"Accept": "application/json"}).json()
     with CaptureQueriesContext(connection) as get:
-        client.get(f"{url}?battle={hidden(page, 'battle')}")
+        client.get(answer["next"]["url"])
     statements = [q["sql"] for q in post.captured_queries]
     statements = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
     # Tournament 1, session 1 (a Redis read in services mode); the vote 14: take the
@@ -231,8 +242,9 @@ def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
     # sort of thousands of rows in PostgreSQL for a yes/no or a single row).
     sorted_by_default = [s for s in statements if '"arena_tournament"."created_at" DESC' in s]
     assert not sorted_by_default, sorted_by_default
-    # Tournament, session, the battle held (a free one assigned if none is), its answers.
-    assert len(get.captured_queries) <= 4, get.captured_queries
+    # Tournament, session, the battle held (a free one assigned if none is) and its
+    # answers, the voter's count of votes.
+    assert len(get.captured_queries) <= 5, get.captured_queries
 
 
 def test_a_vote_asked_as_json_answers_the_reveal_and_the_next_battle_rendered_blind(
@@ -285,3 +297,110 @@ def test_a_battle_shown_to_a_signed_in_voter_is_held_for_their_user_too(
     anonymous.post(url, ballot(page, idempotency_key="k", outcome="a"))
     shown = Assignment.objects.filter(session_key=anonymous.session.session_key)
     assert {a.user_id for a in shown} == {None}
+
+
+def _vote(client: Client, url: str, page: str, outcome: str = "a", headers=None):
+    form = ballot(page, idempotency_key=uuid.uuid4().hex, outcome=outcome)
+    return client.post(url, form, headers=headers or {})
+
+
+def test_the_reveal_page_keeps_the_answers_with_each_models_name_over_them(tournament) -> None:
+    client, url, page = _voter_at(tournament)
+    reveal = _vote(client, url, page, "b").content.decode()
+    entries = tournament.matches.get().entries.order_by("position").select_related("response")
+    for entry in entries:
+        assert f'<span class="name">{entry.contestant.name}</span>' in reveal
+    assert "<strong>bold</strong>" in reveal and "&lt;script&gt;" in reveal  # still sanitised
+    assert reveal.index(entries[0].contestant.name) < reveal.index(entries[1].contestant.name)
+    assert 'your votes: <strong id="vote-count">1</strong>' in reveal
+    assert '<p id="tally" class="meta">your 1st vote</p>' in reveal
+
+
+def test_a_vote_past_the_limit_keeps_the_battle_and_says_when_voting_opens_again(
+    human_tournament_of, settings
+) -> None:
+    settings.VOTES_PER_MINUTE = 1
+    t = human_tournament_of(4)
+    client, url, page = _voter_at(t)
+    upcoming = _vote(client, url, page, headers={"Accept": "application/json"}).json()["next"]
+    page = client.get(upcoming["url"]).content.decode()
+    refused = _vote(client, url, page, headers={"Accept": "application/json"})
+    assert refused.status_code == 429
+    wait = refused.json()["retry_after"]
+    assert 55 <= wait <= 60 and refused["Retry-After"] == str(wait)
+    assert refused.json()["errors"] == {"rate": ["too many votes: at most 1 in a minute"]}
+    # Without JavaScript: the same battle again, and when to come back.
+    again = _vote(client, url, page)
+    assert again.status_code == 429
+    assert hidden(again.content.decode(), "battle") == upcoming["battle"]
+    assert "Voting opens again in" in again.content.decode()
+    assert t.matches.get(public_id=upcoming["battle"]).status == "awaiting_vote"
+
+
+def test_a_ranking_that_ranks_nothing_is_refused_with_a_message(contestants, prompt_set) -> None:
+    people = contestants(3)
+    t = tournament_start(
+        tournament=tournament_create(
+            name="k3", format="kwise", contestants=[c.name for c in people],
+            prompt_set="tiny", judge=None, config={"k": 3, "rounds": 1}, seed=1,
+        )
+    )  # fmt: skip
+    tournament_advance(tournament_id=t.pk)
+    match_play(match_id=t.matches.get().pk)
+    client, url, page = _voter_at(t)
+    form = {"battle": hidden(page, "battle"), "idempotency_key": "k"}
+    refused = client.post(url, form, headers={"Accept": "application/json"})
+    assert refused.status_code == 409
+    assert refused.json()["errors"] == {
+        "ranks": ["nothing chosen: pick the better answer or rank every answer"]
+    }
+    all_last = client.post(url, form | {"rank_0": "3", "rank_1": "3", "rank_2": "3"})
+    assert all_last.status_code == 409 and "Not counted: every answer has the same rank" in (
+        all_last.content.decode()
+    )
+    partly = client.post(url, form | {"rank_0": "1"}).content.decode()
+    assert "Not counted: give a rank to each of the 3 answers." in partly
+    assert hidden(partly, "battle") == form["battle"] and not Vote.objects.exists()
+
+
+def test_vote_in_the_navigation_opens_the_newest_open_arena_or_the_home_page(
+    human_tournament_of,
+) -> None:
+    assert Client().get("/vote/").url == "/"
+    t = human_tournament_of(2)
+    assert Client().get("/vote/").url == f"/tournaments/{t.pk}/vote/"
+
+
+def test_the_home_page_lists_the_open_arenas_before_the_tournaments(
+    human_tournament_of, judge
+) -> None:
+    t = human_tournament_of(2)
+    judged = tournament_create(
+        name="judged", format="round_robin", contestants=["sim-0", "sim-1"],
+        prompt_set="tiny", judge=judge.name, config={"rounds": 1}, seed=1,
+    )  # fmt: skip
+    tournament_start(tournament=judged)  # running, but not an arena to vote in
+    home = Client().get("/").content.decode()
+    arenas = home[home.index('id="arenas"') : home.index('id="tournaments"')]
+    assert f'href="/tournaments/{t.pk}/vote/"' in arenas and arenas.count('class="arena"') == 1
+    lists = Client().get("/?part=lists").content.decode()  # what the page fetches live
+    assert 'id="arenas"' in lists and "<html" not in lists
+
+
+def test_a_voters_page_shows_their_votes_agreement_and_own_leaderboard(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(3)
+    client, url, page = _voter_at(t)
+    for _ in range(3):
+        answer = _vote(client, url, page, headers={"Accept": "application/json"}).json()
+        if answer["next"]:
+            page = client.get(answer["next"]["url"]).content.decode()
+    mine = client.get("/me/").content.decode()
+    assert 'id="votes-cast">3<' in mine and "agree with the crowd" in mine
+    board = mine[mine.index('id="personal-board"') : mine.index('id="cast-votes"')]
+    assert board.count("<tr>") == 1 + 3  # a head, the 3 models
+    assert mine[mine.index('id="cast-votes"') :].count("<tr>") == 1 + 3
+    # Another browser has cast none, and reading the page makes it no session.
+    stranger = Client().get("/me/")
+    assert b'id="no-votes"' in stranger.content and "sessionid" not in stranger.cookies

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DemoSite
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("ARENA_CHROMIUM", "/usr/bin/chromium")
 STAFF_PASSWORD = "e2e-staff-password"
@@ -26,9 +28,20 @@ def _up(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo_site(tmp_path_factory: pytest.TempPathFactory, demo_site_of) -> str:
+def demo_site(demo: DemoSite) -> str:
+    return demo.base
+
+
+@pytest.fixture(scope="module")
+def demo_env() -> dict[str, str]:
+    """Settings of the module's demo site (a module overrides it for its own)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_site_of, demo_env) -> DemoSite:
     """A demo site in embedded mode on a free port, with its own empty data directory."""
-    site = demo_site_of(tmp_path_factory.mktemp("site"), 0.5)
+    site = demo_site_of(tmp_path_factory.mktemp("site"), 0.5, demo_env)
     deadline = time.monotonic() + 60
     while not _up(site.base + "/tournaments/2/") and time.monotonic() < deadline:
         time.sleep(0.3)
@@ -42,7 +55,7 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory, demo_site_of) -> str:
         check=True,
         capture_output=True,
     )
-    return site.base
+    return site
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,8 @@ def test_a_second_voter_gets_a_battle_while_the_first_holds_one_and_walks_away(
     walker.goto(arena)
     walker.keyboard.press("1")  # a vote: now with a session, and the next battle is theirs
     expect(walker.locator("h1")).to_have_text("Thanks for your vote")
-    held = battle_id(walker)
+    # The reveal brought the next battle, assigned to this voter: its link names it.
+    held = str(walker.locator("#next-battle").get_attribute("href")).split("battle=")[1]
     first.close()  # walks away holding it
 
     voter = browser.new_context().new_page()

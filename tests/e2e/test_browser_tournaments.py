@@ -94,3 +94,36 @@ def test_a_leaderboard_that_arrives_after_a_newer_one_is_not_shown(
     expect(page.locator("#leaderboard tbody tr").first).to_contain_text("newer-leader")
     updated([*newer[:1], _row("other", 7, 905.0)])  # the next real update still shows
     expect(page.locator("#leaderboard tbody tr").nth(1)).to_contain_text("905")
+
+
+def test_live_events_show_failed_matches_why_a_tournament_failed_and_no_verdicts(
+    demo_site: str, browser: Browser
+) -> None:
+    import json
+
+    sockets = []
+    page = browser.new_context().new_page()
+    page.route_web_socket("**/ws/tournaments/**", lambda ws: sockets.append(ws))  # no server
+    page.goto(f"{demo_site}/tournaments/1/")
+    expect(page.locator("#live-state")).to_have_text("live")
+
+    def send(event: dict) -> None:
+        sockets[0].send(json.dumps({"tournament": 1, **event}))
+
+    send({"type": "leaderboard.updated", "rows": [_row("a", 0, 1000.0), _row("b", 0, 1000.0)]})
+    expect(page.locator("#leaderboard")).to_be_hidden()
+    expect(page.locator("#no-verdicts")).to_be_visible()
+    # A finished page ignores a later status; the demo's tournament may have finished.
+    shown = page.locator("#status").inner_text().strip()
+    status = shown if shown in ("completed", "cancelled", "failed") else "failed"
+    why = "no match got a verdict: 3 of 3 failed; last error: <b>unreadable</b>"
+    progress = {"type": "tournament.progress", "status": status, "done": 3, "failed": 3}
+    send(progress | {"planned": 3, "spend_usd": "0", "error": why})
+    expect(page.locator("#failed")).to_have_text(" · 3 failed")
+    expect(page.locator("#tournament-error")).to_have_text(why)  # as text, not markup
+    expect(page.locator("#no-verdicts")).to_have_text(
+        "No verdicts: this tournament has no ratings."
+    )
+    send({"type": "leaderboard.updated", "rows": [_row("a", 1, 1010.0), _row("b", 1, 990.0)]})
+    expect(page.locator("#leaderboard")).to_be_visible()
+    expect(page.locator("#no-verdicts")).to_be_hidden()

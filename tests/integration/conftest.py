@@ -45,9 +45,13 @@ def wait_until_finished() -> Callable[[Tournament, float], Tournament]:
     return wait
 
 
+FINISHED = {TournamentStatus.COMPLETED, TournamentStatus.FAILED, TournamentStatus.CANCELLED}
+
+
 def _start_and_watch(tournament: Tournament, timeout: float) -> list[dict[str, Any]]:
     """Subscribe to the tournament's feed, start it, and return every event up to the
-    ``tournament.progress`` that says it completed (or what came within ``timeout``)."""
+    ``tournament.progress`` that says it finished (completed, failed or cancelled), or what
+    came within ``timeout``."""
     events: list[dict[str, Any]] = []
     subscribed = threading.Event()
 
@@ -62,7 +66,7 @@ def _start_and_watch(tournament: Tournament, timeout: float) -> list[dict[str, A
         while True:
             event = await communicator.receive_json_from(timeout=timeout)
             events.append(event)
-            if event["type"] == "tournament.progress" and event["status"] == "completed":
+            if event["type"] == "tournament.progress" and event["status"] in FINISHED:
                 break
         await communicator.disconnect()
 

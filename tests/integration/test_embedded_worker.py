@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.conf import settings
 
@@ -78,3 +81,19 @@ def test_every_format_runs_through_celery_and_stores_its_standings_and_leaderboa
     standings = Standing.objects.filter(tournament=tournament)
     assert sum(standings.values_list("matches", flat=True)) == entries
     assert LeaderboardSnapshot.objects.filter(tournament=tournament).exists()
+
+
+def test_the_embedded_worker_sweeps_on_its_own_timer_until_stopped(monkeypatch, settings) -> None:
+    """Embedded mode has no beat: the worker's timer thread runs the sweep instead."""
+    from arena.services import tournaments
+
+    settings.SWEEP_SECONDS = 0.05
+    swept = threading.Event()
+    monkeypatch.setattr(tournaments, "tournaments_sweep", lambda: swept.set())
+    embedded_worker_start(concurrency=1)
+    try:
+        assert swept.wait(timeout=5)
+    finally:
+        embedded_worker_stop()
+    time.sleep(0.2)  # the timer wakes from its wait and ends
+    assert not any(t.name == "embedded-sweep" for t in threading.enumerate())

@@ -20,8 +20,22 @@ from django.conf import settings
 from django.db import connection
 
 from arena.celery import app
-from arena.models import Judgment, Match, MatchStatus, Standing, TournamentStatus
-from arena.services.tournaments import tournament_start
+from arena.models import (
+    BackendKind,
+    Contestant,
+    Judge,
+    JudgeKind,
+    Judgment,
+    Match,
+    MatchEntry,
+    MatchStatus,
+    Response,
+    Spend,
+    Standing,
+    TournamentStatus,
+)
+from arena.services.tournaments import tournament_create, tournament_start
+from tests.judges.fake_openai import FakeOpenAIServer, Scripted
 
 AVAILABLE = not settings.EMBEDDED and settings.DATABASE_URL.startswith("postgres")
 if os.environ.get("ARENA_REQUIRE_SERVICES") and not AVAILABLE:
@@ -47,7 +61,9 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture
-def celery_worker_process():
+def celery_worker_process(request: pytest.FixtureRequest):
+    """A worker process of 4 threads, or as many as the test's indirect parameter says."""
+    threads = str(getattr(request, "param", 4))
     with app.connection_for_write() as conn:  # messages left by an earlier, killed run
         for queue in ("default", "judge", "gpu"):
             try:
@@ -77,7 +93,7 @@ def celery_worker_process():
                 "--pool",
                 "threads",
                 "-c",
-                "4",
+                threads,
                 "-n",
                 f"test-{uuid.uuid4().hex[:8]}@%h",
                 "--without-gossip",
@@ -140,3 +156,87 @@ def test_a_redelivered_task_on_the_real_broker_duplicates_nothing(
     assert (
         sum(Standing.objects.filter(tournament=tournament).values_list("matches", flat=True)) == 12
     )
+
+
+def test_a_tournament_whose_judge_never_decides_ends_failed_through_a_worker_process(
+    celery_worker_process, contestants, prompt_set, start_and_watch, wait_until_finished
+) -> None:
+    from tests.integration.test_failed_judgments import (
+        FIRST_REPLY,
+        REPAIR_REPLY,
+        UndecidedOn,
+        judged_by,
+    )
+    from tests.judges.fake_openai import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:  # on loopback: the worker process calls it too
+        server.responder = UndecidedOn()
+        tournament = judged_by(server, contestants, rounds=1)
+        events = start_and_watch(tournament, 60)
+        wait_until_finished(tournament, 10)
+
+    assert tournament.status == TournamentStatus.FAILED
+    assert tournament.error.startswith("no match got a verdict: 3 of 3 failed; last error: ")
+    outputs = [m.failure_outputs for m in Match.objects.filter(tournament=tournament)]
+    expected = [{"call": "judge", "text": FIRST_REPLY}, {"call": "repair", "text": REPAIR_REPLY}]
+    assert outputs == [expected] * 3
+    last = [e for e in events if e["type"] == "tournament.progress"][-1]
+    assert (last["status"], last["done"], last["failed"]) == ("failed", 3, 3)
+
+
+def _slow_answers_quick_verdicts(request: dict) -> str | Scripted:
+    if request["model"] == "judge":
+        return "[[A]]"
+    # Slow enough for the matches that need one answer to ask for it at the same time.
+    return Scripted(content=f"{request['model']} says hello", delay_s=0.3)
+
+
+@pytest.mark.parametrize("celery_worker_process", [32], indirect=True)
+def test_thirty_two_worker_threads_generate_each_answer_once_and_spend_every_call(
+    celery_worker_process, prompt_set, wait_until_finished
+) -> None:
+    price = {"price_in": 1_000_000, "price_out": 1_000_000}  # a dollar a token
+    names = [f"model-{i}" for i in range(8)]
+    with FakeOpenAIServer() as server:
+        server.responder = _slow_answers_quick_verdicts
+        for name in names:
+            Contestant.objects.create(
+                name=name,
+                backend=BackendKind.OPENAI,
+                base_url=server.base_url,
+                model_id=name,
+                generation=price,
+            )
+        Judge.objects.create(
+            name="llm",
+            kind=JudgeKind.OPENAI,
+            base_url=server.base_url,
+            model_id="judge",
+            settings=price,
+        )
+        tournament = tournament_create(
+            name="32 threads",
+            format="round_robin",
+            contestants=names,
+            prompt_set=prompt_set.name,
+            judge="llm",
+            config={"rounds": 1},
+            seed=2,
+        )
+        tournament_start(tournament=tournament)
+        wait_until_finished(tournament, 180)
+        calls = [r["model"] for r in server.chat_requests]
+        tokens = sum(prompt + completion for _, prompt, completion in server.usage)
+
+    assert tournament.status == TournamentStatus.COMPLETED
+    assert Judgment.objects.filter(match__tournament=tournament).count() == 28
+    needed = set(
+        MatchEntry.objects.filter(match__tournament=tournament).values_list(
+            "contestant_id", "match__prompt_id"
+        )
+    )
+    answer_calls = sum(1 for model in calls if model != "judge")
+    assert answer_calls == Response.objects.count() == len(needed) < 2 * 28
+    assert calls.count("judge") == 28
+    spend = Spend.objects.get(tournament=tournament)
+    assert spend.answers_usd + spend.judged_usd == tokens

@@ -12,7 +12,8 @@ talk to it over real HTTP. Tests program it with:
 - token logprobs in the OpenAI format (``choices[0].logprobs.content``) for a reply built
   with :func:`with_logprobs`;
 
-and read back every request received (``requests``: path, headers, json).
+and read back every request received (``requests``: path, headers, json) and the usage
+reported with each completion (``usage``: model, prompt and completion tokens).
 
 Use the ``fake_openai`` fixture from ``tests/judges/conftest.py``, or
 ``with FakeOpenAIServer() as server:`` anywhere else.
@@ -109,6 +110,7 @@ class FakeOpenAIServer:
         self.script: deque[Scripted] = deque()
         self.responder: Responder = _echo_responder
         self.requests: list[RecordedRequest] = []
+        self.usage: list[tuple[str, int, int]] = []
         # Chat requests being answered right now, and the most there ever were at once.
         self.in_flight = 0
         self.max_in_flight = 0
@@ -172,6 +174,8 @@ class FakeOpenAIServer:
         content = reply.content or ""
         prompt = " ".join(str(m.get("content", "")) for m in request.get("messages", []))
         prompt_tokens, completion_tokens = _count_tokens(prompt), _count_tokens(content)
+        with self._lock:
+            self.usage.append((request.get("model", self.model), prompt_tokens, completion_tokens))
         return json.dumps(
             {
                 "id": f"chatcmpl-fake-{uuid.uuid4().hex[:12]}",

@@ -1,8 +1,8 @@
-"""Identical judge requests are served from the verdict cache, without a second call."""
+"""A retried comparison (same scope: the same match) is served from the verdict cache,
+without a second call; another comparison of the same answers is a new sample."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -23,19 +23,23 @@ def server(fake_openai: FakeOpenAIServer) -> FakeOpenAIServer:
     return fake_openai
 
 
-def judge(server: FakeOpenAIServer, model: str = "judge-1", **settings: Any) -> OpenAICompatJudge:
-    return OpenAICompatJudge(base_url=server.base_url, model=model, settings=settings)
+def judge(
+    server: FakeOpenAIServer, model: str = "judge-1", scope: str | None = "match:1", **settings: Any
+) -> OpenAICompatJudge:
+    return OpenAICompatJudge(
+        base_url=server.base_url, model=model, settings=settings, cache_scope=scope
+    )
 
 
 def calls(server: FakeOpenAIServer) -> int:
     return len(server.chat_requests)
 
 
-def test_a_second_identical_comparison_makes_no_request_and_gives_the_same_verdict(
+def test_a_retried_comparison_makes_no_request_and_gives_the_same_verdict(
     server: FakeOpenAIServer,
 ) -> None:
     first = judge(server).compare(QUESTION, ANSWERS)
-    again = judge(server).compare(QUESTION, ANSWERS)  # another judge object, same request
+    again = judge(server).compare(QUESTION, ANSWERS)  # the retry builds its judge again
 
     assert calls(server) == 1
     assert again.ranking == first.ranking == ((0,), (1,))
@@ -45,6 +49,37 @@ def test_a_second_identical_comparison_makes_no_request_and_gives_the_same_verdi
     # Nothing was spent on the hit, so summed usage still matches the server's.
     assert first.prompt_tokens > 0
     assert (again.prompt_tokens, again.completion_tokens, again.cost) == (0, 0, 0.0)
+
+
+def test_another_comparison_of_the_same_answers_is_a_new_sample(server: FakeOpenAIServer) -> None:
+    judge(server, scope="match:1").compare(QUESTION, ANSWERS)
+    second = judge(server, scope="match:2").compare(QUESTION, ANSWERS)
+
+    assert calls(server) == 2
+    assert "cached" not in second.extra and second.prompt_tokens > 0
+
+
+def test_a_judge_built_without_a_scope_calls_the_model_every_time(
+    server: FakeOpenAIServer,
+) -> None:
+    unscoped = judge(server, scope=None)
+
+    unscoped.compare(QUESTION, ANSWERS)
+    unscoped.compare(QUESTION, ANSWERS)
+
+    assert calls(server) == 2
+
+
+def test_a_verdict_read_by_another_parser_version_is_not_served(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from judges.backends import openai_compat
+
+    judge(server).compare(QUESTION, ANSWERS)
+    monkeypatch.setattr(openai_compat, "PARSER_VERSION", openai_compat.PARSER_VERSION + 1)
+    judge(server).compare(QUESTION, ANSWERS)
+
+    assert calls(server) == 2
 
 
 def test_authors_are_not_part_of_the_key_because_the_judge_never_sees_them(
@@ -133,7 +168,7 @@ def test_a_judge_can_be_given_its_own_cache_which_evicts_the_least_recently_used
     server: FakeOpenAIServer,
 ) -> None:
     own = LRUVerdictCache(maxsize=1)
-    j = OpenAICompatJudge(base_url=server.base_url, model="judge-1", cache=own)
+    j = OpenAICompatJudge(base_url=server.base_url, model="judge-1", cache=own, cache_scope="m")
 
     j.compare(QUESTION, ANSWERS)
     j.compare("Second question?", ANSWERS)  # evicts the first
@@ -141,24 +176,6 @@ def test_a_judge_can_be_given_its_own_cache_which_evicts_the_least_recently_used
 
     assert calls(server) == 3
     assert len(own) == 1
-
-
-def test_the_async_path_reads_and_fills_the_same_cache(server: FakeOpenAIServer) -> None:
-    j = judge(server)
-
-    async def twice() -> None:
-        endpoint = j.async_endpoint()
-        try:
-            await j.compare_async(QUESTION, ANSWERS, endpoint)
-            await j.compare_async(QUESTION, ANSWERS, endpoint)
-        finally:
-            await endpoint.aclose()
-
-    asyncio.run(twice())
-    verdict = j.compare(QUESTION, ANSWERS)
-
-    assert calls(server) == 1
-    assert verdict.extra["cached"] is True
 
 
 def test_the_key_is_a_sha256_of_a_canonical_json() -> None:

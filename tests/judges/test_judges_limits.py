@@ -10,7 +10,6 @@ import pytest
 
 from judges.backends.base import Answer, PermanentError, TransientError
 from judges.backends.openai_compat import OpenAICompatGenerator, OpenAICompatJudge
-from judges.batch import generate_many
 from judges.limits import LIMITERS, EndpointLimiter, EndpointLimits, TokenBucket
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 
@@ -231,15 +230,16 @@ def test_another_model_on_the_same_server_has_its_own_budget(
     assert fake_openai.max_in_flight == 4
 
 
-def test_the_async_batch_path_keeps_to_the_same_concurrency_limit(
+def test_a_client_without_limit_keys_keeps_to_the_limit_of_its_endpoint(
     fake_openai: FakeOpenAIServer,
 ) -> None:
     slow(fake_openai, 0.1)
-    config = {"base_url": fake_openai.base_url, "model": "gen-1", "generation": {}}
     generator(fake_openai, "gen-1", max_concurrency=3)  # e.g. the contestant's own client
+    unlimited = generator(fake_openai, "gen-1")
 
-    results = generate_many(config, [f"p{i}" for i in range(9)], concurrency=9)
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        results = list(pool.map(unlimited.generate, [f"p{i}" for i in range(9)]))
 
-    assert all(r.text == "[[A]]" for r in results)  # type: ignore[union-attr]
+    assert all(r.text == "[[A]]" for r in results)
     assert fake_openai.max_in_flight == 3
     assert LIMITERS.get(fake_openai.base_url, "gen-1").in_flight == 0  # type: ignore[union-attr]

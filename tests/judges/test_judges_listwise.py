@@ -105,6 +105,10 @@ def test_a_ranking_still_invalid_after_repair_is_a_permanent_error(
         make_judge(fake_openai).compare(QUESTION, ANSWERS)
 
     assert isinstance(caught.value, PermanentError)
+    assert [(o.call, o.text) for o in caught.value.raw_outputs] == [
+        ("judge", "A is best"),
+        ("repair", "[[RANKING: A > A > B > C]]"),
+    ]
     assert len(fake_openai.requests) == 2
 
 

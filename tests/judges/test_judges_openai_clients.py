@@ -3,11 +3,12 @@ judge for every match, and each of them must not open its own connection pool.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from judges.backends.base import Answer
 from judges.backends.openai_compat import _SYNC_CLIENTS, OpenAICompatJudge, _tls_context
-from judges.batch import compare_many
 from tests.judges.fake_openai import FakeOpenAIServer
 
 PAIR = (Answer("one"), Answer("two"))
@@ -69,26 +70,11 @@ def test_every_client_of_the_process_shares_one_tls_context(
     fake_openai: FakeOpenAIServer,
 ) -> None:
     # Loading the CA bundle was most of the cost of a new client (see _tls_context).
-    judge = OpenAICompatJudge(base_url=fake_openai.base_url, model="j")
-    endpoint = judge.async_endpoint(16)
+    here = OpenAICompatJudge(base_url=fake_openai.base_url, model="j")
+    elsewhere = OpenAICompatJudge(base_url="http://127.0.0.1:9/v1", model="j")  # never called
 
-    sync_pool = _client_of(judge)._client._transport._pool  # type: ignore[attr-defined]
-    async_pool = endpoint._get_client()._client._transport._pool
+    clients: list[Any] = [_client_of(j) for j in (here, elsewhere)]
+    pools = [client._client._transport._pool for client in clients]
 
-    assert sync_pool._ssl_context is _tls_context()
-    assert async_pool._ssl_context is _tls_context()
-    assert endpoint.shards == 2
-
-
-def test_a_batch_spreads_its_calls_over_several_small_pools(
-    fake_openai: FakeOpenAIServer,
-) -> None:
-    fake_openai.responder = lambda request: "[[B]]"
-    judge = OpenAICompatJudge(base_url=fake_openai.base_url, model="j", settings={"cache": False})
-    items = [(f"question {i}", PAIR) for i in range(30)]
-
-    verdicts = compare_many(judge, items, concurrency=20)
-
-    assert [v.ranking for v in verdicts] == [((1,), (0,))] * 30  # type: ignore[union-attr]
-    assert judge.async_endpoint(20).shards == 3
-    assert len(fake_openai.chat_requests) == 30
+    assert pools[0] is not pools[1]
+    assert all(pool._ssl_context is _tls_context() for pool in pools)

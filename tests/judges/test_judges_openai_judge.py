@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from judges.backends.base import Answer, PermanentError, TransientError
+from judges.backends.base import Answer, PermanentError, RawOutput, TransientError
 from judges.backends.openai_compat import OpenAICompatJudge, UnparseableVerdictError
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 
@@ -127,9 +127,27 @@ def test_a_verdict_still_unreadable_after_repair_is_a_permanent_error_not_a_tie(
         make_judge(fake_openai).compare(QUESTION, ANSWERS)
 
     assert isinstance(caught.value, PermanentError)
-    assert "I cannot decide." in caught.value.raw_output
-    assert "Really, I cannot." in caught.value.raw_output
+    assert caught.value.raw_outputs == (
+        RawOutput("judge", "I cannot decide."),
+        RawOutput("repair", "Really, I cannot."),
+    )
     assert len(fake_openai.requests) == 2  # one call, one repair, no more
+
+
+def test_an_unreadable_swapped_order_keeps_what_the_judge_said_in_both_orders(
+    fake_openai: FakeOpenAIServer,
+) -> None:
+    fake_openai.reply_with("first is right [[A]]", "Both, perhaps.", "I still cannot say.")
+
+    with pytest.raises(UnparseableVerdictError) as caught:
+        make_judge(fake_openai, both_orders=True).compare(QUESTION, ANSWERS)
+
+    assert str(caught.value).startswith("answers swapped: judge output has no")
+    assert caught.value.raw_outputs == (
+        RawOutput("answers in order", "first is right [[A]]"),
+        RawOutput("answers swapped: judge", "Both, perhaps."),
+        RawOutput("answers swapped: repair", "I still cannot say."),
+    )
 
 
 def test_both_orders_agreeing_keeps_the_verdict_and_swaps_the_answers(
@@ -234,3 +252,32 @@ def test_a_rate_limited_judge_raises_a_transient_error(fake_openai: FakeOpenAISe
         make_judge(fake_openai).compare(QUESTION, ANSWERS)
 
     assert caught.value.retry_after == 3.0
+
+
+def test_a_failure_after_a_paid_reply_carries_that_reply_s_cost(
+    fake_openai: FakeOpenAIServer,
+) -> None:
+    fake_openai.enqueue(
+        Scripted(content="[[A]]"),  # the first order, paid for
+        Scripted(status=503, body=error_body("busy", kind="server_error")),
+    )
+    judge = make_judge(fake_openai, both_orders=True, price_in=1_000_000, price_out=1_000_000)
+
+    with pytest.raises(TransientError) as failed:
+        judge.compare(QUESTION, ANSWERS)
+
+    ((_, prompt_tokens, completion_tokens),) = fake_openai.usage
+    assert failed.value.cost == prompt_tokens + completion_tokens
+
+
+def test_an_unreadable_verdict_carries_the_cost_of_the_question_and_the_repair(
+    fake_openai: FakeOpenAIServer,
+) -> None:
+    fake_openai.reply_with("I cannot decide.", "Still undecided.")
+    judge = make_judge(fake_openai, price_in=1_000_000, price_out=1_000_000)
+
+    with pytest.raises(UnparseableVerdictError) as failed:
+        judge.compare(QUESTION, ANSWERS)
+
+    assert len(fake_openai.usage) == 2
+    assert failed.value.cost == sum(p + c for _, p, c in fake_openai.usage)

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from judges.backends.base import Answer, PermanentError, Ranking, TransientError, Verdict
+from judges.backends.base import (
+    Answer,
+    PermanentError,
+    Ranking,
+    RawOutput,
+    TransientError,
+    Verdict,
+)
 from judges.panel import (
     PanelJudge,
     PanelSpec,
@@ -137,6 +144,27 @@ def test_a_judge_error_propagates_for_the_task_to_retry() -> None:
         PanelJudge([Stub(A_WINS), Failing()]).compare("q", PAIR)
 
 
+def test_a_member_without_a_verdict_fails_the_panel_keeping_every_reply_by_name() -> None:
+    class Undecided:
+        def compare(self, prompt: str, answers: Sequence[Answer]) -> Verdict:
+            raise PermanentError(
+                "no verdict after one repair prompt",
+                raw_outputs=[RawOutput("judge", "hmm"), RawOutput("repair", "still hmm")],
+            )
+
+    panel = PanelJudge([Stub(A_WINS, raw_output="[[A]]"), Undecided()], names=["gpt", "llama"])
+
+    with pytest.raises(PermanentError) as caught:
+        panel.compare("q", PAIR)
+
+    assert str(caught.value) == "llama: no verdict after one repair prompt"
+    assert caught.value.raw_outputs == (
+        RawOutput("gpt", "[[A]]"),
+        RawOutput("llama: judge", "hmm"),
+        RawOutput("llama: repair", "still hmm"),
+    )
+
+
 def test_a_judge_ranking_the_wrong_answers_is_refused() -> None:
     with pytest.raises(PermanentError, match="panel judge 1"):
         PanelJudge([Stub(((0,), (5,)))]).compare("q", PAIR)
@@ -209,3 +237,12 @@ def test_a_panels_template_hash_changes_with_any_members_template() -> None:
 
     assert one.template_hash and one.template_hash != other.template_hash
     assert PanelJudge([Stub(A_WINS), Stub(A_WINS)]).template_hash is None
+
+
+def test_a_failing_member_s_error_carries_what_the_members_before_it_cost() -> None:
+    panel = PanelJudge([Stub(A_WINS, cost=0.25), Stub(B_WINS, cost=0.5), Failing()])
+
+    with pytest.raises(TransientError) as failed:
+        panel.compare("q", PAIR)
+
+    assert failed.value.cost == 0.75

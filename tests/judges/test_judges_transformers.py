@@ -141,7 +141,7 @@ def test_gibberish_is_repaired_once_then_recorded_as_unparseable(tiny_model: str
     with pytest.raises(UnparseableVerdictError) as caught:
         judge.compare(QUESTION, PAIR)
 
-    assert "--- repair ---" in caught.value.raw_output
+    assert [output.call for output in caught.value.raw_outputs] == ["judge", "repair"]
 
 
 def test_a_missing_model_directory_is_a_permanent_error(tmp_path: Path) -> None:

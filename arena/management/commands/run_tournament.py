@@ -4,12 +4,18 @@
     export OPENAI_API_KEY=sk-…                        # leave unset for local servers
     python manage.py run_tournament --contestants llama3.2:1b,qwen2.5:0.5b --judge qwen2.5:7b
 
-In embedded mode the command runs the worker threads itself and follows the tournament to
-the end; in services mode it queues the tournament for the workers and follows it.
+Format options go through ``--option key=value`` or ``--config FILE.json`` and are checked
+by the format itself, with the web form's messages. In embedded mode the command runs the
+worker threads itself and follows the tournament to the end; in services mode it queues
+the tournament for the workers and follows it. It exits non-zero when any match failed or
+the tournament did not complete.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
 import os
 import time
 from pathlib import Path
@@ -20,13 +26,61 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from arena.boards import tournament_leaderboard
-from arena.models import BackendKind, Contestant, Judge, JudgeKind, PromptSet, Tournament
-from arena.selectors import tournament_progress
+from arena.models import (
+    BackendKind,
+    Contestant,
+    Judge,
+    JudgeKind,
+    PromptSet,
+    Tournament,
+    TournamentStatus,
+)
+from arena.selectors import Progress, tournament_failures, tournament_progress, tournament_spend
 from arena.services.demo import FIXTURES, PROMPT_SET
 from arena.services.imports import prompt_set_import_jsonl
 from arena.services.tournaments import tournament_create, tournament_start
+from arena.standings import LeaderboardRow
 
 KEY_VARIABLE = "OPENAI_API_KEY"
+
+
+def _usd(text: str) -> float:
+    """A price in USD per million tokens: a finite number, zero or more."""
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of USD >= 0, got {text!r}")
+    return value
+
+
+def _option_value(text: str) -> Any:
+    """JSON when it parses (3, true, [1, 2], "x"), else the text itself (a model name)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def format_config(
+    config_file: str | None, options: list[str], rounds: int | None
+) -> dict[str, Any]:
+    """The format options: the JSON file's, then each ``--option`` over them, then
+    ``--rounds``. Checking them is the format's job (``tournament_create``)."""
+    config: dict[str, Any] = {}
+    if config_file:
+        try:
+            config = json.loads(Path(config_file).read_text())
+        except (OSError, ValueError) as error:
+            raise CommandError(f"--config {config_file}: {error}") from None
+        if not isinstance(config, dict):
+            raise CommandError(f"--config {config_file}: must hold a JSON object of options")
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            raise CommandError(f"--option {option!r}: write it as key=value, e.g. k=4")
+        config[key.strip()] = _option_value(value.strip())
+    if rounds is not None:
+        config["rounds"] = rounds
+    return config
 
 
 class Command(BaseCommand):
@@ -40,14 +94,40 @@ class Command(BaseCommand):
             default=PROMPT_SET,
             help=f"a prompt set name, or a JSONL file (default: {PROMPT_SET})",
         )
-        parser.add_argument("--format", default="round_robin")
-        parser.add_argument("--rounds", type=int, default=None)
+        parser.add_argument(
+            "--format",
+            default="round_robin",
+            help="round_robin (default), single_elimination, kwise, anchor, swiss, adaptive",
+        )
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a format option, repeatable: k=4, seeding=rating, anchor=MODEL, "
+            "sampler=info_gain, max_matches=200 (values read as JSON when they parse)",
+        )
+        parser.add_argument("--config", metavar="FILE.json", help="format options as a JSON object")
+        parser.add_argument(
+            "--rounds", type=int, default=None, help="prompts to play, where the format has rounds"
+        )
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--budget", type=int, default=None)
+        parser.add_argument(
+            "--budget", type=int, default=None, help="most judge calls (both orders: 2 a match)"
+        )
+        parser.add_argument(
+            "--budget-usd", default=None, help="most money (USD) to spend; pauses before it"
+        )
         parser.add_argument(
             "--both-orders",
             action="store_true",
             help="judge each pair in both answer orders (position bias)",
+        )
+        parser.add_argument(
+            "--price-in", type=_usd, default=None, help="the judge's USD per million input tokens"
+        )
+        parser.add_argument(
+            "--price-out", type=_usd, default=None, help="the judge's USD per million output tokens"
         )
         parser.add_argument("--timeout", type=float, default=3600, help="seconds to follow it")
 
@@ -55,6 +135,7 @@ class Command(BaseCommand):
         base_url = os.environ.get("ARENA_BASE_URL", "").strip()
         if not base_url:
             raise CommandError("set ARENA_BASE_URL to the endpoint, e.g. http://127.0.0.1:8000/v1")
+        config = format_config(o["config"], o["option"], o["rounds"])
         key_env = KEY_VARIABLE if os.environ.get(KEY_VARIABLE) else ""
         models = [m.strip() for m in o["contestants"].split(",") if m.strip()]
         for model in models:
@@ -68,6 +149,7 @@ class Command(BaseCommand):
                 },
             )
         judge_name = f"judge:{o['judge']}"
+        prices = {k: o[k] for k in ("price_in", "price_out") if o[k] is not None}
         Judge.objects.update_or_create(
             name=judge_name,
             defaults={
@@ -75,10 +157,9 @@ class Command(BaseCommand):
                 "base_url": base_url,
                 "model_id": o["judge"],
                 "api_key_env": key_env,
-                "settings": {"both_orders": o["both_orders"]},
+                "settings": {"both_orders": o["both_orders"], **prices},
             },
         )
-        config = {} if o["rounds"] is None else {"rounds": o["rounds"]}
         try:
             tournament = tournament_create(
                 name=f"{' vs '.join(models)} judged by {o['judge']}",
@@ -89,6 +170,7 @@ class Command(BaseCommand):
                 config=config,
                 seed=o["seed"],
                 budget=o["budget"],
+                budget_usd=o["budget_usd"],
             )
             if settings.EMBEDDED:
                 from arena.embedded import embedded_worker_start
@@ -99,7 +181,9 @@ class Command(BaseCommand):
             raise CommandError(
                 "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
             ) from None
-        self._follow(tournament, o["timeout"])
+        progress = self._follow(tournament, o["timeout"])
+        self._report(tournament, progress)
+        self._exit_status(tournament, progress, o["timeout"])
 
     def _prompt_set(self, spec: str) -> PromptSet:
         path = Path(spec)
@@ -112,33 +196,90 @@ class Command(BaseCommand):
             raise CommandError(f"no prompt set {spec!r} (give a name or a .jsonl file)")
         return found
 
-    def _follow(self, tournament: Tournament, timeout: float) -> None:
+    def _follow(self, tournament: Tournament, timeout: float) -> Progress:
         deadline = time.monotonic() + timeout
         last = None
-        while time.monotonic() < deadline:
+        while True:
             tournament.refresh_from_db()
             progress = tournament_progress(tournament)
             # The status too: the last match can finish before the tournament completes.
             if (tournament.status, progress) != last:
-                self.stdout.write(
-                    f"{tournament.status}: {progress.done} / {progress.planned or '?'} matches"
-                    + (f", {progress.failed} failed" if progress.failed else "")
-                )
+                self.stdout.write(f"{tournament.status}: {_progress_text(progress)}")
                 last = (tournament.status, progress)
-            if tournament.is_finished:
-                break
+            # Paused is as far as it goes alone: the money budget stopped it.
+            stopped = tournament.is_finished or tournament.status == TournamentStatus.PAUSED
+            if stopped or time.monotonic() >= deadline:
+                return progress
             time.sleep(0.5)
-        self.stdout.write(f"Tournament {tournament.pk} is {tournament.status}.")
-        for row in tournament_leaderboard(tournament):
-            rated = (
-                f"BT {row['bt']:6.0f} ({row['bt_low']:.0f}-{row['bt_high']:.0f})"
-                if row["bt"] is not None
-                else "BT      -"
-            )
+
+    def _report(self, tournament: Tournament, progress: Progress) -> None:
+        self.stdout.write(
+            f"\nTournament {tournament.pk} is {tournament.status}: {_progress_text(progress)}."
+        )
+        failures = tournament_failures(tournament)
+        rows = tournament_leaderboard(tournament)
+        self.stdout.write(_table(rows, failures.by_contestant))
+        self.stdout.write(f"Spent ${tournament_spend(tournament):.4f} (judge calls and answers).")
+        if tournament.error:
+            self.stdout.write(f"Warning: {tournament.error}")
+        if not any(row["matches"] for row in rows):
+            self.stdout.write("Warning: no verdicts, so nothing is rated.")
+        elif any(row["preliminary"] for row in rows):
             self.stdout.write(
-                f"{row['rank']:>3}  {row['contestant']:<30} {rated}  Elo {row['elo'] or 0:6.1f}  "
-                f"{row['matches']:>4} matches  win rate {row['win_rate']:.3f}"
-                + ("  (preliminary)" if row["preliminary"] else "")
+                f"Warning: ratings marked * are preliminary: fewer than {settings.MIN_VERDICTS} "
+                "verdicts (ARENA_MIN_VERDICTS), they may still move a lot."
             )
-        if not tournament.is_finished:
-            raise CommandError(f"still {tournament.status} after {timeout:.0f} s")
+        if progress.failed:
+            self.stdout.write(
+                f"Warning: {progress.failed} of {progress.done} finished matches failed; "
+                "the latest errors:"
+            )
+            for error in failures.last_errors:
+                self.stdout.write(f"  - {error}")
+
+    def _exit_status(self, tournament: Tournament, progress: Progress, timeout: float) -> None:
+        if tournament.status != TournamentStatus.COMPLETED:
+            running = tournament.status == TournamentStatus.RUNNING
+            why = f"not done after {timeout:.0f} s" if running else tournament.error
+            raise CommandError(
+                f"the tournament is {tournament.status}" + (f": {why}" if why else "")
+            )
+        if progress.failed:
+            raise CommandError(
+                f"{progress.failed} of {progress.done} matches failed (the latest errors are above)"
+            )
+
+
+def _progress_text(progress: Progress) -> str:
+    text = f"{progress.done} / {progress.planned or '?'} matches"
+    return text + (f", {progress.failed} failed" if progress.failed else "")
+
+
+HEADERS = ("rank", "model", "BT (95% CI)", "Elo", "matches", "failed")
+
+
+def _table(rows: list[LeaderboardRow], failed: dict[str, int]) -> str:
+    """The leaderboard as a text table, best first by BT (the ranks come from its CIs;
+    Elo is the online rating in verdict order, so it need not be monotone)."""
+    lines = [
+        (
+            str(row["rank"]),
+            row["contestant"] + ("*" if row["preliminary"] and row["matches"] else ""),
+            "-"
+            if row["bt"] is None
+            else f"{row['bt']:.0f} ({row['bt_low']:.0f} to {row['bt_high']:.0f})",
+            "-" if row["elo"] is None or not row["matches"] else f"{row['elo']:.0f}",
+            str(row["matches"]),
+            str(failed.get(row["contestant"], 0)),
+        )
+        for row in rows
+    ]
+    widths = [max(len(c) for c in column) for column in zip(HEADERS, *lines, strict=False)]
+    # Names read left-aligned, numbers right-aligned.
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i == 1 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in (HEADERS, *lines)
+    )

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run inside a transaction
 
     dependencies = [
-        ('arena', '0013_spend'),
+        ('arena', '0016_apitoken_expiry_scopes'),
     ]
 
     operations = [
