@@ -92,6 +92,8 @@ RESCORES = 32
 # them met every other contestant equally often, rank 64 as often as its neighbours
 # (measured at M = 64, batch 512), and needed 3-10x more calls (benchmarks/README.md).
 REPEATING_SAMPLERS = ("top_k",)
+# Samplers that take their best pairs rather than drawing by probability.
+ARGMAX_SAMPLERS = ("ucb", "top_k")
 TARGETS = ("none", "adjacent", "top_k")
 PRIOR = 0.01  # Gaussian penalty on natural log-strengths: finite fits from the first match
 LEVEL = 0.95
@@ -279,7 +281,7 @@ def choose_batch(
     rng = random.Random(seed)
     blocked = np.zeros(len(pairs), dtype=bool)
     chosen: list[tuple[int, int]] = []
-    mode: Literal["sample", "argmax"] = "argmax" if sampler in ("ucb", "top_k") else "sample"
+    mode: Literal["sample", "argmax"] = "argmax" if sampler in ARGMAX_SAMPLERS else "sample"
     rescore_every = max(1, size // RESCORES)
     every = np.zeros(len(pairs))
     queue: list[int] = []
@@ -466,7 +468,7 @@ def draw_probabilities(
     scores = np.where(np.isfinite(scores), np.maximum(scores, 0.0), 0.0)
     if scores.sum() <= 0:
         scores = np.ones(len(pairs))
-    if sampler in ("ucb", "top_k"):
+    if sampler in ARGMAX_SAMPLERS:
         scores = (scores == scores.max()).astype(np.float64)
     return pairs, scores / scores.sum()
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 from arena.evidence import source_of
 from arena.formats import FormatState
 from arena.formats._common import prompt_order
-from arena.formats.adaptive import Tally, answer_order, draw_probabilities
+from arena.formats.adaptive import ARGMAX_SAMPLERS, Tally, answer_order, draw_probabilities
 from arena.identity import identity_words_in
 from arena.models import (
     Assignment,
@@ -61,8 +61,10 @@ PLAN_KEEP_S = 60.0
 @dataclass(frozen=True)
 class Plan:
     """What a draw needs, worked out once per PLAN_TTL_S: pairs of contestant ids with
-    their probabilities, how far each has answered first (``lead``, by index), the prompt
-    ids in the seeded order, the most matches, and the contestants' answer keys."""
+    their probabilities, the tally (who answered first how often), the prompt ids in the
+    seeded order, the most matches, the contestants' answer keys, and whether the sampler
+    takes its best pair rather than sampling (``argmax``: worked out again after each
+    draw, or a second of draws would all go to one pair)."""
 
     ids: tuple[int, ...]
     pairs: tuple[tuple[int, int], ...]
@@ -72,6 +74,7 @@ class Plan:
     batch: int
     most: int
     answer_keys: dict[int, tuple[str, tuple[str, str]]]  # id: (settings hash, own names)
+    argmax: bool = False
 
 
 def _tally(tournament: Tournament, ids: tuple[int, ...]) -> Tally:
@@ -132,6 +135,7 @@ def _plan_now(tournament: Tournament) -> Plan | None:
         batch=int(state.config["batch"]),
         most=most,
         answer_keys=keys,
+        argmax=state.config["sampler"] in ARGMAX_SAMPLERS,
     )
 
 
@@ -222,6 +226,8 @@ def battle_draw(
             )
             if answers is None:  # the advance queues its play, on the right queue
                 enqueue_advance(tournament.pk)
+            if plan.argmax:
+                cache.delete(f"{draw_plan_key(tournament.pk)}:fresh")
         if match.status != MatchStatus.AWAITING_VOTE:
             return None
         if not session_key:  # a request without a session: shown, assigned to no one

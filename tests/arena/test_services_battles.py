@@ -246,3 +246,17 @@ def test_the_draws_tally_read_from_counts_is_the_one_the_format_reads_from_every
     for name in ("wins", "ties", "pair_count", "first", "judged"):
         assert np.array_equal(getattr(counted, name), getattr(read, name)), name
     assert counted.planned == read.planned == 3
+
+
+def test_an_argmax_sampler_works_its_best_pair_out_again_after_each_draw(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(3, format="adaptive", config={"sampler": "ucb", "max_matches": 3})
+    cache.delete_many([draw_plan_key(t.pk), f"{draw_plan_key(t.pk)}:fresh"])
+    for c in t.contestants.all():
+        for p in t.prompt_set.prompts.all():
+            Response.objects.create(contestant=c, prompt=p, settings_hash=c.settings_hash)
+    for i in range(3):
+        ask(t, f"v{i}")
+    pairs = {frozenset(m.entries.values_list("contestant_id", flat=True)) for m in t.matches.all()}
+    assert len(pairs) == 3  # each draw saw the ones before it, not one pair three times
