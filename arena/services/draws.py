@@ -8,8 +8,8 @@ and the match is made at once, kept with the probability of its draw
 (``Match.draw_probability``; the fit can weight its votes by the inverse). The
 probabilities are worked out again at most once per ``PLAN_TTL_S`` per tournament (a fit
 on the counts), by one request while the others draw with the last ones: a second of
-votes hardly moves them. (The budget is checked against the matches made, not the
-plan's count.)
+votes hardly moves them; an argmax sampler's after each draw. (The budget is checked
+against the matches made, not the plan's count.)
 
 The prompt is the next one of the tournament's seeded prompt order (one per match, as the
 planned batches had it) for which both answers are stored and name no model (arena.identity);
