@@ -182,7 +182,8 @@ def _voter(request: HttpRequest) -> str:
     auth=TOKEN_OR_SESSION,
 )
 def battles_next(request: HttpRequest, tournament_id: int) -> Any:
-    """The caller's anonymous battle in a human-judged tournament (204: none ready)."""
+    """The caller's anonymous battle in a human-judged tournament (204: none left that the
+    caller has not been shown)."""
     require_scope(request, "vote")
     battle = battle_next(
         tournament=get_object_or_404(Tournament, pk=tournament_id),

@@ -43,7 +43,7 @@ LEADERBOARD_CACHE_SECONDS = 3600
 _CELL, _STANDING = PairCell._meta.db_table, Standing._meta.db_table
 _PROMPT_CELL, _PAIR = PromptPairCell._meta.db_table, PromptPair._meta.db_table
 _ORDERS = OrderCell._meta.db_table
-_TALLIED = ("a_wins", "b_wins", "ties", "share", "a_points", "votes")
+_TALLIED = ("a_wins", "b_wins", "ties", "share", "a_points", "votes", *evidence.IPW)
 
 
 def _filters(tournament_id: int | None, source: str, category: str) -> tuple[str, list[Any]]:

@@ -14,6 +14,12 @@ everything the boards show:
   2/(K(K-1)) per pair, sums to the number of verdicts (what Soft Condorcet averages over);
 - position and length: how often the answer shown first won or lost a decisive pair, and
   the longer answer (in tokens) likewise: the judges' biases;
+- inverse-probability weights: the outcomes again, each times ``w - 1`` (``ipw_a_wins``,
+  ``ipw_b_wins``, ``ipw_ties``), where ``w`` is the verdict's weight (``ipw_weight``: 1
+  unless an active sampler drew the pair, arena.services.draws): the fit's counts are the
+  outcomes plus these (Chatbot Arena, Chiang et al. 2024, section 4: weighting each vote by
+  the inverse of its pair's sampling probability keeps adaptivity from biasing the
+  ratings). Stored as the excess over 1 so that unweighted verdicts add nothing;
 - style: for pairs whose two answers have style features (``styled``, of which
   ``styled_ties`` ties), the sums of ``score_a`` (``sy``), of the normalised differences
   ``d = (f_a - f_b) / (f_a + f_b)`` per feature (FastChat's style control, ratings.style),
@@ -47,10 +53,12 @@ COUNTS: tuple[str, ...] = (
     "styled",
     "styled_ties",
 )
+IPW: tuple[str, ...] = ("ipw_a_wins", "ipw_b_wins", "ipw_ties")
 SUMS: tuple[str, ...] = (
     "share",
     "a_points",
     "votes",
+    *IPW,
     "sy",
     *(f"sd_{f}" for f in FEATURES),
     *(f"syd_{f}" for f in FEATURES),
@@ -58,6 +66,16 @@ SUMS: tuple[str, ...] = (
 )
 COLUMNS: tuple[str, ...] = COUNTS + SUMS
 _LENGTH = FEATURES.index("length")
+
+
+def ipw_weight(probability: float | None, contestants: int) -> float:
+    """A verdict's weight in the fit: 1 / (p · pairs) for a pair an active sampler drew
+    with probability ``p`` (1 under uniform sampling, so weighted and unweighted verdicts
+    are on one scale), else 1."""
+    pairs = contestants * (contestants - 1) / 2
+    if probability is None or probability <= 0 or pairs < 1:
+        return 1.0
+    return 1.0 / (probability * pairs)
 
 
 def source_of(judge_id: int | None) -> str:
@@ -78,13 +96,18 @@ def _difference(a: Style, b: Style) -> tuple[float, ...]:
 
 
 def pair_increments(
-    entrants: Sequence[Entrant], ranking: Sequence[Sequence[int]], *, both_bad: bool
+    entrants: Sequence[Entrant],
+    ranking: Sequence[Sequence[int]],
+    *,
+    both_bad: bool,
+    weight: float = 1.0,
 ) -> dict[tuple[int, int], tuple[float, ...]]:
     """Per pair ``(a, b)``, ``a < b``, what this verdict adds to each of COLUMNS.
 
     ``entrants`` are in answer position (the first was shown first); ``ranking`` is tiers
-    of contestant ids, best first.
+    of contestant ids, best first; ``weight`` its inverse-probability weight (``ipw_weight``).
     """
+    extra = weight - 1.0
     level = {c: i for i, tier in enumerate(ranking) for c in tier}
     k = len(entrants)
     share = 1.0 / max(k - 1, 1)
@@ -119,6 +142,9 @@ def pair_increments(
                 share,
                 share * score_a,
                 votes,
+                extra * a_won,
+                extra * (not tie and not a_won),
+                extra * tie,
                 score_a if styled else 0.0,
                 *d,
                 *(score_a * v for v in d),

@@ -5,9 +5,10 @@ request cycle, a thread hand-off; benchmarks/README.md, "Web load"). Here the co
 an anonymous voter's ``POST /tournaments/<id>/vote/`` with ``Accept: application/json``,
 is answered without them. This is a transport only: the request is checked by Django's
 own CSRF middleware, the ballot by ``voting.ballot_of``, and the vote's writes and the
-next battle's claim are the voting services' own steps (``voting.vote_count``,
-``battles.battle_take``), played on an async PostgreSQL connection with each batch in one
-round trip (``arena.sql.run_async``); the answer is ``arena.vote_json``'s, as Django's.
+next battle are the voting services' own steps (``voting.vote_count``,
+``battles.battle_upcoming``), played on an async PostgreSQL connection with each batch
+in one round trip (``arena.sql.run_async``); the answer is ``arena.vote_json``'s, as
+Django's.
 
 Anything else goes on to Django untouched, and so does any vote this path does not count
 (a signed-in voter's, whose session Django checks; a refusal, a replay of a key, no
@@ -36,7 +37,7 @@ from django.utils import timezone
 from arena import live
 from arena.markdown import CACHED_CHARS
 from arena.middleware import CONTENT_SECURITY_POLICY
-from arena.services.battles import battle_take
+from arena.services.battles import battle_upcoming
 from arena.services.matches import any_open_match
 from arena.services.tournaments import (
     RESULTS_KEY_TIMEOUT_S,
@@ -130,12 +131,13 @@ class FastVote:
         return await asyncio.shield(self._after_commit(pool, ballot, counted))
 
     async def _after_commit(self, pool: Any, ballot: Ballot, counted: Counted) -> dict[str, Any]:
-        """Publish the match, schedule the refit, claim the next battle, and queue the next
+        """Publish the match, schedule the refit, take the next battle, and queue the next
         round once no match is open (or when that cannot be checked: an advance with
         nothing to do is a no-op): what ``voting.vote_after_commit`` does on Django's side."""
         tournament = counted.tournament_id
-        group = live.tournament_group(tournament)
-        await live.async_publish_or_log(group, vote_finished(counted))
+        if counted.first:  # a later vote on the match finishes nothing
+            group = live.tournament_group(tournament)
+            await live.async_publish_or_log(group, vote_finished(counted))
         try:
             if await self._results_claimed(tournament):
                 await asyncio.to_thread(tournament_queue_results, tournament_id=tournament)
@@ -143,12 +145,10 @@ class FastVote:
             log.exception("could not schedule the results of tournament %s", tournament)
         upcoming, idle = None, True
         try:
-            claim = battle_take(
-                tournament_id=tournament,
-                session_key=ballot.session_key,
-                user_id=None,
-                dialect=POSTGRESQL,
-                ahead=True,
+            # In an adaptive arena with none free the reveal brings none, and "Next
+            # battle" asks Django's page, which draws one (battles.battle_next).
+            claim = battle_upcoming(
+                tournament_id=tournament, session_key=ballot.session_key, user_id=None
             )
             async with pool.connection() as conn:
                 upcoming = await run_async(claim, conn, atomic=False)

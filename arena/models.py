@@ -20,6 +20,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from arena import evidence
+from arena.formats import on_demand
 from arena.outbound import base_url_refusal
 from ratings.style import FEATURES, answer_features
 
@@ -270,6 +271,12 @@ class Tournament(models.Model):
         return self.name
 
     @property
+    def draws_on_demand(self) -> bool:
+        """Whether voters' asks draw its matches (arena.services.draws) rather than the
+        engine planning them: a format that can (adaptive), judged by people."""
+        return self.judge_id is None and on_demand(self.format)
+
+    @property
     def is_finished(self) -> bool:
         return self.status in {
             TournamentStatus.COMPLETED,
@@ -299,21 +306,16 @@ class Match(models.Model):
     round = models.PositiveIntegerField()
     slot = models.PositiveIntegerField()
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="matches")
-    # Read with its tournament (match_open below), never alone: no index of its own.
+    # Read with its tournament (match_state below), never alone: no index of its own.
     status = models.CharField(
         max_length=20, choices=MatchStatus.choices, default=MatchStatus.PENDING
     )
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    voter_session = models.CharField(
-        max_length=64, blank=True, help_text="The session a human battle was shown to."
-    )
-    # The user signed in to that session, if any (None for an anonymous voter): the fast
-    # vote path (arena.fastvote) counts anonymous votes only, and leaves a signed-in
-    # voter's to Django, which checks that the session still signs them in. A plain
-    # column, not a foreign key, so adding it to a large table is instant; Vote.user is
-    # the record.
-    voter_user_id = models.BigIntegerField(null=True, blank=True)
+    # The probability with which an active sampler drew this pair when a voter asked
+    # (arena.services.draws); empty for planned matches. The fit weights the votes on a
+    # drawn match by its inverse (Chatbot Arena, section 4).
+    draw_probability = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     # A failed judge call's replies, [{"call": "judge" | "repair" | ..., "text": ...}], so
     # that staff can read why no verdict came of them (a verdict keeps its own in Judgment).
@@ -329,11 +331,11 @@ class Match(models.Model):
                 fields=["tournament", "round", "slot"], name="match_unique_slot"
             )
         ]
-        # Every vote asks whether its tournament has an open match left, and claims the
-        # first free battle by (round, slot); a reload looks for the voter's open battle.
-        # None should scan a tournament's history.
+        # Every vote asks whether its tournament has an open match left, and a voter is
+        # given the first free battle by (round, slot). None should scan a tournament's
+        # history.
         indexes = [
-            models.Index(fields=["tournament", "status", "voter_session"], name="match_open"),
+            models.Index(fields=["tournament", "status"], name="match_state"),
             models.Index(
                 fields=["tournament", "round", "slot"],
                 condition=models.Q(status=MatchStatus.AWAITING_VOTE),
@@ -345,6 +347,43 @@ class Match(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tournament_id} r{self.round} s{self.slot}"
+
+
+class Assignment(models.Model):
+    """A battle shown to a voter (a session, and the user signed in to it, if any).
+
+    Showing a battle takes it from no one: any number of voters may be shown one match, and
+    each may vote on it once (unique per match and session). A voter's unvoted assignment
+    younger than ``battles.BATTLE_LEASE`` is the battle a reload shows again, and the
+    other voters are given battles fewer people hold; an older one is forgotten.
+    """
+
+    # No database constraint: a vote's row must not wait on the match row's lock.
+    match = models.ForeignKey(
+        Match, on_delete=models.CASCADE, related_name="assignments", db_constraint=False
+    )
+    session_key = models.CharField(max_length=64)
+    # The signed-in user, if any: arena.fastvote leaves such a voter's votes to Django,
+    # which checks that the session still signs them in. A plain column, as on Vote.
+    user_id = models.BigIntegerField(null=True, blank=True)
+    shown_at = models.DateTimeField()
+    voted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["match", "session_key"], name="assignment_once")
+        ]
+        # A voter's battle in hand (a reload, the next battle after a vote).
+        indexes = [
+            models.Index(
+                fields=["session_key", "shown_at"],
+                condition=models.Q(voted=False),
+                name="assignment_held",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"match {self.match_id} shown to {self.session_key[:8]}"
 
 
 class MatchEntry(models.Model):

@@ -103,17 +103,24 @@ class PairTallies:
     share: NDArray[np.float64]
     a_points: NDArray[np.float64]
     votes: NDArray[np.float64]
+    # The outcomes' inverse-probability weights over 1 (arena.evidence.IPW): the fit's
+    # counts are a_wins + ipw_a_wins and so on; zero where no sampler drew the pairs.
+    ipw_a_wins: NDArray[np.float64]
+    ipw_b_wins: NDArray[np.float64]
+    ipw_ties: NDArray[np.float64]
 
     @classmethod
     def of(
         cls, models: Sequence[str], pairs: Sequence[tuple[str, str, Sequence[float]]]
     ) -> PairTallies:
-        """From ``(a, b, (a_wins, b_wins, ties, share, a_points, votes))`` per pair."""
+        """From ``(a, b, (a_wins, b_wins, ties, share, a_points, votes[, ipw_a_wins,
+        ipw_b_wins, ipw_ties]))`` per pair (the weights' excess is 0 when not given)."""
         names = tuple(sorted(models))
         index = {m: i for i, m in enumerate(names)}
-        columns = np.array([v for _, _, v in pairs], dtype=np.float64).reshape(len(pairs), 6)
-        a_wins, b_wins, ties, share, a_points, votes = (
-            _frozen(columns[:, i], np.float64) for i in range(6)
+        rows = [tuple(v) + (0.0,) * (9 - len(v)) for _, _, v in pairs]
+        columns = np.array(rows, dtype=np.float64).reshape(len(pairs), 9)
+        a_wins, b_wins, ties, share, a_points, votes, ipw_a, ipw_b, ipw_t = (
+            _frozen(columns[:, i], np.float64) for i in range(9)
         )
         return cls(
             models=names,
@@ -125,6 +132,9 @@ class PairTallies:
             share=share,
             a_points=a_points,
             votes=votes,
+            ipw_a_wins=ipw_a,
+            ipw_b_wins=ipw_b,
+            ipw_ties=ipw_t,
         )
 
     def per_model(
@@ -136,23 +146,26 @@ class PairTallies:
         return np.asarray(total, dtype=np.float64)
 
     def cells(self) -> Cells:
-        """The tallies as ratings' cells: a-wins, b-wins and ties per pair, one per verdict."""
+        """The tallies as ratings' cells: a-wins, b-wins and ties per pair, each weighted
+        by its verdicts' inverse-probability weights (``count``), and how many verdicts
+        (``n_battles``)."""
         outcomes = (
-            (Outcome.A_WINS, self.a_wins),
-            (Outcome.B_WINS, self.b_wins),
-            (Outcome.TIE, self.ties),
+            (Outcome.A_WINS, self.a_wins, self.ipw_a_wins),
+            (Outcome.B_WINS, self.b_wins, self.ipw_b_wins),
+            (Outcome.TIE, self.ties, self.ipw_ties),
         )
-        a = np.concatenate([self.a[counts > 0] for _, counts in outcomes])
-        b = np.concatenate([self.b[counts > 0] for _, counts in outcomes])
-        code = np.concatenate([np.full(int((c > 0).sum()), int(o)) for o, c in outcomes])
-        count = np.concatenate([c[c > 0] for _, c in outcomes])
+        a = np.concatenate([self.a[counts > 0] for _, counts, _ in outcomes])
+        b = np.concatenate([self.b[counts > 0] for _, counts, _ in outcomes])
+        code = np.concatenate([np.full(int((c > 0).sum()), int(o)) for o, c, _ in outcomes])
+        raw = np.concatenate([c[c > 0] for _, c, _ in outcomes])
+        weighted = np.concatenate([(c + w)[c > 0] for _, c, w in outcomes])
         return Cells(
             models=self.models,
             model_a=_frozen(a, np.intp),
             model_b=_frozen(b, np.intp),
             outcome=_frozen(code, np.int8),
-            count=_frozen(count, np.float64),
-            n_battles=_frozen(np.rint(count), np.int64),
+            count=_frozen(np.maximum(weighted, 0.0), np.float64),
+            n_battles=_frozen(np.rint(raw), np.int64),
         )
 
 

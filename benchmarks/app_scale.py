@@ -506,7 +506,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "arena_match": (
         "id", "public_id", "tournament_id", "round", "slot", "prompt_id", "status", "attempts",
-        "claimed_at", "voter_session", "voter_user_id", "error", "created_at", "finished_at",
+        "claimed_at", "draw_probability", "error", "created_at", "finished_at",
     ),
     "arena_matchentry": ("id", "match_id", "contestant_id", "position", "response_id"),
     "arena_judgment": (
@@ -738,7 +738,7 @@ def _write_matches(
         session = voters[voter[k]] if done and human else ""
         match_w.row(
             f"{match_id}\t{public[k]}\t{m.tournament}\t{k // pairs}\t{k % pairs}\t{p + 1}\t"
-            f"{'completed' if done else 'awaiting_vote'}\t1\t\\N\t{session}\t\\N\t\t"
+            f"{'completed' if done else 'awaiting_vote'}\t1\t\\N\t\\N\t\t"
             f"{stamp(ts - 90)}\t{stamp(ts) if done else NULL}"
         )
         for position, c in enumerate((a, b)):

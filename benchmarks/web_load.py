@@ -98,6 +98,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 BATTLE_FIELD = re.compile(r'name="battle" value="([^"]+)"')
 KEY_FIELD = re.compile(r'name="idempotency_key" value="([^"]+)"')
+SHOWN_FIELD = re.compile(r'name="shown" value="([^"]+)"')
 OUTCOMES = ["a"] * 4 + ["b"] * 4 + ["tie", "bothbad"]
 
 
@@ -605,14 +606,17 @@ async def voter(
 
 
 def page_form(page: str) -> dict[str, str] | None:
-    """The vote form's fields in a page, if it shows a battle."""
+    """The vote form's fields in a page, if it shows a battle (with the token of a battle
+    shown without a session: a voter's first page)."""
     battle, key, csrf = BATTLE_FIELD.search(page), KEY_FIELD.search(page), CSRF_FIELD.search(page)
     if not (battle and key and csrf):
         return None
+    shown = SHOWN_FIELD.search(page)
     return {
         "csrfmiddlewaretoken": csrf.group(1),
         "battle": battle.group(1),
         "idempotency_key": key.group(1),
+        **({"shown": shown.group(1)} if shown else {}),
     }
 
 

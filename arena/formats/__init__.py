@@ -31,6 +31,12 @@ FORMATS: dict[str, Format] = {
 }
 
 
+def on_demand(name: str) -> bool:
+    """Whether the format, judged by people, has its matches drawn when a voter asks
+    rather than planned (arena.services.draws)."""
+    return bool(getattr(get_format(name), "on_demand", False))
+
+
 def get_format(name: str) -> Format:
     try:
         return FORMATS[name]
@@ -50,4 +56,5 @@ __all__ = [
     "Tiers",
     "anchor_warning",
     "get_format",
+    "on_demand",
 ]

@@ -92,6 +92,8 @@ RESCORES = 32
 # them met every other contestant equally often, rank 64 as often as its neighbours
 # (measured at M = 64, batch 512), and needed 3-10x more calls (benchmarks/README.md).
 REPEATING_SAMPLERS = ("top_k",)
+# Samplers that take their best pairs rather than drawing by probability.
+ARGMAX_SAMPLERS = ("ucb", "top_k")
 TARGETS = ("none", "adjacent", "top_k")
 PRIOR = 0.01  # Gaussian penalty on natural log-strengths: finite fits from the first match
 LEVEL = 0.95
@@ -279,7 +281,7 @@ def choose_batch(
     rng = random.Random(seed)
     blocked = np.zeros(len(pairs), dtype=bool)
     chosen: list[tuple[int, int]] = []
-    mode: Literal["sample", "argmax"] = "argmax" if sampler in ("ucb", "top_k") else "sample"
+    mode: Literal["sample", "argmax"] = "argmax" if sampler in ARGMAX_SAMPLERS else "sample"
     rescore_every = max(1, size // RESCORES)
     every = np.zeros(len(pairs))
     queue: list[int] = []
@@ -440,8 +442,51 @@ def decide(tally: Tally, config: Mapping[str, Any], seed: int, round_index: int)
     return Decision(tuple(choose_batch(tally, config, size, step_seed, result)), False, "", result)
 
 
+def draw_probabilities(
+    tally: Tally, config: Mapping[str, Any]
+) -> tuple[NDArray[np.intp], NDArray[np.float64]] | None:
+    """For one pair drawn when a voter asks (a batch of one, no virtual updates): every
+    pair (indices) and the probability the sampler draws it with; None when the tournament
+    should stop (the budget is planned, or the target is met). The argmax samplers
+    (``ucb``, ``top_k``) put it all on their best pairs, evenly among ties."""
+    if int(config["max_matches"]) - tally.planned <= 0:
+        return None
+    result = fit(tally, intervals=needs_intervals(config)) if needs_fit(config) else None
+    if result is not None and target_reached(tally, result, config):
+        return None
+    sampler = str(config["sampler"])
+    pairs = all_pairs(tally.n)
+    if sampler in COVARIANCE_SAMPLERS:
+        scores = Posterior.start(tally, result, pairs).scores(sampler, config)
+    else:
+        counts = tally.pair_count[pairs[:, 0], pairs[:, 1]]
+        p = np.full(len(pairs), 0.5)
+        if result is not None:
+            diff = result.ratings[pairs[:, 0]] - result.ratings[pairs[:, 1]]
+            p = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
+        scores = _scores(sampler, pairs, counts, p, result)
+    scores = np.where(np.isfinite(scores), np.maximum(scores, 0.0), 0.0)
+    if scores.sum() <= 0:
+        scores = np.ones(len(pairs))
+    if sampler in ARGMAX_SAMPLERS:
+        scores = (scores == scores.max()).astype(np.float64)
+    return pairs, scores / scores.sum()
+
+
+def answer_order(tally: Tally, a: int, b: int, coin: float) -> tuple[int, int]:
+    """Who answers first: whoever has been shown first less often than second (relative
+    to the other), else the ``coin`` (uniform in [0, 1)) decides."""
+    lead = 2 * tally.first - tally.pair_count.sum(axis=1)
+    if lead[a] > lead[b] or (lead[a] == lead[b] and coin < 0.5):
+        return b, a
+    return a, b
+
+
 class Adaptive:
     name = NAME
+    # Judged by people, it draws each pair when a voter asks (arena.services.draws): the
+    # engine plans no batches for it.
+    on_demand = True
 
     def validate_config(
         self,

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model, Sum
+from django.db.models import Count, Model, Sum
 from django.db.models.functions import Coalesce
 
 from arena import evidence
@@ -33,6 +33,7 @@ from arena.models import (
     Response,
     Spend,
     Tournament,
+    Vote,
 )
 from arena.sql import copy_rows
 from judges.orders import COLUMNS as ORDER_COLUMNS
@@ -64,7 +65,10 @@ class Recount:
 
 
 def _verdicts() -> Iterator[tuple[Any, ...]]:
-    yield from (
+    """Each verdict in match order, with the probability of its match's draw: a match's
+    judgment, and the votes on it besides the one that is its judgment (a battle shown to
+    several voters: arena.services.voting)."""
+    judgments = (
         Judgment.objects.order_by("match_id")
         .values_list(
             "match_id",
@@ -74,9 +78,50 @@ def _verdicts() -> Iterator[tuple[Any, ...]]:
             "both_bad",
             "match__prompt_id",
             "match__prompt__category",
+            "match__draw_probability",
         )
         .iterator(chunk_size=CHUNK)
     )
+    votes = _shared_votes()
+    later = next(votes, None)
+    for judgment in judgments:
+        yield judgment
+        while later is not None and later[0] <= judgment[0]:
+            if later[0] == judgment[0] and judgment[2] is None:
+                for ranking, both_bad in _besides(later[1], (judgment[3], judgment[4])):
+                    yield (*judgment[:3], ranking, both_bad, *judgment[5:])
+            later = next(votes, None)
+
+
+def _besides(votes: list[tuple[Any, bool]], first: tuple[Any, bool]) -> list[tuple[Any, bool]]:
+    """The votes but one equal to the judgment (the first vote, whichever committed first)."""
+    rest = list(votes)
+    rest.pop(rest.index(first) if first in rest else 0)
+    return rest
+
+
+def _shared_votes() -> Iterator[tuple[int, list[tuple[Any, bool]]]]:
+    """The votes of each match that has more than one, in match order."""
+    rows = (
+        Vote.objects.filter(
+            match__in=Vote.objects.values("match")
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+            .values("match")
+        )
+        .order_by("match_id", "id")
+        .values_list("match_id", "ranking", "both_bad")
+        .iterator(chunk_size=CHUNK)
+    )
+    current, outcomes = None, []
+    for match_id, ranking, both_bad in rows:
+        if match_id != current:
+            if current is not None:
+                yield current, outcomes
+            current, outcomes = match_id, []
+        outcomes.append((ranking, both_bad))
+    if current is not None:
+        yield current, outcomes
 
 
 def _entries() -> Iterator[tuple[int, list[Entrant]]]:
@@ -112,15 +157,19 @@ def cells_recount(progress: Progress | None = None) -> Recount:
     recount = Recount()
     entries = _entries()
     match_id, entrants = next(entries, (None, []))
-    for n, (verdict_match, tournament, judge, ranking, both_bad, prompt, category) in enumerate(
-        _verdicts(), start=1
-    ):
+    sizes = dict(
+        Tournament.objects.annotate(n=Count("contestants")).values_list("pk", "n").iterator(CHUNK)
+    )
+    verdicts = enumerate(_verdicts(), start=1)
+    for n, (verdict_match, tournament, judge, ranking, both_bad, prompt, category, p) in verdicts:
         while match_id is not None and match_id < verdict_match:
             match_id, entrants = next(entries, (None, []))
         if match_id != verdict_match:
             continue  # a verdict without entrants: nothing to count
         source = evidence.source_of(judge)
-        for (a, b), added in evidence.pair_increments(entrants, ranking, both_bad=both_bad).items():
+        weight = evidence.ipw_weight(p, sizes.get(tournament, 0))
+        increments = evidence.pair_increments(entrants, ranking, both_bad=both_bad, weight=weight)
+        for (a, b), added in increments.items():
             _add(recount.cells, (tournament, source, category, a, b), added)
         for (a, b), ordered in evidence.ordered_increments(entrants, ranking).items():
             _add(recount.prompt_cells, (prompt, a, b, tournament, source), ordered)

@@ -312,6 +312,7 @@ def _pair_cells(
         "share": ones,
         "a_points": score,
         "votes": ones,
+        **{c: np.zeros(n) for c in evidence.IPW},  # imported battles are unweighted
     }
     k = len(FEATURES)
     d, styled, longer = np.zeros((n, k)), np.zeros(n, dtype=bool), np.zeros(n)
@@ -497,8 +498,7 @@ def _write(
             "status": [MatchStatus.COMPLETED.value] * n,
             "attempts": np.zeros(n, dtype=np.int64),
             "claimed_at": [None] * n,
-            "voter_session": [""] * n,
-            "voter_user_id": [None] * n,
+            "draw_probability": [None] * n,
             "error": [""] * n,
             "created_at": stamps,
             "finished_at": stamps,

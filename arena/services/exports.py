@@ -42,6 +42,7 @@ from arena.models import (
     Prompt,
     Standing,
     Tournament,
+    TournamentStatus,
     Vote,
 )
 from arena.standings import has_verdicts
@@ -107,8 +108,10 @@ def _matches_sql(dialect: sql.Dialect) -> str:
 
 
 def _verdicts(tournament: Tournament) -> Iterator[_Verdict]:
-    """Completed matches that have a verdict, in play order (failed ones have none), a
-    chunk of matches at a time: memory stays flat at any size."""
+    """Every verdict in play order, a chunk of matches at a time (memory stays flat at any
+    size): each completed match's judgment (failed ones have none), and the votes on it
+    besides the one that is its judgment (a battle shown to several voters counts every
+    vote, arena.services.voting, as the leaderboard does)."""
     dialect = sql.dialect()
     query = _matches_sql(dialect)
     rankings = _Rankings()
@@ -119,19 +122,64 @@ def _verdicts(tournament: Tournament) -> Iterator[_Verdict]:
             matches = cursor.fetchall()
         if not matches:
             return
-        entrants = _entrants([row[0] for row in matches], dialect)
+        ids = [row[0] for row in matches]
+        entrants = _entrants(ids, dialect)
+        later = _later_votes(ids, dialect) if tournament.judge_id is None else {}
         for mid, public, round_, _slot, prompt, ranking, both_bad, judge, at in matches:
-            yield _Verdict(
+            verdict = _Verdict(
                 public if dialect.locks else str(uuid.UUID(public)),
                 round_,
                 entrants[mid],
                 *rankings.read(ranking),
                 both_bad,
                 judge,
-                at if isinstance(at, float) else at.timestamp(),
+                _seconds(at),
                 prompt,
             )
+            yield verdict
+            for vote_ranking, vote_both_bad, vote_at in _besides(later.get(mid, []), ranking):
+                tiers, tier_of = rankings.read(vote_ranking)
+                yield verdict._replace(
+                    ranking=tiers,
+                    tier_of=tier_of,
+                    both_bad=vote_both_bad,
+                    tstamp=_seconds(vote_at),
+                )
         after = (matches[-1][2], matches[-1][3])
+
+
+def _seconds(at: Any) -> float:
+    """PostgreSQL gives the time as seconds; SQLite's column comes back as a datetime."""
+    return at if isinstance(at, float) else float(at.timestamp())
+
+
+def _later_votes(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[Any]]:
+    """The votes (ranking, both bad, time) of the matches voted more than once."""
+    at = "EXTRACT(EPOCH FROM v.created_at)::float8" if dialect.locks else "v.created_at"
+    where, params = _one_of("v.match_id", match_ids, dialect)
+    votes: dict[int, list[Any]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT v.match_id, v.ranking, v.both_bad, {at} FROM {sql.table(Vote)} v"
+            f" WHERE {where} ORDER BY v.match_id, v.id",
+            params,
+        )
+        for mid, ranking, both_bad, when in cursor.fetchall():
+            votes.setdefault(mid, []).append((ranking, both_bad, when))
+    return {mid: v for mid, v in votes.items() if len(v) > 1}
+
+
+def _besides(votes: list[Any], judged: Any) -> list[Any]:
+    """The votes but the one that is the judgment (the first vote: its ranking)."""
+    rest = list(votes)
+    same = [i for i, (ranking, _, _) in enumerate(rest) if _json(ranking) == _json(judged)]
+    if rest:
+        rest.pop(same[0] if same else 0)
+    return rest
+
+
+def _json(ranking: Any) -> Any:
+    return json.loads(ranking) if isinstance(ranking, str) else ranking
 
 
 class _Rankings:
@@ -161,15 +209,8 @@ def _tiers(ranking: list[list[int]]) -> dict[int, int]:
 
 
 def _entrants(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[int]]:
-    """Each match's contestants in answer order. Plain SQL: compiling an ORM ``__in`` of
-    thousands of ids cost more than running it; on PostgreSQL one array parameter written
-    as its text, since the client parses a long list of placeholders, and adapts a list
-    element by element, slower than the server runs the query."""
-    if dialect.locks:
-        where = "match_id = ANY(%s::bigint[])"
-        params: list[Any] = ["{" + ",".join(map(str, match_ids)) + "}"]
-    else:
-        where, params = f"match_id IN ({', '.join(['%s'] * len(match_ids))})", list(match_ids)
+    """Each match's contestants in answer order."""
+    where, params = _one_of("match_id", match_ids, dialect)
     out: dict[int, list[int]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
@@ -183,6 +224,16 @@ def _entrants(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[int]
             else:
                 out[mid] = [cid]
     return out
+
+
+def _one_of(column: str, ids: list[int], dialect: sql.Dialect) -> tuple[str, list[Any]]:
+    """``column`` is one of ``ids``, as plain SQL: compiling an ORM ``__in`` of thousands of
+    ids cost more than running it. On PostgreSQL one array parameter written as its text:
+    the client parses a long list of placeholders, and adapts a list element by element,
+    slower than the server runs the query."""
+    if dialect.locks:
+        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
 class _Names:
@@ -273,7 +324,10 @@ def tournament_battle_lines(*, tournament: Tournament) -> Iterator[str]:
 
 
 def tournament_ranking_rows(*, tournament: Tournament) -> Iterator[dict[str, Any]]:
-    """One row per verdict, its tiers as names, best first."""
+    """One row per verdict, its tiers as names, best first. A running tournament judged
+    by people keeps its battles' public ids out (``match`` is null): a voted battle may
+    still be shown to other voters (arena.services.battles), who know it by that id."""
+    blind = tournament.judge_id is None and tournament.status == TournamentStatus.RUNNING
     names = _Names()
     for verdict in _verdicts(tournament):
         question, _category = names.prompt(verdict.prompt)
@@ -282,7 +336,7 @@ def tournament_ranking_rows(*, tournament: Tournament) -> Iterator[dict[str, Any
             "both_bad": verdict.both_bad,
             "question_id": question,
             "judge": names.judge(verdict.judge),
-            "match": verdict.match,
+            "match": None if blind else verdict.match,
             "round": verdict.round,
             "tstamp": verdict.tstamp,
         }

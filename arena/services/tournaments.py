@@ -30,6 +30,7 @@ from arena.formats import (
     FormatState,
     MatchResult,
     PlannedMatch,
+    Step,
     get_format,
 )
 from arena.models import (
@@ -479,6 +480,8 @@ def tournament_advance(*, tournament_id: int) -> None:
         prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
         state = _format_state(tournament, prompt_ids)
         step = get_format(tournament.format).next_step(state)
+        if tournament.draws_on_demand:  # the voters' asks draw the matches; it may finish
+            step = Step(finished=step.finished, planned_total=step.planned_total)
         cap = tournament_match_cap(tournament)
         room = len(step.matches) if cap is None else max(cap - len(state.planned), 0)
         wanted = step.matches[:room]

@@ -143,16 +143,22 @@ def verdict_writes(
     judgment: JudgmentValues,
     standings: Rows,
     now: datetime.datetime,
+    judged: bool = True,
+    weight: float = 1.0,
 ) -> list[Sql]:
     """The judgment, the standings after it (given the entrants' locked standings rows),
-    and what it adds to its cells."""
+    and what it adds to its cells. ``judged=False``: a later vote on a match whose first
+    vote is its judgment (arena.services.voting) writes all but the judgment. ``weight``:
+    the verdict's inverse-probability weight in the fit (arena.evidence.ipw_weight)."""
     stats = {
         str(cid): {"elo": elo, "matches": float(matches), "wins": wins, "ties": float(ties)}
         for _, cid, elo, matches, wins, ties in standings
     }
     apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
     source = evidence.source_of(judgment.judge_id)
-    increments = evidence.pair_increments(entrants.answers, ranking, both_bad=judgment.both_bad)
+    increments = evidence.pair_increments(
+        entrants.answers, ranking, both_bad=judgment.both_bad, weight=weight
+    )
     ordered = evidence.ordered_increments(entrants.answers, ranking)
     pair_key = {"tournament": tournament_id, "source": source, "category": entrants.category}
     prompt_key = {"prompt": entrants.prompt_id, "tournament": tournament_id, "source": source}
@@ -163,7 +169,7 @@ def verdict_writes(
         _orders_counted(tournament_id, source, judgment.orders),
     ]
     return [
-        _judgment_insert(match_id, ranking, judgment, now),
+        *([_judgment_insert(match_id, ranking, judgment, now)] if judged else []),
         _standings_update(standings, stats),
         *(c for c in cells if c is not None),
     ]

@@ -1,10 +1,20 @@
-"""Human votes: count one vote on the battle a voter holds, then reveal the models.
+"""Human votes: count one vote on a battle a voter was shown, then reveal the models.
 
-A vote is idempotent by its key (a double click or a replay counts once), a battle takes
-one vote (later ones are refused), and only the session the battle was shown to may vote
-on it. Its writes (take the battle, check the limits, the judgment, the standings, the
-vote) are one step (``vote_count``, arena.sql) that Django's requests run here
-(``vote_record``) and arena.fastvote runs from the event loop: one implementation.
+A vote is idempotent by its key (a double click or a replay counts once), and each voter
+(session) votes on a battle once. Only a voter the battle was shown to may vote on it:
+one it was assigned to (arena.services.battles), or a browser that was shown it without a
+session and brings the page's token (``shown``).
+
+A battle may be shown to several voters, and every vote on it is a verdict like any
+other: it moves the standings (online Elo) and adds to the evidence cells every board is
+fitted from. The first vote completes the match and is its judgment, the result its
+format plans from (a bracket advances its winner); later votes on the match, while its
+tournament runs, add their evidence and their Vote row, and change no result. So a round
+ends at the first vote on each of its matches, and no abandoned battle holds it up.
+
+Its writes (take the battle, check the limits, the judgment, the standings, the vote)
+are one step (``vote_count``, arena.sql) that Django's requests run here (``vote_record``)
+and arena.fastvote runs from the event loop: one implementation.
 """
 
 from __future__ import annotations
@@ -22,9 +32,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena import live, sql
-from arena.models import Match, MatchStatus, Tournament, Vote
-from arena.services.battles import Battle, battle_claim, battle_held
+from arena import evidence, live, sql
+from arena.models import Assignment, Match, MatchStatus, Tournament, TournamentStatus, Vote
+from arena.services.battles import ASSIGNED, Battle, battle_held, battle_next
 from arena.services.matches import match_finished_event, tournament_advance_when_idle
 from arena.services.tournaments import tournament_schedule_results
 from arena.services.verdicts import (
@@ -46,7 +56,8 @@ OUTCOMES: dict[str, tuple[list[list[int]], bool]] = {
     "bothbad": ([[0, 1]], True),
 }
 
-_M, _V = sql.table(Match), sql.table(Vote)
+_M, _V, _A, _T = (sql.table(m) for m in (Match, Vote, Assignment, Tournament))
+_TC = sql.table(Tournament.contestants.through)
 
 
 class VoteRefused(Exception):
@@ -59,9 +70,10 @@ class VoteRefused(Exception):
 
 
 class NotOpen(Exception):
-    """The battle is not open for this voter (voted, shown to someone else, unknown; or held
-    by a signed-in voter the caller cannot vouch for): nothing was written. Why, and whether
-    the vote is a replay, is looked into afterwards."""
+    """The battle is not open for this voter (voted on by them, not shown to them, unknown,
+    taking no votes; or shown to a signed-in voter the caller cannot vouch for): nothing
+    was written (the caller's transaction rolls back). Why, and whether the vote is a
+    replay, is looked into afterwards."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,9 @@ class Ballot:
     # Whether ``user_id`` is who the session signs in (Django read it). arena.fastvote
     # reads no session: a battle held by a signed-in voter is not its to count.
     user_known: bool = True
+    # Whether the page the vote came from was shown without a session and vouches for the
+    # battle (battles.battle_token): the vote may then count without an assignment.
+    shown: bool = False
 
 
 def ballot_of(
@@ -104,6 +119,7 @@ def ballot_of(
     ip: str = "",
     tournament_id: int | None = None,
     user_known: bool = True,
+    shown: bool = False,
 ) -> Ballot:
     if ranks is None and outcome not in OUTCOMES:
         raise VoteRefused("outcome", f"one of {', '.join(OUTCOMES)}")
@@ -119,6 +135,7 @@ def ballot_of(
         ip_hash=vote_ip_hash(ip),
         tournament_id=tournament_id,
         user_known=user_known,
+        shown=shown,
     )
 
 
@@ -135,6 +152,8 @@ class Counted:
     contestants: list[tuple[int, str]]
     ranking: list[list[int]]
     both_bad: bool
+    # Whether this vote completed the match (its judgment); else it added evidence only.
+    first: bool = True
 
     @property
     def reveal(self) -> Reveal:
@@ -142,32 +161,35 @@ class Counted:
 
 
 def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> Step[Counted]:
-    """Count the vote (run it in a transaction): one batch takes the battle, reads its
-    entrants, locks their standings and counts the voter's recent votes; one more writes
-    the judgment, the standings, the cells and the vote (with one more before it, in the
-    rare case an entrant has no standings row yet). Raises NotOpen or VoteRefused (the
-    caller's transaction then rolls back what the first batch took)."""
+    """Count the vote (run it in a transaction: a refusal raised after the first batch
+    must roll back what it wrote): one batch takes the battle for this voter, completes the
+    match if this is its first vote, reads its entrants, locks their standings and counts
+    the voter's recent votes; one more writes the judgment (first vote only), the
+    standings, the cells and the vote (with one more before it, in the rare case an entrant
+    has no standings row yet). Raises NotOpen or VoteRefused."""
     try:
         battle = uuid.UUID(ballot.battle)
     except ValueError:
         raise VoteRefused("battle", "unknown battle") from None
     params = {"battle": battle, "session": ballot.session_key, "now": now}
     first = [
-        _take(ballot, params),
+        *_take(ballot, params),
         entrants_read(BY_PUBLIC_ID),
         standings_locked(BY_PUBLIC_ID, params, dialect),
     ]
     limits = _limits(ballot, now)
     if limits is not None:
         first.append(limits[0])
-    taken, rows, standings, *counts = yield [Sql(s.text, {**params, **s.params}) for s in first]
+    results = yield [Sql(s.text, {**params, **s.params}) for s in first]
+    taken, completed, match, rows, standings, *counts = results
     if not taken:
         raise NotOpen
-    match_id, tournament_id, round_, slot, holder = taken[0]
+    (holder,) = taken[0]
     if holder is not None and not ballot.user_known:
         raise NotOpen
     if limits is not None:
         _check(limits[1], counts[0][0])
+    match_id, tournament_id, round_, slot, probability, size = match[0]
     entrants = entrants_of(rows)
     contestants = entrants.contestants
     positions, both_bad = vote_tiers(len(contestants), ballot.outcome, ballot.ranks)
@@ -186,6 +208,8 @@ def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> S
         judgment=judgment,
         standings=standings,
         now=now,
+        judged=bool(completed),
+        weight=evidence.ipw_weight(probability, size),
     )
     yield [*writes, _vote_insert(ballot, match_id, ranking, both_bad, now)]
     return Counted(
@@ -197,20 +221,44 @@ def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> S
         contestants=contestants,
         ranking=ranking,
         both_bad=both_bad,
+        first=bool(completed),
     )
 
 
-def _take(ballot: Ballot, params: dict[str, object]) -> Sql:
-    """The battle, completed, if it waits for this voter's vote: of two votes on one
-    battle exactly one gets it."""
-    mine = " AND tournament_id = %(tournament)s" if ballot.tournament_id is not None else ""
-    return Sql(
-        f"UPDATE {_M} SET status = '{MatchStatus.COMPLETED.value}', finished_at = %(now)s"
-        f" WHERE public_id = %(battle)s AND status = '{MatchStatus.AWAITING_VOTE.value}'"
-        f" AND voter_session = %(session)s{mine}"
-        " RETURNING id, tournament_id, round, slot, voter_user_id",
-        {"tournament": ballot.tournament_id} if mine else {},
+def _take(ballot: Ballot, params: dict[str, object]) -> list[Sql]:
+    """Take-once: this voter's assignment of the battle marked voted (made now for a
+    battle the page vouches for, ``shown``) while the battle takes votes: awaiting its
+    first, or voted in a tournament still running. Then the match completed if this is
+    its first vote (exactly one vote completes it; the step's caller rolls it back if the
+    take did not happen), and the match, with what its weight in the fit needs (the
+    probability of its draw, the tournament's number of contestants)."""
+    mine = " AND m.tournament_id = %(tournament)s" if ballot.tournament_id is not None else ""
+    running = (
+        f"EXISTS (SELECT 1 FROM {_T} t WHERE t.id = m.tournament_id"
+        f" AND t.status = '{TournamentStatus.RUNNING.value}' AND t.judge_id IS NULL)"
     )
+    awaiting, completed = MatchStatus.AWAITING_VOTE.value, MatchStatus.COMPLETED.value
+    return [
+        Sql(
+            f"INSERT INTO {_A} (match_id, session_key, user_id, shown_at, voted)"
+            f" SELECT m.id, {ASSIGNED}, TRUE FROM {_M} m"
+            f" WHERE m.public_id = %(battle)s{mine} AND (m.status = '{awaiting}'"
+            f" OR (m.status = '{completed}' AND {running})) AND (%(shown)s OR EXISTS"
+            f" (SELECT 1 FROM {_A} s WHERE s.match_id = m.id AND s.session_key = %(session)s))"
+            " ON CONFLICT (match_id, session_key) DO UPDATE SET voted = TRUE"
+            f" WHERE {_A}.voted = FALSE RETURNING user_id",
+            {"tournament": ballot.tournament_id, "user": ballot.user_id, "shown": ballot.shown},
+        ),
+        Sql(
+            f"UPDATE {_M} SET status = '{completed}', finished_at = %(now)s"
+            f" WHERE public_id = %(battle)s AND status = '{awaiting}' RETURNING id"
+        ),
+        Sql(
+            f"SELECT m.id, m.tournament_id, m.round, m.slot, m.draw_probability,"
+            f" (SELECT COUNT(*) FROM {_TC} tc WHERE tc.tournament_id = m.tournament_id)"
+            f" FROM {_M} m WHERE m.public_id = %(battle)s"
+        ),
+    ]
 
 
 Limit = tuple[int, str]  # (most votes, over what span)
@@ -304,6 +352,7 @@ def vote_record(
     user_id: int | None = None,
     ip: str = "",
     tournament_id: int | None = None,
+    shown: bool = False,
 ) -> Reveal:
     """Count one vote and return the reveal; a replayed key returns the same reveal.
 
@@ -320,6 +369,7 @@ def vote_record(
         user_id=user_id,
         ip=ip,
         tournament_id=tournament_id,
+        shown=shown,
     )
     try:
         with transaction.atomic():
@@ -347,7 +397,8 @@ def vote_after_commit(counted: Counted) -> None:
     every vote committed before it runs.
     """
     transaction.on_commit(lambda: tournament_advance_when_idle(counted.tournament_id), robust=True)
-    live.publish_on_commit(live.tournament_group(counted.tournament_id), vote_finished(counted))
+    if counted.first:
+        live.publish_on_commit(live.tournament_group(counted.tournament_id), vote_finished(counted))
     tournament_schedule_results(tournament_id=counted.tournament_id)
 
 
@@ -371,28 +422,30 @@ def _refusal(ballot: Ballot) -> VoteRefused:
         return VoteRefused("battle", "unknown battle")
     match = (
         Match.objects.filter(public_id=battle)
-        .only("tournament_id", "status", "voter_session")
+        .select_related("tournament")
+        .only("tournament__status", "tournament__judge_id", "status")
         .first()
     )
     if match is None or (
         ballot.tournament_id is not None and match.tournament_id != ballot.tournament_id
     ):
         return VoteRefused("battle", "unknown battle")
-    if match.status != MatchStatus.AWAITING_VOTE:
-        return VoteRefused("battle", "this battle already has its vote")
-    if match.voter_session != ballot.session_key:
+    shown = Assignment.objects.filter(match=match, session_key=ballot.session_key).first()
+    if shown is not None and shown.voted:
+        return VoteRefused("battle", "this battle already has your vote")
+    if shown is None and not ballot.shown:
         return VoteRefused("battle", "this battle was not shown to you")
-    return VoteRefused("battle", "this battle cannot take a vote now")
+    return VoteRefused("battle", "this battle no longer takes votes")
 
 
 def battle_after_vote(
     *, tournament: Tournament, session_key: str, reveal: Reveal, user_id: int | None = None
 ) -> Battle | None:
-    """The battle the reveal brings, claimed ahead (``battle_claim``); for a replayed vote,
-    the one its first request claimed, if any, rather than a second the voter would hold."""
+    """The battle the reveal brings; for a replayed vote, the one its first request gave
+    the voter, if any, rather than a second."""
     if reveal.replayed:
         return battle_held(tournament=tournament, session_key=session_key)
-    return battle_claim(tournament=tournament, session_key=session_key, user_id=user_id, ahead=True)
+    return battle_next(tournament=tournament, session_key=session_key, user_id=user_id)
 
 
 def vote_ip_hash(ip: str) -> str:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from arena.models import Tournament
 from arena.selectors import battle_revealed, tournament_by_pk, tournaments_open_to_voters
-from arena.services.battles import Battle, battle_next
+from arena.services.battles import Battle, battle_next, battle_token, battle_token_names
 from arena.services.voting import Reveal, VoteRefused, battle_after_vote, vote_record
 from arena.templatetags.arena_tags import ordinal
 from arena.vote_json import posted_ranks, refusal_payload, reveal_payload, vote_url
@@ -42,26 +42,30 @@ def vote_any(request: HttpRequest) -> HttpResponse:
 def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
     """GET: an anonymous battle. POST: count the vote and reveal the models.
 
-    The reveal carries the voter's next battle while plenty are free, so a vote is one
-    request. vote.js asks for it as JSON (``Accept: application/json``) and shows it
-    without a page load; without JavaScript the reveal is the battle again with the
-    models' names over the answers, and its link names the next battle (``?battle=``,
-    found by its unique id). In services mode arena.fastvote answers most JSON votes
-    before they get here.
+    The reveal carries the voter's next battle, so a vote is one request. vote.js asks for
+    it as JSON (``Accept: application/json``) and shows it without a page load; without
+    JavaScript the reveal is the battle again with the models' names over the answers,
+    and its link names the next battle (``?battle=``, found by its unique id). In
+    services mode arena.fastvote answers most JSON votes before they get here.
+
+    A GET without a session (a new voter, a crawler, a link preview) makes none: it is
+    shown a battle assigned to no one, with a token (battles.battle_token) that lets the
+    vote it brings back count; the vote makes the session.
     """
     tournament = tournament_by_pk(tournament_id)
     if tournament is None:
         raise Http404("No such tournament.")
-    voter = _voter(request)
     if request.method == "POST":
-        return _vote_post(request, tournament, voter)
+        return _vote_post(request, tournament, _voter(request))
+    voter = _voter(request, create=False)
     battle = battle_next(
         tournament=tournament,
         session_key=voter.session_key,
         user_id=voter.user_id,
         hint=request.GET.get("battle"),
     )
-    return _battle_page(request, tournament, voter, battle)
+    shown = battle_token(battle.public_id) if battle and not voter.session_key else ""
+    return _battle_page(request, tournament, voter, battle, shown=shown)
 
 
 def _battle_page(
@@ -126,6 +130,7 @@ def _record(request: HttpRequest, tournament: Tournament, voter: Voter, public_i
         user_id=voter.user_id,
         ip=request.META.get("REMOTE_ADDR", ""),
         tournament_id=tournament.pk,
+        shown=battle_token_names(request.POST.get("shown", ""), public_id),
     )
 
 

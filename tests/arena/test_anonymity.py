@@ -86,6 +86,7 @@ def test_nothing_public_names_a_battles_models_until_it_is_voted(human_tournamen
         form = {
             "battle": hidden(battle, "battle"),
             "idempotency_key": hidden(battle, "idempotency_key"),
+            "shown": hidden(battle, "shown"),  # shown without a session: the page's token
             "outcome": "a",
         }
         voted = await sync_to_async(voter.post)(f"/tournaments/{tournament.pk}/vote/", form)

@@ -109,3 +109,18 @@ def test_an_answer_without_style_adds_no_style_and_is_not_counted_as_styled() ->
     assert values[COLUMN["styled"]] == 0
     assert all(values[COLUMN[c]] == 0 for c in evidence.SUMS if c.startswith(("sd", "syd")))
     assert values[COLUMN["longer_won"]] == values[COLUMN["longer_lost"]] == 0
+
+
+def test_a_weighted_verdict_adds_its_weight_over_one_to_its_outcome_and_nothing_else() -> None:
+    from arena.evidence import COLUMNS, IPW, ipw_weight
+
+    entrants = [Entrant(1), Entrant(2)]
+    plain = pair_increments(entrants, [[2], [1]], both_bad=False)[(1, 2)]
+    weighted = pair_increments(entrants, [[2], [1]], both_bad=False, weight=3.0)[(1, 2)]
+    extra = dict(zip(COLUMNS, weighted, strict=True))
+    assert [extra[c] for c in IPW] == [0.0, 2.0, 0.0]
+    assert [v for c, v in zip(COLUMNS, plain, strict=True) if c not in IPW] == [
+        v for c, v in extra.items() if c not in IPW
+    ]
+    assert ipw_weight(None, 8) == 1.0 and ipw_weight(1 / 28, 8) == pytest.approx(1.0)
+    assert ipw_weight(0.5, 3) == pytest.approx(2 / 3)

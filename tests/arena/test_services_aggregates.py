@@ -148,9 +148,16 @@ def test_cells_equal_a_full_recount_after_any_sequence_of_verdicts_replays_and_d
 
 
 def _entrants_of_verdicts() -> int:
-    from arena.models import MatchEntry
+    """One per entrant of each verdict: a match's judgment, and every vote on it after the
+    first (a battle shown to several voters)."""
+    from django.db.models import Count
 
-    return MatchEntry.objects.filter(match__judgment__isnull=False).count()
+    from arena.models import Match
+
+    judged = Match.objects.filter(judgment__isnull=False).annotate(
+        n_entrants=Count("entries", distinct=True), n_votes=Count("votes", distinct=True)
+    )
+    return sum(m.n_entrants * max(m.n_votes, 1) for m in judged)
 
 
 def test_the_check_finds_a_cell_that_drifted_and_the_backfill_mends_it(world) -> None:

@@ -73,7 +73,7 @@ def test_a_replayed_vote_counts_once_and_returns_the_same_reveal(human_tournamen
 @pytest.mark.parametrize(
     ("change", "field", "phrase"),
     [
-        ({"idempotency_key": "other"}, "battle", "already has its vote"),
+        ({"idempotency_key": "other"}, "battle", "already has your vote"),
         ({"idempotency_key": "k1", "public_id": "elsewhere"}, "idempotency_key", "another battle"),
         ({"outcome": "c"}, "outcome", "one of"),
         ({"idempotency_key": ""}, "idempotency_key", "required"),
@@ -115,11 +115,11 @@ def test_the_tournament_completes_when_every_battle_has_its_vote(human_tournamen
             idempotency_key=str(i),
             session_key=f"voter{i}",
         )
-    assert battle_next(tournament=human_tournament, session_key="late") is None
     tournament_advance(tournament_id=human_tournament.pk)
     human_tournament.refresh_from_db()
     assert human_tournament.status == TournamentStatus.COMPLETED
     assert all(m.judgment.both_bad for m in human_tournament.matches.all())
+    assert battle_next(tournament=human_tournament, session_key="late") is None
 
 
 @pytest.fixture
@@ -333,7 +333,7 @@ def test_the_last_vote_of_a_round_queues_the_next_round_even_if_the_deferred_pub
 def test_two_votes_on_one_battle_count_once_whoever_wins(human_tournament) -> None:
     battle = battle_next(tournament=human_tournament, session_key="s")
     vote_record(public_id=battle.public_id, outcome="a", idempotency_key="1", session_key="s")
-    with pytest.raises(VoteRefused, match="already has its vote"):
+    with pytest.raises(VoteRefused, match="already has your vote"):
         vote_record(public_id=battle.public_id, outcome="b", idempotency_key="2", session_key="s")
     match = Match.objects.get(public_id=battle.public_id)
     assert match.votes.count() == 1 and match.judgment.ranking == match.votes.get().ranking
@@ -371,7 +371,7 @@ def test_votes_racing_on_the_same_battles_count_once_each_and_lose_no_standing(
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(vote, [i for i in range(15) for _ in range(2)], [0, 1] * 15))
     assert outcomes.count("counted") == 15
-    assert outcomes.count("this battle already has its vote") == 15
+    assert outcomes.count("this battle already has your vote") == 15
     assert Vote.objects.count() == 15 and Match.objects.filter(status="completed").count() == 15
     standings = Standing.objects.filter(tournament=t)
     assert sum(s.matches for s in standings) == 30 and sum(s.wins for s in standings) == 15

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from arena.models import Contestant, Prompt, Response, Vote
+from arena.models import Assignment, Contestant, Prompt, Response, Vote
 from arena.services.matches import match_play
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
 
@@ -36,6 +36,14 @@ def hidden(page: str, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
 
 
+def ballot(page: str, **fields: str) -> dict[str, str]:
+    """The vote form of ``page`` as the browser posts it: its battle, and the token of a
+    battle shown without a session, if there is one."""
+    form = {"battle": hidden(page, "battle"), **fields}
+    shown = re.search(r'name="shown" value="([^"]+)"', page)
+    return form | ({"shown": shown.group(1)} if shown else {})
+
+
 def next_battle(reveal: str) -> str | None:
     """The battle a reveal's "Next battle" link names, if it names one."""
     found = re.search(r'id="next-battle" href="[^"]*\?battle=([^"]+)"', reveal)
@@ -59,11 +67,7 @@ def test_voting_in_the_browser_reveals_the_models_and_a_double_submit_counts_onc
 ) -> None:
     client = Client()
     page = client.get(f"/tournaments/{tournament.pk}/vote/").content.decode()
-    form = {
-        "battle": hidden(page, "battle"),
-        "idempotency_key": hidden(page, "idempotency_key"),
-        "outcome": "b",
-    }
+    form = ballot(page, idempotency_key=hidden(page, "idempotency_key"), outcome="b")
     first = client.post(f"/tournaments/{tournament.pk}/vote/", form)
     second = client.post(f"/tournaments/{tournament.pk}/vote/", form)
     assert first.status_code == second.status_code == 200
@@ -79,12 +83,16 @@ def test_the_vote_page_of_a_tournament_that_does_not_exist_is_404() -> None:
     assert Client().post("/tournaments/999999/vote/", {"outcome": "a"}).status_code == 404
 
 
-def test_a_vote_from_a_different_browser_is_refused(tournament) -> None:
-    page = Client().get(f"/tournaments/{tournament.pk}/vote/").content.decode()
+def test_a_vote_on_a_battle_not_shown_to_that_browser_is_refused(tournament) -> None:
+    voter, url = Client(), f"/tournaments/{tournament.pk}/vote/"
+    voter.post(url, ballot(voter.get(url).content.decode(), idempotency_key="v", outcome="b"))
+    page = Client().get(url).content.decode()  # shown without a session, with its token
     form = {"battle": hidden(page, "battle"), "idempotency_key": "zz", "outcome": "a"}
-    response = Client().post(f"/tournaments/{tournament.pk}/vote/", form)
+    response = Client().post(url, form)
     assert response.status_code == 409 and b"not shown to you" in response.content
-    assert not Vote.objects.exists()
+    forged = ballot(page, idempotency_key="zy", outcome="a") | {"shown": "forged"}
+    assert Client().post(url, forged).status_code == 409
+    assert Vote.objects.count() == 1
 
 
 def test_a_kwise_battle_page_asks_for_ranks_and_the_form_records_them(
@@ -106,13 +114,7 @@ def test_a_kwise_battle_page_asks_for_ranks_and_the_form_records_them(
     client = Client()
     page = client.get(f"/tournaments/{t.pk}/vote/").content.decode()
     assert page.count('type="radio" name="rank_2"') == 3 and "Answer C" in page
-    form = {
-        "battle": hidden(page, "battle"),
-        "idempotency_key": "kk",
-        "rank_0": "3",
-        "rank_1": "1",
-        "rank_2": "2",
-    }
+    form = ballot(page, idempotency_key="kk", rank_0="3", rank_1="1", rank_2="2")
     response = client.post(f"/tournaments/{t.pk}/vote/", form)
     assert response.status_code == 200
     entries = list(t.matches.get().entries.order_by("position"))
@@ -123,72 +125,80 @@ def test_a_kwise_battle_page_asks_for_ranks_and_the_form_records_them(
     ]
 
 
-@pytest.fixture
-def plenty(monkeypatch):
-    """Few battles count as plenty: the reveal brings the next battle while one is free."""
-    from arena.services import battles
-
-    monkeypatch.setattr(battles, "CLAIM_CANDIDATES", 1)
-
-
 def test_the_reveal_brings_the_next_battle_so_a_voter_needs_one_request_per_vote(
-    human_tournament_of, plenty
+    human_tournament_of,
 ) -> None:
     t = human_tournament_of(3)  # three battles
     client, url, page = _voter_at(t)
     voted = set()
     for n in range(3):
-        battle = hidden(page, "battle")
-        form = {"battle": battle, "idempotency_key": f"k{n}", "outcome": "a"}
+        form = ballot(page, idempotency_key=f"k{n}", outcome="a")
         page = client.post(url, form).content.decode()
         assert "Thanks for your vote" in page
-        voted.add(battle)
+        voted.add(form["battle"])
         upcoming = next_battle(page)
         if n < 2:  # the reveal's link names the next battle, already held for the voter
             assert upcoming is not None and upcoming not in voted
             page = client.get(f"{url}?battle={upcoming}").content.decode()
-    assert upcoming is None  # no battle left
+    assert upcoming is None  # none left that this voter has not voted on
     assert Vote.objects.count() == 3
 
 
 def test_a_double_submitted_vote_brings_the_same_next_battle_and_holds_no_second_one(
-    human_tournament_of, plenty
+    human_tournament_of,
 ) -> None:
-    from arena.models import Match, MatchStatus
-
     t = human_tournament_of(4)  # six battles
     client, url, page = _voter_at(t)
-    form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "a"}
+    form = ballot(page, idempotency_key="k", outcome="a")
     first = client.post(url, form).content.decode()
     second = client.post(url, form).content.decode()
     assert next_battle(first) == next_battle(second) != form["battle"]
-    held = Match.objects.filter(
-        status=MatchStatus.AWAITING_VOTE, voter_session=client.session.session_key
-    )
+    held = Assignment.objects.filter(session_key=client.session.session_key, voted=False)
     assert held.count() == 1 and Vote.objects.count() == 1
 
 
-def test_when_few_battles_are_free_the_reveal_holds_none_for_a_voter_who_may_leave(
+def test_a_page_fetched_without_a_session_is_shown_a_battle_and_costs_nothing(
     human_tournament_of,
 ) -> None:
-    t = human_tournament_of(3)  # three battles: fewer than the claim looks ahead for
-    client, url, page = _voter_at(t)
-    form = {"battle": hidden(page, "battle"), "idempotency_key": "k", "outcome": "tie"}
-    reveal = client.post(url, form).content.decode()
-    assert f'id="next-battle" href="{url}"' in reveal
-    assert t.matches.exclude(voter_session="").count() == 1  # only the one voted
+    t = human_tournament_of(3)
+    url = f"/tournaments/{t.pk}/vote/"
+    for _ in range(5):  # a crawler, a link preview: no cookies
+        response = Client().get(url)
+        assert 'name="battle"' in response.content.decode()
+        assert "sessionid" not in response.cookies
+    assert not Assignment.objects.exists()
+    # A voter who comes next gets the first battle, free: the crawler held nothing.
+    client, _, page = _voter_at(t)
+    client.post(url, ballot(page, idempotency_key="k", outcome="a"))
+    assert Assignment.objects.get(voted=True).match.slot == 0
+
+
+def test_a_second_voter_gets_a_battle_while_the_first_holds_the_only_one_and_walks_away(
+    human_tournament_of,
+) -> None:
+    t = human_tournament_of(2)  # one battle
+    walker, url, _ = _voter_at(t)
+    walker.post(url, {})  # a refused post: now with a session
+    walker.get(url)  # the battle is assigned, and the voter leaves
+    assert Assignment.objects.filter(voted=False).count() == 1
+    voter, _, page = _voter_at(t)
+    assert hidden(page, "battle") == str(t.matches.get().public_id)
+    reveal = voter.post(url, ballot(page, idempotency_key="k", outcome="b"))
+    assert reveal.status_code == 200 and t.matches.get().status == "completed"
 
 
 def test_the_next_battle_link_shows_the_battle_it_names_and_only_to_its_voter(
-    human_tournament_of, plenty
+    human_tournament_of,
 ) -> None:
     t = human_tournament_of(3)
     voter, url = Client(), f"/tournaments/{t.pk}/vote/"
-    first = hidden(voter.get(url).content.decode(), "battle")
-    reveal = voter.post(url, {"battle": first, "idempotency_key": "k", "outcome": "b"})
+    page = voter.get(url).content.decode()
+    first = hidden(page, "battle")
+    reveal = voter.post(url, ballot(page, idempotency_key="k", outcome="b"))
     upcoming = next_battle(reveal.content.decode())
     assert hidden(voter.get(f"{url}?battle={upcoming}").content.decode(), "battle") == upcoming
-    # Another browser with that link gets a battle of its own; a stale link, the voter's.
+    # Another browser with that link is shown a battle no one holds; a stale link, the
+    # voter's own.
     other = hidden(Client().get(f"{url}?battle={upcoming}").content.decode(), "battle")
     assert other not in {first, upcoming}
     assert hidden(voter.get(f"{url}?battle={first}").content.decode(), "battle") == upcoming
@@ -196,7 +206,7 @@ def test_the_next_battle_link_shows_the_battle_it_names_and_only_to_its_voter(
 
 
 def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
-    human_tournament_of, plenty, django_capture_on_commit_callbacks
+    human_tournament_of, django_capture_on_commit_callbacks
 ) -> None:
     """A regression guard for the vote path (benchmarks/README.md, "Web load")."""
     from django.db import connection
@@ -204,6 +214,8 @@ def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
 
     t = human_tournament_of(4)  # six battles
     client, url, page = _voter_at(t)
+    first = client.post(url, ballot(page, idempotency_key="k0", outcome="b"))  # the session
+    page = client.get(f"{url}?battle={next_battle(first.content.decode())}").content.decode()
     with (
         CaptureQueriesContext(connection) as post,
         django_capture_on_commit_callbacks(execute=True),
@@ -216,30 +228,32 @@ def test_a_vote_and_the_next_battle_take_a_bounded_number_of_sql_statements(
         client.get(answer["next"]["url"])
     statements = [q["sql"] for q in post.captured_queries]
     statements = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
-    # Tournament 1, session 1 (a Redis read in services mode); the vote 12: take the
-    # battle, its entrants, lock their standings, the three vote limits in one, the
-    # judgment, the standings, its three evidence cells (pair, prompt and pair, the prompt
-    # and pair seen), the vote; the next battle 2 (claim, prompt and answers); after the
-    # commit the "no open match left" check 1. (Through Django one at a time; the fast
+    # Tournament 1, session 1 (a Redis read in services mode); the vote 14: take the
+    # battle (the voter's assignment, the match completed if first, the match), its
+    # entrants, lock their standings, the three vote limits in one, the judgment, the
+    # standings, its three evidence cells (pair, prompt and pair, the prompt and pair
+    # seen), the vote; the next battle 2 (assign a free one, its prompt and answers); after
+    # the commit the "no open match left" check 1. (Through Django one at a time; the fast
     # path sends the vote's in two round trips.)
-    assert len(statements) <= 15, "\n".join(statements)
+    assert len(statements) <= 18, "\n".join(statements)
     limits = [s for s in statements if s.startswith("SELECT COUNT(")]
     assert len(limits) == 1 and limits[0].count("COUNT(") == 3, limits
     # None sorts the tournament's open matches by Match's default ordering (a join and a
     # sort of thousands of rows in PostgreSQL for a yes/no or a single row).
     sorted_by_default = [s for s in statements if '"arena_tournament"."created_at" DESC' in s]
     assert not sorted_by_default, sorted_by_default
-    # Tournament, battle by its id, session, the voter's count of votes.
-    assert len(get.captured_queries) <= 4, get.captured_queries
+    # Tournament, session, the battle held (a free one assigned if none is) and its
+    # answers, the voter's count of votes.
+    assert len(get.captured_queries) <= 5, get.captured_queries
 
 
 def test_a_vote_asked_as_json_answers_the_reveal_and_the_next_battle_rendered_blind(
-    human_tournament_of, plenty
+    human_tournament_of,
 ) -> None:
     t = human_tournament_of(3)
     client, url, page = _voter_at(t)
     voted = hidden(page, "battle")
-    form = {"battle": voted, "idempotency_key": "k", "outcome": "a"}
+    form = ballot(page, idempotency_key="k", outcome="a")
     answer = client.post(url, form, headers={"Accept": "application/json"}).json()
     entries = list(t.matches.get(public_id=voted).entries.order_by("position"))
     names = [e.contestant.name for e in entries]
@@ -250,7 +264,7 @@ def test_a_vote_asked_as_json_answers_the_reveal_and_the_next_battle_rendered_bl
         "both_bad": False,
     }
     upcoming = answer["next"]
-    held = t.matches.get(voter_session=client.session.session_key, status="awaiting_vote")
+    held = Assignment.objects.get(session_key=client.session.session_key, voted=False).match
     assert upcoming["battle"] == str(held.public_id) and upcoming["url"] == (
         f"{url}?battle={held.public_id}"
     )
@@ -278,14 +292,16 @@ def test_a_battle_shown_to_a_signed_in_voter_is_held_for_their_user_too(
     client = Client()
     client.force_login(user)
     battle = hidden(client.get(f"/tournaments/{t.pk}/vote/").content.decode(), "battle")
-    assert t.matches.get(public_id=battle).voter_user_id == user.pk
-    anonymous = hidden(Client().get(f"/tournaments/{t.pk}/vote/").content.decode(), "battle")
-    assert t.matches.get(public_id=anonymous).voter_user_id is None
+    assert Assignment.objects.get(match__public_id=battle).user_id == user.pk
+    anonymous, url, page = _voter_at(t)
+    anonymous.post(url, ballot(page, idempotency_key="k", outcome="a"))
+    shown = Assignment.objects.filter(session_key=anonymous.session.session_key)
+    assert {a.user_id for a in shown} == {None}
 
 
 def _vote(client: Client, url: str, page: str, outcome: str = "a", headers=None):
-    form = {"battle": hidden(page, "battle"), "idempotency_key": uuid.uuid4().hex}
-    return client.post(url, form | {"outcome": outcome}, headers=headers or {})
+    form = ballot(page, idempotency_key=uuid.uuid4().hex, outcome=outcome)
+    return client.post(url, form, headers=headers or {})
 
 
 def test_the_reveal_page_keeps_the_answers_with_each_models_name_over_them(tournament) -> None:
@@ -301,7 +317,7 @@ def test_the_reveal_page_keeps_the_answers_with_each_models_name_over_them(tourn
 
 
 def test_a_vote_past_the_limit_keeps_the_battle_and_says_when_voting_opens_again(
-    human_tournament_of, plenty, settings
+    human_tournament_of, settings
 ) -> None:
     settings.VOTES_PER_MINUTE = 1
     t = human_tournament_of(4)
@@ -372,7 +388,7 @@ def test_the_home_page_lists_the_open_arenas_before_the_tournaments(
 
 
 def test_a_voters_page_shows_their_votes_agreement_and_own_leaderboard(
-    human_tournament_of, plenty
+    human_tournament_of,
 ) -> None:
     t = human_tournament_of(3)
     client, url, page = _voter_at(t)

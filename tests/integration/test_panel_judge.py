@@ -72,7 +72,10 @@ def test_weights_may_be_given_by_member_name(members: list[Judge]) -> None:
         ({"members": "member-0, member-1"}, "'members' must be a list of judge names"),
         ({"members": ["member-0", "member-1"], "combine": "vote"}, "'combine' must be"),
         ({"members": ["member-0", "member-1"], "weights": [1]}, "'weights': panel has 2 judges"),
-        ({"members": ["member-0", "member-1"], "weights": {"member-9": 1}}, "'weights' names judges"),
+        (
+            {"members": ["member-0", "member-1"], "weights": {"member-9": 1}},
+            "'weights' names judges",
+        ),
         ({"members": ["member-0", "member-1"], "weights": [0, 0]}, "'weights': panel weights must"),
         ({"members": ["member-0", "member-1"], "quorum": 2}, "unknown judge setting 'quorum'"),
     ],

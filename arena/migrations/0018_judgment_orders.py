@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0016_apitoken_expiry_scopes'),
+        ('arena', '0017_battle_assignments'),
     ]
 
     operations = [
