@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.db.models import Count, Sum
 
-from arena.formats import FormatState, get_format
+from arena.formats import FormatState, MatchResult, get_format
+from arena.formats.single_elimination import (
+    Placings,
+    SingleElimination,
+    SlotRole,
+    anchor_rounds,
+    byes,
+    round_width,
+    slot_role,
+)
 from arena.models import (
     OPEN_MATCH_STATUSES,
     Contestant,
@@ -69,6 +78,7 @@ class RoundsPage:
     page: int  # 1-based; the last page holds the latest rounds
     pages: int
     shown: bool  # whether the format shows rounds at all
+    bracket: Bracket | None = None  # single elimination: seeds, places, what a match is
 
 
 def _round_pages(sizes: list[tuple[int, int]]) -> list[list[int]]:
@@ -87,7 +97,9 @@ def _round_pages(sizes: list[tuple[int, int]]) -> list[list[int]]:
 def tournament_rounds(tournament: Tournament, *, page: int | None = None) -> RoundsPage:
     """One page of matches by round (a bracket for single elimination, groups for K-wise,
     Swiss rounds; by default the latest), each with its entrants in answer order and its
-    verdict as tiers of names."""
+    verdict as tiers of names. A bracket's page also says what each round and match is
+    (anchor pass, named rounds, the third-place match, re-judges on their game's card),
+    the seeds, and the places decided so far (``RoundsPage.bracket``)."""
     if tournament.format not in ROUNDS_FORMATS:
         return RoundsPage([], 1, 1, shown=False)
     sizes = list(tournament.matches.order_by("round").values_list("round").annotate(n=Count("pk")))
@@ -101,6 +113,34 @@ def tournament_rounds(tournament: Tournament, *, page: int | None = None) -> Rou
             "contestant__name", "match__judgment__ranking",
         )
     )  # fmt: skip
+    matches = _matches_of(entries)
+    human = tournament.judge_id is None
+    if tournament.format == "single_elimination":
+        bracket = tournament_bracket(tournament)
+        rounds = bracket.cards(matches.values(), human=human)
+        return RoundsPage(rounds, page=number, pages=len(pages), shown=True, bracket=bracket)
+    by_round: dict[int, list[dict[str, Any]]] = {}
+    for match in matches.values():
+        names = match["names"]
+        tiers = [[names[c] for c in tier] for tier in match["ranking"] or []]
+        winners = tiers[0] if tiers and len(tiers) > 1 else []
+        by_round.setdefault(match["round"], []).append(
+            {
+                "slot": match["slot"],
+                "status": match["status"],
+                "entrants": _entrants(match, human, winners=winners),
+                "judgments": [_judgment(tiers, match["status"], "")],
+            }
+        )
+    rounds = [
+        {"round": r, "title": f"Round {r + 1}", "matches": ms} for r, ms in sorted(by_round.items())
+    ]
+    return RoundsPage(rounds, page=number, pages=len(pages), shown=True)
+
+
+def _matches_of(entries: Any) -> dict[int, dict[str, Any]]:
+    """Rows of (match, round, slot, status, contestant, name, ranking) in entry order, by
+    match: its round, slot, status, ranking (ids) and names by contestant in answer order."""
     matches: dict[int, dict[str, Any]] = {}
     for match_id, round_, slot, status, cid, name, ranking in entries:
         match = matches.setdefault(
@@ -108,28 +148,245 @@ def tournament_rounds(tournament: Tournament, *, page: int | None = None) -> Rou
             {"round": round_, "slot": slot, "status": status, "names": {}, "ranking": ranking},
         )
         match["names"][cid] = name
-    human = tournament.judge_id is None
-    rounds: dict[int, list[dict[str, Any]]] = {}
-    for match in matches.values():
-        names = match["names"]
-        tiers = [[names[c] for c in tier] for tier in match["ranking"] or []]
-        # A battle waiting for a human vote is anonymous: naming its entrants here would let
-        # a voter with this page open tell who wrote the answers in front of them.
-        hidden = human and match["status"] in OPEN_MATCH_STATUSES
-        rounds.setdefault(match["round"], []).append(
+    return matches
+
+
+def _entrants(
+    match: dict[str, Any], human: bool, *, winners: list[str], seeds: Mapping[int, int] = {}
+) -> list[dict[str, Any]]:
+    # A battle waiting for a human vote is anonymous: naming its entrants (or their seeds)
+    # here would let a voter with this page open tell who wrote the answers in front of them.
+    if human and match["status"] in OPEN_MATCH_STATUSES:
+        return [{"name": "hidden until voted", "seed": None, "winner": False}] * len(match["names"])
+    return [
+        {"name": name, "seed": seeds.get(cid), "winner": name in winners}
+        for cid, name in match["names"].items()
+    ]
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def place_label(best: int, worst: int) -> str:
+    """1st; 3rd–4th for a place shared by the losers of one round."""
+    return ordinal(best) if best == worst else f"{ordinal(best)}–{ordinal(worst)}"
+
+
+SEEDING_NOTES = {
+    "random": "Seeds drawn at random from the tournament's seed.",
+    "rating": "Seeds by rating: each model's online Elo at the end of its latest completed "
+    "tournament (models without one last).",
+    "anchor": "Seeds from the anchor pass: each model's score against the anchor, {anchor}.",
+}
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """A single-elimination tournament for people: the roles of its stored matches, its
+    seeds, places and champion (from ``SingleElimination.placings`` on its results)."""
+
+    config: Mapping[str, Any]
+    placings: Placings
+    names: Mapping[int, str]
+    seeding_note: str
+    hidden_seeds: bool  # a human-judged bracket still running: the seed list would unblind
+
+    @property
+    def champion(self) -> dict[str, Any] | None:
+        c = self.placings.champion
+        return None if c is None else {"name": self.names[c], "seed": self.placings.seed_of(c)}
+
+    @property
+    def places(self) -> dict[str, str]:
+        """Place by model name (only those decided)."""
+        return {self.names[c]: place_label(*p) for c, p in self.placings.places.items()}
+
+    @property
+    def standings(self) -> list[dict[str, Any]]:
+        """The places decided so far, best first, each with its models by seed."""
+        by_place: dict[tuple[int, int], list[int]] = {}
+        for c, p in self.placings.places.items():
+            by_place.setdefault(p, []).append(c)
+        return [
             {
-                "slot": match["slot"],
-                "status": match["status"],
-                "entrants": ["hidden until voted"] * len(names) if hidden else list(names.values()),
-                "ranking": tiers,
-                "winners": tiers[0] if tiers and len(tiers) > 1 else [],
+                "place": place_label(*p),
+                "models": [
+                    {"name": self.names[c], "seed": self.placings.seed_of(c)}
+                    for c in sorted(cs, key=self.placings.seed_of)
+                ],
             }
+            for p, cs in sorted(by_place.items())
+        ]
+
+    @property
+    def seeds(self) -> list[dict[str, Any]]:
+        if self.hidden_seeds:
+            return []
+        return [{"seed": i + 1, "name": self.names[c]} for i, c in enumerate(self.placings.seeds)]
+
+    def round_labels(self) -> dict[int, dict[str, Any]]:
+        """Per stored round, what live.js needs to label a finished match as the page does
+        (``match_label``): the round's label and its third-place match's, its width (a
+        slot's game and attempt) and which game is the third-place match (-1: none)."""
+        n = len(self.names)
+        labels: dict[int, dict[str, Any]] = {}
+        for r in range(anchor_rounds(self.config) + (max(n, 2) - 1).bit_length()):
+            role = slot_role(self.config, n, r, 0)
+            width, third = round_width(self.config, n, r) if role.stage != "anchor" else (n, -1)
+            third_role = slot_role(self.config, n, r, third) if third >= 0 else role
+            labels[r] = {
+                "stage": role.stage,
+                "label": match_label(role),
+                "third_label": match_label(third_role),
+                "width": width,
+                "third": third,
+            }
+        return labels
+
+    def cards(self, matches: Any, *, human: bool) -> list[dict[str, Any]]:
+        """Rounds of cards, one card per game: its re-judges after ties are more judgments
+        on the same card, and the third-place match is labelled."""
+        n = len(self.names)
+        seeds = {c: self.placings.seed_of(c) for c in self.placings.seeds}
+        rounds: dict[int, dict[int, dict[str, Any]]] = {}
+        titles: dict[int, str] = {}
+        for match in matches:
+            role = slot_role(self.config, n, match["round"], match["slot"])
+            r = match["round"]
+            titles.setdefault(r, _round_title(role))
+            winner = self.placings.winners.get((r, role.game))
+            winners = [self.names[winner]] if winner is not None else []
+            if role.stage == "anchor":
+                winners = _first_tier(match)
+            card = rounds.setdefault(r, {}).setdefault(
+                role.game,
+                {
+                    "slot": match["slot"],
+                    "label": role.name if role.stage == "third_place" else "",
+                    "anchor": role.stage == "anchor",
+                    "entrants": _entrants(match, human, winners=winners, seeds=seeds),
+                    "judgments": [],
+                },
+            )
+            names = match["names"]
+            tiers = [[names[c] for c in tier] for tier in match["ranking"] or []]
+            note = "re-judged, answers swapped" if role.attempt else ""
+            card["judgments"].append(_judgment(tiers, match["status"], note))
+            card["status"] = match["status"]
+            if human and match["status"] in OPEN_MATCH_STATUSES:
+                # A re-judge waiting for a vote: its game's earlier tie would name it.
+                card["entrants"] = _entrants(match, human, winners=[])
+                for j in card["judgments"]:
+                    j["ranking"] = []
+        for cards in rounds.values():
+            for card in cards.values():
+                _explain_ties(card)
+        first = anchor_rounds(self.config)
+        if first in rounds and self.placings.seeds_final and not self.hidden_seeds:
+            for game, c in byes(self.placings.seeds).items():
+                rounds[first][game] = {
+                    "slot": None,
+                    "status": "bye",
+                    "label": "",
+                    "anchor": False,
+                    "entrants": [{"name": self.names[c], "seed": seeds[c], "winner": True}],
+                    "judgments": [_judgment([], "bye", "") | {"outcome": "through unplayed"}],
+                }
+        return [
+            {"round": r, "title": titles[r], "matches": [card for _, card in sorted(cards.items())]}
+            for r, cards in sorted(rounds.items())
+        ]
+
+
+def _judgment(tiers: list[list[str]], status: str, note: str) -> dict[str, Any]:
+    return {
+        "ranking": tiers,
+        "status": status,
+        "status_text": status.replace("_", " "),
+        "note": note,
+    }
+
+
+def _explain_ties(card: dict[str, Any]) -> None:
+    """Say what a tie or a failure on a card led to: a re-judge, or the higher seed (in
+    the anchor pass, half a point each toward the seeds)."""
+    judgments = card["judgments"]
+    for i, j in enumerate(judgments):
+        tied = len(j["ranking"]) == 1
+        later = i + 1 < len(judgments)
+        if card["anchor"]:
+            j["outcome"] = "tie: half a point each" if tied else ""
+        elif j["status"] == MatchStatus.FAILED:
+            j["outcome"] = "failed: the higher seed goes through"
+        elif tied and later:
+            j["outcome"] = "tie: re-judged"
+        elif tied and j["status"] == MatchStatus.COMPLETED:
+            j["outcome"] = "tie: the higher seed goes through"
+        else:
+            j["outcome"] = ""
+
+
+def _first_tier(match: dict[str, Any]) -> list[str]:
+    tiers = match["ranking"] or []
+    return [match["names"][c] for c in tiers[0]] if len(tiers) > 1 else []
+
+
+def _round_title(role: SlotRole) -> str:
+    """A stored round's heading: "Anchor pass (seeding)", "Round 1", "Round 3 · Final"."""
+    if role.stage == "anchor":
+        return f"{role.name} (seeding)"
+    name = "Final" if role.stage == "third_place" else role.name
+    return f"Round {role.number}" + (f" · {name}" if name else "")
+
+
+def match_label(role: SlotRole) -> str:
+    """One match, as the latest matches list it: "Round 3 · Third-place match · re-judged"."""
+    if role.stage == "anchor":
+        return role.name
+    title = f"Round {role.number} · {role.name}" if role.name else f"Round {role.number}"
+    return title + (" · re-judged" if role.attempt else "")
+
+
+def tournament_bracket(tournament: Tournament) -> Bracket:
+    """A single-elimination tournament's bracket replayed from all its stored results
+    (N − 1 games and their re-judges: a small read)."""
+    fmt = get_format("single_elimination")
+    assert isinstance(fmt, SingleElimination)
+    names = dict(tournament.contestants.values_list("pk", "name"))
+    rows = (
+        MatchEntry.objects.filter(match__tournament=tournament)
+        .order_by("match__round", "match__slot", "position")
+        .values_list(
+            "match_id", "match__round", "match__slot", "match__status", "contestant_id",
+            "contestant__name", "match__judgment__ranking",
         )
-    return RoundsPage(
-        [{"round": r, "matches": ms} for r, ms in sorted(rounds.items())],
-        page=number,
-        pages=len(pages),
-        shown=True,
+    )  # fmt: skip
+    results = []
+    for m in _matches_of(rows).values():
+        entrants = tuple(m["names"])
+        if m["status"] == MatchStatus.COMPLETED and m["ranking"] is not None:
+            tiers = tuple(tuple(tier) for tier in m["ranking"])
+            results.append(MatchResult(m["round"], m["slot"], entrants, tiers))
+        elif m["status"] == MatchStatus.FAILED:
+            results.append(MatchResult(m["round"], m["slot"], entrants, None))
+    state = FormatState(
+        contestants=tuple(sorted(names)),
+        n_prompts=max(int(tournament.manifest.get("prompts") or 1), 1),
+        config=tournament.config,
+        seed=tournament.seed,
+        results=tuple(results),
+        prior_ratings={int(k): v for k, v in tournament.manifest.get("prior_ratings", {}).items()},
+    )
+    seeding = str(tournament.config.get("seeding", "random"))
+    anchor = names.get(tournament.config.get("anchor", -1), "")
+    return Bracket(
+        config=tournament.config,
+        placings=fmt.placings(state),
+        names=names,
+        seeding_note=SEEDING_NOTES.get(seeding, "").format(anchor=anchor),
+        hidden_seeds=tournament.judge_id is None and not tournament.is_finished,
     )
 
 
@@ -355,10 +612,12 @@ def tournament_failed_matches(
         .prefetch_related("entries__contestant")
         .order_by("-finished_at")[:limit]
     )
+    label = _labeller(tournament)
     return [
         {
             "round": match.round,
             "slot": match.slot,
+            "label": label(match.round, match.slot),
             "entrants": [e.contestant.name for e in match.entries.all()],
             "error": match.error,
             "outputs": match.failure_outputs or [],
@@ -370,17 +629,35 @@ def tournament_failed_matches(
 def tournament_recent_results(
     tournament: Tournament, *, limit: int = 20
 ) -> list[dict[str, object]]:
-    """The latest finished matches, newest first, with verdicts as tiers of names."""
+    """The latest finished matches, newest first, with verdicts as tiers of names and a
+    label that numbers rounds from 1 as the rounds section does (``match_label``)."""
     matches = (
         tournament.matches.filter(finished_at__isnull=False)
         .select_related("judgment")
         .prefetch_related("entries__contestant")
         .order_by("-finished_at")[:limit]
     )
+    label = _labeller(tournament)
     results = []
     for match in matches:
         names = {e.contestant_id: e.contestant.name for e in match.entries.all()}
         ranking = getattr(match, "judgment", None)
         tiers = [[names[c] for c in tier] for tier in ranking.ranking] if ranking else []
-        results.append({"round": match.round, "status": match.status, "ranking": tiers})
+        results.append(
+            {
+                "round": match.round,
+                "label": label(match.round, match.slot),
+                "status": match.status,
+                "ranking": tiers,
+            }
+        )
     return results
+
+
+def _labeller(tournament: Tournament) -> Callable[[int, int], str]:
+    """(round, slot) → how people see a match: "Round 1" (rounds count from 1 everywhere);
+    in a bracket also its stage ("Anchor pass", "Round 3 · Final", a re-judge)."""
+    if tournament.format != "single_elimination":
+        return lambda round_, slot: f"Round {round_ + 1}"
+    n = tournament.contestants.count()
+    return lambda round_, slot: match_label(slot_role(tournament.config, n, round_, slot))

@@ -38,6 +38,12 @@ Standings: by the round a contestant went out in (champion, finalist, then 3rd a
 the third-place match when played, otherwise the semi-final losers, then quarter-final losers,
 …); within one round by points won in the tournament (win 1, tie 1/2, over every match
 including replays), then by seed. Every tier holds one contestant.
+
+For people (``slot_role``, ``SingleElimination.placings``): what a stored match is (an anchor
+pass match, a bracket game, the third-place match; its first judgment or a re-judge after a
+tie), each contestant's seed, and the places the bracket gives: the places a contestant
+shares with the others out in the same round (semi-final losers share 3rd–4th unless a
+third-place match splits them), known as soon as it is out.
 """
 
 from __future__ import annotations
@@ -111,6 +117,86 @@ class _Bracket:
     third_place_winner: int | None = None
     rejudges: int = 0
     made: set[tuple[int, int]] = field(default_factory=set)
+    # For people: who went through each decided game (stored round, game), and the bracket
+    # round (0-based) each loser went out in.
+    winners: dict[tuple[int, int], int] = field(default_factory=dict)
+    out_in: dict[int, int] = field(default_factory=dict)
+    third_place: tuple[int, int] | None = None  # (winner, loser) once decided
+    seeded: bool = True
+
+
+@dataclass(frozen=True)
+class SlotRole:
+    """What the match in a stored (round, slot) is, for people."""
+
+    stage: str  # "anchor" (the seeding pass), "bracket", or "third_place"
+    number: int  # 1-based: the anchor pass's round, or the bracket's round
+    # "Anchor pass", "Quarter-finals", "Semi-finals", "Final", "Third-place match"; "" for
+    # the bracket's earlier rounds (known by number)
+    name: str
+    game: int  # the bracket node (the third-place match is the last game of the final)
+    attempt: int  # 0: the first judgment; n: the n-th re-judge after a tie
+
+
+@dataclass(frozen=True)
+class Placings:
+    """Seeds and the places the bracket has decided so far."""
+
+    seeds: tuple[int, ...]  # contestant ids, seed 1 first
+    seeds_final: bool  # False while an anchor pass is still being judged
+    places: Mapping[int, tuple[int, int]]  # contestant → (best, worst) place it shares
+    winners: Mapping[tuple[int, int], int]  # (stored round, game) → who went through
+    champion: int | None
+    finished: bool
+
+    def seed_of(self, contestant: int) -> int:
+        return self.seeds.index(contestant) + 1
+
+
+def slot_role(config: Mapping[str, Any], n_contestants: int, round_: int, slot: int) -> SlotRole:
+    """The role of the match stored at (``round_``, ``slot``) of a bracket of ``n_contestants``
+    (the slot layout of the module's docstring)."""
+    passes = anchor_rounds(config)
+    if round_ < passes:
+        name = "Anchor pass" if passes == 1 else f"Anchor pass {round_ + 1}"
+        return SlotRole("anchor", round_ + 1, name, slot, 0)
+    bracket_round = round_ - passes
+    width, third = round_width(config, n_contestants, round_)
+    attempt, game = divmod(slot, width)
+    if game == third:
+        return SlotRole("third_place", bracket_round + 1, "Third-place match", game, attempt)
+    size = 1 << (max(n_contestants, 2) - 1).bit_length()
+    name = ROUND_NAMES.get(size >> bracket_round, "")
+    return SlotRole("bracket", bracket_round + 1, name, game, attempt)
+
+
+def round_width(config: Mapping[str, Any], n_contestants: int, round_: int) -> tuple[int, int]:
+    """A stored bracket round's games (the slot of attempt ``a`` of game ``g`` is
+    ``a * width + g``) and which game is the third-place match (-1: none)."""
+    bracket_round = round_ - anchor_rounds(config)
+    size = 1 << (max(n_contestants, 2) - 1).bit_length()
+    nodes = size >> (bracket_round + 1)
+    third = nodes == 1 and bool(config.get("third_place")) and n_contestants >= 4
+    return (nodes + 1, nodes) if third else (nodes, -1)
+
+
+def byes(seeds: Sequence[int]) -> dict[int, int]:
+    """The first bracket round's byes: game (bracket node) → the contestant it sends
+    through unplayed (``seeds``: contestant ids, seed 1 first)."""
+    size = 1 << (max(len(seeds), 2) - 1).bit_length()
+    slots = [seeds[s - 1] if s <= len(seeds) else None for s in bracket_order(size)]
+    found: dict[int, int] = {}
+    for g in range(size // 2):
+        a, b = slots[2 * g], slots[2 * g + 1]
+        if a is None or b is None:
+            through = a if a is not None else b
+            if through is not None:  # byes never meet each other
+                found[g] = through
+    return found
+
+
+# The last bracket rounds by name, keyed by the players they start with (byes counted).
+ROUND_NAMES = {2: "Final", 4: "Semi-finals", 8: "Quarter-finals"}
 
 
 class SingleElimination:
@@ -155,7 +241,7 @@ class SingleElimination:
         bracket = self._replay(state)
         third = 1 if state.config.get("third_place") and len(state.contestants) >= 4 else 0
         total = len(state.contestants) - 1 + third + bracket.rejudges
-        total += _anchor_rounds(state.config) * (len(state.contestants) - 1)
+        total += anchor_rounds(state.config) * (len(state.contestants) - 1)
         if bracket.finished:
             return Step(finished=True, planned_total=total)
         return Step(matches=tuple(bracket.matches), planned_total=total)
@@ -171,6 +257,31 @@ class SingleElimination:
                 b.points[c],
                 -b.seed_of[c],
             ),
+        )
+
+    def placings(self, state: FormatState) -> Placings:
+        """Seeds, who went through each decided game, and the places decided so far: the
+        losers of a round share the places below those still in (with byes, the first
+        round's losers share what is left), the third-place match splits its two."""
+        b = self._replay(state)
+        n = len(b.seeds)
+        size = 1 << (n - 1).bit_length()
+        places: dict[int, tuple[int, int]] = {}
+        for c, out in b.out_in.items():
+            places[c] = ((size >> (out + 1)) + 1, min(size >> out, n))
+        if b.third_place is not None:
+            places[b.third_place[0]] = (3, 3)
+            places[b.third_place[1]] = (4, 4)
+        champion = next(iter(b.alive)) if b.finished and len(b.alive) == 1 else None
+        if champion is not None:
+            places[champion] = (1, 1)
+        return Placings(
+            seeds=tuple(b.seeds),
+            seeds_final=b.seeded,
+            places=places,
+            winners=b.winners,
+            champion=champion,
+            finished=b.finished,
         )
 
     def seeds(self, state: FormatState) -> tuple[list[int], bool]:
@@ -199,6 +310,7 @@ class SingleElimination:
         b.points = {c: Fraction(0) for c in seeds}
         b.made = {(m.round, m.slot) for m in state.planned}
         if not seeded:
+            b.seeded = False
             _, pass_matches = _anchor_pass(state)
             b.matches = [m for m in pass_matches if (m.round, m.slot) not in b.made]
             b.pending = True
@@ -210,7 +322,7 @@ class SingleElimination:
         nodes = [(slots[i], slots[i + 1]) for i in range(0, size, 2)]
         results = results_by_slot(state)
         semi_losers: list[int] = []
-        offset = _anchor_rounds(config)
+        offset = anchor_rounds(config)
         for bracket_round in range(b.rounds):
             r = offset + bracket_round
             prompt = _prompt(state, bracket_round)
@@ -227,6 +339,11 @@ class SingleElimination:
                 won = self._play(state, b, results, r, g, width, a, c, prompt)
                 if won is not None:
                     winners[g] = won
+                    b.winners[(r, g)] = won
+                    if g < len(nodes):
+                        b.out_in[c if won == a else a] = bracket_round
+                    else:
+                        b.third_place = (won, c if won == a else a)
             if b.pending:
                 return b
             advancing: list[int] = []
@@ -295,7 +412,8 @@ class SingleElimination:
             return higher
 
 
-def _anchor_rounds(config: Mapping[str, Any]) -> int:
+def anchor_rounds(config: Mapping[str, Any]) -> int:
+    """How many rounds the anchor pass takes before the bracket (0 without one)."""
     return int(config.get("anchor_rounds", 1)) if config.get("seeding") == "anchor" else 0
 
 
@@ -314,7 +432,7 @@ def _anchor_pass(state: FormatState) -> tuple[list[int], list[PlannedMatch]]:
     others = [c for c in sorted(state.contestants) if c != anchor]
     start = {c: seeded_rng(state.seed, NAME, "anchor_side", c).random() < 0.5 for c in others}
     matches: list[PlannedMatch] = []
-    for a in range(_anchor_rounds(state.config)):
+    for a in range(anchor_rounds(state.config)):
         for slot, c in enumerate(others):
             anchor_first = start[c] == (a % 2 == 0)
             entrants = (int(anchor), c) if anchor_first else (c, int(anchor))

@@ -172,7 +172,11 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
     )
     progress = tournament_progress(tournament)
     recent = tournament_recent_results(tournament)
-    rows = tournament_leaderboard(tournament)
+    rows: list[Any] = tournament_leaderboard(tournament)
+    rounds = tournament_rounds(tournament, page=_page(request))
+    if rounds.bracket is not None:  # a knockout's places beside the ratings' ranks
+        places = rounds.bracket.places
+        rows = [{**r, "place": places.get(r["contestant"])} for r in rows]
     staff = request.user.is_staff
     return render(
         request,
@@ -188,7 +192,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "planned": progress.planned,
             "recent": recent,
             "spend": tournament_spend(tournament),
-            "rounds": tournament_rounds(tournament, page=_page(request)),
+            "rounds": rounds,
             "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
         },
     )

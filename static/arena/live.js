@@ -18,6 +18,19 @@
     return td;
   };
 
+  // A bracket's places come with its rounds section (re-rendered by the server), the
+  // ratings with leaderboard events: the place column joins the two by model.
+  const bracket = table.hasAttribute("data-bracket");
+  const places = () => {
+    const el = document.getElementById("bracket-places");
+    return el ? JSON.parse(el.textContent) : {};
+  };
+  function fillPlaces() {
+    if (!bracket) return;
+    const known = places();
+    for (const tr of table.tBodies[0].rows) tr.querySelector("td.place").textContent = known[tr.dataset.model] || "–";
+  }
+
   // Without a verdict nobody has a rating: say so instead of a table of starting values.
   const noVerdicts = document.getElementById("no-verdicts");
   function renderLeaderboard(rows) {
@@ -27,13 +40,17 @@
     const body = table.tBodies[0];
     body.replaceChildren(...rows.map((r) => {
       const tr = document.createElement("tr");
+      tr.dataset.model = r.contestant;
       const bt = r.bt === null ? "–" : r.bt.toFixed(0);
       const ci = r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`;
-      tr.append(text("td", r.rank), named(r), text("td", bt), text("td", ci),
+      tr.append(text("td", r.rank), named(r));
+      if (bracket) { const place = text("td", "–"); place.className = "place"; tr.append(place); }
+      tr.append(text("td", bt), text("td", ci),
         text("td", r.elo === null || r.elo === undefined ? "–" : r.elo.toFixed(1)), text("td", r.sco === null || r.sco === undefined ? "–" : r.sco.toFixed(1)),
         text("td", r.matches), text("td", r.win_rate.toFixed(3)), text("td", r.ties));
       return tr;
     }));
+    fillPlaces();
   }
 
   // ETA from the pace seen on this page: matches finished per second since it opened.
@@ -76,15 +93,29 @@
     roundsPending = setTimeout(async () => {
       roundsPending = null;
       const response = await fetch(rounds.dataset.src);
-      if (response.ok) rounds.outerHTML = await response.text();
+      if (response.ok) {
+        rounds.outerHTML = await response.text();
+        fillPlaces();
+      }
     }, 1000);
+  }
+
+  // Matches are labelled as the server labels them (selectors.match_label): rounds count
+  // from 1; a bracket's rounds, anchor pass, third-place match and re-judges by name.
+  const labelsEl = document.getElementById("round-labels");
+  const roundLabels = labelsEl ? JSON.parse(labelsEl.textContent) : {};
+  function matchLabel(round, slot) {
+    const r = roundLabels[round];
+    if (!r) return `Round ${round + 1}`;
+    const label = slot % r.width === r.third ? r.third_label : r.label;
+    return r.stage !== "anchor" && slot >= r.width ? `${label} · re-judged` : label;
   }
 
   function renderMatch(e) {
     refreshRounds();
     const list = document.getElementById("matches");
     const verdict = e.ranking.map((tier) => tier.join(" = ")).join("  >  ");
-    list.prepend(text("li", `round ${e.round} · ${e.status}${verdict ? " · " + verdict : ""}`));
+    list.prepend(text("li", `${matchLabel(e.round, e.slot)} · ${e.status}${verdict ? " · " + verdict : ""}`));
     while (list.children.length > 20) list.lastChild.remove();
   }
 

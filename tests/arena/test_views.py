@@ -52,7 +52,7 @@ def test_the_tournament_page_lists_finished_matches_with_their_verdicts(make_tou
     names = {c.pk: c.name for c in Contestant.objects.all()}
     expected = "  &gt;  ".join(" = ".join(names[c] for c in tier) for tier in verdict)
     page = Client().get(f"/tournaments/{tournament.pk}/").content.decode()
-    assert f"round 0 · completed · {expected}" in page
+    assert f"Round 1 · completed · {expected}" in page
 
 
 def test_a_tournament_page_without_verdicts_says_so_instead_of_showing_starting_ratings(
