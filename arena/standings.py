@@ -21,16 +21,21 @@ from ratings.bootstrap import rank_from_intervals
 from ratings.data import SCORE_OF_OUTCOME, Cells, Outcome, ranking_to_pairs
 from ratings.elo import elo_update
 from ratings.hierarchical import hierarchical_bradley_terry
-from ratings.soft_condorcet import fit_soft_condorcet_pairs
+from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet_pairs
 from ratings.style_moments import StyleMoments, fit_style_moments
 
 ELO_K = 4.0  # FastChat's online Elo step
 # A small ridge on the BT log-strengths keeps the fit finite while some model has not yet
 # both won and lost (ratings.bradley_terry ``prior``); its pull fades as verdicts add up.
 BT_PRIOR = 0.1
-# Soft Condorcet (Lanctot et al. 2024) on a 0..1000 scale: open_spiel's defaults (tau 1,
-# lr 0.01) barely move from the midpoint in full batch; these spread a leaderboard.
-SCO_PARAMS: dict[str, Any] = {"temperature": 10.0, "learning_rate": 1000.0, "iterations": 300}
+# Soft Condorcet (Lanctot et al. 2024) at the library's informative scale, as the CLI fits
+# it: converged ratings around 1000 whose gaps read like Elo points (ratings.soft_condorcet).
+SCO_PARAMS: dict[str, Any] = dict(RATING_SCALE)
+# Why a style-controlled board shows no Soft Condorcet (the pages say it too).
+SCO_STYLE_NOTE = (
+    "not computed under style control: Soft Condorcet ranks the preferences as judged and "
+    "has no style-controlled form (turn style control off to see it)"
+)
 
 Ranking = Sequence[Sequence[str]]
 Stats = dict[str, float]
@@ -268,8 +273,10 @@ def style_controlled_rows(
         for m, r, lo, hi in zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True)
     }
     # A model with no styled pair has no style-controlled rating: shown unrated, not with
-    # the plain fit's, which would mix two fits in one ranking.
+    # the plain fit's, which would mix two fits in one ranking. Soft Condorcet has no
+    # style-controlled form at all, so no row shows it here (SCO_STYLE_NOTE says why).
     for row in rows:
+        row["sco"] = None
         if row["contestant"] not in styled:
             row["bt"] = row["bt_low"] = row["bt_high"] = None
             row["preliminary"] = True

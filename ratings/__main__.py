@@ -9,7 +9,9 @@ Methods and their ``rating`` column:
 
 - ``bt``: Bradley-Terry MLE on the Elo scale; ``elo``: FastChat online Elo. K-wise rankings
   are decomposed into their K(K-1)/2 pairs (ties inside a tier).
-- ``sco``: Soft Condorcet Optimization; a battle is a two-entry vote.
+- ``sco``: Soft Condorcet Optimization (Lanctot et al. 2024) at ``RATING_SCALE``: ratings
+  around 1000 whose gaps read like Elo points (``ratings.soft_condorcet``); a battle is a
+  two-entry vote, a tie one tier (no preference).
 - ``pl``: Plackett-Luce MLE, natural log-strengths with mean 0 (choix's convention). A
   battle is a 2-item ranking; a tie is one tier of two at half weight, so on battles
   ``pl`` is exactly BT with ties as half wins (in natural units).
@@ -89,7 +91,7 @@ from ratings.io import (  # noqa: E402
 )
 from ratings.metrics import win_rate_matrix  # noqa: E402
 from ratings.plackett_luce import fit_plackett_luce  # noqa: E402
-from ratings.soft_condorcet import fit_soft_condorcet  # noqa: E402
+from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet  # noqa: E402
 from ratings.style import fit_style_controlled_bt, style_features  # noqa: E402
 
 METHODS = ("bt", "elo", "sco", "pl", "bayes", "winrate")
@@ -224,7 +226,9 @@ def _fit_sco(battles: Battles, args: argparse.Namespace) -> Leaderboard:
             strict=True,
         )
     ]
-    result = fit_soft_condorcet(votes, weights=battles.weight.tolist(), models=battles.models)
+    result = fit_soft_condorcet(
+        votes, weights=battles.weight.tolist(), models=battles.models, **RATING_SCALE
+    )
     ratings = np.asarray(result.ratings)
     params: dict[str, Any] = dict(result.params()) | {"loss": result.loss}
     return Leaderboard(
@@ -517,7 +521,7 @@ def _fit(data: Data, args: argparse.Namespace) -> Leaderboard:
 def _fit_sco_rankings(data: RankingData, args: argparse.Namespace) -> Leaderboard:
     if args.bootstrap:
         raise ValueError("--bootstrap is not available for --method sco")
-    result = fit_soft_condorcet(list(data.rankings), weights=list(data.weights))
+    result = fit_soft_condorcet(list(data.rankings), weights=list(data.weights), **RATING_SCALE)
     params: dict[str, Any] = dict(result.params()) | {"loss": result.loss}
     matches = _records_per_model(data, result.models)
     return Leaderboard(

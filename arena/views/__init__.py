@@ -38,7 +38,7 @@ from arena.selectors import (
     voter_outliers,
 )
 from arena.services.tournaments import TOURNAMENT_ACTIONS, tournament_create
-from arena.standings import has_verdicts
+from arena.standings import SCO_STYLE_NOTE, has_verdicts
 from arena.views.voting import my_votes, vote, vote_any
 
 __all__ = ["my_votes", "vote", "vote_any"]  # the voting pages, with the others for the URLs
@@ -116,6 +116,7 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
         "sources": sources,
         "categories": leaderboard_categories(),
         "min_verdicts": settings.MIN_VERDICTS,
+        "sco_style_note": SCO_STYLE_NOTE,
         **filters,
     }
     return render(request, "arena/leaderboard.html", context)
@@ -133,7 +134,10 @@ def leaderboard_json(request: HttpRequest) -> JsonResponse:
         rows, style = global_leaderboard(**filters)
     except ValueError as error:
         return JsonResponse({"errors": {"source": [str(error)]}}, status=400)
-    return JsonResponse({"rows": rows, "style_coefficients": style, **filters})
+    sco_note = SCO_STYLE_NOTE if filters["style_control"] else ""
+    return JsonResponse(
+        {"rows": rows, "style_coefficients": style, "sco_note": sco_note, **filters}
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:

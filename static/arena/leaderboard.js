@@ -23,6 +23,14 @@
 
   form.addEventListener("change", () => form.submit());
 
+  // Under style control Soft Condorcet is not computed: the cell says why, as the page does.
+  const styleNote = table.tHead.rows[0].cells[4].title;
+  const scoCell = (r) => {
+    const td = cell(fmt(r.sco, 1));
+    if (r.sco === null) td.title = styleNote || "no verdict yet";
+    return td;
+  };
+
   // The judges' panel comes after the ratings (it reads many more cells).
   const panel = document.getElementById("judge-quality-panel");
   async function loadPanel() {
@@ -37,7 +45,7 @@
       const tr = document.createElement("tr");
       tr.append(cell(r.rank), named(r), cell(fmt(r.bt, 0)),
         cell(r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`),
-        cell(fmt(r.sco, 1)), cell(r.matches), cell(r.win_rate.toFixed(3)));
+        scoCell(r), cell(r.matches), cell(r.win_rate.toFixed(3)));
       return tr;
     }));
     stamp = Date.now();

@@ -83,3 +83,11 @@ def test_under_style_control_a_model_without_styled_pairs_is_unrated_not_mixed_i
     by = {r["contestant"]: r for r in rows}
     assert by["c"]["bt"] is None and by["c"]["preliminary"] and by["c"]["rank"] == 3
     assert by["a"]["bt"] is not None and by["b"]["bt"] is not None
+
+
+def test_soft_condorcet_on_a_board_reads_like_rating_points_around_1000() -> None:
+    rankings = [[["a"], ["b"]]] * 6 + [[["b"], ["a"]]] * 2 + [[["b"], ["c"]]] * 6 + [[["c"], ["b"]]]
+    rows = leaderboard_rows(tallies_from_rankings("abc", rankings), soft_condorcet=True)
+    sco = {r["contestant"]: r["sco"] for r in rows}
+    assert sco["a"] > sco["b"] > sco["c"]
+    assert sco["a"] - sco["c"] > 100 and 500 < sco["c"] < sco["a"] < 1500

@@ -91,6 +91,20 @@ def test_style_control_refits_with_answer_features_and_reports_their_coefficient
     assert "Style control on" in page and "length (β" in page
 
 
+def test_style_control_shows_no_soft_condorcet_and_says_why(verdicts) -> None:
+    from arena.standings import SCO_STYLE_NOTE
+
+    styled = Client().get("/leaderboard/data.json", {"style": "on"}).json()
+    assert all(r["sco"] is None for r in styled["rows"]) and styled["sco_note"] == SCO_STYLE_NOTE
+    plain = Client().get("/leaderboard/data.json").json()
+    assert all(r["sco"] is not None for r in plain["rows"]) and plain["sco_note"] == ""
+    page = Client().get("/leaderboard/", {"style": "on"}).content.decode()
+    title = SCO_STYLE_NOTE[0].upper() + SCO_STYLE_NOTE[1:]
+    assert f'<th title="{title}">Soft Condorcet</th>' in page
+    assert f'<span id="sco-style-note">Soft Condorcet shows “–”, {SCO_STYLE_NOTE}.</span>' in page
+    assert page.count(f'<td title="{title}">–</td>') == len(styled["rows"])
+
+
 def test_the_judge_panel_compares_each_judge_with_humans_on_the_same_prompt_and_pair(
     verdicts,
 ) -> None:

@@ -19,7 +19,7 @@ from ratings.data import Battles, battles_from_rankings
 from ratings.elo import online_elo
 from ratings.io import RankingData, read_rating_text
 from ratings.metrics import win_rate_matrix
-from ratings.soft_condorcet import fit_soft_condorcet
+from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet
 
 WINNER = {"left": "model_a", "right": "model_b", "tie": "tie"}
 
@@ -198,7 +198,7 @@ def test_kwise_bt_elo_sco_use_pairwise_decomposition_or_votes(
     for method, expected in [
         ("bt", fit_bradley_terry(pairs).as_dict()),
         ("elo", online_elo(pairs).as_dict()),
-        ("sco", fit_soft_condorcet(rankings).as_dict()),
+        ("sco", fit_soft_condorcet(rankings, **RATING_SCALE).as_dict()),
     ]:
         payload = run_json(capsys, str(path), "--method", method)
         got = {row["model"]: row["rating"] for row in payload["ratings"]}
