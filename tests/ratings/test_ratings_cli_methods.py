@@ -33,6 +33,12 @@ def fastchat_rows(path: Path) -> list[dict[str, Any]]:
         ]
 
 
+def llmfao_jsonl(directory: Path, golden_dir: Path) -> Path:
+    """LLMFAO's crowd votes as a FastChat battle file."""
+    rows = fastchat_rows(golden_dir / "llmfao-crowd-comparisons.csv")
+    return write_jsonl(directory / "llmfao.jsonl", rows)
+
+
 def write_json(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text(json.dumps(rows))
     return path
@@ -174,9 +180,7 @@ def test_winrate_equals_metrics_and_evalica_average_win_rate(
 def test_bayes_ranks_gpt4_first_on_llmfao_and_reports_mu_sigma_intervals(
     tmp_path: Path, golden_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_jsonl(
-        tmp_path / "llmfao.jsonl", fastchat_rows(golden_dir / "llmfao-crowd-comparisons.csv")
-    )
+    path = llmfao_jsonl(tmp_path, golden_dir)
     payload = run_json(capsys, str(path), "--method", "bayes")
     rows = payload["ratings"]
     assert len(rows) == 59 and rows[0]["model"] == "GPT 4"

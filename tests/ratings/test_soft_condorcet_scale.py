@@ -19,7 +19,7 @@ import pytest
 
 from ratings.metrics import kendall_tau
 from ratings.soft_condorcet import ELO_TEMPERATURE, RATING_SCALE, fit_soft_condorcet
-from tests.ratings.test_ratings_cli_methods import fastchat_rows, run_json, write_jsonl
+from tests.ratings.test_ratings_cli_methods import llmfao_jsonl, run_json
 
 Vote = list[list[str]]
 
@@ -52,9 +52,7 @@ def test_open_spiels_defaults_leave_llmfao_flat(golden_dir: Path) -> None:
 def test_the_cli_orders_llmfao_as_bt_does_over_hundreds_of_points(
     tmp_path: Path, golden_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_jsonl(
-        tmp_path / "llmfao.jsonl", fastchat_rows(golden_dir / "llmfao-crowd-comparisons.csv")
-    )
+    path = llmfao_jsonl(tmp_path, golden_dir)
     sco = run_json(capsys, str(path), "--method", "sco")
     bt = run_json(capsys, str(path), "--method", "bt")
     sco_rating = {r["model"]: r["rating"] for r in sco["ratings"]}
