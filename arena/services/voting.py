@@ -228,7 +228,8 @@ def vote_count(ballot: Ballot, *, now: datetime.datetime, dialect: Dialect) -> S
 def _take(ballot: Ballot, params: dict[str, object]) -> list[Sql]:
     """Take-once: this voter's assignment of the battle marked voted (made now for a
     battle the page vouches for, ``shown``) while the battle takes votes: awaiting its
-    first, or voted in a tournament still running. Then the match completed if this is
+    first or already voted, in a tournament still running (a paused or cancelled one
+    takes none). Then the match completed if this is
     its first vote (exactly one vote completes it; the step's caller rolls it back if the
     take did not happen), and the match, with what its weight in the fit needs (the
     probability of its draw, the tournament's number of contestants)."""
@@ -242,8 +243,8 @@ def _take(ballot: Ballot, params: dict[str, object]) -> list[Sql]:
         Sql(
             f"INSERT INTO {_A} (match_id, session_key, user_id, shown_at, voted)"
             f" SELECT m.id, {ASSIGNED}, TRUE FROM {_M} m"
-            f" WHERE m.public_id = %(battle)s{mine} AND (m.status = '{awaiting}'"
-            f" OR (m.status = '{completed}' AND {running})) AND (%(shown)s OR EXISTS"
+            f" WHERE m.public_id = %(battle)s{mine} AND {running}"
+            f" AND m.status IN ('{awaiting}', '{completed}') AND (%(shown)s OR EXISTS"
             f" (SELECT 1 FROM {_A} s WHERE s.match_id = m.id AND s.session_key = %(session)s))"
             " ON CONFLICT (match_id, session_key) DO UPDATE SET voted = TRUE"
             f" WHERE {_A}.voted = FALSE RETURNING user_id",

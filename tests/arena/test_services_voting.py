@@ -408,3 +408,17 @@ def test_a_replay_spelled_another_way_is_still_a_replay_and_owes_its_round_again
         matches.enqueue_advance = original
     assert again.replayed and queued == [human_tournament.pk]
     assert Vote.objects.count() == 3
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+def test_a_paused_or_cancelled_tournament_takes_no_vote(human_tournament, action: str) -> None:
+    from arena.services.tournaments import TOURNAMENT_ACTIONS
+
+    battle = battle_next(tournament=human_tournament, session_key="s1")
+    TOURNAMENT_ACTIONS[action](tournament=human_tournament)
+    with pytest.raises(VoteRefused):
+        vote_record(public_id=battle.public_id, outcome="a", idempotency_key="k", session_key="s1")
+    assert not Vote.objects.exists()
+    assert (
+        Match.objects.filter(public_id=battle.public_id, status=MatchStatus.COMPLETED).count() == 0
+    )
