@@ -52,6 +52,7 @@ from arena.services.voting import (
     ballot_of,
     vote_count,
     vote_finished,
+    voter_key,
 )
 from arena.sql import POSTGRESQL, run_async
 from arena.vote_json import posted_ranks, reveal_payload
@@ -186,7 +187,7 @@ class FastVote:
             return ballot_of(
                 public_id=request.POST.get("battle", ""),
                 idempotency_key=request.POST.get("idempotency_key", ""),
-                session_key=session,
+                session_key=voter_key(session),
                 outcome=request.POST.get("outcome", ""),
                 ranks=posted_ranks(request.POST),
                 ip=request.META.get("REMOTE_ADDR", ""),

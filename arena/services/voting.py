@@ -449,6 +449,16 @@ def battle_after_vote(
     return battle_next(tournament=tournament, session_key=session_key, user_id=user_id)
 
 
+def voter_key(session_key: str) -> str:
+    """The voter a browser session is, as stored: a keyed hash of its session key, as
+    addresses are kept (``vote_ip_hash``). A session key in the database (votes, battles
+    shown) would let whoever reads it, an admin page or a dump, sign in as that voter."""
+    if not session_key:
+        return ""
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"session:" + session_key.encode(), "sha256")
+    return digest.hexdigest()[:40]
+
+
 def vote_ip_hash(ip: str) -> str:
     if not ip:
         return ""

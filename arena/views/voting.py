@@ -13,7 +13,7 @@ from django.utils import timezone
 from arena.models import Tournament
 from arena.selectors import battle_revealed, tournament_by_pk, tournaments_open_to_voters
 from arena.services.battles import Battle, battle_next, battle_token, battle_token_names
-from arena.services.voting import Reveal, VoteRefused, battle_after_vote, vote_record
+from arena.services.voting import Reveal, VoteRefused, battle_after_vote, vote_record, voter_key
 from arena.templatetags.arena_tags import ordinal
 from arena.vote_json import posted_ranks, refusal_payload, reveal_payload, vote_url
 from arena.voters import Voter, voter_opens_at, voter_page, voter_vote_count
@@ -30,7 +30,7 @@ def _session_key(request: HttpRequest) -> str:
 def _voter(request: HttpRequest, *, create: bool = True) -> Voter:
     user_id = request.user.pk if request.user.is_authenticated else None
     session = _session_key(request) if create else (request.session.session_key or "")
-    return Voter(session_key=session, user_id=user_id)
+    return Voter(session_key=voter_key(session), user_id=user_id)
 
 
 def vote_any(request: HttpRequest) -> HttpResponse:

@@ -9,6 +9,7 @@ from django.test import Client
 from arena.models import Assignment, Contestant, Prompt, Response, Vote
 from arena.services.matches import match_play
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.voting import voter_key
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +154,7 @@ def test_a_double_submitted_vote_brings_the_same_next_battle_and_holds_no_second
     first = client.post(url, form).content.decode()
     second = client.post(url, form).content.decode()
     assert next_battle(first) == next_battle(second) != form["battle"]
-    held = Assignment.objects.filter(session_key=client.session.session_key, voted=False)
+    held = Assignment.objects.filter(session_key=voter_key(client.session.session_key), voted=False)
     assert held.count() == 1 and Vote.objects.count() == 1
 
 
@@ -264,7 +265,9 @@ def test_a_vote_asked_as_json_answers_the_reveal_and_the_next_battle_rendered_bl
         "both_bad": False,
     }
     upcoming = answer["next"]
-    held = Assignment.objects.get(session_key=client.session.session_key, voted=False).match
+    held = Assignment.objects.get(
+        session_key=voter_key(client.session.session_key), voted=False
+    ).match
     assert upcoming["battle"] == str(held.public_id) and upcoming["url"] == (
         f"{url}?battle={held.public_id}"
     )
@@ -295,7 +298,7 @@ def test_a_battle_shown_to_a_signed_in_voter_is_held_for_their_user_too(
     assert Assignment.objects.get(match__public_id=battle).user_id == user.pk
     anonymous, url, page = _voter_at(t)
     anonymous.post(url, ballot(page, idempotency_key="k", outcome="a"))
-    shown = Assignment.objects.filter(session_key=anonymous.session.session_key)
+    shown = Assignment.objects.filter(session_key=voter_key(anonymous.session.session_key))
     assert {a.user_id for a in shown} == {None}
 
 
@@ -404,3 +407,15 @@ def test_a_voters_page_shows_their_votes_agreement_and_own_leaderboard(
     # Another browser has cast none, and reading the page makes it no session.
     stranger = Client().get("/me/")
     assert b'id="no-votes"' in stranger.content and "sessionid" not in stranger.cookies
+
+
+def test_no_session_key_is_stored_only_a_keyed_hash_of_it(human_tournament_of) -> None:
+    """A session key in a vote or a battle shown would sign in whoever reads it as the voter
+    (the admin's Vote page, a dump)."""
+    t = human_tournament_of(3)
+    client, url, page = _voter_at(t)
+    client.post(url, ballot(page, idempotency_key="k", outcome="a"))
+    raw = client.session.session_key
+    stored = [*Vote.objects.values_list("session_key", flat=True)]
+    stored += Assignment.objects.values_list("session_key", flat=True)
+    assert stored and raw not in stored and set(stored) == {voter_key(raw)}
