@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import hmac
 import json
 import uuid
 from typing import Any
@@ -275,6 +276,20 @@ class Tournament(models.Model):
         """Whether voters' asks draw its matches (arena.services.draws) rather than the
         engine planning them: a format that can (adaptive), judged by people."""
         return self.judge_id is None and on_demand(self.format)
+
+    @property
+    def draw_seed(self) -> int:
+        """The seed its format plans with (pairs, prompts, sides). A tournament judged by
+        people plans with its seed keyed by the server's secret: the public seed (API,
+        manifest, page) must not let a voter work out which models a blind battle shows (a
+        script with the public seed named 8 of 8 battles' models and sides). One judged
+        by a model plans with its public seed, so that anyone can replay it."""
+        if self.judge_id is not None:
+            return self.seed
+        keyed = hmac.new(
+            settings.SECRET_KEY.encode(), f"draw:{self.pk}:{self.seed}".encode(), "sha256"
+        )
+        return int.from_bytes(keyed.digest()[:8], "big") >> 1
 
     @property
     def is_finished(self) -> bool:

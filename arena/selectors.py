@@ -375,7 +375,7 @@ def tournament_bracket(tournament: Tournament) -> Bracket:
         contestants=tuple(sorted(names)),
         n_prompts=max(int(tournament.manifest.get("prompts") or 1), 1),
         config=tournament.config,
-        seed=tournament.seed,
+        seed=tournament.draw_seed,
         results=tuple(results),
         prior_ratings={int(k): v for k, v in tournament.manifest.get("prior_ratings", {}).items()},
     )
@@ -452,7 +452,7 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
     fmt = get_format(tournament.format)
     contestants = tuple(sorted(tournament.contestants.values_list("pk", flat=True)))
     prompts = list(tournament.prompt_set.prompts.values_list("text", flat=True))
-    state = FormatState(contestants, len(prompts), tournament.config, tournament.seed)
+    state = FormatState(contestants, len(prompts), tournament.config, tournament.draw_seed)
     matches = fmt.next_step(state).planned_total or 0
     cap = tournament_match_cap(tournament)
     if cap is not None:

@@ -114,7 +114,7 @@ def _tally(tournament: Tournament, ids: tuple[int, ...]) -> Tally:
 def _plan_now(tournament: Tournament) -> Plan | None:
     ids = tuple(sorted(tournament.contestants.values_list("pk", flat=True)))
     prompt_ids = list(tournament.prompt_set.prompts.order_by("id").values_list("id", flat=True))
-    state = FormatState(ids, len(prompt_ids), tournament.config, tournament.seed)
+    state = FormatState(ids, len(prompt_ids), tournament.config, tournament.draw_seed)
     tally = _tally(tournament, ids)
     drawn = draw_probabilities(tally, state.config)
     if drawn is None:

@@ -411,7 +411,7 @@ def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
         prior_ratings={int(k): v for k, v in tournament.manifest.get("prior_ratings", {}).items()},
         n_prompts=len(prompt_ids),
         config=tournament.config,
-        seed=tournament.seed,
+        seed=tournament.draw_seed,
         planned=tuple(planned),
         results=tuple(results),
     )
