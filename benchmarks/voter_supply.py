@@ -35,7 +35,7 @@ What it does (see benchmarks/README.md, "Voter supply"):
 
 Loopback, bounded (``--duration`` + about a minute of setup). Dedicate the Redis DB.
 
-    /work/main/.venv/bin/python benchmarks/voter_supply.py --duration 60
+    .venv/bin/python benchmarks/voter_supply.py --duration 60
 """
 
 from __future__ import annotations
