@@ -287,7 +287,7 @@ class Tournament(models.Model):
         if self.judge_id is not None:
             return self.seed
         keyed = hmac.new(
-            settings.SECRET_KEY.encode(), f"draw:{self.pk}:{self.seed}".encode(), "sha256"
+            settings.SECRET_KEY.encode(), f"draw:{self.seed}".encode(), "sha256"
         )
         return int.from_bytes(keyed.digest()[:8], "big") >> 1
 

@@ -21,6 +21,7 @@ import redis
 from tests.conftest import _free_port
 from tests.integration.test_services_worker import AVAILABLE, ROOT, test_database_url
 
+SITE_APP = "arena-fault-site"
 LEASE_SECONDS = 4
 SWEEP_SECONDS = 1
 
@@ -74,6 +75,8 @@ class Site:
             "ARENA_SWEEP_SECONDS": str(SWEEP_SECONDS),
             "ARENA_RETRY_BASE_MS": "200",
             "ARENA_CELERY_LOG_LEVEL": "INFO",
+            # libpq names the site's connections, so that a fault can pick them out.
+            "PGAPPNAME": SITE_APP,
         }
 
     def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:

@@ -34,7 +34,7 @@ from arena.models import (
     TournamentStatus,
 )
 from arena.services.tournaments import tournament_create
-from tests.faults.conftest import Site
+from tests.faults.conftest import SITE_APP, Site
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -153,12 +153,13 @@ def test_redis_stopped_and_started_again_the_worker_lives_on(site: Site, prompt_
     assert took < 90
 
 
-def test_postgresql_backends_terminated_with_matches_in_flight(site: Site, prompt_set) -> None:
+def test_the_workers_postgresql_backends_terminated_mid_match(site: Site, prompt_set) -> None:
     with _in_flight(site, prompt_set) as run:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " WHERE datname = current_database() AND application_name = %s",
+                [SITE_APP],
             )
             (terminated,) = cursor.fetchone()
         assert terminated >= 1
