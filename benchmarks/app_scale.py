@@ -123,6 +123,7 @@ ALL_STEPS = [*ENDPOINTS, "publish"]
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 BATTLE_FIELD = re.compile(r'name="battle" value="([^"]+)"')
 KEY_FIELD = re.compile(r'name="idempotency_key" value="([^"]+)"')
+SHOWN_FIELD = re.compile(r'name="shown" value="([^"]+)"')
 VOTE_OUTCOMES = ["a"] * 4 + ["b"] * 4 + ["tie", "bothbad"]
 
 
@@ -1020,10 +1021,12 @@ def vote_form(page: str) -> dict[str, str] | None:
     battle, key, csrf = BATTLE_FIELD.search(page), KEY_FIELD.search(page), CSRF_FIELD.search(page)
     if not (battle and key and csrf):
         return None
+    shown = SHOWN_FIELD.search(page)  # the battle token of a page shown without a session
     return {
         "csrfmiddlewaretoken": csrf.group(1),
         "battle": battle.group(1),
         "idempotency_key": key.group(1),
+        **({"shown": shown.group(1)} if shown else {}),
     }
 
 
