@@ -49,7 +49,7 @@ class ErrorsOut(Schema):
 def export_response(request: HttpRequest, export: Export) -> StreamingHttpResponse:
     """A streamed attachment, so a large tournament's export never sits whole in memory.
 
-    Served by Django's ASGI handler (arena.asgi routes exports there), a response must
+    Served by Django's ASGI handler (arena.serving.asgi routes exports there), a response must
     stream from an asynchronous iterator: Django reads a synchronous one to its end before
     sending a byte. The rows are still made by the sync code, a batch at a time, in the
     one thread that holds the database cursor."""

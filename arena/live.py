@@ -95,7 +95,7 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
 
 
 async def async_publish_or_log(group: str, event: Event) -> None:
-    """``async_publish`` for an event loop's own work (arena.fastvote), as ``publish`` for
+    """``async_publish`` for an event loop's own work (arena.serving.fastvote), as ``publish`` for
     sync code: given up after PUBLISH_TIMEOUT_S, a failure logged, never raised."""
     try:
         await asyncio.wait_for(async_publish(group, event), PUBLISH_TIMEOUT_S)

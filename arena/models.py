@@ -286,9 +286,7 @@ class Tournament(models.Model):
         by a model plans with its public seed, so that anyone can replay it."""
         if self.judge_id is not None:
             return self.seed
-        keyed = hmac.new(
-            settings.SECRET_KEY.encode(), f"draw:{self.seed}".encode(), "sha256"
-        )
+        keyed = hmac.new(settings.SECRET_KEY.encode(), f"draw:{self.seed}".encode(), "sha256")
         return int.from_bytes(keyed.digest()[:8], "big") >> 1
 
     @property
@@ -378,7 +376,7 @@ class Assignment(models.Model):
         Match, on_delete=models.CASCADE, related_name="assignments", db_constraint=False
     )
     session_key = models.CharField(max_length=64)
-    # The signed-in user, if any: arena.fastvote leaves such a voter's votes to Django,
+    # The signed-in user, if any: arena.serving.fastvote leaves such a voter's votes to Django,
     # which checks that the session still signs them in. A plain column, as on Vote.
     user_id = models.BigIntegerField(null=True, blank=True)
     shown_at = models.DateTimeField()

@@ -56,7 +56,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "arena.urls"
-ASGI_APPLICATION = "arena.asgi.application"
+ASGI_APPLICATION = "arena.serving.asgi.application"
 WSGI_APPLICATION = None
 
 TEMPLATES = [
@@ -139,7 +139,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serving straight from the finders keeps `make demo` free of a collectstatic step.
 WHITENOISE_USE_FINDERS = True
 
-# Celery: the in-memory broker lives inside the web process (arena.embedded starts the
+# Celery: the in-memory broker lives inside the web process (arena.serving.embedded starts the
 # worker threads); with Redis, separate `celery -A arena worker` processes consume it.
 # A match claimed longer ago than this (counted from its claim or its last model call) is
 # taken to belong to a dead worker: the sweep gives it back, and a task may claim it again.
@@ -195,10 +195,10 @@ VOTES_PER_IP_PER_DAY = env_int("ARENA_VOTES_PER_IP_PER_DAY", 5000, minimum=0)
 # Leaderboard ratings on fewer verdicts than this are marked preliminary (LMArena: 300).
 MIN_VERDICTS = env_int("ARENA_MIN_VERDICTS", 300, minimum=0)
 EMBEDDED_WORKER_THREADS = env_int("ARENA_EMBEDDED_WORKERS", 4, minimum=1)
-# HTTP requests running in Django at once per server process (arena.asgi.BoundedHTTP);
+# HTTP requests running in Django at once per server process (arena.serving.asgi.BoundedHTTP);
 # 0: as many as the process's threads, one per database connection (DB_POOL_SIZE).
 HTTP_CONCURRENCY = env_int("ARENA_HTTP_CONCURRENCY", 2, minimum=0)
-# Services mode: vote.js's JSON votes are counted from the event loop (arena.fastvote);
+# Services mode: vote.js's JSON votes are counted from the event loop (arena.serving.fastvote);
 # off, Django answers them all.
 FAST_VOTES = bool(DATABASE_URL.startswith("postgres") and REDIS_URL) and env_bool(
     "ARENA_FAST_VOTES", True
@@ -211,7 +211,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "arena",
-            "OPTIONS": {"pool_class": "arena.caches.SharedConnectionPool"},
+            "OPTIONS": {"pool_class": "arena.serving.caches.SharedConnectionPool"},
         }
     }
 else:
@@ -239,7 +239,9 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "arena.channel_layers.ThreadSafeInMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "arena.serving.channel_layers.ThreadSafeInMemoryChannelLayer"}
+    }
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,7 @@ written once, as a *step*: a generator that yields batches of statements, receiv
 rows, and decides in plain Python what comes next (lila's shape: the decision is pure, the
 saving is elsewhere). ``run`` plays a step on Django's connection, inside whatever
 transaction the caller holds; ``run_async`` plays it on a psycopg ``AsyncConnection`` with
-each batch pipelined into one round trip (arena.fastvote). Neither knows what a vote is.
+each batch pipelined into one round trip (arena.serving.fastvote). Neither knows what a vote is.
 
 Statements are written once for PostgreSQL and SQLite (embedded mode): named parameters,
 ``RETURNING``, ``ON CONFLICT``, ``UPDATE … FROM (VALUES …)`` and ``FILTER`` read the

@@ -1,4 +1,5 @@
-"""The JSON answer to a vote, for vote.js and the API (and arena.fastvote, which answers the same).
+"""The JSON answer to a vote, for vote.js and the API (and arena.serving.fastvote, which
+answers the same).
 
 The next battle travels as it is shown, rendered and sanitised: its public id, the prompt
 and the answers by position, and nothing that names a model.

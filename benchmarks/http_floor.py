@@ -1,6 +1,6 @@
 """The HTTP floor of the served app: requests per second and server CPU per request for a
 view that does nothing but read the session, under the documented deployment
-(``serve --workers 2``: uvicorn, services mode), with HTTP through ``arena.asgi`` (Django's
+(``serve --workers 2``: uvicorn, services mode), with HTTP through ``arena.serving.asgi`` (Django's
 WSGI handler in a2wsgi's thread pool) against Django's own ASGI handler in the same run.
 
 Each app runs the same settings, middleware and per-process bound (``BoundedHTTP``); only
@@ -48,17 +48,17 @@ def noop(request: HttpRequest) -> HttpResponse:
 urlpatterns = [path("floor/", noop), path("", include("arena.urls"))]
 """
 SETTINGS = 'from arena.settings import *  # noqa: F403\nROOT_URLCONF = "floor_urls"\n'
-# Django's ASGI handler behind the same per-process bound, as arena.asgi served it before.
+# Django's ASGI handler behind the same per-process bound, as arena.serving.asgi served it before.
 DJANGO_ASGI = """
 from django.core.asgi import get_asgi_application
 django_asgi = get_asgi_application()
 from django.conf import settings
-from arena.asgi import BoundedHTTP
+from arena.serving.asgi import BoundedHTTP
 limit = settings.HTTP_CONCURRENCY
 application = BoundedHTTP(django_asgi, limit) if limit else django_asgi
 """
 APPS = {
-    "arena.asgi (WSGI in a2wsgi)": "arena.asgi:application",
+    "arena.serving.asgi (WSGI in a2wsgi)": "arena.serving.asgi:application",
     "Django ASGI": "floor_asgi:application",
 }
 

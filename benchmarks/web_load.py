@@ -30,7 +30,7 @@ What it does (see benchmarks/README.md, "Web load"):
    one HTTP/1.1 keep-alive connection), voting through the browser's endpoint,
    ``/tournaments/<id>/vote/``, as the page does (``--browser js``): GET a battle, parse
    battle id, idempotency key and CSRF token, POST the vote as vote.js does (``Accept:
-   application/json``), which services mode counts outside Django (arena.fastvote).
+   application/json``), which services mode counts outside Django (arena.serving.fastvote).
    While plenty of battles are free the JSON reveal brings the voter's next battle, so the
    next vote is a POST straight away; a reveal without one sends the voter back to GET.
    ``--browser page`` posts as a browser without JavaScript (the reveal is a page that
@@ -133,7 +133,7 @@ def recreate_database(args: argparse.Namespace, *, create: bool = True) -> None:
 # imports the app's settings and changes one thing, written to a temporary directory.
 VARIANTS = {
     "as-is": "",
-    # Every vote through Django (arena.fastvote off).
+    # Every vote through Django (arena.serving.fastvote off).
     "no-fast-votes": "FAST_VOTES = False\n",
     # Live events over Redis lists (channels_redis's core layer, the default until
     # 2026-11-24) instead of pub/sub.
@@ -326,7 +326,13 @@ def start_server(args: argparse.Namespace, log: Path, port: int) -> subprocess.P
     out = log.open("wb")
     command = {
         "daphne": [sys.executable, "manage.py", "serve", "--workers", str(args.workers)],
-        "uvicorn": [sys.executable, "-m", "uvicorn", "arena.asgi:application", "--no-access-log"]
+        "uvicorn": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "arena.serving.asgi:application",
+            "--no-access-log",
+        ]
         + ["--log-level", "warning", "--loop", "uvloop", "--http", "httptools"],
     }[args.server]
     proc = subprocess.Popen(

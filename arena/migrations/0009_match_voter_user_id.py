@@ -1,4 +1,4 @@
-# The user a human battle is held for (arena.fastvote leaves such votes to Django). A nullable
+# The user a human battle is held for (arena.serving.fastvote leaves such votes to Django). A nullable
 # column without a default, constraint or index: adding it to arena_match is instant on
 # PostgreSQL, whatever the table's size.
 

@@ -3,7 +3,7 @@
 
 from django.db import migrations, models
 
-from arena.concurrent_index import AddIndexConcurrently
+from arena.serving.concurrent_index import AddIndexConcurrently
 
 
 class Migration(migrations.Migration):

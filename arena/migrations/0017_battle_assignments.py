@@ -8,7 +8,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from arena.concurrent_index import AddIndexConcurrently
+from arena.serving.concurrent_index import AddIndexConcurrently
 
 
 class Migration(migrations.Migration):

@@ -19,7 +19,7 @@ the votes of a battle shown to several voters count is in arena.services.voting.
 
 Nothing that identifies a model reaches the browser: a battle is known there by its random
 ``public_id``, its answers by position. Steps 1, 2, 4 and 5 are statements that Django's
-requests and arena.fastvote both run, so they are written once, as steps (arena.sql).
+requests and arena.serving.fastvote both run, so they are written once, as steps (arena.sql).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ _SHARED = (
 
 
 # An assignment's voter columns (session_key, user_id, shown_at) as INSERT … SELECT gives
-# them: typed, since arena.fastvote's psycopg binds parameters on the server, which cannot
+# them: typed, since arena.serving.fastvote's psycopg binds parameters on the server, which cannot
 # type a bare NULL or a string used both as text and as varchar.
 ASSIGNED = "CAST(%(session)s AS VARCHAR(64)), CAST(%(user)s AS BIGINT), %(now)s"
 
@@ -187,7 +187,7 @@ def battle_share(
 def battle_upcoming(
     *, tournament_id: int, session_key: str, user_id: int | None
 ) -> Step[Battle | None]:
-    """The next battle arena.fastvote's reveal brings: held or free, else (unless the
+    """The next battle arena.serving.fastvote's reveal brings: held or free, else (unless the
     tournament draws its pairs, which only Django's page does) the least-held or a voted
     one. One round trip while one is free."""
     battle = yield from battle_take(

@@ -636,7 +636,8 @@ def _schedule_results(tournament_id: int) -> None:
 
 def tournament_queue_results(*, tournament_id: int) -> None:
     """Queue the publish, once this verdict's caller has added its scheduled key
-    (``results_scheduled_key``: the cache's ``add``, or arena.fastvote's own Redis client)."""
+    (``results_scheduled_key``: the cache's ``add``, or arena.serving.fastvote's own Redis
+    client)."""
     key = results_scheduled_key(tournament_id)
     last = cache.get(_results_cost_key(tournament_id)) or 0.0
     window = max(RESULTS_WINDOW_S, RESULTS_WINDOW_PER_PUBLISH_S * last)

@@ -2,7 +2,7 @@
 (online Elo and counts) and the evidence cells the leaderboards are fitted from
 (arena.evidence). Written once, as steps (arena.sql), which the judge's worker
 (``match_record_verdict``), Django's vote (``vote_record``) and the event loop's vote
-(arena.fastvote) all run.
+(arena.serving.fastvote) all run.
 """
 
 from __future__ import annotations

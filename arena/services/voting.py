@@ -14,7 +14,7 @@ ends at the first vote on each of its matches, and no abandoned battle holds it 
 
 Its writes (take the battle, check the limits, the judgment, the standings, the vote)
 are one step (``vote_count``, arena.sql) that Django's requests run here (``vote_record``)
-and arena.fastvote runs from the event loop: one implementation.
+and arena.serving.fastvote runs from the event loop: one implementation.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class Ballot:
     ip_hash: str
     # The tournament whose page the vote came from, if any (the API names the battle only).
     tournament_id: int | None = None
-    # Whether ``user_id`` is who the session signs in (Django read it). arena.fastvote
+    # Whether ``user_id`` is who the session signs in (Django read it). arena.serving.fastvote
     # reads no session: a battle held by a signed-in voter is not its to count.
     user_known: bool = True
     # Whether the page the vote came from was shown without a session and vouches for the

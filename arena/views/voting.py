@@ -46,7 +46,7 @@ def vote(request: HttpRequest, tournament_id: int) -> HttpResponse:
     it as JSON (``Accept: application/json``) and shows it without a page load; without
     JavaScript the reveal is the battle again with the models' names over the answers,
     and its link names the next battle (``?battle=``, found by its unique id). In
-    services mode arena.fastvote answers most JSON votes before they get here.
+    services mode arena.serving.fastvote answers most JSON votes before they get here.
 
     A GET without a session (a new voter, a crawler, a link preview) makes none: it is
     shown a battle assigned to no one, with a token (battles.battle_token) that lets the

@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from arena.asgi import application
+from arena.serving.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

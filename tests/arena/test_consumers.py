@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from arena import live
-from arena.asgi import application
+from arena.serving.asgi import application
 
 
 def event(n: int) -> live.TournamentProgress:

@@ -20,9 +20,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 
-from arena import fastvote
 from arena.models import Assignment, Judgment, Match, MatchStatus, Standing, Vote
 from arena.services.tournaments import results_scheduled_key, tournament_create
+from arena.serving import fastvote
 
 AVAILABLE = bool(settings.REDIS_URL) and settings.DATABASE_URL.startswith("postgres")
 pytestmark = [
@@ -38,9 +38,9 @@ class Site:
     """The ASGI app as served, with a record of the requests that reached Django."""
 
     def __init__(self, *, fast: bool) -> None:
-        from arena import asgi
+        from arena.serving import asgi
 
-        # As served (arena.asgi): Django's WSGI handler in the request threads.
+        # As served (arena.serving.asgi): Django's WSGI handler in the request threads.
         self.django = asgi.BoundedHTTP(
             asgi.SplitHTTP(asgi.wsgi, asgi.django_asgi), settings.HTTP_CONCURRENCY
         )

@@ -1,5 +1,5 @@
 """A person votes in the browser against a services-mode server: vote.js's votes are
-counted by the fast path (arena.fastvote), outside Django, and the page never reloads.
+counted by the fast path (arena.serving.fastvote), outside Django, and the page never reloads.
 
 Runs when REDIS_URL and a PostgreSQL DATABASE_URL are set, like the services tests: the
 server (`manage.py serve`) runs on the test database.

@@ -11,9 +11,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
-from arena.asgi import application
 from arena.models import Tournament, TournamentStatus
 from arena.services.tournaments import tournament_start
+from arena.serving.asgi import application
 
 Wait = Callable[..., bool]
 

@@ -8,9 +8,9 @@ import time
 import pytest
 from django.conf import settings
 
-from arena.embedded import embedded_worker_start, embedded_worker_stop
 from arena.models import Judgment, LeaderboardSnapshot, MatchStatus, Standing, TournamentStatus
 from arena.services.tournaments import tournament_create, tournament_start
+from arena.serving.embedded import embedded_worker_start, embedded_worker_stop
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

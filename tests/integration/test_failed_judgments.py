@@ -8,9 +8,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from arena.embedded import embedded_worker_start, embedded_worker_stop
 from arena.models import Judge, JudgeKind, MatchStatus, Tournament, TournamentStatus
 from arena.services.tournaments import tournament_create
+from arena.serving.embedded import embedded_worker_start, embedded_worker_stop
 from tests.judges.fake_openai import FakeOpenAIServer
 
 pytestmark = [

@@ -12,7 +12,6 @@ import threading
 import pytest
 from django.conf import settings
 
-from arena.embedded import embedded_worker_start, embedded_worker_stop
 from arena.models import (
     BackendKind,
     Contestant,
@@ -25,6 +24,7 @@ from arena.models import (
     TournamentStatus,
 )
 from arena.services.tournaments import tournament_create, tournament_start
+from arena.serving.embedded import embedded_worker_start, embedded_worker_stop
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 
 pytestmark = [

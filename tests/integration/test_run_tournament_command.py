@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from arena.embedded import embedded_worker_stop
 from arena.formats import adaptive
 from arena.management.commands.run_tournament import format_config
 from arena.models import (
@@ -25,6 +24,7 @@ from arena.models import (
     Tournament,
     TournamentStatus,
 )
+from arena.serving.embedded import embedded_worker_stop
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 
 pytestmark = [

@@ -173,7 +173,7 @@ class Command(BaseCommand):
                 budget_usd=o["budget_usd"],
             )
             if settings.EMBEDDED:
-                from arena.embedded import embedded_worker_start
+                from arena.serving.embedded import embedded_worker_start
 
                 embedded_worker_start()
             tournament = tournament_start(tournament=tournament)

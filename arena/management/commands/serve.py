@@ -14,7 +14,7 @@ from arena.services.tournaments import tournaments_requeue_running
 def serve(*, host: str, port: int, on_ready: Any = None) -> None:
     """Run daphne in the foreground until interrupted, after starting embedded workers."""
     if settings.EMBEDDED:
-        from arena.embedded import embedded_worker_start
+        from arena.serving.embedded import embedded_worker_start
 
         embedded_worker_start()
         tournaments_requeue_running(release_claims=True)
@@ -22,7 +22,7 @@ def serve(*, host: str, port: int, on_ready: Any = None) -> None:
     from daphne.endpoints import build_endpoint_description_strings
     from daphne.server import Server
 
-    from arena.asgi import application
+    from arena.serving.asgi import application
 
     try:
         Server(
@@ -35,7 +35,7 @@ def serve(*, host: str, port: int, on_ready: Any = None) -> None:
         if settings.EMBEDDED:
             # A warm shutdown: running tasks finish before the interpreter goes away
             # (matches left pending are re-queued by the next start).
-            from arena.embedded import embedded_worker_stop
+            from arena.serving.embedded import embedded_worker_stop
 
             embedded_worker_stop()
 
@@ -51,7 +51,7 @@ def serve_workers(*, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "arena.asgi:application",
+        "arena.serving.asgi:application",
         host=host,
         port=port,
         workers=workers,

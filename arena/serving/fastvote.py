@@ -77,7 +77,7 @@ class _Delegate(Exception):
 
 
 class FastVote:
-    """ASGI middleware in front of Django's HTTP handling (arena.asgi, services mode)."""
+    """ASGI middleware in front of Django's HTTP handling (arena.serving.asgi, services mode)."""
 
     def __init__(self, app: Any, *, pool_size: int = POOL_SIZE) -> None:
         self.app = app

@@ -8,7 +8,7 @@ Django's ASGI handler pays for its sync-to-async hand-offs on every request, and
 our views is async.
 
 In services mode the vote page's JSON votes do not reach Django at all when they can be
-counted without it (arena.fastvote, in front of everything here).
+counted without it (arena.serving.fastvote, in front of everything here).
 
 Two kinds still go to Django's ASGI handler, which reads bodies and writes responses from
 the event loop: downloads that stream (exports, static files) and uploads that are large
@@ -166,7 +166,7 @@ wsgi = WSGIMiddleware(django_wsgi, workers=threads)
 wsgi.executor = DaemonThreads(threads)  # type: ignore[assignment]  # see DaemonThreads
 http = BoundedHTTP(SplitHTTP(wsgi, django_asgi), settings.HTTP_CONCURRENCY)
 if settings.FAST_VOTES:
-    from arena.fastvote import FastVote
+    from arena.serving.fastvote import FastVote
 
     http = FastVote(http)
 application = ProtocolTypeRouter(
