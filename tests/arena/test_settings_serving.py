@@ -194,7 +194,9 @@ def _exits_with_a_stuck_request(pool: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_request_thread_stuck_at_shutdown_does_not_hold_the_process() -> None:
-    done = _exits_with_a_stuck_request("__import__('arena.serving.asgi').asgi.DaemonThreads(2)")
+    done = _exits_with_a_stuck_request(
+        "__import__('arena.serving.asgi').serving.asgi.DaemonThreads(2)"
+    )
     assert done.returncode == 0 and done.stdout.strip() == "exit", done.stderr
     # The standard pool, which a2wsgi makes, joins its threads at exit: the hang.
     with pytest.raises(subprocess.TimeoutExpired):
