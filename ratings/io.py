@@ -1429,12 +1429,19 @@ def _table_of_lines(pa: Any, block: bytes) -> Any:
     for name in names:
         values = [record.get(name) for record in records]
         try:
+            if _booleans_among_numbers(values):
+                raise TypeError  # arrow would read true as 1.0; the per-row reader refuses it
             columns[name] = pa.array(values, type=pa.string() if name in REQUIRED else None)
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             columns[name] = pa.array(
                 [_as_text(v, keep_only_text=name in REQUIRED) for v in values], pa.string()
             )
     return pa.table(columns)
+
+
+def _booleans_among_numbers(values: list[Any]) -> bool:
+    kinds = {type(v) for v in values if v is not None}
+    return bool in kinds and bool(kinds & {int, float})
 
 
 def _as_text(value: Any, keep_only_text: bool = False) -> str | None:

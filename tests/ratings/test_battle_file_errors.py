@@ -255,6 +255,17 @@ def test_columnar_and_per_row_readers_agree_on_random_small_files(
     assert fast == reference
 
 
+def test_a_boolean_among_numbers_is_no_number_to_either_reader(tmp_path: Path) -> None:
+    """Found by the property above: arrow would read true as 1.0 beside numbers."""
+    row = {"model_a": "a", "model_b": "b", "winner": "model_a", "weight": 0}
+    rows = [row | {"tstamp": 0}, row | {"tstamp": 0.5}, row | {"tstamp": True}]
+    path = tmp_path / "f.jsonl"
+    write_file(path, rows, blank_lines=False)
+    fast = summary(lambda: read_battle_table(path, text=False, style=False, categories=False))
+    assert fast == summary(lambda: _read_by_rows(path.read_bytes(), str(path), "jsonl"))
+    assert fast[0] == "error" and "got True" in fast[1]
+
+
 def test_blank_lines_count_in_json_lines_numbers(tmp_path: Path) -> None:
     good = [{"model_a": "a", "model_b": "b", "winner": "both_bad", "weight": "2"}]
     path = tmp_path / "f.jsonl"
