@@ -34,8 +34,10 @@ from arena.models import (
     TournamentStatus,
     Vote,
 )
+from arena.services.backends import judge_freeze
 from arena.services.battles import Battle
 from arena.standings import BT_PRIOR
+from judges.backends.base import PermanentError
 from judges.costs import estimate_cost
 from ratings.anomaly import VoterReport, voter_reports
 from ratings.bradley_terry import fit_bradley_terry
@@ -409,19 +411,14 @@ def judge_calls_per_match(judge: Mapping[str, Any] | None, *, k: int) -> int:
     return 2 if k == 2 and (judge.get("settings") or {}).get("both_orders") is True else 1
 
 
-def judge_shape(judge: Judge, *, within: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A judge row in the manifest's shape, for a tournament not started yet. A panel that
-    includes itself is cut where it loops (starting it is refused, naming the loop)."""
-    members: list[Judge] = []
-    if judge.kind == JudgeKind.PANEL and judge.name not in within:
-        names = [n for n in judge.settings.get("members") or () if isinstance(n, str)]
-        members = list(Judge.objects.filter(name__in=names))
-    inner = (*within, judge.name)
-    return {
-        "kind": judge.kind,
-        "settings": judge.settings,
-        "members": [judge_shape(m, within=inner) for m in members],
-    }
+def judge_shape(judge: Judge) -> dict[str, Any]:
+    """A judge row as a start would freeze it (``judge_freeze``), for a tournament not
+    started yet; only its kind and settings when its panel settings would refuse a start
+    (an unknown member, a loop), which the start then says."""
+    try:
+        return judge_freeze(judge=judge)
+    except PermanentError:
+        return {"kind": judge.kind, "settings": judge.settings}
 
 
 def tournament_calls_per_match(tournament: Tournament) -> int:
