@@ -37,6 +37,7 @@ from arena.models import (
 from arena.services.backends import judge_freeze
 from arena.services.battles import Battle
 from arena.standings import BT_PRIOR
+from arena.templatetags.arena_tags import ordinal
 from judges.backends.base import PermanentError
 from judges.costs import estimate_cost
 from ratings.anomaly import VoterReport, voter_reports
@@ -164,11 +165,6 @@ def _entrants(
         {"name": name, "seed": seeds.get(cid), "winner": name in winners}
         for cid, name in match["names"].items()
     ]
-
-
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def place_label(best: int, worst: int) -> str:
