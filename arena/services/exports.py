@@ -154,19 +154,17 @@ def _seconds(at: Any) -> float:
 
 
 def _later_votes(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[Any]]:
-    """The votes (ranking, both bad, time) of the matches voted more than once."""
+    """The votes (ranking, both bad, time) of the matches voted more than once: the
+    database picks those (most battles have one vote), so the export reads no vote twice."""
     at = "EXTRACT(EPOCH FROM v.created_at)::float8" if dialect.locks else "v.created_at"
-    where, params = _one_of("v.match_id", match_ids, dialect)
-    votes: dict[int, list[Any]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT v.match_id, v.ranking, v.both_bad, {at} FROM {sql.table(Vote)} v"
-            f" WHERE {where} ORDER BY v.match_id, v.id",
-            params,
-        )
-        for mid, ranking, both_bad, when in cursor.fetchall():
-            votes.setdefault(mid, []).append((ranking, both_bad, when))
-    return {mid: v for mid, v in votes.items() if len(v) > 1}
+    where, params = _one_of("match_id", match_ids, dialect)
+    table = sql.table(Vote)
+    return _by_match(
+        f"SELECT v.match_id, v.ranking, v.both_bad, {at} FROM {table} v"
+        f" WHERE v.match_id IN (SELECT match_id FROM {table} WHERE {where}"
+        f" GROUP BY match_id HAVING COUNT(*) > 1) ORDER BY v.match_id, v.id",
+        params,
+    )
 
 
 def _besides(votes: list[Any], judged: Any) -> list[Any]:
@@ -211,18 +209,27 @@ def _tiers(ranking: list[list[int]]) -> dict[int, int]:
 def _entrants(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[int]]:
     """Each match's contestants in answer order."""
     where, params = _one_of("match_id", match_ids, dialect)
-    out: dict[int, list[int]] = {}
+    return _by_match(
+        f"SELECT match_id, contestant_id FROM {sql.table(MatchEntry)}"
+        f" WHERE {where} ORDER BY match_id, position",
+        params,
+    )
+
+
+def _by_match(query: str, params: list[Any]) -> dict[int, list[Any]]:
+    """The rows of ``query`` (a match id, then values) as each match's list of values: the
+    one value of a two-column row, else the rest of the row."""
+    out: dict[int, list[Any]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT match_id, contestant_id FROM {sql.table(MatchEntry)}"
-            f" WHERE {where} ORDER BY match_id, position",
-            params,
-        )
-        for mid, cid in cursor.fetchall():
-            if mid in out:
-                out[mid].append(cid)
-            else:
-                out[mid] = [cid]
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+    one = bool(rows) and len(rows[0]) == 2
+    for row in rows:
+        value = row[1] if one else row[1:]
+        if row[0] in out:
+            out[row[0]].append(value)
+        else:
+            out[row[0]] = [value]
     return out
 
 
