@@ -254,3 +254,41 @@ def demo_site_of() -> Iterator[Callable[..., DemoSite]]:
     yield start
     for site in sites:
         site.stop()
+
+
+def served_round_robin(
+    base_url: str,
+    prompt_set: PromptSet,
+    *,
+    models: int,
+    seed: int = 0,
+    prices: dict[str, float] | None = None,
+) -> Tournament:
+    """A one-round robin of ``models`` contestants ("model-0"…) and a judge ("judge"), all
+    served at ``base_url`` (an OpenAI-compatible server, a fake one in tests), with the
+    same ``prices`` (USD per million tokens) for all if given; created, not started."""
+    from arena.models import BackendKind, Contestant, Judge, JudgeKind
+    from arena.services.tournaments import tournament_create
+
+    names = [f"model-{i}" for i in range(models)]
+    price = prices or {}
+    for name in names:
+        Contestant.objects.create(
+            name=name,
+            backend=BackendKind.OPENAI,
+            base_url=base_url,
+            model_id=name,
+            generation=price,
+        )
+    Judge.objects.create(
+        name="judge", kind=JudgeKind.OPENAI, base_url=base_url, model_id="judge", settings=price
+    )
+    return tournament_create(
+        name=f"{models} served models",
+        format="round_robin",
+        contestants=names,
+        prompt_set=prompt_set.name,
+        judge="judge",
+        config={"rounds": 1},
+        seed=seed,
+    )

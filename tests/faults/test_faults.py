@@ -22,10 +22,6 @@ import pytest
 from django.db import connection
 
 from arena.models import (
-    BackendKind,
-    Contestant,
-    Judge,
-    JudgeKind,
     Judgment,
     Match,
     MatchStatus,
@@ -33,7 +29,7 @@ from arena.models import (
     Tournament,
     TournamentStatus,
 )
-from arena.services.tournaments import tournament_create
+from tests.conftest import served_round_robin
 from tests.faults.conftest import SITE_APP, Site
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted
 
@@ -46,26 +42,6 @@ def _slow(request: dict) -> Scripted:
     if request["model"] == "judge":
         return Scripted(content="[[A]]", delay_s=0.5)
     return Scripted(content=f"An answer from {request['model']}.", delay_s=0.5)
-
-
-def _tournament(server: FakeOpenAIServer, prompt_set) -> Tournament:
-    names = [f"model-{i}" for i in range(5)]
-    for name in names:
-        Contestant.objects.create(
-            name=name, backend=BackendKind.OPENAI, base_url=server.base_url, model_id=name
-        )
-    Judge.objects.create(
-        name="judge", kind=JudgeKind.OPENAI, base_url=server.base_url, model_id="judge"
-    )
-    return tournament_create(
-        name="under fire",
-        format="round_robin",
-        contestants=names,
-        prompt_set=prompt_set.name,
-        judge="judge",
-        config={"rounds": 1},
-        seed=3,
-    )
 
 
 def _start(site: Site, tournament: Tournament) -> None:
@@ -108,7 +84,7 @@ def _in_flight(site: Site, prompt_set, responder=_slow) -> Iterator[Running]:
     """A started tournament with matches in flight on a worker of the site (and beat)."""
     with FakeOpenAIServer() as server:
         server.responder = responder
-        tournament = _tournament(server, prompt_set)
+        tournament = served_round_robin(server.base_url, prompt_set, models=5, seed=3)
         worker = site.worker()
         site.beat()
         _start(site, tournament)

@@ -21,10 +21,6 @@ from django.db import connection
 
 from arena.celery import app
 from arena.models import (
-    BackendKind,
-    Contestant,
-    Judge,
-    JudgeKind,
     Judgment,
     Match,
     MatchEntry,
@@ -34,7 +30,8 @@ from arena.models import (
     Standing,
     TournamentStatus,
 )
-from arena.services.tournaments import tournament_create, tournament_start
+from arena.services.tournaments import tournament_start
+from tests.conftest import served_round_robin
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted
 
 AVAILABLE = not settings.EMBEDDED and settings.DATABASE_URL.startswith("postgres")
@@ -196,33 +193,9 @@ def test_thirty_two_worker_threads_generate_each_answer_once_and_spend_every_cal
     celery_worker_process, prompt_set, wait_until_finished
 ) -> None:
     price = {"price_in": 1_000_000, "price_out": 1_000_000}  # a dollar a token
-    names = [f"model-{i}" for i in range(8)]
     with FakeOpenAIServer() as server:
         server.responder = _slow_answers_quick_verdicts
-        for name in names:
-            Contestant.objects.create(
-                name=name,
-                backend=BackendKind.OPENAI,
-                base_url=server.base_url,
-                model_id=name,
-                generation=price,
-            )
-        Judge.objects.create(
-            name="llm",
-            kind=JudgeKind.OPENAI,
-            base_url=server.base_url,
-            model_id="judge",
-            settings=price,
-        )
-        tournament = tournament_create(
-            name="32 threads",
-            format="round_robin",
-            contestants=names,
-            prompt_set=prompt_set.name,
-            judge="llm",
-            config={"rounds": 1},
-            seed=2,
-        )
+        tournament = served_round_robin(server.base_url, prompt_set, models=8, seed=2, prices=price)
         tournament_start(tournament=tournament)
         wait_until_finished(tournament, 180)
         calls = [r["model"] for r in server.chat_requests]
