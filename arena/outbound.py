@@ -11,6 +11,7 @@ resolves elsewhere (DNS rebinding) is caught at use, not at save only.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -38,7 +39,7 @@ def base_url_refusal(url: str) -> str | None:
         return None  # the URL validator reports it
     port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
     addresses = _addresses(parts.hostname, port)
-    own = {endpoint for service in _own_services() for endpoint in service}
+    own = _own_services(settings.DATABASE_URL, settings.REDIS_URL)
     for address in addresses:
         if (address, port) in own:
             return f"{parts.hostname}:{port} is this server's own database or Redis"
@@ -58,16 +59,18 @@ def _addresses(host: str, port: int) -> set[str]:
     return {str(ipaddress.ip_address(info[4][0].split("%")[0])) for info in found}
 
 
-def _own_services() -> list[set[tuple[str, int]]]:
-    """The (address, port) pairs of the database and Redis this server uses."""
-    services = []
-    for url in (settings.DATABASE_URL, settings.REDIS_URL):
+@functools.lru_cache(maxsize=8)
+def _own_services(*urls: str) -> frozenset[tuple[str, int]]:
+    """The (address, port) pairs of the database and Redis this server uses: resolved once
+    per process (they do not move while it runs), not once per model call."""
+    own: set[tuple[str, int]] = set()
+    for url in urls:
         parts = urlsplit(url) if url else None
         if parts is None or not parts.hostname:
             continue
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
-        services.append({(address, port) for address in _addresses(parts.hostname, port)})
-    return services
+        own.update((address, port) for address in _addresses(parts.hostname, port))
+    return frozenset(own)
 
 
 def _denied_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
