@@ -16,10 +16,10 @@ from arena.formats import adaptive
 from arena.management.commands.run_tournament import format_config
 from arena.models import (
     Contestant,
+    Judge,
     Judgment,
     Match,
     MatchStatus,
-    PromptSet,
     Spend,
     Tournament,
     TournamentStatus,
@@ -153,21 +153,27 @@ def test_bad_options_are_refused_naming_the_field_and_nothing_runs(
     with pytest.raises(CommandError, match=re.escape(message)):
         run("--contestants", "a,b,c", *args)
     assert Tournament.objects.count() == 0
+    assert not Contestant.objects.exists() and not Judge.objects.exists()  # no row changed
     assert endpoint.requests == []
 
 
 def test_an_option_is_refused_with_the_message_the_web_form_shows(
-    endpoint: FakeOpenAIServer, admin_client
+    endpoint: FakeOpenAIServer, admin_client, prompt_set
 ) -> None:
+    for name in ("a", "b"):  # the refused run leaves no row of its own
+        Contestant.objects.create(name=name, backend="openai", base_url=endpoint.base_url)
     with pytest.raises(CommandError) as error:
-        run("--contestants", "a,b", "--format", "swiss", "--option", "seeding=alphabetical")
+        run(
+            "--contestants", "a,b", "--prompts", prompt_set.name,
+            "--format", "swiss", "--option", "seeding=alphabetical",
+        )  # fmt: skip
     page = admin_client.post(
         "/tournaments/new/",
         {
             "name": "t",
             "format": "swiss",
             "contestants": list(Contestant.objects.values_list("pk", flat=True)),
-            "prompt_set": PromptSet.objects.get().pk,
+            "prompt_set": prompt_set.pk,
             "seed": 0,
             "options": json.dumps({"seeding": "alphabetical"}),
         },

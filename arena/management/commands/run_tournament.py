@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from arena.boards import tournament_leaderboard
 from arena.models import (
@@ -136,9 +137,42 @@ class Command(BaseCommand):
         if not base_url:
             raise CommandError("set ARENA_BASE_URL to the endpoint, e.g. http://127.0.0.1:8000/v1")
         config = format_config(o["config"], o["option"], o["rounds"])
+        try:
+            # The rows and the tournament together: a refused option changes no row.
+            with transaction.atomic():
+                judge_name = self._rows(base_url, o)
+                tournament = tournament_create(
+                    name=f"{' vs '.join(self._models(o))} judged by {o['judge']}",
+                    format=o["format"],
+                    contestants=self._models(o),
+                    prompt_set=self._prompt_set(o["prompts"]).name,
+                    judge=judge_name,
+                    config=config,
+                    seed=o["seed"],
+                    budget=o["budget"],
+                    budget_usd=o["budget_usd"],
+                )
+            if settings.EMBEDDED:
+                from arena.serving.embedded import embedded_worker_start
+
+                embedded_worker_start()
+            tournament = tournament_start(tournament=tournament)
+        except ValidationError as error:
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+            ) from None
+        progress = self._follow(tournament, o["timeout"])
+        self._report(tournament, progress)
+        self._exit_status(tournament, progress, o["timeout"])
+
+    @staticmethod
+    def _models(o: dict[str, Any]) -> list[str]:
+        return [m.strip() for m in o["contestants"].split(",") if m.strip()]
+
+    def _rows(self, base_url: str, o: dict[str, Any]) -> str:
+        """The contestants and the judge at the endpoint, as the flags say; the judge's name."""
         key_env = KEY_VARIABLE if os.environ.get(KEY_VARIABLE) else ""
-        models = [m.strip() for m in o["contestants"].split(",") if m.strip()]
-        for model in models:
+        for model in self._models(o):
             Contestant.objects.update_or_create(
                 name=model,
                 defaults={
@@ -160,30 +194,7 @@ class Command(BaseCommand):
                 "settings": {"both_orders": o["both_orders"], **prices},
             },
         )
-        try:
-            tournament = tournament_create(
-                name=f"{' vs '.join(models)} judged by {o['judge']}",
-                format=o["format"],
-                contestants=models,
-                prompt_set=self._prompt_set(o["prompts"]).name,
-                judge=judge_name,
-                config=config,
-                seed=o["seed"],
-                budget=o["budget"],
-                budget_usd=o["budget_usd"],
-            )
-            if settings.EMBEDDED:
-                from arena.serving.embedded import embedded_worker_start
-
-                embedded_worker_start()
-            tournament = tournament_start(tournament=tournament)
-        except ValidationError as error:
-            raise CommandError(
-                "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
-            ) from None
-        progress = self._follow(tournament, o["timeout"])
-        self._report(tournament, progress)
-        self._exit_status(tournament, progress, o["timeout"])
+        return judge_name
 
     def _prompt_set(self, spec: str) -> PromptSet:
         path = Path(spec)
