@@ -13,26 +13,38 @@ from django.utils.decorators import sync_and_async_middleware
 NUL_REFUSED = "text with a NUL character (\\u0000) is refused: no field can store it"
 
 
+Before = Callable[[HttpRequest], "HttpResponse | None"]
+After = Callable[[HttpResponse], HttpResponse]
+
+
+def _around(get_response: Callable[..., Any], before: Before, after: After) -> Callable[..., Any]:
+    """A middleware of both kinds, so that an async view behind it is not pushed into a
+    thread: ``before`` may answer instead of the view, ``after`` sees the view's answer."""
+    if iscoroutinefunction(get_response):
+
+        async def async_middleware(request: HttpRequest) -> HttpResponse:
+            early = before(request)
+            return early if early is not None else after(await get_response(request))
+
+        return async_middleware
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        early = before(request)
+        return early if early is not None else after(get_response(request))
+
+    return middleware
+
+
 @sync_and_async_middleware
 def refuse_nul(get_response: Callable[..., Any]) -> Callable[..., Any]:
     """A 400 for a NUL character in the query string or a JSON body: PostgreSQL cannot
     store one in text, and would otherwise answer the view's query with a 500. (Django's
     forms refuse it in form fields themselves; JSON writes it as the escape ``\\u0000``.)"""
-
-    # Both kinds, so that an async view behind it is not pushed into a thread.
-    if iscoroutinefunction(get_response):
-
-        async def async_middleware(request: HttpRequest) -> HttpResponse:
-            if _has_nul(request):
-                return _refused()
-            return await get_response(request)  # type: ignore[no-any-return]
-
-        return async_middleware
-
-    def middleware(request: HttpRequest) -> HttpResponse:
-        return _refused() if _has_nul(request) else get_response(request)  # type: ignore[no-any-return]
-
-    return middleware
+    return _around(
+        get_response,
+        before=lambda request: _refused() if _has_nul(request) else None,
+        after=lambda response: response,
+    )
 
 
 def _refused() -> HttpResponse:
@@ -70,17 +82,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 @sync_and_async_middleware
 def content_security_policy(get_response: Callable[..., Any]) -> Callable[..., Any]:
-    if iscoroutinefunction(get_response):
-
-        async def async_middleware(request: HttpRequest) -> HttpResponse:
-            return _with_policy(await get_response(request))
-
-        return async_middleware
-
-    def middleware(request: HttpRequest) -> HttpResponse:
-        return _with_policy(get_response(request))
-
-    return middleware
+    return _around(get_response, before=lambda request: None, after=_with_policy)
 
 
 def _with_policy(response: HttpResponse) -> HttpResponse:
