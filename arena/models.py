@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import hmac
 import json
 import uuid
 from typing import Any
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 from arena import evidence
 from arena.formats import on_demand
@@ -286,7 +286,7 @@ class Tournament(models.Model):
         by a model plans with its public seed, so that anyone can replay it."""
         if self.judge_id is not None:
             return self.seed
-        keyed = hmac.new(settings.SECRET_KEY.encode(), f"draw:{self.seed}".encode(), "sha256")
+        keyed = salted_hmac("arena.draw-seed", str(self.seed), algorithm="sha256")
         return int.from_bytes(keyed.digest()[:8], "big") >> 1
 
     @property

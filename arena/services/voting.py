@@ -31,6 +31,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from arena import evidence, live, sql
 from arena.models import Assignment, Match, MatchStatus, Tournament, TournamentStatus, Vote
@@ -455,8 +456,7 @@ def voter_key(session_key: str) -> str:
     shown) would let whoever reads it, an admin page or a dump, sign in as that voter."""
     if not session_key:
         return ""
-    digest = hmac.new(settings.SECRET_KEY.encode(), b"session:" + session_key.encode(), "sha256")
-    return digest.hexdigest()[:40]
+    return salted_hmac("arena.voter", session_key, algorithm="sha256").hexdigest()[:40]
 
 
 def vote_ip_hash(ip: str) -> str:
