@@ -484,7 +484,8 @@ class CopyWriter:
 
 
 # Column lists the loader writes, table by table: a newer tree may add columns, which must
-# then be nullable or have a database default.
+# then be nullable or have a database default. Columns an older tree has and the loader
+# no longer writes get a database default for the load (OLDER_COLUMNS).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "arena_contestant": (
         "id", "name", "backend", "base_url", "model_id", "api_key_env", "generation", "queue",
@@ -507,7 +508,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "arena_match": (
         "id", "public_id", "tournament_id", "round", "slot", "prompt_id", "status", "attempts",
-        "claimed_at", "draw_probability", "error", "created_at", "finished_at",
+        "claimed_at", "error", "created_at", "finished_at",
     ),
     "arena_matchentry": ("id", "match_id", "contestant_id", "position", "response_id"),
     "arena_judgment": (
@@ -546,6 +547,21 @@ def elo_replay(matches: Matches) -> list[tuple[float, int, float, int]]:
     return list(zip(elo, played, wins, ties, strict=True))
 
 
+# (table, column, default) of columns that older trees have, NOT NULL with only a Python
+# default, and that the loader does not write: 15e0c01's Match.voter_session.
+OLDER_COLUMNS = (("arena_match", "voter_session", "''"),)
+
+
+def _defaults_for_older_columns(cur: psycopg.Cursor[Any]) -> None:
+    for table, column, default in OLDER_COLUMNS:
+        found = cur.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
+            [table, column],
+        ).fetchone()
+        if found:
+            cur.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}")
+
+
 def load_arena(args: argparse.Namespace, plan: Plan) -> dict[str, float]:
     """Every row of the arena by COPY; returns the seconds each step took."""
     timings: dict[str, float] = {}
@@ -564,6 +580,7 @@ def load_arena(args: argparse.Namespace, plan: Plan) -> dict[str, float]:
     # DEFERRABLE INITIALLY DEFERRED); check_foreign_keys checks them all afterwards.
     with psycopg.connect(load_dsn(args)) as conn, conn.cursor() as cur:
         cur.execute("SET session_replication_role = replica")
+        _defaults_for_older_columns(cur)
         for table in COLUMNS:
             (rows,) = cur.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
             if rows:
@@ -739,7 +756,7 @@ def _write_matches(
         session = voters[voter[k]] if done and human else ""
         match_w.row(
             f"{match_id}\t{public[k]}\t{m.tournament}\t{k // pairs}\t{k % pairs}\t{p + 1}\t"
-            f"{'completed' if done else 'awaiting_vote'}\t1\t\\N\t\\N\t\t"
+            f"{'completed' if done else 'awaiting_vote'}\t1\t\\N\t\t"
             f"{stamp(ts - 90)}\t{stamp(ts) if done else NULL}"
         )
         for position, c in enumerate((a, b)):
