@@ -29,11 +29,14 @@ everything the boards show:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
+from typing import Any, TypeVar
 
 from ratings.style import FEATURES
+
+V = TypeVar("V")
 
 Style = tuple[float, ...]  # one answer's FEATURES, in order
 
@@ -180,3 +183,16 @@ def ordered_increments(
             counts = (*map(int, outcome), 0, 0, 0) if a_first else (0, 0, 0, *map(int, outcome))
             increments[(a, b)] = counts
     return increments
+
+
+def votes_besides_judgment(
+    votes: Sequence[V], judgment: tuple[Any, bool], outcome: Callable[[V], tuple[Any, bool]]
+) -> list[V]:
+    """The votes on a battle shown to several voters, but the one that is its judgment:
+    the first vote that committed, found as the one whose ``outcome`` (ranking, both bad)
+    equals the judgment's, else the first. Each of the others is evidence of its own (the
+    cells, the exports, the recount all count them so)."""
+    rest = list(votes)
+    if rest:
+        rest.pop(next((i for i, v in enumerate(rest) if outcome(v) == judgment), 0))
+    return rest

@@ -88,16 +88,12 @@ def _verdicts() -> Iterator[tuple[Any, ...]]:
         yield judgment
         while later is not None and later[0] <= judgment[0]:
             if later[0] == judgment[0] and judgment[2] is None:
-                for ranking, both_bad in _besides(later[1], (judgment[3], judgment[4])):
+                others = evidence.votes_besides_judgment(
+                    later[1], (judgment[3], judgment[4]), lambda vote: vote
+                )
+                for ranking, both_bad in others:
                     yield (*judgment[:3], ranking, both_bad, *judgment[5:])
             later = next(votes, None)
-
-
-def _besides(votes: list[tuple[Any, bool]], first: tuple[Any, bool]) -> list[tuple[Any, bool]]:
-    """The votes but one equal to the judgment (the first vote, whichever committed first)."""
-    rest = list(votes)
-    rest.pop(rest.index(first) if first in rest else 0)
-    return rest
 
 
 def _shared_votes() -> Iterator[tuple[int, list[tuple[Any, bool]]]]:

@@ -30,7 +30,7 @@ from django.db import connection
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
-from arena import sql
+from arena import evidence, sql
 from arena.boards import tournament_leaderboard
 from arena.models import (
     Contestant,
@@ -137,7 +137,12 @@ def _verdicts(tournament: Tournament) -> Iterator[_Verdict]:
                 prompt,
             )
             yield verdict
-            for vote_ranking, vote_both_bad, vote_at in _besides(later.get(mid, []), ranking):
+            if mid not in later:  # voted once, as almost every battle
+                continue
+            others = evidence.votes_besides_judgment(
+                later[mid], (_json(ranking), both_bad), lambda v: (_json(v[0]), v[1])
+            )
+            for vote_ranking, vote_both_bad, vote_at in others:
                 tiers, tier_of = rankings.read(vote_ranking)
                 yield verdict._replace(
                     ranking=tiers,
@@ -165,15 +170,6 @@ def _later_votes(match_ids: list[int], dialect: sql.Dialect) -> dict[int, list[A
         f" GROUP BY match_id HAVING COUNT(*) > 1) ORDER BY v.match_id, v.id",
         params,
     )
-
-
-def _besides(votes: list[Any], judged: Any) -> list[Any]:
-    """The votes but the one that is the judgment (the first vote: its ranking)."""
-    rest = list(votes)
-    same = [i for i, (ranking, _, _) in enumerate(rest) if _json(ranking) == _json(judged)]
-    if rest:
-        rest.pop(same[0] if same else 0)
-    return rest
 
 
 def _json(ranking: Any) -> Any:
