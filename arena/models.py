@@ -586,8 +586,9 @@ class PromptPairCell(models.Model):
     tournament = models.ForeignKey(
         Tournament, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
+    # No index of its own: the unique key below begins with it.
     prompt = models.ForeignKey(
-        Prompt, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Prompt, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
     source = models.CharField(max_length=32)
     a = models.ForeignKey(
@@ -659,8 +660,9 @@ class PromptPair(models.Model):
     prompt and pair take this row's lock in turn, so two sources arriving at once cannot
     both miss each other."""
 
+    # No index of its own: the unique key below begins with it.
     prompt = models.ForeignKey(
-        Prompt, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Prompt, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
     a = models.ForeignKey(
         Contestant, on_delete=models.CASCADE, related_name="+", db_constraint=False

@@ -14,6 +14,11 @@ subprocess (wall time, rows/s, its peak RSS), starts one web process (``manage.p
 cache) and warm (p50 of ``--repeat``) with the process's peak RSS: ``/leaderboard/``, with
 style control, ``/leaderboard/data.json``, with style control, and a category.
 
+The app's role owns its database and is no superuser. ``--roles`` runs all of the above
+once per kind of role, in a fresh database each: ``plain`` (PostgreSQL checks each copied
+row's foreign keys at commit) and ``granted`` (``GRANT SET ON PARAMETER
+session_replication_role`` to the role: the import checks each key once, arena.sql.bulk_load).
+
     nice -n 10 .venv/bin/python benchmarks/import_battles.py --rows 1000000
 
 Reuses app_scale.py's database, server and request helpers (PostgreSQL 127.0.0.1:5432 as
@@ -187,6 +192,44 @@ def measure(tree: app_scale.Tree, args: argparse.Namespace, url: str, log: Path)
     }
 
 
+def grant(args: argparse.Namespace, *, on: bool) -> None:
+    """Let the app's role turn off row triggers for its session (PostgreSQL 15), or not;
+    a role holding the grant cannot be dropped."""
+    with app_scale.psycopg.connect(app_scale.admin_dsn(args), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [args.db]).fetchone():
+            return
+        verb = "GRANT" if on else "REVOKE"
+        word = "TO" if on else "FROM"
+        conn.execute(f'{verb} SET ON PARAMETER session_replication_role {word} "{args.db}"')
+
+
+def import_and_measure(
+    tree: app_scale.Tree, args: argparse.Namespace, path: Path, log: Path, *, granted: bool
+) -> dict[str, Any]:
+    """A fresh database, the import (as a plain or a granted role), then the boards."""
+    grant(args, on=False)
+    app_scale.recreate_database(args)
+    app_scale.manage(tree, args, "migrate", "--noinput")
+    grant(args, on=granted)
+    print(f"\n## {'granted' if granted else 'plain'} role ({args.db})")
+    results: dict[str, Any] = {"import": timed_import(tree, args, path)}
+    imp = results["import"]
+    print(f"import_battles: {imp['seconds']:.1f} s ({args.rows / imp['seconds']:,.0f} rows/s), "
+          f"peak RSS {imp['peak_rss_mb']:.0f} MB")  # fmt: skip
+    for line in imp["log"]:
+        print(f"    {line}")
+    with app_scale.psycopg.connect(app_scale.load_dsn(args), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    results["boards"] = {}
+    print("\n| request | cold s | warm p50 s | web peak RSS MB |\n|---|---:|---:|---:|")
+    for name, url in BOARDS.items():
+        r = measure(tree, args, url, log)
+        results["boards"][name] = r
+        cold = "err" if r["errors"] else f"{r['cold_s']:.3f}"
+        print(f"| `{url}` | {cold} | {r['warm_p50_s']:.3f} | {r['peak_rss_mb']:.0f} |", flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -207,6 +250,9 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--roles", default="plain,granted", help="plain and/or granted (see the docstring)"
+    )
     args = parser.parse_args()
     tree = app_scale.tree_of(str(ROOT))
     path = args.file or ROOT / "var" / f"lmarena-{args.rows}.parquet"
@@ -219,27 +265,11 @@ def main() -> None:
         "rows": args.rows,
         "load_before": __import__("os").getloadavg(),
     }
-    app_scale.recreate_database(args)
     try:
-        app_scale.manage(tree, args, "migrate", "--noinput")
-        results["import"] = timed_import(tree, args, path)
-        imp = results["import"]
-        print(f"import_battles: {imp['seconds']:.1f} s ({args.rows / imp['seconds']:,.0f} rows/s), "
-              f"peak RSS {imp['peak_rss_mb']:.0f} MB")  # fmt: skip
-        for line in imp["log"]:
-            print(f"    {line}")
-        with app_scale.psycopg.connect(app_scale.load_dsn(args), autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")
-        results["boards"] = {}
-        print("\n| request | cold s | warm p50 s | web peak RSS MB |\n|---|---:|---:|---:|")
-        for name, url in BOARDS.items():
-            r = measure(tree, args, url, log)
-            results["boards"][name] = r
-            cold = "err" if r["errors"] else f"{r['cold_s']:.3f}"
-            print(
-                f"| `{url}` | {cold} | {r['warm_p50_s']:.3f} | {r['peak_rss_mb']:.0f} |", flush=True
-            )
+        for role in args.roles.split(","):
+            results[role] = import_and_measure(tree, args, path, log, granted=role == "granted")
     finally:
+        grant(args, on=False)
         if not args.keep:
             app_scale.recreate_database(args, create=False)
         app_scale.flush_cache(args)

@@ -10,9 +10,10 @@ computed from the answer texts; kept on the match's entries, without the texts, 
 the recount (``manage.py aggregates check``) finds the same cells), the evidence cells,
 the standings (online Elo in the file's time order) and the Elo history.
 
-All or nothing: one transaction. Rows are written as columns (COPY on PostgreSQL,
-arena.sql.copy_columns) and the cells computed with numpy, the same increments as
-arena.evidence.pair_increments for a battle of two.
+All or nothing: one transaction. Rows are written as columns (COPY on PostgreSQL, with
+their foreign keys checked once per key where the role may: arena.sql.bulk_load) and the
+cells computed with numpy, the same increments as arena.evidence.pair_increments for a
+battle of two.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from arena.models import (
     Tournament,
     TournamentStatus,
 )
-from arena.sql import copy_columns, new_ids
+from arena.sql import Loaded, bulk_load, new_ids
 from arena.standings import ELO_K
 from ratings.data import Outcome
 from ratings.io import CATEGORIES, BattleFileError, BattleTable, read_battle_table
@@ -404,7 +405,6 @@ def battles_import(
             table, title, judge, external, prompt_texts, categories, prompt_of, style, score,
             both_bad, order, say,
         )  # fmt: skip
-        say("checking the new rows' references (at commit)")
     say("committed")
     return BattlesImported(
         tournament_id=result[0],
@@ -440,25 +440,9 @@ def _write(
     for m in created:
         existing[m] = Contestant.objects.create(name=m, backend=BackendKind.PREGENERATED).pk
     contestant = np.array([existing[m] for m in table.models], dtype=np.int64)
-    # the prompt set
     prompt_set = PromptSet.objects.create(
         name=title, source=str(table.source), description=f"imported from {table.layout} file"
     )
-    prompt_ids = new_ids(Prompt, len(external))
-    copy_columns(
-        Prompt._meta.db_table,
-        {
-            "id": prompt_ids,
-            "prompt_set_id": np.full(len(external), prompt_set.pk),
-            "external_id": external,
-            "text": prompt_texts,
-            "category": categories,
-            "reference_answer": [""] * len(external),
-        },
-    )
-    category_names = sorted(set(categories))
-    category_of_prompt = np.array([category_names.index(c) for c in categories], dtype=np.intp)
-    say(f"{len(created)} contestants created, {len(external):,} prompts")
     tournament = Tournament.objects.create(
         name=title,
         format=FORMAT,
@@ -476,6 +460,51 @@ def _write(
         },
     )
     tournament.contestants.set(contestant.tolist())
+    say(f"{len(created)} contestants created")
+    with bulk_load() as loaded:
+        _rows_write(
+            loaded, table, tournament, judge, contestant, external, prompt_texts, categories,
+            prompt_of, style, score, both_bad, order, say,
+        )  # fmt: skip
+        how = "one query per key" if loaded.fast else "PostgreSQL, row by row, at commit"
+        say(f"checking the new rows' references ({how})")
+    return tournament.pk, created
+
+
+def _rows_write(
+    loaded: Loaded,
+    table: BattleTable,
+    tournament: Tournament,
+    judge: Judge | None,
+    contestant: NDArray[np.int64],
+    external: list[str],
+    prompt_texts: list[str],
+    categories: list[str],
+    prompt_of: NDArray[np.intp],
+    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    score: NDArray[np.float64],
+    both_bad: NDArray[np.bool_],
+    order: NDArray[np.intp],
+    say: Progress,
+) -> None:
+    """The prompts, matches, entries, verdicts and evidence, by COPY."""
+    n = len(table)
+    now = tournament.started_at
+    prompt_ids = new_ids(Prompt, len(external))
+    loaded.copy(
+        Prompt._meta.db_table,
+        {
+            "id": prompt_ids,
+            "prompt_set_id": np.full(len(external), tournament.prompt_set_id),
+            "external_id": external,
+            "text": prompt_texts,
+            "category": categories,
+            "reference_answer": [""] * len(external),
+        },
+    )
+    category_names = sorted(set(categories))
+    category_of_prompt = np.array([category_names.index(c) for c in categories], dtype=np.intp)
+    say(f"{len(external):,} prompts")
     # matches in the file's time order (answer A shown first), their entries and verdicts
     a_side, b_side = np.asarray(table.model_a)[order], np.asarray(table.model_b)[order]
     score, both_bad, prompt_of = score[order], both_bad[order], prompt_of[order]
@@ -486,11 +515,13 @@ def _write(
     )
     stamps = (np.asarray(when) * 1e6).astype("datetime64[us]")  # UTC
     match_ids = new_ids(Match, n)
-    copy_columns(
+    loaded.copy(
         Match._meta.db_table,
         {
             "id": match_ids,
-            "public_id": _random_uuids(n),
+            # Random ids in ascending order: the unique index takes them in order, not
+            # scattered over its pages (an imported battle's id is no secret: it is voted).
+            "public_id": np.sort(_random_uuids(n)),
             "tournament_id": np.full(n, tournament.pk),
             "round": np.zeros(n, dtype=np.int64),
             "slot": np.arange(n),
@@ -505,7 +536,7 @@ def _write(
         },
     )
     say(f"{n:,} matches")
-    copy_columns(
+    loaded.copy(
         MatchEntry._meta.db_table,
         {
             "match_id": np.concatenate([match_ids, match_ids]),
@@ -520,7 +551,7 @@ def _write(
         f"[[{x}], [{y}]]" if s == 1.0 else f"[[{y}], [{x}]]" if s == 0.0 else f"[[{x}, {y}]]"
         for x, y, s in zip(ca, cb, score.tolist(), strict=True)
     ]
-    copy_columns(
+    loaded.copy(
         Judgment._meta.db_table,
         {
             "match_id": match_ids,
@@ -538,6 +569,7 @@ def _write(
     )
     say(f"{2 * n:,} entries and {n:,} verdicts")
     _evidence_write(
+        loaded=loaded,
         tournament=tournament,
         judge=judge,
         contestant=contestant,
@@ -552,7 +584,6 @@ def _write(
         category_names=category_names,
     )
     say("cells, standings and Elo history")
-    return tournament.pk, created
 
 
 def _entry_style(
@@ -574,6 +605,7 @@ def _entry_style(
 
 def _evidence_write(
     *,
+    loaded: Loaded,
     tournament: Tournament,
     judge: Judge | None,
     contestant: NDArray[np.int64],
@@ -601,7 +633,7 @@ def _evidence_write(
     )  # fmt: skip
     cat, rest = np.divmod(keys, m * m)
     pa, pb = np.divmod(rest, m)
-    copy_columns(
+    loaded.copy(
         PairCell._meta.db_table,
         {
             "tournament_id": np.full(len(keys), tournament.pk),
@@ -619,7 +651,7 @@ def _evidence_write(
     prompt, rest = np.divmod(keys, m * m)
     pa, pb = np.divmod(rest, m)
     a_ids, b_ids, p_ids = contestant[pa], contestant[pb], prompt_ids[prompt]
-    copy_columns(
+    loaded.copy(
         PromptPairCell._meta.db_table,
         {
             "prompt_id": p_ids,
@@ -633,7 +665,7 @@ def _evidence_write(
             },
         },
     )
-    copy_columns(
+    loaded.copy(
         PromptPair._meta.db_table,
         {
             "prompt_id": p_ids,
@@ -647,7 +679,7 @@ def _evidence_write(
     wins = np.bincount(a_side, score, m) + np.bincount(b_side, 1.0 - score, m)
     ties = np.bincount(a_side, score == 0.5, m) + np.bincount(b_side, score == 0.5, m)
     matches = np.bincount(a_side, minlength=m) + np.bincount(b_side, minlength=m)
-    copy_columns(
+    loaded.copy(
         Standing._meta.db_table,
         {
             "tournament_id": np.full(m, tournament.pk),
@@ -658,7 +690,7 @@ def _evidence_write(
             "ties": np.rint(ties).astype(np.int64),
         },
     )
-    copy_columns(
+    loaded.copy(
         EloPoint._meta.db_table,
         {
             "tournament_id": np.full(len(points), tournament.pk),
