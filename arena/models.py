@@ -345,12 +345,12 @@ class Match(models.Model):
             )
         ]
         # Every vote asks whether its tournament has an open match left, and a voter is
-        # given the first free battle by (round, slot). None should scan a tournament's
-        # history.
+        # given the first free battle by (round, public_id) (arena.services.battles). None
+        # should scan a tournament's history.
         indexes = [
             models.Index(fields=["tournament", "status"], name="match_state"),
             models.Index(
-                fields=["tournament", "round", "slot"],
+                fields=["tournament", "round", "public_id"],
                 condition=models.Q(status=MatchStatus.AWAITING_VOTE),
                 name="match_awaiting",
             ),

@@ -164,6 +164,17 @@ def human_tournament_of(
     return make
 
 
+def served_in_slot_order(tournament: Tournament) -> None:
+    """Battles are served in the order of their random public ids (arena.services.battles):
+    give a tournament's battles ids in the order of their slots, for a test that needs the
+    same battles in the same order every run."""
+    import uuid
+
+    for match in tournament.matches.all():
+        match.public_id = uuid.UUID(int=(match.round << 96) | (match.slot << 64) | tournament.pk)
+        match.save(update_fields=["public_id"])
+
+
 @pytest.fixture
 def unjudged_tournament(
     make_tournament: Callable[..., Tournament],

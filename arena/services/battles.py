@@ -4,12 +4,16 @@ Showing a battle takes it from no one. A voter who asks is shown, in this order:
 
 1. the battle they hold: shown to them within ``BATTLE_LEASE`` and not voted on (a reload
    shows it again; the "next battle" link names it, ``hint``);
-2. a free one: awaiting a vote, and held by no one;
+2. a free one: awaiting a vote, held by no one, and showing no answer the voter has seen
+   named (their votes' reveals);
 3. in an adaptive arena, a pair its sampler draws now (arena.services.draws);
 4. the open battle the fewest voters hold;
 5. one of the tournament's voted battles (between the rounds of a planned format).
 
-and never one they have been shown before. So while a running tournament has a battle a
+and never one they have been shown before. Steps 4 and 5 prefer battles showing no answer
+the voter has seen named, and take one that does only when there is no other. Within a
+round, battles are served in the order of their random public ids, which no one knows
+before they are shown. So while a running tournament has a battle a
 voter has not seen, they get one, whatever the other voters do: abandon a battle (it is
 forgotten after ``BATTLE_LEASE`` and was never anyone's alone), open many tabs, crawl. A
 shown battle is an ``Assignment`` (one per match and session). A request without a session
@@ -93,21 +97,52 @@ _HELD = (
 _NOT_MINE = (
     f"NOT EXISTS (SELECT 1 FROM {_A} o WHERE o.match_id = f.id AND o.session_key = %(session)s)"
 )
+# The answers this voter has seen named (a vote reveals its battle's models): a battle
+# showing one of them again would not be blind to them.
+_REVEALED = (
+    f"SELECT re.response_id FROM {_A} ra JOIN {_E} re ON re.match_id = ra.match_id"
+    " WHERE ra.session_key = %(session)s AND ra.voted AND re.response_id IS NOT NULL"
+)
+_FRESH = (
+    f"NOT EXISTS (SELECT 1 FROM {_E} fe WHERE fe.match_id = f.id"
+    f" AND fe.response_id IN ({_REVEALED}))"
+)
 _LIVE = f"{_A} l WHERE l.match_id = f.id AND l.voted = FALSE AND l.shown_at >= %(stale)s"
 _OPEN = f"f.tournament_id = %(tournament)s AND f.status = '{_AWAITING}' AND {_NOT_MINE}"
-# Step 2: the first open battle no one holds (the partial index match_awaiting, in order).
+# Battles of a round are served in the order of their random public ids (the partial
+# index match_awaiting): not in the order of their slots, which follows from the format
+# and the contestants alone and so would tell a voter which pair comes next.
+_SERVED = "f.round, f.public_id"
+# Step 2: the first open battle no one holds and whose answers the voter has not seen named.
 _FREE = (
-    f"SELECT f.id FROM {_M} f WHERE {_OPEN} AND NOT EXISTS (SELECT 1 FROM {_LIVE})"
-    " ORDER BY f.round, f.slot LIMIT 1"
+    f"SELECT f.id FROM {_M} f WHERE {_OPEN} AND {_FRESH} AND NOT EXISTS (SELECT 1 FROM {_LIVE})"
+    f" ORDER BY {_SERVED} LIMIT 1"
 )
-# Steps 4 and 5: of the first open battles, the one the fewest hold; else the latest voted.
+
+
+def _least_held(where: str) -> str:
+    """Of the first open battles that meet ``where``, the one the fewest voters hold."""
+    return (
+        f"(SELECT f.id FROM (SELECT f.id, f.round, f.public_id FROM {_M} f WHERE {_OPEN}"
+        f" AND {where} ORDER BY {_SERVED} LIMIT %(candidates)s) f"
+        f" ORDER BY (SELECT COUNT(*) FROM {_LIVE}), {_SERVED} LIMIT 1)"
+    )
+
+
+def _latest_voted(where: str) -> str:
+    return (
+        f"(SELECT f.id FROM {_M} f WHERE f.tournament_id = %(tournament)s"
+        f" AND f.status = '{_VOTED}' AND {_NOT_MINE} AND {where}"
+        " ORDER BY f.finished_at DESC LIMIT 1)"
+    )
+
+
+# Steps 4 and 5: the least-held open battle, else the latest voted one; each with answers
+# the voter has not seen named where there is one (a voter who has seen every answer
+# still gets a battle: never none while the tournament has one they have not been shown).
 _SHARED = (
-    "COALESCE("
-    f"(SELECT f.id FROM (SELECT f.id, f.round, f.slot FROM {_M} f WHERE {_OPEN}"
-    " ORDER BY f.round, f.slot LIMIT %(candidates)s) f"
-    f" ORDER BY (SELECT COUNT(*) FROM {_LIVE}), f.round, f.slot LIMIT 1),"
-    f" (SELECT f.id FROM {_M} f WHERE f.tournament_id = %(tournament)s"
-    f" AND f.status = '{_VOTED}' AND {_NOT_MINE} ORDER BY f.finished_at DESC LIMIT 1))"
+    f"COALESCE({_least_held(_FRESH)}, {_least_held('TRUE')},"
+    f" {_latest_voted(_FRESH)}, {_latest_voted('TRUE')})"
 )
 
 

@@ -37,7 +37,7 @@ from arena.evidence import source_of
 from arena.formats import FormatState
 from arena.formats._common import prompt_order
 from arena.formats.adaptive import ARGMAX_SAMPLERS, Tally, answer_order, draw_probabilities
-from arena.identity import identity_words_in
+from arena.identity import contestant_identity, identity_words_in
 from arena.models import (
     Assignment,
     Contestant,
@@ -73,7 +73,8 @@ class Plan:
     prompts: tuple[int, ...]
     batch: int
     most: int
-    answer_keys: dict[int, tuple[str, tuple[str, str]]]  # id: (settings hash, own names)
+    # id: (settings hash, identity_words_in's arguments for its answers)
+    answer_keys: dict[int, tuple[str, dict[str, tuple[str, ...]]]]
     argmax: bool = False
 
 
@@ -124,7 +125,11 @@ def _plan_now(tournament: Tournament) -> Plan | None:
     if tournament.budget is not None:  # judged by people: each match is one of the budget
         most = min(most, tournament.budget)
     keys = {
-        c.pk: (c.settings_hash, (c.name, c.model_id)) for c in Contestant.objects.filter(pk__in=ids)
+        c.pk: (
+            c.settings_hash,
+            contestant_identity(name=c.name, model_id=c.model_id, base_url=c.base_url),
+        )
+        for c in Contestant.objects.filter(pk__in=ids)
     }
     return Plan(
         ids=ids,
@@ -156,10 +161,26 @@ def _plan(tournament: Tournament) -> Plan | None:
     return plan
 
 
-def _ready(plan: Plan, planned: int, pair: tuple[int, int]) -> tuple[int, list[int] | None]:
+def _revealed(session_key: str) -> frozenset[int]:
+    """The answers this voter has seen named: those of the battles they voted on."""
+    if not session_key:
+        return frozenset()
+    return frozenset(
+        MatchEntry.objects.filter(
+            match__assignments__session_key=session_key,
+            match__assignments__voted=True,
+            response__isnull=False,
+        ).values_list("response_id", flat=True)
+    )
+
+
+def _ready(
+    plan: Plan, planned: int, pair: tuple[int, int], revealed: frozenset[int] = frozenset()
+) -> tuple[int, list[int] | None]:
     """The prompt for the match and its answers' ids by position: the first prompt from
-    ``planned`` on in the seeded order whose answers for both are stored and blind; else
-    the next prompt, with None (its answers are to be fetched)."""
+    ``planned`` on in the seeded order whose answers for both are stored, blind, and not
+    ``revealed`` to the voter (else the first stored and blind); else the next prompt, with
+    None (its answers are to be fetched)."""
     n = len(plan.prompts)
     order = [plan.prompts[(planned + i) % n] for i in range(n)]
     stored: dict[tuple[int, int], int] = {}
@@ -168,18 +189,23 @@ def _ready(plan: Plan, planned: int, pair: tuple[int, int]) -> tuple[int, list[i
     ).values_list("pk", "contestant_id", "prompt_id", "settings_hash"):
         if key == plan.answer_keys[contestant][0]:
             stored[(contestant, prompt)] = pk
+    seen: tuple[int, list[int]] | None = None
     for prompt in order:
         ids = [stored.get((c, prompt)) for c in pair]
         if None in ids:
             continue
         texts = dict(Response.objects.filter(pk__in=ids).values_list("pk", "text"))
         named = any(
-            identity_words_in(texts[pk], extra=plan.answer_keys[c][1])
+            identity_words_in(texts[pk], **plan.answer_keys[c][1])
             for pk, c in zip(ids, pair, strict=True)
         )
-        if not named:
-            return prompt, [int(pk) for pk in ids if pk is not None]
-    return order[0], None
+        if named:
+            continue
+        ready = (prompt, [int(pk) for pk in ids if pk is not None])
+        if not revealed.intersection(ready[1]):
+            return ready
+        seen = seen or ready
+    return seen if seen is not None else (order[0], None)
 
 
 def battle_draw(
@@ -202,7 +228,7 @@ def battle_draw(
         planned = Match.objects.filter(tournament_id=tournament.pk).count()
         if planned >= plan.most:
             return None
-        prompt, answers = _ready(plan, planned, pair)
+        prompt, answers = _ready(plan, planned, pair, _revealed(session_key))
         round_, slot = divmod(planned, plan.batch)
         match, created = Match.objects.get_or_create(
             tournament_id=tournament.pk,

@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from arena import live, sql
-from arena.identity import identity_words_in
+from arena.identity import contestant_identity, identity_words_in
 from arena.models import (
     OPEN_MATCH_STATUSES,
     AnswerClaim,
@@ -240,8 +240,9 @@ def _await_vote(match_id: int, entries: list[MatchEntry], answers: list[Answer])
     """Answers are ready: hand the match to the voters (arena.services.voting), unless one
     of them names a model, which would unblind the vote (arena.identity)."""
     for entry, answer in zip(entries, answers, strict=True):
-        own = (entry.contestant.name, entry.contestant.model_id)
-        words = identity_words_in(answer.text, extra=own)
+        c = entry.contestant
+        own = contestant_identity(name=c.name, model_id=c.model_id, base_url=c.base_url)
+        words = identity_words_in(answer.text, **own)
         if words:
             match_fail(
                 match_id=match_id,

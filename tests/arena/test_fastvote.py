@@ -23,6 +23,7 @@ from django.db import connections
 from arena.models import Assignment, Judgment, Match, MatchStatus, Standing, Vote
 from arena.services.tournaments import results_scheduled_key, tournament_create
 from arena.serving import fastvote
+from tests.conftest import served_in_slot_order
 
 AVAILABLE = bool(settings.REDIS_URL) and settings.DATABASE_URL.startswith("postgres")
 pytestmark = [
@@ -221,6 +222,8 @@ def without_ids(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_the_fast_path_writes_and_answers_exactly_what_django_does(human_tournament_of) -> None:
     fast = human_tournament_of(4)  # six battles
     slow = twin(fast)
+    served_in_slot_order(fast)
+    served_in_slot_order(slow)
     fast_site, slow_site = Site(fast=True), Site(fast=False)
     fast_answers = vote_through_every_battle(fast_site, f"/tournaments/{fast.pk}/vote/")
     slow_answers = vote_through_every_battle(slow_site, f"/tournaments/{slow.pk}/vote/")

@@ -260,3 +260,50 @@ def test_an_argmax_sampler_works_its_best_pair_out_again_after_each_draw(
         ask(t, f"v{i}")
     pairs = {frozenset(m.entries.values_list("contestant_id", flat=True)) for m in t.matches.all()}
     assert len(pairs) == 3  # each draw saw the ones before it, not one pair three times
+
+
+def test_a_voter_is_not_shown_an_answer_they_have_seen_named_while_another_battle_is_left(
+    contestants, prompt_set, human_tournament_of
+) -> None:
+    """One prompt, eight contestants: each answer is in seven battles. Each vote names two
+    answers, so the first four battles can show only answers not named yet; after that every
+    battle shows a named one, and the voter is still given battles."""
+    prompt_set.prompts.exclude(pk=prompt_set.prompts.order_by("id").first().pk).delete()
+    t = human_tournament_of(8)  # 28 battles, all on the one prompt
+    named: set[int] = set()
+    for n in range(6):
+        battle = ask(t, "reader")
+        assert battle is not None, f"no battle after {n} votes"
+        answers = set(
+            Match.objects.get(public_id=battle.public_id).entries.values_list(
+                "response_id", flat=True
+            )
+        )
+        if n < 4:
+            assert not answers & named, f"battle {n} shows an answer an earlier vote named"
+        vote(battle, "reader")
+        named |= answers
+    assert len(named) == 8
+
+
+def test_a_drawn_pair_takes_a_prompt_whose_answers_the_voter_has_not_seen_named(
+    adaptive,
+) -> None:
+    from arena.formats.adaptive import Tally
+    from arena.services.draws import Plan, _ready
+
+    t = adaptive(answers=True)
+    a, b = sorted(t.contestants.values_list("pk", flat=True))[:2]
+    prompts = tuple(t.prompt_set.prompts.order_by("id").values_list("pk", flat=True))
+    keys = {c.pk: (c.settings_hash, {}) for c in t.contestants.all()}
+    plan = Plan(
+        ids=(a, b), pairs=((a, b),), probabilities=(1.0,), tally=Tally(2), prompts=prompts,
+        batch=2, most=4, answer_keys=keys,
+    )  # fmt: skip
+    first = frozenset(
+        Response.objects.filter(prompt_id=prompts[0], contestant_id=a).values_list("pk", flat=True)
+    )
+    assert _ready(plan, 0, (a, b))[0] == prompts[0]  # the seeded order's next prompt
+    assert _ready(plan, 0, (a, b), first)[0] == prompts[1]  # not one showing a named answer
+    every = frozenset(Response.objects.values_list("pk", flat=True))
+    assert _ready(plan, 0, (a, b), every)[0] == prompts[0]  # none fresh: still a battle

@@ -9,6 +9,7 @@ from arena.services.battles import battle_next
 from arena.services.matches import match_play
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
 from arena.services.voting import vote_record
+from tests.conftest import served_in_slot_order
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +33,13 @@ def test_staff_see_a_voter_who_always_backs_the_underdog_flagged(
     )
     for r in range(3):
         tournament_advance(tournament_id=t.pk)
+        served_in_slot_order(t)  # the same battles, in the same order, every run
         for m in t.matches.filter(status="pending"):
             match_play(match_id=m.pk)
         for i in range(t.matches.filter(round=r).count()):
-            # Honest voters pick the stronger model; "rebel" (one vote in five) the weaker.
-            voter = "rebel" if i % 5 == 0 else f"honest{r}{i}"
+            # Honest voters pick the stronger model. In the last round, when the crowd has
+            # voted on every pair twice, "rebel" votes on every pair, for the weaker.
+            voter = "rebel" if r == 2 else f"honest-{r}-{i}"
             battle = battle_next(tournament=t, session_key=voter)
             shown = t.matches.get(public_id=battle.public_id)
             names = [e.contestant.name for e in shown.entries.order_by("position")]
