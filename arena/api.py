@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
 
+from arena.api_errors import AUTH, BAD, MISSING, ErrorOut, errors_install
 from arena.auth import TOKEN_OR_SESSION, require_scope
 from arena.auth import require_staff as _require_staff
 from arena.boards import tournament_leaderboard
-from arena.models import Contestant, Tournament
+from arena.formats import FORMATS
+from arena.models import BackendKind, Contestant, Queue, Tournament
 from arena.selectors import tournament_progress, tournament_spend
 from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
-from arena.services.voting import VoteRefused, vote_record
+from arena.services.voting import OUTCOMES, VoteRefused, vote_record
 from arena.standings import has_verdicts
 from arena.vote_json import refusal_payload, reveal_json
 
 api = NinjaAPI(title="Arena API", version="1")
+errors_install(api)
+
+# Values from a fixed list are enums in the schema (a request naming another is a 400).
+FormatName = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
+BackendName = Literal[tuple(BackendKind.values)]  # type: ignore[valid-type]
+QueueName = Literal[tuple(Queue.values)]  # type: ignore[valid-type]
+Outcome = Literal[("", *OUTCOMES)]  # type: ignore[valid-type]
+Action = Literal[tuple(svc.TOURNAMENT_ACTIONS)]  # type: ignore[valid-type]
 
 
 class ContestantOut(Schema):
@@ -35,7 +44,7 @@ class ContestantOut(Schema):
 
 class TournamentIn(Schema):
     name: str
-    format: str = "round_robin"
+    format: FormatName = "round_robin"
     contestants: list[str | int]
     prompt_set: str | int
     judge: str | int | None = None
@@ -76,16 +85,6 @@ class LeaderboardRowOut(Schema):
     preliminary: bool
 
 
-class ErrorOut(Schema):
-    errors: dict[str, list[str]]
-
-
-@api.exception_handler(ValidationError)
-def validation_error(request: HttpRequest, exc: ValidationError) -> Any:
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    return api.create_response(request, {"errors": errors}, status=400)
-
-
 def _out(t: Tournament) -> dict[str, Any]:
     progress = tournament_progress(t)
     return {
@@ -107,44 +106,47 @@ def _out(t: Tournament) -> dict[str, Any]:
 
 class ContestantIn(Schema):
     name: str
-    backend: str
+    backend: BackendName
     base_url: str = ""
     model_id: str = ""
     api_key_env: str = ""
     generation: dict[str, Any] = {}
-    queue: str = "default"
+    queue: QueueName = "default"
 
 
-@api.get("/contestants", response=list[ContestantOut])
+@api.get("/contestants", response={200: list[ContestantOut], **BAD})
 def contestants_list(request: HttpRequest) -> Any:
     return Contestant.objects.all()
 
 
-@api.post("/contestants", response={201: ContestantOut, 400: ErrorOut}, auth=TOKEN_OR_SESSION)
+@api.post("/contestants", response={201: ContestantOut, **BAD, **AUTH}, auth=TOKEN_OR_SESSION)
 def contestants_create(request: HttpRequest, payload: ContestantIn) -> Any:
     """A new contestant (its key stays in the environment variable it names)."""
     _require_staff(request)
     return Status(201, contestant_create(**payload.dict()))
 
 
-@api.get("/tournaments", response=list[TournamentOut])
+@api.get("/tournaments", response={200: list[TournamentOut], **BAD})
 def tournaments_list(request: HttpRequest) -> Any:
     return [_out(t) for t in Tournament.objects.all()[:200]]
 
 
-@api.post("/tournaments", response={201: TournamentOut, 400: ErrorOut}, auth=TOKEN_OR_SESSION)
+@api.post("/tournaments", response={201: TournamentOut, **BAD, **AUTH}, auth=TOKEN_OR_SESSION)
 def tournaments_create(request: HttpRequest, payload: TournamentIn) -> Any:
     _require_staff(request)
     tournament = svc.tournament_create(**payload.dict())
     return Status(201, _out(tournament))
 
 
-@api.get("/tournaments/{tournament_id}", response=TournamentOut)
+@api.get("/tournaments/{tournament_id}", response={200: TournamentOut, **BAD, **MISSING})
 def tournaments_detail(request: HttpRequest, tournament_id: int) -> Any:
     return _out(get_object_or_404(Tournament, pk=tournament_id))
 
 
-@api.get("/tournaments/{tournament_id}/leaderboard", response=list[LeaderboardRowOut])
+@api.get(
+    "/tournaments/{tournament_id}/leaderboard",
+    response={200: list[LeaderboardRowOut], **BAD, **MISSING},
+)
 def tournaments_leaderboard(request: HttpRequest, tournament_id: int) -> Any:
     """Best first. Empty while the tournament has no verdict: until one, nobody has a
     rating, and starting values are no result."""
@@ -160,7 +162,7 @@ class BattleOut(Schema):
 
 class VoteIn(Schema):
     idempotency_key: str
-    outcome: str = ""
+    outcome: Outcome = ""
     ranks: list[int] | None = None
 
 
@@ -178,7 +180,7 @@ def _voter(request: HttpRequest) -> str:
 
 @api.get(
     "/tournaments/{tournament_id}/battle",
-    response={200: BattleOut, 204: None},
+    response={200: BattleOut, 204: None, **BAD, **AUTH, **MISSING},
     auth=TOKEN_OR_SESSION,
 )
 def battles_next(request: HttpRequest, tournament_id: int) -> Any:
@@ -201,7 +203,7 @@ def battles_next(request: HttpRequest, tournament_id: int) -> Any:
 
 @api.post(
     "/battles/{battle}/vote",
-    response={200: RevealOut, 409: ErrorOut, 429: ErrorOut},
+    response={200: RevealOut, 409: ErrorOut, 429: ErrorOut, **BAD, **AUTH, **MISSING},
     auth=TOKEN_OR_SESSION,
 )
 def battles_vote(request: HttpRequest, battle: str, payload: VoteIn) -> Any:
@@ -225,13 +227,11 @@ def battles_vote(request: HttpRequest, battle: str, payload: VoteIn) -> Any:
 
 @api.post(
     "/tournaments/{tournament_id}/{action}",
-    response={200: TournamentOut, 400: ErrorOut},
+    response={200: TournamentOut, **BAD, **AUTH, **MISSING},
     auth=TOKEN_OR_SESSION,
 )
-def tournaments_action(request: HttpRequest, tournament_id: int, action: str) -> Any:
+def tournaments_action(request: HttpRequest, tournament_id: int, action: Action) -> Any:
     _require_staff(request)
-    if action not in svc.TOURNAMENT_ACTIONS:
-        raise ValidationError({"action": [f"one of {sorted(svc.TOURNAMENT_ACTIONS)}"]})
     found = get_object_or_404(Tournament, pk=tournament_id)
     tournament = svc.TOURNAMENT_ACTIONS[action](tournament=found)
     return _out(tournament)

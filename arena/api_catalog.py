@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
+from arena.api_errors import BAD, MISSING
 from arena.boards import judge_quality_panel
 from arena.models import Judge, PromptSet
 
@@ -80,25 +81,25 @@ def _set_out(pset: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/prompt-sets", response=list[PromptSetOut])
+@router.get("/prompt-sets", response={200: list[PromptSetOut], **BAD})
 def prompt_sets_list(request: HttpRequest) -> Any:
     return [_set_out(p) for p in _prompt_sets()]
 
 
-@router.get("/prompt-sets/{prompt_set_id}", response=PromptSetDetailOut)
+@router.get("/prompt-sets/{prompt_set_id}", response={200: PromptSetDetailOut, **BAD, **MISSING})
 def prompt_sets_detail(request: HttpRequest, prompt_set_id: int) -> Any:
     pset = get_object_or_404(_prompt_sets(), pk=prompt_set_id)
     items = pset.prompts.order_by("pk").values("id", "text", "category")
     return {**_set_out(pset), "items": list(items)}
 
 
-@router.get("/judges", response=list[JudgeOut])
+@router.get("/judges", response={200: list[JudgeOut], **BAD})
 def judges_list(request: HttpRequest) -> Any:
     # Settings stay out: they may name endpoints and templates staff keep to themselves.
     return Judge.objects.order_by("name")
 
 
-@router.get("/judges/quality", response=list[JudgeQualityOut])
+@router.get("/judges/quality", response={200: list[JudgeQualityOut], **BAD})
 def judges_quality(request: HttpRequest) -> Any:
     """Each judge's (and the humans') position bias, consistency and agreement with people:
     the numbers of the judges' panel, read from the evidence cells."""

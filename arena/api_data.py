@@ -7,20 +7,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from arena.api_errors import AUTH, BAD, MISSING
 from arena.auth import TOKEN_OR_SESSION
 from arena.auth import require_staff as _require_staff
 from arena.models import PromptSet, Tournament
-from arena.services.exports import Export, UnknownExport, tournament_export
+from arena.services.exports import EXPORTS, Export, tournament_export
 from arena.services.imports import (
     MAX_UPLOAD_BYTES,
     prompt_set_import_file,
@@ -40,10 +41,6 @@ class PromptSetImportedOut(Schema):
     id: int
     name: str
     prompts: int
-
-
-class ErrorsOut(Schema):
-    errors: dict[str, list[str]]
 
 
 def export_response(request: HttpRequest, export: Export) -> StreamingHttpResponse:
@@ -95,18 +92,24 @@ def _prompt_set(key: str) -> PromptSet:
         raise ValidationError({"prompt_set": [f"unknown prompt set: {key}"]}) from None
 
 
-@router.get("/tournaments/{tournament_id}/export/{kind}")
-def export(request: HttpRequest, tournament_id: int, kind: str) -> Any:
+ExportKind = Literal[tuple(EXPORTS)]  # type: ignore[valid-type]
+
+
+@router.get(
+    "/tournaments/{tournament_id}/export/{kind}",
+    response={200: None, **BAD, **MISSING},
+    openapi_extra={"responses": {200: {"description": "the file, streamed", "content": {
+        content_type: {"schema": {"type": "string"}} for content_type, _ in EXPORTS.values()
+    }}}},
+)  # fmt: skip
+def export(request: HttpRequest, tournament_id: int, kind: ExportKind) -> Any:
     """``kind``: battles.jsonl, rankings.jsonl, leaderboard.csv or manifest.json."""
     tournament = get_object_or_404(Tournament, pk=tournament_id)
-    try:
-        return export_response(request, tournament_export(tournament=tournament, kind=kind))
-    except UnknownExport as error:
-        raise Http404(str(error)) from None
+    return export_response(request, tournament_export(tournament=tournament, kind=kind))
 
 
 @router.post(
-    "/import/answers", response={201: AnswersImportedOut, 400: ErrorsOut}, auth=TOKEN_OR_SESSION
+    "/import/answers", response={201: AnswersImportedOut, **BAD, **AUTH}, auth=TOKEN_OR_SESSION
 )
 def import_answers(
     request: HttpRequest,
@@ -125,7 +128,7 @@ def import_answers(
 
 
 @router.post(
-    "/import/prompts", response={201: PromptSetImportedOut, 400: ErrorsOut}, auth=TOKEN_OR_SESSION
+    "/import/prompts", response={201: PromptSetImportedOut, **BAD, **AUTH}, auth=TOKEN_OR_SESSION
 )
 def import_prompts(
     request: HttpRequest,

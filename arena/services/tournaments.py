@@ -106,16 +106,19 @@ def _refuse_self_judging(judge: Judge, entrants: Sequence[Contestant]) -> None:
                 )
 
 
+# Ids beyond a 64-bit key name no row (a database refuses to compare with them).
+MAX_ID = 2**63 - 1
+
+
+def _ids(keys: Sequence[str | int]) -> list[int]:
+    return [k for k in keys if isinstance(k, int) and 0 < k <= MAX_ID]
+
+
 def _resolve_contestants(names: Sequence[str | int]) -> list[Contestant]:
     if len(set(names)) != len(names):
         raise _fail("contestants", "a contestant is listed twice")
     by_key = {c.name: c for c in Contestant.objects.filter(name__in=[str(n) for n in names])}
-    by_key.update(
-        {
-            c.id: c
-            for c in Contestant.objects.filter(id__in=[n for n in names if isinstance(n, int)])
-        }
-    )
+    by_key.update({c.id: c for c in Contestant.objects.filter(id__in=_ids(names))})
     unknown = [str(n) for n in names if n not in by_key]
     if unknown:
         raise _fail("contestants", f"unknown contestant(s): {', '.join(unknown)}")
@@ -123,7 +126,7 @@ def _resolve_contestants(names: Sequence[str | int]) -> list[Contestant]:
 
 
 def _resolve(model: type[PromptSet] | type[Judge], field: str, key: str | int) -> Any:
-    lookup = {"id": key} if isinstance(key, int) else {"name": key}
+    lookup = {"id__in": _ids([key])} if isinstance(key, int) else {"name": key}
     try:
         return model.objects.get(**lookup)
     except model.DoesNotExist:

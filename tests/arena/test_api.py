@@ -61,18 +61,30 @@ def test_bad_api_input_gets_a_400_naming_the_field_and_saves_nothing(
     assert not Tournament.objects.exists()
 
 
-def test_a_malformed_body_is_refused_by_schema_validation(staff: Client) -> None:
+def test_a_malformed_body_is_a_400_naming_the_field_in_the_one_error_shape(staff: Client) -> None:
     response = post(staff, "/api/tournaments", {"name": "x", "contestants": "sim-0"})
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert "contestants" in response.json()["errors"]
+    response = staff.post("/api/tournaments", "{not json", content_type="application/json")
+    assert response.status_code == 400 and "errors" in response.json()
+    response = post(staff, "/api/tournaments", {**GOOD, "format": "knockout"})
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["format"]
     assert not Tournament.objects.exists()
 
 
 def test_anonymous_and_non_staff_users_cannot_create(staff: Client) -> None:
-    assert post(Client(), "/api/tournaments", GOOD).status_code == 401
+    anonymous = post(Client(), "/api/tournaments", GOOD)
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {"errors": {"__all__": ["Unauthorized"]}}
     user = Client()
     user.force_login(User.objects.create_user("voter"))
     assert post(user, "/api/tournaments", GOOD).status_code == 403
     assert not Tournament.objects.exists()
+
+
+def test_a_missing_tournament_is_a_404_in_the_one_error_shape(staff: Client) -> None:
+    response = staff.get("/api/tournaments/987654")
+    assert response.status_code == 404 and list(response.json()["errors"]) == ["__all__"]
 
 
 def test_lifecycle_actions_and_reads(staff: Client) -> None:

@@ -60,6 +60,9 @@ def world(contestants, prompt_set, judge) -> None:
         ({"format": "nope"}, "format", "unknown format"),
         ({"prompt_set": "missing"}, "prompt_set", "missing"),
         ({"judge": "ghost"}, "judge", "ghost"),
+        ({"contestants": ["sim-0", 2**70]}, "contestants", str(2**70)),  # past any id
+        ({"prompt_set": 2**70}, "prompt_set", str(2**70)),
+        ({"judge": -3}, "judge", "-3"),
         ({"name": "  "}, "name", "name"),
     ],
 )

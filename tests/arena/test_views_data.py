@@ -92,8 +92,10 @@ def test_the_battles_download_has_a_row_per_played_match(played: Tournament) -> 
 def test_an_unknown_export_or_tournament_is_not_found(played: Tournament) -> None:
     assert Client().get(f"/tournaments/{played.pk}/export/secrets.txt/").status_code == 404
     assert Client().get("/tournaments/999999/export/battles.jsonl/").status_code == 404
-    assert Client().get(f"/api/data/tournaments/{played.pk}/export/x.csv").status_code == 404
     assert Client().get("/api/data/tournaments/999999/export/battles.jsonl").status_code == 404
+    # In the API the kind is one of an enum: another is a bad request, naming the field.
+    unknown = Client().get(f"/api/data/tournaments/{played.pk}/export/x.csv")
+    assert unknown.status_code == 400 and list(unknown.json()["errors"]) == ["kind"]
 
 
 def test_the_tournament_page_links_staff_to_the_exports(played: Tournament) -> None:
