@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -109,6 +110,30 @@ class Site:
             "-l",
             "INFO",
         )
+
+    def web(self, port: int) -> subprocess.Popen[bytes]:
+        """One web process as services mode runs it (``manage.py serve``), answering on
+        ``port`` once this returns."""
+        log = self.logs / f"web-{uuid.uuid4().hex[:6]}.log"
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1"],
+            cwd=ROOT,
+            env=self.env() | {"ARENA_DATA_DIR": str(self.logs)},
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz/", timeout=2).status_code == 200:
+                    return process
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"the web process did not start: {log.read_text()[-2000:]}")
 
     def beat(self) -> subprocess.Popen[bytes]:
         return self._start("beat", "beat", "-l", "INFO", "-s", str(self.logs / "beat-schedule"))

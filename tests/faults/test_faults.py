@@ -11,13 +11,17 @@ The judge and the contestants are a loopback fake OpenAI-compatible server that 
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from django.db import connection
 
@@ -26,12 +30,14 @@ from arena.models import (
     Match,
     MatchStatus,
     Response,
+    Spend,
     Tournament,
     TournamentStatus,
+    Vote,
 )
-from tests.conftest import served_round_robin
+from tests.conftest import _free_port, served_round_robin
 from tests.faults.conftest import SITE_APP, Site
-from tests.judges.fake_openai import FakeOpenAIServer, Scripted
+from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -80,22 +86,25 @@ def _judged_once_each(tournament: Tournament) -> None:
 
 
 @contextmanager
-def _in_flight(site: Site, prompt_set, responder=_slow) -> Iterator[Running]:
+def _in_flight(site: Site, prompt_set, responder=_slow, prices=None) -> Iterator[Running]:
     """A started tournament with matches in flight on a worker of the site (and beat)."""
     with FakeOpenAIServer() as server:
         server.responder = responder
-        tournament = served_round_robin(server.base_url, prompt_set, models=5, seed=3)
+        tournament = served_round_robin(
+            server.base_url, prompt_set, models=5, seed=3, prices=prices
+        )
         worker = site.worker()
         site.beat()
         _start(site, tournament)
         assert _wait(lambda: _playing(tournament) >= 1, 30), "no match in flight"
-        yield Running(tournament, worker)
+        yield Running(tournament, worker, server)
 
 
 @dataclass
 class Running:
     tournament: Tournament
     worker: subprocess.Popen[bytes]
+    server: FakeOpenAIServer
 
     def recovery_after(self, fault: str, ended: float, timeout: float = 90) -> float:
         """Seconds from the fault's end until the tournament completed."""
@@ -157,3 +166,93 @@ def test_a_nul_character_in_a_model_answer(site: Site, prompt_set) -> None:
     _judged_once_each(run.tournament)
     kept = Response.objects.get(contestant__name="model-2").text
     assert kept == "before\ufffdafter"
+
+
+def test_a_judge_failing_30_percent_of_its_calls(site: Site, prompt_set) -> None:
+    """Three judge calls in ten answer HTTP 500 (at random, seeded): each is retried, and
+    what the provider billed (the tokens of the calls that answered) is what was spent."""
+    rng, lock = random.Random(30), threading.Lock()
+
+    def flaky_judge(request: dict) -> Scripted:
+        if request["model"] == "judge":
+            with lock:
+                failing = rng.random() < 0.3
+            if failing:
+                return Scripted(status=500, body=error_body("upstream", kind="server_error"))
+        return _slow(request)
+
+    price = {"price_in": 1_000_000, "price_out": 1_000_000}  # a dollar a token
+    started = time.monotonic()
+    with _in_flight(site, prompt_set, flaky_judge, prices=price) as run:
+        run.recovery_after("a judge failing 30% of its calls", started, timeout=120)
+        judge_calls = [r for r in run.server.chat_requests if r["model"] == "judge"]
+        billed = sum(prompt + completion for _, prompt, completion in run.server.usage)
+
+    _judged_once_each(run.tournament)
+    assert len(judge_calls) > MATCHES  # some failed and were retried
+    spend = Spend.objects.get(tournament=run.tournament)
+    assert spend.judged_usd + spend.answers_usd == billed
+
+
+_FIELD = {
+    name: re.compile(rf'name="{name}" value="([^"]+)"')
+    for name in ("csrfmiddlewaretoken", "battle", "idempotency_key", "shown")
+}
+
+
+def _vote_form(page: str) -> dict[str, str]:
+    """The vote form's fields (``shown``: the first page, shown without a session)."""
+    found = {name: pattern.search(page) for name, pattern in _FIELD.items()}
+    assert all(found[name] for name in ("csrfmiddlewaretoken", "battle", "idempotency_key"))
+    return {name: m.group(1) for name, m in found.items() if m} | {"outcome": "a"}
+
+
+def test_the_web_process_killed_mid_vote(site: Site, human_tournament_of) -> None:
+    """A voter votes through a human-judged round robin of six (15 battles) as vote.js
+    does; the web process is killed (-9) while a vote is on its way. Sent again to a new
+    process with the same key, the vote counts once, and the rest follow: 15 battles, 15
+    votes, the tournament completed."""
+    tournament = human_tournament_of(6)
+    site.worker()
+    port = _free_port()
+    web = site.web(port)
+    base, url = f"http://127.0.0.1:{port}", f"/tournaments/{tournament.pk}/vote/"
+    headers = {"Accept": "application/json", "Referer": base + url}
+    killed_at = recovered = None
+    with httpx.Client(base_url=base, timeout=30) as voter:
+        form = _vote_form(voter.get(url).text)
+        for n in range(15):
+            if n == 5:  # the sixth vote: the process dies while it is on its way
+                sending = threading.Thread(
+                    target=lambda f=form: _post_ignoring_errors(voter, url, f, headers)
+                )
+                sending.start()
+                os.kill(web.pid, signal.SIGKILL)
+                killed_at = time.monotonic()
+                sending.join()
+                web.wait()
+                web = site.web(port)
+            answer = voter.post(url, data=form, headers=headers)
+            assert answer.status_code == 200, answer.text[:500]
+            if recovered is None and killed_at is not None:
+                recovered = time.monotonic() - killed_at
+            upcoming = answer.json()["next"]
+            if upcoming is None:
+                assert n == 14, f"no battle after {n + 1} votes"
+                break
+            form = {k: v for k, v in form.items() if k != "shown"} | {
+                "battle": upcoming["battle"],
+                "idempotency_key": upcoming["idempotency_key"],
+            }
+    print(f"\nweb process kill -9 mid-vote: voting again {recovered:.1f} s after the kill")
+    assert Vote.objects.filter(match__tournament=tournament).count() == 15
+    assert _wait(lambda: _finished(tournament), 60)
+    assert tournament.status == TournamentStatus.COMPLETED
+    assert Judgment.objects.filter(match__tournament=tournament).count() == 15
+
+
+def _post_ignoring_errors(client: httpx.Client, url: str, form: dict, headers: dict) -> None:
+    try:
+        client.post(url, data=form, headers=headers)
+    except httpx.HTTPError:
+        pass  # the process died with the request: the voter sends it again
