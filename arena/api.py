@@ -15,7 +15,7 @@ from arena.auth import require_staff as _require_staff
 from arena.boards import tournament_leaderboard
 from arena.formats import FORMATS
 from arena.models import BackendKind, Contestant, Queue, Tournament
-from arena.selectors import tournament_progress, tournament_spend
+from arena.selectors import tournament_calls_unsettled, tournament_progress, tournament_spend
 from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
@@ -63,6 +63,9 @@ class TournamentOut(Schema):
     budget: int | None
     budget_usd: Decimal | None
     spend_usd: Decimal
+    # Model calls begun and not settled: in flight, or lost with a worker that died (the
+    # provider billed them; their cost is not in spend_usd).
+    calls_unsettled: int
     error: str
     config: dict[str, Any]
     done: int
@@ -96,6 +99,7 @@ def _out(t: Tournament) -> dict[str, Any]:
         "budget": t.budget,
         "budget_usd": t.budget_usd,
         "spend_usd": tournament_spend(t),
+        "calls_unsettled": tournament_calls_unsettled(t),
         "error": t.error,
         "config": t.config,
         "done": progress.done,

@@ -717,6 +717,11 @@ class Spend(models.Model):
     )
     judged_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     answers_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    # Model calls (a verdict, an answer) begun and settled: counted as begun before the
+    # call, as settled with its cost when it returns or fails. One never settled was in
+    # flight when its worker died: the provider billed it, and its cost is not known.
+    calls_begun = models.PositiveIntegerField(default=0)
+    calls_settled = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.tournament_id}: ${self.judged_usd + self.answers_usd}"

@@ -583,6 +583,13 @@ def tournament_spend(tournament: Tournament) -> Decimal:
     return Decimal(0) if spent is None else spent.judged_usd + spent.answers_usd
 
 
+def tournament_calls_unsettled(tournament: Tournament) -> int:
+    """Model calls begun and not settled: in flight, or lost with a worker that died (the
+    provider billed them; their cost is not in the spend)."""
+    spent = Spend.objects.filter(tournament=tournament).first()
+    return 0 if spent is None else max(0, spent.calls_begun - spent.calls_settled)
+
+
 def tournaments_with_progress(*, limit: int = 50) -> list[Tournament]:
     """The latest tournaments, each with ``done`` (its finished matches) and ``failed``."""
     return _with_progress(list(Tournament.objects.select_related("prompt_set", "judge")[:limit]))

@@ -147,14 +147,15 @@ def _generate(entry: MatchEntry) -> Response:
     that a generation the store then drops is still counted."""
     contestant, prompt = entry.contestant, entry.match.prompt
     tournament_id = entry.match.tournament_id
+    spend_add(tournament_id=tournament_id, begun=1)
     _release_connection()
     try:
         generation = contestant_generator(contestant=contestant).generate(prompt.text)
     except BackendError as error:
-        spend_add(tournament_id=tournament_id, answers=Decimal(str(error.cost)))
+        spend_add(tournament_id=tournament_id, answers=Decimal(str(error.cost)), settled=1)
         raise
     cost = Decimal(str(generation.cost))
-    spend_add(tournament_id=tournament_id, answers=cost)
+    spend_add(tournament_id=tournament_id, answers=cost, settled=1)
     response, _ = Response.objects.get_or_create(
         contestant=contestant,
         prompt=prompt,
@@ -171,32 +172,42 @@ def _generate(entry: MatchEntry) -> Response:
 
 
 def spend_add(
-    *, tournament_id: int, judged: Decimal = Decimal(0), answers: Decimal = Decimal(0)
+    *,
+    tournament_id: int,
+    judged: Decimal = Decimal(0),
+    answers: Decimal = Decimal(0),
+    begun: int = 0,
+    settled: int = 0,
 ) -> None:
-    """Add what was just spent to the tournament's total (arena.models.Spend)."""
-    if not judged and not answers:
+    """Add what was just spent to the tournament's total (arena.models.Spend), and the
+    model calls just begun or settled."""
+    if not judged and not answers and not begun and not settled:
         return
     table = Spend._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (tournament_id, judged_usd, answers_usd) VALUES (%s, %s, %s)"
+            f"INSERT INTO {table} (tournament_id, judged_usd, answers_usd, calls_begun,"
+            " calls_settled) VALUES (%s, %s, %s, %s, %s)"
             f" ON CONFLICT (tournament_id) DO UPDATE SET"
             f" judged_usd = {table}.judged_usd + excluded.judged_usd,"
-            f" answers_usd = {table}.answers_usd + excluded.answers_usd",
-            [tournament_id, judged, answers],
+            f" answers_usd = {table}.answers_usd + excluded.answers_usd,"
+            f" calls_begun = {table}.calls_begun + excluded.calls_begun,"
+            f" calls_settled = {table}.calls_settled + excluded.calls_settled",
+            [tournament_id, judged, answers, begun, settled],
         )
 
 
 def _judged(judge: Comparator, match: Match, answers: list[Answer]) -> Verdict:
     """The judge's verdict. What its calls cost is spent at once, whether or not a verdict
     comes of them or gets recorded (a failure, a retry, a match taken over meanwhile)."""
+    spend_add(tournament_id=match.tournament_id, begun=1)
     _release_connection()
     try:
         verdict = judge.compare(match.prompt.text, answers)
     except BackendError as error:
-        spend_add(tournament_id=match.tournament_id, judged=Decimal(str(error.cost)))
+        spend_add(tournament_id=match.tournament_id, judged=Decimal(str(error.cost)), settled=1)
         raise
-    spend_add(tournament_id=match.tournament_id, judged=Decimal(str(verdict.cost)))
+    spend_add(tournament_id=match.tournament_id, judged=Decimal(str(verdict.cost)), settled=1)
     return verdict
 
 

@@ -27,6 +27,7 @@ from arena.boards import (
 from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
+    tournament_calls_unsettled,
     tournament_estimate,
     tournament_failed_matches,
     tournament_progress,
@@ -196,6 +197,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "planned": progress.planned,
             "recent": recent,
             "spend": tournament_spend(tournament),
+            "unsettled": tournament_calls_unsettled(tournament),
             "rounds": rounds,
             "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
         },

@@ -280,3 +280,40 @@ def test_matches_played_at_once_generate_each_answer_once_and_spend_every_call(
     assert judge_calls(server) == len(ids)
     assert spent([tournament]) == tokens_served(server)
     assert not AnswerClaim.objects.exists()
+
+
+class Died(BaseException):
+    """A worker's death as its call sees it: nothing after the call runs (not an error the
+    task could handle: kill -9 gives no exception at all)."""
+
+
+def test_a_call_whose_worker_died_is_counted_unsettled_and_said_where_the_spend_is(
+    server: FakeOpenAIServer, prompt_set: PromptSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tournament = started(server, prompt_set)  # one match, two answers and a verdict
+    monkeypatch.setattr(svc, "judge_comparator", lambda **_: _DyingJudge())
+    (match,) = tournament.matches.all()
+    with pytest.raises(Died):
+        svc.match_play(match_id=match.pk)
+    calls = Spend.objects.get(tournament=tournament)
+    assert (calls.calls_begun, calls.calls_settled) == (3, 2)  # the two answers came back
+    from django.test import Client
+
+    api = Client().get(f"/api/tournaments/{tournament.pk}").json()
+    assert api["calls_unsettled"] == 1
+    page = Client().get(f"/tournaments/{tournament.pk}/").content.decode()
+    assert "1 model call in flight or lost with a worker that died" in page
+
+
+class _DyingJudge:
+    def compare(self, *_: Any) -> Any:
+        raise Died
+
+
+def test_every_call_of_a_played_tournament_is_settled(
+    server: FakeOpenAIServer, prompt_set: PromptSet
+) -> None:
+    tournament = started(server, prompt_set, contestants=3)
+    assert play_all(tournament) == ["completed"] * 3
+    calls = Spend.objects.get(tournament=tournament)
+    assert calls.calls_begun == calls.calls_settled == len(server.chat_requests) == 3 + 3

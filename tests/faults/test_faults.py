@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from django.db import connection
+from django.test import Client
 
 from arena.models import (
     Judgment,
@@ -114,8 +115,14 @@ class Running:
         return took
 
 
+def _unsettled(tournament: Tournament) -> int:
+    spend = Spend.objects.filter(tournament=tournament).first()
+    return 0 if spend is None else spend.calls_begun - spend.calls_settled
+
+
 def test_a_worker_killed_with_matches_in_flight(site: Site, prompt_set) -> None:
     with _in_flight(site, prompt_set) as run:
+        assert _wait(lambda: _unsettled(run.tournament) >= 1, 30), "no model call in flight"
         os.kill(run.worker.pid, signal.SIGKILL)
         run.worker.wait()
         ended = time.monotonic()
@@ -124,6 +131,14 @@ def test_a_worker_killed_with_matches_in_flight(site: Site, prompt_set) -> None:
 
     _judged_once_each(run.tournament)
     assert took < 60
+    # The calls the dead worker had in flight were billed and never came back: counted,
+    # and said on the tournament's page and in the API, since their cost is unknown.
+    lost = _unsettled(run.tournament)
+    assert lost >= 1
+    api = Client().get(f"/api/tournaments/{run.tournament.pk}").json()
+    assert api["calls_unsettled"] == lost
+    page = Client().get(f"/tournaments/{run.tournament.pk}/").content.decode()
+    assert "lost with a worker that died" in page and "in flight or" not in page
 
 
 def test_redis_stopped_and_started_again_the_worker_lives_on(site: Site, prompt_set) -> None:

@@ -36,7 +36,13 @@ from arena.models import (
     Tournament,
     TournamentStatus,
 )
-from arena.selectors import Progress, tournament_failures, tournament_progress, tournament_spend
+from arena.selectors import (
+    Progress,
+    tournament_calls_unsettled,
+    tournament_failures,
+    tournament_progress,
+    tournament_spend,
+)
 from arena.services.demo import FIXTURES, PROMPT_SET
 from arena.services.imports import prompt_set_import_jsonl
 from arena.services.tournaments import tournament_create, tournament_start
@@ -231,6 +237,12 @@ class Command(BaseCommand):
         rows = tournament_leaderboard(tournament)
         self.stdout.write(_table(rows, failures.by_contestant))
         self.stdout.write(f"Spent ${tournament_spend(tournament):.4f} (judge calls and answers).")
+        lost = tournament_calls_unsettled(tournament)
+        if lost:
+            self.stdout.write(
+                f"{lost} model call(s) have not come back (in flight, or lost with a worker"
+                " that died): the provider may have billed them; their cost is not in the spend."
+            )
         if tournament.error:
             self.stdout.write(f"Warning: {tournament.error}")
         if not any(row["matches"] for row in rows):
