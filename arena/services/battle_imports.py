@@ -390,46 +390,55 @@ def battles_import(
     _checked(table)
     say(f"read {len(table):,} battles")
     external, prompt_texts, prompt_of = _prompts(table)
-    categories = _categories(table, prompt_of, len(external))
-    style = _style(table)
-    score, both_bad = _outcomes(table)
-    order = (
-        np.argsort(table.timestamp, kind="stable")
-        if table.timestamp is not None
-        else np.arange(len(table))
+    battles = _Battles(
+        table=table,
+        external=external,
+        prompt_texts=prompt_texts,
+        categories=_categories(table, prompt_of, len(external)),
+        prompt_of=prompt_of,
+        style=_style(table),
+        outcomes=_outcomes(table),
+        order=(
+            np.argsort(table.timestamp, kind="stable")
+            if table.timestamp is not None
+            else np.arange(len(table))
+        ),
     )
-    title = name or path.stem
     with transaction.atomic():
         judge = _source(source)
-        result = _write(
-            table, title, judge, external, prompt_texts, categories, prompt_of, style, score,
-            both_bad, order, say,
-        )  # fmt: skip
+        tournament_id, created = _write(battles, name or path.stem, judge, say)
     say("committed")
+    style = battles.style
     return BattlesImported(
-        tournament_id=result[0],
+        tournament_id=tournament_id,
         battles=len(table),
-        contestants_created=result[1],
+        contestants_created=created,
         prompts=len(external),
         styled=0 if style is None else int((~np.isnan(style[0]).any(axis=1)).sum()),
         seconds=time.monotonic() - started,
     )
 
 
+@dataclass(frozen=True)
+class _Battles:
+    """A file's battles as the import writes them: the table, its distinct prompts
+    (external ids, texts, categories) and each battle's prompt, style features, outcome
+    (model A's score, both bad) and place in time."""
+
+    table: BattleTable
+    external: list[str]
+    prompt_texts: list[str]
+    categories: list[str]
+    prompt_of: NDArray[np.intp]
+    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None
+    outcomes: tuple[NDArray[np.float64], NDArray[np.bool_]]
+    order: NDArray[np.intp]
+
+
 def _write(
-    table: BattleTable,
-    title: str,
-    judge: Judge | None,
-    external: list[str],
-    prompt_texts: list[str],
-    categories: list[str],
-    prompt_of: NDArray[np.intp],
-    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
-    score: NDArray[np.float64],
-    both_bad: NDArray[np.bool_],
-    order: NDArray[np.intp],
-    say: Progress,
+    battles: _Battles, title: str, judge: Judge | None, say: Progress
 ) -> tuple[int, list[str]]:
+    table = battles.table
     n = len(table)
     now = timezone.now()
     if PromptSet.objects.filter(name=title).exists():
@@ -462,10 +471,7 @@ def _write(
     tournament.contestants.set(contestant.tolist())
     say(f"{len(created)} contestants created")
     with bulk_load() as loaded:
-        _rows_write(
-            loaded, table, tournament, judge, contestant, external, prompt_texts, categories,
-            prompt_of, style, score, both_bad, order, say,
-        )  # fmt: skip
+        _rows_write(loaded, battles, tournament, judge, contestant, say)
         how = "one query per key" if loaded.fast else "PostgreSQL, row by row, at commit"
         say(f"checking the new rows' references ({how})")
     return tournament.pk, created
@@ -473,21 +479,16 @@ def _write(
 
 def _rows_write(
     loaded: Loaded,
-    table: BattleTable,
+    battles: _Battles,
     tournament: Tournament,
     judge: Judge | None,
     contestant: NDArray[np.int64],
-    external: list[str],
-    prompt_texts: list[str],
-    categories: list[str],
-    prompt_of: NDArray[np.intp],
-    style: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
-    score: NDArray[np.float64],
-    both_bad: NDArray[np.bool_],
-    order: NDArray[np.intp],
     say: Progress,
 ) -> None:
     """The prompts, matches, entries, verdicts and evidence, by COPY."""
+    table, external, categories = battles.table, battles.external, battles.categories
+    style, order, prompt_of = battles.style, battles.order, battles.prompt_of
+    score, both_bad = battles.outcomes
     n = len(table)
     now = tournament.started_at
     prompt_ids = new_ids(Prompt, len(external))
@@ -497,7 +498,7 @@ def _rows_write(
             "id": prompt_ids,
             "prompt_set_id": np.full(len(external), tournament.prompt_set_id),
             "external_id": external,
-            "text": prompt_texts,
+            "text": battles.prompt_texts,
             "category": categories,
             "reference_answer": [""] * len(external),
         },

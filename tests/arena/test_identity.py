@@ -9,7 +9,7 @@ from arena.identity import (
     provider_terms,
     self_introductions,
 )
-from arena.models import MatchStatus, Response
+from arena.models import Match, MatchStatus, Response
 from arena.services.matches import match_play
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
 
@@ -79,14 +79,9 @@ def test_an_answer_introducing_itself_as_an_ai_names_itself_whatever_the_name(
     assert self_introductions(text) == names
 
 
-@pytest.mark.django_db
-def test_a_battle_whose_answer_gives_its_family_or_introduces_itself_is_kept_out(
-    contestants, prompt_set
-) -> None:
-    """Neither ``zephyrine`` nor ``Nimbus`` is on the word list."""
-    people = contestants(2)
-    people[0].model_id = "acme-labs/Zephyrine-7B-Instruct"
-    people[0].save()
+def played_with_answers(people: list, said: dict[int, str]) -> Match:
+    """The one battle of a human-judged round robin of two, its answers (by contestant id)
+    stored before it is played; returned played."""
     t = tournament_start(
         tournament=tournament_create(
             name="h",
@@ -100,10 +95,6 @@ def test_a_battle_whose_answer_gives_its_family_or_introduces_itself_is_kept_out
     )
     tournament_advance(tournament_id=t.pk)
     match = t.matches.get()
-    said = {
-        people[0].pk: "Zephyrine here: recursion is a function calling itself.",
-        people[1].pk: "Recursion means a function that calls itself.",
-    }
     for entry in match.entries.all():
         Response.objects.create(
             contestant=entry.contestant,
@@ -111,8 +102,26 @@ def test_a_battle_whose_answer_gives_its_family_or_introduces_itself_is_kept_out
             settings_hash=entry.contestant.settings_hash,
             text=said[entry.contestant_id],
         )
-    assert match_play(match_id=match.pk) == "failed"
+    match_play(match_id=match.pk)
     match.refresh_from_db()
+    return match
+
+
+@pytest.mark.django_db
+def test_a_battle_whose_answer_gives_its_family_or_introduces_itself_is_kept_out(
+    contestants, prompt_set
+) -> None:
+    """Neither ``zephyrine`` nor ``Nimbus`` is on the word list."""
+    people = contestants(2)
+    people[0].model_id = "acme-labs/Zephyrine-7B-Instruct"
+    people[0].save()
+    match = played_with_answers(
+        people,
+        {
+            people[0].pk: "Zephyrine here: recursion is a function calling itself.",
+            people[1].pk: "Recursion means a function that calls itself.",
+        },
+    )
     assert match.status == MatchStatus.FAILED and "zephyrine" in match.error
     own = contestant_identity(name=people[1].name, model_id="", base_url="")
     named = identity_words_in("I was trained by Nimbus Labs. Recursion means…", **own)
@@ -124,26 +133,6 @@ def test_a_battle_whose_answer_names_a_model_is_kept_out_of_blind_voting(
     contestants, prompt_set
 ) -> None:
     people = contestants(2)
-    t = tournament_start(
-        tournament=tournament_create(
-            name="h",
-            format="round_robin",
-            contestants=[c.name for c in people],
-            prompt_set="tiny",
-            judge=None,
-            config={"rounds": 1},
-            seed=1,
-        )
-    )
-    tournament_advance(tournament_id=t.pk)
-    match = t.matches.get()
-    for entry in match.entries.all():
-        Response.objects.create(
-            contestant=entry.contestant,
-            prompt=match.prompt,
-            settings_hash=entry.contestant.settings_hash,
-            text="As an assistant built by OpenAI, here is my answer." if entry.position else "ok",
-        )
-    assert match_play(match_id=match.pk) == "failed"
-    match.refresh_from_db()
+    said = {people[0].pk: "ok", people[1].pk: "As an assistant built by OpenAI, here it is."}
+    match = played_with_answers(people, said)
     assert match.status == MatchStatus.FAILED and "openai" in match.error
