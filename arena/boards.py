@@ -8,7 +8,6 @@ stamp of the standings, which every verdict changes.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -441,36 +440,46 @@ _LABELS = ("a", "b", "tie")  # from the pair's side: a (the lower id) wins, b wi
 def _agreement() -> dict[str, Any]:
     """Per judge, its verdicts against the human plurality on the same prompt and pair
     (accuracy and Cohen's kappa over a, b, tie): the prompts and pairs two sources judged
-    (PromptPair.shared), their outcomes summed per source in the database."""
-    outcomes = ", ".join(f"SUM(c.ab_{x} + c.ba_{x})" for x in ("a_wins", "b_wins", "ties"))
+    (PromptPair.shared), their outcomes per tournament and source summed below."""
+    outcomes = ", ".join(f"c.ab_{x} + c.ba_{x}" for x in ("a_wins", "b_wins", "ties"))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT c.prompt_id, c.a_id, c.b_id, c.source, {outcomes} FROM {_PROMPT_CELL} c"
             f" JOIN {_PAIR} p ON p.prompt_id = c.prompt_id AND p.a_id = c.a_id"
             " AND p.b_id = c.b_id WHERE p.shared"
-            " GROUP BY c.prompt_id, c.a_id, c.b_id, c.source"
         )
         rows = cursor.fetchall()
-    humans: dict[tuple[int, int, int], np.ndarray] = {}
-    judged: dict[tuple[int, int, int], dict[str, np.ndarray]] = defaultdict(dict)
-    for p, a, b, source, *counts in rows:
-        if source == "humans":
-            humans[(p, a, b)] = np.array(counts, dtype=np.int64)
-        else:
-            judged[(p, a, b)][source] = np.array(counts, dtype=np.int64)
-    matrices: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((3, 3), dtype=np.int64))
-    for key, sources in judged.items():
-        crowd = _plurality(humans.get(key))
-        if crowd is None:
-            continue
-        for source, labels in sources.items():
-            matrices[source][:, crowd] += labels
-    return {s: agreement_of(m) for s, m in matrices.items() if m.sum()}
+    return agreement_from_rows(rows)
 
 
-def _plurality(counts: np.ndarray | None) -> int | None:
-    """The most frequent label's index; None without a single most frequent one."""
-    if counts is None or not counts.any():
-        return None
-    top = counts.max()
-    return int(counts.argmax()) if (counts == top).sum() == 1 else None
+def agreement_from_rows(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """``_agreement`` from its rows: (prompt, a, b, source, a wins, b wins, ties), any
+    number of rows per prompt, pair and source (one per tournament), summed here."""
+    if not rows:
+        return {}
+    # As columns, each prompt and pair an index: a million verdicts' shared items (tens of
+    # thousands of rows) in numpy, not one Python object per row.
+    prompt, a, b, source, *outcome = zip(*rows, strict=True)
+    _, item = np.unique(np.array([prompt, a, b], dtype=np.int64).T, axis=0, return_inverse=True)
+    item = item.ravel()
+    labels = np.array(outcome, dtype=np.int64).T  # rows x (a, b, tie)
+    sources = np.array(source)
+    human = sources == "humans"
+    crowd = np.zeros((int(item.max()) + 1, 3), dtype=np.int64)
+    np.add.at(crowd, item[human], labels[human])
+    plurality = _pluralities(crowd)
+    found: dict[str, Any] = {}
+    for judge in sorted(set(source) - {"humans"}):
+        rows_of = (sources == judge) & (plurality[item] >= 0)
+        by_crowd = np.zeros((3, 3), dtype=np.int64)  # [the crowd's label, the judge's label]
+        np.add.at(by_crowd, plurality[item[rows_of]], labels[rows_of])
+        if by_crowd.sum():
+            found[judge] = agreement_of(by_crowd.T)  # rows: the judge's label
+    return found
+
+
+def _pluralities(counts: np.ndarray) -> np.ndarray:
+    """Per row, the most frequent label's index; -1 without a single most frequent one."""
+    top = counts.max(axis=1, keepdims=True)
+    single = ((counts == top).sum(axis=1) == 1) & (top[:, 0] > 0)
+    return np.where(single, counts.argmax(axis=1), -1)
