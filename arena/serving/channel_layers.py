@@ -10,6 +10,7 @@ web process, so sends from a foreign loop are handed to the loop that receives.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer
@@ -49,15 +50,12 @@ class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):  # type: ignore[misc
         await super().group_add(group, channel)
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
-        home = self._foreign_home()
-        if home is None:
-            await super().send(channel, message)
-        else:
-            await _handoff(super().send(channel, message), home)
+        await self._at_home(super().send(channel, message))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        await self._at_home(super().group_send(group, message))
+
+    async def _at_home(self, sending: Coroutine[Any, Any, None]) -> None:
+        """Run ``sending`` on this layer's loop: here, or handed off to it."""
         home = self._foreign_home()
-        if home is None:
-            await super().group_send(group, message)
-        else:
-            await _handoff(super().group_send(group, message), home)
+        await (sending if home is None else _handoff(sending, home))
