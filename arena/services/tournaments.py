@@ -164,9 +164,12 @@ def _money(value: Decimal | float | str | None) -> Decimal | None:
         amount = Decimal(str(value))
     except ArithmeticError:
         raise _fail("budget_usd", f"not an amount of money: {value!r}") from None
-    if amount.is_finite() and amount > MAX_USD:  # what the column holds: 12 digits, 4 decimals
+    # Bounds before quantize: a huge amount either way has more digits than it can round.
+    if not amount.is_finite() or amount <= 0:
+        raise _fail("budget_usd", f"must be a positive amount of USD, got {value!r}")
+    if amount > MAX_USD:  # what the column holds: 12 digits, 4 decimals
         raise _fail("budget_usd", f"at most {MAX_USD} USD, got {value!r}")
-    if not amount.is_finite() or amount.quantize(Decimal("0.0001")) <= 0:
+    if amount.quantize(Decimal("0.0001")) <= 0:
         raise _fail("budget_usd", f"must be a positive amount of USD, got {value!r}")
     return amount.quantize(Decimal("0.0001"))
 

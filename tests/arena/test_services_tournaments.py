@@ -63,6 +63,8 @@ def world(contestants, prompt_set, judge) -> None:
         ({"contestants": ["sim-0", 2**70]}, "contestants", str(2**70)),  # past any id
         ({"prompt_set": 2**70}, "prompt_set", str(2**70)),
         ({"judge": -3}, "judge", "-3"),
+        ({"budget_usd": "-1e30"}, "budget_usd", "positive"),  # was a 500 (Schemathesis)
+        ({"budget_usd": "0.00001"}, "budget_usd", "positive"),
         ({"name": "  "}, "name", "name"),
     ],
 )
