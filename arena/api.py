@@ -15,7 +15,7 @@ from arena.auth import require_staff as _require_staff
 from arena.boards import tournament_leaderboard
 from arena.formats import FORMATS
 from arena.models import BackendKind, Contestant, Queue, Tournament
-from arena.selectors import tournament_calls_unsettled, tournament_progress, tournament_spend
+from arena.selectors import tournament_progress, tournament_spent
 from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
@@ -89,7 +89,7 @@ class LeaderboardRowOut(Schema):
 
 
 def _out(t: Tournament) -> dict[str, Any]:
-    progress = tournament_progress(t)
+    progress, spent = tournament_progress(t), tournament_spent(t)
     return {
         "id": t.pk,
         "name": t.name,
@@ -98,8 +98,8 @@ def _out(t: Tournament) -> dict[str, Any]:
         "seed": t.seed,
         "budget": t.budget,
         "budget_usd": t.budget_usd,
-        "spend_usd": tournament_spend(t),
-        "calls_unsettled": tournament_calls_unsettled(t),
+        "spend_usd": spent.usd,
+        "calls_unsettled": spent.calls_unsettled,
         "error": t.error,
         "config": t.config,
         "done": progress.done,

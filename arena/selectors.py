@@ -576,18 +576,27 @@ def tournament_failures(tournament: Tournament, *, last: int = 3) -> Failures:
     return Failures(by_contestant, distinct[:last])
 
 
-def tournament_spend(tournament: Tournament) -> Decimal:
+@dataclass(frozen=True)
+class Spent:
     """USD spent: its judges' calls, and the answers generated for it (an answer cached
-    from another run is free), as kept when spent (arena.models.Spend)."""
-    spent = Spend.objects.filter(tournament=tournament).first()
-    return Decimal(0) if spent is None else spent.judged_usd + spent.answers_usd
+    from another run is free), as kept when spent (arena.models.Spend); and the model calls
+    begun and not settled: in flight, or lost with a worker that died (the provider billed
+    them; their cost is not in ``usd``)."""
+
+    usd: Decimal
+    calls_unsettled: int
 
 
-def tournament_calls_unsettled(tournament: Tournament) -> int:
-    """Model calls begun and not settled: in flight, or lost with a worker that died (the
-    provider billed them; their cost is not in the spend)."""
-    spent = Spend.objects.filter(tournament=tournament).first()
-    return 0 if spent is None else max(0, spent.calls_begun - spent.calls_settled)
+def tournament_spent(tournament: Tournament) -> Spent:
+    row = Spend.objects.filter(tournament=tournament).first()
+    if row is None:
+        return Spent(Decimal(0), 0)
+    return Spent(row.judged_usd + row.answers_usd, max(0, row.calls_begun - row.calls_settled))
+
+
+def tournament_spend(tournament: Tournament) -> Decimal:
+    """``tournament_spent``'s USD."""
+    return tournament_spent(tournament).usd
 
 
 def tournaments_with_progress(*, limit: int = 50) -> list[Tournament]:

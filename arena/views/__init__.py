@@ -27,13 +27,12 @@ from arena.boards import (
 from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
-    tournament_calls_unsettled,
     tournament_estimate,
     tournament_failed_matches,
     tournament_progress,
     tournament_recent_results,
     tournament_rounds,
-    tournament_spend,
+    tournament_spent,
     tournaments_open_to_voters,
     tournaments_with_progress,
     voter_outliers,
@@ -196,8 +195,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "failed": progress.failed,
             "planned": progress.planned,
             "recent": recent,
-            "spend": tournament_spend(tournament),
-            "unsettled": tournament_calls_unsettled(tournament),
+            "spent": tournament_spent(tournament),
             "rounds": rounds,
             "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
         },

@@ -38,10 +38,9 @@ from arena.models import (
 )
 from arena.selectors import (
     Progress,
-    tournament_calls_unsettled,
     tournament_failures,
     tournament_progress,
-    tournament_spend,
+    tournament_spent,
 )
 from arena.services.demo import FIXTURES, PROMPT_SET
 from arena.services.imports import prompt_set_import_jsonl
@@ -236,8 +235,9 @@ class Command(BaseCommand):
         failures = tournament_failures(tournament)
         rows = tournament_leaderboard(tournament)
         self.stdout.write(_table(rows, failures.by_contestant))
-        self.stdout.write(f"Spent ${tournament_spend(tournament):.4f} (judge calls and answers).")
-        lost = tournament_calls_unsettled(tournament)
+        spent = tournament_spent(tournament)
+        self.stdout.write(f"Spent ${spent.usd:.4f} (judge calls and answers).")
+        lost = spent.calls_unsettled
         if lost:
             self.stdout.write(
                 f"{lost} model call(s) have not come back (in flight, or lost with a worker"
