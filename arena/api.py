@@ -12,7 +12,7 @@ from ninja import NinjaAPI, Schema, Status
 from arena.api_errors import AUTH, BAD, MISSING, ErrorOut, errors_install
 from arena.auth import TOKEN_OR_SESSION, require_scope
 from arena.auth import require_staff as _require_staff
-from arena.boards import tournament_leaderboard
+from arena.boards import tournament_leaderboard, tournament_position_terms
 from arena.formats import FORMATS
 from arena.models import BackendKind, Contestant, Queue, Tournament
 from arena.selectors import tournament_progress, tournament_spent
@@ -151,11 +151,36 @@ def tournaments_detail(request: HttpRequest, tournament_id: int) -> Any:
     "/tournaments/{tournament_id}/leaderboard",
     response={200: list[LeaderboardRowOut], **BAD, **MISSING},
 )
-def tournaments_leaderboard(request: HttpRequest, tournament_id: int) -> Any:
+def tournaments_leaderboard(
+    request: HttpRequest, tournament_id: int, position: bool = False
+) -> Any:
     """Best first. Empty while the tournament has no verdict: until one, nobody has a
-    rating, and starting values are no result."""
-    rows = tournament_leaderboard(get_object_or_404(Tournament, pk=tournament_id))
+    rating, and starting values are no result. ``position``: ratings fitted with each
+    source's first-position advantage (``/position``)."""
+    tournament = get_object_or_404(Tournament, pk=tournament_id)
+    rows = tournament_leaderboard(tournament, position=position)
     return rows if has_verdicts(rows) else []
+
+
+class PositionTermOut(Schema):
+    """A source's (a judge's, or ``humans``) first-position advantage in Elo points."""
+
+    source: str
+    elo: float
+    low: float
+    high: float
+    observations: int
+
+
+@api.get(
+    "/tournaments/{tournament_id}/position",
+    response={200: list[PositionTermOut], **BAD, **MISSING},
+)
+def tournaments_position(request: HttpRequest, tournament_id: int) -> Any:
+    """Each source's first-position advantage, fitted with the ratings from every order
+    its verdicts were judged in (graded where the tournament fits graded scores)."""
+    terms = tournament_position_terms(get_object_or_404(Tournament, pk=tournament_id))
+    return [{"source": source, **term} for source, term in terms.items()]
 
 
 class BattleOut(Schema):

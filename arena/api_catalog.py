@@ -46,8 +46,11 @@ class JudgeOut(Schema):
 
 
 class JudgeQualityOut(Schema):
-    """One row of the judges' panel (/leaderboard/judges/): shares in [0, 1], None where
-    there is nothing to measure. ``*_from`` says what a position figure was measured on."""
+    """One row of the judges' panel (/leaderboard/judges/), judges ranked by their accuracy
+    against the human votes on the same prompt and pair: shares in [0, 1], None where
+    there is nothing to measure; ``*_low``/``*_high`` 95% intervals; ``human_tau`` the
+    Kendall tau between the judge's leaderboard and the humans'; ``cost_per_verdict`` in
+    USD. ``*_from`` says what a position figure was measured on."""
 
     source: str
     judge_id: int | None
@@ -60,11 +63,22 @@ class JudgeQualityOut(Schema):
     flip_high: float | None
     flip_pairs: int
     flip_from: str | None
+    position_elo: float | None
+    position_low: float | None
+    position_high: float | None
     intransitive: float | None
     longer_wins: float | None
     human_items: int
     human_accuracy: float | None
+    human_accuracy_low: float | None
+    human_accuracy_high: float | None
     human_kappa: float | None
+    human_kappa_low: float | None
+    human_kappa_high: float | None
+    human_tau: float | None
+    human_tau_low: float | None
+    human_tau_high: float | None
+    cost_per_verdict: float | None
 
 
 def _prompt_sets() -> Any:

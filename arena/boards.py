@@ -25,13 +25,27 @@ from arena.models import (
     PairCell,
     PromptPair,
     PromptPairCell,
+    Spend,
     Standing,
     Tournament,
 )
-from arena.standings import LeaderboardRow, PairTallies, leaderboard_rows, style_controlled_rows
+from arena.standings import (
+    LeaderboardRow,
+    OrderTallies,
+    PairTallies,
+    PositionTerm,
+    leaderboard_rows,
+    position_corrected_rows,
+    style_controlled_rows,
+)
 from judges.orders import COLUMNS as ORDER_COLUMNS
 from judges.orders import OrderCounts, wilson_interval
-from judges.quality import agreement_of, matrix_transitivity
+from judges.quality import (
+    agreement_intervals,
+    agreement_of,
+    leaderboard_agreement,
+    matrix_transitivity,
+)
 from ratings.elo import elo_expected
 from ratings.style_moments import StyleMoments, style_moments_from_columns
 
@@ -42,7 +56,17 @@ LEADERBOARD_CACHE_SECONDS = 3600
 _CELL, _STANDING = PairCell._meta.db_table, Standing._meta.db_table
 _PROMPT_CELL, _PAIR = PromptPairCell._meta.db_table, PromptPair._meta.db_table
 _ORDERS = OrderCell._meta.db_table
-_TALLIED = ("a_wins", "b_wins", "ties", "share", "a_points", "votes", *evidence.IPW)
+_TALLIED = (
+    "a_wins",
+    "b_wins",
+    "ties",
+    "share",
+    "a_points",
+    "votes",
+    *evidence.IPW,
+    *evidence.GRADED,
+    *evidence.IPW_GRADED,
+)
 
 
 def _filters(tournament_id: int | None, source: str, category: str) -> tuple[str, list[Any]]:
@@ -81,6 +105,28 @@ def pair_tallies(
         names |= dict(Contestant.objects.filter(pk__in=missing).values_list("pk", "name"))
     return PairTallies.of(
         names.values(), [(names[a], names[b], tuple(map(float, v))) for a, b, *v in pairs]
+    )
+
+
+def order_tallies(
+    *, tournament_id: int | None = None, source: str = "all", category: str = "", graded: bool
+) -> OrderTallies:
+    """Every order a filter's verdicts were judged in, summed per pair and source (graded
+    or hard scores): what a fit with a first-position term per source reads."""
+    where, params = _filters(tournament_id, source, category)
+    kind = "graded" if graded else "hard"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a_id, b_id, source, SUM(ab_n), SUM(ab_{kind}), SUM(ba_n), SUM(ba_{kind})"
+            f" FROM {_CELL} WHERE {where} GROUP BY a_id, b_id, source"
+            " HAVING SUM(ab_n) + SUM(ba_n) > 0",
+            params,
+        )
+        rows = cursor.fetchall()
+    ids = {c for a, b, *_ in rows for c in (a, b)}
+    names = dict(Contestant.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return OrderTallies.of(
+        list(names.values()), [(names[a], names[b], src, *map(float, v)) for a, b, src, *v in rows]
     )
 
 
@@ -149,24 +195,51 @@ def tournament_elo(tournament: Tournament) -> dict[str, float]:
     )
 
 
-def tournament_leaderboard(tournament: Tournament) -> list[LeaderboardRow]:
+def tournament_graded(tournament: Tournament) -> bool:
+    """Whether the tournament's fits read graded scores (its ``graded_scores`` option;
+    on by default: a verdict without a grade scores as its hard outcome)."""
+    return bool(tournament.config.get("graded_scores", True))
+
+
+def tournament_leaderboard(
+    tournament: Tournament, *, position: bool = False
+) -> list[LeaderboardRow]:
     """Best first by Bradley-Terry rating (online Elo and Soft Condorcet alongside); ranks
     from the BT CIs. The live publish after a verdict, page views, the API and the charts
-    share one fit per set of verdicts."""
+    share one fit per set of verdicts. ``position``: fitted with each source's
+    first-position advantage (``tournament_position_terms``)."""
+    return _tournament_board(tournament, position)[0]
+
+
+def tournament_position_terms(tournament: Tournament) -> dict[str, PositionTerm]:
+    """Each source's first-position advantage in Elo points, fitted with the ratings."""
+    return _tournament_board(tournament, True)[1]
+
+
+def _tournament_board(
+    tournament: Tournament, position: bool
+) -> tuple[list[LeaderboardRow], dict[str, PositionTerm]]:
+    graded = tournament_graded(tournament)
     stamp = f"{tournament.created_at.timestamp()}:{_stamp(tournament.pk)}"
 
-    def fit() -> list[LeaderboardRow]:
+    def fit() -> tuple[list[LeaderboardRow], dict[str, PositionTerm]]:
         entrants = dict(tournament.contestants.values_list("pk", "name"))
         tallies = pair_tallies(tournament_id=tournament.pk, models=entrants)
-        return leaderboard_rows(
+        rows = leaderboard_rows(
             tallies,
             elo=tournament_elo(tournament),
             soft_condorcet=True,
             min_verdicts=settings.MIN_VERDICTS,
+            graded=graded,
         )
+        if not position:
+            return rows, {}
+        orders = order_tallies(tournament_id=tournament.pk, graded=graded)
+        return position_corrected_rows(rows, orders)
 
-    rows: list[LeaderboardRow] = _cached(f"board:t{tournament.pk}:{stamp}", fit)
-    return rows
+    key = f"board:t{tournament.pk}:{int(graded)}{int(position)}:{stamp}"
+    found: tuple[list[LeaderboardRow], dict[str, PositionTerm]] = _cached(key, fit)
+    return found
 
 
 def leaderboard_sources() -> dict[str, str]:
@@ -202,27 +275,60 @@ def _check_source(source: str) -> None:
 
 
 def global_leaderboard(
-    *, source: str = "all", category: str = "", style_control: bool = False
+    *,
+    source: str = "all",
+    category: str = "",
+    style_control: bool = False,
+    graded: bool = True,
+    position: bool = False,
 ) -> tuple[list[LeaderboardRow], dict[str, float]]:
     """Every verdict across tournaments, filtered by who judged and the prompt category.
 
     Returns the rows and, with ``style_control``, the fitted style coefficients. Global
-    boards have no online Elo: its order across tournaments means nothing.
+    boards have no online Elo: its order across tournaments means nothing. ``graded``:
+    the fits read graded scores; ``position`` (not with style control): fitted with each
+    source's first-position advantage (``global_position_terms``).
     """
+    rows, style, _ = _global_board(source, category, style_control, graded, position)
+    return rows, style
+
+
+def global_position_terms(
+    *, source: str = "all", category: str = "", graded: bool = True
+) -> dict[str, PositionTerm]:
+    """Each source's first-position advantage in Elo points, fitted with the ratings."""
+    return _global_board(source, category, False, graded, True)[2]
+
+
+GlobalBoard = tuple[list[LeaderboardRow], dict[str, float], dict[str, PositionTerm]]
+
+
+def _global_board(
+    source: str, category: str, style_control: bool, graded: bool, position: bool
+) -> GlobalBoard:
     _check_source(source)
+    if style_control and position:
+        raise ValueError("position: not with style control (one correction at a time)")
     stamp = _stamp()
     if category and category not in leaderboard_categories(stamp):
-        return [], {}  # no verdict on it: nothing to fit, nothing to keep in the cache
-    key = f"board:g:{source}:{category}:{int(style_control)}:{stamp}"
+        return [], {}, {}  # no verdict on it: nothing to fit, nothing to keep in the cache
+    options = f"{int(style_control)}{int(graded)}{int(position)}"
+    key = f"board:g:{source}:{category}:{options}:{stamp}"
 
-    def fit() -> tuple[list[LeaderboardRow], dict[str, float]]:
+    def fit() -> GlobalBoard:
         tallies = pair_tallies(source=source, category=category)
-        rows = leaderboard_rows(tallies, soft_condorcet=True, min_verdicts=settings.MIN_VERDICTS)
+        rows = leaderboard_rows(
+            tallies, soft_condorcet=True, min_verdicts=settings.MIN_VERDICTS, graded=graded
+        )
+        if position:
+            orders = order_tallies(source=source, category=category, graded=graded)
+            corrected, terms = position_corrected_rows(rows, orders)
+            return corrected, {}, terms
         if not style_control:
-            return rows, {}
-        return style_controlled_rows(rows, style_tallies(source=source, category=category))
+            return rows, {}, {}
+        return *style_controlled_rows(rows, style_tallies(source=source, category=category)), {}
 
-    result: tuple[list[LeaderboardRow], dict[str, float]] = _cached(key, fit)
+    result: GlobalBoard = _cached(key, fit)
     return result
 
 
@@ -302,9 +408,10 @@ ELO_POINT_GROWTH = 0.01
 def judge_quality_panel() -> list[dict[str, Any]]:
     """Per judge (and humans), from the cells: pairs judged, tie rate, how often the answer
     shown first wins and position flips (from the orders the judge saw where it kept them,
-    with a Wilson interval; else inferred), intransitive triples of the summed preferences,
-    preference for the longer answer, and agreement with the human plurality on the same
-    prompt and pair."""
+    with a Wilson interval; else inferred), the first position's advantage in Elo points
+    (fitted with the ratings of every verdict, graded), intransitive triples of the summed
+    preferences, preference for the longer answer, and agreement with the human plurality
+    on the same prompt and pair."""
     key = f"quality:{_stamp()}"
     panel: list[dict[str, Any]] = _cached(key, _quality)
     return panel
@@ -329,12 +436,13 @@ def _quality() -> list[dict[str, Any]]:
     flips = _flips()
     saved = _saved_orders()
     agreeing = _agreement()
+    terms = global_position_terms()
+    costs = _cost_per_verdict()
     names = dict(Judge.objects.values_list("pk", "name"))
     panel = []
     for source in sorted(totals, key=lambda s: (s != "humans", s)):
         a_wins, b_wins, ties, first_won, first_lost, longer_won, longer_lost = totals[source]
         pairs = a_wins + b_wins + ties
-        agreed = agreeing.get(source)
         label = "humans" if source == "humans" else names.get(int(source[6:]), source)
         panel.append(
             {
@@ -350,14 +458,127 @@ def _quality() -> list[dict[str, Any]]:
                 "flip_low": None,
                 "flip_high": None,
                 **_position_from_orders(saved.get(source, OrderCounts())),
+                **_position_term(terms.get(source)),
                 "intransitive": _intransitive(source).rate,
                 "longer_wins": _share(longer_won, longer_won + longer_lost),
-                "human_items": agreed.n if agreed else 0,
-                "human_accuracy": agreed.accuracy if agreed else None,
-                "human_kappa": agreed.kappa if agreed else None,
+                **_human_agreement(agreeing.get(source)),
+                **_board_agreement(source, totals),
+                "cost_per_verdict": costs.get(source),
             }
         )
+    # Judges ranked by how often they agree with people; humans first, as the reference.
+    panel.sort(key=lambda r: (r["judge_id"] is not None, -(r["human_accuracy"] or -1.0)))
     return panel
+
+
+def _human_agreement(items: np.ndarray | None) -> dict[str, Any]:
+    """Accuracy and kappa against the human plurality, each with a bootstrap interval."""
+    if items is None or not items.sum():
+        return dict.fromkeys(_AGREEMENT_FIELDS) | {"human_items": 0}
+    agreed = agreement_of(items.sum(axis=0))
+    intervals = agreement_intervals(items)
+    return {
+        "human_items": agreed.n,
+        "human_accuracy": agreed.accuracy,
+        "human_accuracy_low": intervals.accuracy[0],
+        "human_accuracy_high": intervals.accuracy[1],
+        "human_kappa": agreed.kappa,
+        "human_kappa_low": intervals.kappa[0],
+        "human_kappa_high": intervals.kappa[1],
+    }
+
+
+_AGREEMENT_FIELDS = tuple(
+    f"human_{name}{end}" for name in ("accuracy", "kappa") for end in ("", "_low", "_high")
+)
+
+
+def _growth_bucket(n: float) -> int:
+    """The same number while a count grows by less than ELO_POINT_GROWTH."""
+    return int(np.log(max(n, 1.0)) / np.log1p(ELO_POINT_GROWTH))
+
+
+def _board_agreement(source: str, totals: dict[str, list[int]]) -> dict[str, Any]:
+    """Kendall's tau between the leaderboard of the source's verdicts and the humans'
+    (judges.quality.leaderboard_agreement), refitted only as either grows by 1%: its
+    bootstrap refits both boards a hundred times."""
+    empty = {"human_tau": None, "human_tau_low": None, "human_tau_high": None}
+    if source == "humans" or "humans" not in totals:
+        return empty
+    sizes = (_growth_bucket(sum(totals[source][:3])), _growth_bucket(sum(totals["humans"][:3])))
+    key = f"quality:tau:{source}:{sizes[0]}:{sizes[1]}:{_cells_stamp()}"
+
+    def fit() -> dict[str, Any]:
+        judge, human = _pair_counts(source), _pair_counts("humans")
+        ids = sorted(set(judge) | set(human))
+        found = leaderboard_agreement(len(ids), *(_as_arrays(c, ids) for c in (judge, human)))
+        if found is None:
+            return empty
+        return {"human_tau": found.tau, "human_tau_low": found.low, "human_tau_high": found.high}
+
+    found: dict[str, Any] = _cached(key, fit)
+    return found
+
+
+def _cells_stamp() -> int:
+    """Changes when the cells are rebuilt (a backfill writes them anew, with new ids)."""
+    return int(PairCell.objects.order_by("pk").values_list("pk", flat=True).first() or 0)
+
+
+def _pair_counts(source: str) -> dict[int, Any]:
+    """The source's outcomes summed per pair across tournaments: {a: {b: (a, b, ties)}}."""
+    found: dict[int, Any] = {}
+    rows = (
+        PairCell.objects.filter(source=source)
+        .values_list("a_id", "b_id")
+        .annotate(Sum("a_wins"), Sum("b_wins"), Sum("ties"))
+        .order_by()
+    )
+    for a, b, *counts in rows:
+        found.setdefault(a, {})[b] = counts
+        found.setdefault(b, {})
+    return found
+
+
+def _as_arrays(counts: dict[int, Any], ids: list[int]) -> tuple[np.ndarray, ...]:
+    index = {c: i for i, c in enumerate(ids)}
+    pairs = [(index[a], index[b], v) for a, row in counts.items() for b, v in row.items()]
+    if not pairs:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros((0, 3), np.int64)
+    return (
+        np.array([p[0] for p in pairs], dtype=np.intp),
+        np.array([p[1] for p in pairs], dtype=np.intp),
+        np.array([p[2] for p in pairs], dtype=np.int64),
+    )
+
+
+def _cost_per_verdict() -> dict[str, float]:
+    """Per judge, what its tournaments' judging cost (Spend) over its verdicts there."""
+    spent = (
+        Spend.objects.filter(tournament__judge__isnull=False)
+        .values_list("tournament__judge_id")
+        .annotate(Sum("judged_usd"))
+        .order_by()
+    )
+    found = {}
+    for judge, usd in spent:
+        source = evidence.source_of(judge)
+        verdicts = _verdicts_of(source)
+        if verdicts:
+            found[source] = float(usd) / verdicts
+    return found
+
+
+def _verdicts_of(source: str) -> float:
+    """How many verdicts the source gave (each adds 1 to its cells' ``votes``)."""
+    total = PairCell.objects.filter(source=source).aggregate(n=Sum("votes"))["n"]
+    return float(total or 0.0)
+
+
+def _position_term(term: PositionTerm | None) -> dict[str, float | None]:
+    if term is None:
+        return {"position_elo": None, "position_low": None, "position_high": None}
+    return {"position_elo": term["elo"], "position_low": term["low"], "position_high": term["high"]}
 
 
 def _saved_orders() -> dict[str, OrderCounts]:
@@ -437,9 +658,9 @@ def _flips() -> dict[str, tuple[float, float]]:
 _LABELS = ("a", "b", "tie")  # from the pair's side: a (the lower id) wins, b wins, a tie
 
 
-def _agreement() -> dict[str, Any]:
-    """Per judge, its verdicts against the human plurality on the same prompt and pair
-    (accuracy and Cohen's kappa over a, b, tie): the prompts and pairs two sources judged
+def _agreement() -> dict[str, np.ndarray]:
+    """Per judge, its verdicts against the human plurality on the same prompt and pair,
+    item by item (``agreement_items``): the prompts and pairs two sources judged
     (PromptPair.shared), their outcomes per tournament and source summed below."""
     outcomes = ", ".join(f"c.ab_{x} + c.ba_{x}" for x in ("a_wins", "b_wins", "ties"))
     with connection.cursor() as cursor:
@@ -449,12 +670,23 @@ def _agreement() -> dict[str, Any]:
             " AND p.b_id = c.b_id WHERE p.shared"
         )
         rows = cursor.fetchall()
-    return agreement_from_rows(rows)
+    return agreement_items(rows)
 
 
 def agreement_from_rows(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     """``_agreement`` from its rows: (prompt, a, b, source, a wins, b wins, ties), any
     number of rows per prompt, pair and source (one per tournament), summed here."""
+    return {
+        judge: agreement_of(items.sum(axis=0))
+        for judge, items in agreement_items(rows).items()
+        if items.sum()
+    }
+
+
+def agreement_items(rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+    """Per judge, its confusion counts with the human plurality item by item (a prompt and
+    pair each: items x 3 x 3, rows the judge's label, columns the humans'), for the items
+    where the humans have a plurality; what the agreement and its bootstrap resample."""
     if not rows:
         return {}
     # As columns, each prompt and pair an index: a million verdicts' shared items (tens of
@@ -468,13 +700,16 @@ def agreement_from_rows(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     crowd = np.zeros((int(item.max()) + 1, 3), dtype=np.int64)
     np.add.at(crowd, item[human], labels[human])
     plurality = _pluralities(crowd)
-    found: dict[str, Any] = {}
+    found: dict[str, np.ndarray] = {}
     for judge in sorted(set(source) - {"humans"}):
         rows_of = (sources == judge) & (plurality[item] >= 0)
-        by_crowd = np.zeros((3, 3), dtype=np.int64)  # [the crowd's label, the judge's label]
-        np.add.at(by_crowd, plurality[item[rows_of]], labels[rows_of])
-        if by_crowd.sum():
-            found[judge] = agreement_of(by_crowd.T)  # rows: the judge's label
+        if not rows_of.any():
+            continue
+        items, where = np.unique(item[rows_of], return_inverse=True)
+        matrices = np.zeros((items.size, 3, 3), dtype=np.int64)
+        said, crowd_label = np.arange(3)[None, :], plurality[item[rows_of]][:, None]
+        np.add.at(matrices, (where.ravel()[:, None], said, crowd_label), labels[rows_of])
+        found[judge] = matrices
     return found
 
 

@@ -20,6 +20,16 @@ everything the boards show:
   outcomes plus these (Chatbot Arena, Chiang et al. 2024, section 4: weighting each vote by
   the inverse of its pair's sampling probability keeps adaptivity from biasing the
   ratings). Stored as the excess over 1 so that unweighted verdicts add nothing;
+- graded outcomes: each verdict's score of ``a`` in [0, 1] (its judge's probabilities, a
+  5-way margin, or the mean over the orders it was judged in: judges.orders.first_score;
+  hard verdicts score 1, 0.5, 0) written as a tie part ``2 min(s, 1 - s)`` and a win part
+  ``|2 s - 1|`` for the side above a half (``g_a_wins``, ``g_b_wins``, ``g_ties``, and
+  their inverse-probability excess): the same Bernoulli likelihood as the score, and hard
+  verdicts fall in the hard columns' cells unchanged (ratings.graded's module docstring);
+- orders: every order a verdict was judged in (its judge's readings, else the verdict in
+  the order shown) as one observation of the pair with ``a`` shown first (``ab_n``, and
+  ``a``'s summed hard and graded scores ``ab_hard``, ``ab_graded``) or ``b`` first
+  (``ba_*``): what a fit with a first-position term per judge reads (ratings.graded);
 - style: for pairs whose two answers have style features (``styled``, of which
   ``styled_ties`` ties), the sums of ``score_a`` (``sy``), of the normalised differences
   ``d = (f_a - f_b) / (f_a + f_b)`` per feature (FastChat's style control, ratings.style),
@@ -29,11 +39,13 @@ everything the boards show:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
 from typing import Any, TypeVar
 
+from judges.backends.base import OrderVerdict
+from judges.orders import SLIGHT_WIN, first_score
 from ratings.style import FEATURES
 
 V = TypeVar("V")
@@ -57,11 +69,17 @@ COUNTS: tuple[str, ...] = (
     "styled_ties",
 )
 IPW: tuple[str, ...] = ("ipw_a_wins", "ipw_b_wins", "ipw_ties")
+GRADED: tuple[str, ...] = ("g_a_wins", "g_b_wins", "g_ties")
+IPW_GRADED: tuple[str, ...] = tuple(f"ipw_{c}" for c in GRADED)
+BY_ORDER: tuple[str, ...] = ("ab_n", "ab_hard", "ab_graded", "ba_n", "ba_hard", "ba_graded")
 SUMS: tuple[str, ...] = (
     "share",
     "a_points",
     "votes",
     *IPW,
+    *GRADED,
+    *IPW_GRADED,
+    *BY_ORDER,
     "sy",
     *(f"sd_{f}" for f in FEATURES),
     *(f"syd_{f}" for f in FEATURES),
@@ -87,6 +105,29 @@ def source_of(judge_id: int | None) -> str:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """One order a verdict was judged in: the answers' positions by slot (slot 0 shown
+    first), tiers of slots best first, and the graded score of slot 0 against slot 1
+    when the judge gave one (pairs only)."""
+
+    shown: tuple[int, ...]
+    ranking: tuple[tuple[int, ...], ...]
+    first_score: float | None = None
+
+
+def readings_of(orders: Sequence[OrderVerdict], slight: float = SLIGHT_WIN) -> tuple[Reading, ...]:
+    """A judgment's saved orders as readings, scored as its judge's settings say."""
+    return tuple(
+        Reading(
+            shown=tuple(o.shown),
+            ranking=tuple(tuple(t) for t in o.ranking),
+            first_score=first_score(o, slight),
+        )
+        for o in orders
+    )
+
+
+@dataclass(frozen=True)
 class Entrant:
     """An answer in a verdict: its contestant and, when known, its style features."""
 
@@ -98,20 +139,64 @@ def _difference(a: Style, b: Style) -> tuple[float, ...]:
     return tuple((x - y) / (x + y) if x + y else 0.0 for x, y in zip(a, b, strict=True))
 
 
+def _score(level_x: int, level_y: int) -> float:
+    return 0.5 if level_x == level_y else float(level_x < level_y)
+
+
+def _observations(
+    entrants: Sequence[Entrant], readings: Sequence[Reading], level: Mapping[int, int]
+) -> dict[tuple[int, int], list[tuple[bool, float, float]]]:
+    """Per pair ``(a, b)``, each reading's (a shown first, a's hard score, a's graded
+    score); a verdict without readings is one, in the order shown."""
+    found: dict[tuple[int, int], list[tuple[bool, float, float]]] = {}
+    if not readings:
+        for i, first in enumerate(entrants):
+            for second in entrants[i + 1 :]:
+                x, y = first.contestant, second.contestant
+                hard = _score(level[x], level[y])
+                key, a_first = ((x, y), True) if x < y else ((y, x), False)
+                score = hard if a_first else 1.0 - hard
+                found.setdefault(key, []).append((a_first, score, score))
+        return found
+    for reading in readings:
+        slot_level = {slot: i for i, tier in enumerate(reading.ranking) for slot in tier}
+        for p, answer_p in enumerate(reading.shown):
+            for q in range(p + 1, len(reading.shown)):
+                x, y = entrants[answer_p].contestant, entrants[reading.shown[q]].contestant
+                hard = _score(slot_level[p], slot_level[q])
+                graded = hard
+                if reading.first_score is not None and len(reading.shown) == 2:
+                    graded = reading.first_score
+                key, a_first = ((x, y), True) if x < y else ((y, x), False)
+                if a_first:
+                    found.setdefault(key, []).append((True, hard, graded))
+                else:
+                    found.setdefault(key, []).append((False, 1.0 - hard, 1.0 - graded))
+    return found
+
+
+def _graded_parts(score: float) -> tuple[float, float, float]:
+    """A score as (a-win, b-win, tie) parts with the same likelihood (module docstring)."""
+    return max(0.0, 2 * score - 1), max(0.0, 1 - 2 * score), 2 * min(score, 1 - score)
+
+
 def pair_increments(
     entrants: Sequence[Entrant],
     ranking: Sequence[Sequence[int]],
     *,
     both_bad: bool,
     weight: float = 1.0,
+    readings: Sequence[Reading] = (),
 ) -> dict[tuple[int, int], tuple[float, ...]]:
     """Per pair ``(a, b)``, ``a < b``, what this verdict adds to each of COLUMNS.
 
     ``entrants`` are in answer position (the first was shown first); ``ranking`` is tiers
-    of contestant ids, best first; ``weight`` its inverse-probability weight (``ipw_weight``).
+    of contestant ids, best first; ``weight`` its inverse-probability weight (``ipw_weight``);
+    ``readings`` the orders its judge saw (none: the verdict as shown is its one reading).
     """
     extra = weight - 1.0
     level = {c: i for i, tier in enumerate(ranking) for c in tier}
+    observed = _observations(entrants, readings, level)
     k = len(entrants)
     share = 1.0 / max(k - 1, 1)
     votes = 2.0 / max(k * (k - 1), 2)
@@ -141,6 +226,11 @@ def pair_increments(
                 float(styled),
                 float(styled and tie),
             )
+            seen = observed.get((a, b), [])
+            graded = sum(g for _, _, g in seen) / len(seen) if seen else score_a
+            parts = _graded_parts(graded)
+            ab = [(h, g) for a_first, h, g in seen if a_first]
+            ba = [(h, g) for a_first, h, g in seen if not a_first]
             sums = (
                 share,
                 share * score_a,
@@ -148,6 +238,14 @@ def pair_increments(
                 extra * a_won,
                 extra * (not tie and not a_won),
                 extra * tie,
+                *parts,
+                *(extra * part for part in parts),
+                float(len(ab)),
+                sum(h for h, _ in ab),
+                sum(g for _, g in ab),
+                float(len(ba)),
+                sum(h for h, _ in ba),
+                sum(g for _, g in ba),
                 score_a if styled else 0.0,
                 *d,
                 *(score_a * v for v in d),

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from ratings.bootstrap import rank_from_intervals
 from ratings.data import SCORE_OF_OUTCOME, Cells, Outcome, ranking_to_pairs
 from ratings.elo import elo_update
+from ratings.graded import fit_graded_bt
 from ratings.hierarchical import hierarchical_bradley_terry
 from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet_pairs
 from ratings.style_moments import StyleMoments, fit_style_moments
@@ -113,19 +114,28 @@ class PairTallies:
     ipw_a_wins: NDArray[np.float64]
     ipw_b_wins: NDArray[np.float64]
     ipw_ties: NDArray[np.float64]
+    # The graded outcomes as win and tie parts, and their weights' excess over 1
+    # (arena.evidence.GRADED): the hard ones where a verdict has no grade.
+    graded: tuple[NDArray[np.float64], ...]
+    ipw_graded: tuple[NDArray[np.float64], ...]
 
     @classmethod
     def of(
         cls, models: Sequence[str], pairs: Sequence[tuple[str, str, Sequence[float]]]
     ) -> PairTallies:
         """From ``(a, b, (a_wins, b_wins, ties, share, a_points, votes[, ipw_a_wins,
-        ipw_b_wins, ipw_ties]))`` per pair (the weights' excess is 0 when not given)."""
+        ipw_b_wins, ipw_ties[, g_a_wins, g_b_wins, g_ties, ipw_g_a_wins, ipw_g_b_wins,
+        ipw_g_ties]]))`` per pair (the weights' excess is 0 when not given, the graded
+        outcomes the hard ones)."""
         names = tuple(sorted(models))
         index = {m: i for i, m in enumerate(names)}
-        rows = [tuple(v) + (0.0,) * (9 - len(v)) for _, _, v in pairs]
-        columns = np.array(rows, dtype=np.float64).reshape(len(pairs), 9)
-        a_wins, b_wins, ties, share, a_points, votes, ipw_a, ipw_b, ipw_t = (
-            _frozen(columns[:, i], np.float64) for i in range(9)
+        rows = []
+        for _, _, v in pairs:
+            row = tuple(v) + (0.0,) * (9 - len(v))
+            rows.append(row if len(row) >= 15 else row[:9] + row[:3] + row[6:9])
+        columns = np.array(rows, dtype=np.float64).reshape(len(pairs), 15)
+        a_wins, b_wins, ties, share, a_points, votes, ipw_a, ipw_b, ipw_t, *graded = (
+            _frozen(columns[:, i], np.float64) for i in range(15)
         )
         return cls(
             models=names,
@@ -140,6 +150,8 @@ class PairTallies:
             ipw_a_wins=ipw_a,
             ipw_b_wins=ipw_b,
             ipw_ties=ipw_t,
+            graded=tuple(graded[:3]),
+            ipw_graded=tuple(graded[3:]),
         )
 
     def per_model(
@@ -150,14 +162,14 @@ class PairTallies:
         total = np.bincount(self.a, values, n) + np.bincount(self.b, b_values, n)
         return np.asarray(total, dtype=np.float64)
 
-    def cells(self) -> Cells:
+    def cells(self, graded: bool = False) -> Cells:
         """The tallies as ratings' cells: a-wins, b-wins and ties per pair, each weighted
         by its verdicts' inverse-probability weights (``count``), and how many verdicts
-        (``n_battles``)."""
-        outcomes = (
-            (Outcome.A_WINS, self.a_wins, self.ipw_a_wins),
-            (Outcome.B_WINS, self.b_wins, self.ipw_b_wins),
-            (Outcome.TIE, self.ties, self.ipw_ties),
+        (``n_battles``; rounded up for ``graded`` parts, whose fractional worth is
+        ``graded_battles``)."""
+        counted, excess = self._outcomes(graded)
+        outcomes = tuple(
+            zip((Outcome.A_WINS, Outcome.B_WINS, Outcome.TIE), counted, excess, strict=True)
         )
         a = np.concatenate([self.a[counts > 0] for _, counts, _ in outcomes])
         b = np.concatenate([self.b[counts > 0] for _, counts, _ in outcomes])
@@ -170,8 +182,24 @@ class PairTallies:
             model_b=_frozen(b, np.intp),
             outcome=_frozen(code, np.int8),
             count=_frozen(np.maximum(weighted, 0.0), np.float64),
-            n_battles=_frozen(np.rint(raw), np.int64),
+            n_battles=_frozen(np.ceil(raw - 1e-9), np.int64),
         )
+
+    def _outcomes(
+        self, graded: bool
+    ) -> tuple[tuple[NDArray[np.float64], ...], tuple[NDArray[np.float64], ...]]:
+        if graded:
+            return self.graded, self.ipw_graded
+        return (self.a_wins, self.b_wins, self.ties), (
+            self.ipw_a_wins,
+            self.ipw_b_wins,
+            self.ipw_ties,
+        )
+
+    def graded_battles(self) -> NDArray[np.float64]:
+        """The verdicts' worth behind each of ``cells(graded=True)``, in its order."""
+        raw, _ = self._outcomes(True)
+        return np.concatenate([c[c > 0] for c in raw])
 
 
 def _soft_condorcet(tallies: PairTallies) -> dict[str, float]:
@@ -203,11 +231,12 @@ def leaderboard_rows(
     elo: Mapping[str, float] | None = None,
     soft_condorcet: bool = False,
     min_verdicts: int = MIN_VERDICTS,
+    graded: bool = False,
 ) -> list[LeaderboardRow]:
     """Rows best first by BT rating (then online Elo, then name). Ratings and their 95%
     intervals are hierarchical Bayes (ratings.hierarchical): honest from the first verdict,
     the usual BT ones with many; ranks from the intervals, so a handful of votes separates
-    nobody."""
+    nobody. ``graded``: the fit reads each verdict's graded score (arena.evidence)."""
     models = tallies.models
     matches = tallies.per_model(tallies.share, tallies.share)
     wins = tallies.per_model(tallies.a_points, tallies.share - tallies.a_points)
@@ -218,7 +247,10 @@ def leaderboard_rows(
     preliminary: set[str] = set()
     if played and len(models) > 1:
         fit = hierarchical_bradley_terry(
-            tallies.cells(), verdicts=np.rint(matches).astype(np.int64), min_verdicts=min_verdicts
+            tallies.cells(graded),
+            verdicts=np.rint(matches).astype(np.int64),
+            battles=tallies.graded_battles() if graded else None,
+            min_verdicts=min_verdicts,
         )
         for name, r, lo, hi in zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True):
             bt[name] = (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
@@ -277,23 +309,124 @@ def style_controlled_rows(
     # style-controlled form at all, so no row shows it here (SCO_STYLE_NOTE says why).
     for row in rows:
         row["sco"] = None
-        if row["contestant"] not in styled:
+    _refitted(rows, styled)
+    return rows, {k: round(v, 4) for k, v in fit.coefficients_dict().items()}
+
+
+def _refitted(rows: list[LeaderboardRow], fitted: Mapping[str, tuple[float, float, float]]) -> None:
+    """Put another fit's ratings and intervals (by name) in the BT columns, ranks from
+    those intervals, best first; a model the fit has no rating for is unrated."""
+    for row in rows:
+        if row["contestant"] not in fitted:
             row["bt"] = row["bt_low"] = row["bt_high"] = None
             row["preliminary"] = True
-    played = [r for r in rows if r["matches"] > 0 and r["contestant"] in styled]
+    played = [r for r in rows if r["matches"] > 0 and r["contestant"] in fitted]
     for row in rows:
-        if row["contestant"] not in styled:
+        if row["contestant"] not in fitted:
             row["rank"] = len(played) + 1
     ranks = (
         rank_from_intervals(
-            np.array([styled[r["contestant"]][1] for r in played]),
-            np.array([styled[r["contestant"]][2] for r in played]),
+            np.array([fitted[r["contestant"]][1] for r in played]),
+            np.array([fitted[r["contestant"]][2] for r in played]),
         ).tolist()
         if played
         else []
     )
     for row, rank in zip(played, ranks, strict=True):
-        row["bt"], row["bt_low"], row["bt_high"] = styled[row["contestant"]]
+        row["bt"], row["bt_low"], row["bt_high"] = fitted[row["contestant"]]
         row["rank"] = int(rank)
     rows.sort(key=lambda r: (-(r["bt"] if r["bt"] is not None else float("-inf")), r["contestant"]))
-    return rows, {k: round(v, 4) for k, v in fit.coefficients_dict().items()}
+
+
+@dataclass(frozen=True)
+class OrderTallies:
+    """Observations per pair, order and source (arena.evidence.BY_ORDER): ``first`` and
+    ``second`` index ``models`` (the answer shown first and the other), ``source`` indexes
+    ``sources``, ``n`` observations, ``score`` the first answer's summed score."""
+
+    models: tuple[str, ...]
+    sources: tuple[str, ...]
+    first: NDArray[np.intp]
+    second: NDArray[np.intp]
+    source: NDArray[np.intp]
+    n: NDArray[np.float64]
+    score: NDArray[np.float64]
+
+    @classmethod
+    def of(
+        cls,
+        models: Sequence[str],
+        rows: Sequence[tuple[str, str, str, float, float, float, float]],
+    ) -> OrderTallies:
+        """From ``(a, b, source, ab_n, a's score when first, ba_n, a's score when b was
+        first)`` per pair and source."""
+        names = tuple(sorted(models))
+        index = {m: i for i, m in enumerate(names)}
+        sources = tuple(sorted({r[2] for r in rows}))
+        where = {s: i for i, s in enumerate(sources)}
+        observed: list[tuple[int, int, int, float, float]] = []
+        for a, b, src, ab_n, ab_score, ba_n, ba_score in rows:
+            if ab_n > 0:
+                observed.append((index[a], index[b], where[src], ab_n, ab_score))
+            if ba_n > 0:  # b first: its score is what a did not get
+                observed.append((index[b], index[a], where[src], ba_n, ba_n - ba_score))
+        first, second, source, n, score = (
+            (list(c) for c in zip(*observed, strict=True)) if observed else ([], [], [], [], [])
+        )
+        return cls(
+            names,
+            sources,
+            _frozen(first, np.intp),
+            _frozen(second, np.intp),
+            _frozen(source, np.intp),
+            _frozen(n, np.float64),
+            _frozen(score, np.float64),
+        )
+
+
+class PositionTerm(TypedDict):
+    """A source's first-position advantage in Elo points, with its 95% interval."""
+
+    elo: float
+    low: float
+    high: float
+    observations: int
+
+
+def position_corrected_rows(
+    rows: list[LeaderboardRow], orders: OrderTallies
+) -> tuple[list[LeaderboardRow], dict[str, PositionTerm]]:
+    """The rows with BT columns fitted together with a first-position term per source
+    (ratings.graded, on every order as an observation) and those terms."""
+    if not orders.n.size:
+        return rows, {}
+    fit = fit_graded_bt(
+        orders.models,
+        orders.first,
+        orders.second,
+        orders.n,
+        orders.score,
+        group=orders.source,
+        n_groups=len(orders.sources),
+        prior=BT_PRIOR,
+    )
+    seen = set(orders.first.tolist()) | set(orders.second.tolist())
+    fitted = {
+        m: (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
+        for k, (m, r, lo, hi) in enumerate(
+            zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True)
+        )
+        if k in seen
+    }
+    _refitted(rows, fitted)
+    counts = np.bincount(orders.source, weights=orders.n, minlength=len(orders.sources))
+    terms = {
+        source: PositionTerm(
+            elo=round(float(fit.position_elo[k]), 1),
+            low=round(float(fit.position_low[k]), 1),
+            high=round(float(fit.position_high[k]), 1),
+            observations=int(round(counts[k])),
+        )
+        for k, source in enumerate(orders.sources)
+    }
+    return rows, terms

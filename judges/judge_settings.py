@@ -27,6 +27,8 @@ JUDGE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "length_penalty_chars": None,
         "logprobs": False,
         "order_disagreement": "tie",
+        # A 5-way slight win's share of the win in graded fits (judges.orders.first_score).
+        "slight_win_score": 0.75,
         "shuffle": False,
         "seed": 0,
         "price_in": None,
@@ -40,8 +42,9 @@ JUDGE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     }
 )
 
-# Keys that change how requests are paced or cached, never what a verdict says.
-NON_SEMANTIC_KEYS = frozenset({"max_concurrency", "rpm", "tpm", "cache"})
+# Keys that change how requests are paced or cached, or how a verdict is scored, never
+# what a judge says.
+NON_SEMANTIC_KEYS = frozenset({"max_concurrency", "rpm", "tpm", "cache", "slight_win_score"})
 
 # top_logprobs is fixed: 5 alternatives cover the 3 verdict letters with room for
 # spelling variants (" A", "A"), and it is the most every provider accepts.
@@ -63,6 +66,7 @@ class JudgeSettings:
     price: Price
     limits: EndpointLimits = EndpointLimits()
     cache: bool = True
+    slight_win_score: float = 0.75
 
     def request_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
@@ -110,6 +114,22 @@ def _order_disagreement(merged: Mapping[str, Any]) -> OrderDisagreement:
     return cast(OrderDisagreement, value)
 
 
+def _slight_win(merged: Mapping[str, Any]) -> float:
+    value = merged["slight_win_score"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 1:
+        raise PermanentError("judge setting 'slight_win_score' must be a number from 0.5 to 1")
+    return float(value)
+
+
+def slight_win_of(settings: Mapping[str, Any] | None) -> float:
+    """A judge row's ``slight_win_score`` for scoring its verdicts (the default where it
+    has none or not a valid one: a panel's settings, or a verdict saved before the key)."""
+    value = (settings or {}).get("slight_win_score", JUDGE_DEFAULTS["slight_win_score"])
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 1:
+        return float(JUDGE_DEFAULTS["slight_win_score"])
+    return float(value)
+
+
 def parse_judge_settings(settings: Mapping[str, Any]) -> JudgeSettings:
     _reject_unknown(settings)
     merged = {**JUDGE_DEFAULTS, **settings}
@@ -130,4 +150,5 @@ def parse_judge_settings(settings: Mapping[str, Any]) -> JudgeSettings:
         price=price_from_settings(merged),
         limits=limits_from_settings(merged, "judge setting"),
         cache=_bool(merged, "cache"),
+        slight_win_score=_slight_win(merged),
     )

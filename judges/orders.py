@@ -5,6 +5,10 @@ gives a tie once its orders are merged, and only its orders show it flipping eve
 - flip: a pair judged in both orders whose two rankings, mapped back to the answers,
   differ (a win one way and a tie the other counts; a strong and a slight win the same way
   do not), as Zheng et al. 2023 and Arena-Hard's inconsistency count it;
+- graded score: in a pair's order, how much of the win the judge gave the answer shown
+  first, in [0, 1]: from its probabilities (P(first) + P(tie) / 2, TrustJudge's expected
+  score), else from a 5-way margin (a strong win 1, a slight win ``slight``: 0.75 by
+  default, a tie 0.5), else from its ranking (1, 0.5, 0);
 - first slot: in each order, the answer shown first against every other answer, in the
   decisive pairs: won or lost. For two answers that is the first-position win rate; for K
   answers it is the same question asked of every pair holding slot A, so 0.5 means no
@@ -65,6 +69,34 @@ def first_slot_record(order: OrderVerdict) -> tuple[int, int]:
         return 0, 0
     others = [level[s] for s in range(1, len(order.shown)) if s in level]
     return sum(first < x for x in others), sum(first > x for x in others)
+
+
+# A slight win's share of the win (5-way [[A>B]]): less than a strong win's, more than a
+# tie's. Arena-Hard counts a strong win three times where a slight win counts once; on a
+# [0, 1] score the midpoint between a tie and a strong win says the same "won, not by
+# much" without inventing verdicts. A judge's ``slight_win_score`` setting changes it.
+SLIGHT_WIN = 0.75
+
+_FIVE_WAY = {"A>>B": 1.0, "A>B": None, "A=B": 0.5, "B>A": None, "B>>A": 0.0}
+
+
+def first_score(order: OrderVerdict, slight: float = SLIGHT_WIN) -> float | None:
+    """The graded score of the answer shown first against the second, in a pair's order;
+    None for K answers (their pairs are scored from the ranking)."""
+    if len(order.shown) != 2:
+        return None
+    p = order.probabilities
+    if p and all(k in p for k in ("A", "tie", "B")) and sum(p.values()) > 0:
+        return (p["A"] + p["tie"] / 2) / (p["A"] + p["tie"] + p["B"])
+    if order.label in _FIVE_WAY:
+        fixed = _FIVE_WAY[order.label]
+        if fixed is not None:
+            return fixed
+        return slight if order.label == "A>B" else 1.0 - slight
+    level = {slot: i for i, tier in enumerate(order.ranking) for slot in tier}
+    if 0 not in level or 1 not in level:
+        return None
+    return 0.5 if level[0] == level[1] else float(level[0] < level[1])
 
 
 def order_counts(orders: Sequence[OrderVerdict]) -> OrderCounts:

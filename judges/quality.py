@@ -28,6 +28,10 @@ from typing import Literal
 
 import numpy as np
 
+from ratings.bradley_terry import fit_bradley_terry
+from ratings.data import Cells, Outcome
+from ratings.metrics import kendall_tau
+
 Winner = Literal["left", "right", "tie"]
 WINNERS: tuple[Winner, ...] = ("left", "right", "tie")
 
@@ -247,3 +251,128 @@ def judge_quality(judgments: Sequence[PairJudgment]) -> JudgeQuality:
         transitivity=transitivity(judgments),
         longer_answer_win_rate=longer_answer_win_rate(judgments),
     )
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+@dataclass(frozen=True)
+class AgreementIntervals:
+    """Percentile bootstrap intervals of accuracy and kappa over the items compared."""
+
+    accuracy: tuple[float, float]
+    kappa: tuple[float, float]
+
+
+def _accuracy_kappa(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and Cohen's kappa of a stack of confusion matrices (n x 3 x 3)."""
+    total = matrices.sum(axis=(1, 2))
+    safe = np.where(total > 0, total, 1.0)
+    observed = np.trace(matrices, axis1=1, axis2=2) / safe
+    expected = np.einsum("ni,ni->n", matrices.sum(axis=2), matrices.sum(axis=1)) / safe**2
+    kappa = np.where(
+        expected < 1, (observed - expected) / np.where(expected < 1, 1 - expected, 1), 1.0
+    )
+    return observed, kappa
+
+
+def agreement_intervals(
+    per_item: np.ndarray, *, replicates: int = 200, level: float = 0.95, seed: int = 0
+) -> AgreementIntervals:
+    """Intervals for ``agreement_of`` over items (a prompt and pair each): ``per_item`` is
+    items x 3 x 3 confusion counts (rows the judge's label, columns the reference's).
+    Items are resampled, not verdicts, since a judge's verdicts on one item share its
+    difficulty; Poisson(1) weights per item (the Poisson bootstrap, Hanley & MacGibbon
+    2006) keep a replicate one matrix product."""
+    items = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), 9)
+    rng = np.random.default_rng(seed)
+    accuracy, kappa = [], []
+    for start in range(0, replicates, 50):
+        weights = rng.poisson(1.0, (min(50, replicates - start), len(items))).astype(np.float64)
+        a, k = _accuracy_kappa((weights @ items).reshape(-1, 3, 3))
+        accuracy.append(a)
+        kappa.append(k)
+    tail = 100 * (1 - level) / 2
+    acc, kap = np.concatenate(accuracy), np.concatenate(kappa)
+    return AgreementIntervals(
+        accuracy=tuple(np.percentile(acc, [tail, 100 - tail]).tolist()),
+        kappa=tuple(np.percentile(kap, [tail, 100 - tail]).tolist()),
+    )
+
+
+@dataclass(frozen=True)
+class RankAgreement:
+    """Kendall's tau-b between two leaderboards over the models both rate, with a
+    percentile bootstrap interval."""
+
+    tau: float
+    low: float
+    high: float
+    models: int
+
+
+PairCounts = tuple[np.ndarray, np.ndarray, np.ndarray]  # per pair: a wins, b wins, ties
+
+
+def _board(n: int, a: np.ndarray, b: np.ndarray, counts: np.ndarray, prior: float) -> np.ndarray:
+    codes = (Outcome.A_WINS, Outcome.B_WINS, Outcome.TIE)
+    keep = counts > 0
+    cells = Cells(
+        models=tuple(str(i) for i in range(n)),
+        model_a=np.concatenate([a[keep[:, j]] for j in range(3)]).astype(np.intp),
+        model_b=np.concatenate([b[keep[:, j]] for j in range(3)]).astype(np.intp),
+        outcome=np.concatenate(
+            [np.full(int(keep[:, j].sum()), int(codes[j])) for j in range(3)]
+        ).astype(np.int8),
+        count=np.concatenate([counts[keep[:, j], j] for j in range(3)]).astype(np.float64),
+        n_battles=np.concatenate([counts[keep[:, j], j] for j in range(3)]).astype(np.int64),
+    )
+    return np.asarray(fit_bradley_terry(cells, prior=prior).ratings, dtype=np.float64)
+
+
+def leaderboard_agreement(
+    n_models: int,
+    judge: tuple[np.ndarray, np.ndarray, np.ndarray],
+    human: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    replicates: int = 100,
+    level: float = 0.95,
+    prior: float = 0.1,
+    seed: int = 0,
+) -> RankAgreement | None:
+    """Kendall's tau between the Bradley-Terry leaderboard a judge's verdicts give and the
+    one the human votes give, over the models both have judged (None under 3 such models).
+
+    ``judge`` and ``human`` are (a, b, counts) per pair: model indices and an n x 3 array
+    of a wins, b wins and ties. The interval redraws every pair's outcomes from its own
+    shares (a multinomial bootstrap within pairs, so each board keeps its design) and
+    refits both boards each time; the interval is the replicates' percentiles. It is an
+    interval for the tau two boards of this size reach (their noise lowers tau below that
+    of the true leaderboards, which no finite sample shows): by simulation it covers that
+    95% of the time (tests/judges/test_judges_quality.py), where the bias-corrected
+    percentile interval covered it 76% of the time. Boards that are the very same data
+    (tau 1) are a degenerate case: redrawn, they agree less, and the interval lies below 1."""
+
+    def seen(a: np.ndarray, b: np.ndarray, counts: np.ndarray) -> set[int]:
+        played = counts.sum(axis=1) > 0
+        return set(a[played].tolist()) | set(b[played].tolist())
+
+    shared = sorted(seen(*judge) & seen(*human))
+    if len(shared) < 3:
+        return None
+    point = kendall_tau(
+        _board(n_models, *judge, prior)[shared], _board(n_models, *human, prior)[shared]
+    )
+    rng = np.random.default_rng(seed)
+
+    def redrawn(a: np.ndarray, b: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        totals = counts.sum(axis=1)
+        shares = counts / np.where(totals > 0, totals, 1)[:, None]
+        return _board(n_models, a, b, rng.multinomial(totals.astype(np.int64), shares), prior)
+
+    taus = [
+        kendall_tau(redrawn(*judge)[shared], redrawn(*human)[shared]) for _ in range(replicates)
+    ]
+    tail = 100 * (1 - level) / 2
+    low, high = np.nanpercentile(taus, [tail, 100 - tail]).tolist()
+    return RankAgreement(tau=point, low=low, high=high, models=len(shared))

@@ -263,14 +263,15 @@ def _penalised_mode(
     return theta, factor
 
 
-def _dispersion(cells: Cells, theta: Vector, prior_battles: float) -> float:
+def _dispersion(
+    cells: Cells, theta: Vector, prior_battles: float, battles: Vector | None = None
+) -> float:
     """Quasi-likelihood dispersion phi from the ties (see module docstring)."""
     p = scipy.special.expit(theta[cells.model_a] - theta[cells.model_b])
     coin = p * (1.0 - p)
     tie = (cells.outcome == Outcome.TIE) | (cells.outcome == Outcome.TIE_BOTHBAD)
-    squared_weight = np.divide(
-        cells.count**2, cells.n_battles, out=np.zeros_like(cells.count), where=cells.n_battles > 0
-    )
+    rows = cells.n_battles.astype(np.float64) if battles is None else battles
+    squared_weight = np.divide(cells.count**2, rows, out=np.zeros_like(cells.count), where=rows > 0)
     pseudo = prior_battles / 4.0
     meat = float(np.sum(squared_weight * (coin - 0.25 * tie))) + pseudo
     bread = float(np.sum(cells.count * coin)) + pseudo
@@ -375,6 +376,7 @@ def hierarchical_bradley_terry(
     level: float = 0.95,
     min_verdicts: int = MIN_VERDICTS,
     verdicts: ArrayLike | Sequence[int] | None = None,
+    battles: ArrayLike | None = None,
     spread_prior: float = SPREAD_PRIOR,
     spread_prior_width: float = SPREAD_PRIOR_WIDTH,
     dispersion_prior_battles: float = DISPERSION_PRIOR_BATTLES,
@@ -388,6 +390,9 @@ def hierarchical_bradley_terry(
     ``data`` is usually aggregated cells (``ratings.data.Cells``); only their counts are
     read. ``verdicts`` (one count per model, in ``models`` order) replaces the battle rows
     as the count that ``min_verdicts`` is compared with, e.g. verdicts of K-wise rankings.
+    ``battles`` (one per cell) replaces the cells' whole ``n_battles`` where the dispersion
+    weighs them: graded verdicts split into fractional win and tie parts (arena.evidence)
+    are that many verdicts' worth of each, not a whole one.
     ``spread_prior`` (Elo) and ``spread_prior_width`` set the prior on the ratings' spread;
     see the module docstring for the model and what each hyper-parameter does.
     """
@@ -413,7 +418,12 @@ def hierarchical_bradley_terry(
     table = pair_table(cells)
     center = math.log(spread_prior / unit)
     first, factor = _penalised_mode(table, math.exp(-2.0 * center) / 2.0, np.zeros(cells.n_models))
-    phi = _dispersion(cells, first, dispersion_prior_battles)
+    rows = None
+    if battles is not None:
+        rows = np.asarray(battles, dtype=np.float64)
+        if rows.shape != (len(cells),) or np.any(rows < 0):
+            raise ValueError(f"battles: expected {len(cells)} values >= 0, got shape {rows.shape}")
+    phi = _dispersion(cells, first, dispersion_prior_battles, rows)
     posterior = _SpreadPosterior(table, phi, center, spread_prior_width)
     posterior.last = (center + 0.5 * math.log(phi), first, factor)  # the same ridge as phi = 1
     nodes, weight = _spread_nodes(posterior, spread_nodes)

@@ -24,6 +24,7 @@ from arena import evidence
 from arena.evidence import Entrant
 from arena.models import (
     EloPoint,
+    Judge,
     Judgment,
     MatchEntry,
     OrderCell,
@@ -36,8 +37,9 @@ from arena.models import (
     Vote,
 )
 from arena.sql import copy_rows
+from judges.judge_settings import slight_win_of
 from judges.orders import COLUMNS as ORDER_COLUMNS
-from judges.orders import order_counts, order_from_json
+from judges.orders import SLIGHT_WIN, order_counts, order_from_json
 from ratings.style import answer_features
 
 CellKey = tuple[Any, ...]
@@ -79,6 +81,7 @@ def _verdicts() -> Iterator[tuple[Any, ...]]:
             "match__prompt_id",
             "match__prompt__category",
             "match__draw_probability",
+            "orders",
         )
         .iterator(chunk_size=CHUNK)
     )
@@ -156,15 +159,24 @@ def cells_recount(progress: Progress | None = None) -> Recount:
     sizes = dict(
         Tournament.objects.annotate(n=Count("contestants")).values_list("pk", "n").iterator(CHUNK)
     )
+    slight = {
+        pk: slight_win_of(settings) for pk, settings in Judge.objects.values_list("pk", "settings")
+    }
     verdicts = enumerate(_verdicts(), start=1)
-    for n, (verdict_match, tournament, judge, ranking, both_bad, prompt, category, p) in verdicts:
+    for n, row in verdicts:
+        verdict_match, tournament, judge, ranking, both_bad, prompt, category, p, orders = row
         while match_id is not None and match_id < verdict_match:
             match_id, entrants = next(entries, (None, []))
         if match_id != verdict_match:
             continue  # a verdict without entrants: nothing to count
         source = evidence.source_of(judge)
         weight = evidence.ipw_weight(p, sizes.get(tournament, 0))
-        increments = evidence.pair_increments(entrants, ranking, both_bad=both_bad, weight=weight)
+        readings = evidence.readings_of(
+            [order_from_json(o) for o in orders or ()], slight.get(judge, SLIGHT_WIN)
+        )
+        increments = evidence.pair_increments(
+            entrants, ranking, both_bad=both_bad, weight=weight, readings=readings
+        )
         for (a, b), added in increments.items():
             _add(recount.cells, (tournament, source, category, a, b), added)
         for (a, b), ordered in evidence.ordered_increments(entrants, ranking).items():

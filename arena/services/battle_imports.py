@@ -314,6 +314,18 @@ def _pair_cells(
         "a_points": score,
         "votes": ones,
         **{c: np.zeros(n) for c in evidence.IPW},  # imported battles are unweighted
+        # a battle's graded score is its hard one: a win, a loss or a tie in its own cells
+        "g_a_wins": np.maximum(0.0, 2 * score - 1),
+        "g_b_wins": np.maximum(0.0, 1 - 2 * score),
+        "g_ties": 2 * np.minimum(score, 1 - score),
+        **{c: np.zeros(n) for c in evidence.IPW_GRADED},
+        # one observation per battle, in the order it was shown
+        "ab_n": a_first * 1.0,
+        "ab_hard": np.where(a_first, score, 0.0),
+        "ab_graded": np.where(a_first, score, 0.0),
+        "ba_n": ~a_first * 1.0,
+        "ba_hard": np.where(a_first, 0.0, score),
+        "ba_graded": np.where(a_first, 0.0, score),
     }
     k = len(FEATURES)
     d, styled, longer = np.zeros((n, k)), np.zeros(n, dtype=bool), np.zeros(n)

@@ -49,6 +49,7 @@ from judges.backends.base import (
     Verdict,
     storable,
 )
+from judges.judge_settings import slight_win_of
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +307,7 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
             cost=Decimal(str(verdict.cost)),
             latency_ms=verdict.latency_ms,
             orders=verdict.orders,
+            slight_win_score=slight_win_of(tournament.judge.settings if tournament.judge else None),
         )
         step = verdict_record(
             match_id=match.pk,

@@ -146,7 +146,7 @@ def _config_with_ids(config: Mapping[str, Any], entrants: list[Contestant]) -> d
 
 # Options for the engine rather than the format: kept in the tournament's config, never
 # shown to the format (whose validation refuses keys it does not know).
-ENGINE_OPTIONS = ("rerun_on_new_contestant", "allow_self_judging")
+ENGINE_OPTIONS = ("rerun_on_new_contestant", "allow_self_judging", "graded_scores")
 
 
 def _engine_options(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from arena.sql import Dialect, Rows, Sql, Step, table
 from arena.standings import apply_ranking
 from judges.backends.base import OrderVerdict
 from judges.orders import COLUMNS as ORDER_COLUMNS
-from judges.orders import order_counts
+from judges.orders import SLIGHT_WIN, order_counts
 
 _M, _E, _J, _S = (table(m) for m in (Match, MatchEntry, Judgment, Standing))
 _C, _P, _R = (table(m) for m in (Contestant, Prompt, Response))
@@ -60,6 +60,8 @@ class JudgmentValues:
     latency_ms: int = 0
     # What the judge said in each order it saw (judges.orders); none for a human.
     orders: tuple[OrderVerdict, ...] = ()
+    # How the judge's 5-way slight wins are scored (its ``slight_win_score`` setting).
+    slight_win_score: float = SLIGHT_WIN
 
 
 def standings_locked(which: str, params: dict[str, Any], dialect: Dialect) -> Sql:
@@ -157,7 +159,11 @@ def verdict_writes(
     apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
     source = evidence.source_of(judgment.judge_id)
     increments = evidence.pair_increments(
-        entrants.answers, ranking, both_bad=judgment.both_bad, weight=weight
+        entrants.answers,
+        ranking,
+        both_bad=judgment.both_bad,
+        weight=weight,
+        readings=evidence.readings_of(judgment.orders, judgment.slight_win_score),
     )
     ordered = evidence.ordered_increments(entrants.answers, ranking)
     pair_key = {"tournament": tournament_id, "source": source, "category": entrants.category}

@@ -18,6 +18,7 @@ from redis import Redis, RedisError
 
 from arena.boards import (
     global_leaderboard,
+    global_position_terms,
     judge_quality_panel,
     leaderboard_categories,
     leaderboard_sources,
@@ -99,7 +100,19 @@ def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:
         "source": request.GET.get("source", "all"),
         "category": request.GET.get("category", ""),
         "style_control": request.GET.get("style") == "on",
+        "graded": request.GET.get("hard") != "on",
+        "position": request.GET.get("position") == "on",
     }
+
+
+def _position_terms(filters: dict[str, Any], sources: dict[str, str]) -> list[dict[str, Any]]:
+    """The board's first-position terms, named as the source filter names them."""
+    if not filters["position"]:
+        return []
+    terms = global_position_terms(
+        source=filters["source"], category=filters["category"], graded=filters["graded"]
+    )
+    return [{"source": sources.get(k, k), **v} for k, v in terms.items()]
 
 
 def leaderboard(request: HttpRequest) -> HttpResponse:
@@ -109,10 +122,14 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
     if filters["source"] not in sources:
         message = f"unknown source {filters['source']!r}"
         return HttpResponse(message, status=400, content_type="text/plain")
+    if filters["style_control"] and filters["position"]:
+        message = "position: choose style control or position correction, not both"
+        return HttpResponse(message, status=400, content_type="text/plain")
     rows, style = global_leaderboard(**filters)
     context = {
         "rows": rows,
         "style": style,
+        "position_terms": _position_terms(filters, sources),
         "sources": sources,
         "categories": leaderboard_categories(),
         "min_verdicts": settings.MIN_VERDICTS,
@@ -133,10 +150,18 @@ def leaderboard_json(request: HttpRequest) -> JsonResponse:
     try:
         rows, style = global_leaderboard(**filters)
     except ValueError as error:
-        return JsonResponse({"errors": {"source": [str(error)]}}, status=400)
+        field = "position" if str(error).startswith("position") else "source"
+        return JsonResponse({"errors": {field: [str(error)]}}, status=400)
     sco_note = SCO_STYLE_NOTE if filters["style_control"] else ""
+    terms = _position_terms(filters, leaderboard_sources())
     return JsonResponse(
-        {"rows": rows, "style_coefficients": style, "sco_note": sco_note, **filters}
+        {
+            "rows": rows,
+            "style_coefficients": style,
+            "position_terms": terms,
+            "sco_note": sco_note,
+            **filters,
+        }
     )
 
 

@@ -51,12 +51,25 @@
     stamp = Date.now();
   }
 
+  const terms = document.querySelector("#position-terms tbody");
+  function renderTerms(list) {
+    if (!terms || !list.length) return;
+    terms.replaceChildren(...list.map((t) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(t.source), cell(t.elo.toFixed(1)), cell(`${t.low.toFixed(1)} – ${t.high.toFixed(1)}`), cell(t.observations));
+      return tr;
+    }));
+  }
+
   let pending = null;
   async function refetch() {
     pending = null;
     const query = new URLSearchParams(new FormData(form)).toString();
     const response = await fetch(`${table.dataset.src}?${query}`);
-    if (response.ok) render((await response.json()).rows);
+    if (!response.ok) return;
+    const data = await response.json();
+    render(data.rows);
+    renderTerms(data.position_terms);
   }
 
   setInterval(() => {

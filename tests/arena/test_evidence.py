@@ -112,15 +112,56 @@ def test_an_answer_without_style_adds_no_style_and_is_not_counted_as_styled() ->
 
 
 def test_a_weighted_verdict_adds_its_weight_over_one_to_its_outcome_and_nothing_else() -> None:
-    from arena.evidence import COLUMNS, IPW, ipw_weight
+    from arena.evidence import COLUMNS, IPW, IPW_GRADED, ipw_weight
 
     entrants = [Entrant(1), Entrant(2)]
     plain = pair_increments(entrants, [[2], [1]], both_bad=False)[(1, 2)]
     weighted = pair_increments(entrants, [[2], [1]], both_bad=False, weight=3.0)[(1, 2)]
     extra = dict(zip(COLUMNS, weighted, strict=True))
     assert [extra[c] for c in IPW] == [0.0, 2.0, 0.0]
-    assert [v for c, v in zip(COLUMNS, plain, strict=True) if c not in IPW] == [
-        v for c, v in extra.items() if c not in IPW
+    assert [extra[c] for c in IPW_GRADED] == [0.0, 2.0, 0.0]
+    weights = IPW + IPW_GRADED
+    assert [v for c, v in zip(COLUMNS, plain, strict=True) if c not in weights] == [
+        v for c, v in extra.items() if c not in weights
     ]
     assert ipw_weight(None, 8) == 1.0 and ipw_weight(1 / 28, 8) == pytest.approx(1.0)
     assert ipw_weight(0.5, 3) == pytest.approx(2 / 3)
+
+
+def test_a_verdict_judged_in_both_orders_adds_each_order_and_the_mean_of_their_grades() -> None:
+    from arena.evidence import Reading
+
+    entrants = [Entrant(5), Entrant(3)]  # 5 shown first
+    readings = [
+        Reading(shown=(0, 1), ranking=((0,), (1,)), first_score=0.8),  # 5 first, 5 wins 0.8
+        Reading(shown=(1, 0), ranking=((1,), (0,)), first_score=0.3),  # 3 first, 3 gets 0.3
+    ]
+    added = dict(
+        zip(
+            evidence.COLUMNS,
+            pair_increments(entrants, [[5], [3]], both_bad=False, readings=readings)[(3, 5)],
+            strict=True,
+        )
+    )
+    # a is contestant 3: its graded score is (0.2 + 0.3) / 2 = 0.25, half a loss, half a tie
+    assert (added["g_a_wins"], added["g_b_wins"]) == (0.0, 0.5)
+    assert added["g_ties"] == pytest.approx(0.5)
+    assert (added["ab_n"], added["ab_hard"], added["ab_graded"]) == (1.0, 0.0, 0.3)
+    assert (added["ba_n"], added["ba_hard"]) == (1.0, 0.0)
+    assert added["ba_graded"] == pytest.approx(0.2)
+    assert (added["a_wins"], added["b_wins"]) == (0.0, 1.0)  # the hard verdict is unchanged
+
+
+@given(verdicts())
+def test_a_verdict_without_readings_is_one_observation_in_its_shown_order_graded_as_hard(
+    verdict,
+) -> None:
+    entrants, ranking, both_bad = verdict
+    for (a, b), v in pair_increments(entrants, ranking, both_bad=both_bad).items():
+        cell = dict(zip(evidence.COLUMNS, v, strict=True))
+        assert [cell[c] for c in evidence.GRADED] == [cell["a_wins"], cell["b_wins"], cell["ties"]]
+        shown = [e.contestant for e in entrants]
+        a_first = shown.index(a) < shown.index(b)
+        assert (cell["ab_n"], cell["ba_n"]) == ((1.0, 0.0) if a_first else (0.0, 1.0))
+        score = cell["a_wins"] + cell["ties"] / 2
+        assert cell["ab_hard"] + cell["ba_hard"] == cell["ab_graded"] + cell["ba_graded"] == score

@@ -119,3 +119,44 @@ def test_the_wilson_interval_holds_the_share_and_stays_inside_zero_and_one() -> 
     low, high = wilson_interval(5, 10) or (0.0, 0.0)
     assert low == pytest.approx(0.2366, abs=1e-3) and high == pytest.approx(0.7634, abs=1e-3)
     assert wilson_interval(0, 0) is None
+
+
+def test_an_orders_graded_score_comes_from_its_probabilities_first() -> None:
+    from judges.orders import first_score
+
+    said = OrderVerdict(
+        shown=(1, 0),
+        ranking=((0,), (1,)),
+        label="A",
+        probabilities={"A": 0.6, "tie": 0.2, "B": 0.2},
+    )
+    assert first_score(said) == pytest.approx(0.7)  # P(A) + P(tie) / 2, of the slot shown first
+
+
+@pytest.mark.parametrize(
+    ("label", "ranking", "score"),
+    [
+        ("A>>B", ((0,), (1,)), 1.0),
+        ("A>B", ((0,), (1,)), 0.75),
+        ("A=B", ((0, 1),), 0.5),
+        ("B>A", ((1,), (0,)), 0.25),
+        ("B>>A", ((1,), (0,)), 0.0),
+    ],
+)
+def test_a_five_way_margin_scores_a_slight_win_below_a_strong_one(label, ranking, score) -> None:
+    from judges.orders import first_score
+
+    assert first_score(OrderVerdict(shown=(0, 1), ranking=ranking, label=label)) == score
+
+
+def test_a_slight_wins_score_follows_the_judges_setting_and_plain_verdicts_score_hard() -> None:
+    from judges.judge_settings import slight_win_of
+    from judges.orders import first_score
+
+    slight = OrderVerdict(shown=(0, 1), ranking=((0,), (1,)), label="A>B")
+    assert first_score(slight, slight_win_of({"slight_win_score": 0.6})) == 0.6
+    assert slight_win_of({"slight_win_score": 2}) == 0.75  # out of range: the default
+    assert first_score(A_FIRST) == 1.0 and first_score(TIE_SECOND) == 0.5
+    assert first_score(B_SECOND) == 0.0
+    listwise = OrderVerdict(shown=(2, 0, 1), ranking=((0,), (1, 2)), label="A > B = C")
+    assert first_score(listwise) is None  # K answers: their pairs are scored from the ranking

@@ -290,3 +290,136 @@ def test_the_matrix_count_of_intransitive_triples_equals_the_per_judgment_count(
             winner = "tie" if sign == 0 else "left" if sign == 1 else "right"
             judgments.append(PairJudgment("p", f"m{a}", f"m{b}", winner))
     assert matrix_transitivity(relation) == transitivity(judgments)
+
+
+LABEL = {"left": 0, "right": 1, "tie": 2}
+
+
+def per_item(rows: list[dict[str, str]], crowd: dict[str, str | None]):
+    import numpy as np
+
+    kept = [r for r in rows if crowd[r["id"]] is not None]
+    matrices = np.zeros((len(kept), 3, 3))
+    for i, r in enumerate(kept):
+        matrices[i, LABEL[r["winner"]], LABEL[crowd[r["id"]] or ""]] = 1
+    return matrices
+
+
+def test_gpt4s_agreement_intervals_hold_its_llmfao_accuracy_and_kappa(
+    crowd_majority: dict[str, str | None], machine: dict[str, list[dict[str, str]]]
+) -> None:
+    from judges.quality import agreement_intervals
+
+    intervals = agreement_intervals(per_item(machine["gpt4"], crowd_majority))
+
+    low, high = intervals.accuracy
+    assert low < 0.4462 < high and 0.03 < high - low < 0.06  # about 2 x 1.96 x 0.0116
+    assert intervals.kappa[0] < 0.2181 < intervals.kappa[1]
+
+
+def test_the_agreement_interval_covers_a_known_accuracy_about_95_percent_of_the_time() -> None:
+    """By simulation: a judge that gives the reference's label with probability 0.6 (else
+    one of the other two at random), on 300 items, 200 times."""
+    import numpy as np
+
+    from judges.quality import agreement_intervals
+
+    covered = 0
+    for seed in range(200):
+        rng = np.random.default_rng([seed, 5])
+        truth = rng.integers(0, 3, 300)
+        right = rng.random(300) < 0.6
+        said = np.where(right, truth, (truth + rng.integers(1, 3, 300)) % 3)
+        matrices = np.zeros((300, 3, 3))
+        matrices[np.arange(300), said, truth] = 1
+        low, high = agreement_intervals(matrices, seed=seed).accuracy
+        covered += low <= 0.6 <= high
+    assert 0.90 <= covered / 200 <= 0.99
+
+
+def pair_counts(rows: list[dict[str, str]], index: dict[str, int]):
+    """Per unordered pair (a < b by index): a wins, b wins, ties, from left/right verdicts."""
+    import numpy as np
+
+    counts: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in rows:
+        left, right = index[r["left"]], index[r["right"]]
+        a, b = min(left, right), max(left, right)
+        if r["winner"] == "tie":
+            counts[(a, b)][2] += 1
+        else:
+            winner = left if r["winner"] == "left" else right
+            counts[(a, b)][0 if winner == a else 1] += 1
+    keys = sorted(counts)
+    return (
+        np.array([k[0] for k in keys]),
+        np.array([k[1] for k in keys]),
+        np.array([counts[k] for k in keys], dtype=np.int64),
+    )
+
+
+def test_the_leaderboards_of_gpt4_and_of_the_llmfao_crowd_agree_with_a_kendall_tau_interval(
+    machine: dict[str, list[dict[str, str]]],
+) -> None:
+    from judges.quality import leaderboard_agreement
+
+    crowd = read("crowd-comparisons.csv")
+    names = sorted({r[side] for r in crowd for side in ("left", "right")})
+    index = {name: i for i, name in enumerate(names)}
+    gpt4, people = pair_counts(machine["gpt4"], index), pair_counts(crowd, index)
+
+    found = leaderboard_agreement(len(names), gpt4, people, replicates=60)
+    same = leaderboard_agreement(len(names), people, people, replicates=60)
+
+    assert found is not None and same is not None and found.models == len(names) == 59
+    assert found.low <= found.tau <= found.high and 0.3 < found.tau < same.tau == pytest.approx(1.0)
+    assert found.high < 1.0  # a judge that only sees each pair once is not the crowd
+
+
+def test_leaderboards_sharing_fewer_than_three_models_have_no_tau() -> None:
+    import numpy as np
+
+    from judges.quality import leaderboard_agreement
+
+    two = (np.array([0]), np.array([1]), np.array([[3, 1, 0]]))
+    assert leaderboard_agreement(4, two, two) is None
+
+
+def test_the_tau_interval_covers_the_agreement_boards_of_that_size_reach() -> None:
+    """By simulation against a known truth: a judge whose strengths are the humans' plus
+    noise, 15 verdicts per pair from each; the target is the mean tau over 150 draws."""
+    import numpy as np
+
+    from judges.quality import _board, leaderboard_agreement
+    from ratings.metrics import kendall_tau
+
+    m = 10
+    start = np.random.default_rng(0)
+    human = start.normal(0, 0.5, m)
+    judge = human + start.normal(0, 0.3, m)
+    a, b = np.triu_indices(m, 1)
+
+    def verdicts(theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        p = 1 / (1 + np.exp(-(theta[a] - theta[b])))
+        wins = rng.binomial(15, p * 0.85)
+        ties = rng.binomial(15 - wins, np.clip(0.15 / (1 - p * 0.85), 0, 1))
+        return np.stack([wins, 15 - wins - ties, ties], axis=1)
+
+    target = np.mean(
+        [
+            kendall_tau(
+                _board(m, a, b, verdicts(judge, rng), 0.1),
+                _board(m, a, b, verdicts(human, rng), 0.1),
+            )
+            for rng in (np.random.default_rng([s, 1]) for s in range(150))
+        ]
+    )
+    covered = 0
+    for s in range(40):
+        rng = np.random.default_rng([s, 2])
+        found = leaderboard_agreement(
+            m, (a, b, verdicts(judge, rng)), (a, b, verdicts(human, rng)), replicates=50, seed=s
+        )
+        assert found is not None
+        covered += found.low <= target <= found.high
+    assert covered / 40 >= 0.85  # 95% nominal; 40 draws have a binomial sd of 0.034
