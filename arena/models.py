@@ -334,6 +334,14 @@ class Match(models.Model):
     # that staff can read why no verdict came of them (a verdict keeps its own in Judgment).
     # Model replies only, never a request: no key or header can get in.
     failure_outputs = models.JSONField(null=True, blank=True)
+    # A review tournament's match: the judged match whose judge disagreed with itself on it
+    # (arena.services.escalations). The people's verdict here stands beside the judge's.
+    escalated_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="escalations"
+    )
+    # A judged match's judge disagreed with itself and its tournament sends such matches to
+    # people: "sent", or "not sent: <why>" (empty otherwise).
+    escalation = models.CharField(max_length=200, blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

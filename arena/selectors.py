@@ -587,6 +587,43 @@ class Spent:
     calls_unsettled: int
 
 
+@dataclass(frozen=True)
+class Escalations:
+    """A judged tournament's matches whose judge disagreed with itself, sent to people:
+    the review tournament, how many went, how many people have voted on, and how many
+    did not go and why."""
+
+    review: Tournament | None
+    sent: int
+    answered: int
+    not_sent: dict[str, int]
+
+
+def tournament_escalations(tournament: Tournament) -> Escalations | None:
+    """None unless the tournament sends its judge's self-disagreements to people."""
+    review_id = tournament.config.get("disagreements_to")
+    if not review_id:
+        return None
+    outcomes = dict(
+        Match.objects.filter(tournament=tournament)
+        .exclude(escalation="")
+        .values_list("escalation")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    answered = Match.objects.filter(
+        escalated_from__tournament=tournament, status=MatchStatus.COMPLETED
+    ).count()
+    return Escalations(
+        review=Tournament.objects.filter(pk=review_id).first(),
+        sent=sum(n for k, n in outcomes.items() if k.startswith("sent")),
+        answered=answered,
+        not_sent={
+            k.removeprefix("not sent: "): n for k, n in outcomes.items() if k.startswith("not sent")
+        },
+    )
+
+
 def tournament_spent(tournament: Tournament) -> Spent:
     row = Spend.objects.filter(tournament=tournament).first()
     if row is None:

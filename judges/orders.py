@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judges.backends.base import OrderVerdict, Ranking
+from judges.backends.base import OrderVerdict, Ranking, Verdict
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,20 @@ def orders_disagree(orders: Sequence[OrderVerdict]) -> bool | None:
     if len(orders) != 2 or len(orders[0].shown) != 2 or orders[0].shown == orders[1].shown:
         return None
     return answer_ranking(orders[0]) != answer_ranking(orders[1])
+
+
+def self_disagreement(verdict: Verdict) -> str | None:
+    """How a verdict's judge disagreed with itself, if it did: its two orders ranked the
+    answers differently ("orders disagree"), or its panel's members did ("panel members
+    disagree"); None when it agreed or had nothing to disagree with."""
+    if orders_disagree(verdict.orders):
+        return "orders disagree"
+    members = verdict.extra.get("panel") if isinstance(verdict.extra, dict) else None
+    if isinstance(members, list) and len(members) > 1:
+        rankings = {tuple(tuple(tier) for tier in m.get("ranking") or ()) for m in members}
+        if len(rankings) > 1:
+            return "panel members disagree"
+    return None
 
 
 def first_slot_record(order: OrderVerdict) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from arena.formats.base import (
     Tiers,
 )
 from arena.formats.kwise import KWise
+from arena.formats.review import Review
 from arena.formats.round_robin import RoundRobin
 from arena.formats.single_elimination import SingleElimination
 from arena.formats.swiss import Swiss
@@ -27,6 +28,7 @@ FORMATS: dict[str, Format] = {
         Anchor(),
         Swiss(),
         Adaptive(),
+        Review(),
     )
 }
 

@@ -127,3 +127,14 @@ def missing(expected: Iterable[PlannedMatch], state: FormatState) -> tuple[Plann
     """The expected matches the engine has not created yet."""
     made = planned_slots(state)
     return tuple(m for m in expected if (m.round, m.slot) not in made)
+
+
+def points_standings(state: FormatState) -> Tiers:
+    """Points over every judged match (win 1, tie 1/2; failed matches count nothing)."""
+    points = {c: Fraction(0) for c in state.contestants}
+    for result in state.results:
+        if result.ranking is not None:
+            for c, p in rank_points(result.ranking).items():
+                if c in points:
+                    points[c] += p
+    return tiers_by(points, points.__getitem__)

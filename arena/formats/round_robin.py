@@ -10,10 +10,9 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Mapping, Sequence
-from fractions import Fraction
 from typing import Any
 
-from arena.formats._common import check_unknown, rank_points, tiers_by
+from arena.formats._common import check_unknown, points_standings
 from arena.formats.base import ConfigError, FormatState, PlannedMatch, Step, Tiers, require_int
 
 
@@ -60,14 +59,7 @@ class RoundRobin:
         return Step(matches=self._round(state, next_round), planned_total=total)
 
     def standings(self, state: FormatState) -> Tiers:
-        """Points over every judged match (win 1, tie 1/2; failed matches count nothing)."""
-        points = {c: Fraction(0) for c in state.contestants}
-        for result in state.results:
-            if result.ranking is not None:
-                for c, p in rank_points(result.ranking).items():
-                    if c in points:
-                        points[c] += p
-        return tiers_by(points, points.__getitem__)
+        return points_standings(state)
 
     def _round(self, state: FormatState, round_index: int) -> tuple[PlannedMatch, ...]:
         prompt_order = list(range(state.n_prompts))

@@ -50,6 +50,7 @@ from judges.backends.base import (
     storable,
 )
 from judges.judge_settings import slight_win_of
+from judges.orders import self_disagreement
 
 log = logging.getLogger(__name__)
 
@@ -248,19 +249,24 @@ def match_play(*, match_id: int) -> str:
     return "completed" if recorded else "skipped"
 
 
+def answers_unblinding(entries: Sequence[MatchEntry], texts: Sequence[str]) -> str | None:
+    """Why these answers cannot be shown blind: one names a model (arena.identity)."""
+    for entry, text in zip(entries, texts, strict=True):
+        c = entry.contestant
+        own = contestant_identity(name=c.name, model_id=c.model_id, base_url=c.base_url)
+        words = identity_words_in(text, **own)
+        if words:
+            return f"answer {entry.position} names {', '.join(words)}"
+    return None
+
+
 def _await_vote(match_id: int, entries: list[MatchEntry], answers: list[Answer]) -> str:
     """Answers are ready: hand the match to the voters (arena.services.voting), unless one
     of them names a model, which would unblind the vote (arena.identity)."""
-    for entry, answer in zip(entries, answers, strict=True):
-        c = entry.contestant
-        own = contestant_identity(name=c.name, model_id=c.model_id, base_url=c.base_url)
-        words = identity_words_in(answer.text, **own)
-        if words:
-            match_fail(
-                match_id=match_id,
-                error=f"kept out of blind voting: answer {entry.position} names {', '.join(words)}",
-            )
-            return "failed"
+    unblinding = answers_unblinding(entries, [a.text for a in answers])
+    if unblinding:
+        match_fail(match_id=match_id, error=f"kept out of blind voting: {unblinding}")
+        return "failed"
     Match.objects.filter(pk=match_id, status=MatchStatus.PLAYING).update(
         status=MatchStatus.AWAITING_VOTE, claimed_at=None
     )
@@ -275,6 +281,49 @@ def _ranking_ids(verdict: Verdict, entries: list[MatchEntry]) -> list[list[int]]
             raw_outputs=[RawOutput("judge", verdict.raw_output)] if verdict.raw_output else [],
         )
     return [[entries[i].contestant_id for i in tier] for tier in verdict.ranking]
+
+
+def match_escalate(*, tournament: Tournament, match: Match, verdict: Verdict) -> str:
+    """Send a judged match whose judge disagreed with itself (judges.orders.self_disagreement)
+    to the review tournament its config names (``disagreements_to``): a blind battle with
+    the same prompt and answers in the same positions, which people vote on like any other.
+    Returns what it wrote on the match: "" (no disagreement), "sent (…)" or "not sent: …".
+    Runs in the verdict's transaction, so the match and its battle land together."""
+    why = self_disagreement(verdict)
+    if why is None:
+        return ""
+    review = Tournament.objects.filter(pk=tournament.config["disagreements_to"]).first()
+    entries = list(match.entries.select_related("contestant", "response").order_by("position"))
+    outcome = f"sent ({why})"
+    if review is None or review.status not in (TournamentStatus.RUNNING, TournamentStatus.PAUSED):
+        state = "deleted" if review is None else review.status
+        outcome = f"not sent: the review tournament is {state}"
+    elif any(e.response is None for e in entries):
+        outcome = "not sent: an answer was not stored"
+    elif unblinding := answers_unblinding(
+        entries, [e.response.text for e in entries if e.response]
+    ):
+        outcome = f"not sent: {unblinding}"
+    else:
+        battle = Match.objects.create(
+            tournament=review,
+            round=0,
+            slot=match.pk,  # one battle per judged match, whichever tournament sent it
+            prompt_id=match.prompt_id,
+            status=MatchStatus.AWAITING_VOTE,
+            escalated_from=match,
+        )
+        MatchEntry.objects.bulk_create(
+            MatchEntry(
+                match=battle,
+                contestant_id=e.contestant_id,
+                position=e.position,
+                response_id=e.response_id,
+            )
+            for e in entries
+        )
+    Match.objects.filter(pk=match.pk).update(escalation=outcome)
+    return outcome
 
 
 def match_lock(match_id: int) -> tuple[Tournament, Match]:
@@ -318,6 +367,8 @@ def match_record_verdict(*, match_id: int, verdict: Verdict, ranking: list[list[
             dialect=sql.dialect(),
         )
         names = dict(sql.run(step).contestants)
+        if tournament.config.get("disagreements_to"):
+            match_escalate(tournament=tournament, match=match, verdict=verdict)
         _publish_finished(match, [[names[c] for c in tier] for tier in ranking])
         _after_match(tournament)
     return True

@@ -146,15 +146,60 @@ def _config_with_ids(config: Mapping[str, Any], entrants: list[Contestant]) -> d
 
 # Options for the engine rather than the format: kept in the tournament's config, never
 # shown to the format (whose validation refuses keys it does not know).
-ENGINE_OPTIONS = ("rerun_on_new_contestant", "allow_self_judging", "graded_scores")
+ENGINE_OPTIONS = (
+    "rerun_on_new_contestant",
+    "allow_self_judging",
+    "graded_scores",
+    "disagreements_to",
+)
+_SWITCHES = ("rerun_on_new_contestant", "allow_self_judging", "graded_scores")
 
 
 def _engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     engine = {k: config[k] for k in ENGINE_OPTIONS if k in config}
-    for option in ENGINE_OPTIONS:
+    for option in _SWITCHES:
         if not isinstance(engine.get(option, False), bool):
             raise _fail(option, "must be true or false")
     return engine
+
+
+def _review_of(
+    value: object, judge: Judge | None, k: int, entrants: list[Contestant]
+) -> int | None:
+    """The review tournament a judged tournament sends its judge's self-disagreements to
+    (``disagreements_to``: its name or id), checked: people judge it, and it has every
+    contestant of this one."""
+    if value in (None, ""):
+        return None
+    if judge is None:
+        raise _fail("disagreements_to", "only a tournament with a judge has disagreements to send")
+    if k != 2:
+        raise _fail("disagreements_to", "only pairwise matches can be sent to people (k = 2)")
+    found = (
+        Tournament.objects.filter(pk=value).first()
+        if isinstance(value, int) and not isinstance(value, bool)
+        else Tournament.objects.filter(name=value).order_by("-pk").first()
+        if isinstance(value, str)
+        else None
+    )
+    if found is None:
+        raise _fail("disagreements_to", f"no tournament named {value!r}")
+    if found.format != "review":
+        raise _fail(
+            "disagreements_to", f"{found.name} is a {found.format} tournament, not a review"
+        )
+    if found.status not in (
+        TournamentStatus.DRAFT,
+        TournamentStatus.RUNNING,
+        TournamentStatus.PAUSED,
+    ):
+        raise _fail("disagreements_to", f"{found.name} is {found.status}")
+    missing = sorted(
+        {c.name for c in entrants} - set(found.contestants.values_list("name", flat=True))
+    )
+    if missing:
+        raise _fail("disagreements_to", f"{found.name} lacks contestants {', '.join(missing)}")
+    return found.pk
 
 
 def _money(value: Decimal | float | str | None) -> Decimal | None:
@@ -230,6 +275,8 @@ def tournament_create(
     engine = _engine_options(config or {})
     if judge_row is not None and not engine.get("allow_self_judging", False):
         _refuse_self_judging(judge_row, entrants)
+    if format == "review" and judge_row is not None:
+        raise _fail("judge", "a review tournament is judged by people: leave the judge empty")
     format_config = {k: v for k, v in (config or {}).items() if k not in ENGINE_OPTIONS}
     try:
         clean = _validated(fmt, format_config, entrants, pset)
@@ -240,6 +287,11 @@ def tournament_create(
             clean = _validated(fmt, {**format_config, "max_matches": matches}, entrants, pset)
     except ConfigError as e:
         raise _fail(e.field, e.message) from None
+    review = _review_of(
+        engine.pop("disagreements_to", None), judge_row, int(clean.get("k", 2)), entrants
+    )
+    if review is not None:
+        engine["disagreements_to"] = review
     with transaction.atomic():
         tournament = Tournament.objects.create(
             name=name.strip(),

@@ -28,6 +28,7 @@ from arena.boards import (
 from arena.forms import TournamentForm
 from arena.models import Tournament
 from arena.selectors import (
+    tournament_escalations,
     tournament_estimate,
     tournament_failed_matches,
     tournament_progress,
@@ -221,6 +222,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "planned": progress.planned,
             "recent": recent,
             "spent": tournament_spent(tournament),
+            "escalations": tournament_escalations(tournament),
             "rounds": rounds,
             "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
         },

@@ -31,7 +31,18 @@ def noisy(seed: int, m: PlannedMatch) -> Tiers | None:
 
 
 def test_every_registered_format_has_a_test_config_here() -> None:
-    assert set(FORMATS) == set(CONFIGS)
+    # review plans nothing and never finishes: its matches are sent to it (tested below)
+    assert set(FORMATS) == set(CONFIGS) | {"review"}
+
+
+def test_a_review_waits_for_matches_sent_to_it_and_ranks_by_their_points() -> None:
+    fmt = FORMATS["review"]
+    cfg = fmt.validate_config({}, n_contestants=3, n_prompts=1, contestants=(1, 2, 3))
+    sent = (MatchResult(0, 7, (1, 2), ((2,), (1,))), MatchResult(0, 9, (2, 3), ((2, 3),)))
+    state = FormatState((1, 2, 3), 1, cfg, 0, (), sent)
+    step = fmt.next_step(state)
+    assert step.matches == () and not step.finished
+    assert fmt.standings(state) == ((2,), (3,), (1,))
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
