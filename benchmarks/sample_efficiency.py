@@ -6,12 +6,20 @@
         --strategies uniform_bt,kwise_balanced_bt
     PYTHONPATH=. python benchmarks/sample_efficiency.py --models 20 --strategies uniform_bt \\
         --plan-check uniform_bt --json-out var/se.json
+    PYTHONPATH=. python benchmarks/sample_efficiency.py --first-rate 0.7 --item-noise 75 \\
+        --graded --strategies uniform_bt,both_orders_bt,both_orders_graded_position \\
+        --gain-vs both_orders_bt
 
 Runs ``arena.formats.simulation`` (no model, no Django) for every strategy on the same
 seeded truths and prints one Markdown table per M. Fixed budgets reported: M, 10 M and
 50 M calls. ``--plan-check`` also runs the planner (``simulation.plan``, its default 60 held-out
 seeds 1000-1059, as a user would before spending money) and prints its prediction of the calls
-to a sustained tau >= 0.9 beside the benchmark's median. See benchmarks/README.md.
+to a sustained tau >= 0.9 beside the benchmark's median. The judge is fair and gives hard
+verdicts unless ``--first-rate`` (it picks the first of two equal answers this share of the
+time), ``--item-noise`` (Elo sd of a prompt's effect on a pair, shared by its two orders),
+``--judge-noise``, ``--tie-strength`` or ``--graded`` (it also reports its probabilities)
+say otherwise (``simulation.JudgeModel``); the judge used is printed. See
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # small dense solves: BLAS threads only add overhead
@@ -31,6 +40,7 @@ from arena.formats.simulation import (  # noqa: E402
     CHECKPOINT_RATIO,
     PLAN_SEEDS,
     STRATEGIES,
+    JudgeModel,
     Settings,
     Trace,
     calls_by_truth,
@@ -42,22 +52,24 @@ from arena.formats.simulation import (  # noqa: E402
 )
 
 # Weng-Lin online updates are a pure-Python loop per vote: too slow for the default run.
-DEFAULT = [name for name in STRATEGIES if name != "kwise_balanced_bayes"]
+# The position-bias strategies (issue 19) are for a biased judge (--first-rate): named only.
+POSITION = ("uniform_graded_position", "both_orders_bt", "both_orders_graded_position")
+DEFAULT = [name for name in STRATEGIES if name != "kwise_balanced_bayes" and name not in POSITION]
 
 
-def print_gains(traces: list[Trace], baseline: str, names: list[str]) -> None:
+def print_gains(traces: list[Trace], baseline: str, names: list[str], bar: float = 5.0) -> None:
     """Ratio of median calls to a sustained τ 0.9, baseline over each strategy, with a 95%
     bootstrap interval over truths (all of a truth's judge streams drawn together)."""
     base = calls_by_truth((t for t in traces if t.strategy == baseline), 0.9)
-    print(f"\ngain vs {baseline} to τ≥0.9 (95% bootstrap over truths; share of draws ≥ 5x):")
+    print(f"\ngain vs {baseline} to τ≥0.9 (95% bootstrap over truths; share of draws ≥ {bar:g}x):")
     for name in names:
         if name != baseline:
             gain = gain_interval(
-                base, calls_by_truth((t for t in traces if t.strategy == name), 0.9)
+                base, calls_by_truth((t for t in traces if t.strategy == name), 0.9), bars=(bar,)
             )
             print(
                 f"  {name}: {gain.point:.2f}x [{gain.low:.2f}, {gain.high:.2f}], "
-                f"≥ 5x in {100 * gain.at_least[5.0]:.0f}% of draws"
+                f"≥ {bar:g}x in {100 * gain.at_least[bar]:.0f}% of draws"
             )
 
 
@@ -86,21 +98,53 @@ def main(argv: list[str] | None = None) -> int:
         metavar="BASELINE",
         help="also print each strategy's gain over BASELINE to τ 0.9, with a bootstrap interval",
     )
+    parser.add_argument(
+        "--gain-bar", type=float, default=5.0, help="--gain-vs: share of draws at or above this"
+    )
     parser.add_argument("--plan-tau", type=float, default=0.9)
     parser.add_argument("--json-out", default="", help="also write the summaries as JSON")
     parser.add_argument(
         "--goal", default="all", choices=("all", "top"), help="top: stop at top-5 found"
     )
+    judge = parser.add_argument_group("judge (simulation.JudgeModel; default a fair, hard one)")
+    judge.add_argument(
+        "--first-rate",
+        type=float,
+        default=None,
+        help="the judge picks the first of two equal answers this share of the time (a win)",
+    )
+    judge.add_argument("--tie-strength", type=float, default=0.5, help="Davidson nu")
+    judge.add_argument(
+        "--item-noise", type=float, default=0.0, help="Elo sd of an item's effect on a pair"
+    )
+    judge.add_argument(
+        "--judge-noise", type=float, default=0.0, help="per-call Elo noise sd on each entrant"
+    )
+    judge.add_argument(
+        "--graded", action="store_true", help="the judge also reports its probabilities"
+    )
     args = parser.parse_args(argv)
     if args.checkpoint_ratio <= 1.0:  # fail here, not as a traceback from every worker
         parser.error(f"--checkpoint-ratio must be > 1, got {args.checkpoint_ratio:g}")
+    try:
+        judge_model = JudgeModel(
+            tie_strength=args.tie_strength,
+            noise=args.judge_noise,
+            first_rate=args.first_rate,
+            item_noise=args.item_noise,
+            graded=args.graded,
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    print(f"judge: {judge_model.describe()}")
     names = [n for n in args.strategies.split(",") if n]
     checks = [n for n in args.plan_check.split(",") if n]
-    dump: list[dict[str, object]] = []
+    dump: list[dict[str, object]] = [{"judge": asdict(judge_model)}]
     for m in (int(v) for v in args.models.split(",")):
         settings = Settings(
             n_models=m,
             spread=args.spread,
+            judge=judge_model,
             max_calls=args.calls_per_model * m,
             batch=args.batch,
             budgets=(m, 10 * m, 50 * m),
@@ -122,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(format_table(summaries))
             if args.gain_vs:
-                print_gains(traces, args.gain_vs, names)
+                print_gains(traces, args.gain_vs, names, args.gain_bar)
             dump += [{**s.as_dict(), "elapsed_s": elapsed} for s in summaries]
             dump += [
                 {"run": t.strategy, "n_models": m, "seed": t.seed, "stream": t.stream,

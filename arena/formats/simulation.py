@@ -11,7 +11,10 @@ prior and sandwich intervals, online Elo, Plackett-Luce, Weng-Lin Bayesian). One
   plus optional ``position_bias`` (Elo points for the answer shown first) and ``noise``
   (per-call normal Elo noise on each entrant); K-wise rankings are Plackett-Luce draws
   (Gumbel trick) with the same bias and noise, neighbours merged into one tier with
-  probability ``kwise_tie``;
+  probability ``kwise_tie``; optionally (all off by default, issue 19) a bias stated as
+  ``first_rate`` ("picks the first of two equal answers 70% of the time"), an
+  ``item_noise`` shared by the two orders of one pair judgment, and ``graded`` output
+  (the first answer's score under the call's probabilities, as a logprob judge reports);
 - checkpoints at geometrically spaced call counts (x ``Settings.checkpoint_ratio``, 1.1 by
   default) plus the fixed budgets: the estimator is refitted there only, never after every
   call.
@@ -32,6 +35,13 @@ stored state; the other formats are driven through their ``next_step`` as the en
 would, one cycle (tournament) after another until the budget is spent, later cycles seeded
 from the current BT ratings where the format supports it.
 
+Against a position-biased judge (issue 19) the same uniform pairs can be spent three
+ways: one order per pair, hard verdicts, BT (``uniform_bt``); both orders (two calls, one
+item), merged as the product merges them, BT (``both_orders_bt``); both orders, every
+order an observation with its graded score, BT with a first-position term
+(``both_orders_graded_position``, ``ratings.graded``; it replays ``both_orders_bt``'s
+draws, so the two see the very same verdicts).
+
 ``plan`` answers "how many calls (and dollars) for this M and strategy to reach tau >= t or
 a mean CI half-width <= X", from the same runs.
 """
@@ -40,9 +50,9 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,6 +64,7 @@ from arena.formats.kwise import adaptive_groups
 from ratings.bayesian import SkillRating, rate_plackett_luce
 from ratings.data import Battles, Outcome
 from ratings.elo import online_elo
+from ratings.graded import GradedFit, fit_graded_bt
 from ratings.metrics import kendall_tau
 from ratings.plackett_luce import fit_plackett_luce
 
@@ -73,17 +84,139 @@ Rows = NDArray[np.intp]
 # --------------------------------------------------------------------------- truth and judge
 
 
+ELO = math.log(10.0) / 400.0  # natural-log strength per Elo point
+
+
 @dataclass(frozen=True)
 class JudgeModel:
+    """How the simulated judge decides (the defaults: a fair pairwise judge, 20% ties
+    between equals, no noise, hard verdicts).
+
+    - ``tie_strength`` nu: Davidson's tie parameter; equals tie with probability
+      nu / (2 + nu).
+    - ``position_bias``: Elo points added to the answer shown first. ``first_rate``
+      states the same thing as "picks the first of two equal answers this share of the
+      time" (a win, ties not counted) and sets the bias from it: see ``first_bias``.
+      Give one or the other.
+    - ``noise``: per-call normal Elo noise on each entrant (the judge's own inconsistency:
+      independent between the two orders of a pair).
+    - ``item_noise``: sd (Elo) of an item's effect on a pair's difference: one normal
+      draw per item, added to the lower-indexed model's side (half) and taken from the
+      other's, so the two orders of one pair judgment (rows a strategy marks as one
+      item, ``StrategySpec.orders``) see the same effect. A prompt on which one model
+      happens to do better. K-wise rows: each entrant gets its own draw of sd
+      ``item_noise / sqrt(2)`` (a pair's difference then has sd ``item_noise``).
+    - ``graded``: the judge reports probabilities (logprobs) as well: each pairwise call
+      also yields the first answer's score P(first wins) + P(tie) / 2 under the call's
+      Davidson probabilities (bias and noise included), while its verdict is drawn from
+      those same probabilities (a logprob judge sampled at temperature 1).
+    - ``kwise_tie``: K-wise neighbours merged into one tier with this probability.
+
+    With every new option off (``first_rate`` None, ``item_noise`` 0, ``graded`` False)
+    the judge draws exactly what it drew before they existed.
+    """
+
     tie_strength: float = 0.5
     position_bias: float = 0.0
     noise: float = 0.0
     kwise_tie: float = 0.0
+    first_rate: float | None = None
+    item_noise: float = 0.0
+    graded: bool = False
+
+    def __post_init__(self) -> None:
+        if self.first_rate is not None:
+            if not 0.0 < self.first_rate < 1.0:
+                raise ValueError(f"first_rate must be in (0, 1), got {self.first_rate:g}")
+            if self.position_bias != 0.0:
+                raise ValueError("give position_bias or first_rate, not both")
+        if self.item_noise < 0 or self.noise < 0 or self.tie_strength < 0:
+            raise ValueError("tie_strength, noise and item_noise must be >= 0")
+
+    @property
+    def comparison_sd(self) -> float:
+        """Sd (Elo) of the noise on one call's difference between the two answers."""
+        return math.sqrt(self.item_noise**2 + 2.0 * self.noise**2)
+
+    def first_bias(self) -> float:
+        """The first position's advantage in Elo points: ``position_bias``, or the bias
+        that makes the judge pick the first of two equal answers ``first_rate`` of the
+        time, averaged over the call's noise (``comparison_sd``).
+
+        Between equals with bias h (natural-log scale) and x = exp(h / 2), Davidson's
+        model gives P(first wins) = x / (x + 1/x + nu). Without noise, setting it to r
+        gives (1 - r) x^2 - r nu x - r = 0, so
+        x = (r nu + sqrt(r^2 nu^2 + 4 r (1 - r))) / (2 (1 - r)) and h = 2 ln x
+        (r = 0.7, nu = 0.5: h = 1.593, 277 Elo; the judge then ties 15.8% and picks the
+        second 14.2% of the time). With noise, E over d ~ N(0, sd) of the same expression
+        at h + d is solved for h by bisection (Gauss-Hermite expectation).
+        """
+        if self.first_rate is None:
+            return self.position_bias
+        r, nu = self.first_rate, self.tie_strength
+        sd = self.comparison_sd * ELO
+        if sd == 0.0:
+            x = (r * nu + math.sqrt((r * nu) ** 2 + 4 * r * (1 - r))) / (2 * (1 - r))
+            return 2.0 * math.log(x) / ELO
+        low, high = -50.0, 50.0
+        for _ in range(100):
+            middle = 0.5 * (low + high)
+            if first_win_rate(middle, nu, sd) < r:
+                low = middle
+            else:
+                high = middle
+        return 0.5 * (low + high) / ELO
+
+    def describe(self) -> str:
+        """One line naming every setting (for benchmark output)."""
+        nu = self.tie_strength
+        parts = [f"ties nu {nu:g} ({nu / (2 + nu):.0%} between equals)"]
+        if self.first_rate is not None:
+            parts.append(
+                f"picks the first of equals {self.first_rate:.0%} "
+                f"(bias {self.first_bias():.0f} Elo)"
+            )
+        else:
+            parts.append(f"position bias {self.position_bias:g} Elo")
+        parts.append(f"item noise sd {self.item_noise:g} Elo")
+        parts.append(f"per-call noise sd {self.noise:g} Elo per entrant")
+        parts.append("graded (probabilities)" if self.graded else "hard verdicts only")
+        return ", ".join(parts)
+
+
+_HERMITE = np.polynomial.hermite_e.hermegauss(64)
+
+
+def first_win_rate(bias: float, nu: float, sd: float) -> float:
+    """P(the first answer wins) between equals under Davidson's model, bias and noise sd
+    on the natural-log scale, averaged over the noise (normal)."""
+    nodes, weights = _HERMITE
+    half = 0.5 * (bias + sd * nodes)
+    p = np.exp(half) / (np.exp(half) + np.exp(-half) + nu)
+    return float(np.sum(weights * p) / math.sqrt(2.0 * math.pi))
 
 
 def true_strengths(n_models: int, seed: int, spread: float = 100.0) -> NDArray[np.float64]:
     rng = np.random.default_rng([seed, 0xC0FFEE])
     return np.asarray(rng.normal(0.0, spread, n_models), dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class Calls:
+    """Judged calls: entrants in answer order, the verdicts (entrants best first, ties
+    between neighbours) and, from a graded judge, the first answer's score per call."""
+
+    entrants: Rows
+    order: Rows
+    ties: NDArray[np.bool_]
+    first_score: NDArray[np.float64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.entrants)
+
+    def part(self, rows: slice) -> Calls:
+        score = None if self.first_score is None else self.first_score[rows]
+        return Calls(self.entrants[rows], self.order[rows], self.ties[rows], score)
 
 
 class Judge:
@@ -94,19 +227,42 @@ class Judge:
     ) -> None:
         self.log_strength = np.asarray(strengths) * math.log(10.0) / 400.0
         self.model = model
+        self.bias = model.first_bias()
         self.rng = rng
 
     def _effective(self, entrants: Rows) -> NDArray[np.float64]:
         scale = math.log(10.0) / 400.0
         logs = self.log_strength[entrants].copy()
-        logs[:, 0] += self.model.position_bias * scale
+        logs[:, 0] += self.bias * scale
         if self.model.noise > 0:
             logs += self.rng.normal(0.0, self.model.noise * scale, logs.shape)
         return logs
 
-    def rank(self, entrants: Rows) -> tuple[Rows, NDArray[np.bool_]]:
+    def _item_effects(self, entrants: Rows, items: Rows | None) -> NDArray[np.float64]:
+        """Per row and entrant, the log-strength its item adds (``JudgeModel.item_noise``)."""
+        n, k = entrants.shape
+        sd = self.model.item_noise * ELO
+        if k != 2:
+            return np.asarray(self.rng.normal(0.0, sd / math.sqrt(2.0), (n, k)))
+        keys = np.arange(n) if items is None else np.asarray(items)
+        unique, index = np.unique(keys, return_inverse=True)
+        effect = self.rng.normal(0.0, sd, unique.size)[index]
+        # the lower-indexed model gains half the effect in both orders of the item
+        sign = np.where(entrants[:, 0] < entrants[:, 1], 0.5, -0.5)
+        return np.stack([sign * effect, -sign * effect], axis=1)
+
+    def rank(self, entrants: Rows, items: Rows | None = None) -> tuple[Rows, NDArray[np.bool_]]:
         """Per match: entrants best first, and whether each neighbour pair is tied."""
+        calls = self.judge(entrants, items)
+        return calls.order, calls.ties
+
+    def judge(self, entrants: Rows, items: Rows | None = None) -> Calls:
+        """The verdicts on ``entrants`` (rows in answer order). ``items``: rows with the
+        same value are one item (the two orders of one pair judgment): they share its
+        effect (``JudgeModel.item_noise``); default: every row its own item."""
         logs = self._effective(entrants)
+        if self.model.item_noise > 0:
+            logs += self._item_effects(entrants, items)
         n, k = entrants.shape
         if k == 2:
             half = 0.5 * (logs[:, 0] - logs[:, 1])
@@ -116,12 +272,15 @@ class Judge:
             first_wins = u < np.exp(half) / denominator
             tie = (u >= np.exp(half) / denominator) & (u < (np.exp(half) + nu) / denominator)
             order = np.where(first_wins[:, None] | tie[:, None], entrants, entrants[:, ::-1])
-            return np.asarray(order, dtype=np.intp), tie[:, None]
+            score = None
+            if self.model.graded:
+                score = np.asarray((np.exp(half) + 0.5 * nu) / denominator, dtype=np.float64)
+            return Calls(entrants, np.asarray(order, dtype=np.intp), tie[:, None], score)
         keys = logs + self.rng.gumbel(size=logs.shape)
         positions = np.argsort(-keys, axis=1)
         order = np.take_along_axis(entrants, positions, axis=1)
         ties = self.rng.random((n, k - 1)) < self.model.kwise_tie
-        return np.asarray(order, dtype=np.intp), ties
+        return Calls(entrants, np.asarray(order, dtype=np.intp), ties)
 
 
 def implied_pairs(order: Rows, ties: NDArray[np.bool_]) -> tuple[Rows, Rows, NDArray[np.int8]]:
@@ -227,6 +386,93 @@ class BayesEstimator:
         return Estimate(np.array([self.state.get(m, default).mu for m in self.models]))
 
 
+@runtime_checkable
+class CallEstimator(Protocol):
+    """An estimator that reads whole calls (answer order, graded scores), not only the
+    rankings; ``run`` gives it every call in the order judged."""
+
+    def observe_calls(self, calls: Calls) -> None: ...
+
+    def estimate(self) -> Estimate: ...
+
+
+def first_scores(calls: Calls) -> NDArray[np.float64]:
+    """The first answer's score per pairwise call: the judge's graded score when it gave
+    one, else the verdict's (1 a win, 1/2 a tie, 0 a loss)."""
+    if calls.first_score is not None:
+        return calls.first_score
+    won = calls.order[:, 0] == calls.entrants[:, 0]
+    return np.where(calls.ties[:, 0], 0.5, np.where(won, 1.0, 0.0))
+
+
+class BothOrdersBTEstimator:
+    """BT (as ``BTEstimator``) on pairs judged in both orders, each pair's two verdicts
+    merged as the product merges them (``judges.pairwise.combine_votes``, the default
+    ``order_disagreement: tie``): the same verdict in both orders stands, any
+    disagreement (a win against a loss or a tie) is a tie. Calls come in twos, rows
+    2k and 2k + 1 being one pair's two orders; a lone first order waits for its second."""
+
+    def __init__(self, n: int) -> None:
+        self.tally = Tally(n)
+        self.pending: Calls | None = None
+
+    def observe_calls(self, calls: Calls) -> None:
+        if self.pending is not None:
+            calls = Calls(
+                np.concatenate([self.pending.entrants, calls.entrants]),
+                np.concatenate([self.pending.order, calls.order]),
+                np.concatenate([self.pending.ties, calls.ties]),
+            )
+        whole = len(calls) - len(calls) % 2
+        self.pending = calls.part(slice(whole, None)) if whole < len(calls) else None
+        if whole == 0:
+            return
+        one, other = calls.part(slice(0, whole, 2)), calls.part(slice(1, whole, 2))
+        if np.any(one.entrants != other.entrants[:, ::-1]):
+            raise ValueError("both-orders calls must come as (a, b) then (b, a)")
+        tie = one.ties[:, 0] | other.ties[:, 0] | (one.order[:, 0] != other.order[:, 0])
+        codes = np.where(tie, int(Outcome.TIE), int(Outcome.A_WINS)).astype(np.int8)
+        self.tally.record_pairs(one.order[:, 0], one.order[:, 1], codes)
+
+    def estimate(self) -> Estimate:
+        result = fit(self.tally)
+        return Estimate(result.ratings, result.low, result.high)
+
+
+class GradedEstimator:
+    """Every call an observation of the first answer's score (graded from a graded judge,
+    else 1 / 1/2 / 0), fitted by ``ratings.graded.fit_graded_bt`` (prior ``PRIOR``, 95%
+    Fisher intervals) with a first-position term when ``position``. Kept as an M x M
+    count and score sum per (first shown, second shown)."""
+
+    def __init__(self, n: int, position: bool = True) -> None:
+        self.models = tuple(f"{k:06d}" for k in range(n))
+        self.position = position
+        self.count = np.zeros((n, n))
+        self.score = np.zeros((n, n))
+        self.last: GradedFit | None = None
+
+    def observe_calls(self, calls: Calls) -> None:
+        cell = (calls.entrants[:, 0], calls.entrants[:, 1])
+        np.add.at(self.count, cell, 1.0)
+        np.add.at(self.score, cell, first_scores(calls))
+
+    def estimate(self) -> Estimate:
+        first, second = np.nonzero(self.count)
+        if first.size == 0:
+            n = len(self.models)
+            return Estimate(np.full(n, 1000.0), np.full(n, -math.inf), np.full(n, math.inf))
+        self.last = fit_graded_bt(
+            self.models, first, second, self.count[first, second], self.score[first, second],
+            position=self.position, prior=PRIOR,
+        )  # fmt: skip
+        return Estimate(self.last.ratings, self.last.ci_low, self.last.ci_high)
+
+
+def _graded_position(n: int) -> GradedEstimator:
+    return GradedEstimator(n, position=True)
+
+
 # --------------------------------------------------------------------------- strategies
 
 
@@ -252,6 +498,23 @@ class UniformPairs:
         a = self.rng.integers(0, self.n, self.batch)
         b = (a + self.rng.integers(1, self.n, self.batch)) % self.n
         return np.stack([a, b], axis=1).astype(np.intp)
+
+    def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
+        return None
+
+
+class BothOrders:
+    """Uniformly random pairs (random first order, as ``UniformPairs``), each judged in
+    both orders: rows (a, b), (b, a) one after the other, one item (two calls)."""
+
+    k = 2
+
+    def __init__(self, n: int, rng: np.random.Generator, batch: int = 256) -> None:
+        self.pairs = UniformPairs(n, rng, batch)
+
+    def propose(self) -> Rows:
+        pairs = self.pairs.propose()
+        return np.stack([pairs, pairs[:, ::-1]], axis=1).reshape(-1, 2)
 
     def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
         return None
@@ -386,12 +649,15 @@ class StrategySpec:
     name: str
     description: str
     build: Callable[[int, int, np.random.Generator, int], Strategy]
-    estimator: Callable[[int], Estimator]
+    estimator: Callable[[int], Estimator | CallEstimator]
     k: int = 2
     # Another strategy whose random draws (judge outcomes, tie-breaks) this one replays:
     # two strategies that only refit the same votes differently are then compared on the
     # same votes, which takes the judge's luck out of their difference.
     draws: str | None = None
+    # Calls per item: 2 when each pair is judged in both orders (rows 2k, 2k + 1 then
+    # share the item's effect, ``JudgeModel.item_noise``); each order counts as a call.
+    orders: int = 1
 
 
 def _adaptive(sampler: str) -> Callable[[int, int, np.random.Generator, int], Strategy]:
@@ -412,6 +678,10 @@ def _cycles(
 
 def _uniform(n: int, seed: int, rng: np.random.Generator, batch: int) -> Strategy:
     return UniformPairs(n, rng)
+
+
+def _both_orders(n: int, seed: int, rng: np.random.Generator, batch: int) -> Strategy:
+    return BothOrders(n, rng)
 
 
 def _adaptive_groups(n: int, seed: int, rng: np.random.Generator, batch: int) -> Strategy:
@@ -489,6 +759,22 @@ STRATEGIES: dict[str, StrategySpec] = {
             BTEstimator,
         ),
         StrategySpec("swiss_bt", "Swiss, repeated + BT", _cycles("swiss", _swiss), BTEstimator),
+        # A position-biased judge (issue 19): the same kind of pairs, used differently.
+        StrategySpec(
+            "uniform_graded_position",
+            "uniform random pairs, one order, graded BT with a position term (same votes)",
+            _uniform, _graded_position, draws="uniform_bt",
+        ),
+        StrategySpec(
+            "both_orders_bt",
+            "uniform random pairs judged in both orders (2 calls), merged (disagree = tie) + BT",
+            _both_orders, BothOrdersBTEstimator, orders=2,
+        ),
+        StrategySpec(
+            "both_orders_graded_position",
+            "both orders, every order graded, BT with a position term (same votes)",
+            _both_orders, _graded_position, draws="both_orders_bt", orders=2,
+        ),
     )
 }  # fmt: skip
 
@@ -625,13 +911,18 @@ def run(strategy: str, seed: int, settings: Settings, stream: int = 0) -> Trace:
         entrants = play.propose()
         if entrants.size == 0:
             break
-        order, ties = judge.rank(entrants)
+        items = np.arange(len(entrants)) // spec.orders if spec.orders > 1 else None
+        judged = judge.judge(entrants, items)
+        order, ties = judged.order, judged.ties
         start = 0
         while start < len(entrants) and calls < cap:
             take = min(len(entrants) - start, points[index] - calls)
             part = slice(start, start + take)
             play.observe(entrants[part], order[part], ties[part])
-            estimator.observe(order[part], ties[part])
+            if isinstance(estimator, CallEstimator):
+                estimator.observe_calls(judged.part(part))
+            else:
+                estimator.observe(order[part], ties[part])
             calls += take
             start += take
             if calls == points[index]:
@@ -787,8 +1078,8 @@ class Gain:
 
 
 def gain_interval(
-    baseline: dict[int, Sequence[int | None]],
-    other: dict[int, Sequence[int | None]],
+    baseline: Mapping[int, Sequence[int | None]],
+    other: Mapping[int, Sequence[int | None]],
     *,
     bars: Sequence[float] = (5.0,),
     rounds: int = 2000,
@@ -805,7 +1096,7 @@ def gain_interval(
         raise ValueError("no truth is in both the baseline and the other strategy")
     inf = math.inf
 
-    def table(runs: dict[int, Sequence[int | None]]) -> NDArray[np.float64]:
+    def table(runs: Mapping[int, Sequence[int | None]]) -> NDArray[np.float64]:
         rows = [[inf if v is None else float(v) for v in runs[t]] for t in truths]
         if len({len(r) for r in rows}) != 1:
             raise ValueError("every truth needs the same number of streams")
