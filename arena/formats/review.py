@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from arena.formats._common import check_unknown, points_standings
-from arena.formats.base import ConfigError, FormatState, Step, Tiers, require_int
+from arena.formats._common import check_basics, check_unknown, points_standings, require_pairwise
+from arena.formats.base import FormatState, Step, Tiers
 
 
 class Review:
@@ -27,11 +27,8 @@ class Review:
         n_prompts: int,
         contestants: Sequence[int] | None = None,
     ) -> dict[str, Any]:
-        if n_contestants < 2:
-            raise ConfigError("contestants", f"need at least 2 contestants, got {n_contestants}")
-        k = require_int(config, "k", 2, low=2, high=8)
-        if k != 2:
-            raise ConfigError("k", f"review is pairwise: k must be 2, got {k}")
+        check_basics(n_contestants, n_prompts)
+        require_pairwise(config, "review")
         check_unknown(config, ("k",), "review")
         return {"k": 2}
 

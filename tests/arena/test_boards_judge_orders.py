@@ -12,9 +12,10 @@ from django.test import Client
 
 from arena import boards
 from arena.boards import judge_quality_panel
-from arena.models import BackendKind, Contestant, Judge, JudgeKind, Judgment, OrderCell
+from arena.models import Judge, Judgment, OrderCell
 from arena.services import matches as svc
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from tests.arena.served import served_contestants, served_judge
 from tests.judges.fake_openai import FakeOpenAIServer
 
 pytestmark = pytest.mark.django_db
@@ -31,17 +32,8 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 def judged(server: FakeOpenAIServer, prompt_set, *, both_orders: bool) -> list[str]:
     names = ["model-0", "model-1", "model-2"]
-    for name in names:
-        Contestant.objects.create(
-            name=name, backend=BackendKind.OPENAI, base_url=server.base_url, model_id=name
-        )
-    Judge.objects.create(
-        name="says-a",
-        kind=JudgeKind.OPENAI,
-        base_url=server.base_url,
-        model_id="judge",
-        settings={"both_orders": both_orders},
-    )
+    served_contestants(server, names)
+    served_judge(server, "says-a", settings={"both_orders": both_orders})
     tournament = tournament_create(
         name="t",
         format="round_robin",

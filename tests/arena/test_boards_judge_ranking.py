@@ -14,12 +14,13 @@ from django.core.cache import cache
 from django.test import Client
 
 from arena.boards import agreement_items, judge_quality_panel
-from arena.models import BackendKind, Contestant, Judge, JudgeKind, Match, Prompt, PromptSet
+from arena.models import Match, Prompt, PromptSet
 from arena.services import matches as svc
 from arena.services.battles import battle_next
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
 from arena.services.voting import vote_record
 from judges.quality import agreement_intervals
+from tests.arena.served import served_contestants, served_judge
 from tests.judges.fake_openai import FakeOpenAIServer
 
 pytestmark = pytest.mark.django_db
@@ -54,18 +55,9 @@ def arena(server: FakeOpenAIServer) -> None:
     pset = PromptSet.objects.create(name="six")
     for i in range(PROMPTS):
         Prompt.objects.create(prompt_set=pset, external_id=str(i), text=f"Question {i}?")
-    for name in MODELS:
-        Contestant.objects.create(
-            name=name, backend=BackendKind.OPENAI, base_url=server.base_url, model_id=name
-        )
+    served_contestants(server, MODELS)
     for name in ("agrees", "contrary"):
-        Judge.objects.create(
-            name=name,
-            kind=JudgeKind.OPENAI,
-            base_url=server.base_url,
-            model_id=name,
-            settings={"price_in": 1.0, "price_out": 2.0},
-        )
+        served_judge(server, name, model_id=name, settings={"price_in": 1.0, "price_out": 2.0})
     for judge in ("agrees", "contrary", None):
         tournament = tournament_start(
             tournament=tournament_create(

@@ -16,10 +16,11 @@ from django.core.cache import cache
 from django.test import Client
 
 from arena.boards import judge_quality_panel, tournament_leaderboard, tournament_position_terms
-from arena.models import BackendKind, Contestant, Judge, JudgeKind, Prompt, PromptSet, Tournament
+from arena.models import Judge, Prompt, PromptSet, Tournament
 from arena.services import matches as svc
 from arena.services.aggregates import cells_check
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from tests.arena.served import served_contestants, served_judge
 from tests.judges.fake_openai import FakeOpenAIServer, with_logprobs
 
 pytestmark = pytest.mark.django_db
@@ -78,17 +79,8 @@ def many_prompts(db: None) -> PromptSet:
 def play(
     server: FakeOpenAIServer, pset: PromptSet, settings: dict, config: dict, rounds: int = PROMPTS
 ) -> Tournament:
-    for name in THETA:
-        Contestant.objects.create(
-            name=name, backend=BackendKind.OPENAI, base_url=server.base_url, model_id=name
-        )
-    Judge.objects.create(
-        name="biased",
-        kind=JudgeKind.OPENAI,
-        base_url=server.base_url,
-        model_id="judge",
-        settings={"both_orders": True, "cache": False, **settings},
-    )
+    served_contestants(server, THETA)
+    served_judge(server, "biased", settings={"both_orders": True, "cache": False, **settings})
     tournament = tournament_create(
         name="t",
         format="round_robin",

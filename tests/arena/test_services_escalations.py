@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from arena.models import BackendKind, Contestant, Judge, JudgeKind, Match, PairCell, Tournament
+from arena.models import Match, PairCell, Tournament
 from arena.services import matches as svc
 from arena.services.battles import battle_next
 from arena.services.tournaments import (
@@ -24,6 +24,7 @@ from arena.services.tournaments import (
 from arena.services.voting import vote_record
 from judges.backends.base import OrderVerdict, Verdict
 from judges.orders import self_disagreement
+from tests.arena.served import served_contestants, served_judge
 from tests.judges.fake_openai import FakeOpenAIServer
 
 pytestmark = pytest.mark.django_db
@@ -48,17 +49,8 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 def setup(server: FakeOpenAIServer, prompt_set) -> Tournament:
-    for name in NAMES:
-        Contestant.objects.create(
-            name=name, backend=BackendKind.OPENAI, base_url=server.base_url, model_id=name
-        )
-    Judge.objects.create(
-        name="judge",
-        kind=JudgeKind.OPENAI,
-        base_url=server.base_url,
-        model_id="judge",
-        settings={"both_orders": True},
-    )
+    served_contestants(server, NAMES)
+    served_judge(server, "judge", settings={"both_orders": True})
     review = tournament_create(
         name="second opinions",
         format="review",
