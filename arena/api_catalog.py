@@ -50,7 +50,8 @@ class JudgeQualityOut(Schema):
     against the human votes on the same prompt and pair: shares in [0, 1], None where
     there is nothing to measure; ``*_low``/``*_high`` 95% intervals; ``human_tau`` the
     Kendall tau between the judge's leaderboard and the humans'; ``cost_per_verdict`` in
-    USD. ``*_from`` says what a position figure was measured on."""
+    USD; ``self_judging`` the tournaments in which it judged its own model's answers.
+    ``*_from`` says what a position figure was measured on."""
 
     source: str
     judge_id: int | None
@@ -79,6 +80,7 @@ class JudgeQualityOut(Schema):
     human_tau_low: float | None
     human_tau_high: float | None
     cost_per_verdict: float | None
+    self_judging: int
 
 
 def _prompt_sets() -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from arena import evidence
 from arena.models import (
@@ -438,6 +438,7 @@ def _quality() -> list[dict[str, Any]]:
     agreeing = _agreement()
     terms = global_position_terms()
     costs = _cost_per_verdict()
+    judged_self = _self_judging()
     names = dict(Judge.objects.values_list("pk", "name"))
     panel = []
     for source in sorted(totals, key=lambda s: (s != "humans", s)):
@@ -464,6 +465,7 @@ def _quality() -> list[dict[str, Any]]:
                 **_human_agreement(agreeing.get(source)),
                 **_board_agreement(source, totals),
                 "cost_per_verdict": costs.get(source),
+                "self_judging": judged_self.get(source, 0),
             }
         )
     # Judges ranked by how often they agree with people; humans first, as the reference.
@@ -550,6 +552,18 @@ def _as_arrays(counts: dict[int, Any], ids: list[int]) -> tuple[np.ndarray, ...]
         np.array([p[1] for p in pairs], dtype=np.intp),
         np.array([p[2] for p in pairs], dtype=np.int64),
     )
+
+
+def _self_judging() -> dict[str, int]:
+    """Per judge, the tournaments in which it judged its own model's answers (allowed by
+    allow_self_judging; tournament_create records them as ``self_judged``)."""
+    rows = (
+        Tournament.objects.filter(judge__isnull=False, config__has_key="self_judged")
+        .values_list("judge_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {evidence.source_of(judge): n for judge, n in rows}
 
 
 def _cost_per_verdict() -> dict[str, float]:

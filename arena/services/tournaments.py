@@ -89,21 +89,28 @@ def _is_model_of(frozen: Mapping[str, Any], contestant: Contestant) -> bool:
     return frozen["name"] == contestant.name or (same_model and same_endpoint)
 
 
+def _self_judged(judge: Judge, entrants: Sequence[Contestant]) -> list[tuple[str, str]]:
+    """(judge or panel member, contestant) for each contestant the judge is the model of."""
+    return [
+        (frozen["name"], contestant.name)
+        for frozen in _judge_models(judge)
+        for contestant in entrants
+        if _is_model_of(frozen, contestant)
+    ]
+
+
 def _refuse_self_judging(judge: Judge, entrants: Sequence[Contestant]) -> None:
     # A judge prefers its own answers (self-preference bias, which Arena-Hard warns of):
     # a judge, or a panel member, that is also a contestant would tilt its own board.
-    for frozen in _judge_models(judge):
-        for contestant in entrants:
-            if _is_model_of(frozen, contestant):
-                member = frozen["name"]
-                through = "" if member == judge.name else f" (panel member {member})"
-                raise _fail(
-                    "judge",
-                    f"{judge.name}{through} is contestant {contestant.name}'s own model: a"
-                    " model judging itself favours its own answers (self-preference, as"
-                    " Arena-Hard found); pick a judge that is not competing, or set"
-                    " allow_self_judging",
-                )
+    for member, contestant in _self_judged(judge, entrants)[:1]:
+        through = "" if member == judge.name else f" (panel member {member})"
+        raise _fail(
+            "judge",
+            f"{judge.name}{through} is contestant {contestant}'s own model: a"
+            " model judging itself favours its own answers (self-preference, as"
+            " Arena-Hard found); pick a judge that is not competing, or set"
+            " allow_self_judging",
+        )
 
 
 # Ids beyond a 64-bit key name no row (a database refuses to compare with them).
@@ -151,6 +158,7 @@ ENGINE_OPTIONS = (
     "allow_self_judging",
     "graded_scores",
     "disagreements_to",
+    "self_judged",  # set here, never taken from the caller: the contestants judging themselves
 )
 _SWITCHES = ("rerun_on_new_contestant", "allow_self_judging", "graded_scores")
 
@@ -273,8 +281,14 @@ def tournament_create(
     if judge_row is not None and judge_row.kind == JudgeKind.IMPORTED:
         raise _fail("judge", f"{judge_row.name} only carries verdicts imported from a file")
     engine = _engine_options(config or {})
+    engine.pop("self_judged", None)
     if judge_row is not None and not engine.get("allow_self_judging", False):
         _refuse_self_judging(judge_row, entrants)
+    elif judge_row is not None:
+        # Allowed, and flagged wherever its board shows (selectors, the judges' panel).
+        judged_self = sorted({c for _, c in _self_judged(judge_row, entrants)})
+        if judged_self:
+            engine["self_judged"] = judged_self
     if format == "review" and judge_row is not None:
         raise _fail("judge", "a review tournament is judged by people: leave the judge empty")
     format_config = {k: v for k, v in (config or {}).items() if k not in ENGINE_OPTIONS}

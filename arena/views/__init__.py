@@ -96,6 +96,13 @@ def _redis() -> Redis:
 _READINESS = (("database", _database_answers), ("broker", _broker_answers))
 
 
+# Where a tournament's judge is also one of its contestants (allowed by allow_self_judging).
+SELF_JUDGED_NOTE = (
+    "the judge is this contestant's own model, which tends to favour its own answers"
+    " (self-preference); its rating here may be too high"
+)
+
+
 def _leaderboard_filters(request: HttpRequest) -> dict[str, Any]:
     return {
         "source": request.GET.get("source", "all"),
@@ -223,6 +230,8 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "recent": recent,
             "spent": tournament_spent(tournament),
             "escalations": tournament_escalations(tournament),
+            "self_judged": tournament.config.get("self_judged", []),
+            "self_judged_note": SELF_JUDGED_NOTE,
             "rounds": rounds,
             "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
         },

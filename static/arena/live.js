@@ -6,15 +6,22 @@
   const id = table.dataset.tournament;
   const stateEl = document.getElementById("live-state");
   const text = (tag, value) => { const el = document.createElement(tag); el.textContent = value; return el; };
+  // Contestants this tournament's judge is the model of (allowed by allow_self_judging).
+  const selfEl = document.getElementById("self-judged");
+  const selfJudged = new Set(selfEl ? JSON.parse(selfEl.textContent) : []);
+  const selfNote = document.getElementById("self-judged-note");
+  const tagged = (className, label, title) => {
+    const tag = document.createElement("span");
+    tag.className = className;
+    tag.textContent = label;
+    if (title) tag.title = title;
+    return tag;
+  };
   const named = (r) => {
     const td = document.createElement("td");
     td.textContent = r.contestant;
-    if (r.preliminary) {
-      const tag = document.createElement("span");
-      tag.className = "prelim";
-      tag.textContent = "preliminary";
-      td.append(" ", tag);
-    }
+    if (r.preliminary) td.append(" ", tagged("prelim", "preliminary"));
+    if (selfJudged.has(r.contestant)) td.append(" ", tagged("prelim self-judged", "judged by itself", selfNote && selfNote.textContent));
     return td;
   };
 

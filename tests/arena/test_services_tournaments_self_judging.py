@@ -116,3 +116,38 @@ def test_a_newcomer_that_is_a_templates_judge_starts_no_run_of_it(world) -> None
 
     assert contestant_added(contestant_id=newcomer.pk) == []
     assert Tournament.objects.count() == 1
+
+
+def test_an_allowed_self_judging_is_flagged_on_its_page_and_in_the_judges_panel(world) -> None:
+    from django.core.cache import cache
+    from django.test import Client
+
+    from arena.boards import judge_quality_panel
+    from arena.services.tournaments import tournament_start
+
+    llm_judge("grader", "gpt-a-model")
+    tournament = tournament_start(tournament=create("grader", allow_self_judging=True))
+
+    assert tournament.config["self_judged"] == ["gpt-a"]
+    page = Client().get(f"/tournaments/{tournament.pk}/").content.decode()
+    assert 'id="self-judged-note"' in page and "own model" in page and "gpt-a" in page
+    # The panel lists a judge once it has verdicts; the flag is counted per judge all along.
+    from arena.boards import _self_judging
+
+    judge = Judge.objects.get(name="grader")
+    assert _self_judging() == {f"judge:{judge.pk}": 1}
+    cache.clear()
+    assert judge_quality_panel() == []  # no verdicts yet: nothing to list
+
+
+def test_a_copy_of_a_self_judged_tournament_works_its_flag_out_again(world) -> None:
+    from arena.services.tournaments import tournament_rerun
+
+    llm_judge("grader", "gpt-a-model")
+    tournament = create("grader", allow_self_judging=True)
+
+    copy = tournament_rerun(tournament=tournament)  # its config carries self_judged along
+
+    assert copy.config["self_judged"] == ["gpt-a"]
+    again = create("grader", allow_self_judging=True, self_judged=["gpt-b"])
+    assert again.config["self_judged"] == ["gpt-a"]  # worked out, never taken from the caller
