@@ -28,8 +28,7 @@ from typing import Literal
 
 import numpy as np
 
-from ratings.bradley_terry import fit_bradley_terry
-from ratings.data import Cells, Outcome
+from ratings.bradley_terry import PairTable, chord_fit, fit_strengths, hessian_factor
 from ratings.metrics import kendall_tau
 
 Winner = Literal["left", "right", "tie"]
@@ -284,19 +283,20 @@ def agreement_intervals(
     Items are resampled, not verdicts, since a judge's verdicts on one item share its
     difficulty; Poisson(1) weights per item (the Poisson bootstrap, Hanley & MacGibbon
     2006) keep a replicate one matrix product."""
-    items = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), 9)
+    if not len(per_item):
+        raise ValueError("no items to resample")
+    # Items with the same counts are interchangeable, and c of them drawn Poisson(1) each
+    # add up to Poisson(c): one draw per distinct row (a few hundred, however many items).
+    rows, repeats = np.unique(
+        np.asarray(per_item, dtype=np.float64).reshape(len(per_item), 9), axis=0, return_counts=True
+    )
     rng = np.random.default_rng(seed)
-    accuracy, kappa = [], []
-    for start in range(0, replicates, 50):
-        weights = rng.poisson(1.0, (min(50, replicates - start), len(items))).astype(np.float64)
-        a, k = _accuracy_kappa((weights @ items).reshape(-1, 3, 3))
-        accuracy.append(a)
-        kappa.append(k)
+    weights = rng.poisson(repeats.astype(np.float64), (replicates, len(rows)))
+    accuracy, kappa = _accuracy_kappa((weights @ rows).reshape(-1, 3, 3))
     tail = 100 * (1 - level) / 2
-    acc, kap = np.concatenate(accuracy), np.concatenate(kappa)
     return AgreementIntervals(
-        accuracy=tuple(np.percentile(acc, [tail, 100 - tail]).tolist()),
-        kappa=tuple(np.percentile(kap, [tail, 100 - tail]).tolist()),
+        accuracy=tuple(np.percentile(accuracy, [tail, 100 - tail]).tolist()),
+        kappa=tuple(np.percentile(kappa, [tail, 100 - tail]).tolist()),
     )
 
 
@@ -314,20 +314,47 @@ class RankAgreement:
 PairCounts = tuple[np.ndarray, np.ndarray, np.ndarray]  # per pair: a wins, b wins, ties
 
 
-def _board(n: int, a: np.ndarray, b: np.ndarray, counts: np.ndarray, prior: float) -> np.ndarray:
-    codes = (Outcome.A_WINS, Outcome.B_WINS, Outcome.TIE)
-    keep = counts > 0
-    cells = Cells(
-        models=tuple(str(i) for i in range(n)),
-        model_a=np.concatenate([a[keep[:, j]] for j in range(3)]).astype(np.intp),
-        model_b=np.concatenate([b[keep[:, j]] for j in range(3)]).astype(np.intp),
-        outcome=np.concatenate(
-            [np.full(int(keep[:, j].sum()), int(codes[j])) for j in range(3)]
-        ).astype(np.int8),
-        count=np.concatenate([counts[keep[:, j], j] for j in range(3)]).astype(np.float64),
-        n_battles=np.concatenate([counts[keep[:, j], j] for j in range(3)]).astype(np.int64),
+def _table(n: int, a: np.ndarray, b: np.ndarray, counts: np.ndarray) -> PairTable:
+    """BT's sufficient statistics: per pair (a < b), each side's wins and half the ties."""
+    half = counts[:, 2] / 2.0
+    return PairTable(
+        n_models=n,
+        i=np.asarray(a, dtype=np.intp),
+        j=np.asarray(b, dtype=np.intp),
+        score_i=counts[:, 0] + half,
+        score_j=counts[:, 1] + half,
     )
-    return np.asarray(fit_bradley_terry(cells, prior=prior).ratings, dtype=np.float64)
+
+
+def _board(n: int, a: np.ndarray, b: np.ndarray, counts: np.ndarray, prior: float) -> np.ndarray:
+    """Log-strengths of the BT fit with a ridge ``prior`` (``ratings.bradley_terry``)."""
+    theta, _, _ = fit_strengths(_table(n, a, b, counts), prior=prior)
+    return np.asarray(theta, dtype=np.float64)
+
+
+class _Refits:
+    """Refits of one board on redrawn counts, by chord steps from its point estimate (the
+    Hessian factored once there, as ratings.bootstrap does; full Newton if they stall)."""
+
+    def __init__(self, n: int, a: np.ndarray, b: np.ndarray, counts: np.ndarray, prior: float):
+        self.n, self.a, self.b, self.counts, self.prior = n, a, b, counts, prior
+        self.point = _board(n, a, b, counts, prior)
+        self.factor = hessian_factor(self.point, _table(n, a, b, counts), prior)
+        totals = counts.sum(axis=1)
+        self.totals = totals.astype(np.int64)
+        self.shares = counts / np.where(totals > 0, totals, 1)[:, None]
+
+    def redrawn(self, rng: np.random.Generator) -> np.ndarray:
+        # Multinomial per pair as two binomials (vectorised: numpy's multinomial loops rows)
+        a_wins = rng.binomial(self.totals, self.shares[:, 0])
+        rest = self.shares[:, 1] / np.maximum(1.0 - self.shares[:, 0], 1e-300)
+        b_wins = rng.binomial(self.totals - a_wins, np.clip(rest, 0.0, 1.0))
+        counts = np.stack([a_wins, b_wins, self.totals - a_wins - b_wins], axis=1)
+        table = _table(self.n, self.a, self.b, counts.astype(np.float64))
+        theta, converged = chord_fit(table, self.prior, self.point, self.factor, 1e-8)
+        if not converged:
+            theta, _, _ = fit_strengths(table, prior=self.prior, start=self.point)
+        return np.asarray(theta, dtype=np.float64)
 
 
 def leaderboard_agreement(
@@ -360,18 +387,12 @@ def leaderboard_agreement(
     shared = sorted(seen(*judge) & seen(*human))
     if len(shared) < 3:
         return None
-    point = kendall_tau(
-        _board(n_models, *judge, prior)[shared], _board(n_models, *human, prior)[shared]
-    )
+    boards = _Refits(n_models, *judge, prior), _Refits(n_models, *human, prior)
+    point = kendall_tau(boards[0].point[shared], boards[1].point[shared])
     rng = np.random.default_rng(seed)
-
-    def redrawn(a: np.ndarray, b: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        totals = counts.sum(axis=1)
-        shares = counts / np.where(totals > 0, totals, 1)[:, None]
-        return _board(n_models, a, b, rng.multinomial(totals.astype(np.int64), shares), prior)
-
     taus = [
-        kendall_tau(redrawn(*judge)[shared], redrawn(*human)[shared]) for _ in range(replicates)
+        kendall_tau(boards[0].redrawn(rng)[shared], boards[1].redrawn(rng)[shared])
+        for _ in range(replicates)
     ]
     tail = 100 * (1 - level) / 2
     low, high = np.nanpercentile(taus, [tail, 100 - tail]).tolist()
