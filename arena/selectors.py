@@ -692,6 +692,7 @@ def tournament_recent_results(
         results.append(
             {
                 "round": match.round,
+                "slot": match.slot,
                 "label": label(match.round, match.slot),
                 "status": match.status,
                 "ranking": tiers,

@@ -121,9 +121,36 @@
   function renderMatch(e) {
     refreshRounds();
     const list = document.getElementById("matches");
+    const key = `${e.round}:${e.slot}`;
+    if (list.querySelector(`li[data-match="${key}"]`)) return;  // already listed (resync)
     const verdict = e.ranking.map((tier) => tier.join(" = ")).join("  >  ");
-    list.prepend(text("li", `${matchLabel(e.round, e.slot)} · ${e.status}${verdict ? " · " + verdict : ""}`));
+    const item = text("li", `${matchLabel(e.round, e.slot)} · ${e.status}${verdict ? " · " + verdict : ""}`);
+    item.dataset.match = key;
+    list.prepend(item);
     while (list.children.length > 20) list.lastChild.remove();
+  }
+
+  // What finished before the socket was open (between this page's render and the
+  // connection, or while it was reconnecting) sent no event here: on every (re)connect the
+  // page fetches itself again and takes the latest matches and progress from it, keeping
+  // the matches events listed meanwhile that the fetched page does not have yet.
+  async function resync() {
+    const response = await fetch(location.href, { headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    const list = document.getElementById("matches");
+    const freshList = fresh.getElementById("matches");
+    if (list && freshList) {
+      const listed = new Set([...freshList.children].map((li) => li.dataset.match));
+      const newer = [...list.children].filter((li) => !listed.has(li.dataset.match));
+      list.replaceChildren(...newer, ...freshList.children);
+      while (list.children.length > 20) list.lastChild.remove();
+    }
+    for (const id of ["status", "progress", "failed"]) {
+      const here = document.getElementById(id), there = fresh.getElementById(id);
+      if (here && there) here.innerHTML = there.innerHTML;
+    }
+    refreshRounds();
   }
 
   // "updated n s ago": the time since the leaderboard last changed (or the page loaded).
@@ -153,7 +180,7 @@
   function connect(delay) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/tournaments/${id}/`);
-    socket.onopen = () => { stateEl.textContent = "live"; delay = 500; };
+    socket.onopen = () => { stateEl.textContent = "live"; delay = 500; resync(); };
     socket.onmessage = (msg) => {
       const event = JSON.parse(msg.data);
       (handlers[event.type] || (() => {}))(event);
