@@ -33,9 +33,11 @@ from arena.standings import (
     LeaderboardRow,
     OrderTallies,
     PairTallies,
+    PositionFit,
     PositionTerm,
     leaderboard_rows,
     position_corrected_rows,
+    position_fit,
     style_controlled_rows,
 )
 from judges.orders import COLUMNS as ORDER_COLUMNS
@@ -208,21 +210,29 @@ def tournament_leaderboard(
     from the BT CIs. The live publish after a verdict, page views, the API and the charts
     share one fit per set of verdicts. ``position``: fitted with each source's
     first-position advantage (``tournament_position_terms``)."""
-    return _tournament_board(tournament, position)[0]
+    return _tournament_board(tournament, position)
 
 
 def tournament_position_terms(tournament: Tournament) -> dict[str, PositionTerm]:
     """Each source's first-position advantage in Elo points, fitted with the ratings."""
-    return _tournament_board(tournament, True)[1]
+    return _tournament_position(tournament).terms
 
 
-def _tournament_board(
-    tournament: Tournament, position: bool
-) -> tuple[list[LeaderboardRow], dict[str, PositionTerm]]:
+def _tournament_position(tournament: Tournament) -> PositionFit:
+    graded = tournament_graded(tournament)
+    stamp = f"{tournament.created_at.timestamp()}:{_stamp(tournament.pk)}"
+    key = f"position:t{tournament.pk}:{int(graded)}:{stamp}"
+    found: PositionFit = _cached(
+        key, lambda: position_fit(order_tallies(tournament_id=tournament.pk, graded=graded))
+    )
+    return found
+
+
+def _tournament_board(tournament: Tournament, position: bool) -> list[LeaderboardRow]:
     graded = tournament_graded(tournament)
     stamp = f"{tournament.created_at.timestamp()}:{_stamp(tournament.pk)}"
 
-    def fit() -> tuple[list[LeaderboardRow], dict[str, PositionTerm]]:
+    def fit() -> list[LeaderboardRow]:
         entrants = dict(tournament.contestants.values_list("pk", "name"))
         tallies = pair_tallies(tournament_id=tournament.pk, models=entrants)
         rows = leaderboard_rows(
@@ -233,12 +243,11 @@ def _tournament_board(
             graded=graded,
         )
         if not position:
-            return rows, {}
-        orders = order_tallies(tournament_id=tournament.pk, graded=graded)
-        return position_corrected_rows(rows, orders)
+            return rows
+        return position_corrected_rows(rows, _tournament_position(tournament))
 
     key = f"board:t{tournament.pk}:{int(graded)}{int(position)}:{stamp}"
-    found: tuple[list[LeaderboardRow], dict[str, PositionTerm]] = _cached(key, fit)
+    found: list[LeaderboardRow] = _cached(key, fit)
     return found
 
 
@@ -289,47 +298,45 @@ def global_leaderboard(
     the fits read graded scores; ``position`` (not with style control): fitted with each
     source's first-position advantage (``global_position_terms``).
     """
-    rows, style, _ = _global_board(source, category, style_control, graded, position)
-    return rows, style
-
-
-def global_position_terms(
-    *, source: str = "all", category: str = "", graded: bool = True
-) -> dict[str, PositionTerm]:
-    """Each source's first-position advantage in Elo points, fitted with the ratings."""
-    return _global_board(source, category, False, graded, True)[2]
-
-
-GlobalBoard = tuple[list[LeaderboardRow], dict[str, float], dict[str, PositionTerm]]
-
-
-def _global_board(
-    source: str, category: str, style_control: bool, graded: bool, position: bool
-) -> GlobalBoard:
     _check_source(source)
     if style_control and position:
         raise ValueError("position: not with style control (one correction at a time)")
     stamp = _stamp()
     if category and category not in leaderboard_categories(stamp):
-        return [], {}, {}  # no verdict on it: nothing to fit, nothing to keep in the cache
+        return [], {}  # no verdict on it: nothing to fit, nothing to keep in the cache
     options = f"{int(style_control)}{int(graded)}{int(position)}"
     key = f"board:g:{source}:{category}:{options}:{stamp}"
 
-    def fit() -> GlobalBoard:
+    def fit() -> tuple[list[LeaderboardRow], dict[str, float]]:
         tallies = pair_tallies(source=source, category=category)
         rows = leaderboard_rows(
             tallies, soft_condorcet=True, min_verdicts=settings.MIN_VERDICTS, graded=graded
         )
         if position:
-            orders = order_tallies(source=source, category=category, graded=graded)
-            corrected, terms = position_corrected_rows(rows, orders)
-            return corrected, {}, terms
+            return position_corrected_rows(rows, _global_position(source, category, graded)), {}
         if not style_control:
-            return rows, {}, {}
-        return *style_controlled_rows(rows, style_tallies(source=source, category=category)), {}
+            return rows, {}
+        return style_controlled_rows(rows, style_tallies(source=source, category=category))
 
-    result: GlobalBoard = _cached(key, fit)
+    result: tuple[list[LeaderboardRow], dict[str, float]] = _cached(key, fit)
     return result
+
+
+def global_position_terms(
+    *, source: str = "all", category: str = "", graded: bool = True
+) -> dict[str, PositionTerm]:
+    """Each source's first-position advantage in Elo points, fitted with the ratings (no
+    other board is fitted for them: the judges' panel reads these alone)."""
+    _check_source(source)
+    return _global_position(source, category, graded).terms
+
+
+def _global_position(source: str, category: str, graded: bool) -> PositionFit:
+    key = f"position:g:{source}:{category}:{int(graded)}:{_stamp()}"
+    found: PositionFit = _cached(
+        key, lambda: position_fit(order_tallies(source=source, category=category, graded=graded))
+    )
+    return found
 
 
 def tournament_charts(tournament: Tournament, *, history_points: int = 200) -> dict[str, Any]:

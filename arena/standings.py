@@ -393,13 +393,20 @@ class PositionTerm(TypedDict):
     observations: int
 
 
-def position_corrected_rows(
-    rows: list[LeaderboardRow], orders: OrderTallies
-) -> tuple[list[LeaderboardRow], dict[str, PositionTerm]]:
-    """The rows with BT columns fitted together with a first-position term per source
-    (ratings.graded, on every order as an observation) and those terms."""
+@dataclass(frozen=True)
+class PositionFit:
+    """Ratings (name: rating, low, high) fitted with a first-position term per source, and
+    those terms."""
+
+    ratings: dict[str, tuple[float, float, float]]
+    terms: dict[str, PositionTerm]
+
+
+def position_fit(orders: OrderTallies) -> PositionFit:
+    """Bradley-Terry on every order as an observation, with a first-position term per
+    source (ratings.graded)."""
     if not orders.n.size:
-        return rows, {}
+        return PositionFit({}, {})
     fit = fit_graded_bt(
         orders.models,
         orders.first,
@@ -411,14 +418,13 @@ def position_corrected_rows(
         prior=BT_PRIOR,
     )
     seen = set(orders.first.tolist()) | set(orders.second.tolist())
-    fitted = {
+    ratings = {
         m: (round(float(r), 2), round(float(lo), 2), round(float(hi), 2))
         for k, (m, r, lo, hi) in enumerate(
             zip(fit.models, fit.ratings, fit.ci_low, fit.ci_high, strict=True)
         )
         if k in seen
     }
-    _refitted(rows, fitted)
     counts = np.bincount(orders.source, weights=orders.n, minlength=len(orders.sources))
     terms = {
         source: PositionTerm(
@@ -429,4 +435,11 @@ def position_corrected_rows(
         )
         for k, source in enumerate(orders.sources)
     }
-    return rows, terms
+    return PositionFit(ratings, terms)
+
+
+def position_corrected_rows(rows: list[LeaderboardRow], fit: PositionFit) -> list[LeaderboardRow]:
+    """The rows with BT columns from ``position_fit`` (unchanged when it has none)."""
+    if fit.ratings:
+        _refitted(rows, fit.ratings)
+    return rows
