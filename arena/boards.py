@@ -435,21 +435,23 @@ def _quality() -> list[dict[str, Any]]:
             "first_lost",
             "longer_won",
             "longer_lost",
+            "votes",
         )
     )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT source, {sums} FROM {_CELL} GROUP BY source")
-        totals = {row[0]: list(map(int, row[1:])) for row in cursor.fetchall()}
+        totals = {row[0]: [round(v) for v in row[1:]] for row in cursor.fetchall()}
     flips = _flips()
     saved = _saved_orders()
     agreeing = _agreement()
     terms = global_position_terms()
-    costs = _cost_per_verdict()
+    costs = _cost_per_verdict({source: counts[-1] for source, counts in totals.items()})
     judged_self = _self_judging()
+    outcomes = _pairs_by_source()
     names = dict(Judge.objects.values_list("pk", "name"))
     panel = []
     for source in sorted(totals, key=lambda s: (s != "humans", s)):
-        a_wins, b_wins, ties, first_won, first_lost, longer_won, longer_lost = totals[source]
+        a_wins, b_wins, ties, first_won, first_lost, longer_won, longer_lost, _ = totals[source]
         pairs = a_wins + b_wins + ties
         label = "humans" if source == "humans" else names.get(int(source[6:]), source)
         panel.append(
@@ -467,10 +469,10 @@ def _quality() -> list[dict[str, Any]]:
                 "flip_high": None,
                 **_position_from_orders(saved.get(source, OrderCounts())),
                 **_position_term(terms.get(source)),
-                "intransitive": _intransitive(source).rate,
+                "intransitive": _intransitive(outcomes.get(source, [])).rate,
                 "longer_wins": _share(longer_won, longer_won + longer_lost),
                 **_human_agreement(agreeing.get(source)),
-                **_board_agreement(source, totals),
+                **_board_agreement(source, totals, outcomes),
                 "cost_per_verdict": costs.get(source),
                 "self_judging": judged_self.get(source, 0),
             }
@@ -502,15 +504,22 @@ _AGREEMENT_FIELDS = tuple(
 )
 
 
+# Bootstrap replicates of the leaderboard tau: its 2.5% and 97.5% points from 60 refits
+# of both boards (interval coverage checked with 50: tests/judges/test_judges_quality.py).
+TAU_REPLICATES = 60
+
+
 def _growth_bucket(n: float) -> int:
     """The same number while a count grows by less than ELO_POINT_GROWTH."""
     return int(np.log(max(n, 1.0)) / np.log1p(ELO_POINT_GROWTH))
 
 
-def _board_agreement(source: str, totals: dict[str, list[int]]) -> dict[str, Any]:
+def _board_agreement(
+    source: str, totals: dict[str, list[int]], pairs: dict[str, PairCounts]
+) -> dict[str, Any]:
     """Kendall's tau between the leaderboard of the source's verdicts and the humans'
     (judges.quality.leaderboard_agreement), refitted only as either grows by 1%: its
-    bootstrap refits both boards a hundred times."""
+    bootstrap refits both boards many times."""
     empty = {"human_tau": None, "human_tau_low": None, "human_tau_high": None}
     if source == "humans" or "humans" not in totals:
         return empty
@@ -518,9 +527,11 @@ def _board_agreement(source: str, totals: dict[str, list[int]]) -> dict[str, Any
     key = f"quality:tau:{source}:{sizes[0]}:{sizes[1]}:{_cells_stamp()}"
 
     def fit() -> dict[str, Any]:
-        judge, human = _pair_counts(source), _pair_counts("humans")
-        ids = sorted(set(judge) | set(human))
-        found = leaderboard_agreement(len(ids), *(_as_arrays(c, ids) for c in (judge, human)))
+        judge, human = pairs.get(source, []), pairs.get("humans", [])
+        ids = sorted({c for a, b, *_ in judge + human for c in (a, b)})
+        found = leaderboard_agreement(
+            len(ids), *(_as_arrays(c, ids) for c in (judge, human)), replicates=TAU_REPLICATES
+        )
         if found is None:
             return empty
         return {"human_tau": found.tau, "human_tau_low": found.low, "human_tau_high": found.high}
@@ -534,30 +545,14 @@ def _cells_stamp() -> int:
     return int(PairCell.objects.order_by("pk").values_list("pk", flat=True).first() or 0)
 
 
-def _pair_counts(source: str) -> dict[int, Any]:
-    """The source's outcomes summed per pair across tournaments: {a: {b: (a, b, ties)}}."""
-    found: dict[int, Any] = {}
-    rows = (
-        PairCell.objects.filter(source=source)
-        .values_list("a_id", "b_id")
-        .annotate(Sum("a_wins"), Sum("b_wins"), Sum("ties"))
-        .order_by()
-    )
-    for a, b, *counts in rows:
-        found.setdefault(a, {})[b] = counts
-        found.setdefault(b, {})
-    return found
-
-
-def _as_arrays(counts: dict[int, Any], ids: list[int]) -> tuple[np.ndarray, ...]:
+def _as_arrays(pairs: PairCounts, ids: list[int]) -> tuple[np.ndarray, ...]:
     index = {c: i for i, c in enumerate(ids)}
-    pairs = [(index[a], index[b], v) for a, row in counts.items() for b, v in row.items()]
     if not pairs:
         return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros((0, 3), np.int64)
     return (
-        np.array([p[0] for p in pairs], dtype=np.intp),
-        np.array([p[1] for p in pairs], dtype=np.intp),
-        np.array([p[2] for p in pairs], dtype=np.int64),
+        np.array([index[p[0]] for p in pairs], dtype=np.intp),
+        np.array([index[p[1]] for p in pairs], dtype=np.intp),
+        np.array([p[2:] for p in pairs], dtype=np.int64),
     )
 
 
@@ -573,7 +568,7 @@ def _self_judging() -> dict[str, int]:
     return {evidence.source_of(judge): n for judge, n in rows}
 
 
-def _cost_per_verdict() -> dict[str, float]:
+def _cost_per_verdict(verdicts: dict[str, int]) -> dict[str, float]:
     """Per judge, what its tournaments' judging cost (Spend) over its verdicts there."""
     spent = (
         Spend.objects.filter(tournament__judge__isnull=False)
@@ -584,16 +579,9 @@ def _cost_per_verdict() -> dict[str, float]:
     found = {}
     for judge, usd in spent:
         source = evidence.source_of(judge)
-        verdicts = _verdicts_of(source)
-        if verdicts:
-            found[source] = float(usd) / verdicts
+        if verdicts.get(source):  # each verdict adds 1 to its cells' ``votes``
+            found[source] = float(usd) / verdicts[source]
     return found
-
-
-def _verdicts_of(source: str) -> float:
-    """How many verdicts the source gave (each adds 1 to its cells' ``votes``)."""
-    total = PairCell.objects.filter(source=source).aggregate(n=Sum("votes"))["n"]
-    return float(total or 0.0)
 
 
 def _position_term(term: PositionTerm | None) -> dict[str, float | None]:
@@ -634,19 +622,29 @@ def _share(hits: float, total: float) -> float | None:
     return hits / total if total else None
 
 
-def _intransitive(source: str) -> Any:
+PairCounts = list[tuple[int, int, int, int, int]]  # a, b, a wins, b wins, ties
+
+
+def _pairs_by_source() -> dict[str, PairCounts]:
+    """Every source's outcomes summed per pair across tournaments, in one query."""
+    found: dict[str, PairCounts] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT source, a_id, b_id, SUM(a_wins), SUM(b_wins), SUM(ties) FROM {_CELL}"
+            " GROUP BY source, a_id, b_id"
+        )
+        for source, *row in cursor.fetchall():
+            found.setdefault(source, []).append(tuple(int(v) for v in row))  # type: ignore[arg-type]
+    return found
+
+
+def _intransitive(pairs: PairCounts) -> Any:
     """Triples of models whose summed preferences (per pair: more wins one way, else a tie)
     no weak order explains."""
-    pairs = list(
-        PairCell.objects.filter(source=source)
-        .values_list("a_id", "b_id")
-        .annotate(Sum("a_wins"), Sum("b_wins"))
-        .order_by()
-    )
     ids = sorted({c for a, b, *_ in pairs for c in (a, b)})
     index = {c: i for i, c in enumerate(ids)}
     relation = np.full((len(ids), len(ids)), np.nan)
-    for a, b, aw, bw in pairs:
+    for a, b, aw, bw, _ in pairs:
         sign = float(np.sign(aw - bw))
         relation[index[a], index[b]], relation[index[b], index[a]] = sign, -sign
     return matrix_transitivity(relation)
