@@ -106,6 +106,8 @@ def server() -> Iterator[FakeOpenAIServer]:
         yield fake
 
 
+# A minute of judge calls: run once, in the embedded suite (nothing here needs PostgreSQL).
+@pytest.mark.embedded
 def test_the_panel_shows_the_flip_rate_the_judge_was_given_and_the_board_its_advantage(
     server: FakeOpenAIServer, many_prompts: PromptSet
 ) -> None:
