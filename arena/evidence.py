@@ -143,21 +143,23 @@ def _score(level_x: int, level_y: int) -> float:
     return 0.5 if level_x == level_y else float(level_x < level_y)
 
 
+def _as_shown(entrants: Sequence[Entrant], level: Mapping[int, int]) -> Reading:
+    """A verdict without readings as its one reading: the answers in the order shown,
+    ranked as the verdict ranks them."""
+    slots: dict[int, list[int]] = {}
+    for slot, entrant in enumerate(entrants):
+        slots.setdefault(level[entrant.contestant], []).append(slot)
+    return Reading(
+        shown=tuple(range(len(entrants))), ranking=tuple(tuple(slots[k]) for k in sorted(slots))
+    )
+
+
 def _observations(
-    entrants: Sequence[Entrant], readings: Sequence[Reading], level: Mapping[int, int]
+    entrants: Sequence[Entrant], readings: Sequence[Reading]
 ) -> dict[tuple[int, int], list[tuple[bool, float, float]]]:
     """Per pair ``(a, b)``, each reading's (a shown first, a's hard score, a's graded
-    score); a verdict without readings is one, in the order shown."""
+    score)."""
     found: dict[tuple[int, int], list[tuple[bool, float, float]]] = {}
-    if not readings:
-        for i, first in enumerate(entrants):
-            for second in entrants[i + 1 :]:
-                x, y = first.contestant, second.contestant
-                hard = _score(level[x], level[y])
-                key, a_first = ((x, y), True) if x < y else ((y, x), False)
-                score = hard if a_first else 1.0 - hard
-                found.setdefault(key, []).append((a_first, score, score))
-        return found
     for reading in readings:
         slot_level = {slot: i for i, tier in enumerate(reading.ranking) for slot in tier}
         for p, answer_p in enumerate(reading.shown):
@@ -167,11 +169,10 @@ def _observations(
                 graded = hard
                 if reading.first_score is not None and len(reading.shown) == 2:
                     graded = reading.first_score
-                key, a_first = ((x, y), True) if x < y else ((y, x), False)
-                if a_first:
-                    found.setdefault(key, []).append((True, hard, graded))
+                if x < y:
+                    found.setdefault((x, y), []).append((True, hard, graded))
                 else:
-                    found.setdefault(key, []).append((False, 1.0 - hard, 1.0 - graded))
+                    found.setdefault((y, x), []).append((False, 1.0 - hard, 1.0 - graded))
     return found
 
 
@@ -196,7 +197,7 @@ def pair_increments(
     """
     extra = weight - 1.0
     level = {c: i for i, tier in enumerate(ranking) for c in tier}
-    observed = _observations(entrants, readings, level)
+    observed = _observations(entrants, readings or (_as_shown(entrants, level),))
     k = len(entrants)
     share = 1.0 / max(k - 1, 1)
     votes = 2.0 / max(k * (k - 1), 2)

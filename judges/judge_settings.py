@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from judges.backends.base import PermanentError
 from judges.costs import Price, price_from_settings
@@ -114,9 +114,14 @@ def _order_disagreement(merged: Mapping[str, Any]) -> OrderDisagreement:
     return cast(OrderDisagreement, value)
 
 
+def _is_slight_win(value: object) -> TypeGuard[int | float]:
+    """A 5-way slight win's share of the win: a number from 0.5 (a tie) to 1 (a strong win)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.5 <= value <= 1
+
+
 def _slight_win(merged: Mapping[str, Any]) -> float:
     value = merged["slight_win_score"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 1:
+    if not _is_slight_win(value):
         raise PermanentError("judge setting 'slight_win_score' must be a number from 0.5 to 1")
     return float(value)
 
@@ -124,10 +129,8 @@ def _slight_win(merged: Mapping[str, Any]) -> float:
 def slight_win_of(settings: Mapping[str, Any] | None) -> float:
     """A judge row's ``slight_win_score`` for scoring its verdicts (the default where it
     has none or not a valid one: a panel's settings, or a verdict saved before the key)."""
-    value = (settings or {}).get("slight_win_score", JUDGE_DEFAULTS["slight_win_score"])
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 1:
-        return float(JUDGE_DEFAULTS["slight_win_score"])
-    return float(value)
+    value = (settings or {}).get("slight_win_score")
+    return float(value) if _is_slight_win(value) else float(JUDGE_DEFAULTS["slight_win_score"])
 
 
 def parse_judge_settings(settings: Mapping[str, Any]) -> JudgeSettings:

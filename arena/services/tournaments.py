@@ -183,13 +183,13 @@ def _review_of(
         raise _fail("disagreements_to", "only a tournament with a judge has disagreements to send")
     if k != 2:
         raise _fail("disagreements_to", "only pairwise matches can be sent to people (k = 2)")
-    found = (
-        Tournament.objects.filter(pk=value).first()
-        if isinstance(value, int) and not isinstance(value, bool)
-        else Tournament.objects.filter(name=value).order_by("-pk").first()
-        if isinstance(value, str)
-        else None
-    )
+    # By name (the latest of that name: names need not be unique) or by id, as
+    # _resolve_contestants reads ids (one beyond a 64-bit key names no row).
+    found = None
+    if isinstance(value, str):
+        found = Tournament.objects.filter(name=value).order_by("-pk").first()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        found = Tournament.objects.filter(id__in=_ids([value])).first()
     if found is None:
         raise _fail("disagreements_to", f"no tournament named {value!r}")
     if found.format != "review":

@@ -181,6 +181,7 @@ def test_a_tournament_sends_only_to_an_open_review_with_all_its_contestants(
         return found["disagreements_to"]
 
     assert refusal("judge", "nothing") == ["no tournament named 'nothing'"]
+    assert refusal("judge", 2**70) == [f"no tournament named {2**70}"]  # no row, no 500
     assert "only a tournament with a judge" in refusal(None, "second opinions")[0]
     small = tournament_create(
         name="small", format="review", contestants=NAMES[:2], prompt_set="tiny", judge=None
