@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY arena arena
 COPY judges judges
 COPY ratings ratings
+COPY simulator simulator
 COPY templates templates
 COPY static static
 COPY manage.py ./

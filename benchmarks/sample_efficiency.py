@@ -10,16 +10,16 @@
         --graded --strategies uniform_bt,both_orders_bt,both_orders_graded_position \\
         --gain-vs both_orders_bt
 
-Runs ``arena.formats.simulation`` (no model, no Django) for every strategy on the same
-seeded truths and prints one Markdown table per M. Fixed budgets reported: M, 10 M and
-50 M calls. ``--plan-check`` also runs the planner (``simulation.plan``, its default 60 held-out
-seeds 1000-1059, as a user would before spending money) and prints its prediction of the calls
-to a sustained tau >= 0.9 beside the benchmark's median. The judge is fair and gives hard
-verdicts unless ``--first-rate`` (it picks the first of two equal answers this share of the
-time), ``--item-noise`` (Elo sd of a prompt's effect on a pair, shared by its two orders),
-``--judge-noise``, ``--tie-strength`` or ``--graded`` (it also reports its probabilities)
-say otherwise (``simulation.JudgeModel``); the judge used is printed. See
-benchmarks/README.md.
+Runs the ``simulator`` package (no model, no Django) for every strategy on the same seeded
+truths and prints one Markdown table per M. Fixed budgets reported: M, 10 M and 50 M calls.
+``--plan-check`` also runs the planner (``simulator.planner.plan``, its default 60 held-out
+seeds 1000-1059, as a user would before spending money) and prints its prediction of the
+calls to a sustained tau >= 0.9 beside the benchmark's median. The judge is fair and gives
+hard verdicts unless ``--first-rate`` (it picks the first of two equal answers this share of
+the time), ``--item-noise`` (Elo sd of a prompt's effect on a pair, shared by its two
+orders), ``--judge-noise``, ``--tie-strength`` or ``--graded`` (it also reports its
+probabilities) say otherwise (``simulator.judge.JudgeModel``); the judge used is printed.
+See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -36,20 +36,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
-from arena.formats.simulation import (  # noqa: E402
-    CHECKPOINT_RATIO,
-    PLAN_SEEDS,
-    STRATEGIES,
-    JudgeModel,
-    Settings,
-    Trace,
-    calls_by_truth,
-    format_table,
-    gain_interval,
-    plan,
-    run_all,
-    summarize_all,
-)
+from simulator.judge import JudgeModel  # noqa: E402
+from simulator.planner import PLAN_SEEDS, plan  # noqa: E402
+from simulator.runs import CHECKPOINT_RATIO, Settings, Trace, run_all  # noqa: E402
+from simulator.strategies import STRATEGIES  # noqa: E402
+from simulator.summaries import calls_by_truth, gain_interval, summarize_all  # noqa: E402
+from simulator.tables import format_table  # noqa: E402
 
 # Weng-Lin online updates are a pure-Python loop per vote: too slow for the default run.
 # The position-bias strategies (issue 19) are for a biased judge (--first-rate): named only.
@@ -106,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--goal", default="all", choices=("all", "top"), help="top: stop at top-5 found"
     )
-    judge = parser.add_argument_group("judge (simulation.JudgeModel; default a fair, hard one)")
+    judge = parser.add_argument_group(
+        "judge (simulator.judge.JudgeModel; default a fair, hard one)"
+    )
     judge.add_argument(
         "--first-rate",
         type=float,

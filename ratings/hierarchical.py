@@ -20,7 +20,7 @@ Model, in natural log-strengths theta (Elo = init_rating + scale / ln(base) * th
 - prior: theta_i ~ N(0, tau^2) independently; tau, the spread of the ratings, is unknown,
   with log tau ~ N(log spread_prior, spread_prior_width^2). The default, a median of 100
   Elo and a width of 0.35 (95% between 50 and 200 Elo), is the scale of arena boards:
-  ``arena.formats.simulation`` draws its truths with a spread of 100 Elo. A wider prior
+  ``simulator`` draws its truths with a spread of 100 Elo. A wider prior
   lets the data move tau further on thin evidence but makes intervals on a handful of
   verdicts wider than they need be for boards near 100 Elo (benchmarks/README.md).
   Ratings are identified only up to a shift, so the prior on the shift is all that fixes

@@ -13,9 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("arena", "judges", "ratings")
+PACKAGES = ("arena", "judges", "ratings", "simulator")
 # Rooms that know nothing of the web framework or the task queue (docs/ARCHITECTURE.md).
-PURE = ("ratings", "arena/formats", "judges", "arena/standings.py", "arena/evidence.py")
+PURE = (
+    "ratings",
+    "arena/formats",
+    "judges",
+    "simulator",
+    "arena/standings.py",
+    "arena/evidence.py",
+)
 FRAMEWORKS = ("django", "channels", "celery", "kombu", "asgiref", "arena.models")
 
 

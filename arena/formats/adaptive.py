@@ -36,8 +36,8 @@ sooner) and the number actually planned once finished. Standings: BT rating orde
 contestants without a judged match come last.
 
 The decision code works on a ``Tally`` (sufficient statistics), so the simulator
-(``arena.formats.simulation``) runs exactly these decisions without replaying the whole
-history at every step: ``Tally.from_state`` + ``decide`` is all ``next_step`` does.
+(the ``simulator`` package) runs exactly these decisions without replaying the
+whole history at every step: ``Tally.from_state`` + ``decide`` is all ``next_step`` does.
 """
 
 from __future__ import annotations

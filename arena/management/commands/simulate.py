@@ -13,16 +13,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from arena.formats.simulation import (
-    PLAN_SEEDS,
-    STRATEGIES,
-    JudgeModel,
-    Settings,
-    format_plan,
-    format_table,
-    plan,
-    simulate,
-)
+from simulator.judge import JudgeModel
+from simulator.planner import PLAN_SEEDS, plan
+from simulator.runs import Settings
+from simulator.strategies import STRATEGIES
+from simulator.summaries import simulate
+from simulator.tables import format_plan, format_table
 
 DEFAULT_STRATEGIES = "uniform_elo,uniform_bt,adaptive_ci_reduction,adaptive_ucb,kwise_balanced_bt"
 

@@ -9,21 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from arena.formats.simulation import (
-    ELO,
-    STRATEGIES,
-    BothOrders,
-    BothOrdersBTEstimator,
-    Calls,
-    GradedEstimator,
-    Judge,
-    JudgeModel,
-    Settings,
-    first_scores,
-    first_win_rate,
-    run,
-    simulate,
-)
+from simulator.estimators import BothOrdersBTEstimator, GradedEstimator, first_scores
+from simulator.judge import ELO, Calls, Judge, JudgeModel, first_win_rate
+from simulator.runs import Settings, run
+from simulator.strategies import STRATEGIES, BothOrders
+from simulator.summaries import simulate
 
 EQUALS = np.tile(np.array([[0, 1]]), (40_000, 1))
 

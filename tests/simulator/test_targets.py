@@ -7,17 +7,11 @@ from statistics import NormalDist
 
 import pytest
 
-from arena.formats.simulation import (
-    PLAN_SEEDS,
-    STRATEGIES,
-    Checkpoint,
-    Settings,
-    Trace,
-    format_table,
-    plan,
-    run,
-    simulate,
-)
+from simulator.planner import PLAN_SEEDS, plan
+from simulator.runs import Checkpoint, Settings, Trace, run
+from simulator.strategies import STRATEGIES
+from simulator.summaries import simulate
+from simulator.tables import format_table
 
 NEW = (
     "adaptive_info_gain",

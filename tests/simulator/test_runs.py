@@ -9,24 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arena.formats.simulation import (
-    STRATEGIES,
-    Checkpoint,
-    Estimate,
-    Judge,
-    JudgeModel,
-    PLEstimator,
-    Settings,
-    Trace,
-    calls_by_truth,
-    checkpoints,
-    evaluate,
-    first_sustained,
-    gain_interval,
-    plan,
-    run,
-    simulate,
-)
+from simulator.estimators import Estimate, PLEstimator
+from simulator.judge import Judge, JudgeModel
+from simulator.planner import plan
+from simulator.runs import Checkpoint, Settings, Trace, checkpoints, evaluate, first_sustained, run
+from simulator.strategies import STRATEGIES
+from simulator.summaries import calls_by_truth, gain_interval, simulate
 
 
 def test_a_run_is_deterministic_given_its_seed() -> None:
