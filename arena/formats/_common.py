@@ -55,6 +55,21 @@ def require_bool(config: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
+def require_seed_source(config: Mapping[str, Any], seeding: str) -> str | None:
+    """The leaderboard a ``seeding="rating"`` draw reads its ratings from: every verdict
+    (``"all"``, the default), people's votes (``"humans"``) or one judge's (``"judge:<id>"``).
+    """
+    if seeding != "rating":
+        if "seed_source" in config:
+            raise ConfigError("seed_source", 'only used with seeding "rating"')
+        return None
+    value = config.get("seed_source", "all")
+    judge = isinstance(value, str) and value.startswith("judge:") and value[6:].isdigit()
+    if value not in ("all", "humans") and not judge:
+        raise ConfigError("seed_source", f'must be "all", "humans" or "judge:<id>", got {value!r}')
+    return str(value)
+
+
 def seeded_rng(seed: int, *labels: object) -> random.Random:
     """A private RNG for one decision, so decisions do not shift each other's draws."""
     return random.Random(":".join([str(seed), *(str(label) for label in labels)]))

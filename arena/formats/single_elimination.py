@@ -21,9 +21,16 @@ positions hold seeds ``[1, 8, 4, 5, 2, 7, 3, 6]``. When N is not a power of two 
 is padded to the next one and the missing seeds are byes, which fall to the top seeds; a
 bye creates no match.
 
-Round r plays on prompt ``r mod n_prompts`` (``prompts="per_round"``, default) or every round
-on one seeded prompt (``prompts="same"``). Which side answers first is drawn per match from
-the seed.
+Brackets (``brackets``): ``"single"`` (default), one bracket whose round r plays on prompt
+``r mod n_prompts`` (``prompts="per_round"``, default) or every round on one seeded prompt
+(``prompts="same"``); ``"per_prompt"`` (Varco Arena): one bracket per prompt of the
+tournament, every one of its games on that prompt, all from the same seeds. Brackets move on
+independently (one waiting for a verdict holds up no other), all their matches feed the
+leaderboard's fit. Which side answers first is drawn per match from the seed.
+
+Seeding by rating reads ``FormatState.prior_ratings``; where they come from is the engine's
+business (``seed_source`` names the leaderboard it should read: ``"all"``, ``"humans"`` or
+``"judge:<id>"``; only with ``seeding="rating"``).
 
 Ties (``tie_rule``): ``"rejudge"`` (default) replays the same pair on the same prompt with the
 answer order swapped, as a new match in a later slot of the same round; after
@@ -32,12 +39,15 @@ answer order swapped, as a new match in a later slot of the same round; after
 replayed: the higher seed advances.
 
 Slots: in round r with ``w`` games (bracket nodes, plus the third-place match in the final
-round), attempt ``a`` of game ``g`` has slot ``a * w + g``; unique across the tournament.
+round), attempt ``a`` of game ``g`` of bracket ``b`` has slot ``b * s + a * w + g``, where the
+stride ``s = (max_rejudges + 1) * w``; unique across the tournament (a single bracket is
+bracket 0, so its slots are ``a * w + g``).
 
 Standings: by the round a contestant went out in (champion, finalist, then 3rd and 4th from
 the third-place match when played, otherwise the semi-final losers, then quarter-final losers,
 …); within one round by points won in the tournament (win 1, tie 1/2, over every match
-including replays), then by seed. Every tier holds one contestant.
+including replays), then by seed. Every tier holds one contestant. With several brackets the
+same keys are summed over the brackets (rounds reached, titles, third places, points).
 
 For people (``slot_role``, ``SingleElimination.placings``): what a stored match is (an anchor
 pass match, a bracket game, the third-place match; its first judgment or a re-judge after a
@@ -61,6 +71,7 @@ from arena.formats._common import (
     require_bool,
     require_choice,
     require_pairwise,
+    require_seed_source,
     results_by_slot,
     seed_order,
     seeded_rng,
@@ -86,7 +97,10 @@ OPTIONS = (
     "prompts",
     "anchor",
     "anchor_rounds",
+    "brackets",
+    "seed_source",
 )
+BRACKETS = ("single", "per_prompt")
 SE_SEEDINGS = (*SEEDINGS, "anchor")
 
 
@@ -136,6 +150,7 @@ class SlotRole:
     name: str
     game: int  # the bracket node (the third-place match is the last game of the final)
     attempt: int  # 0: the first judgment; n: the n-th re-judge after a tie
+    bracket: int = 0  # which bracket (per-prompt brackets: the prompt's index)
 
 
 @dataclass(frozen=True)
@@ -162,22 +177,37 @@ def slot_role(config: Mapping[str, Any], n_contestants: int, round_: int, slot: 
         return SlotRole("anchor", round_ + 1, name, slot, 0)
     bracket_round = round_ - passes
     width, third = round_width(config, n_contestants, round_)
-    attempt, game = divmod(slot, width)
+    bracket, within = divmod(slot, round_stride(config, n_contestants, round_))
+    attempt, game = divmod(within, width)
     if game == third:
-        return SlotRole("third_place", bracket_round + 1, "Third-place match", game, attempt)
+        return SlotRole(
+            "third_place", bracket_round + 1, "Third-place match", game, attempt, bracket
+        )
     size = 1 << (max(n_contestants, 2) - 1).bit_length()
     name = ROUND_NAMES.get(size >> bracket_round, "")
-    return SlotRole("bracket", bracket_round + 1, name, game, attempt)
+    return SlotRole("bracket", bracket_round + 1, name, game, attempt, bracket)
 
 
 def round_width(config: Mapping[str, Any], n_contestants: int, round_: int) -> tuple[int, int]:
-    """A stored bracket round's games (the slot of attempt ``a`` of game ``g`` is
-    ``a * width + g``) and which game is the third-place match (-1: none)."""
+    """A stored bracket round's games in one bracket (the slot of attempt ``a`` of game ``g``
+    is ``a * width + g`` within the bracket) and which game is the third-place match (-1:
+    none)."""
     bracket_round = round_ - anchor_rounds(config)
     size = 1 << (max(n_contestants, 2) - 1).bit_length()
     nodes = size >> (bracket_round + 1)
     third = nodes == 1 and bool(config.get("third_place")) and n_contestants >= 4
     return (nodes + 1, nodes) if third else (nodes, -1)
+
+
+def round_stride(config: Mapping[str, Any], n_contestants: int, round_: int) -> int:
+    """Slots one bracket takes in a stored bracket round: every game's every attempt."""
+    width, _ = round_width(config, n_contestants, round_)
+    return (int(config.get("max_rejudges", 1)) + 1) * width
+
+
+def bracket_count(config: Mapping[str, Any], n_prompts: int) -> int:
+    """How many brackets the tournament plays: one per prompt, or one."""
+    return max(n_prompts, 1) if config.get("brackets") == "per_prompt" else 1
 
 
 def byes(seeds: Sequence[int]) -> dict[int, int]:
@@ -219,8 +249,19 @@ class SingleElimination:
             "third_place": require_bool(config, "third_place", False),
             "tie_rule": require_choice(config, "tie_rule", "rejudge", ("rejudge", "higher_seed")),
             "max_rejudges": require_int(config, "max_rejudges", 1, low=0, high=5),
-            "prompts": require_choice(config, "prompts", "per_round", ("per_round", "same")),
+            "brackets": require_choice(config, "brackets", "single", BRACKETS),
         }
+        if clean["brackets"] == "single":
+            clean["prompts"] = require_choice(config, "prompts", "per_round", ("per_round", "same"))
+        elif "prompts" in config:
+            raise ConfigError(
+                "prompts",
+                'only with brackets "single": a per-prompt bracket '
+                "plays every game on its own prompt",
+            )
+        source = require_seed_source(config, clean["seeding"])
+        if source is not None:
+            clean["seed_source"] = source
         if clean["seeding"] != "anchor":
             for key in ("anchor", "anchor_rounds"):
                 if key in config:
@@ -238,51 +279,42 @@ class SingleElimination:
         return clean
 
     def next_step(self, state: FormatState) -> Step:
-        bracket = self._replay(state)
-        third = 1 if state.config.get("third_place") and len(state.contestants) >= 4 else 0
-        total = len(state.contestants) - 1 + third + bracket.rejudges
-        total += anchor_rounds(state.config) * (len(state.contestants) - 1)
-        if bracket.finished:
+        brackets = self._replay(state)
+        n = len(state.contestants)
+        third = 1 if state.config.get("third_place") and n >= 4 else 0
+        count = bracket_count(state.config, state.n_prompts)
+        total = count * (n - 1 + third) + sum(b.rejudges for b in brackets)
+        total += anchor_rounds(state.config) * (n - 1)
+        if all(b.finished for b in brackets):
             return Step(finished=True, planned_total=total)
-        return Step(matches=tuple(bracket.matches), planned_total=total)
+        return Step(matches=tuple(m for b in brackets for m in b.matches), planned_total=total)
 
     def standings(self, state: FormatState) -> Tiers:
-        b = self._replay(state)
-        return tiers_by(
-            state.contestants,
-            lambda c: (
-                b.reached[c],
-                c in b.alive,
-                c == b.third_place_winner,
-                b.points[c],
-                -b.seed_of[c],
-            ),
-        )
+        brackets = self._replay(state)
+        seed_of = brackets[0].seed_of
 
-    def placings(self, state: FormatState) -> Placings:
-        """Seeds, who went through each decided game, and the places decided so far: the
-        losers of a round share the places below those still in (with byes, the first
-        round's losers share what is left), the third-place match splits its two."""
-        b = self._replay(state)
-        n = len(b.seeds)
-        size = 1 << (n - 1).bit_length()
-        places: dict[int, tuple[int, int]] = {}
-        for c, out in b.out_in.items():
-            places[c] = ((size >> (out + 1)) + 1, min(size >> out, n))
-        if b.third_place is not None:
-            places[b.third_place[0]] = (3, 3)
-            places[b.third_place[1]] = (4, 4)
-        champion = next(iter(b.alive)) if b.finished and len(b.alive) == 1 else None
-        if champion is not None:
-            places[champion] = (1, 1)
-        return Placings(
-            seeds=tuple(b.seeds),
-            seeds_final=b.seeded,
-            places=places,
-            winners=b.winners,
-            champion=champion,
-            finished=b.finished,
-        )
+        def key(c: int) -> tuple[int, int, int, Fraction, int]:
+            return (
+                sum(b.reached[c] for b in brackets),
+                sum(c in b.alive for b in brackets),
+                sum(c == b.third_place_winner for b in brackets),
+                sum((b.points[c] for b in brackets), Fraction(0)),
+                -seed_of[c],
+            )
+
+        return tiers_by(state.contestants, key)
+
+    def placings(self, state: FormatState, bracket: int = 0) -> Placings:
+        """Seeds, who went through each decided game, and the places decided so far in one
+        bracket: the losers of a round share the places below those still in (with byes,
+        the first round's losers share what is left), the third-place match splits its two."""
+        brackets = self._replay(state)
+        return _placings(brackets[bracket] if bracket < len(brackets) else brackets[0])
+
+    def all_placings(self, state: FormatState) -> tuple[Placings, ...]:
+        """Every bracket's placings (one replay), bracket 0 first; while an anchor pass is
+        being judged there are no brackets yet and this holds the pass's provisional seeds."""
+        return tuple(_placings(b) for b in self._replay(state))
 
     def seeds(self, state: FormatState) -> tuple[list[int], bool]:
         """Contestant ids by seed (seed 1 first), and whether they are final.
@@ -297,35 +329,51 @@ class SingleElimination:
         done = {(r.round, r.slot) for r in state.results}
         return order, all((m.round, m.slot) in done for m in pass_matches)
 
-    def _replay(self, state: FormatState) -> _Bracket:
-        """Walk the bracket round by round through the stored results, up to the first gap."""
-        config = state.config
+    def _replay(self, state: FormatState) -> list[_Bracket]:
+        """Walk each bracket round by round through the stored results, up to its first gap."""
         seeds, seeded = self.seeds(state)
-        n = len(seeds)
-        size = 1 << (n - 1).bit_length()
-        b = _Bracket(seeds=seeds, rounds=size.bit_length() - 1)
-        b.seed_of = {c: i + 1 for i, c in enumerate(seeds)}
-        b.reached = dict.fromkeys(seeds, 0)
-        b.alive = set(seeds)
-        b.points = {c: Fraction(0) for c in seeds}
-        b.made = {(m.round, m.slot) for m in state.planned}
+        made = {(m.round, m.slot) for m in state.planned}
         if not seeded:
+            b = _new_bracket(seeds)
             b.seeded = False
             _, pass_matches = _anchor_pass(state)
-            b.matches = [m for m in pass_matches if (m.round, m.slot) not in b.made]
+            b.matches = [m for m in pass_matches if (m.round, m.slot) not in made]
             b.pending = True
-            return b
+            return [b]
+        results = results_by_slot(state)
+        return [
+            self._replay_one(state, seeds, made, results, k)
+            for k in range(bracket_count(state.config, state.n_prompts))
+        ]
+
+    def _replay_one(
+        self,
+        state: FormatState,
+        seeds: list[int],
+        made: set[tuple[int, int]],
+        results: dict[tuple[int, int], MatchResult],
+        index: int,
+    ) -> _Bracket:
+        config = state.config
+        b = _new_bracket(seeds)
+        b.made = made
+        n = len(seeds)
         if n < 2:
             b.finished = True
             return b
+        size = 1 << (n - 1).bit_length()
         slots: list[int | None] = [seeds[s - 1] if s <= n else None for s in bracket_order(size)]
         nodes = [(slots[i], slots[i + 1]) for i in range(0, size, 2)]
-        results = results_by_slot(state)
         semi_losers: list[int] = []
         offset = anchor_rounds(config)
         for bracket_round in range(b.rounds):
             r = offset + bracket_round
-            prompt = _prompt(state, bracket_round)
+            prompt = (
+                index
+                if bracket_count(config, state.n_prompts) > 1
+                else _prompt(state, bracket_round)
+            )
+            base = index * round_stride(config, n, r)
             games: list[tuple[int, int, int]] = [
                 (g, x, y) for g, (x, y) in enumerate(nodes) if x is not None and y is not None
             ]
@@ -336,7 +384,7 @@ class SingleElimination:
             width = len(nodes) + (1 if third_game else 0)
             winners: dict[int, int] = {}
             for g, a, c in games:
-                won = self._play(state, b, results, r, g, width, a, c, prompt)
+                won = self._play(state, b, results, (r, base, g, width), a, c, prompt)
                 if won is not None:
                     winners[g] = won
                     b.winners[(r, g)] = won
@@ -373,22 +421,25 @@ class SingleElimination:
         state: FormatState,
         b: _Bracket,
         results: dict[tuple[int, int], MatchResult],
-        r: int,
-        game: int,
-        width: int,
+        where: tuple[int, int, int, int],
         x: int,
         y: int,
         prompt: int,
     ) -> int | None:
-        """The winner of one game (following replays), or None while it is still open."""
+        """The winner of one game (following replays), or None while it is still open.
+        ``where``: the stored round, the bracket's first slot in it, the game, the round's
+        width in one bracket."""
+        r, base, game, width = where
         higher = x if b.seed_of[x] < b.seed_of[y] else y
-        rng = seeded_rng(state.seed, NAME, "order", r, game)
+        # A single bracket draws the order as it always has (stored tournaments replay).
+        labels: tuple[object, ...] = (r, game) if base == 0 else (r, base + game)
+        rng = seeded_rng(state.seed, NAME, "order", *labels)
         first = (x, y) if rng.random() < 0.5 else (y, x)
         max_rejudges = int(state.config.get("max_rejudges", 1))
         rejudge = state.config.get("tie_rule", "rejudge") == "rejudge"
         attempt = 0
         while True:
-            slot = attempt * width + game
+            slot = base + attempt * width + game
             if attempt:
                 b.rejudges += 1
             result = results.get((r, slot))
@@ -410,6 +461,38 @@ class SingleElimination:
                 attempt += 1
                 continue
             return higher
+
+
+def _new_bracket(seeds: list[int]) -> _Bracket:
+    size = 1 << (max(len(seeds), 2) - 1).bit_length()
+    b = _Bracket(seeds=seeds, rounds=size.bit_length() - 1)
+    b.seed_of = {c: i + 1 for i, c in enumerate(seeds)}
+    b.reached = dict.fromkeys(seeds, 0)
+    b.alive = set(seeds)
+    b.points = {c: Fraction(0) for c in seeds}
+    return b
+
+
+def _placings(b: _Bracket) -> Placings:
+    n = len(b.seeds)
+    size = 1 << (max(n, 1) - 1).bit_length()
+    places: dict[int, tuple[int, int]] = {}
+    for c, out in b.out_in.items():
+        places[c] = ((size >> (out + 1)) + 1, min(size >> out, n))
+    if b.third_place is not None:
+        places[b.third_place[0]] = (3, 3)
+        places[b.third_place[1]] = (4, 4)
+    champion = next(iter(b.alive)) if b.finished and len(b.alive) == 1 else None
+    if champion is not None:
+        places[champion] = (1, 1)
+    return Placings(
+        seeds=tuple(b.seeds),
+        seeds_final=b.seeded,
+        places=places,
+        winners=b.winners,
+        champion=champion,
+        finished=b.finished,
+    )
 
 
 def anchor_rounds(config: Mapping[str, Any]) -> int:

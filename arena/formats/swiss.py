@@ -40,6 +40,7 @@ from arena.formats._common import (
     rank_points,
     require_choice,
     require_pairwise,
+    require_seed_source,
     results_by_slot,
     seed_order,
     seeded_rng,
@@ -48,7 +49,7 @@ from arena.formats._common import (
 from arena.formats.base import FormatState, PlannedMatch, Step, Tiers, require_int
 
 NAME = "swiss"
-OPTIONS = ("k", "rounds", "seeding")
+OPTIONS = ("k", "rounds", "seeding", "seed_source")
 SEARCH_STEPS = 20_000  # per pairing search; deterministic, so replays agree
 
 
@@ -89,7 +90,11 @@ class Swiss:
             config, "rounds", default_rounds(n_contestants), low=1, high=n_contestants - 1
         )
         seeding = require_choice(config, "seeding", "random", SEEDINGS)
-        return {"k": 2, "rounds": rounds, "seeding": seeding}
+        clean: dict[str, Any] = {"k": 2, "rounds": rounds, "seeding": seeding}
+        source = require_seed_source(config, seeding)
+        if source is not None:
+            clean["seed_source"] = source
+        return clean
 
     def next_step(self, state: FormatState) -> Step:
         table = self._replay(state)

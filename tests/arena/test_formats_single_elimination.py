@@ -281,6 +281,10 @@ def test_matches_the_engine_did_not_create_are_asked_for_again() -> None:
         ({"max_rejudges": -1}, 8, "max_rejudges"),
         ({"prompts": "all"}, 8, "prompts"),
         ({"rounds": 2}, 8, "rounds"),
+        ({"brackets": "per_model"}, 8, "brackets"),
+        ({"brackets": "per_prompt", "prompts": "same"}, 8, "prompts"),
+        ({"seed_source": "humans"}, 8, "seed_source"),
+        ({"seeding": "rating", "seed_source": "judges"}, 8, "seed_source"),
     ],
 )
 def test_bad_config_names_the_field(config: dict[str, Any], n: int, field: str) -> None:
@@ -296,6 +300,7 @@ def test_defaults_are_filled_in() -> None:
         "third_place": False,
         "tie_rule": "rejudge",
         "max_rejudges": 1,
+        "brackets": "single",
         "prompts": "per_round",
     }
 
