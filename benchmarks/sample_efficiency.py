@@ -9,6 +9,9 @@
     PYTHONPATH=. python benchmarks/sample_efficiency.py --first-rate 0.7 --item-noise 75 \\
         --graded --strategies uniform_bt,both_orders_bt,both_orders_graded_position \\
         --gain-vs both_orders_bt
+    PYTHONPATH=. python benchmarks/sample_efficiency.py --prompt-sd 50 --goal tau \\
+        --thresholds 0.9 --strategies per_prompt_brackets_bt,round_robin_bt,anchor_bt \\
+        --gain-vs round_robin_bt,anchor_bt
 
 Runs the ``simulator`` package (no model, no Django) for every strategy on the same seeded
 truths and prints one Markdown table per M. Fixed budgets reported: M, 10 M and 50 M calls.
@@ -29,7 +32,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from functools import partial
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # small dense solves: BLAS threads only add overhead
@@ -40,7 +45,12 @@ from simulator.judge import JudgeModel  # noqa: E402
 from simulator.planner import PLAN_SEEDS, plan  # noqa: E402
 from simulator.runs import CHECKPOINT_RATIO, Settings, Trace, run_all  # noqa: E402
 from simulator.strategies import STRATEGIES  # noqa: E402
-from simulator.summaries import calls_by_truth, gain_interval, summarize_all  # noqa: E402
+from simulator.summaries import (  # noqa: E402
+    calls_by_truth,
+    calls_to_best_by_truth,
+    gain_interval,
+    summarize_all,
+)
 from simulator.tables import format_table  # noqa: E402
 
 # Weng-Lin online updates are a pure-Python loop per vote: too slow for the default run.
@@ -50,14 +60,30 @@ DEFAULT = [name for name in STRATEGIES if name != "kwise_balanced_bayes" and nam
 
 
 def print_gains(traces: list[Trace], baseline: str, names: list[str], bar: float = 5.0) -> None:
-    """Ratio of median calls to a sustained τ 0.9, baseline over each strategy, with a 95%
-    bootstrap interval over truths (all of a truth's judge streams drawn together)."""
-    base = calls_by_truth((t for t in traces if t.strategy == baseline), 0.9)
-    print(f"\ngain vs {baseline} to τ≥0.9 (95% bootstrap over truths; share of draws ≥ {bar:g}x):")
+    """Ratio of median calls to a sustained τ 0.9, and until the true best is first (also
+    sustained), baseline over each strategy, with a 95% bootstrap interval over truths (all
+    of a truth's judge streams drawn together)."""
+    to_tau: Callable[[Iterable[Trace]], dict[int, list[int | None]]] = partial(
+        calls_by_truth, tau=0.9
+    )
+    for what, by_truth in (("τ≥0.9", to_tau), ("the true best first", calls_to_best_by_truth)):
+        _print_gains(traces, baseline, names, bar, what, by_truth)
+
+
+def _print_gains(
+    traces: list[Trace],
+    baseline: str,
+    names: list[str],
+    bar: float,
+    what: str,
+    by_truth: Callable[[Iterable[Trace]], dict[int, list[int | None]]],
+) -> None:
+    base = by_truth(t for t in traces if t.strategy == baseline)
+    print(f"\ngain vs {baseline} to {what} (95% bootstrap over truths; draws ≥ {bar:g}x):")
     for name in names:
         if name != baseline:
             gain = gain_interval(
-                base, calls_by_truth((t for t in traces if t.strategy == name), 0.9), bars=(bar,)
+                base, by_truth(t for t in traces if t.strategy == name), bars=(bar,)
             )
             print(
                 f"  {name}: {gain.point:.2f}x [{gain.low:.2f}, {gain.high:.2f}], "
@@ -87,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gain-vs",
         default="",
-        metavar="BASELINE",
-        help="also print each strategy's gain over BASELINE to τ 0.9, with a bootstrap interval",
+        metavar="BASELINES",
+        help="also print each strategy's gain over each of these (comma-separated) to τ 0.9 "
+        "and to the true best, with bootstrap intervals",
     )
     parser.add_argument(
         "--gain-bar", type=float, default=5.0, help="--gain-vs: share of draws at or above this"
@@ -96,7 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan-tau", type=float, default=0.9)
     parser.add_argument("--json-out", default="", help="also write the summaries as JSON")
     parser.add_argument(
-        "--goal", default="all", choices=("all", "top"), help="top: stop at top-5 found"
+        "--goal",
+        default="all",
+        choices=("all", "top", "tau"),
+        help="top: stop at top-5 found; tau: stop once the calls to each τ and to the best "
+        "are known",
+    )
+    parser.add_argument(
+        "--thresholds", default="0.9,0.95", help="comma-separated τ targets (calls to each)"
     )
     judge = parser.add_argument_group(
         "judge (simulator.judge.JudgeModel; default a fair, hard one)"
@@ -117,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     judge.add_argument(
         "--graded", action="store_true", help="the judge also reports its probabilities"
     )
+    judge.add_argument(
+        "--prompt-sd",
+        type=float,
+        default=0.0,
+        help="Elo sd of a model's strength offset per prompt (prompt x model interaction)",
+    )
     args = parser.parse_args(argv)
     if args.checkpoint_ratio <= 1.0:  # fail here, not as a traceback from every worker
         parser.error(f"--checkpoint-ratio must be > 1, got {args.checkpoint_ratio:g}")
@@ -127,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             first_rate=args.first_rate,
             item_noise=args.item_noise,
             graded=args.graded,
+            prompt_sd=args.prompt_sd,
         )
     except ValueError as error:
         parser.error(str(error))
@@ -143,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             batch=args.batch,
             budgets=(m, 10 * m, 50 * m),
             goal=args.goal,
+            thresholds=tuple(float(v) for v in args.thresholds.split(",")),
             checkpoint_ratio=args.checkpoint_ratio,
         )
         started = time.perf_counter()
@@ -159,12 +201,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"checkpoints x{settings.checkpoint_ratio:g}, {elapsed:.0f} s\n"
             )
             print(format_table(summaries))
-            if args.gain_vs:
-                print_gains(traces, args.gain_vs, names, args.gain_bar)
+            for baseline in (b for b in args.gain_vs.split(",") if b):
+                print_gains(traces, baseline, names, args.gain_bar)
             dump += [{**s.as_dict(), "elapsed_s": elapsed} for s in summaries]
             dump += [
                 {"run": t.strategy, "n_models": m, "seed": t.seed, "stream": t.stream,
-                 "calls_to_tau": {f"{x:g}": t.first_sustained(x) for x in settings.thresholds}}
+                 "calls_to_tau": {f"{x:g}": t.first_sustained(x) for x in settings.thresholds},
+                 "calls_to_best": t.first_best()}
                 for t in traces
             ]  # fmt: skip
             for name in checks:

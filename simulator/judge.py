@@ -1,6 +1,7 @@
 """The simulated truth and judge: Elo-scale strengths per seed, and a judge that draws
 pairwise verdicts (Davidson's BT with ties) or K-wise rankings (Plackett-Luce) from them,
-with optional position bias, per-call and per-item noise and graded output."""
+with optional position bias, per-call and per-item noise, a prompt x model interaction and
+graded output."""
 
 from __future__ import annotations
 
@@ -44,9 +45,14 @@ class JudgeModel:
       Davidson probabilities (bias and noise included), while its verdict is drawn from
       those same probabilities (a logprob judge sampled at temperature 1).
     - ``kwise_tie``: K-wise neighbours merged into one tier with this probability.
+    - ``prompt_sd``: the prompt x model interaction, sd (Elo) of a model's strength offset
+      on one prompt: every model gets its own normal draw per prompt (``PromptEffects``),
+      the same in every call on that prompt, whatever the strategy or judge stream. The
+      truth a strategy is scored against stays the models' mean strength (over prompts).
+      Every call then names its prompt (``Judge.judge``'s ``prompts``).
 
-    With every new option off (``first_rate`` None, ``item_noise`` 0, ``graded`` False)
-    the judge draws exactly what it drew before they existed.
+    With every new option off (``first_rate`` None, ``item_noise`` 0, ``graded`` False,
+    ``prompt_sd`` 0) the judge draws exactly what it drew before they existed.
     """
 
     tie_strength: float = 0.5
@@ -56,6 +62,7 @@ class JudgeModel:
     first_rate: float | None = None
     item_noise: float = 0.0
     graded: bool = False
+    prompt_sd: float = 0.0
 
     def __post_init__(self) -> None:
         if self.first_rate is not None:
@@ -63,8 +70,8 @@ class JudgeModel:
                 raise ValueError(f"first_rate must be in (0, 1), got {self.first_rate:g}")
             if self.position_bias != 0.0:
                 raise ValueError("give position_bias or first_rate, not both")
-        if self.item_noise < 0 or self.noise < 0 or self.tie_strength < 0:
-            raise ValueError("tie_strength, noise and item_noise must be >= 0")
+        if min(self.item_noise, self.noise, self.tie_strength, self.prompt_sd) < 0:
+            raise ValueError("tie_strength, noise, item_noise and prompt_sd must be >= 0")
 
     @property
     def comparison_sd(self) -> float:
@@ -113,6 +120,7 @@ class JudgeModel:
             parts.append(f"position bias {self.position_bias:g} Elo")
         parts.append(f"item noise sd {self.item_noise:g} Elo")
         parts.append(f"per-call noise sd {self.noise:g} Elo per entrant")
+        parts.append(f"prompt x model sd {self.prompt_sd:g} Elo")
         parts.append("graded (probabilities)" if self.graded else "hard verdicts only")
         return ", ".join(parts)
 
@@ -132,6 +140,37 @@ def first_win_rate(bias: float, nu: float, sd: float) -> float:
 def true_strengths(n_models: int, seed: int, spread: float = 100.0) -> NDArray[np.float64]:
     rng = np.random.default_rng([seed, 0xC0FFEE])
     return np.asarray(rng.normal(0.0, spread, n_models), dtype=np.float64)
+
+
+class PromptEffects:
+    """Every model's strength offset (Elo) on each prompt of an unbounded sequence 0, 1, 2,
+    ...: normal(0, ``sd``), drawn from the truth's seed and the prompt's index alone, so
+    every strategy and judge stream meets the same prompts. Drawn in blocks of ``BLOCK``
+    prompts (one generator per block) and kept."""
+
+    BLOCK = 256
+
+    def __init__(self, n_models: int, sd: float, truth_seed: int) -> None:
+        self.n_models, self.sd, self.truth_seed = n_models, sd, truth_seed
+        self.blocks: dict[int, NDArray[np.float64]] = {}
+
+    def _block(self, block: int) -> NDArray[np.float64]:
+        if block not in self.blocks:
+            rng = np.random.default_rng([self.truth_seed, 0x9A0F, block])
+            self.blocks[block] = rng.standard_normal((self.BLOCK, self.n_models)) * self.sd
+        return self.blocks[block]
+
+    def of(self, prompts: Rows) -> NDArray[np.float64]:
+        """Per prompt (row), every model's offset in Elo: shape (len(prompts), M)."""
+        prompts = np.asarray(prompts, dtype=np.intp)
+        if prompts.size and prompts.min() < 0:
+            raise ValueError("prompt indices must be >= 0")
+        out = np.empty((prompts.size, self.n_models))
+        blocks, within = np.divmod(prompts, self.BLOCK)
+        for block in np.unique(blocks).tolist():
+            rows = blocks == block
+            out[rows] = self._block(block)[within[rows]]
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,12 +195,17 @@ class Judge:
     """Draws rankings for matches given in answer order, from the true strengths."""
 
     def __init__(
-        self, strengths: NDArray[np.float64], model: JudgeModel, rng: np.random.Generator
+        self,
+        strengths: NDArray[np.float64],
+        model: JudgeModel,
+        rng: np.random.Generator,
+        truth_seed: int = 0,
     ) -> None:
         self.log_strength = np.asarray(strengths) * math.log(10.0) / 400.0
         self.model = model
         self.bias = model.first_bias()
         self.rng = rng
+        self.prompt_effects = PromptEffects(len(self.log_strength), model.prompt_sd, truth_seed)
 
     def _effective(self, entrants: Rows) -> NDArray[np.float64]:
         scale = math.log(10.0) / 400.0
@@ -184,18 +228,34 @@ class Judge:
         sign = np.where(entrants[:, 0] < entrants[:, 1], 0.5, -0.5)
         return np.stack([sign * effect, -sign * effect], axis=1)
 
-    def rank(self, entrants: Rows, items: Rows | None = None) -> tuple[Rows, NDArray[np.bool_]]:
+    def _prompt_effects(self, entrants: Rows, prompts: Rows | None) -> NDArray[np.float64]:
+        """Per row and entrant, the log-strength its prompt adds (``JudgeModel.prompt_sd``)."""
+        if prompts is None:
+            raise ValueError("a judge with a prompt x model interaction needs every call's prompt")
+        if len(prompts) != len(entrants):
+            raise ValueError(f"{len(prompts)} prompts for {len(entrants)} calls")
+        offsets = self.prompt_effects.of(np.asarray(prompts, dtype=np.intp))
+        return np.take_along_axis(offsets, entrants, axis=1) * ELO
+
+    def rank(
+        self, entrants: Rows, items: Rows | None = None, prompts: Rows | None = None
+    ) -> tuple[Rows, NDArray[np.bool_]]:
         """Per match: entrants best first, and whether each neighbour pair is tied."""
-        calls = self.judge(entrants, items)
+        calls = self.judge(entrants, items, prompts)
         return calls.order, calls.ties
 
-    def judge(self, entrants: Rows, items: Rows | None = None) -> Calls:
+    def judge(
+        self, entrants: Rows, items: Rows | None = None, prompts: Rows | None = None
+    ) -> Calls:
         """The verdicts on ``entrants`` (rows in answer order). ``items``: rows with the
         same value are one item (the two orders of one pair judgment): they share its
-        effect (``JudgeModel.item_noise``); default: every row its own item."""
+        effect (``JudgeModel.item_noise``); default: every row its own item. ``prompts``:
+        each row's prompt index (needed when ``JudgeModel.prompt_sd`` > 0)."""
         logs = self._effective(entrants)
         if self.model.item_noise > 0:
             logs += self._item_effects(entrants, items)
+        if self.model.prompt_sd > 0:
+            logs += self._prompt_effects(entrants, prompts)
         n, k = entrants.shape
         if k == 2:
             half = 0.5 * (logs[:, 0] - logs[:, 1])

@@ -28,6 +28,9 @@ from simulator.estimators import (
 from simulator.judge import Rows, implied_pairs, tiers_of
 
 TOP = 5
+# Prompts (so brackets) per tournament of the per-prompt bracket strategies: a few
+# brackets per cycle leave room for many cycles, each seeded from the BT fit so far.
+PER_PROMPT_BRACKETS = 8
 
 
 def _graded_position(n: int) -> GradedEstimator:
@@ -43,6 +46,26 @@ class Strategy(Protocol):
 
     def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None: ...
 
+    def prompts(self) -> Rows:
+        """The prompt of each row of the last proposal: an index into the sequence of
+        prompts every strategy on a truth shares (``judge.PromptEffects``)."""
+        ...
+
+
+class PromptSequence:
+    """Prompts for strategies that are not formats: every item on a fresh prompt, taken in
+    order from the shared sequence 0, 1, 2, ... (a prompt set far larger than the calls,
+    as an arena's stream of user prompts is)."""
+
+    def __init__(self) -> None:
+        self.used = 0
+        self.last: Rows = np.zeros(0, dtype=np.intp)
+
+    def take(self, n: int) -> Rows:
+        self.last = np.arange(self.used, self.used + n, dtype=np.intp)
+        self.used += n
+        return self.last
+
 
 class UniformPairs:
     """Independent uniformly random pairs, random answer order (the K-Sort Arena baseline)."""
@@ -51,14 +74,19 @@ class UniformPairs:
 
     def __init__(self, n: int, rng: np.random.Generator, batch: int = 256) -> None:
         self.n, self.rng, self.batch = n, rng, batch
+        self.sequence = PromptSequence()
 
     def propose(self) -> Rows:
         a = self.rng.integers(0, self.n, self.batch)
         b = (a + self.rng.integers(1, self.n, self.batch)) % self.n
+        self.sequence.take(self.batch)
         return np.stack([a, b], axis=1).astype(np.intp)
 
     def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
         return None
+
+    def prompts(self) -> Rows:
+        return self.sequence.last
 
 
 class BothOrders:
@@ -76,6 +104,10 @@ class BothOrders:
 
     def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
         return None
+
+    def prompts(self) -> Rows:
+        # both orders of a pair answer the same prompt
+        return np.repeat(self.pairs.prompts(), 2)
 
 
 class AdaptiveSampling:
@@ -95,16 +127,21 @@ class AdaptiveSampling:
         self.tally = Tally(n)
         self.seed = seed
         self.round = 0
+        self.sequence = PromptSequence()
 
     def propose(self) -> Rows:
         decision = decide(self.tally, self.config, self.seed, self.round)
         self.round += 1
         rows = np.asarray(decision.pairs, dtype=np.intp).reshape(-1, 2)
         self.tally.plan_pairs(rows[:, 0], rows[:, 1])
+        self.sequence.take(len(rows))
         return rows
 
     def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
         self.tally.record_pairs(*implied_pairs(order, ties))
+
+    def prompts(self) -> Rows:
+        return self.sequence.last
 
 
 class AdaptiveGroups:
@@ -115,15 +152,20 @@ class AdaptiveGroups:
         self.n, self.k, self.seed = n, k, seed
         self.tally = Tally(n)
         self.round = 0
+        self.sequence = PromptSequence()
 
     def propose(self) -> Rows:
         groups = adaptive_groups(self.tally, self.k, -(-self.n // self.k), self.seed, self.round)
         self.round += 1
+        self.sequence.take(len(groups))
         return np.asarray(groups, dtype=np.intp)
 
     def observe(self, entrants: Rows, order: Rows, ties: NDArray[np.bool_]) -> None:
         for row, tie in zip(order.tolist(), ties.tolist(), strict=True):
             self.tally.record(tiers_of(row, tie))
+
+    def prompts(self) -> Rows:
+        return self.sequence.last
 
 
 ConfigFor = Callable[[int, int], tuple[dict[str, Any], int]]
@@ -133,7 +175,9 @@ class FormatCycles:
     """A registered format run as the engine runs it, one tournament (cycle) after another.
 
     ``config_for(cycle, n)`` gives the cycle's config and prompt count; cycle c uses seed
-    ``seed + c`` and, for formats that seed from ratings, the BT ratings so far.
+    ``seed + c`` and, for formats that seed from ratings, the BT ratings so far. Each
+    cycle is a tournament on prompts of its own: its P prompts are the next P of the
+    sequence every strategy shares (cycle 0 has prompts 0 .. P - 1, and so on).
     """
 
     def __init__(self, format_name: str, n: int, seed: int, k: int, config_for: ConfigFor) -> None:
@@ -141,14 +185,19 @@ class FormatCycles:
         self.n, self.seed, self.k, self.config_for = n, seed, k, config_for
         self.cycle = -1
         self.tally = Tally(n)
+        self.first_prompt = 0
+        self.state = FormatState((), 0, {}, seed)
+        self.last_prompts: Rows = np.zeros(0, dtype=np.intp)
         self._new_cycle()
 
     def _new_cycle(self) -> None:
         self.cycle += 1
+        self.first_prompt += self.state.n_prompts
         raw, n_prompts = self.config_for(self.cycle, self.n)
         config = self.fmt.validate_config(raw, n_contestants=self.n, n_prompts=n_prompts)
         prior: dict[int, float] = {}
-        if self.tally.judged.any():
+        # only a rating seeding reads them: a fit per tournament is most of a short one's cost
+        if config.get("seeding") == "rating" and self.tally.judged.any():
             prior = dict(enumerate(fit(self.tally).ratings.tolist()))
         self.state = FormatState(tuple(range(self.n)), n_prompts, config, self.seed + self.cycle)
         self.prior = prior
@@ -169,6 +218,8 @@ class FormatCycles:
             if step.matches:
                 self.planned.extend(step.matches)
                 self.queue = list(step.matches)
+                prompts = [self.first_prompt + m.prompt_index for m in step.matches]
+                self.last_prompts = np.asarray(prompts, dtype=np.intp)
                 return np.asarray([m.entrants for m in step.matches], dtype=np.intp)
             if not step.finished:
                 raise AssertionError(f"{self.fmt.name} waits with nothing open")
@@ -181,13 +232,42 @@ class FormatCycles:
             m = self.queue.pop(0)
             self.results.append(MatchResult(m.round, m.slot, m.entrants, tiers_of(row, tie)))
 
+    def prompts(self) -> Rows:
+        return self.last_prompts
+
 
 def _round_robin(cycle: int, n: int) -> tuple[dict[str, Any], int]:
     return {"rounds": 1}, 1
 
 
+def _bracket_rounds(n: int) -> int:
+    """A bracket's rounds for n contestants: its prompts, one per round (``per_round``)."""
+    return max((n - 1).bit_length(), 1)
+
+
 def _single_elimination(cycle: int, n: int) -> tuple[dict[str, Any], int]:
-    return {"seeding": "rating" if cycle else "random"}, 1
+    return {"seeding": "rating" if cycle else "random"}, _bracket_rounds(n)
+
+
+def _per_prompt(first_seeding: str) -> ConfigFor:
+    """Per-prompt brackets (Varco Arena), ``PER_PROMPT_BRACKETS`` per tournament: the first
+    seeded by ``first_seeding`` (random, or an anchor pass against contestant 0), every
+    later one from the BT ratings so far (the leaderboard)."""
+
+    def config(cycle: int, n: int) -> tuple[dict[str, Any], int]:
+        raw: dict[str, Any] = {"brackets": "per_prompt", "seeding": "rating"}
+        if cycle == 0:
+            raw["seeding"] = first_seeding
+            if first_seeding == "anchor":
+                raw["anchor"] = 0
+        return raw, PER_PROMPT_BRACKETS
+
+    return config
+
+
+def _anchor(cycle: int, n: int) -> tuple[dict[str, Any], int]:
+    # contestant 0 is a random draw from the truth: the anchor is not chosen to flatter
+    return {"anchor": 0, "rounds": 1}, 1
 
 
 def _swiss(cycle: int, n: int) -> tuple[dict[str, Any], int]:
@@ -249,8 +329,8 @@ def _adaptive_groups(n: int, seed: int, rng: np.random.Generator, batch: int) ->
 def _single_elimination_anchor(cycle: int, n: int) -> tuple[dict[str, Any], int]:
     # contestant 0 is a random draw from the truth: the anchor is not chosen to flatter
     if cycle == 0:
-        return {"seeding": "anchor", "anchor": 0}, 1
-    return {"seeding": "rating"}, 1
+        return {"seeding": "anchor", "anchor": 0}, _bracket_rounds(n)
+    return {"seeding": "rating"}, _bracket_rounds(n)
 
 
 STRATEGIES: dict[str, StrategySpec] = {
@@ -313,8 +393,24 @@ STRATEGIES: dict[str, StrategySpec] = {
             _cycles("single_elimination", _single_elimination_anchor), BTEstimator,
         ),
         StrategySpec(
+            "per_prompt_brackets_bt",
+            f"{PER_PROMPT_BRACKETS} per-prompt brackets per tournament, seeded from the "
+            "leaderboard (the first at random), repeated + BT",
+            _cycles("single_elimination", _per_prompt("random")), BTEstimator,
+        ),
+        StrategySpec(
+            "per_prompt_brackets_anchor_bt",
+            f"{PER_PROMPT_BRACKETS} per-prompt brackets per tournament, the first seeded by "
+            "an anchor pass, later ones from the leaderboard, repeated + BT",
+            _cycles("single_elimination", _per_prompt("anchor")), BTEstimator,
+        ),
+        StrategySpec(
             "round_robin_bt", "round robin + BT", _cycles("round_robin", _round_robin),
             BTEstimator,
+        ),
+        StrategySpec(
+            "anchor_bt", "anchor format (everyone against contestant 0), repeated + BT",
+            _cycles("anchor", _anchor), BTEstimator,
         ),
         StrategySpec("swiss_bt", "Swiss, repeated + BT", _cycles("swiss", _swiss), BTEstimator),
         # A position-biased judge (issue 19): the same kind of pairs, used differently.

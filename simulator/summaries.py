@@ -35,6 +35,7 @@ class Summary:
     answers_per_call: int
     goal: str = "all"
     streams: int = 1  # judge streams per truth
+    reached_best: int | None = None  # runs whose best was found (sustained); None: unknown
 
     @property
     def runs(self) -> int:
@@ -64,13 +65,14 @@ def summarize(strategy: str, traces: Sequence[Trace], settings: Settings) -> Sum
         tau_at[budget] = float(np.median(taus)) if taus else math.nan
         width_at[budget] = float(np.median(widths)) if widths else math.nan
     top = median_calls([tr.first_top_found() for tr in traces])
-    best = median_calls([tr.first_best() for tr in traces])
+    bests = [tr.first_best() for tr in traces]
+    best = median_calls(bests)
     truths = len({tr.seed for tr in traces})
     streams = len(traces) // truths if truths else 1
     return Summary(
         strategy, spec.description, settings.n_models, truths, settings.cap(), k,
         calls, reached, tau_at, width_at, top, best, k * (k - 1) // 2, k, settings.goal,
-        streams,
+        streams, sum(b is not None for b in bests),
     )  # fmt: skip
 
 
@@ -142,16 +144,29 @@ def gain_interval(
     rng = np.random.default_rng(seed)
     draws = np.array([ratio(rng.integers(0, len(truths), len(truths))) for _ in range(rounds)])
     draws = draws[~np.isnan(draws)]
+    point = ratio(np.arange(len(truths)))
+    if draws.size == 0:  # in every draw neither median run got there: no ratio to give
+        return Gain(point, math.nan, math.nan, dict.fromkeys(bars, math.nan))
     tail = (1 - level) / 2
     # No interpolation between draws: a draw may be infinite.
     low, high = (float(q) for q in np.quantile(draws, [tail, 1 - tail], method="inverted_cdf"))
-    point = ratio(np.arange(len(truths)))
     return Gain(point, low, high, {bar: float(np.mean(draws >= bar)) for bar in bars})
 
 
 def calls_by_truth(traces: Iterable[Trace], tau: float) -> dict[int, list[int | None]]:
     """Calls to a sustained ``tau`` per truth, one per judge stream in stream order."""
+    return _by_truth(traces, lambda t: t.first_sustained(tau))
+
+
+def calls_to_best_by_truth(traces: Iterable[Trace]) -> dict[int, list[int | None]]:
+    """Calls until the true best is first (sustained) per truth, one per judge stream."""
+    return _by_truth(traces, Trace.first_best)
+
+
+def _by_truth(
+    traces: Iterable[Trace], calls_of: Callable[[Trace], int | None]
+) -> dict[int, list[int | None]]:
     runs: dict[int, list[tuple[int, int | None]]] = {}
     for t in traces:
-        runs.setdefault(t.seed, []).append((t.stream, t.first_sustained(tau)))
+        runs.setdefault(t.seed, []).append((t.stream, calls_of(t)))
     return {seed: [calls for _, calls in sorted(r)] for seed, r in runs.items()}

@@ -49,9 +49,13 @@ def format_table(summaries: Sequence[Summary]) -> str:
         row += ["—" if math.isnan(s.tau_at[b]) else f"{s.tau_at[b]:.3f}" for b in budgets]
         width = s.ci_width_at[budgets[-1]]
         row.append("—" if math.isnan(width) else f"{width:.0f}")
-        top = "—" if math.isnan(width) else _calls(s.top_calls, s.cap)
+        followed = s.goal != "tau"  # a tau run stops before the top-k is separated
+        top = "—" if math.isnan(width) else _calls(s.top_calls, s.cap) if followed else "n/m"
         row.append(top)
-        row.append(_calls(s.best_calls, s.cap))
+        best = _calls(s.best_calls, s.cap)
+        if s.reached_best is not None and s.reached_best != s.runs:
+            best += f" ({s.reached_best}/{s.runs})"
+        row.append(best)
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
