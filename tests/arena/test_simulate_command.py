@@ -33,3 +33,18 @@ def test_simulate_plans_calls_and_dollars_as_json() -> None:
 def test_an_unknown_strategy_is_a_clear_error() -> None:
     with pytest.raises(CommandError, match="--strategies"):
         call_command("simulate", "--strategies", "coin_flip", stdout=StringIO())
+
+
+def test_simulate_runs_per_prompt_brackets_against_a_prompt_x_model_interaction() -> None:
+    out = StringIO()
+    call_command(
+        "simulate", "--models", "6", "--seeds", "1", "--max-calls", "200", "--prompt-sd", "50",
+        "--strategies", "per_prompt_brackets_bt,anchor_bt", stdout=out,
+    )  # fmt: skip
+    rows = out.getvalue().strip().splitlines()[2:]
+    assert [row.split("|")[1].strip() for row in rows] == ["per_prompt_brackets_bt", "anchor_bt"]
+
+
+def test_a_negative_prompt_sd_is_a_clear_error() -> None:
+    with pytest.raises(CommandError, match="prompt_sd"):
+        call_command("simulate", "--prompt-sd", "-5", stdout=StringIO())

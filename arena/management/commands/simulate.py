@@ -2,6 +2,7 @@
 
 python manage.py simulate --models 20 --seeds 20 --strategies uniform_bt,adaptive_ucb
 python manage.py simulate --models 20 --strategies adaptive_ucb --plan --price-per-call 0.002
+python manage.py simulate --models 20 --prompt-sd 50 --strategies per_prompt_brackets_bt,anchor_bt
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=8, help="adaptive batch size")
         parser.add_argument("--position-bias", type=float, default=0.0)
         parser.add_argument("--noise", type=float, default=0.0)
+        parser.add_argument(
+            "--prompt-sd", type=float, default=0.0, help="Elo sd of a model's offset per prompt"
+        )
         parser.add_argument("--tau", type=float, default=0.9, help="planner's tau target")
         parser.add_argument("--half-width", type=float, default=None, help="planner: ±Elo")
         parser.add_argument("--plan", action="store_true", help="calls and dollars per strategy")
@@ -61,10 +65,16 @@ class Command(BaseCommand):
             o["seeds"] = None if o["plan"] else 5
         if o["models"] < 2 or (o["seeds"] is not None and o["seeds"] < 1) or o["streams"] < 1:
             raise CommandError("--models must be >= 2, --seeds >= 1 and --streams >= 1")
+        try:
+            judge = JudgeModel(
+                position_bias=o["position_bias"], noise=o["noise"], prompt_sd=o["prompt_sd"]
+            )
+        except ValueError as error:
+            raise CommandError(f"--noise / --prompt-sd: {error}") from error
         settings = Settings(
             n_models=o["models"],
             spread=o["spread"],
-            judge=JudgeModel(position_bias=o["position_bias"], noise=o["noise"]),
+            judge=judge,
             max_calls=o["max_calls"],
             batch=o["batch"],
             half_width=o["half_width"],
