@@ -17,6 +17,14 @@ Plackett-Luce, Weng-Lin Bayesian). One run:
   ``first_rate`` ("picks the first of two equal answers 70% of the time"), an
   ``item_noise`` shared by the two orders of one pair judgment, and ``graded`` output
   (the first answer's score under the call's probabilities, as a logprob judge reports);
+  and (issue 20) a prompt x model interaction, ``prompt_sd``: each model's strength moves
+  by its own normal offset on each prompt (the truth stays the mean strength);
+- prompts: every call names its prompt, an index into one unbounded sequence whose
+  offsets depend on the truth's seed and the index alone, so every strategy meets the
+  same prompts. A format's tournament (cycle) plays on the next P prompts of the sequence
+  (its own prompt indices 0 .. P - 1 shifted past the earlier cycles'); the other
+  strategies put every item (a pair, both orders of a pair, a K-wise group) on a fresh
+  prompt, as an arena's stream of user prompts does;
 - checkpoints at geometrically spaced call counts (x ``Settings.checkpoint_ratio``, 1.1 by
   default) plus the fixed budgets: the estimator is refitted there only, never after every
   call.
@@ -25,7 +33,8 @@ Per checkpoint: Kendall tau-b against the truth, the mean 95% CI width (BT estim
 whether the true top-5 is the estimated top-5 with intervals separated from the rest, and
 whether the estimated best is the true best ("calls to best" is sustained like tau).
 ``Settings.goal="top"`` stops a run once the top-5 is identified (tau is then not
-followed), which keeps top-k benchmarks with large caps affordable.
+followed), which keeps top-k benchmarks with large caps affordable; ``goal="tau"`` stops
+once the calls to every tau threshold and to the best are known.
 "Calls to tau >= t" is the first checkpoint n at which tau >= t holds at every checkpoint
 from n to 1.5 n (sustained; the run must have reached 1.5 n). Calls are judge calls: one
 pairwise comparison, or one K-wise vote (which reads K answers and implies K(K-1)/2
