@@ -23,7 +23,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from arena import live
-from arena.boards import tournament_leaderboard
+from arena.boards import global_leaderboard, leaderboard_sources, tournament_leaderboard
 from arena.formats import (
     ConfigError,
     Format,
@@ -394,9 +394,7 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
         "prompt_set": tournament.prompt_set.name,
         "prompts": tournament.prompt_set.prompts.count(),
         "judge": judge,
-        "prior_ratings": {
-            str(k): v for k, v in contestants_prior_ratings([c.pk for c in contestants]).items()
-        },
+        **contestants_seed_ratings(contestants, tournament.config),
         "contestants": {
             c.name: {
                 "backend": c.backend,
@@ -449,17 +447,29 @@ TOURNAMENT_ACTIONS = {
 }
 
 
-def contestants_prior_ratings(contestant_ids: Sequence[int]) -> dict[int, float]:
-    """Each contestant's Elo at the end of its latest completed tournament (for seeding)."""
-    finished = Standing.objects.filter(
-        contestant_id__in=contestant_ids,
-        tournament__status=TournamentStatus.COMPLETED,
-        matches__gt=0,
-    ).order_by("contestant_id", "-tournament__finished_at")
-    ratings: dict[int, float] = {}
-    for contestant_id, elo in finished.values_list("contestant_id", "elo"):
-        ratings.setdefault(contestant_id, elo)
-    return ratings
+def contestants_seed_ratings(
+    contestants: Sequence[Contestant], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a rating seeding reads, frozen into the manifest at start: each contestant's
+    Bradley-Terry rating on the global leaderboard of ``config["seed_source"]`` as it
+    stands now (``prior_ratings``; models it does not rate are left out and seeded last),
+    and where the ratings came from (``seeds_from``), which the bracket page shows."""
+    if config.get("seeding") != "rating":
+        return {"prior_ratings": {}}
+    source = str(config.get("seed_source", "all"))
+    rows, _ = global_leaderboard(source=source)
+    by_name = {row["contestant"]: row for row in rows if row["bt"] is not None}
+    ratings = {c.pk: by_name[c.name]["bt"] for c in contestants if c.name in by_name}
+    return {
+        "prior_ratings": {str(k): v for k, v in ratings.items()},
+        "seeds_from": {
+            "board": "global Bradley-Terry leaderboard",
+            "source": source,
+            "source_label": leaderboard_sources().get(source, source),
+            "rated": len(ratings),
+            "at": timezone.now().isoformat(timespec="seconds"),
+        },
+    }
 
 
 def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:

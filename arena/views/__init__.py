@@ -189,14 +189,20 @@ def tournament_rounds_fragment(request: HttpRequest, tournament_id: int) -> Http
     tournament = get_object_or_404(Tournament, pk=tournament_id)
     context = {
         "tournament": tournament,
-        "rounds": tournament_rounds(tournament, page=_page(request)),
+        "rounds": tournament_rounds(
+            tournament, page=_page(request), bracket=_number(request, "bracket")
+        ),
     }
     return render(request, "arena/_rounds.html", context)
 
 
 def _page(request: HttpRequest) -> int | None:
-    page = request.GET.get("page", "")
-    return int(page) if page.isdigit() else None
+    return _number(request, "page")
+
+
+def _number(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 def tournament_charts_json(request: HttpRequest, tournament_id: int) -> JsonResponse:
@@ -210,7 +216,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
     progress = tournament_progress(tournament)
     recent = tournament_recent_results(tournament)
     rows: list[Any] = tournament_leaderboard(tournament)
-    rounds = tournament_rounds(tournament, page=_page(request))
+    rounds = tournament_rounds(tournament, page=_page(request), bracket=_number(request, "bracket"))
     if rounds.bracket is not None:  # a knockout's places beside the ratings' ranks
         places = rounds.bracket.places
         rows = [{**r, "place": places.get(r["contestant"])} for r in rows]

@@ -107,6 +107,12 @@
     }, 1000);
   }
 
+  // Per-prompt brackets: choosing a prompt shows its bracket (the section is re-rendered,
+  // so the listener sits on the document).
+  document.addEventListener("change", (event) => {
+    if (event.target.id === "bracket-choice") event.target.form.submit();
+  });
+
   // Matches are labelled as the server labels them (selectors.match_label): rounds count
   // from 1; a bracket's rounds, anchor pass, third-place match and re-judges by name.
   const labelsEl = document.getElementById("round-labels");
@@ -114,8 +120,11 @@
   function matchLabel(round, slot) {
     const r = roundLabels[round];
     if (!r) return `Round ${round + 1}`;
-    const label = slot % r.width === r.third ? r.third_label : r.label;
-    return r.stage !== "anchor" && slot >= r.width ? `${label} · re-judged` : label;
+    // Per-prompt brackets: the slot's bracket is slot // stride, the rest is one bracket's.
+    const within = r.stride ? slot % r.stride : slot;
+    const label = within % r.width === r.third ? r.third_label : r.label;
+    const named = r.stride && r.stage !== "anchor" ? `Prompt ${Math.floor(slot / r.stride) + 1} · ${label}` : label;
+    return r.stage !== "anchor" && within >= r.width ? `${named} · re-judged` : named;
   }
 
   function renderMatch(e) {
