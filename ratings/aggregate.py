@@ -36,12 +36,13 @@ from numpy.typing import NDArray
 
 from ratings.data import RankingInput
 from ratings.metrics import kendall_tau
-from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet, preference_pairs
+from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet_pairs, preference_pairs
 
 __all__ = [
     "AGGREGATORS",
     "KEMENY_EXACT_MAX",
     "AggregateResult",
+    "Profile",
     "aggregate_all",
     "agreement",
     "borda",
@@ -96,32 +97,55 @@ def _result(
     return AggregateResult(models, scores, order, method, dict(params or {}))
 
 
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """What every method reads from the votes, computed once: the models (sorted), the
+    preference matrix, each model's weighted number of tie-mates and the number of votes."""
+
+    models: tuple[str, ...]
+    matrix: NDArray[np.float64]
+    tie_mates: NDArray[np.float64]
+    n_votes: int
+
+    @classmethod
+    def of(cls, votes: Sequence[RankingInput], weights: Sequence[float] | None = None) -> Profile:
+        models, matrix = preference_matrix(votes, weights=weights)
+        # tie-mates: pairs in the same tier appear in neither direction of the matrix
+        lookup = {name: k for k, name in enumerate(models)}
+        tie_mates = np.zeros(len(models))
+        for index, vote in enumerate(votes):
+            w = 1.0 if weights is None else float(weights[index])
+            for tier in vote:
+                for name in tier:
+                    tie_mates[lookup[name]] += w * (len(tier) - 1)
+        return cls(models, matrix, tie_mates, len(votes))
+
+
 def borda(
     votes: Sequence[RankingInput], *, weights: Sequence[float] | None = None
 ) -> AggregateResult:
     """Borda count with ties scored as half a point per tie-mate."""
-    models, matrix = preference_matrix(votes, weights=weights)
-    n = len(models)
-    beaten = matrix.sum(axis=1)
-    # tie-mates: pairs in the same tier appear in neither direction of the matrix
-    lookup = {name: k for k, name in enumerate(models)}
-    half = np.zeros(n)
-    for index, vote in enumerate(votes):
-        w = 1.0 if weights is None else float(weights[index])
-        for tier in vote:
-            for name in tier:
-                half[lookup[name]] += 0.5 * w * (len(tier) - 1)
-    return _result(models, np.asarray(beaten + half, dtype=np.float64), "borda")
+    return _borda(Profile.of(votes, weights))
+
+
+def _borda(profile: Profile) -> AggregateResult:
+    scores = profile.matrix.sum(axis=1) + 0.5 * profile.tie_mates
+    return _result(profile.models, np.asarray(scores, dtype=np.float64), "borda")
 
 
 def copeland(
     votes: Sequence[RankingInput], *, weights: Sequence[float] | None = None
 ) -> AggregateResult:
     """Copeland score: head-to-head majorities won, ties (including unmet pairs) half."""
-    models, matrix = preference_matrix(votes, weights=weights)
+    return _copeland(Profile.of(votes, weights))
+
+
+def _copeland(profile: Profile) -> AggregateResult:
+    matrix = profile.matrix
     wins = (matrix > matrix.T).sum(axis=1)
     ties = (matrix == matrix.T).sum(axis=1) - 1  # minus the diagonal
-    return _result(models, np.asarray(wins + 0.5 * ties, dtype=np.float64), "copeland")
+    scores = np.asarray(wins + 0.5 * ties, dtype=np.float64)
+    return _result(profile.models, scores, "copeland")
 
 
 def kemeny_young(
@@ -196,27 +220,28 @@ def kemeny_local_search(matrix: NDArray[np.float64], start: Sequence[int]) -> tu
     raises it. Returns the order and the number of moves. Deterministic: of equally good
     moves the first (by the model's position, then the target) wins. A local optimum: no
     order one insertion away agrees more; the agreement only ever rises."""
-    order = list(start)
+    order = np.array(start, dtype=np.intp)
     gain = matrix - matrix.T  # gain[x, y]: agreement won by putting x above y
     tolerance = 1e-12 * max(1.0, float(matrix.sum()))
+    n = len(order)
+    below, above = np.tril_indices(n, k=-1), np.triu_indices(n, k=1)
     moves = 0
-    while True:
-        best, best_move = tolerance, (0, 0)
-        for i, x in enumerate(order):
-            row = gain[x, order]
-            # to j < i, x passes order[j:i]; to j > i, order[i+1:j+1] pass x
-            up = np.cumsum(row[:i][::-1])[::-1]
-            down = -np.cumsum(row[i + 1 :])
-            # the first best target of each direction (up: j = 0..i-1, down: i+1..n-1)
-            for offset, deltas in ((0, up), (i + 1, down)):
-                if deltas.size and deltas.max() > best:
-                    j = int(np.argmax(deltas))
-                    best, best_move = float(deltas[j]), (i, offset + j)
-        if best == tolerance:
-            return order, moves
-        i, j = best_move
-        order.insert(j, order.pop(i))
+    while n > 1:
+        ordered = gain[np.ix_(order, order)]
+        # prefix[i, j]: the gain of the model at position i over those at positions < j.
+        # To j < i it passes positions j..i-1; to j > i, positions i+1..j pass it.
+        prefix = np.concatenate([np.zeros((n, 1)), np.cumsum(ordered, axis=1)], axis=1)
+        here = prefix[np.arange(n), np.arange(n)][:, None]
+        delta = np.full((n, n), -np.inf)
+        delta[below] = (here - prefix[:, :n])[below]
+        delta[above] = (here - prefix[:, 1:])[above]
+        flat = int(np.argmax(delta))  # row-major: the first by position, then target
+        if delta.flat[flat] <= tolerance:
+            break
+        i, j = divmod(flat, n)
+        order = np.insert(np.delete(order, i), j, order[i])
         moves += 1
+    return order.tolist(), moves
 
 
 def kemeny(
@@ -228,15 +253,19 @@ def kemeny(
     """Kemeny-Young: exact up to ``exact_max`` models, else ``kemeny_local_search`` from
     the Borda or Copeland order, whichever agrees more (Borda on a tie). ``params`` say
     which search ran, its start and moves, and the agreement reached."""
-    models, matrix = preference_matrix(votes, weights=weights)
+    return _kemeny(Profile.of(votes, weights), exact_max)
+
+
+def _kemeny(profile: Profile, exact_max: int = KEMENY_EXACT_MAX) -> AggregateResult:
+    models, matrix = profile.models, profile.matrix
     if len(models) <= exact_max:
         order = _kemeny_exact(matrix)
         params: dict[str, Any] = {"search": "exact"}
     else:
         lookup = {name: k for k, name in enumerate(models)}
         starts = {
-            name: [lookup[m] for m in method(votes, weights=weights).order]
-            for name, method in (("borda", borda), ("copeland", copeland))
+            name: [lookup[m] for m in method(profile).order]
+            for name, method in (("borda", _borda), ("copeland", _copeland))
         }
         start = max(starts, key=lambda name: agreement(matrix, starts[name]))
         order, moves = kemeny_local_search(matrix, starts[start])
@@ -254,17 +283,29 @@ def soft_condorcet(
     votes: Sequence[RankingInput], *, weights: Sequence[float] | None = None
 ) -> AggregateResult:
     """Soft Condorcet ratings at ``RATING_SCALE`` (gaps read like Elo points)."""
-    fit = fit_soft_condorcet(votes, weights=weights, **RATING_SCALE)
+    return _soft_condorcet(Profile.of(votes, weights))
+
+
+def _soft_condorcet(profile: Profile) -> AggregateResult:
+    # the votes' preferences summed per pair give the same fit as one per vote
+    above, below = np.nonzero(profile.matrix)
+    fit = fit_soft_condorcet_pairs(
+        profile.models,
+        above.astype(np.intp),
+        below.astype(np.intp),
+        profile.matrix[above, below],
+        n_votes=profile.n_votes,
+        **RATING_SCALE,
+    )
     params = dict(fit.params()) | {"loss": fit.loss}
     return _result(fit.models, np.array(fit.ratings, dtype=np.float64), "sco", params)
 
 
-Aggregator = Callable[..., AggregateResult]
-AGGREGATORS: dict[str, Aggregator] = {
-    "borda": borda,
-    "copeland": copeland,
-    "kemeny": kemeny,
-    "sco": soft_condorcet,
+AGGREGATORS: dict[str, Callable[[Profile], AggregateResult]] = {
+    "borda": _borda,
+    "copeland": _copeland,
+    "kemeny": _kemeny,
+    "sco": _soft_condorcet,
 }
 
 
@@ -274,11 +315,13 @@ def aggregate_all(
     weights: Sequence[float] | None = None,
     methods: Sequence[str] = tuple(AGGREGATORS),
 ) -> dict[str, AggregateResult]:
-    """Each method's result on the same votes, by method name (``AGGREGATORS``)."""
+    """Each method's result on the same votes, by method name (``AGGREGATORS``); the
+    votes are read once."""
     unknown = [name for name in methods if name not in AGGREGATORS]
     if unknown:
         raise ValueError(f"methods: unknown {unknown} (known: {', '.join(AGGREGATORS)})")
-    return {name: AGGREGATORS[name](votes, weights=weights) for name in methods}
+    profile = Profile.of(votes, weights)
+    return {name: AGGREGATORS[name](profile) for name in methods}
 
 
 def method_taus(results: Mapping[str, AggregateResult]) -> dict[str, dict[str, float]]:
