@@ -777,10 +777,16 @@ class OverallBoard(TypedDict):
 def overall_leaderboard(*, source: str = "all", graded: bool = True) -> OverallBoard:
     """Borda, Copeland, Kemeny and Soft Condorcet over the per-category BT orders (each
     category's cached board is one vote; ratings.aggregate), beside the pooled BT board
-    of every verdict. Read from the cached boards, cached under the same stamp."""
+    of every verdict. Refitted only as the verdicts grow by ELO_POINT_GROWTH (or the
+    cells are rebuilt), as the judges' tau is: a refit reads every category's board, and
+    under a stream of votes each of those is cold."""
     _check_source(source)
     stamp = _stamp()
-    key = f"board:overall:{source}:{int(graded)}:{OVERALL_MIN_VERDICTS}:{stamp}"
+    verdicts, entrants, last_entrant, _ = stamp.split(":")
+    grown = _growth_bucket(float(verdicts))
+    options = f"{source}:{int(graded)}:{OVERALL_MIN_VERDICTS}"
+    # new or deleted tournaments (their entrants' standings) and rebuilt cells refit too
+    key = f"board:overall:{options}:{grown}:{entrants}:{last_entrant}:{_cells_stamp()}"
     found: OverallBoard = _cached(key, lambda: _overall(source, graded, stamp))
     return found
 

@@ -3,6 +3,7 @@ Borda, Copeland, Kemeny and Soft Condorcet beside the pooled BT board, from the 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from itertools import combinations
 
@@ -12,8 +13,16 @@ from django.test import Client
 from arena import boards
 from arena.evidence import COLUMNS, COUNTS, Entrant, pair_increments
 from arena.models import Contestant, Judgment, PairCell, Tournament
+from tests.conftest import forget_cached
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """Boards are cached by counts and ids, which another test's rolled-back rows reuse."""
+    forget_cached("board:")
+
 
 # Per category, the models best first: the better of two wins 20 of 25 verdicts.
 ORDERS = {
@@ -92,6 +101,20 @@ def test_the_overall_board_is_cached_and_reads_no_verdict_rows(
     with django_assert_max_num_queries(2):  # the stamp, then the cache
         assert boards.overall_leaderboard() == first
     assert not Judgment.objects.exists()  # it was fitted from cells alone
+
+
+def test_the_overall_board_is_refitted_once_the_verdicts_grow_by_one_percent(
+    categories, monkeypatch
+) -> None:
+    fits = []
+    real = boards._overall
+    monkeypatch.setattr(boards, "_overall", lambda *args: fits.append(args) or real(*args))
+    start = math.ceil(1.01**930)  # the first count of one 1% bucket
+    counts = (start, start + start // 200, start + start // 120, math.ceil(1.01**931))
+    for verdicts in counts:
+        monkeypatch.setattr(boards, "_stamp", lambda n=verdicts: f"{n}:4:9:99")
+        boards.overall_leaderboard()
+    assert [stamp for _, _, stamp in fits] == [f"{counts[0]}:4:9:99", f"{counts[3]}:4:9:99"]
 
 
 def test_no_category_with_enough_verdicts_gives_no_orders(make_tournament) -> None:
