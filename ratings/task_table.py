@@ -194,6 +194,10 @@ def _from_scores(scores: _Scores, layout: Layout) -> TaskRankings:
         raise BattleFileError(scores.source, 1, "no scores in the file")
     rankings = rankings_from_scores(scores.values)
     left_out = tuple(task for task in scores.values if task not in rankings)
+    if not rankings:
+        raise BattleFileError(
+            scores.source, 1, "no task has two scored models: nothing to rank", "task"
+        )
     return TaskRankings(
         tuple(rankings),
         tuple(rankings.values()),

@@ -169,6 +169,11 @@ def test_a_game_only_one_agent_played_is_left_out_and_said_so(
             '{"ranking": [["a"], ["b"]]}\n{"ranking": [["a"], ["a"]]}\n',
             "badrank.jsonl:2: field 'ranking': 'a' listed twice",
         ),
+        (
+            "alone.csv",
+            "model,pong,pitfall\na,1,\nb,,2\n",
+            "alone.csv:1: field 'task': no task has two scored models: nothing to rank",
+        ),
         ("twice.csv", "model,pong,pong\na,1,2\n", "twice.csv:1: field 'pong': column named twice"),
         ("long.csv", "model,pong\na,1,2\n", "long.csv:2: more cells than header columns"),
     ],
