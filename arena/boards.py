@@ -49,7 +49,6 @@ from judges.quality import (
     matrix_transitivity,
 )
 from ratings.aggregate import (
-    AGGREGATORS,
     AggregateResult,
     aggregate_all,
     method_taus,
@@ -751,7 +750,6 @@ def _pluralities(counts: np.ndarray) -> np.ndarray:
 # A category's board votes in the overall ranking from this many verdicts on; below it
 # its order is mostly noise, so it is left out (and counted as left out).
 OVERALL_MIN_VERDICTS = 50
-OVERALL_METHODS = ("pooled_bt", *AGGREGATORS)
 
 
 class CategoryVotes(TypedDict):
@@ -768,7 +766,7 @@ class OverallBoard(TypedDict):
     categories: list[CategoryVotes]  # the categories whose BT order is a vote
     left_out: list[CategoryVotes]  # fewer than OVERALL_MIN_VERDICTS, or under two rated
     min_verdicts: int
-    orders: dict[str, list[OverallEntry]]  # per OVERALL_METHODS, best first
+    orders: dict[str, list[OverallEntry]]  # pooled_bt, then ratings.aggregate.AGGREGATORS
     positions: list[list[OverallEntry | None]]  # row k: each method's k-th, side by side
     tau_with_pooled: dict[str, float | None]  # Kendall tau-b of each method with pooled BT
     kemeny_search: str
