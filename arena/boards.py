@@ -8,7 +8,7 @@ stamp of the standings, which every verdict changes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from django.conf import settings
@@ -47,6 +47,12 @@ from judges.quality import (
     agreement_of,
     leaderboard_agreement,
     matrix_transitivity,
+)
+from ratings.aggregate import (
+    AggregateResult,
+    aggregate_all,
+    method_taus,
+    rankings_from_scores,
 )
 from ratings.elo import elo_expected
 from ratings.style_moments import StyleMoments, style_moments_from_columns
@@ -737,3 +743,107 @@ def _pluralities(counts: np.ndarray) -> np.ndarray:
     top = counts.max(axis=1, keepdims=True)
     single = ((counts == top).sum(axis=1) == 1) & (top[:, 0] > 0)
     return np.where(single, counts.argmax(axis=1), -1)
+
+
+# ----------------------------------------------------- overall ranking across categories
+
+# A category's board votes in the overall ranking from this many verdicts on; below it
+# its order is mostly noise, so it is left out (and counted as left out).
+OVERALL_MIN_VERDICTS = 50
+
+
+class CategoryVotes(TypedDict):
+    category: str
+    verdicts: int
+
+
+class OverallEntry(TypedDict):
+    contestant: str
+    score: float
+
+
+class OverallBoard(TypedDict):
+    categories: list[CategoryVotes]  # the categories whose BT order is a vote
+    left_out: list[CategoryVotes]  # fewer than OVERALL_MIN_VERDICTS, or under two rated
+    min_verdicts: int
+    orders: dict[str, list[OverallEntry]]  # pooled_bt, then ratings.aggregate.AGGREGATORS
+    positions: list[list[OverallEntry | None]]  # row k: each method's k-th, side by side
+    tau_with_pooled: dict[str, float | None]  # Kendall tau-b of each method with pooled BT
+    kemeny_search: str
+
+
+def overall_leaderboard(*, source: str = "all", graded: bool = True) -> OverallBoard:
+    """Borda, Copeland, Kemeny and Soft Condorcet over the per-category BT orders (each
+    category's cached board is one vote; ratings.aggregate), beside the pooled BT board
+    of every verdict. Refitted only as the verdicts grow by ELO_POINT_GROWTH (or the
+    cells are rebuilt), as the judges' tau is: a refit reads every category's board, and
+    under a stream of votes each of those is cold."""
+    _check_source(source)
+    stamp = _stamp()
+    verdicts, entrants, last_entrant, _ = stamp.split(":")
+    grown = _growth_bucket(float(verdicts))
+    options = f"{source}:{int(graded)}:{OVERALL_MIN_VERDICTS}"
+    # new or deleted tournaments (their entrants' standings) and rebuilt cells refit too
+    key = f"board:overall:{options}:{grown}:{entrants}:{last_entrant}:{_cells_stamp()}"
+    found: OverallBoard = _cached(key, lambda: _overall(source, graded, stamp))
+    return found
+
+
+def _overall(source: str, graded: bool, stamp: str) -> OverallBoard:
+    votes: list[tuple[tuple[str, ...], ...]] = []
+    used: list[CategoryVotes] = []
+    left_out: list[CategoryVotes] = []
+    for category in leaderboard_categories(stamp):
+        rows, _ = global_leaderboard(source=source, category=category, graded=graded)
+        rated = [r for r in rows if r["bt"] is not None]
+        counted = CategoryVotes(category=category, verdicts=round(_verdicts(rows)))
+        if counted["verdicts"] < OVERALL_MIN_VERDICTS or len(rated) < 2:
+            left_out.append(counted)
+            continue
+        used.append(counted)
+        votes.append(_tiers_by_rating(rated))
+    pooled, _ = global_leaderboard(source=source, graded=graded)
+    results = {"pooled_bt": _pooled_result(pooled)} | (aggregate_all(votes) if votes else {})
+    taus = method_taus(results) if votes else {"pooled_bt": {}}
+    orders = {
+        name: [
+            OverallEntry(contestant=m, score=round(float(result.as_dict()[m]), 2))
+            for m in result.order
+        ]
+        for name, result in results.items()
+    }
+    depth = max((len(order) for order in orders.values()), default=0)
+    return OverallBoard(
+        categories=used,
+        left_out=left_out,
+        min_verdicts=OVERALL_MIN_VERDICTS,
+        orders=orders,
+        positions=[
+            [orders[name][k] if k < len(orders[name]) else None for name in orders]
+            for k in range(depth)
+        ],
+        tau_with_pooled={
+            name: None if np.isnan(tau) else round(tau, 3)
+            for name, tau in taus["pooled_bt"].items()
+        },
+        kemeny_search=str(results["kemeny"].params["search"]) if votes else "",
+    )
+
+
+def _verdicts(rows: list[LeaderboardRow]) -> float:
+    """A board's verdicts: each pairwise verdict adds one match to each of its two."""
+    return sum(r["matches"] for r in rows) / 2
+
+
+def _tiers_by_rating(rows: list[LeaderboardRow]) -> tuple[tuple[str, ...], ...]:
+    """A board's models by BT rating, best first; equal ratings share a tier."""
+    ratings = {r["contestant"]: float(r["bt"] or 0.0) for r in rows}
+    return rankings_from_scores({"board": ratings})["board"]
+
+
+def _pooled_result(rows: list[LeaderboardRow]) -> AggregateResult:
+    rated = sorted((r["contestant"], float(r["bt"])) for r in rows if r["bt"] is not None)
+    models = tuple(m for m, _ in rated)
+    scores = np.array([bt for _, bt in rated], dtype=np.float64)
+    order = tuple(r["contestant"] for r in rows if r["bt"] is not None)
+    return AggregateResult(models, scores, order, "pooled_bt")

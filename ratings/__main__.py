@@ -1,4 +1,5 @@
-"""Command line: ``python -m ratings fit FILE [--method elo|bt|sco|pl|bayes|winrate] ...``.
+"""Command line: ``python -m ratings fit FILE [--method elo|bt|sco|pl|bayes|winrate] ...``
+and ``python -m ratings aggregate FILE [--method borda|copeland|kemeny|sco|all] [--json]``.
 
 Reads a FastChat battle file (JSON list, JSONL, CSV or Parquet) or K-wise rankings (JSONL
 of ``{"ranking": [[best], [next, tied], ...], "weight": 1}``), fits the chosen method and
@@ -46,6 +47,15 @@ battles, which widens them a little). With them:
 - ``--category NAME``: only the battles whose category flag is true (``math``,
   ``creative_writing``, ``if``, ``hard_prompt``, ``code``: ``ratings.io.CATEGORIES``);
 - ``--min-verdicts N``: models with fewer than N battles stay listed, marked preliminary.
+
+``aggregate`` ranks models across tasks: each task's ranking is a vote, merged by Borda,
+Copeland, Kemeny-Young (exact up to 8 models, a local search beyond) and Soft Condorcet
+(``ratings.aggregate``). FILE is a table of per-task scores, long (``model`` or ``agent``,
+``task``, ``score`` rows; CSV or JSON lines) or wide (CSV: the first column the model, one
+column per task, an empty cell a task not run), or JSON lines of per-task rankings
+(``{"ranking": [[...], ...], "task": "...", "weight": 1}``); see ``ratings.task_table``.
+Each method's order and scores are printed side by side, then the Kendall tau between
+the methods.
 """
 
 from __future__ import annotations
@@ -72,6 +82,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
+from ratings.aggregate import AGGREGATORS, AggregateResult, aggregate_all, method_taus  # noqa: E402
 from ratings.bayesian import SkillRating, WengLinParams, ordinal, rate_plackett_luce  # noqa: E402
 from ratings.bootstrap import (  # noqa: E402
     bootstrap_bradley_terry,
@@ -93,6 +104,7 @@ from ratings.metrics import win_rate_matrix  # noqa: E402
 from ratings.plackett_luce import fit_plackett_luce  # noqa: E402
 from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet  # noqa: E402
 from ratings.style import fit_style_controlled_bt, style_features  # noqa: E402
+from ratings.task_table import TaskRankings, read_task_rankings  # noqa: E402
 
 METHODS = ("bt", "elo", "sco", "pl", "bayes", "winrate")
 Data = Battles | RankingData
@@ -553,15 +565,11 @@ def _format_table(board: Leaderboard) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ratings", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser(
+    fit = _command(
+        commands,
         "fit",
-        help="fit ratings to a FastChat battle file or K-wise rankings",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    fit.add_argument(
-        "file",
-        help="battles (.json list, .jsonl, .csv, .parquet; model_a, model_b, winner) "
+        "fit ratings to a FastChat battle file or K-wise rankings",
+        "battles (.json list, .jsonl, .csv, .parquet; model_a, model_b, winner) "
         'or K-wise .jsonl ({"ranking": [[...], ...], "weight": 1})',
     )
     fit.add_argument("--method", choices=METHODS, default="bt")
@@ -608,7 +616,102 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="mark models with fewer than N battles as preliminary (they stay listed)",
     )
+    _add_aggregate(commands)
     return parser
+
+
+def _command(commands: Any, name: str, summary: str, file_help: str) -> argparse.ArgumentParser:
+    """A subcommand with this module's description and its FILE argument."""
+    command: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument("file", help=file_help)
+    return command
+
+
+def _add_aggregate(commands: Any) -> None:
+    aggregate = _command(
+        commands,
+        "aggregate",
+        "rank models across tasks (Borda, Copeland, Kemeny, Soft Condorcet)",
+        "per-task scores (long: model|agent, task, score; wide CSV: model, then one "
+        'column per task) or per-task rankings (.jsonl: {"ranking": [[...], ...]})',
+    )
+    aggregate.add_argument("--method", choices=(*AGGREGATORS, "all"), default="all")
+    aggregate.add_argument("--json", action="store_true", help="print JSON, not a table")
+
+
+def _aggregate_payload(tasks: TaskRankings, results: dict[str, AggregateResult]) -> dict[str, Any]:
+    return {
+        "input": {
+            "layout": tasks.layout,
+            "tasks": len(tasks.tasks),
+            "models": len(tasks.models),
+            "left_out": list(tasks.left_out),
+        },
+        "methods": {
+            name: {
+                "order": list(result.order),
+                "scores": {m: result.as_dict()[m] for m in result.order},
+                "params": dict(result.params),
+            }
+            for name, result in results.items()
+        },
+        "kendall_tau": {
+            a: {b: None if math.isnan(t) else t for b, t in row.items()}
+            for a, row in method_taus(results).items()
+        },
+    }
+
+
+def _aggregate_table(tasks: TaskRankings, results: dict[str, AggregateResult]) -> str:
+    width = max(len(name) for result in results.values() for name in result.order)
+    width = max(width, *(len(name) for name in results))
+    head = "  ".join(f"{name:<{width}}  {'score':>9}" for name in results)
+    lines = [f"{'rank':>4}  {head}"]
+    for position in range(len(tasks.models)):
+        cells = []
+        for result in results.values():
+            model = result.order[position]
+            cells.append(f"{model:<{width}}  {result.as_dict()[model]:9.2f}")
+        lines.append(f"{position + 1:>4}  " + "  ".join(cells))
+    left_out = f"; left out (fewer than two scored models): {', '.join(tasks.left_out)}"
+    lines.append(
+        f"{len(tasks.tasks)} tasks ({tasks.layout}), {len(tasks.models)} models"
+        + (left_out if tasks.left_out else "")
+    )
+    kemeny = results.get("kemeny")
+    if kemeny is not None:
+        lines.append(f"kemeny: {kemeny.params['search']}")
+    if len(results) > 1:
+        taus = method_taus(results)
+        lines.append("Kendall tau between methods:")
+        lines.append(" " * width + "".join(f"  {name:>8}" for name in results))
+        for a in results:
+            row = [f"{'':>8}" if a == b else f"{taus[a][b]:8.3f}" for b in results]
+            lines.append(f"{a:<{width}}" + "".join(f"  {cell}" for cell in row))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _aggregate_main(args: argparse.Namespace) -> int:
+    try:
+        tasks = read_task_rankings(args.file)
+        methods = tuple(AGGREGATORS) if args.method == "all" else (args.method,)
+        results = aggregate_all(list(tasks.rankings), weights=list(tasks.weights), methods=methods)
+    except OSError as exc:
+        print(f"error: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # BattleFileError is one, naming the line and field
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(_aggregate_payload(tasks, results), indent=2))
+    else:
+        print(_aggregate_table(tasks, results))
+    return 0
 
 
 DEFAULT_ROUNDS = 100
@@ -645,6 +748,8 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "aggregate":
+        return _aggregate_main(args)
     _check_options(parser, args)
     try:
         board = dataclasses.replace(_run(args), min_verdicts=args.min_verdicts)

@@ -22,6 +22,7 @@ from arena.boards import (
     judge_quality_panel,
     leaderboard_categories,
     leaderboard_sources,
+    overall_leaderboard,
     tournament_charts,
     tournament_leaderboard,
 )
@@ -151,6 +152,34 @@ def leaderboard_judges(request: HttpRequest) -> HttpResponse:
     """The judges' panel alone: the leaderboard page fetches it after it has shown the
     ratings, since on a large arena it reads far more cells than the ratings do."""
     return render(request, "arena/_judge_quality.html", {"quality": judge_quality_panel()})
+
+
+def _overall_filters(request: HttpRequest) -> dict[str, Any] | None:
+    """Who judged and hard outcomes: the filters an overall ranking follows (the category
+    is what it ranks across; style and position corrections are per board). None for an
+    unknown source."""
+    filters = _leaderboard_filters(request)
+    if filters["source"] not in leaderboard_sources():
+        return None
+    return {"source": filters["source"], "graded": filters["graded"]}
+
+
+def leaderboard_overall(request: HttpRequest) -> HttpResponse:
+    """The overall ranking across categories alone: the leaderboard page fetches it after
+    the ratings, since it reads every category's board."""
+    filters = _overall_filters(request)
+    if filters is None:
+        return HttpResponse("unknown source", status=400, content_type="text/plain")
+    context = {"overall": overall_leaderboard(**filters), **filters}
+    return render(request, "arena/_overall.html", context)
+
+
+def leaderboard_overall_json(request: HttpRequest) -> JsonResponse:
+    filters = _overall_filters(request)
+    if filters is None:
+        source = request.GET.get("source", "all")
+        return JsonResponse({"errors": {"source": [f"unknown source {source!r}"]}}, status=400)
+    return JsonResponse({**overall_leaderboard(**filters), **filters})
 
 
 def leaderboard_json(request: HttpRequest) -> JsonResponse:
