@@ -19,6 +19,7 @@ from arena.selectors import tournament_progress, tournament_spent
 from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
+from arena.services.plans import tournament_plan, tournament_plan_request
 from arena.services.voting import OUTCOMES, VoteRefused, vote_record
 from arena.standings import has_verdicts
 from arena.vote_json import refusal_payload, reveal_json
@@ -181,6 +182,49 @@ def tournaments_position(request: HttpRequest, tournament_id: int) -> Any:
     its verdicts were judged in (graded where the tournament fits graded scores)."""
     terms = tournament_position_terms(get_object_or_404(Tournament, pk=tournament_id))
     return [{"source": source, **term} for source, term in terms.items()]
+
+
+class PlanOut(Schema):
+    """Judge calls and dollars the simulator expects this tournament's format and size to
+    take to a sustained Kendall tau of ``tau`` against the truth (median of ``seeds``
+    simulated truths; 20% ties between equals, a fair judge), and the verdicts so far.
+    ``status``: ready, computing (a worker is on it: ask again), not_planned (``POST`` asks
+    for it) or unavailable (``reason``)."""
+
+    status: Literal["ready", "computing", "not_planned", "unavailable"]
+    reason: str = ""
+    strategy: str = ""
+    description: str = ""
+    n_models: int | None = None
+    seeds: int | None = None
+    tau: float | None = None
+    matches_to_tau: int | None = None
+    judge_calls_to_tau: int | None = None
+    usd_to_tau: float | None = None
+    verdicts: int | None = None
+    progress: float | None = None  # verdicts so far / matches_to_tau (past 1 when over)
+    percent: int | None = None
+    computed_at: str = ""
+
+
+@api.get("/tournaments/{tournament_id}/plan", response={200: PlanOut, **BAD, **MISSING})
+def tournaments_plan(request: HttpRequest, tournament_id: int) -> Any:
+    """The planner for this tournament, once computed (``POST`` asks for it): ``status``
+    ready, computing, not_planned or unavailable (with the ``reason``)."""
+    return tournament_plan(get_object_or_404(Tournament, pk=tournament_id))
+
+
+@api.post(
+    "/tournaments/{tournament_id}/plan",
+    response={202: PlanOut, **AUTH, **BAD, **MISSING},
+    auth=TOKEN_OR_SESSION,
+)
+def tournaments_plan_request(request: HttpRequest, tournament_id: int) -> Any:
+    """Simulate this tournament's format and size (a worker's minutes, once per shape)."""
+    _require_staff(request)
+    tournament = get_object_or_404(Tournament, pk=tournament_id)
+    tournament_plan_request(tournament)
+    return Status(202, tournament_plan(tournament))
 
 
 class BattleOut(Schema):

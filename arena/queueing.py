@@ -25,3 +25,9 @@ def enqueue_contestant_added(contestant_id: int) -> None:
     from arena.tasks import contestant_added
 
     transaction.on_commit(lambda: contestant_added.delay(contestant_id))
+
+
+def enqueue_plan(strategy: str, n_models: int, tau: float, half_width: float | None) -> None:
+    from arena.tasks import compute_plan
+
+    transaction.on_commit(lambda: compute_plan.delay(strategy, n_models, tau, half_width))

@@ -539,18 +539,9 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
     cap = tournament_match_cap(tournament)
     if cap is not None:
         matches = min(matches, cap)
-    judge = tournament.judge
-    settings_ = judge.settings if judge else {}
-    calls = matches * tournament_calls_per_match(tournament) if judge else 0
-    prompt_tokens = sum(len(p) for p in prompts) / max(len(prompts), 1) / 4
-    k = int(tournament.config.get("k", 2))
-    judge_usd = estimate_cost(
-        calls,
-        prompt_tokens + k * EXPECTED_ANSWER_TOKENS,
-        EXPECTED_VERDICT_TOKENS,
-        float(settings_.get("price_in") or 0),
-        float(settings_.get("price_out") or 0),
-    )
+    calls = matches * tournament_calls_per_match(tournament) if tournament.judge else 0
+    prompt_tokens = _prompt_tokens(prompts)
+    judge_usd = calls * judge_usd_per_call(tournament, prompt_tokens)
     answers_usd = 0.0
     for c in tournament.contestants.all():
         answer_tokens = float(c.generation.get("max_tokens", EXPECTED_ANSWER_TOKENS))
@@ -568,6 +559,30 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
         "answers_usd_at_most": round(answers_usd, 4),
         "upper_bound": tournament.format == "adaptive",
     }
+
+
+def _prompt_tokens(prompts: list[str]) -> float:
+    return sum(len(p) for p in prompts) / max(len(prompts), 1) / 4
+
+
+def judge_usd_per_call(tournament: Tournament, prompt_tokens: float | None = None) -> float:
+    """What one judge call should cost at the judge's prices (USD per million tokens): the
+    prompt and K answers of expected length in, a verdict of expected length out."""
+    judge = tournament.judge
+    if judge is None:
+        return 0.0
+    if prompt_tokens is None:
+        prompt_tokens = _prompt_tokens(
+            list(tournament.prompt_set.prompts.values_list("text", flat=True))
+        )
+    k = int(tournament.config.get("k", 2))
+    return estimate_cost(
+        1,
+        prompt_tokens + k * EXPECTED_ANSWER_TOKENS,
+        EXPECTED_VERDICT_TOKENS,
+        float(judge.settings.get("price_in") or 0),
+        float(judge.settings.get("price_out") or 0),
+    )
 
 
 def tournaments_open_to_voters(*, limit: int = 20) -> list[Tournament]:

@@ -35,6 +35,11 @@ urlpatterns = [
         name="tournament_charts",
     ),
     path(
+        "tournaments/<int:tournament_id>/plan/",
+        views.tournament_plan_request,
+        name="tournament_plan",
+    ),
+    path(
         "tournaments/<int:tournament_id>/<str:action>/",
         views.tournament_action,
         name="tournament_action",

@@ -40,6 +40,7 @@ from arena.selectors import (
     tournaments_with_progress,
     voter_outliers,
 )
+from arena.services import plans
 from arena.services.tournaments import TOURNAMENT_ACTIONS, tournament_create
 from arena.standings import SCO_STYLE_NOTE, has_verdicts
 from arena.views.voting import my_votes, vote, vote_any
@@ -269,6 +270,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "self_judged_note": SELF_JUDGED_NOTE,
             "rounds": rounds,
             "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
+            "plan": plans.tournament_plan(tournament),
         },
     )
 
@@ -301,6 +303,14 @@ def tournament_action(request: HttpRequest, tournament_id: int, action: str) -> 
             TOURNAMENT_ACTIONS[action](tournament=tournament)
         except ValidationError:
             pass  # the page shows the unchanged status
+    return redirect("tournament", tournament_id=tournament_id)
+
+
+@staff_member_required
+@require_POST
+def tournament_plan_request(request: HttpRequest, tournament_id: int) -> HttpResponse:
+    """Ask a worker to simulate the tournament's format and size (the planner)."""
+    plans.tournament_plan_request(get_object_or_404(Tournament, pk=tournament_id))
     return redirect("tournament", tournament_id=tournament_id)
 
 

@@ -82,6 +82,10 @@
     status.textContent = e.status;
     status.className = "status " + e.status;
     document.getElementById("progress").textContent = e.planned ? `${e.done} / ${e.planned}` : `${e.done}`;
+    // Progress toward the planner's tau target (the verdicts it expects to need).
+    const plan = document.getElementById("plan-progress");
+    const needed = Number(document.getElementById("plan")?.dataset.matches);
+    if (plan && needed) plan.textContent = `${e.done} (${Math.floor((100 * e.done) / needed)}%)`;
     document.getElementById("failed").textContent = e.failed ? ` · ${e.failed} failed` : "";
     const error = document.getElementById("tournament-error");
     error.textContent = e.error || "";
