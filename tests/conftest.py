@@ -186,7 +186,7 @@ def unjudged_tournament(
     from arena.services import matches
     from arena.services.tournaments import tournament_start
     from judges.backends.base import RawOutput
-    from judges.backends.openai_compat import UnparseableVerdictError
+    from judges.backends.openai_judge import UnparseableVerdictError
 
     class Undecided:
         def compare(self, prompt: str, answers: object) -> object:

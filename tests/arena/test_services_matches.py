@@ -9,7 +9,7 @@ from arena.models import Judgment, Match, MatchStatus, Response, Standing
 from arena.services import matches as svc
 from arena.services.tournaments import tournament_advance, tournament_start
 from judges.backends.base import PermanentError, RawOutput, TransientError, Verdict
-from judges.backends.openai_compat import UnparseableVerdictError
+from judges.backends.openai_judge import UnparseableVerdictError
 
 pytestmark = pytest.mark.django_db
 
