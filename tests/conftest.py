@@ -89,7 +89,7 @@ def publish_now(monkeypatch: pytest.MonkeyPatch) -> None:
     from arena import tasks
     from arena.services.tournaments import tournament_results_publish
 
-    def run(*, args: list[int], **options: object) -> None:
+    def run(*, args: tuple[int, ...], **options: object) -> None:
         tournament_results_publish(tournament_id=args[0])
 
     monkeypatch.setattr(tasks.publish_leaderboard, "apply_async", run)
