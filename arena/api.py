@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -28,11 +28,19 @@ api = NinjaAPI(title="Arena API", version="1")
 errors_install(api)
 
 # Values from a fixed list are enums in the schema (a request naming another is a 400).
-FormatName = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
-BackendName = Literal[tuple(BackendKind.values)]  # type: ignore[valid-type]
-QueueName = Literal[tuple(Queue.values)]  # type: ignore[valid-type]
-Outcome = Literal[("", *OUTCOMES)]  # type: ignore[valid-type]
-Action = Literal[tuple(svc.TOURNAMENT_ACTIONS)]  # type: ignore[valid-type]
+# The lists are built at run time, so to mypy these are plain strings.
+if TYPE_CHECKING:
+    FormatName = str
+    BackendName = str
+    QueueName = str
+    Outcome = str
+    Action = str
+else:
+    FormatName = Literal[tuple(FORMATS)]
+    BackendName = Literal[tuple(BackendKind.values)]
+    QueueName = Literal[tuple(Queue.values)]
+    Outcome = Literal[("", *OUTCOMES)]
+    Action = Literal[tuple(svc.TOURNAMENT_ACTIONS)]
 
 
 class ContestantOut(Schema):

@@ -78,7 +78,8 @@ _TALLIED = (
 
 
 def _filters(tournament_id: int | None, source: str, category: str) -> tuple[str, list[Any]]:
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     if tournament_id is not None:
         clauses.append("tournament_id = %s")
         params.append(tournament_id)
@@ -536,7 +537,7 @@ def _board_agreement(
         judge, human = pairs.get(source, []), pairs.get("humans", [])
         ids = sorted({c for a, b, *_ in judge + human for c in (a, b)})
         found = leaderboard_agreement(
-            len(ids), *(_as_arrays(c, ids) for c in (judge, human)), replicates=TAU_REPLICATES
+            len(ids), _as_arrays(judge, ids), _as_arrays(human, ids), replicates=TAU_REPLICATES
         )
         if found is None:
             return empty
@@ -551,7 +552,7 @@ def _cells_stamp() -> int:
     return int(PairCell.objects.order_by("pk").values_list("pk", flat=True).first() or 0)
 
 
-def _as_arrays(pairs: PairCounts, ids: list[int]) -> tuple[np.ndarray, ...]:
+def _as_arrays(pairs: PairCounts, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     index = {c: i for i, c in enumerate(ids)}
     if not pairs:
         return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros((0, 3), np.int64)

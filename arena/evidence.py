@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 from judges.backends.base import OrderVerdict
 from judges.orders import SLIGHT_WIN, first_score
-from ratings.style import FEATURES
+from ratings.style import FEATURES as FEATURES  # named by the services' SQL too
 
 V = TypeVar("V")
 

@@ -18,7 +18,7 @@ def enqueue_advance(tournament_id: int) -> None:
 def enqueue_play(match_id: int, *, queue: str) -> None:
     from arena.tasks import play_match
 
-    transaction.on_commit(lambda: play_match.apply_async(args=[match_id], queue=queue))
+    transaction.on_commit(lambda: play_match.apply_async(args=(match_id,), queue=queue))
 
 
 def enqueue_contestant_added(contestant_id: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -97,6 +98,8 @@ def _sqlite(path: Path) -> dict[str, object]:
 
 # PostgreSQL connections per server or worker process, at most.
 DB_POOL_SIZE = env_int("ARENA_DB_POOL_SIZE", 10, minimum=1)
+# Alias -> settings, which gain keys below that dj_database_url's TypedDict does not know.
+DATABASES: dict[str, Any]
 if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
     # A connection pool per process: requests and worker tasks run in many threads, whose
     # persistent per-thread connections (CONN_MAX_AGE) would pile up until PostgreSQL

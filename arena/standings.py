@@ -10,7 +10,7 @@ itself (``apply_ranking``) is here too: each verdict applies it to its entrants'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -121,7 +121,7 @@ class PairTallies:
 
     @classmethod
     def of(
-        cls, models: Sequence[str], pairs: Sequence[tuple[str, str, Sequence[float]]]
+        cls, models: Iterable[str], pairs: Sequence[tuple[str, str, Sequence[float]]]
     ) -> PairTallies:
         """From ``(a, b, (a_wins, b_wins, ties, share, a_points, votes[, ipw_a_wins,
         ipw_b_wins, ipw_ties[, g_a_wins, g_b_wins, g_ties, ipw_g_a_wins, ipw_g_b_wins,

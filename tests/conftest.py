@@ -89,7 +89,7 @@ def publish_now(monkeypatch: pytest.MonkeyPatch) -> None:
     from arena import tasks
     from arena.services.tournaments import tournament_results_publish
 
-    def run(*, args: list[int], **options: object) -> None:
+    def run(*, args: tuple[int, ...], **options: object) -> None:
         tournament_results_publish(tournament_id=args[0])
 
     monkeypatch.setattr(tasks.publish_leaderboard, "apply_async", run)
@@ -192,7 +192,7 @@ def unjudged_tournament(
     from arena.services import matches
     from arena.services.tournaments import tournament_start
     from judges.backends.base import RawOutput
-    from judges.backends.openai_compat import UnparseableVerdictError
+    from judges.backends.openai_judge import UnparseableVerdictError
 
     class Undecided:
         def compare(self, prompt: str, answers: object) -> object:

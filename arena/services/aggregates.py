@@ -112,7 +112,8 @@ def _shared_votes() -> Iterator[tuple[int, list[tuple[Any, bool]]]]:
         .values_list("match_id", "ranking", "both_bad")
         .iterator(chunk_size=CHUNK)
     )
-    current, outcomes = None, []
+    current: int | None = None
+    outcomes: list[tuple[Any, bool]] = []
     for match_id, ranking, both_bad in rows:
         if match_id != current:
             if current is not None:
@@ -133,7 +134,8 @@ def _entries() -> Iterator[tuple[int, list[Entrant]]]:
         .values_list("match_id", "contestant_id", *style)
         .iterator(chunk_size=CHUNK)
     )
-    current, entrants = None, []
+    current: int | None = None
+    entrants: list[Entrant] = []
     for match_id, cid, *features in rows:
         if match_id != current:
             if current is not None:
@@ -357,7 +359,7 @@ def cells_backfill(progress: Progress | None = None) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
         for model in tables:  # on SQLite, the first delete takes the write lock
-            model.objects.all().delete()
+            model._default_manager.all().delete()
         recount = cells_recount(progress)
         copy_rows(
             PairCell._meta.db_table,

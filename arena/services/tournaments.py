@@ -8,7 +8,7 @@ so a redelivered task finds its work already done and changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -124,7 +124,9 @@ def _ids(keys: Sequence[str | int]) -> list[int]:
 def _resolve_contestants(names: Sequence[str | int]) -> list[Contestant]:
     if len(set(names)) != len(names):
         raise _fail("contestants", "a contestant is listed twice")
-    by_key = {c.name: c for c in Contestant.objects.filter(name__in=[str(n) for n in names])}
+    by_key: dict[str | int, Contestant] = {
+        c.name: c for c in Contestant.objects.filter(name__in=[str(n) for n in names])
+    }
     by_key.update({c.id: c for c in Contestant.objects.filter(id__in=_ids(names))})
     unknown = [str(n) for n in names if n not in by_key]
     if unknown:
@@ -408,7 +410,7 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
     }
 
 
-def _transition(tournament: Tournament, allowed: set[str], to: str) -> Tournament:
+def _transition(tournament: Tournament, allowed: Set[str], to: str) -> Tournament:
     with transaction.atomic():
         locked = Tournament.objects.select_for_update().get(pk=tournament.pk)
         if locked.status not in allowed:
@@ -566,7 +568,7 @@ def tournament_advance(*, tournament_id: int) -> None:
             step = Step(finished=step.finished, planned_total=step.planned_total)
         cap = tournament_match_cap(tournament)
         room = len(step.matches) if cap is None else max(cap - len(state.planned), 0)
-        wanted = step.matches[:room]
+        wanted: Sequence[PlannedMatch] = step.matches[:room]
         wanted, money_left = _affordable(tournament, wanted)
         if not money_left and not wanted:
             _pause_for_money(tournament)
@@ -728,7 +730,7 @@ def tournament_queue_results(*, tournament_id: int) -> None:
     from arena.tasks import publish_leaderboard
 
     try:
-        publish_leaderboard.apply_async(args=[tournament_id], countdown=window)
+        publish_leaderboard.apply_async(args=(tournament_id,), countdown=window)
     except Exception:
         cache.delete(key)  # the next verdict tries again
         raise

@@ -277,7 +277,8 @@ def _judgment_insert(
 def _standings_update(standings: Rows, stats: dict[str, dict[str, float]]) -> Sql:
     """The rows' four counters in one UPDATE joined on a VALUES list (whose columns both
     PostgreSQL and SQLite name column1, column2, …)."""
-    values, params = [], {}
+    values: list[str] = []
+    params: dict[str, object] = {}
     for i, (pk, cid, *_) in enumerate(standings):
         record = stats[str(cid)]
         values.append(
