@@ -6,7 +6,13 @@ rows a rollback then removes), so every enqueue goes through ``transaction.on_co
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db import transaction
+
+# The global boards are warmed at most this often (arena.services.leaderboards.boards_warm):
+# under a stream of verdicts their stamps change every second, and a fit every second
+# would be a worker's whole time.
+WARM_SECONDS = 30
 
 
 def enqueue_advance(tournament_id: int) -> None:
@@ -31,3 +37,10 @@ def enqueue_plan(strategy: str, n_models: int, tau: float, half_width: float | N
     from arena.tasks import compute_plan
 
     transaction.on_commit(lambda: compute_plan.delay(strategy, n_models, tau, half_width))
+
+
+def enqueue_boards_warm() -> None:
+    from arena.tasks import warm_boards
+
+    if cache.add("boards:warm:queued", 1, WARM_SECONDS):
+        transaction.on_commit(warm_boards.delay)

@@ -16,6 +16,7 @@ from django.db import connection
 
 from arena.models import Tournament
 from arena.services import contestants as contestants_svc
+from arena.services.leaderboards import boards_warm
 from arena.services.matches import match_fail, match_play, match_release
 from arena.services.plans import Shape, plan_compute
 from arena.services.tournaments import (
@@ -33,6 +34,11 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def advance_tournament(tournament_id: int) -> None:
     tournament_advance(tournament_id=tournament_id)
+
+
+@shared_task(acks_late=True)
+def warm_boards() -> None:
+    boards_warm()
 
 
 @shared_task(acks_late=True)

@@ -48,7 +48,7 @@ from arena.models import (
     Tournament,
     TournamentStatus,
 )
-from arena.queueing import enqueue_advance, enqueue_play
+from arena.queueing import enqueue_advance, enqueue_boards_warm, enqueue_play
 from arena.selectors import (
     judge_calls_per_match,
     judge_shape,
@@ -761,6 +761,7 @@ def tournament_results_publish(*, tournament_id: int) -> None:
         live.GLOBAL_GROUP,
         live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament_id),
     )
+    enqueue_boards_warm()
 
 
 def tournaments_requeue_running(*, release_claims: bool) -> int:
