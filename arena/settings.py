@@ -230,9 +230,8 @@ if REDIS_URL:
     # Events go over Redis pub/sub: a publish is one PUBLISH, and each web process reads
     # its watchers' events in bulk from one subscription. The list-based layer
     # (channels_redis.core) pops one message per round trip per process, which fell behind
-    # near 300 votes/s: at p99 match.finished 0.81 s late and the leaderboard 4.8 s,
-    # against 0.03 s and 0.96 s here (benchmarks/README.md, "Web load", C = 32). Live
-    # events are at most once either way.
+    # under the web-load benchmark's vote rate (events seconds late; benchmarks/README.md,
+    # "Web load", C = 32, has the figures). Live events are at most once either way.
     # redis-py 8 reads with a 5 s socket timeout by default, which once dropped quiet
     # sockets (tests/arena/test_consumers.py); the timeout stays, and longer.
     CHANNEL_LAYERS = {

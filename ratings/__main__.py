@@ -63,8 +63,8 @@ from __future__ import annotations
 import os
 
 # The BT Newton step solves an n_models x n_models system: BLAS threads only add
-# synchronisation there, and on a busy 2-core machine they made each solve 20x slower
-# (benchmarks/README.md, "Ratings speed"). Set before numpy loads; exported values win.
+# synchronisation there, and on a busy 2-core machine they made each solve many times
+# slower (benchmarks/README.md, "Ratings speed"). Set before numpy loads; exported values win.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
