@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
@@ -16,6 +18,7 @@ from arena.boards import tournament_leaderboard, tournament_position_terms
 from arena.formats import FORMATS
 from arena.models import BackendKind, Contestant, Queue, Tournament
 from arena.selectors import tournament_progress, tournament_spent
+from arena.services import plans
 from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
@@ -209,6 +212,10 @@ class PlanOut(Schema):
     matches_to_tau: int | None = None
     judge_calls_to_tau: int | None = None
     usd_to_tau: float | None = None
+    half_width: float | None = None
+    matches_to_half_width: int | None = None
+    judge_calls_to_half_width: int | None = None
+    usd_to_half_width: float | None = None
     verdicts: int | None = None
     progress: float | None = None  # verdicts so far / matches_to_tau (past 1 when over)
     percent: int | None = None
@@ -233,6 +240,62 @@ def tournaments_plan_request(request: HttpRequest, tournament_id: int) -> Any:
     tournament = get_object_or_404(Tournament, pk=tournament_id)
     tournament_plan_request(tournament)
     return Status(202, tournament_plan(tournament))
+
+
+@api.get("/plan", response={200: PlanOut, **BAD})
+def plan_read_for(
+    request: HttpRequest,
+    format: FormatName,
+    models: int,
+    config: str = "{}",
+    judge: str | None = None,
+    prompt_set: str | None = None,
+    half_width: float | None = None,
+) -> Any:
+    """The planner before there is a tournament: ``format`` with its options (``config``,
+    JSON) and ``models`` models, priced at ``judge``'s prices (an id or a name) for
+    ``prompt_set``'s prompts; with ``half_width`` also the matches to a mean 95% CI
+    half-width of that many Elo points. ``POST`` (staff) asks a worker to simulate it."""
+    return plans.plan_for(**_plan_args(format, models, config, judge, prompt_set, half_width))
+
+
+@api.post("/plan", response={202: PlanOut, **AUTH, **BAD}, auth=TOKEN_OR_SESSION)
+def plan_request_for(
+    request: HttpRequest,
+    format: FormatName,
+    models: int,
+    config: str = "{}",
+    judge: str | None = None,
+    prompt_set: str | None = None,
+    half_width: float | None = None,
+) -> Any:
+    _require_staff(request)
+    args = _plan_args(format, models, config, judge, prompt_set, half_width)
+    return Status(202, plans.plan_for(**args, request=True))
+
+
+def _plan_args(
+    format_name: str,
+    models: int,
+    config: str,
+    judge: str | None,
+    prompt_set: str | None,
+    half_width: float | None,
+) -> dict[str, Any]:
+    try:
+        options = json.loads(config or "{}")
+    except json.JSONDecodeError as error:
+        raise ValidationError({"config": [f"not JSON: {error.msg}"]}) from None
+    if not isinstance(options, dict):
+        raise ValidationError({"config": ["must be a JSON object of format options"]})
+    return {
+        "format_name": format_name,
+        "config": options,
+        "n_models": models,
+        "judge": int(judge) if judge and judge.isdigit() else judge,
+        "prompt_set": int(prompt_set) if prompt_set and prompt_set.isdigit() else prompt_set,
+        "half_width": half_width,
+    }
 
 
 class BattleOut(Schema):

@@ -31,6 +31,7 @@ from arena.models import (
     Match,
     MatchEntry,
     MatchStatus,
+    PromptSet,
     Spend,
     Standing,
     Tournament,
@@ -566,16 +567,24 @@ def _prompt_tokens(prompts: list[str]) -> float:
 
 
 def judge_usd_per_call(tournament: Tournament, prompt_tokens: float | None = None) -> float:
-    """What one judge call should cost at the judge's prices (USD per million tokens): the
-    prompt and K answers of expected length in, a verdict of expected length out."""
-    judge = tournament.judge
-    if judge is None:
+    """What one judge call of this tournament should cost (``usd_per_judge_call``)."""
+    if tournament.judge is None:
         return 0.0
     if prompt_tokens is None:
-        prompt_tokens = _prompt_tokens(
-            list(tournament.prompt_set.prompts.values_list("text", flat=True))
-        )
-    k = int(tournament.config.get("k", 2))
+        prompt_tokens = prompt_set_tokens(tournament.prompt_set)
+    return usd_per_judge_call(tournament.judge, prompt_tokens, int(tournament.config.get("k", 2)))
+
+
+def prompt_set_tokens(prompt_set: PromptSet | None) -> float:
+    """A prompt's expected length in tokens in this set (characters / 4)."""
+    if prompt_set is None:
+        return 0.0
+    return _prompt_tokens(list(prompt_set.prompts.values_list("text", flat=True)))
+
+
+def usd_per_judge_call(judge: Judge, prompt_tokens: float, k: int) -> float:
+    """What one judge call should cost at the judge's prices (USD per million tokens): the
+    prompt and K answers of expected length in, a verdict of expected length out."""
     return estimate_cost(
         1,
         prompt_tokens + k * EXPECTED_ANSWER_TOKENS,

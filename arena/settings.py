@@ -153,6 +153,9 @@ SWEEP_SECONDS = env_int("ARENA_SWEEP_SECONDS", 30, minimum=1)
 # The environment variables a contestant or judge may name as its key (shell patterns): the
 # worker sends the variable's value to the model's server, so nothing else may be named.
 # How long a new API token lasts unless its maker says (create_api_token --days; 0: never).
+# The planner's simulated truths per plan (arena.services.plans): more is steadier and
+# slower (a worker's minutes at 20 and M = 20).
+PLAN_TRUTHS = env_int("ARENA_PLAN_TRUTHS", 20, minimum=1)
 API_TOKEN_DAYS = env_int("ARENA_API_TOKEN_DAYS", 90, minimum=0)
 KEY_VARIABLES = env_list("ARENA_KEY_VARIABLES", ["*_API_KEY", "ARENA_KEY_*"])
 # Networks a model's base URL may not point into (arena.outbound; this server's own

@@ -14,20 +14,26 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from arena.formats.simulation import STRATEGIES, Settings, plan
-from arena.models import MatchStatus, Tournament
+from arena.models import Judge, MatchStatus, PromptSet, Tournament
 from arena.queueing import enqueue_plan
-from arena.selectors import judge_usd_per_call, tournament_calls_per_match
+from arena.selectors import (
+    judge_calls_per_match,
+    judge_shape,
+    judge_usd_per_call,
+    prompt_set_tokens,
+    tournament_calls_per_match,
+    usd_per_judge_call,
+)
+from arena.services.tournaments import row_resolve
 
 log = logging.getLogger(__name__)
 
 TAU = 0.9
-# Held-out truths a plan is the median of: a third of the CLI's 60 (`simulate --plan`), so a
-# worker spends minutes, not a quarter of an hour, at M = 20.
-SEEDS = range(1000, 1020)
 # Kept until the simulator changes (the key's version); a pending mark outlives a worker
 # that died computing it by this much, then the next ask queues it again.
 KEPT_SECONDS = 30 * 24 * 3600
@@ -71,14 +77,21 @@ def plan_strategy(format_name: str, config: dict[str, Any]) -> tuple[str | None,
     return None, f"no simulated strategy plays the {format_name} format"
 
 
-def plan_shape(tournament: Tournament) -> tuple[Shape | None, str]:
-    strategy, reason = plan_strategy(tournament.format, tournament.config)
-    n = tournament.contestants.count()
+def plan_shape(
+    format_name: str, config: dict[str, Any], n_models: int, half_width: float | None = None
+) -> tuple[Shape | None, str]:
+    """The shape a tournament of this format, config and size is planned as, or None and
+    why not."""
+    strategy, reason = plan_strategy(format_name, config)
     if strategy is None or strategy not in STRATEGIES:
         return None, reason or f"no simulated strategy {strategy}"
-    if n > MAX_MODELS:
+    if n_models < 2:
+        return None, "a plan needs at least 2 models"
+    if n_models > MAX_MODELS:
         return None, f"plans are simulated for up to {MAX_MODELS} models"
-    return Shape(strategy, n), ""
+    if half_width is not None and not half_width > 0:
+        return None, "half_width: a CI half-width target must be above 0 Elo"
+    return Shape(strategy, n_models, TAU, half_width), ""
 
 
 def plan_read(shape: Shape) -> dict[str, Any] | None:
@@ -106,7 +119,7 @@ def plan_compute(*, shape: Shape) -> dict[str, Any]:
     result = plan(
         shape.strategy,
         Settings(n_models=shape.n_models, half_width=shape.half_width),
-        seeds=SEEDS,
+        seeds=range(1000, 1000 + settings.PLAN_TRUTHS),
         tau=shape.tau,
     )
     stored = {
@@ -125,33 +138,81 @@ def plan_compute(*, shape: Shape) -> dict[str, Any]:
     return stored
 
 
-def tournament_plan(tournament: Tournament) -> dict[str, Any]:
-    """What the page and the API show: the plan for this tournament's shape (or why there
-    is none, or that it is being computed), its judge calls and dollars at this judge's
-    prices, and the verdicts so far against it."""
-    shape, reason = plan_shape(tournament)
+def plan_view(
+    shape: Shape | None,
+    reason: str,
+    *,
+    calls_per_match: int,
+    usd_per_call: float,
+    verdicts: int | None = None,
+) -> dict[str, Any]:
+    """What the pages and the API show of a shape's plan: its matches, judge calls and
+    dollars to each target at these prices, or why there is none, or that it is being
+    computed; with ``verdicts``, the progress toward the tau target."""
     if shape is None:
         return {"status": "unavailable", "reason": reason}
     stored = plan_read(shape)
     if stored is None:
         status = "computing" if plan_pending(shape) else "not_planned"
         return {"status": status, "strategy": shape.strategy, "n_models": shape.n_models}
-    calls_per_match = tournament_calls_per_match(tournament) if tournament.judge_id else 1
-    per_call = judge_usd_per_call(tournament)
+    shown: dict[str, Any] = {"status": "ready", **stored}
+    for target in ("tau", "half_width"):
+        matches = stored[f"matches_to_{target}"]
+        calls = None if matches is None else matches * calls_per_match
+        shown[f"judge_calls_to_{target}"] = calls
+        shown[f"usd_to_{target}"] = None if calls is None else round(calls * usd_per_call, 4)
     matches = stored["matches_to_tau"]
-    done = tournament.matches.filter(status=MatchStatus.COMPLETED).count()
-    return {
-        "status": "ready",
-        **stored,
-        "judge_calls_to_tau": None if matches is None else matches * calls_per_match,
-        "usd_to_tau": None if matches is None else round(matches * calls_per_match * per_call, 4),
-        "verdicts": done,
-        "progress": None if not matches else done / matches,
-        "percent": None if not matches else 100 * done // matches,
-    }
+    if verdicts is not None:
+        shown["verdicts"] = verdicts
+        shown["progress"] = None if not matches else verdicts / matches
+        shown["percent"] = None if not matches else 100 * verdicts // matches
+    return shown
+
+
+def tournament_plan(tournament: Tournament) -> dict[str, Any]:
+    """The plan of this tournament's format and size at its judge's prices, and the
+    verdicts so far against it."""
+    n = tournament.contestants.count()
+    shape, reason = plan_shape(tournament.format, tournament.config, n)
+    return plan_view(
+        shape,
+        reason,
+        calls_per_match=tournament_calls_per_match(tournament) if tournament.judge_id else 1,
+        usd_per_call=judge_usd_per_call(tournament),
+        verdicts=tournament.matches.filter(status=MatchStatus.COMPLETED).count(),
+    )
 
 
 def tournament_plan_request(tournament: Tournament) -> None:
-    shape, _ = plan_shape(tournament)
+    shape, _ = plan_shape(tournament.format, tournament.config, tournament.contestants.count())
     if shape is not None:
         plan_request(shape)
+
+
+def plan_for(
+    *,
+    format_name: str,
+    config: dict[str, Any],
+    n_models: int,
+    judge: str | int | None = None,
+    prompt_set: str | int | None = None,
+    half_width: float | None = None,
+    request: bool = False,
+) -> dict[str, Any]:
+    """A plan before there is a tournament (the new-tournament page, the API): the format,
+    its options and the number of models, priced at ``judge``'s prices with answers to
+    ``prompt_set``'s prompts (unpriced without them). ``request``: queue it if missing."""
+    judge_row: Judge | None = None if judge in (None, "") else row_resolve(Judge, "judge", judge)
+    pset = None if prompt_set in (None, "") else row_resolve(PromptSet, "prompt_set", prompt_set)
+    shape, reason = plan_shape(format_name, config, n_models, half_width)
+    if request and shape is not None:
+        plan_request(shape)
+    k = int(config.get("k", 4 if format_name == "kwise" else 2))
+    if judge_row is None:
+        return plan_view(shape, reason, calls_per_match=1, usd_per_call=0.0)
+    return plan_view(
+        shape,
+        reason,
+        calls_per_match=judge_calls_per_match(judge_shape(judge_row), k=k),
+        usd_per_call=usd_per_judge_call(judge_row, prompt_set_tokens(pset), k),
+    )

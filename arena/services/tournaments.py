@@ -134,7 +134,8 @@ def _resolve_contestants(names: Sequence[str | int]) -> list[Contestant]:
     return [by_key[n] for n in names]
 
 
-def _resolve(model: type[PromptSet] | type[Judge], field: str, key: str | int) -> Any:
+def row_resolve(model: type[PromptSet] | type[Judge], field: str, key: str | int) -> Any:
+    """A prompt set or judge by id or name; a ValidationError naming ``field`` if none."""
     lookup = {"id__in": _ids([key])} if isinstance(key, int) else {"name": key}
     try:
         return model.objects.get(**lookup)
@@ -278,8 +279,8 @@ def tournament_create(
     except ConfigError as e:
         raise _fail(e.field, e.message) from None
     entrants = _resolve_contestants(contestants)
-    pset: PromptSet = _resolve(PromptSet, "prompt_set", prompt_set)
-    judge_row: Judge | None = None if judge in (None, "") else _resolve(Judge, "judge", judge)
+    pset: PromptSet = row_resolve(PromptSet, "prompt_set", prompt_set)
+    judge_row: Judge | None = None if judge in (None, "") else row_resolve(Judge, "judge", judge)
     if judge_row is not None and judge_row.kind == JudgeKind.IMPORTED:
         raise _fail("judge", f"{judge_row.name} only carries verdicts imported from a file")
     engine = _engine_options(config or {})

@@ -23,8 +23,8 @@ SEEDS = range(1000, 1002)  # two truths: the simulator's minutes would be CI's
 
 
 @pytest.fixture(autouse=True)
-def few_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plans, "SEEDS", SEEDS)
+def few_truths(settings: Any) -> None:
+    settings.PLAN_TRUTHS = len(SEEDS)
     cache.clear()
 
 
@@ -145,3 +145,47 @@ def test_only_staff_may_ask_for_a_plan(priced_round_robin: Tournament, queued) -
     response = client.post(f"/api/tournaments/{priced_round_robin.pk}/plan")
     assert response.status_code == 202 and response.json()["status"] == "computing"
     assert len(queued) == 1
+
+
+def test_the_api_plans_a_format_before_there_is_a_tournament(
+    contestants, prompt_set, judge: Judge, queued: list[tuple[Any, ...]]
+) -> None:
+    judge.settings = {"price_in": 2.0, "price_out": 8.0}
+    judge.save()
+    query = "format=kwise&models=5&config=%7B%22grouping%22%3A%22adaptive%22%7D"
+    query += f"&judge={judge.name}&prompt_set={prompt_set.pk}&half_width=80"
+    assert Client().get(f"/api/plan?{query}").json()["status"] == "not_planned"
+    staff = User.objects.create_user("boss", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    assert client.post(f"/api/plan?{query}").json()["status"] == "computing"
+    assert queued == [("kwise_adaptive_bt", 5, 0.9, 80.0)]
+    compute_plan(*queued[0])
+    shown = Client().get(f"/api/plan?{query}").json()
+    expected = plan(
+        "kwise_adaptive_bt", Settings(n_models=5, half_width=80.0), seeds=SEEDS, tau=0.9
+    )
+    assert shown["status"] == "ready" and shown["half_width"] == 80.0
+    assert shown["matches_to_tau"] == expected.calls_to_tau
+    assert shown["matches_to_half_width"] == expected.calls_to_half_width
+    assert shown["judge_calls_to_tau"] == expected.calls_to_tau  # a listwise call a group
+    assert shown["usd_to_tau"] > 0
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("format=round_robin&models=4&config=%7Bnot", "config"),
+        ("format=round_robin&models=4&config=%5B1%5D", "config"),
+        ("format=round_robin&models=4&judge=nobody", "judge"),
+        ("format=round_robin&models=4&prompt_set=missing", "prompt_set"),
+    ],
+)
+def test_a_bad_plan_query_names_its_field(db: None, query: str, field: str) -> None:
+    response = Client().get(f"/api/plan?{query}")
+    assert response.status_code == 400 and field in response.json()["errors"]
+
+
+def test_a_plan_the_simulator_cannot_make_says_why(db: None) -> None:
+    shown = Client().get("/api/plan?format=round_robin&models=1").json()
+    assert shown == {**shown, "status": "unavailable", "reason": "a plan needs at least 2 models"}
