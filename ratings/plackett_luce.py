@@ -12,6 +12,14 @@ The log-likelihood is maximised with L-BFGS on its analytic gradient; log-streng
 centred to mean 0 (choix's convention). As with BT the MLE is infinite when the
 "ranked above" graph is not strongly connected; that is a ``NoMLEError`` unless
 ``prior > 0`` (penalty ``prior * sum(theta**2)``, choix's ``alpha``).
+
+Bootstrap (``bootstrap_plackett_luce``): every ranking gets a Poisson(1) weight, drawn per
+distinct ranking as Poisson(its count) (the same distribution, ratings.bootstrap). Rankings
+are first collapsed to distinct ones in a canonical order (names sorted inside a tier,
+then the tiers and weights sorted), so a list of rankings and the same rankings given as
+counts draw the same resamples from one seed: the CLI on an exported file and a board
+fitted from stored counts give the same intervals. A resample whose MLE is infinite is
+refitted with ``fallback_prior`` and counted in ``degenerate_rounds``.
 """
 
 from __future__ import annotations
@@ -28,7 +36,21 @@ from numpy.typing import NDArray
 from ratings.bradley_terry import NoMLEError
 from ratings.data import RankingInput, normalize_ranking
 
-__all__ = ["ChoiceEvents", "PlackettLuceResult", "choice_events", "fit_plackett_luce"]
+__all__ = [
+    "FALLBACK_PRIOR",
+    "ChoiceEvents",
+    "DistinctRankings",
+    "PlackettLuceBootstrap",
+    "PlackettLuceResult",
+    "bootstrap_plackett_luce",
+    "choice_events",
+    "distinct_rankings",
+    "fit_plackett_luce",
+]
+
+# The prior of a bootstrap round whose resample has no finite MLE.
+FALLBACK_PRIOR = 0.01
+Tiers = tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,4 +249,107 @@ def fit_plackett_luce(
         prior=prior,
         ties="breslow",
         final_tier_unranked=final_tier_unranked,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class DistinctRankings:
+    """Rankings collapsed to distinct (ranking, weight) pairs in canonical order, with how
+    many times each occurred."""
+
+    rankings: tuple[Tiers, ...]
+    weights: NDArray[np.float64]
+    counts: NDArray[np.int64]
+
+
+def distinct_rankings(
+    rankings: Sequence[RankingInput],
+    *,
+    weights: Sequence[float] | None = None,
+    counts: Sequence[int] | None = None,
+) -> DistinctRankings:
+    """Collapse rankings (each ``counts[i]`` times, weight ``weights[i]``) to distinct ones:
+    names sorted inside each tier, then sorted by (tiers, weight)."""
+    for name, values in (("weights", weights), ("counts", counts)):
+        if values is not None and len(values) != len(rankings):
+            raise ValueError(f"{name}: expected {len(rankings)} values, got {len(values)}")
+    totals: dict[tuple[Tiers, float], int] = {}
+    for index, ranking in enumerate(rankings):
+        try:
+            tiers = tuple(tuple(sorted(tier)) for tier in normalize_ranking(ranking))
+        except ValueError as exc:
+            raise ValueError(f"ranking {index}: {exc}") from None
+        count = 1 if counts is None else int(counts[index])
+        if count < 0:
+            raise ValueError(f"counts: ranking {index} has a negative count {count}")
+        key = (tiers, 1.0 if weights is None else float(weights[index]))
+        totals[key] = totals.get(key, 0) + count
+    keys = sorted(key for key, count in totals.items() if count > 0)
+    return DistinctRankings(
+        rankings=tuple(tiers for tiers, _ in keys),
+        weights=np.array([weight for _, weight in keys], dtype=np.float64),
+        counts=np.array([totals[key] for key in keys], dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PlackettLuceBootstrap:
+    """Bootstrap replicates of PL log-strengths (``samples[r, m]``, mean 0 per round)."""
+
+    models: tuple[str, ...]
+    samples: NDArray[np.float64]
+    rounds: int
+    seed: int
+    prior: float
+    fallback_prior: float
+    degenerate_rounds: int
+    resample: str = "poisson"
+
+    def interval(self, level: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Percentile interval at ``level`` (linear interpolation between replicates)."""
+        if not 0 < level < 1:
+            raise ValueError("level must be in (0, 1)")
+        tail = (1 - level) / 2
+        low, high = np.quantile(self.samples, [tail, 1 - tail], axis=0)
+        return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+
+
+def bootstrap_plackett_luce(
+    data: DistinctRankings,
+    *,
+    models: Sequence[str],
+    rounds: int = 100,
+    seed: int = 0,
+    prior: float = 0.0,
+    fallback_prior: float = FALLBACK_PRIOR,
+) -> PlackettLuceBootstrap:
+    """Seeded Poisson bootstrap of the PL fit over ``models`` (see the module docstring):
+    round r draws from its own generator spawned from ``seed``, whatever ``rounds`` is."""
+    if rounds < 1:
+        raise ValueError("rounds must be >= 1")
+    if fallback_prior <= 0:
+        raise ValueError("fallback_prior must be > 0")
+    children = np.random.SeedSequence(seed).spawn(rounds)
+    samples = np.empty((rounds, len(models)))
+    degenerate = 0
+    for r in range(rounds):
+        draws = np.random.default_rng(children[r]).poisson(data.counts)
+        keep = np.flatnonzero(draws > 0).tolist()
+        chosen = [data.rankings[k] for k in keep]
+        weights = (draws * data.weights)[keep].tolist()
+        try:
+            refit = fit_plackett_luce(chosen, prior=prior, weights=weights, models=models)
+        except NoMLEError:
+            degenerate += 1
+            refit = fit_plackett_luce(chosen, prior=fallback_prior, weights=weights, models=models)
+        samples[r] = refit.log_strengths
+    samples.setflags(write=False)
+    return PlackettLuceBootstrap(
+        models=tuple(models),
+        samples=samples,
+        rounds=rounds,
+        seed=seed,
+        prior=prior,
+        fallback_prior=fallback_prior,
+        degenerate_rounds=degenerate,
     )
