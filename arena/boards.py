@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from arena import evidence
+from arena.listwise import listwise_columns, listwise_rows, plackett_luce_fit
 from arena.models import (
     Contestant,
     EloPoint,
@@ -25,6 +26,7 @@ from arena.models import (
     PairCell,
     PromptPair,
     PromptPairCell,
+    RankingCell,
     Spend,
     Standing,
     Tournament,
@@ -48,6 +50,7 @@ from judges.quality import (
     leaderboard_agreement,
     matrix_transitivity,
 )
+from ratings.bayesian import SkillRating
 from ratings.elo import elo_expected
 from ratings.style_moments import StyleMoments, style_moments_from_columns
 
@@ -242,13 +245,40 @@ def _tournament_board(tournament: Tournament, position: bool) -> list[Leaderboar
             min_verdicts=settings.MIN_VERDICTS,
             graded=graded,
         )
-        if not position:
-            return rows
-        return position_corrected_rows(rows, _tournament_position(tournament))
+        if position:
+            rows = position_corrected_rows(rows, _tournament_position(tournament))
+        return _listwise(tournament, rows, entrants) if tournament.listwise else rows
 
     key = f"board:t{tournament.pk}:{int(graded)}{int(position)}:{stamp}"
     found: list[LeaderboardRow] = _cached(key, fit)
     return found
+
+
+def _listwise(
+    tournament: Tournament, rows: list[LeaderboardRow], entrants: dict[int, str]
+) -> list[LeaderboardRow]:
+    """A K-wise tournament's rows with Plackett-Luce, fitted from its ranking cells summed
+    over sources and categories, and the Weng-Lin beliefs of its standings
+    (arena.listwise)."""
+    counted = (
+        RankingCell.objects.filter(tournament=tournament)
+        .values("ranking")
+        .annotate(n=Sum("count"))
+        .values_list("ranking", "n")
+    )
+    rankings, counts = [], []
+    for key, n in counted:
+        tiers = evidence.ranking_tiers(key)
+        if all(c in entrants for tier in tiers for c in tier):
+            rankings.append([[entrants[c] for c in tier] for tier in tiers])
+            counts.append(int(n))
+    beliefs = {
+        name: SkillRating(mu, sigma)
+        for name, mu, sigma in Standing.objects.filter(tournament=tournament).values_list(
+            "contestant__name", "wl_mu", "wl_sigma"
+        )
+    }
+    return listwise_rows(rows, listwise_columns(plackett_luce_fit(rankings, counts), beliefs))
 
 
 def leaderboard_sources() -> dict[str, str]:

@@ -275,6 +275,13 @@ class Tournament(models.Model):
         return self.name
 
     @property
+    def listwise(self) -> bool:
+        """Whether its verdicts rank groups of three or more, which its board fits whole
+        (Plackett-Luce, arena.listwise) beside their pairs."""
+        k = int(self.config.get("k", 0)) if self.format == "kwise" else 0
+        return k >= evidence.KWISE_MIN_ENTRANTS
+
+    @property
     def draws_on_demand(self) -> bool:
         """Whether voters' asks draw its matches (arena.services.draws) rather than the
         engine planning them: a format that can (adaptive), judged by people."""
