@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-6
 
 
-def votes_cast(tournament: Tournament, n: int, *, seed: int) -> None:
+def votes_cast(tournament: Tournament, n: int, *, seed: int, first: int = 0) -> None:
     """n votes by n voters, the battles in turn, each ranking its answers by a noisy true strength
     (contestant i has strength -0.6 i), one in five with the last two tied."""
     rng = np.random.default_rng(seed)
     strength = {c.pk: -0.6 * k for k, c in enumerate(tournament.contestants.order_by("pk"))}
     matches = list(tournament.matches.order_by("round", "slot"))
-    for voter in range(n):
+    for voter in range(first, first + n):
         session = f"voter-{voter}"
         match = matches[voter % len(matches)]  # every group gets its share of the votes
         entrants = list(match.entries.order_by("position").values_list("contestant_id", flat=True))
@@ -124,3 +124,19 @@ def test_a_pairwise_board_has_no_kwise_columns(human_tournament_of) -> None:
     board = Client().get(f"/api/tournaments/{pairs.pk}/leaderboard").json()
     assert board and all(row["pl"] is None for row in board)
     assert "data-kwise" not in Client().get(f"/tournaments/{pairs.pk}/").content.decode()
+
+
+def test_a_request_on_many_rankings_shows_the_publishs_last_fit_and_the_publish_refits(
+    voted, monkeypatch
+) -> None:
+    from arena import boards
+
+    monkeypatch.setattr(boards, "PL_INLINE_RANKINGS", 0)  # every board counts as large
+    published = {r["contestant"]: r["pl"] for r in boards.tournament_leaderboard(voted, fresh=True)}
+    votes_cast(voted, 1, seed=9, first=100)
+    shown = boards.tournament_leaderboard(voted)
+    assert {r["contestant"]: r["pl"] for r in shown} == published
+    assert sum(r["matches"] for r in shown) == 3 * 101  # the rest of the board is fresh
+    refit = {r["contestant"]: r["pl"] for r in boards.tournament_leaderboard(voted, fresh=True)}
+    assert refit != published
+    assert {r["contestant"]: r["pl"] for r in boards.tournament_leaderboard(voted)} == refit
