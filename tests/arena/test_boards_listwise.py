@@ -140,3 +140,15 @@ def test_a_request_on_many_rankings_shows_the_publishs_last_fit_and_the_publish_
     refit = {r["contestant"]: r["pl"] for r in boards.tournament_leaderboard(voted, fresh=True)}
     assert refit != published
     assert {r["contestant"]: r["pl"] for r in boards.tournament_leaderboard(voted)} == refit
+
+
+def test_the_leaderboard_csv_of_a_kwise_tournament_carries_the_boards_pl_columns(voted) -> None:
+    import csv
+    import io
+
+    body = "".join(tournament_export(tournament=voted, kind="leaderboard.csv").chunks)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    board = Client().get(f"/api/tournaments/{voted.pk}/leaderboard").json()
+    assert [r["model"] for r in rows] == [r["contestant"] for r in board]
+    assert [float(r["pl_low"]) for r in rows] == [r["pl_low"] for r in board]
+    assert [float(r["wl_ordinal"]) for r in rows] == [r["wl_ordinal"] for r in board]
