@@ -96,6 +96,7 @@ def test_a_kwise_page_shows_pl_with_its_interval_mu_minus_3_sigma_and_bt_beside(
     page = Client().get(f"/tournaments/{voted.pk}/").content.decode()
     board = Client().get(f"/api/tournaments/{voted.pk}/leaderboard").json()
     assert "data-kwise" in page and "μ − 3σ" in page
+    assert "python -m ratings fit rankings.jsonl --method pl --bootstrap 100" in page
     best = board[0]
     assert f"{best['pl_low']:.2f} – {best['pl_high']:.2f}" in page
     assert f"{best['wl_ordinal']:.1f}" in page
