@@ -279,14 +279,14 @@ def _listwise(
     created = tournament.created_at.timestamp()
     key, latest = f"pl:t{tournament.pk}:{stamp}", f"pl:t{tournament.pk}:{created}:latest"
     found: tuple[PlackettLuceFit | None] | None = cache.get(key)
-    if found is None:
-        rankings, counts = _counted_rankings(tournament)
-        if not fresh and len(rankings) > PL_INLINE_RANKINGS:
+    if found is None and not fresh:
+        cells = RankingCell.objects.filter(tournament=tournament).count()  # >= distinct rankings
+        if cells > PL_INLINE_RANKINGS:
             found = cache.get(latest)  # not kept under this stamp: the publish fits it
-        if found is None:
-            found = (plackett_luce_fit(rankings, counts),)
-            cache.set(key, found, timeout=LEADERBOARD_CACHE_SECONDS)
-            cache.set(latest, found, timeout=LEADERBOARD_CACHE_SECONDS)
+    if found is None:
+        found = (plackett_luce_fit(*_counted_rankings(tournament)),)
+        cache.set(key, found, timeout=LEADERBOARD_CACHE_SECONDS)
+        cache.set(latest, found, timeout=LEADERBOARD_CACHE_SECONDS)
     beliefs = {
         name: SkillRating(mu, sigma)
         for name, mu, sigma in Standing.objects.filter(tournament=tournament).values_list(
