@@ -76,6 +76,7 @@ from numpy.typing import NDArray  # noqa: E402
 from ratings.bayesian import SkillRating, WengLinParams, ordinal, rate_plackett_luce  # noqa: E402
 from ratings.bootstrap import (  # noqa: E402
     bootstrap_bradley_terry,
+    percentile_interval,
     rank_from_intervals,
     sandwich_bradley_terry,
 )
@@ -151,14 +152,6 @@ def _parse_anchor(text: str) -> tuple[str, float]:
     return model, rating
 
 
-def _interval(
-    samples: NDArray[np.float64], level: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    tail = (1 - level) / 2
-    low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
-    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
-
-
 def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
     cells = aggregate(battles)  # fit and bootstrap need only the counts: aggregate once
     fit = fit_bradley_terry(cells, anchor=args.anchor, prior=args.prior)
@@ -179,7 +172,7 @@ def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
             anchor=args.anchor,
             resample=args.resample,
         )
-        low, high = _interval(boot.samples, args.level)
+        low, high = percentile_interval(boot.samples, args.level)
         params |= {
             "bootstrap": args.bootstrap,
             "seed": args.seed,
@@ -208,7 +201,7 @@ def _fit_elo(battles: Battles, args: argparse.Namespace) -> Leaderboard:
         if args.anchor is not None:
             k = result.models.index(args.anchor[0])
             samples = samples + (args.anchor[1] - samples[:, k : k + 1])
-        low, high = _interval(samples, args.level)
+        low, high = percentile_interval(samples, args.level)
         params |= {"bootstrap": args.bootstrap, "seed": args.seed, "level": args.level}
     return Leaderboard("elo", params, result.models, ratings, low, high, result.matches)
 
@@ -322,7 +315,7 @@ def _fit_pl(data: Data, args: argparse.Namespace) -> Leaderboard:
         samples = boot.samples + np.array(
             [[_anchored(fit.models, theta, args.anchor)] for theta in boot.samples]
         )
-        low, high = _interval(samples, args.level)
+        low, high = percentile_interval(samples, args.level)
         params |= {
             "bootstrap": args.bootstrap,
             "seed": args.seed,

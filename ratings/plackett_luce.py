@@ -34,6 +34,7 @@ import scipy.sparse  # type: ignore[import-untyped]
 import scipy.sparse.csgraph  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
+from ratings.bootstrap import percentile_interval
 from ratings.bradley_terry import NoMLEError
 from ratings.data import RankingInput, normalize_ranking
 
@@ -308,11 +309,7 @@ class PlackettLuceBootstrap:
 
     def interval(self, level: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Percentile interval at ``level`` (linear interpolation between replicates)."""
-        if not 0 < level < 1:
-            raise ValueError("level must be in (0, 1)")
-        tail = (1 - level) / 2
-        low, high = np.quantile(self.samples, [tail, 1 - tail], axis=0)
-        return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+        return percentile_interval(self.samples, level)
 
 
 def bootstrap_plackett_luce(
