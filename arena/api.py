@@ -98,6 +98,14 @@ class LeaderboardRowOut(Schema):
     ties: int
     win_rate: float
     preliminary: bool
+    # K-wise tournaments: Plackett-Luce log-strength with its 95% bootstrap interval (the
+    # rank then comes from these), and the Weng-Lin mu, sigma and mu - 3 sigma.
+    pl: float | None = None
+    pl_low: float | None = None
+    pl_high: float | None = None
+    wl_mu: float | None = None
+    wl_sigma: float | None = None
+    wl_ordinal: float | None = None
 
 
 def _out(t: Tournament) -> dict[str, Any]:

@@ -17,6 +17,12 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from arena import evidence
+from arena.listwise import (
+    PlackettLuceFit,
+    listwise_columns,
+    listwise_rows,
+    plackett_luce_fit,
+)
 from arena.models import (
     Contestant,
     EloPoint,
@@ -25,6 +31,7 @@ from arena.models import (
     PairCell,
     PromptPair,
     PromptPairCell,
+    RankingCell,
     Spend,
     Standing,
     Tournament,
@@ -54,6 +61,7 @@ from ratings.aggregate import (
     method_taus,
     rankings_from_scores,
 )
+from ratings.bayesian import SkillRating
 from ratings.elo import elo_expected
 from ratings.style_moments import StyleMoments, style_moments_from_columns
 
@@ -211,13 +219,16 @@ def tournament_graded(tournament: Tournament) -> bool:
 
 
 def tournament_leaderboard(
-    tournament: Tournament, *, position: bool = False
+    tournament: Tournament, *, position: bool = False, fresh: bool = False
 ) -> list[LeaderboardRow]:
     """Best first by Bradley-Terry rating (online Elo and Soft Condorcet alongside); ranks
     from the BT CIs. The live publish after a verdict, page views, the API and the charts
     share one fit per set of verdicts. ``position``: fitted with each source's
-    first-position advantage (``tournament_position_terms``)."""
-    return _tournament_board(tournament, position)
+    first-position advantage (``tournament_position_terms``). A K-wise board goes by
+    Plackett-Luce instead (``_listwise``); ``fresh``: fit it on every verdict even where
+    its rankings are many (the worker's publish; a request shows the publish's last fit)."""
+    rows = _tournament_board(tournament, position)
+    return _listwise(tournament, rows, fresh) if tournament.listwise else rows
 
 
 def tournament_position_terms(tournament: Tournament) -> dict[str, PositionTerm]:
@@ -256,6 +267,58 @@ def _tournament_board(tournament: Tournament, position: bool) -> list[Leaderboar
     key = f"board:t{tournament.pk}:{int(graded)}{int(position)}:{stamp}"
     found: list[LeaderboardRow] = _cached(key, fit)
     return found
+
+
+# A request fits a K-wise board's Plackett-Luce itself up to this many distinct rankings
+# (its 100 bootstrap rounds then take well under a second); beyond, it shows the fit the
+# worker's last publish made, at most one publish window behind.
+PL_INLINE_RANKINGS = 500
+
+
+def _listwise(
+    tournament: Tournament, rows: list[LeaderboardRow], fresh: bool
+) -> list[LeaderboardRow]:
+    """A K-wise tournament's rows with Plackett-Luce, fitted from its ranking cells summed
+    over sources and categories (cached per set of verdicts, like the BT fit), and the
+    Weng-Lin beliefs of its standings (read each time: a row per contestant)
+    (arena.listwise)."""
+    stamp = f"{tournament.created_at.timestamp()}:{_stamp(tournament.pk)}"
+    created = tournament.created_at.timestamp()
+    key, latest = f"pl:t{tournament.pk}:{stamp}", f"pl:t{tournament.pk}:{created}:latest"
+    found: tuple[PlackettLuceFit | None] | None = cache.get(key)
+    if found is None and not fresh:
+        cells = RankingCell.objects.filter(tournament=tournament).count()  # >= distinct rankings
+        if cells > PL_INLINE_RANKINGS:
+            found = cache.get(latest)  # not kept under this stamp: the publish fits it
+    if found is None:
+        found = (plackett_luce_fit(*_counted_rankings(tournament)),)
+        cache.set(key, found, timeout=LEADERBOARD_CACHE_SECONDS)
+        cache.set(latest, found, timeout=LEADERBOARD_CACHE_SECONDS)
+    beliefs = {
+        name: SkillRating(mu, sigma)
+        for name, mu, sigma in Standing.objects.filter(tournament=tournament).values_list(
+            "contestant__name", "wl_mu", "wl_sigma"
+        )
+    }
+    return listwise_rows(rows, listwise_columns(found[0], beliefs))
+
+
+def _counted_rankings(tournament: Tournament) -> tuple[list[list[list[str]]], list[int]]:
+    """The tournament's distinct K-wise rankings as tiers of names, and their counts."""
+    entrants = dict(tournament.contestants.values_list("pk", "name"))
+    counted = (
+        RankingCell.objects.filter(tournament=tournament)
+        .values("ranking")
+        .annotate(n=Sum("count"))
+        .values_list("ranking", "n")
+    )
+    rankings, counts = [], []
+    for key, n in counted:
+        tiers = evidence.ranking_tiers(key)
+        if all(c in entrants for tier in tiers for c in tier):
+            rankings.append([[entrants[c] for c in tier] for tier in tiers])
+            counts.append(int(n))
+    return rankings, counts
 
 
 def leaderboard_sources() -> dict[str, str]:

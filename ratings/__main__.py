@@ -24,7 +24,8 @@ Methods and their ``rating`` column:
   with ``--bootstrap`` (Poisson(1) weight per battle or ranking).
 
 ``--bootstrap`` for ``pl`` and ``winrate`` reweights whole input records (battles or
-rankings) by Poisson(1) draws from ``--seed``.
+rankings) by Poisson(1) draws from ``--seed`` (``pl`` draws them per distinct ranking, in
+a canonical order, as the app's K-wise boards do: ``ratings.plackett_luce``).
 
 Battle files in FastChat's, LMArena's (``both_bad``, ``conv_metadata``, ``category_tag``)
 and Kaggle's 55k layouts are recognised by their columns (see ``ratings.io``). A battle may
@@ -86,6 +87,7 @@ from ratings.aggregate import AGGREGATORS, AggregateResult, aggregate_all, metho
 from ratings.bayesian import SkillRating, WengLinParams, ordinal, rate_plackett_luce  # noqa: E402
 from ratings.bootstrap import (  # noqa: E402
     bootstrap_bradley_terry,
+    percentile_interval,
     rank_from_intervals,
     sandwich_bradley_terry,
 )
@@ -101,7 +103,11 @@ from ratings.io import (  # noqa: E402
     read_rating_table,
 )
 from ratings.metrics import win_rate_matrix  # noqa: E402
-from ratings.plackett_luce import fit_plackett_luce  # noqa: E402
+from ratings.plackett_luce import (  # noqa: E402
+    bootstrap_plackett_luce,
+    distinct_rankings,
+    fit_plackett_luce,
+)
 from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet  # noqa: E402
 from ratings.style import fit_style_controlled_bt, style_features  # noqa: E402
 from ratings.task_table import TaskRankings, read_task_rankings  # noqa: E402
@@ -109,7 +115,6 @@ from ratings.task_table import TaskRankings, read_task_rankings  # noqa: E402
 METHODS = ("bt", "elo", "sco", "pl", "bayes", "winrate")
 Data = Battles | RankingData
 Tiers = tuple[tuple[str, ...], ...]
-PL_FALLBACK_PRIOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -159,14 +164,6 @@ def _parse_anchor(text: str) -> tuple[str, float]:
     return model, rating
 
 
-def _interval(
-    samples: NDArray[np.float64], level: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    tail = (1 - level) / 2
-    low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
-    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
-
-
 def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
     cells = aggregate(battles)  # fit and bootstrap need only the counts: aggregate once
     fit = fit_bradley_terry(cells, anchor=args.anchor, prior=args.prior)
@@ -187,7 +184,7 @@ def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
             anchor=args.anchor,
             resample=args.resample,
         )
-        low, high = _interval(boot.samples, args.level)
+        low, high = percentile_interval(boot.samples, args.level)
         params |= {
             "bootstrap": args.bootstrap,
             "seed": args.seed,
@@ -216,7 +213,7 @@ def _fit_elo(battles: Battles, args: argparse.Namespace) -> Leaderboard:
         if args.anchor is not None:
             k = result.models.index(args.anchor[0])
             samples = samples + (args.anchor[1] - samples[:, k : k + 1])
-        low, high = _interval(samples, args.level)
+        low, high = percentile_interval(samples, args.level)
         params |= {"bootstrap": args.bootstrap, "seed": args.seed, "level": args.level}
     return Leaderboard("elo", params, result.models, ratings, low, high, result.matches)
 
@@ -320,34 +317,24 @@ def _fit_pl(data: Data, args: argparse.Namespace) -> Leaderboard:
     }
     low = high = None
     if args.bootstrap:
-        rng = np.random.default_rng(args.seed)
-        base = np.asarray(weights, dtype=np.float64)
-        samples = np.empty((args.bootstrap, len(fit.models)))
-        degenerate = 0
-        for round_ in range(args.bootstrap):
-            resampled = base * rng.poisson(1.0, base.size)
-            keep = np.flatnonzero(resampled > 0).tolist()
-            chosen = [rankings[k] for k in keep]
-            chosen_weights = resampled[keep].tolist()
-            try:
-                refit = fit_plackett_luce(
-                    chosen, prior=args.prior, weights=chosen_weights, models=fit.models
-                )
-            except NoMLEError:
-                degenerate += 1
-                refit = fit_plackett_luce(
-                    chosen, prior=PL_FALLBACK_PRIOR, weights=chosen_weights, models=fit.models
-                )
-            theta = refit.log_strengths
-            samples[round_] = theta + _anchored(fit.models, theta, args.anchor)
-        low, high = _interval(samples, args.level)
+        boot = bootstrap_plackett_luce(
+            distinct_rankings(rankings, weights=weights),
+            models=fit.models,
+            rounds=args.bootstrap,
+            seed=args.seed,
+            prior=args.prior,
+        )
+        samples = boot.samples + np.array(
+            [[_anchored(fit.models, theta, args.anchor)] for theta in boot.samples]
+        )
+        low, high = percentile_interval(samples, args.level)
         params |= {
             "bootstrap": args.bootstrap,
             "seed": args.seed,
             "level": args.level,
-            "resample": "poisson",
-            "fallback_prior": PL_FALLBACK_PRIOR,
-            "degenerate_rounds": degenerate,
+            "resample": boot.resample,
+            "fallback_prior": boot.fallback_prior,
+            "degenerate_rounds": boot.degenerate_rounds,
         }
     matches = _matches(data, fit.models)
     return Leaderboard("pl", params, fit.models, ratings, low, high, matches)

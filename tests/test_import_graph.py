@@ -15,7 +15,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("arena", "judges", "ratings")
 # Rooms that know nothing of the web framework or the task queue (docs/ARCHITECTURE.md).
-PURE = ("ratings", "arena/formats", "judges", "arena/standings.py", "arena/evidence.py")
+PURE = (
+    "ratings",
+    "arena/formats",
+    "judges",
+    "arena/standings.py",
+    "arena/evidence.py",
+    "arena/listwise.py",
+)
 FRAMEWORKS = ("django", "channels", "celery", "kombu", "asgiref", "arena.models")
 
 

@@ -747,7 +747,7 @@ def tournament_results_publish(*, tournament_id: int) -> None:
     # The fit's CPU, not its wall time: on a busy machine the wall time grew with the load
     # (and with it the window, and the leaderboard's delay), not with the fit.
     started = thread_time()
-    rows = tournament_leaderboard(tournament)
+    rows = tournament_leaderboard(tournament, fresh=True)
     cache.set(_results_cost_key(tournament_id), thread_time() - started, timeout=86400)
     elo_point_record(tournament=tournament)
     live.publish(

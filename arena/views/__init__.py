@@ -258,6 +258,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "tournament": tournament,
             "rows": rows,
             "has_verdicts": has_verdicts(rows),
+            "kwise": tournament.listwise,
             "failures": tournament_failed_matches(tournament) if staff and progress.failed else [],
             "min_verdicts": settings.MIN_VERDICTS,
             "done": progress.done,

@@ -28,6 +28,10 @@
   // A bracket's places come with its rounds section (re-rendered by the server), the
   // ratings with leaderboard events: the place column joins the two by model.
   const bracket = table.hasAttribute("data-bracket");
+  // A K-wise board's Plackett-Luce and Weng-Lin columns (arena/listwise.py).
+  const kwise = table.hasAttribute("data-kwise");
+  // A value that rounds to zero shows as 0 (a centred log-strength is often -1e-17).
+  const fixed = (value, digits) => (value === null || value === undefined ? "–" : (Math.abs(value) < 0.5 * 10 ** -digits ? 0 : value).toFixed(digits));
   const places = () => {
     const el = document.getElementById("bracket-places");
     return el ? JSON.parse(el.textContent) : {};
@@ -51,6 +55,10 @@
       const bt = r.bt === null ? "–" : r.bt.toFixed(0);
       const ci = r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`;
       tr.append(text("td", r.rank), named(r));
+      if (kwise) {
+        const plCi = r.pl === null || r.pl === undefined ? "–" : `${fixed(r.pl_low, 2)} – ${fixed(r.pl_high, 2)}`;
+        tr.append(text("td", fixed(r.pl, 2)), text("td", plCi), text("td", fixed(r.wl_ordinal, 1)));
+      }
       if (bracket) { const place = text("td", "–"); place.className = "place"; tr.append(place); }
       tr.append(text("td", bt), text("td", ci),
         text("td", r.elo === null || r.elo === undefined ? "–" : r.elo.toFixed(1)), text("td", r.sco === null || r.sco === undefined ? "–" : r.sco.toFixed(1)),
