@@ -39,8 +39,9 @@ install-local: $(LOCAL_STAMP)
 demo: $(STAMP)
 	env -u REDIS_URL -u DATABASE_URL $(BIN)/python manage.py demo --host $(HOST) --port $(PORT)
 
-## The whole suite in embedded mode; again against PostgreSQL + Redis when both URLs are set.
-test: $(STAMP)
+## Types first (a type error fails fast), then the whole suite in embedded mode; again
+## against PostgreSQL + Redis when both URLs are set.
+test: typecheck
 	env -u REDIS_URL -u DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$REDIS_URL" ] && [ -n "$$DATABASE_URL" ]; then \
 	  echo "== the suite again in services mode: DATABASE_URL and REDIS_URL are set"; \
@@ -73,11 +74,13 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/ratings_speed.py
 
-lint: $(STAMP)
+lint: typecheck
 	$(BIN)/ruff check .
 
+## mypy on ratings/, arena/, judges/ and benchmarks/ (pyproject.toml); django-stubs' plugin
+## reads arena.settings, in embedded mode whatever the environment says.
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	env -u REDIS_URL -u DATABASE_URL $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -41,7 +41,7 @@ class PromptSetAdmin(admin.ModelAdmin):
     inlines = [PromptInline]
 
 
-class JudgeAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+class JudgeAdminForm(forms.ModelForm):
     """Builds the judge from the form's values, so bad settings (an unknown panel member,
     a panel that includes itself, a typo in a setting) are refused on save, on the field
     the error names, instead of failing every match of a tournament later."""

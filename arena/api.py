@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
@@ -16,9 +18,11 @@ from arena.boards import tournament_leaderboard, tournament_position_terms
 from arena.formats import FORMATS
 from arena.models import BackendKind, Contestant, Queue, Tournament
 from arena.selectors import tournament_progress, tournament_spent
+from arena.services import plans
 from arena.services import tournaments as svc
 from arena.services.battles import battle_next
 from arena.services.contestants import contestant_create
+from arena.services.plans import tournament_plan, tournament_plan_request
 from arena.services.voting import OUTCOMES, VoteRefused, vote_record
 from arena.standings import has_verdicts
 from arena.vote_json import refusal_payload, reveal_json
@@ -27,11 +31,19 @@ api = NinjaAPI(title="Arena API", version="1")
 errors_install(api)
 
 # Values from a fixed list are enums in the schema (a request naming another is a 400).
-FormatName = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
-BackendName = Literal[tuple(BackendKind.values)]  # type: ignore[valid-type]
-QueueName = Literal[tuple(Queue.values)]  # type: ignore[valid-type]
-Outcome = Literal[("", *OUTCOMES)]  # type: ignore[valid-type]
-Action = Literal[tuple(svc.TOURNAMENT_ACTIONS)]  # type: ignore[valid-type]
+# The lists are built at run time, so to mypy these are plain strings.
+if TYPE_CHECKING:
+    FormatName = str
+    BackendName = str
+    QueueName = str
+    Outcome = str
+    Action = str
+else:
+    FormatName = Literal[tuple(FORMATS)]
+    BackendName = Literal[tuple(BackendKind.values)]
+    QueueName = Literal[tuple(Queue.values)]
+    Outcome = Literal[("", *OUTCOMES)]
+    Action = Literal[tuple(svc.TOURNAMENT_ACTIONS)]
 
 
 class ContestantOut(Schema):
@@ -86,6 +98,14 @@ class LeaderboardRowOut(Schema):
     ties: int
     win_rate: float
     preliminary: bool
+    # K-wise tournaments: Plackett-Luce log-strength with its 95% bootstrap interval (the
+    # rank then comes from these), and the Weng-Lin mu, sigma and mu - 3 sigma.
+    pl: float | None = None
+    pl_low: float | None = None
+    pl_high: float | None = None
+    wl_mu: float | None = None
+    wl_sigma: float | None = None
+    wl_ordinal: float | None = None
 
 
 def _out(t: Tournament) -> dict[str, Any]:
@@ -181,6 +201,109 @@ def tournaments_position(request: HttpRequest, tournament_id: int) -> Any:
     its verdicts were judged in (graded where the tournament fits graded scores)."""
     terms = tournament_position_terms(get_object_or_404(Tournament, pk=tournament_id))
     return [{"source": source, **term} for source, term in terms.items()]
+
+
+class PlanOut(Schema):
+    """Judge calls and dollars the simulator expects this tournament's format and size to
+    take to a sustained Kendall tau of ``tau`` against the truth (median of ``seeds``
+    simulated truths; 20% ties between equals, a fair judge), and the verdicts so far.
+    ``status``: ready, computing (a worker is on it: ask again), not_planned (``POST`` asks
+    for it) or unavailable (``reason``)."""
+
+    status: Literal["ready", "computing", "not_planned", "unavailable"]
+    reason: str = ""
+    strategy: str = ""
+    description: str = ""
+    n_models: int | None = None
+    seeds: int | None = None
+    tau: float | None = None
+    matches_to_tau: int | None = None
+    judge_calls_to_tau: int | None = None
+    usd_to_tau: float | None = None
+    half_width: float | None = None
+    matches_to_half_width: int | None = None
+    judge_calls_to_half_width: int | None = None
+    usd_to_half_width: float | None = None
+    verdicts: int | None = None
+    progress: float | None = None  # verdicts so far / matches_to_tau (past 1 when over)
+    percent: int | None = None
+    computed_at: str = ""
+
+
+@api.get("/tournaments/{tournament_id}/plan", response={200: PlanOut, **BAD, **MISSING})
+def tournaments_plan(request: HttpRequest, tournament_id: int) -> Any:
+    """The planner for this tournament, once computed (``POST`` asks for it): ``status``
+    ready, computing, not_planned or unavailable (with the ``reason``)."""
+    return tournament_plan(get_object_or_404(Tournament, pk=tournament_id))
+
+
+@api.post(
+    "/tournaments/{tournament_id}/plan",
+    response={202: PlanOut, **AUTH, **BAD, **MISSING},
+    auth=TOKEN_OR_SESSION,
+)
+def tournaments_plan_request(request: HttpRequest, tournament_id: int) -> Any:
+    """Simulate this tournament's format and size (a worker's minutes, once per shape)."""
+    _require_staff(request)
+    tournament = get_object_or_404(Tournament, pk=tournament_id)
+    tournament_plan_request(tournament)
+    return Status(202, tournament_plan(tournament))
+
+
+@api.get("/plan", response={200: PlanOut, **BAD})
+def plan_read_for(
+    request: HttpRequest,
+    format: FormatName,
+    models: int,
+    config: str = "{}",
+    judge: str | None = None,
+    prompt_set: str | None = None,
+    half_width: float | None = None,
+) -> Any:
+    """The planner before there is a tournament: ``format`` with its options (``config``,
+    JSON) and ``models`` models, priced at ``judge``'s prices (an id or a name) for
+    ``prompt_set``'s prompts; with ``half_width`` also the matches to a mean 95% CI
+    half-width of that many Elo points. ``POST`` (staff) asks a worker to simulate it."""
+    return plans.plan_for(**_plan_args(format, models, config, judge, prompt_set, half_width))
+
+
+@api.post("/plan", response={202: PlanOut, **AUTH, **BAD}, auth=TOKEN_OR_SESSION)
+def plan_request_for(
+    request: HttpRequest,
+    format: FormatName,
+    models: int,
+    config: str = "{}",
+    judge: str | None = None,
+    prompt_set: str | None = None,
+    half_width: float | None = None,
+) -> Any:
+    _require_staff(request)
+    args = _plan_args(format, models, config, judge, prompt_set, half_width)
+    return Status(202, plans.plan_for(**args, request=True))
+
+
+def _plan_args(
+    format_name: str,
+    models: int,
+    config: str,
+    judge: str | None,
+    prompt_set: str | None,
+    half_width: float | None,
+) -> dict[str, Any]:
+    try:
+        options = json.loads(config or "{}")
+    except json.JSONDecodeError as error:
+        raise ValidationError({"config": [f"not JSON: {error.msg}"]}) from None
+    if not isinstance(options, dict):
+        raise ValidationError({"config": ["must be a JSON object of format options"]})
+    return {
+        "format_name": format_name,
+        "config": options,
+        "n_models": models,
+        "judge": int(judge) if judge and judge.isdigit() else judge,
+        "prompt_set": int(prompt_set) if prompt_set and prompt_set.isdigit() else prompt_set,
+        "half_width": half_width,
+    }
 
 
 class BattleOut(Schema):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import HttpError
@@ -20,7 +20,7 @@ TOKEN_PREFIX = "arena_"
 
 def api_token_create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     name: str = "",
     days: int | None = None,
     scopes: Sequence[str] = TOKEN_SCOPES,

@@ -8,7 +8,7 @@ stamp of the standings, which every verdict changes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from django.conf import settings
@@ -17,6 +17,12 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from arena import evidence
+from arena.listwise import (
+    PlackettLuceFit,
+    listwise_columns,
+    listwise_rows,
+    plackett_luce_fit,
+)
 from arena.models import (
     Contestant,
     EloPoint,
@@ -25,6 +31,7 @@ from arena.models import (
     PairCell,
     PromptPair,
     PromptPairCell,
+    RankingCell,
     Spend,
     Standing,
     Tournament,
@@ -48,6 +55,13 @@ from judges.quality import (
     leaderboard_agreement,
     matrix_transitivity,
 )
+from ratings.aggregate import (
+    AggregateResult,
+    aggregate_all,
+    method_taus,
+    rankings_from_scores,
+)
+from ratings.bayesian import SkillRating
 from ratings.elo import elo_expected
 from ratings.style_moments import StyleMoments, style_moments_from_columns
 
@@ -72,7 +86,8 @@ _TALLIED = (
 
 
 def _filters(tournament_id: int | None, source: str, category: str) -> tuple[str, list[Any]]:
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     if tournament_id is not None:
         clauses.append("tournament_id = %s")
         params.append(tournament_id)
@@ -204,13 +219,16 @@ def tournament_graded(tournament: Tournament) -> bool:
 
 
 def tournament_leaderboard(
-    tournament: Tournament, *, position: bool = False
+    tournament: Tournament, *, position: bool = False, fresh: bool = False
 ) -> list[LeaderboardRow]:
     """Best first by Bradley-Terry rating (online Elo and Soft Condorcet alongside); ranks
     from the BT CIs. The live publish after a verdict, page views, the API and the charts
     share one fit per set of verdicts. ``position``: fitted with each source's
-    first-position advantage (``tournament_position_terms``)."""
-    return _tournament_board(tournament, position)
+    first-position advantage (``tournament_position_terms``). A K-wise board goes by
+    Plackett-Luce instead (``_listwise``); ``fresh``: fit it on every verdict even where
+    its rankings are many (the worker's publish; a request shows the publish's last fit)."""
+    rows = _tournament_board(tournament, position)
+    return _listwise(tournament, rows, fresh) if tournament.listwise else rows
 
 
 def tournament_position_terms(tournament: Tournament) -> dict[str, PositionTerm]:
@@ -249,6 +267,58 @@ def _tournament_board(tournament: Tournament, position: bool) -> list[Leaderboar
     key = f"board:t{tournament.pk}:{int(graded)}{int(position)}:{stamp}"
     found: list[LeaderboardRow] = _cached(key, fit)
     return found
+
+
+# A request fits a K-wise board's Plackett-Luce itself up to this many distinct rankings
+# (its 100 bootstrap rounds then take well under a second); beyond, it shows the fit the
+# worker's last publish made, at most one publish window behind.
+PL_INLINE_RANKINGS = 500
+
+
+def _listwise(
+    tournament: Tournament, rows: list[LeaderboardRow], fresh: bool
+) -> list[LeaderboardRow]:
+    """A K-wise tournament's rows with Plackett-Luce, fitted from its ranking cells summed
+    over sources and categories (cached per set of verdicts, like the BT fit), and the
+    Weng-Lin beliefs of its standings (read each time: a row per contestant)
+    (arena.listwise)."""
+    stamp = f"{tournament.created_at.timestamp()}:{_stamp(tournament.pk)}"
+    created = tournament.created_at.timestamp()
+    key, latest = f"pl:t{tournament.pk}:{stamp}", f"pl:t{tournament.pk}:{created}:latest"
+    found: tuple[PlackettLuceFit | None] | None = cache.get(key)
+    if found is None and not fresh:
+        cells = RankingCell.objects.filter(tournament=tournament).count()  # >= distinct rankings
+        if cells > PL_INLINE_RANKINGS:
+            found = cache.get(latest)  # not kept under this stamp: the publish fits it
+    if found is None:
+        found = (plackett_luce_fit(*_counted_rankings(tournament)),)
+        cache.set(key, found, timeout=LEADERBOARD_CACHE_SECONDS)
+        cache.set(latest, found, timeout=LEADERBOARD_CACHE_SECONDS)
+    beliefs = {
+        name: SkillRating(mu, sigma)
+        for name, mu, sigma in Standing.objects.filter(tournament=tournament).values_list(
+            "contestant__name", "wl_mu", "wl_sigma"
+        )
+    }
+    return listwise_rows(rows, listwise_columns(found[0], beliefs))
+
+
+def _counted_rankings(tournament: Tournament) -> tuple[list[list[list[str]]], list[int]]:
+    """The tournament's distinct K-wise rankings as tiers of names, and their counts."""
+    entrants = dict(tournament.contestants.values_list("pk", "name"))
+    counted = (
+        RankingCell.objects.filter(tournament=tournament)
+        .values("ranking")
+        .annotate(n=Sum("count"))
+        .values_list("ranking", "n")
+    )
+    rankings, counts = [], []
+    for key, n in counted:
+        tiers = evidence.ranking_tiers(key)
+        if all(c in entrants for tier in tiers for c in tier):
+            rankings.append([[entrants[c] for c in tier] for tier in tiers])
+            counts.append(int(n))
+    return rankings, counts
 
 
 def leaderboard_sources() -> dict[str, str]:
@@ -530,7 +600,7 @@ def _board_agreement(
         judge, human = pairs.get(source, []), pairs.get("humans", [])
         ids = sorted({c for a, b, *_ in judge + human for c in (a, b)})
         found = leaderboard_agreement(
-            len(ids), *(_as_arrays(c, ids) for c in (judge, human)), replicates=TAU_REPLICATES
+            len(ids), _as_arrays(judge, ids), _as_arrays(human, ids), replicates=TAU_REPLICATES
         )
         if found is None:
             return empty
@@ -545,7 +615,7 @@ def _cells_stamp() -> int:
     return int(PairCell.objects.order_by("pk").values_list("pk", flat=True).first() or 0)
 
 
-def _as_arrays(pairs: PairCounts, ids: list[int]) -> tuple[np.ndarray, ...]:
+def _as_arrays(pairs: PairCounts, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     index = {c: i for i, c in enumerate(ids)}
     if not pairs:
         return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros((0, 3), np.int64)
@@ -737,3 +807,107 @@ def _pluralities(counts: np.ndarray) -> np.ndarray:
     top = counts.max(axis=1, keepdims=True)
     single = ((counts == top).sum(axis=1) == 1) & (top[:, 0] > 0)
     return np.where(single, counts.argmax(axis=1), -1)
+
+
+# ----------------------------------------------------- overall ranking across categories
+
+# A category's board votes in the overall ranking from this many verdicts on; below it
+# its order is mostly noise, so it is left out (and counted as left out).
+OVERALL_MIN_VERDICTS = 50
+
+
+class CategoryVotes(TypedDict):
+    category: str
+    verdicts: int
+
+
+class OverallEntry(TypedDict):
+    contestant: str
+    score: float
+
+
+class OverallBoard(TypedDict):
+    categories: list[CategoryVotes]  # the categories whose BT order is a vote
+    left_out: list[CategoryVotes]  # fewer than OVERALL_MIN_VERDICTS, or under two rated
+    min_verdicts: int
+    orders: dict[str, list[OverallEntry]]  # pooled_bt, then ratings.aggregate.AGGREGATORS
+    positions: list[list[OverallEntry | None]]  # row k: each method's k-th, side by side
+    tau_with_pooled: dict[str, float | None]  # Kendall tau-b of each method with pooled BT
+    kemeny_search: str
+
+
+def overall_leaderboard(*, source: str = "all", graded: bool = True) -> OverallBoard:
+    """Borda, Copeland, Kemeny and Soft Condorcet over the per-category BT orders (each
+    category's cached board is one vote; ratings.aggregate), beside the pooled BT board
+    of every verdict. Refitted only as the verdicts grow by ELO_POINT_GROWTH (or the
+    cells are rebuilt), as the judges' tau is: a refit reads every category's board, and
+    under a stream of votes each of those is cold."""
+    _check_source(source)
+    stamp = _stamp()
+    verdicts, entrants, last_entrant, _ = stamp.split(":")
+    grown = _growth_bucket(float(verdicts))
+    options = f"{source}:{int(graded)}:{OVERALL_MIN_VERDICTS}"
+    # new or deleted tournaments (their entrants' standings) and rebuilt cells refit too
+    key = f"board:overall:{options}:{grown}:{entrants}:{last_entrant}:{_cells_stamp()}"
+    found: OverallBoard = _cached(key, lambda: _overall(source, graded, stamp))
+    return found
+
+
+def _overall(source: str, graded: bool, stamp: str) -> OverallBoard:
+    votes: list[tuple[tuple[str, ...], ...]] = []
+    used: list[CategoryVotes] = []
+    left_out: list[CategoryVotes] = []
+    for category in leaderboard_categories(stamp):
+        rows, _ = global_leaderboard(source=source, category=category, graded=graded)
+        rated = [r for r in rows if r["bt"] is not None]
+        counted = CategoryVotes(category=category, verdicts=round(_verdicts(rows)))
+        if counted["verdicts"] < OVERALL_MIN_VERDICTS or len(rated) < 2:
+            left_out.append(counted)
+            continue
+        used.append(counted)
+        votes.append(_tiers_by_rating(rated))
+    pooled, _ = global_leaderboard(source=source, graded=graded)
+    results = {"pooled_bt": _pooled_result(pooled)} | (aggregate_all(votes) if votes else {})
+    taus = method_taus(results) if votes else {"pooled_bt": {}}
+    orders = {
+        name: [
+            OverallEntry(contestant=m, score=round(float(result.as_dict()[m]), 2))
+            for m in result.order
+        ]
+        for name, result in results.items()
+    }
+    depth = max((len(order) for order in orders.values()), default=0)
+    return OverallBoard(
+        categories=used,
+        left_out=left_out,
+        min_verdicts=OVERALL_MIN_VERDICTS,
+        orders=orders,
+        positions=[
+            [orders[name][k] if k < len(orders[name]) else None for name in orders]
+            for k in range(depth)
+        ],
+        tau_with_pooled={
+            name: None if np.isnan(tau) else round(tau, 3)
+            for name, tau in taus["pooled_bt"].items()
+        },
+        kemeny_search=str(results["kemeny"].params["search"]) if votes else "",
+    )
+
+
+def _verdicts(rows: list[LeaderboardRow]) -> float:
+    """A board's verdicts: each pairwise verdict adds one match to each of its two."""
+    return sum(r["matches"] for r in rows) / 2
+
+
+def _tiers_by_rating(rows: list[LeaderboardRow]) -> tuple[tuple[str, ...], ...]:
+    """A board's models by BT rating, best first; equal ratings share a tier."""
+    ratings = {r["contestant"]: float(r["bt"] or 0.0) for r in rows}
+    return rankings_from_scores({"board": ratings})["board"]
+
+
+def _pooled_result(rows: list[LeaderboardRow]) -> AggregateResult:
+    rated = sorted((r["contestant"], float(r["bt"])) for r in rows if r["bt"] is not None)
+    models = tuple(m for m, _ in rated)
+    scores = np.array([bt for _, bt in rated], dtype=np.float64)
+    order = tuple(r["contestant"] for r in rows if r["bt"] is not None)
+    return AggregateResult(models, scores, order, "pooled_bt")

@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from arena.live import GLOBAL_GROUP, tournament_group
 
 
-class TournamentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class TournamentConsumer(AsyncJsonWebsocketConsumer):
     """Read-only feed of one tournament's events; leaderboards are public, so no login."""
 
     async def connect(self) -> None:

@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 from judges.backends.base import OrderVerdict
 from judges.orders import SLIGHT_WIN, first_score
-from ratings.style import FEATURES
+from ratings.style import FEATURES as FEATURES  # named by the services' SQL too
 
 V = TypeVar("V")
 
@@ -295,3 +295,20 @@ def votes_besides_judgment(
     if rest:
         rest.pop(next((i for i, v in enumerate(rest) if outcome(v) == judgment), 0))
     return rest
+
+
+# A ranking with fewer entrants is a pair: its cells say all a Plackett-Luce fit would.
+KWISE_MIN_ENTRANTS = 3
+
+
+def ranking_key(ranking: Sequence[Sequence[int]]) -> str | None:
+    """A K-wise verdict's ranking as its RankingCell names it: tiers best first, ids sorted
+    inside a tier (``"7|3,9|4"``), so equal rankings share a cell; None for a pair."""
+    if sum(len(tier) for tier in ranking) < KWISE_MIN_ENTRANTS:
+        return None
+    return "|".join(",".join(str(c) for c in sorted(int(c) for c in tier)) for tier in ranking)
+
+
+def ranking_tiers(key: str) -> list[list[int]]:
+    """The tiers of contestant ids a ranking key names."""
+    return [[int(c) for c in tier.split(",")] for tier in key.split("|")]

@@ -23,7 +23,10 @@ from django.utils.crypto import salted_hmac
 from arena import evidence
 from arena.formats import on_demand
 from arena.outbound import base_url_refusal
+from ratings.bayesian import WengLinParams
 from ratings.style import FEATURES, answer_features
+
+WENG_LIN = WengLinParams()
 
 ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]*$", "Name an environment variable (A-Z, 0-9, _), never the key itself."
@@ -272,6 +275,13 @@ class Tournament(models.Model):
         return self.name
 
     @property
+    def listwise(self) -> bool:
+        """Whether its verdicts rank groups of three or more, which its board fits whole
+        (Plackett-Luce, arena.listwise) beside their pairs."""
+        k = int(self.config.get("k", 0)) if self.format == "kwise" else 0
+        return k >= evidence.KWISE_MIN_ENTRANTS
+
+    @property
     def draws_on_demand(self) -> bool:
         """Whether voters' asks draw its matches (arena.services.draws) rather than the
         engine planning them: a format that can (adaptive), judged by people."""
@@ -490,6 +500,10 @@ class Standing(models.Model):
     matches = models.PositiveIntegerField(default=0)
     wins = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     ties = models.PositiveIntegerField(default=0)
+    # Weng-Lin Plackett-Luce belief (ratings.bayesian), updated by every verdict in commit
+    # order as K-Sort Arena's is: a K-wise board shows mu - 3 sigma.
+    wl_mu = models.FloatField(default=WENG_LIN.mu)
+    wl_sigma = models.FloatField(default=WENG_LIN.sigma)
 
     class Meta:
         ordering = ["-elo", "contestant__name"]
@@ -584,6 +598,32 @@ class PairCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.a_id} v {self.b_id} in {self.tournament_id} ({self.source})"
+
+
+class RankingCell(models.Model):
+    """The K-wise verdicts (three or more entrants) of one source in one tournament on
+    prompts of one category, counted per distinct ranking (``ranking``: tiers of contestant
+    ids, arena.evidence.ranking_key): what a Plackett-Luce board is fitted from, since its
+    likelihood needs whole rankings, not their pairs. K-wise verdicts are unweighted (no
+    sampler draws a group with a probability), so a count is all a ranking needs."""
+
+    tournament = models.ForeignKey(
+        Tournament, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    source = models.CharField(max_length=32)
+    category = models.CharField(max_length=100, blank=True)
+    ranking = models.CharField(max_length=1000)
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tournament", "source", "category", "ranking"], name="rankingcell_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ranking} x{self.count} in {self.tournament_id} ({self.source})"
 
 
 class PromptPairCell(models.Model):

@@ -56,7 +56,7 @@ def _addresses(host: str, port: int) -> set[str]:
         found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         return set()
-    return {str(ipaddress.ip_address(info[4][0].split("%")[0])) for info in found}
+    return {str(ipaddress.ip_address(str(info[4][0]).split("%")[0])) for info in found}
 
 
 @functools.lru_cache(maxsize=8)

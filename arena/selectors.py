@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from arena.formats import FormatState, MatchResult, get_format
 from arena.formats.single_elimination import (
@@ -16,7 +17,9 @@ from arena.formats.single_elimination import (
     SingleElimination,
     SlotRole,
     anchor_rounds,
+    bracket_count,
     byes,
+    round_stride,
     round_width,
     slot_role,
 )
@@ -28,6 +31,7 @@ from arena.models import (
     Match,
     MatchEntry,
     MatchStatus,
+    PromptSet,
     Spend,
     Standing,
     Tournament,
@@ -97,19 +101,26 @@ def _round_pages(sizes: list[tuple[int, int]]) -> list[list[int]]:
     return pages
 
 
-def tournament_rounds(tournament: Tournament, *, page: int | None = None) -> RoundsPage:
+def tournament_rounds(
+    tournament: Tournament, *, page: int | None = None, bracket: int | None = None
+) -> RoundsPage:
     """One page of matches by round (a bracket for single elimination, groups for K-wise,
     Swiss rounds; by default the latest), each with its entrants in answer order and its
     verdict as tiers of names. A bracket's page also says what each round and match is
     (anchor pass, named rounds, the third-place match, re-judges on their game's card),
-    the seeds, and the places decided so far (``RoundsPage.bracket``)."""
+    the seeds, and the places decided so far (``RoundsPage.bracket``). Per-prompt brackets
+    show one bracket at a time (``bracket``: its index, the first by default)."""
     if tournament.format not in ROUNDS_FORMATS:
         return RoundsPage([], 1, 1, shown=False)
-    sizes = list(tournament.matches.order_by("round").values_list("round").annotate(n=Count("pk")))
+    knockout = tournament.format == "single_elimination"
+    chosen = tournament_bracket(tournament, bracket or 0) if knockout else None
+    shown = tournament.matches.filter(chosen.match_filter() if chosen else Q())
+    sizes = list(shown.order_by("round").values_list("round").annotate(n=Count("pk")))
     pages = _round_pages(sizes)
     number = len(pages) if page is None else min(max(page, 1), len(pages))
     entries = (
         MatchEntry.objects.filter(match__tournament=tournament, match__round__in=pages[number - 1])
+        .filter(chosen.match_filter("match__") if chosen else Q())
         .order_by("match__round", "match__slot", "position")
         .values_list(
             "match_id", "match__round", "match__slot", "match__status", "contestant_id",
@@ -118,10 +129,9 @@ def tournament_rounds(tournament: Tournament, *, page: int | None = None) -> Rou
     )  # fmt: skip
     matches = _matches_of(entries)
     human = tournament.judge_id is None
-    if tournament.format == "single_elimination":
-        bracket = tournament_bracket(tournament)
-        rounds = bracket.cards(matches.values(), human=human)
-        return RoundsPage(rounds, page=number, pages=len(pages), shown=True, bracket=bracket)
+    if chosen is not None:
+        rounds = chosen.cards(matches.values(), human=human)
+        return RoundsPage(rounds, page=number, pages=len(pages), shown=True, bracket=chosen)
     by_round: dict[int, list[dict[str, Any]]] = {}
     for match in matches.values():
         names = match["names"]
@@ -174,10 +184,25 @@ def place_label(best: int, worst: int) -> str:
 
 SEEDING_NOTES = {
     "random": "Seeds drawn at random from the tournament's seed.",
+    # Tournaments started before the seeds came from the global leaderboard say what they used.
     "rating": "Seeds by rating: each model's online Elo at the end of its latest completed "
     "tournament (models without one last).",
+    "board": "Seeds by rating: each model's Bradley-Terry rating on the global leaderboard "
+    "({source_label}) when the tournament started, {at} UTC; {rated} of {n} models had one "
+    "(the others seeded last, by id).",
     "anchor": "Seeds from the anchor pass: each model's score against the anchor, {anchor}.",
 }
+
+
+def seeding_note(tournament: Tournament, names: Mapping[int, str]) -> str:
+    """Where a bracket's seeds came from, as the manifest froze it at start."""
+    seeding = str(tournament.config.get("seeding", "random"))
+    seeds_from = tournament.manifest.get("seeds_from")
+    if seeding == "rating" and seeds_from:
+        at = str(seeds_from.get("at", "")).replace("T", " ")[:16]
+        return SEEDING_NOTES["board"].format(**{**seeds_from, "at": at, "n": len(names)})
+    anchor = names.get(tournament.config.get("anchor", -1), "")
+    return SEEDING_NOTES.get(seeding, "").format(anchor=anchor)
 
 
 @dataclass(frozen=True)
@@ -190,6 +215,52 @@ class Bracket:
     names: Mapping[int, str]
     seeding_note: str
     hidden_seeds: bool  # a human-judged bracket still running: the seed list would unblind
+    index: int = 0  # the bracket shown (per-prompt brackets: its prompt's index)
+    prompts: tuple[str, ...] = ()  # per-prompt brackets: each bracket's prompt, shortened
+    champions: tuple[int | None, ...] = ()  # per-prompt brackets: each one's champion
+
+    @property
+    def count(self) -> int:
+        return bracket_count(self.config, len(self.prompts))
+
+    @property
+    def per_prompt(self) -> bool:
+        return self.config.get("brackets") == "per_prompt"
+
+    def match_filter(self, prefix: str = "") -> Q:
+        """The stored matches of the bracket shown (the anchor pass is every bracket's);
+        ``prefix``: the path to the match from the model filtered ("match__")."""
+        if not self.per_prompt:
+            return Q()
+        n = len(self.names)
+        passes = anchor_rounds(self.config)
+        shown = Q(**{f"{prefix}round__lt": passes})
+        for r in range(passes, passes + (max(n, 2) - 1).bit_length()):
+            low = self.index * round_stride(self.config, n, r)
+            high = low + round_stride(self.config, n, r)
+            shown |= Q(
+                **{f"{prefix}round": r, f"{prefix}slot__gte": low, f"{prefix}slot__lt": high}
+            )
+        return shown
+
+    @property
+    def choices(self) -> list[dict[str, Any]]:
+        """Per-prompt brackets for the selector: each prompt and its champion once known."""
+        return [
+            {
+                "index": i,
+                "prompt": text,
+                "champion": None if c is None else self.names[c],
+                "selected": i == self.index,
+            }
+            for i, (text, c) in enumerate(zip(self.prompts, self.champions, strict=True))
+        ]
+
+    @property
+    def titles(self) -> dict[str, int]:
+        """Per-prompt brackets: how many each model has won so far, by name."""
+        won = Counter(c for c in self.champions if c is not None)
+        return {name: won.get(c, 0) for c, name in self.names.items()}
 
     @property
     def champion(self) -> dict[str, Any] | None:
@@ -198,7 +269,10 @@ class Bracket:
 
     @property
     def places(self) -> dict[str, str]:
-        """Place by model name (only those decided)."""
+        """Place by model name (only those decided); per-prompt brackets: the brackets each
+        model won so far, of all."""
+        if self.per_prompt:
+            return {name: f"{k} of {self.count}" for name, k in self.titles.items()}
         return {self.names[c]: place_label(*p) for c, p in self.placings.places.items()}
 
     @property
@@ -240,6 +314,8 @@ class Bracket:
                 "third_label": match_label(third_role),
                 "width": width,
                 "third": third,
+                # per-prompt brackets: a slot's bracket is slot // stride ("Prompt k · …")
+                "stride": round_stride(self.config, n, r) if self.per_prompt else 0,
             }
         return labels
 
@@ -339,17 +415,20 @@ def _round_title(role: SlotRole) -> str:
     return f"Round {role.number}" + (f" · {name}" if name else "")
 
 
-def match_label(role: SlotRole) -> str:
-    """One match, as the latest matches list it: "Round 3 · Third-place match · re-judged"."""
+def match_label(role: SlotRole, *, per_prompt: bool = False) -> str:
+    """One match, as the latest matches list it: "Round 3 · Third-place match · re-judged";
+    with per-prompt brackets its bracket first: "Prompt 2 · Round 1"."""
     if role.stage == "anchor":
         return role.name
     title = f"Round {role.number} · {role.name}" if role.name else f"Round {role.number}"
-    return title + (" · re-judged" if role.attempt else "")
+    bracket = f"Prompt {role.bracket + 1} · " if per_prompt else ""
+    return bracket + title + (" · re-judged" if role.attempt else "")
 
 
-def tournament_bracket(tournament: Tournament) -> Bracket:
+def tournament_bracket(tournament: Tournament, index: int = 0) -> Bracket:
     """A single-elimination tournament's bracket replayed from all its stored results
-    (N − 1 games and their re-judges: a small read)."""
+    (N − 1 games and their re-judges a bracket: a small read); with per-prompt brackets
+    the one of prompt ``index`` (out of range: the first) and every one's champion."""
     fmt = get_format("single_elimination")
     assert isinstance(fmt, SingleElimination)
     names = dict(tournament.contestants.values_list("pk", "name"))
@@ -369,23 +448,34 @@ def tournament_bracket(tournament: Tournament) -> Bracket:
             results.append(MatchResult(m["round"], m["slot"], entrants, tiers))
         elif m["status"] == MatchStatus.FAILED:
             results.append(MatchResult(m["round"], m["slot"], entrants, None))
+    # The engine's prompt indices: the prompt set's prompts by id.
+    prompts = list(tournament.prompt_set.prompts.order_by("id").values_list("text", flat=True))
     state = FormatState(
         contestants=tuple(sorted(names)),
-        n_prompts=max(int(tournament.manifest.get("prompts") or 1), 1),
+        n_prompts=max(len(prompts), 1),
         config=tournament.config,
         seed=tournament.draw_seed,
         results=tuple(results),
         prior_ratings={int(k): v for k, v in tournament.manifest.get("prior_ratings", {}).items()},
     )
-    seeding = str(tournament.config.get("seeding", "random"))
-    anchor = names.get(tournament.config.get("anchor", -1), "")
+    every = fmt.all_placings(state)
+    index = index if 0 <= index < len(every) else 0
+    per_prompt = tournament.config.get("brackets") == "per_prompt"
     return Bracket(
         config=tournament.config,
-        placings=fmt.placings(state),
+        placings=every[index],
         names=names,
-        seeding_note=SEEDING_NOTES.get(seeding, "").format(anchor=anchor),
+        seeding_note=seeding_note(tournament, names),
         hidden_seeds=tournament.judge_id is None and not tournament.is_finished,
+        index=index,
+        prompts=tuple(_shortened(text) for text in prompts) if per_prompt else (),
+        champions=tuple(p.champion for p in every) if per_prompt else (),
     )
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 # Rough sizes for a pre-run estimate when nothing better is known (tokens ≈ characters / 4).
@@ -450,18 +540,9 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
     cap = tournament_match_cap(tournament)
     if cap is not None:
         matches = min(matches, cap)
-    judge = tournament.judge
-    settings_ = judge.settings if judge else {}
-    calls = matches * tournament_calls_per_match(tournament) if judge else 0
-    prompt_tokens = sum(len(p) for p in prompts) / max(len(prompts), 1) / 4
-    k = int(tournament.config.get("k", 2))
-    judge_usd = estimate_cost(
-        calls,
-        prompt_tokens + k * EXPECTED_ANSWER_TOKENS,
-        EXPECTED_VERDICT_TOKENS,
-        float(settings_.get("price_in") or 0),
-        float(settings_.get("price_out") or 0),
-    )
+    calls = matches * tournament_calls_per_match(tournament) if tournament.judge else 0
+    prompt_tokens = _prompt_tokens(prompts)
+    judge_usd = calls * judge_usd_per_call(tournament, prompt_tokens)
     answers_usd = 0.0
     for c in tournament.contestants.all():
         answer_tokens = float(c.generation.get("max_tokens", EXPECTED_ANSWER_TOKENS))
@@ -479,6 +560,38 @@ def tournament_estimate(tournament: Tournament) -> dict[str, Any]:
         "answers_usd_at_most": round(answers_usd, 4),
         "upper_bound": tournament.format == "adaptive",
     }
+
+
+def _prompt_tokens(prompts: list[str]) -> float:
+    return sum(len(p) for p in prompts) / max(len(prompts), 1) / 4
+
+
+def judge_usd_per_call(tournament: Tournament, prompt_tokens: float | None = None) -> float:
+    """What one judge call of this tournament should cost (``usd_per_judge_call``)."""
+    if tournament.judge is None:
+        return 0.0
+    if prompt_tokens is None:
+        prompt_tokens = prompt_set_tokens(tournament.prompt_set)
+    return usd_per_judge_call(tournament.judge, prompt_tokens, int(tournament.config.get("k", 2)))
+
+
+def prompt_set_tokens(prompt_set: PromptSet | None) -> float:
+    """A prompt's expected length in tokens in this set (characters / 4)."""
+    if prompt_set is None:
+        return 0.0
+    return _prompt_tokens(list(prompt_set.prompts.values_list("text", flat=True)))
+
+
+def usd_per_judge_call(judge: Judge, prompt_tokens: float, k: int) -> float:
+    """What one judge call should cost at the judge's prices (USD per million tokens): the
+    prompt and K answers of expected length in, a verdict of expected length out."""
+    return estimate_cost(
+        1,
+        prompt_tokens + k * EXPECTED_ANSWER_TOKENS,
+        EXPECTED_VERDICT_TOKENS,
+        float(judge.settings.get("price_in") or 0),
+        float(judge.settings.get("price_out") or 0),
+    )
 
 
 def tournaments_open_to_voters(*, limit: int = 20) -> list[Tournament]:
@@ -707,4 +820,7 @@ def _labeller(tournament: Tournament) -> Callable[[int, int], str]:
     if tournament.format != "single_elimination":
         return lambda round_, slot: f"Round {round_ + 1}"
     n = tournament.contestants.count()
-    return lambda round_, slot: match_label(slot_role(tournament.config, n, round_, slot))
+    per_prompt = tournament.config.get("brackets") == "per_prompt"
+    return lambda round_, slot: match_label(
+        slot_role(tournament.config, n, round_, slot), per_prompt=per_prompt
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -97,6 +98,8 @@ def _sqlite(path: Path) -> dict[str, object]:
 
 # PostgreSQL connections per server or worker process, at most.
 DB_POOL_SIZE = env_int("ARENA_DB_POOL_SIZE", 10, minimum=1)
+# Alias -> settings, which gain keys below that dj_database_url's TypedDict does not know.
+DATABASES: dict[str, Any]
 if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
     # A connection pool per process: requests and worker tasks run in many threads, whose
     # persistent per-thread connections (CONN_MAX_AGE) would pile up until PostgreSQL
@@ -150,6 +153,9 @@ SWEEP_SECONDS = env_int("ARENA_SWEEP_SECONDS", 30, minimum=1)
 # The environment variables a contestant or judge may name as its key (shell patterns): the
 # worker sends the variable's value to the model's server, so nothing else may be named.
 # How long a new API token lasts unless its maker says (create_api_token --days; 0: never).
+# The planner's simulated truths per plan (arena.services.plans): more is steadier and
+# slower (a worker's minutes at 20 and M = 20).
+PLAN_TRUTHS = env_int("ARENA_PLAN_TRUTHS", 20, minimum=1)
 API_TOKEN_DAYS = env_int("ARENA_API_TOKEN_DAYS", 90, minimum=0)
 KEY_VARIABLES = env_list("ARENA_KEY_VARIABLES", ["*_API_KEY", "ARENA_KEY_*"])
 # Networks a model's base URL may not point into (arena.outbound; this server's own
@@ -227,9 +233,8 @@ if REDIS_URL:
     # Events go over Redis pub/sub: a publish is one PUBLISH, and each web process reads
     # its watchers' events in bulk from one subscription. The list-based layer
     # (channels_redis.core) pops one message per round trip per process, which fell behind
-    # near 300 votes/s: at p99 match.finished 0.81 s late and the leaderboard 4.8 s,
-    # against 0.03 s and 0.96 s here (benchmarks/README.md, "Web load", C = 32). Live
-    # events are at most once either way.
+    # under the web-load benchmark's vote rate (events seconds late; benchmarks/README.md,
+    # "Web load", C = 32, has the figures). Live events are at most once either way.
     # redis-py 8 reads with a 5 s socket timeout by default, which once dropped quiet
     # sockets (tests/arena/test_consumers.py); the timeout stays, and longer.
     CHANNEL_LAYERS = {

@@ -10,9 +10,9 @@ itself (``apply_ranking``) is here too: each verdict applies it to its entrants'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,6 +55,14 @@ class LeaderboardRow(TypedDict):
     ties: int
     win_rate: float
     preliminary: bool  # fewer verdicts than the board's minimum: the rating may move a lot
+    # K-wise boards only (arena.listwise): Plackett-Luce log-strength and its bootstrap
+    # interval (``rank`` then comes from these), and the Weng-Lin belief and mu - 3 sigma.
+    pl: NotRequired[float | None]
+    pl_low: NotRequired[float | None]
+    pl_high: NotRequired[float | None]
+    wl_mu: NotRequired[float | None]
+    wl_sigma: NotRequired[float | None]
+    wl_ordinal: NotRequired[float | None]
 
 
 def has_verdicts(rows: Sequence[LeaderboardRow]) -> bool:
@@ -121,7 +129,7 @@ class PairTallies:
 
     @classmethod
     def of(
-        cls, models: Sequence[str], pairs: Sequence[tuple[str, str, Sequence[float]]]
+        cls, models: Iterable[str], pairs: Sequence[tuple[str, str, Sequence[float]]]
     ) -> PairTallies:
         """From ``(a, b, (a_wins, b_wins, ties, share, a_points, votes[, ipw_a_wins,
         ipw_b_wins, ipw_ties[, g_a_wins, g_b_wins, g_ties, ipw_g_a_wins, ipw_g_b_wins,

@@ -16,7 +16,9 @@ from django.db import connection
 
 from arena.models import Tournament
 from arena.services import contestants as contestants_svc
+from arena.services.leaderboards import boards_warm
 from arena.services.matches import match_fail, match_play, match_release
+from arena.services.plans import Shape, plan_compute
 from arena.services.tournaments import (
     tournament_advance,
     tournament_rerun,
@@ -32,6 +34,16 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def advance_tournament(tournament_id: int) -> None:
     tournament_advance(tournament_id=tournament_id)
+
+
+@shared_task(acks_late=True)
+def warm_boards() -> None:
+    boards_warm()
+
+
+@shared_task(acks_late=True)
+def compute_plan(strategy: str, n_models: int, tau: float, half_width: float | None) -> None:
+    plan_compute(shape=Shape(strategy, n_models, tau, half_width))
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_TRANSIENT_RETRIES)

@@ -17,6 +17,10 @@ urlpatterns = [
     path("staff/voters/", views.staff_voters, name="staff_voters"),
     path("leaderboard/data.json", views.leaderboard_json, name="leaderboard_json"),
     path("leaderboard/judges/", views.leaderboard_judges, name="leaderboard_judges"),
+    path("leaderboard/overall/", views.leaderboard_overall, name="leaderboard_overall"),
+    path(
+        "leaderboard/overall.json", views.leaderboard_overall_json, name="leaderboard_overall_json"
+    ),
     path("tournaments/new/", views.tournament_new, name="tournament_new"),
     path("tournaments/<int:tournament_id>/", views.tournament_detail, name="tournament"),
     path("tournaments/<int:tournament_id>/vote/", views.vote, name="vote"),
@@ -29,6 +33,11 @@ urlpatterns = [
         "tournaments/<int:tournament_id>/charts.json",
         views.tournament_charts_json,
         name="tournament_charts",
+    ),
+    path(
+        "tournaments/<int:tournament_id>/plan/",
+        views.tournament_plan_request,
+        name="tournament_plan",
     ),
     path(
         "tournaments/<int:tournament_id>/<str:action>/",

@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -195,7 +196,7 @@ def measure(tree: app_scale.Tree, args: argparse.Namespace, url: str, log: Path)
 def grant(args: argparse.Namespace, *, on: bool) -> None:
     """Let the app's role turn off row triggers for its session (PostgreSQL 15), or not;
     a role holding the grant cannot be dropped."""
-    with app_scale.psycopg.connect(app_scale.admin_dsn(args), autocommit=True) as conn:
+    with psycopg.connect(app_scale.admin_dsn(args), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [args.db]).fetchone():
             return
         verb = "GRANT" if on else "REVOKE"
@@ -218,7 +219,7 @@ def import_and_measure(
           f"peak RSS {imp['peak_rss_mb']:.0f} MB")  # fmt: skip
     for line in imp["log"]:
         print(f"    {line}")
-    with app_scale.psycopg.connect(app_scale.load_dsn(args), autocommit=True) as conn:
+    with psycopg.connect(app_scale.load_dsn(args), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     results["boards"] = {}
     print("\n| request | cold s | warm p50 s | web peak RSS MB |\n|---|---:|---:|---:|")

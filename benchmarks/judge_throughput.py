@@ -190,7 +190,7 @@ def _run_threads(
     base_url: str, items: list[tuple[str, Any]], c: int, store: Any, *, per_match: bool = False
 ) -> None:
     from judges.backends.base import TransientError
-    from judges.backends.openai_compat import OpenAICompatJudge
+    from judges.backends.openai_judge import OpenAICompatJudge
 
     config = _judge_config(base_url)
     judge = OpenAICompatJudge(**config)  # one client shared by every thread, as in a worker

@@ -48,7 +48,7 @@ def measure(size: int, options: argparse.Namespace) -> str:
 
         from arena.boards import tournament_leaderboard
         from arena.models import Tournament
-        from arena.services.tournaments import tournament_progress, tournament_spend
+        from arena.selectors import tournament_progress, tournament_spend
 
         tournament = Tournament.objects.get(pk=seeded.tournament_id)
         cpu, wall = [], []
@@ -63,7 +63,7 @@ def measure(size: int, options: argparse.Namespace) -> str:
         tournament_spend(tournament)
         counts = time.perf_counter() - start
         cache.clear()
-        connection.close_pool()
+        connection.close_pool()  # type: ignore[attr-defined]  # PostgreSQL's wrapper has it
     finally:
         web_load.recreate_database(args, create=False)
     return (

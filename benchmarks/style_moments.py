@@ -239,7 +239,8 @@ def speed(repeat: int, exact: bool) -> None:
     cells, index = np.unique(key, return_inverse=True)
 
     def per_cell(values: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.bincount(index, values, cells.size)
+        # Weighted counts are float64 (numpy's stub types every bincount as integers).
+        return np.bincount(index, values, cells.size).astype(np.float64, copy=False)
 
     columns = {
         "n": per_cell(np.ones(y.size)),

@@ -93,6 +93,7 @@ from typing import Any
 import httpx
 import psycopg
 import websockets
+from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parents[1]
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -454,7 +455,7 @@ class PgWatch(threading.Thread):
         while not self.stop.wait(0.25):
             (n,) = self.conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.db,)
-            ).fetchone()
+            ).fetchone() or (0,)
             self.peak = max(self.peak, int(n))
 
     def finish(self) -> tuple[int, int]:
@@ -662,7 +663,7 @@ def listen(
     """Both websocket feeds, in this thread's own event loop."""
 
     async def feed(path: str, on_event: Any) -> None:
-        async with websockets.connect(ws_base + path, origin=origin, max_size=None) as ws:
+        async with websockets.connect(ws_base + path, origin=Origin(origin), max_size=None) as ws:
             ready_count.append(path)
             if len(ready_count) == 2:
                 ready.set()

@@ -1,4 +1,5 @@
-"""Command line: ``python -m ratings fit FILE [--method elo|bt|sco|pl|bayes|winrate] ...``.
+"""Command line: ``python -m ratings fit FILE [--method elo|bt|sco|pl|bayes|winrate] ...``
+and ``python -m ratings aggregate FILE [--method borda|copeland|kemeny|sco|all] [--json]``.
 
 Reads a FastChat battle file (JSON list, JSONL, CSV or Parquet) or K-wise rankings (JSONL
 of ``{"ranking": [[best], [next, tied], ...], "weight": 1}``), fits the chosen method and
@@ -23,7 +24,8 @@ Methods and their ``rating`` column:
   with ``--bootstrap`` (Poisson(1) weight per battle or ranking).
 
 ``--bootstrap`` for ``pl`` and ``winrate`` reweights whole input records (battles or
-rankings) by Poisson(1) draws from ``--seed``.
+rankings) by Poisson(1) draws from ``--seed`` (``pl`` draws them per distinct ranking, in
+a canonical order, as the app's K-wise boards do: ``ratings.plackett_luce``).
 
 Battle files in FastChat's, LMArena's (``both_bad``, ``conv_metadata``, ``category_tag``)
 and Kaggle's 55k layouts are recognised by their columns (see ``ratings.io``). A battle may
@@ -46,6 +48,15 @@ battles, which widens them a little). With them:
 - ``--category NAME``: only the battles whose category flag is true (``math``,
   ``creative_writing``, ``if``, ``hard_prompt``, ``code``: ``ratings.io.CATEGORIES``);
 - ``--min-verdicts N``: models with fewer than N battles stay listed, marked preliminary.
+
+``aggregate`` ranks models across tasks: each task's ranking is a vote, merged by Borda,
+Copeland, Kemeny-Young (exact up to 8 models, a local search beyond) and Soft Condorcet
+(``ratings.aggregate``). FILE is a table of per-task scores, long (``model`` or ``agent``,
+``task``, ``score`` rows; CSV or JSON lines) or wide (CSV: the first column the model, one
+column per task, an empty cell a task not run), or JSON lines of per-task rankings
+(``{"ranking": [[...], ...], "task": "...", "weight": 1}``); see ``ratings.task_table``.
+Each method's order and scores are printed side by side, then the Kendall tau between
+the methods.
 """
 
 from __future__ import annotations
@@ -53,8 +64,8 @@ from __future__ import annotations
 import os
 
 # The BT Newton step solves an n_models x n_models system: BLAS threads only add
-# synchronisation there, and on a busy 2-core machine they made each solve 20x slower
-# (benchmarks/README.md, "Ratings speed"). Set before numpy loads; exported values win.
+# synchronisation there, and on a busy 2-core machine they made each solve many times
+# slower (benchmarks/README.md, "Ratings speed"). Set before numpy loads; exported values win.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
@@ -72,9 +83,11 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
+from ratings.aggregate import AGGREGATORS, AggregateResult, aggregate_all, method_taus  # noqa: E402
 from ratings.bayesian import SkillRating, WengLinParams, ordinal, rate_plackett_luce  # noqa: E402
 from ratings.bootstrap import (  # noqa: E402
     bootstrap_bradley_terry,
+    percentile_interval,
     rank_from_intervals,
     sandwich_bradley_terry,
 )
@@ -90,14 +103,18 @@ from ratings.io import (  # noqa: E402
     read_rating_table,
 )
 from ratings.metrics import win_rate_matrix  # noqa: E402
-from ratings.plackett_luce import fit_plackett_luce  # noqa: E402
+from ratings.plackett_luce import (  # noqa: E402
+    bootstrap_plackett_luce,
+    distinct_rankings,
+    fit_plackett_luce,
+)
 from ratings.soft_condorcet import RATING_SCALE, fit_soft_condorcet  # noqa: E402
 from ratings.style import fit_style_controlled_bt, style_features  # noqa: E402
+from ratings.task_table import TaskRankings, read_task_rankings  # noqa: E402
 
 METHODS = ("bt", "elo", "sco", "pl", "bayes", "winrate")
 Data = Battles | RankingData
 Tiers = tuple[tuple[str, ...], ...]
-PL_FALLBACK_PRIOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -147,14 +164,6 @@ def _parse_anchor(text: str) -> tuple[str, float]:
     return model, rating
 
 
-def _interval(
-    samples: NDArray[np.float64], level: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    tail = (1 - level) / 2
-    low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
-    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
-
-
 def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
     cells = aggregate(battles)  # fit and bootstrap need only the counts: aggregate once
     fit = fit_bradley_terry(cells, anchor=args.anchor, prior=args.prior)
@@ -175,7 +184,7 @@ def _fit_bt(battles: Battles, args: argparse.Namespace) -> Leaderboard:
             anchor=args.anchor,
             resample=args.resample,
         )
-        low, high = _interval(boot.samples, args.level)
+        low, high = percentile_interval(boot.samples, args.level)
         params |= {
             "bootstrap": args.bootstrap,
             "seed": args.seed,
@@ -204,7 +213,7 @@ def _fit_elo(battles: Battles, args: argparse.Namespace) -> Leaderboard:
         if args.anchor is not None:
             k = result.models.index(args.anchor[0])
             samples = samples + (args.anchor[1] - samples[:, k : k + 1])
-        low, high = _interval(samples, args.level)
+        low, high = percentile_interval(samples, args.level)
         params |= {"bootstrap": args.bootstrap, "seed": args.seed, "level": args.level}
     return Leaderboard("elo", params, result.models, ratings, low, high, result.matches)
 
@@ -308,34 +317,24 @@ def _fit_pl(data: Data, args: argparse.Namespace) -> Leaderboard:
     }
     low = high = None
     if args.bootstrap:
-        rng = np.random.default_rng(args.seed)
-        base = np.asarray(weights, dtype=np.float64)
-        samples = np.empty((args.bootstrap, len(fit.models)))
-        degenerate = 0
-        for round_ in range(args.bootstrap):
-            resampled = base * rng.poisson(1.0, base.size)
-            keep = np.flatnonzero(resampled > 0).tolist()
-            chosen = [rankings[k] for k in keep]
-            chosen_weights = resampled[keep].tolist()
-            try:
-                refit = fit_plackett_luce(
-                    chosen, prior=args.prior, weights=chosen_weights, models=fit.models
-                )
-            except NoMLEError:
-                degenerate += 1
-                refit = fit_plackett_luce(
-                    chosen, prior=PL_FALLBACK_PRIOR, weights=chosen_weights, models=fit.models
-                )
-            theta = refit.log_strengths
-            samples[round_] = theta + _anchored(fit.models, theta, args.anchor)
-        low, high = _interval(samples, args.level)
+        boot = bootstrap_plackett_luce(
+            distinct_rankings(rankings, weights=weights),
+            models=fit.models,
+            rounds=args.bootstrap,
+            seed=args.seed,
+            prior=args.prior,
+        )
+        samples = boot.samples + np.array(
+            [[_anchored(fit.models, theta, args.anchor)] for theta in boot.samples]
+        )
+        low, high = percentile_interval(samples, args.level)
         params |= {
             "bootstrap": args.bootstrap,
             "seed": args.seed,
             "level": args.level,
-            "resample": "poisson",
-            "fallback_prior": PL_FALLBACK_PRIOR,
-            "degenerate_rounds": degenerate,
+            "resample": boot.resample,
+            "fallback_prior": boot.fallback_prior,
+            "degenerate_rounds": boot.degenerate_rounds,
         }
     matches = _matches(data, fit.models)
     return Leaderboard("pl", params, fit.models, ratings, low, high, matches)
@@ -553,15 +552,11 @@ def _format_table(board: Leaderboard) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ratings", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser(
+    fit = _command(
+        commands,
         "fit",
-        help="fit ratings to a FastChat battle file or K-wise rankings",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    fit.add_argument(
-        "file",
-        help="battles (.json list, .jsonl, .csv, .parquet; model_a, model_b, winner) "
+        "fit ratings to a FastChat battle file or K-wise rankings",
+        "battles (.json list, .jsonl, .csv, .parquet; model_a, model_b, winner) "
         'or K-wise .jsonl ({"ranking": [[...], ...], "weight": 1})',
     )
     fit.add_argument("--method", choices=METHODS, default="bt")
@@ -608,7 +603,102 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="mark models with fewer than N battles as preliminary (they stay listed)",
     )
+    _add_aggregate(commands)
     return parser
+
+
+def _command(commands: Any, name: str, summary: str, file_help: str) -> argparse.ArgumentParser:
+    """A subcommand with this module's description and its FILE argument."""
+    command: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument("file", help=file_help)
+    return command
+
+
+def _add_aggregate(commands: Any) -> None:
+    aggregate = _command(
+        commands,
+        "aggregate",
+        "rank models across tasks (Borda, Copeland, Kemeny, Soft Condorcet)",
+        "per-task scores (long: model|agent, task, score; wide CSV: model, then one "
+        'column per task) or per-task rankings (.jsonl: {"ranking": [[...], ...]})',
+    )
+    aggregate.add_argument("--method", choices=(*AGGREGATORS, "all"), default="all")
+    aggregate.add_argument("--json", action="store_true", help="print JSON, not a table")
+
+
+def _aggregate_payload(tasks: TaskRankings, results: dict[str, AggregateResult]) -> dict[str, Any]:
+    return {
+        "input": {
+            "layout": tasks.layout,
+            "tasks": len(tasks.tasks),
+            "models": len(tasks.models),
+            "left_out": list(tasks.left_out),
+        },
+        "methods": {
+            name: {
+                "order": list(result.order),
+                "scores": {m: result.as_dict()[m] for m in result.order},
+                "params": dict(result.params),
+            }
+            for name, result in results.items()
+        },
+        "kendall_tau": {
+            a: {b: None if math.isnan(t) else t for b, t in row.items()}
+            for a, row in method_taus(results).items()
+        },
+    }
+
+
+def _aggregate_table(tasks: TaskRankings, results: dict[str, AggregateResult]) -> str:
+    width = max(len(name) for result in results.values() for name in result.order)
+    width = max(width, *(len(name) for name in results))
+    head = "  ".join(f"{name:<{width}}  {'score':>9}" for name in results)
+    lines = [f"{'rank':>4}  {head}"]
+    for position in range(len(tasks.models)):
+        cells = []
+        for result in results.values():
+            model = result.order[position]
+            cells.append(f"{model:<{width}}  {result.as_dict()[model]:9.2f}")
+        lines.append(f"{position + 1:>4}  " + "  ".join(cells))
+    left_out = f"; left out (fewer than two scored models): {', '.join(tasks.left_out)}"
+    lines.append(
+        f"{len(tasks.tasks)} tasks ({tasks.layout}), {len(tasks.models)} models"
+        + (left_out if tasks.left_out else "")
+    )
+    kemeny = results.get("kemeny")
+    if kemeny is not None:
+        lines.append(f"kemeny: {kemeny.params['search']}")
+    if len(results) > 1:
+        taus = method_taus(results)
+        lines.append("Kendall tau between methods:")
+        lines.append(" " * width + "".join(f"  {name:>8}" for name in results))
+        for a in results:
+            row = [f"{'':>8}" if a == b else f"{taus[a][b]:8.3f}" for b in results]
+            lines.append(f"{a:<{width}}" + "".join(f"  {cell}" for cell in row))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _aggregate_main(args: argparse.Namespace) -> int:
+    try:
+        tasks = read_task_rankings(args.file)
+        methods = tuple(AGGREGATORS) if args.method == "all" else (args.method,)
+        results = aggregate_all(list(tasks.rankings), weights=list(tasks.weights), methods=methods)
+    except OSError as exc:
+        print(f"error: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # BattleFileError is one, naming the line and field
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(_aggregate_payload(tasks, results), indent=2))
+    else:
+        print(_aggregate_table(tasks, results))
+    return 0
 
 
 DEFAULT_ROUNDS = 100
@@ -645,6 +735,8 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "aggregate":
+        return _aggregate_main(args)
     _check_options(parser, args)
     try:
         board = dataclasses.replace(_run(args), min_verdicts=args.min_verdicts)

@@ -66,6 +66,7 @@ __all__ = [
     "BootstrapResult",
     "IntervalResult",
     "Resample",
+    "percentile_interval",
     "bootstrap_bradley_terry",
     "resample_counts",
     "rank_from_intervals",
@@ -90,6 +91,18 @@ def resample_counts(
         total = int(counts.sum())
         return np.asarray(rng.multinomial(total, counts / total), dtype=np.int64)
     raise ValueError(f"resample: unknown value {resample!r} (expected poisson or multinomial)")
+
+
+def percentile_interval(
+    samples: NDArray[np.float64], level: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-model percentile interval at ``level`` of replicates ``samples[r, m]`` (linear
+    interpolation between replicates, like pandas)."""
+    if not 0 < level < 1:
+        raise ValueError("level must be in (0, 1)")
+    tail = (1 - level) / 2
+    low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
+    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
 
 def rank_from_intervals(low: NDArray[np.float64], high: NDArray[np.float64]) -> NDArray[np.int64]:

@@ -199,7 +199,7 @@ def _neg_log_likelihood(theta: NDArray[np.float64], table: PairTable, prior: flo
     diff = theta[table.i] - theta[table.j]
     # -log sigmoid(d) = logaddexp(0, -d) and -log sigmoid(-d) = logaddexp(0, -d) + d, so one
     # logaddexp serves both sides. Sums of products rather than ``@``: a threaded BLAS dot
-    # costs more than it saves on vectors this size (10x slower on a busy 2-core machine).
+    # costs more than it saves on vectors this size (benchmarks/README.md, "Ratings speed").
     games = table.score_i + table.score_j
     nll = np.sum(games * np.logaddexp(0.0, -diff) + table.score_j * diff)
     return float(nll + prior * np.sum(theta * theta))

@@ -400,8 +400,8 @@ def normalize_ranking(ranking: RankingInput) -> tuple[tuple[str, ...], ...]:
 
 # A leaderboard refit reads every verdict of a tournament, and they repeat: a pairwise
 # tournament of 20 models has at most 760 distinct verdicts however many votes it holds.
-# Checked once per distinct ranking, a refit over 7,000 votes took a third less CPU
-# (0.14 -> 0.09 s, `benchmarks/refit_cost.py --verdicts 7000`, its second fit).
+# Checked once per distinct ranking, a refit takes markedly less CPU
+# (`benchmarks/refit_cost.py`, its second fit; the figures are in benchmarks/README.md).
 RANKING_CACHE = 16384
 
 

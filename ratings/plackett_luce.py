@@ -12,10 +12,19 @@ The log-likelihood is maximised with L-BFGS on its analytic gradient; log-streng
 centred to mean 0 (choix's convention). As with BT the MLE is infinite when the
 "ranked above" graph is not strongly connected; that is a ``NoMLEError`` unless
 ``prior > 0`` (penalty ``prior * sum(theta**2)``, choix's ``alpha``).
+
+Bootstrap (``bootstrap_plackett_luce``): every ranking gets a Poisson(1) weight, drawn per
+distinct ranking as Poisson(its count) (the same distribution, ratings.bootstrap). Rankings
+are first collapsed to distinct ones in a canonical order (names sorted inside a tier,
+then the tiers and weights sorted), so a list of rankings and the same rankings given as
+counts draw the same resamples from one seed: the CLI on an exported file and a board
+fitted from stored counts give the same intervals. A resample whose MLE is infinite is
+refitted with ``fallback_prior`` and counted in ``degenerate_rounds``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,10 +34,25 @@ import scipy.sparse  # type: ignore[import-untyped]
 import scipy.sparse.csgraph  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
+from ratings.bootstrap import percentile_interval
 from ratings.bradley_terry import NoMLEError
 from ratings.data import RankingInput, normalize_ranking
 
-__all__ = ["ChoiceEvents", "PlackettLuceResult", "choice_events", "fit_plackett_luce"]
+__all__ = [
+    "FALLBACK_PRIOR",
+    "ChoiceEvents",
+    "DistinctRankings",
+    "PlackettLuceBootstrap",
+    "PlackettLuceResult",
+    "bootstrap_plackett_luce",
+    "choice_events",
+    "distinct_rankings",
+    "fit_plackett_luce",
+]
+
+# The prior of a bootstrap round whose resample has no finite MLE.
+FALLBACK_PRIOR = 0.01
+Tiers = tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +70,7 @@ class ChoiceEvents:
     chosen_event: NDArray[np.intp]
     chosen: NDArray[np.intp]
     weight: NDArray[np.float64]
+    ranking: NDArray[np.intp]  # the input ranking each event comes from
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +124,7 @@ def choice_events(
     chosen_event: list[int] = []
     chosen: list[int] = []
     event_weight: list[float] = []
+    event_ranking: list[int] = []
     for index, tiers in enumerate(normalized):
         last = len(tiers) - 1
         for level, tier in enumerate(tiers):
@@ -112,6 +138,7 @@ def choice_events(
             chosen_event.extend([event] * len(tier))
             chosen.extend(lookup[name] for name in tier)
             event_weight.append(1.0 if weights is None else float(weights[index]))
+            event_ranking.append(index)
     return ChoiceEvents(
         models=universe,
         member_event=np.asarray(member_event, dtype=np.intp),
@@ -120,6 +147,7 @@ def choice_events(
         chosen_event=np.asarray(chosen_event, dtype=np.intp),
         chosen=np.asarray(chosen, dtype=np.intp),
         weight=np.asarray(event_weight, dtype=np.float64),
+        ranking=np.asarray(event_ranking, dtype=np.intp),
     )
 
 
@@ -156,30 +184,20 @@ def _objective(
 
 
 def _check_mle(events: ChoiceEvents) -> None:
-    """Edges winner -> every other member of its choice set must form one strong component."""
+    """Edges winner -> every other member of its choice set (events of positive weight)
+    must form one strong component."""
     n = len(events.models)
-    # for each chosen (event, item), edges to every member of that event
-    order = np.argsort(events.member_event, kind="stable")
-    starts = np.searchsorted(events.member_event[order], np.arange(events.n_chosen.size))
-    ends = np.searchsorted(
-        events.member_event[order], np.arange(events.n_chosen.size), side="right"
-    )
-    src: list[NDArray[np.intp]] = []
-    dst: list[NDArray[np.intp]] = []
-    for event, item in zip(events.chosen_event.tolist(), events.chosen.tolist(), strict=True):
-        group = events.members[order[starts[event] : ends[event]]]
-        src.append(np.full(group.size, item, dtype=np.intp))
-        dst.append(group)
-    graph = scipy.sparse.csr_matrix(
-        (
-            np.ones(sum(a.size for a in src)),
-            (
-                np.concatenate(src or [np.empty(0, np.intp)]),
-                np.concatenate(dst or [np.empty(0, np.intp)]),
-            ),
-        ),
-        shape=(n, n),
-    )
+    n_events = events.n_chosen.size
+    # members are listed event by event: event e's are members[starts[e]:starts[e] + sizes[e]]
+    sizes = np.bincount(events.member_event, minlength=n_events)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    live = events.weight[events.chosen_event] > 0
+    event, item = events.chosen_event[live], events.chosen[live]
+    fan = sizes[event]
+    offsets = np.arange(int(fan.sum())) - np.repeat(np.cumsum(fan) - fan, fan)
+    dst = events.members[np.repeat(starts[event], fan) + offsets]
+    src = np.repeat(item, fan)
+    graph = scipy.sparse.csr_matrix((np.ones(src.size), (src, dst)), shape=(n, n))
     count, _ = scipy.sparse.csgraph.connected_components(graph, directed=True, connection="strong")
     if count > 1:
         raise NoMLEError(
@@ -187,6 +205,22 @@ def _check_mle(events: ChoiceEvents) -> None:
             "connected components (some model is never ranked above some other group). "
             "Pass prior > 0 (e.g. prior=0.01) for a regularised estimate."
         )
+
+
+def _maximised(
+    events: ChoiceEvents, prior: float, tol: float, start: NDArray[np.float64] | None = None
+) -> tuple[NDArray[np.float64], int]:
+    """The penalised MLE (mean 0) by L-BFGS from ``start`` (0), and its iterations."""
+    result = scipy.optimize.minimize(
+        _objective,
+        np.zeros(len(events.models)) if start is None else start,
+        args=(events, prior),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 10_000, "gtol": tol, "ftol": 0.0},
+    )
+    theta = np.asarray(result.x, dtype=np.float64)
+    return theta - theta.mean(), int(result.nit)
 
 
 def fit_plackett_luce(
@@ -206,25 +240,118 @@ def fit_plackett_luce(
     )
     if prior == 0:
         _check_mle(events)
-    n = len(events.models)
-    result = scipy.optimize.minimize(
-        _objective,
-        np.zeros(n),
-        args=(events, prior),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": 10_000, "gtol": tol, "ftol": 0.0},
-    )
-    theta = np.asarray(result.x, dtype=np.float64)
-    theta = theta - theta.mean()
+    theta, iterations = _maximised(events, prior, tol)
     log_lik = -_objective(theta, events, 0.0)[0]
     theta.setflags(write=False)
     return PlackettLuceResult(
         models=events.models,
         log_strengths=theta,
         log_likelihood=log_lik,
-        n_iterations=int(result.nit),
+        n_iterations=iterations,
         prior=prior,
         ties="breslow",
         final_tier_unranked=final_tier_unranked,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class DistinctRankings:
+    """Rankings collapsed to distinct (ranking, weight) pairs in canonical order, with how
+    many times each occurred."""
+
+    rankings: tuple[Tiers, ...]
+    weights: NDArray[np.float64]
+    counts: NDArray[np.int64]
+
+
+def distinct_rankings(
+    rankings: Sequence[RankingInput],
+    *,
+    weights: Sequence[float] | None = None,
+    counts: Sequence[int] | None = None,
+) -> DistinctRankings:
+    """Collapse rankings (each ``counts[i]`` times, weight ``weights[i]``) to distinct ones:
+    names sorted inside each tier, then sorted by (tiers, weight)."""
+    for name, values in (("weights", weights), ("counts", counts)):
+        if values is not None and len(values) != len(rankings):
+            raise ValueError(f"{name}: expected {len(rankings)} values, got {len(values)}")
+    totals: dict[tuple[Tiers, float], int] = {}
+    for index, ranking in enumerate(rankings):
+        try:
+            tiers = tuple(tuple(sorted(tier)) for tier in normalize_ranking(ranking))
+        except ValueError as exc:
+            raise ValueError(f"ranking {index}: {exc}") from None
+        count = 1 if counts is None else int(counts[index])
+        if count < 0:
+            raise ValueError(f"counts: ranking {index} has a negative count {count}")
+        key = (tiers, 1.0 if weights is None else float(weights[index]))
+        totals[key] = totals.get(key, 0) + count
+    keys = sorted(key for key, count in totals.items() if count > 0)
+    return DistinctRankings(
+        rankings=tuple(tiers for tiers, _ in keys),
+        weights=np.array([weight for _, weight in keys], dtype=np.float64),
+        counts=np.array([totals[key] for key in keys], dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PlackettLuceBootstrap:
+    """Bootstrap replicates of PL log-strengths (``samples[r, m]``, mean 0 per round)."""
+
+    models: tuple[str, ...]
+    samples: NDArray[np.float64]
+    rounds: int
+    seed: int
+    prior: float
+    fallback_prior: float
+    degenerate_rounds: int
+    resample: str = "poisson"
+
+    def interval(self, level: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Percentile interval at ``level`` (linear interpolation between replicates)."""
+        return percentile_interval(self.samples, level)
+
+
+def bootstrap_plackett_luce(
+    data: DistinctRankings,
+    *,
+    models: Sequence[str],
+    rounds: int = 100,
+    seed: int = 0,
+    prior: float = 0.0,
+    fallback_prior: float = FALLBACK_PRIOR,
+    tol: float = 1e-10,
+) -> PlackettLuceBootstrap:
+    """Seeded Poisson bootstrap of the PL fit over ``models`` (see the module docstring):
+    round r draws from its own generator spawned from ``seed``, whatever ``rounds`` is."""
+    if rounds < 1:
+        raise ValueError("rounds must be >= 1")
+    if fallback_prior <= 0:
+        raise ValueError("fallback_prior must be > 0")
+    # The events are built once; a round only reweights them, from the fit on every ranking.
+    events = choice_events(data.rankings, weights=data.weights.tolist(), models=models)
+    start, _ = _maximised(events, prior if prior > 0 else fallback_prior, tol)
+    children = np.random.SeedSequence(seed).spawn(rounds)
+    samples = np.empty((rounds, len(models)))
+    degenerate = 0
+    for r in range(rounds):
+        draws = np.random.default_rng(children[r]).poisson(data.counts)
+        resampled = dataclasses.replace(events, weight=events.weight * draws[events.ranking])
+        use_prior = prior
+        if prior == 0:
+            try:
+                _check_mle(resampled)
+            except NoMLEError:
+                degenerate += 1
+                use_prior = fallback_prior
+        samples[r], _ = _maximised(resampled, use_prior, tol, start)
+    samples.setflags(write=False)
+    return PlackettLuceBootstrap(
+        models=tuple(models),
+        samples=samples,
+        rounds=rounds,
+        seed=seed,
+        prior=prior,
+        fallback_prior=fallback_prior,
+        degenerate_rounds=degenerate,
     )

@@ -89,7 +89,7 @@ def publish_now(monkeypatch: pytest.MonkeyPatch) -> None:
     from arena import tasks
     from arena.services.tournaments import tournament_results_publish
 
-    def run(*, args: list[int], **options: object) -> None:
+    def run(*, args: tuple[int, ...], **options: object) -> None:
         tournament_results_publish(tournament_id=args[0])
 
     monkeypatch.setattr(tasks.publish_leaderboard, "apply_async", run)
@@ -99,11 +99,17 @@ def publish_now(monkeypatch: pytest.MonkeyPatch) -> None:
 def _forget_scheduled_publishes() -> None:
     """A transactional test's flush hands tournament ids out again, so an earlier test's
     "publish already queued" key (up to 10 s old) would swallow this test's publishes."""
-    from django.core.cache import cache
-
     from arena.services.tournaments import results_scheduled_key
 
-    pattern = cache.make_key(results_scheduled_key(0)).removesuffix("0") + "*"
+    forget_cached(results_scheduled_key(0).removesuffix("0"))
+
+
+def forget_cached(prefix: str) -> None:
+    """Drop the cached keys that start with ``prefix`` (in memory: the whole cache), not
+    the rest of a Redis database that other tests may share."""
+    from django.core.cache import cache
+
+    pattern = cache.make_key(prefix) + "*"
     if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):  # Redis
         client = cache._cache.get_client(write=True)
         for key in client.scan_iter(match=pattern):
@@ -186,7 +192,7 @@ def unjudged_tournament(
     from arena.services import matches
     from arena.services.tournaments import tournament_start
     from judges.backends.base import RawOutput
-    from judges.backends.openai_compat import UnparseableVerdictError
+    from judges.backends.openai_judge import UnparseableVerdictError
 
     class Undecided:
         def compare(self, prompt: str, answers: object) -> object:

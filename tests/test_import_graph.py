@@ -22,6 +22,7 @@ PURE = (
     "simulator",
     "arena/standings.py",
     "arena/evidence.py",
+    "arena/listwise.py",
 )
 FRAMEWORKS = ("django", "channels", "celery", "kombu", "asgiref", "arena.models")
 

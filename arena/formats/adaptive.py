@@ -90,7 +90,8 @@ RESCORES = 32
 # Samplers that may pick a pair again within a batch. ``top_k`` spends nearly everything
 # on the 2-4 contestants around rank k; held to one comparison per pair and batch, each of
 # them met every other contestant equally often, rank 64 as often as its neighbours
-# (measured at M = 64, batch 512), and needed 3-10x more calls (benchmarks/README.md).
+# (measured at M = 64, batch 512), and needed several times more calls
+# (benchmarks/README.md has the figures).
 REPEATING_SAMPLERS = ("top_k",)
 # Samplers that take their best pairs rather than drawing by probability.
 ARGMAX_SAMPLERS = ("ucb", "top_k")

@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce
 from arena import evidence
 from arena.evidence import Entrant
 from arena.models import (
+    WENG_LIN,
     EloPoint,
     Judge,
     Judgment,
@@ -31,8 +32,10 @@ from arena.models import (
     PairCell,
     PromptPair,
     PromptPairCell,
+    RankingCell,
     Response,
     Spend,
+    Standing,
     Tournament,
     Vote,
 )
@@ -40,6 +43,7 @@ from arena.sql import copy_rows
 from judges.judge_settings import slight_win_of
 from judges.orders import COLUMNS as ORDER_COLUMNS
 from judges.orders import SLIGHT_WIN, order_counts, order_from_json
+from ratings.bayesian import SkillRating, rate_plackett_luce
 from ratings.style import answer_features
 
 CellKey = tuple[Any, ...]
@@ -52,6 +56,7 @@ Progress = Callable[[int], None]
 _PAIR_KEY = ("tournament_id", "source", "category", "a_id", "b_id")
 _PROMPT_KEY = ("prompt_id", "a_id", "b_id", "tournament_id", "source")
 _ORDER_KEY = ("tournament_id", "source")
+_RANKING_KEY = ("tournament_id", "source", "category", "ranking")
 
 
 @dataclass
@@ -59,6 +64,9 @@ class Recount:
     cells: Totals = field(default_factory=dict)  # PairCell, by _PAIR_KEY
     prompt_cells: Totals = field(default_factory=dict)  # PromptPairCell, by _PROMPT_KEY
     sources: dict[tuple[int, int, int], set[str]] = field(default_factory=dict)  # PromptPair
+    rankings: Totals = field(default_factory=dict)  # RankingCell, by _RANKING_KEY
+    # Each tournament's Weng-Lin beliefs by contestant id (as text), verdicts in match order.
+    beliefs: dict[int, dict[str, SkillRating]] = field(default_factory=dict)
 
     @property
     def shared(self) -> set[tuple[int, int, int]]:
@@ -112,7 +120,8 @@ def _shared_votes() -> Iterator[tuple[int, list[tuple[Any, bool]]]]:
         .values_list("match_id", "ranking", "both_bad")
         .iterator(chunk_size=CHUNK)
     )
-    current, outcomes = None, []
+    current: int | None = None
+    outcomes: list[tuple[Any, bool]] = []
     for match_id, ranking, both_bad in rows:
         if match_id != current:
             if current is not None:
@@ -133,7 +142,8 @@ def _entries() -> Iterator[tuple[int, list[Entrant]]]:
         .values_list("match_id", "contestant_id", *style)
         .iterator(chunk_size=CHUNK)
     )
-    current, entrants = None, []
+    current: int | None = None
+    entrants: list[Entrant] = []
     for match_id, cid, *features in rows:
         if match_id != current:
             if current is not None:
@@ -179,12 +189,24 @@ def cells_recount(progress: Progress | None = None) -> Recount:
         )
         for (a, b), added in increments.items():
             _add(recount.cells, (tournament, source, category, a, b), added)
+        _ranking_recounted(recount, (tournament, source, category), ranking)
         for (a, b), ordered in evidence.ordered_increments(entrants, ranking).items():
             _add(recount.prompt_cells, (prompt, a, b, tournament, source), ordered)
             recount.sources.setdefault((prompt, a, b), set()).add(source)
         if progress and n % 100_000 == 0:
             progress(n)
     return recount
+
+
+def _ranking_recounted(recount: Recount, key: CellKey, ranking: list[list[int]]) -> None:
+    """Count a K-wise verdict in its ranking cell and replay it into its tournament's
+    Weng-Lin beliefs."""
+    named = [[str(c) for c in tier] for tier in ranking]
+    beliefs = recount.beliefs.setdefault(key[0], {})
+    beliefs |= rate_plackett_luce(beliefs, named, WENG_LIN)
+    counted = evidence.ranking_key(ranking)
+    if counted is not None:
+        _add(recount.rankings, (*key, counted), (1.0,))
 
 
 def order_cells_recount() -> Totals:
@@ -253,7 +275,9 @@ def cells_check(progress: Progress | None = None) -> list[Difference]:
         )
         recounted_orders = order_cells_recount()
         stored_orders = _stored(OrderCell, _ORDER_KEY, ORDER_COLUMNS)
+        stored_rankings = _stored(RankingCell, _RANKING_KEY, ("count",))
     return [
+        *_differences("ranking cells", ("count",), recount.rankings, stored_rankings),
         *_differences("order cells", ORDER_COLUMNS, recounted_orders, stored_orders),
         *_differences("cells", evidence.COLUMNS, recount.cells, stored_pairs),
         *_differences("prompt cells", evidence.ORDERED, recount.prompt_cells, stored_prompts),
@@ -350,14 +374,14 @@ def cells_backfill(progress: Progress | None = None) -> int:
     before opening an upgraded arena to votes, or expect them to wait that long. Memory
     grows with the distinct prompts and pairs judged (a recount keeps one entry each).
     """
-    tables = [PairCell, PromptPairCell, PromptPair, OrderCell]
+    tables = [PairCell, PromptPairCell, PromptPair, OrderCell, RankingCell]
     with transaction.atomic():
         if connection.vendor == "postgresql":
             names = ", ".join(m._meta.db_table for m in tables)
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
         for model in tables:  # on SQLite, the first delete takes the write lock
-            model.objects.all().delete()
+            model._default_manager.all().delete()
         recount = cells_recount(progress)
         copy_rows(
             PairCell._meta.db_table,
@@ -379,4 +403,35 @@ def cells_backfill(progress: Progress | None = None) -> int:
             (*_ORDER_KEY, *ORDER_COLUMNS),
             _rows(len(ORDER_COLUMNS), order_cells_recount()),
         )
+        copy_rows(RankingCell._meta.db_table, (*_RANKING_KEY, "count"), _rows(1, recount.rankings))
+        _beliefs_stored(recount.beliefs)
     return len(recount.cells)
+
+
+def ranking_cells_backfill() -> int:
+    """Rebuild the ranking cells and the Weng-Lin beliefs alone (the upgrade that added
+    them: migration 0025); how many ranking cells there are."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"LOCK TABLE {RankingCell._meta.db_table} IN SHARE ROW EXCLUSIVE MODE"
+                )
+        RankingCell.objects.all().delete()
+        recount = cells_recount()
+        copy_rows(RankingCell._meta.db_table, (*_RANKING_KEY, "count"), _rows(1, recount.rankings))
+        _beliefs_stored(recount.beliefs)
+    return len(recount.rankings)
+
+
+def _beliefs_stored(beliefs: dict[int, dict[str, SkillRating]]) -> None:
+    """Every standing's Weng-Lin belief replaced by the replay's (the prior where its
+    contestant has no verdict). Stored verdicts keep no commit order, so the replay runs in
+    match order, then each match's later votes; from then on each verdict updates them in
+    commit order (arena.services.verdicts)."""
+    Standing.objects.update(wl_mu=WENG_LIN.mu, wl_sigma=WENG_LIN.sigma)
+    for tournament, by_contestant in beliefs.items():
+        for cid, belief in by_contestant.items():
+            Standing.objects.filter(tournament_id=tournament, contestant_id=int(cid)).update(
+                wl_mu=belief.mu, wl_sigma=belief.sigma
+            )

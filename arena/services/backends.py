@@ -36,7 +36,7 @@ def contestant_generator(*, contestant: Contestant, seed: int = 0) -> Generator:
     if contestant.backend == BackendKind.PREGENERATED:
         return PregeneratedOnly(contestant.name)
     if contestant.backend == BackendKind.OPENAI:
-        from judges.backends.openai_compat import OpenAICompatGenerator
+        from judges.backends.openai_http import OpenAICompatGenerator
 
         return OpenAICompatGenerator(
             base_url=_base_url(contestant.base_url),
@@ -127,7 +127,7 @@ def _comparator(
     if kind == JudgeKind.SIMULATED:
         return _simulated(settings, contestants, seed)
     if kind == JudgeKind.OPENAI:
-        from judges.backends.openai_compat import OpenAICompatJudge
+        from judges.backends.openai_judge import OpenAICompatJudge
 
         return OpenAICompatJudge(
             base_url=_base_url(judge["base_url"]),

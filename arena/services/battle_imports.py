@@ -106,7 +106,9 @@ def _checked(table: BattleTable) -> None:
             f"{table.source}:{table.line_of(int(uneven[0]))}: field 'weight': weighted battles "
             "are not imported (a verdict counts once); drop the column or the rows",
         )
-    long = [m for m in table.models if len(m) > Contestant._meta.get_field("name").max_length]
+    limit = Contestant._meta.get_field("name").max_length
+    assert limit is not None  # a CharField has one
+    long = [m for m in table.models if len(m) > limit]
     if long:
         raise _fail("file", f"{table.source}: model name longer than 100 characters: {long[0]!r}")
     same = np.flatnonzero(table.model_a == table.model_b)
@@ -281,7 +283,9 @@ def _group_sum(
     keys: NDArray[np.int64], columns: list[NDArray[np.float64]]
 ) -> tuple[NDArray[np.int64], list[NDArray[np.float64]]]:
     unique, inverse = np.unique(keys, return_inverse=True)
-    return unique, [np.bincount(inverse, weights=c, minlength=len(unique)) for c in columns]
+    # Weighted counts are float64 (numpy's stub types every bincount as integers).
+    sums = [np.bincount(inverse, weights=c, minlength=len(unique)) for c in columns]
+    return unique, [s.astype(np.float64, copy=False) for s in sums]
 
 
 def _pair_cells(
@@ -320,10 +324,10 @@ def _pair_cells(
         "g_ties": 2 * np.minimum(score, 1 - score),
         **{c: np.zeros(n) for c in evidence.IPW_GRADED},
         # one observation per battle, in the order it was shown
-        "ab_n": a_first * 1.0,
+        "ab_n": a_first.astype(np.float64),
         "ab_hard": np.where(a_first, score, 0.0),
         "ab_graded": np.where(a_first, score, 0.0),
-        "ba_n": ~a_first * 1.0,
+        "ba_n": (~a_first).astype(np.float64),
         "ba_hard": np.where(a_first, 0.0, score),
         "ba_graded": np.where(a_first, 0.0, score),
     }
@@ -333,7 +337,8 @@ def _pair_cells(
         fa, fb = style  # by side as shown; a (the lower id) is side A where a_first
         sa = np.where(a_first[:, None], fa, fb)
         sb = np.where(a_first[:, None], fb, fa)
-        styled = ~(np.isnan(sa).any(axis=1) | np.isnan(sb).any(axis=1))
+        # any(axis=1) of a 2-D array is an array; numpy's stub also allows a scalar.
+        styled = ~(np.isnan(sa).any(axis=1) | np.isnan(sb).any(axis=1))  # type: ignore[assignment]
         total = sa + sb
         with np.errstate(invalid="ignore", divide="ignore"):
             d = np.where(
@@ -503,6 +508,7 @@ def _rows_write(
     score, both_bad = battles.outcomes
     n = len(table)
     now = tournament.started_at
+    assert now is not None  # _write starts the tournament it imports into
     prompt_ids = new_ids(Prompt, len(external))
     loaded.copy(
         Prompt._meta.db_table,

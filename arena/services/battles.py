@@ -31,6 +31,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core import signing
 from django.utils import timezone
@@ -279,7 +280,11 @@ def battle_next(
         shown = uuid.UUID(str(hint)) if hint else None
     except ValueError:  # not a UUID
         shown = None
-    voter = {"tournament_id": tournament.pk, "session_key": session_key, "user_id": user_id}
+    voter: dict[str, Any] = {
+        "tournament_id": tournament.pk,
+        "session_key": session_key,
+        "user_id": user_id,
+    }
     battle = sql.run(battle_take(**voter, hint=shown))
     if battle is None and tournament.draws_on_demand:
         drawn = battle_draw(tournament=tournament, session_key=session_key, user_id=user_id)

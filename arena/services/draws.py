@@ -191,8 +191,9 @@ def _ready(
             stored[(contestant, prompt)] = pk
     seen: tuple[int, list[int]] | None = None
     for prompt in order:
-        ids = [stored.get((c, prompt)) for c in pair]
-        if None in ids:
+        found = [stored.get((c, prompt)) for c in pair]
+        ids = [pk for pk in found if pk is not None]
+        if len(ids) < len(found):
             continue
         texts = dict(Response.objects.filter(pk__in=ids).values_list("pk", "text"))
         named = any(

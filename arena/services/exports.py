@@ -60,6 +60,8 @@ LEADERBOARD_COLUMNS = (
     "bt_low",
     "bt_high",
 )
+# A K-wise board's columns besides (Tournament.listwise; arena.listwise).
+LISTWISE_COLUMNS = ("pl", "pl_low", "pl_high", "wl_mu", "wl_sigma", "wl_ordinal")
 
 
 @dataclass(frozen=True)
@@ -408,13 +410,12 @@ def tournament_export_rankings(*, tournament: Tournament) -> Iterator[str]:
 def tournament_export_leaderboard(*, tournament: Tournament) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(LEADERBOARD_COLUMNS)
+    columns = LEADERBOARD_COLUMNS + (LISTWISE_COLUMNS if tournament.listwise else ())
+    writer.writerow(columns)
     rows = tournament_leaderboard(tournament)
     for row in rows if has_verdicts(rows) else []:  # no verdict: nobody has a rating
         values = {**row, "model": _cell(row["contestant"])}
-        writer.writerow(
-            ["" if values.get(c) is None else values.get(c) for c in LEADERBOARD_COLUMNS]
-        )
+        writer.writerow(["" if values.get(c) is None else values.get(c) for c in columns])
     yield buffer.getvalue()
 
 

@@ -342,7 +342,7 @@ def _check_used_answers(
 ) -> dict[tuple[int, int], Response]:
     """Stored answers by (contestant, prompt). One a match showed may not change: the
     verdict on it would then describe a text nobody judged."""
-    stored = {
+    stored: dict[tuple[int, int], Response] = {
         (r.contestant_id, r.prompt_id): r
         for r in Response.objects.filter(contestant__in=existing.values()).annotate(
             uses=Count("matchentry")
@@ -351,6 +351,7 @@ def _check_used_answers(
     for answer in answers:
         contestant = existing.get(answer.model)
         old = stored.get((contestant.pk, answer.prompt.pk)) if contestant else None
+        # `uses` is the annotation above, which the declared Response type does not carry.
         if old is not None and old.uses and old.text != answer.text:  # type: ignore[attr-defined]
             problems.add(
                 answer.line,

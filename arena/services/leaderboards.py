@@ -7,7 +7,14 @@ import inspect
 
 from django.conf import settings
 
-from arena.boards import ELO_POINT_GROWTH, tournament_leaderboard, tournament_verdicts
+from arena.boards import (
+    ELO_POINT_GROWTH,
+    global_leaderboard,
+    judge_quality_panel,
+    overall_leaderboard,
+    tournament_leaderboard,
+    tournament_verdicts,
+)
 from arena.models import EloPoint, LeaderboardSnapshot, Standing, Tournament
 from arena.standings import ELO_K
 from ratings.hierarchical import hierarchical_bradley_terry
@@ -46,3 +53,13 @@ def elo_point_record(*, tournament: Tournament) -> None:
         verdicts=now,
         defaults={"elo": {str(c): round(e, 2) for c, e in elo.items()}},
     )
+
+
+def boards_warm() -> None:
+    """Fit what the global leaderboard page shows by default (the pooled board, the judges'
+    panel, the overall board across categories) into the cache, so that the first reader
+    after verdicts land finds them fitted instead of waiting for the fits (a worker's job,
+    queued by the results publish at most once per WARM_SECONDS)."""
+    global_leaderboard()
+    judge_quality_panel()
+    overall_leaderboard()

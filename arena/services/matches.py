@@ -99,7 +99,11 @@ def _answer(entry: MatchEntry) -> Answer:
     stored = Response.objects.filter(contestant=contestant, prompt=prompt, settings_hash=key)
     pause = ANSWER_POLL_SECONDS
     while (response := stored.first()) is None:
-        claim = {"contestant_id": contestant.pk, "prompt_id": prompt.pk, "settings_hash": key}
+        claim: dict[str, Any] = {
+            "contestant_id": contestant.pk,
+            "prompt_id": prompt.pk,
+            "settings_hash": key,
+        }
         holder = answer_claim(**claim)
         if holder is not None:
             try:

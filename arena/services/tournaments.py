@@ -8,7 +8,7 @@ so a redelivered task finds its work already done and changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,7 +23,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from arena import live
-from arena.boards import tournament_leaderboard
+from arena.boards import global_leaderboard, leaderboard_sources, tournament_leaderboard
 from arena.formats import (
     ConfigError,
     Format,
@@ -48,7 +48,7 @@ from arena.models import (
     Tournament,
     TournamentStatus,
 )
-from arena.queueing import enqueue_advance, enqueue_play
+from arena.queueing import enqueue_advance, enqueue_boards_warm, enqueue_play
 from arena.selectors import (
     judge_calls_per_match,
     judge_shape,
@@ -124,7 +124,9 @@ def _ids(keys: Sequence[str | int]) -> list[int]:
 def _resolve_contestants(names: Sequence[str | int]) -> list[Contestant]:
     if len(set(names)) != len(names):
         raise _fail("contestants", "a contestant is listed twice")
-    by_key = {c.name: c for c in Contestant.objects.filter(name__in=[str(n) for n in names])}
+    by_key: dict[str | int, Contestant] = {
+        c.name: c for c in Contestant.objects.filter(name__in=[str(n) for n in names])
+    }
     by_key.update({c.id: c for c in Contestant.objects.filter(id__in=_ids(names))})
     unknown = [str(n) for n in names if n not in by_key]
     if unknown:
@@ -132,7 +134,8 @@ def _resolve_contestants(names: Sequence[str | int]) -> list[Contestant]:
     return [by_key[n] for n in names]
 
 
-def _resolve(model: type[PromptSet] | type[Judge], field: str, key: str | int) -> Any:
+def row_resolve(model: type[PromptSet] | type[Judge], field: str, key: str | int) -> Any:
+    """A prompt set or judge by id or name; a ValidationError naming ``field`` if none."""
     lookup = {"id__in": _ids([key])} if isinstance(key, int) else {"name": key}
     try:
         return model.objects.get(**lookup)
@@ -276,8 +279,8 @@ def tournament_create(
     except ConfigError as e:
         raise _fail(e.field, e.message) from None
     entrants = _resolve_contestants(contestants)
-    pset: PromptSet = _resolve(PromptSet, "prompt_set", prompt_set)
-    judge_row: Judge | None = None if judge in (None, "") else _resolve(Judge, "judge", judge)
+    pset: PromptSet = row_resolve(PromptSet, "prompt_set", prompt_set)
+    judge_row: Judge | None = None if judge in (None, "") else row_resolve(Judge, "judge", judge)
     if judge_row is not None and judge_row.kind == JudgeKind.IMPORTED:
         raise _fail("judge", f"{judge_row.name} only carries verdicts imported from a file")
     engine = _engine_options(config or {})
@@ -394,9 +397,7 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
         "prompt_set": tournament.prompt_set.name,
         "prompts": tournament.prompt_set.prompts.count(),
         "judge": judge,
-        "prior_ratings": {
-            str(k): v for k, v in contestants_prior_ratings([c.pk for c in contestants]).items()
-        },
+        **contestants_seed_ratings(contestants, tournament.config),
         "contestants": {
             c.name: {
                 "backend": c.backend,
@@ -410,7 +411,7 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
     }
 
 
-def _transition(tournament: Tournament, allowed: set[str], to: str) -> Tournament:
+def _transition(tournament: Tournament, allowed: Set[str], to: str) -> Tournament:
     with transaction.atomic():
         locked = Tournament.objects.select_for_update().get(pk=tournament.pk)
         if locked.status not in allowed:
@@ -449,17 +450,29 @@ TOURNAMENT_ACTIONS = {
 }
 
 
-def contestants_prior_ratings(contestant_ids: Sequence[int]) -> dict[int, float]:
-    """Each contestant's Elo at the end of its latest completed tournament (for seeding)."""
-    finished = Standing.objects.filter(
-        contestant_id__in=contestant_ids,
-        tournament__status=TournamentStatus.COMPLETED,
-        matches__gt=0,
-    ).order_by("contestant_id", "-tournament__finished_at")
-    ratings: dict[int, float] = {}
-    for contestant_id, elo in finished.values_list("contestant_id", "elo"):
-        ratings.setdefault(contestant_id, elo)
-    return ratings
+def contestants_seed_ratings(
+    contestants: Sequence[Contestant], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a rating seeding reads, frozen into the manifest at start: each contestant's
+    Bradley-Terry rating on the global leaderboard of ``config["seed_source"]`` as it
+    stands now (``prior_ratings``; models it does not rate are left out and seeded last),
+    and where the ratings came from (``seeds_from``), which the bracket page shows."""
+    if config.get("seeding") != "rating":
+        return {"prior_ratings": {}}
+    source = str(config.get("seed_source", "all"))
+    rows, _ = global_leaderboard(source=source)
+    by_name = {row["contestant"]: row for row in rows if row["bt"] is not None}
+    ratings = {c.pk: by_name[c.name]["bt"] for c in contestants if c.name in by_name}
+    return {
+        "prior_ratings": {str(k): v for k, v in ratings.items()},
+        "seeds_from": {
+            "board": "global Bradley-Terry leaderboard",
+            "source": source,
+            "source_label": leaderboard_sources().get(source, source),
+            "rated": len(ratings),
+            "at": timezone.now().isoformat(timespec="seconds"),
+        },
+    }
 
 
 def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
@@ -556,7 +569,7 @@ def tournament_advance(*, tournament_id: int) -> None:
             step = Step(finished=step.finished, planned_total=step.planned_total)
         cap = tournament_match_cap(tournament)
         room = len(step.matches) if cap is None else max(cap - len(state.planned), 0)
-        wanted = step.matches[:room]
+        wanted: Sequence[PlannedMatch] = step.matches[:room]
         wanted, money_left = _affordable(tournament, wanted)
         if not money_left and not wanted:
             _pause_for_money(tournament)
@@ -718,7 +731,7 @@ def tournament_queue_results(*, tournament_id: int) -> None:
     from arena.tasks import publish_leaderboard
 
     try:
-        publish_leaderboard.apply_async(args=[tournament_id], countdown=window)
+        publish_leaderboard.apply_async(args=(tournament_id,), countdown=window)
     except Exception:
         cache.delete(key)  # the next verdict tries again
         raise
@@ -734,7 +747,7 @@ def tournament_results_publish(*, tournament_id: int) -> None:
     # The fit's CPU, not its wall time: on a busy machine the wall time grew with the load
     # (and with it the window, and the leaderboard's delay), not with the fit.
     started = thread_time()
-    rows = tournament_leaderboard(tournament)
+    rows = tournament_leaderboard(tournament, fresh=True)
     cache.set(_results_cost_key(tournament_id), thread_time() - started, timeout=86400)
     elo_point_record(tournament=tournament)
     live.publish(
@@ -749,6 +762,7 @@ def tournament_results_publish(*, tournament_id: int) -> None:
         live.GLOBAL_GROUP,
         live.LeaderboardChanged(type="leaderboard.changed", tournament=tournament_id),
     )
+    enqueue_boards_warm()
 
 
 def tournaments_requeue_running(*, release_claims: bool) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from arena import evidence
 from arena.evidence import Entrant
 from arena.models import (
+    WENG_LIN,
     Contestant,
     Judgment,
     Match,
@@ -26,6 +27,7 @@ from arena.models import (
     Prompt,
     PromptPair,
     PromptPairCell,
+    RankingCell,
     Response,
     Standing,
 )
@@ -34,11 +36,12 @@ from arena.standings import apply_ranking
 from judges.backends.base import OrderVerdict
 from judges.orders import COLUMNS as ORDER_COLUMNS
 from judges.orders import SLIGHT_WIN, order_counts
+from ratings.bayesian import SkillRating, rate_plackett_luce
 
 _M, _E, _J, _S = (table(m) for m in (Match, MatchEntry, Judgment, Standing))
 _C, _P, _R = (table(m) for m in (Contestant, Prompt, Response))
 _CELL, _PPC, _PAIR = (table(m) for m in (PairCell, PromptPairCell, PromptPair))
-_ORDERS = table(OrderCell)
+_ORDERS, _RANKS = table(OrderCell), table(RankingCell)
 
 # Which match a statement is about: by primary key (a judge's verdict) or by the public id
 # a voter's browser holds.
@@ -66,9 +69,11 @@ class JudgmentValues:
 
 def standings_locked(which: str, params: dict[str, Any], dialect: Dialect) -> Sql:
     """The standings rows of the match's entrants, (id, contestant_id, elo, matches, wins,
-    ties), locked in primary-key order: verdicts of one tournament update them at once."""
+    ties, wl_mu, wl_sigma), locked in primary-key order: verdicts of one tournament update
+    them at once."""
     return Sql(
-        f"SELECT s.id, s.contestant_id, s.elo, s.matches, s.wins, s.ties FROM {_S} s"
+        f"SELECT s.id, s.contestant_id, s.elo, s.matches, s.wins, s.ties, s.wl_mu, s.wl_sigma"
+        f" FROM {_S} s"
         f" JOIN {_E} e ON e.contestant_id = s.contestant_id"
         f" JOIN {_M} m ON m.id = e.match_id AND m.tournament_id = s.tournament_id"
         f" WHERE {which} ORDER BY s.id{dialect.for_update('s')}",
@@ -80,11 +85,12 @@ def _standings_created(which: str, params: dict[str, Any]) -> Sql:
     """Standings rows for entrants that have none yet (a tournament starts with one per
     contestant; this covers rows made some other way)."""
     return Sql(
-        f"INSERT INTO {_S} (tournament_id, contestant_id, elo, matches, wins, ties)"
-        f" SELECT m.tournament_id, e.contestant_id, 1000.0, 0, 0.0, 0"
+        f"INSERT INTO {_S} (tournament_id, contestant_id, elo, matches, wins, ties, wl_mu,"
+        f" wl_sigma) SELECT m.tournament_id, e.contestant_id, 1000.0, 0, 0.0, 0,"
+        f" %(wl_mu)s, %(wl_sigma)s"
         f" FROM {_E} e JOIN {_M} m ON m.id = e.match_id WHERE {which}"
         " ON CONFLICT (tournament_id, contestant_id) DO NOTHING",
-        params,
+        {**params, "wl_mu": WENG_LIN.mu, "wl_sigma": WENG_LIN.sigma},
     )
 
 
@@ -154,9 +160,11 @@ def verdict_writes(
     the verdict's inverse-probability weight in the fit (arena.evidence.ipw_weight)."""
     stats = {
         str(cid): {"elo": elo, "matches": float(matches), "wins": wins, "ties": float(ties)}
-        for _, cid, elo, matches, wins, ties in standings
+        for _, cid, elo, matches, wins, ties, *_ in standings
     }
-    apply_ranking(stats, [[str(c) for c in tier] for tier in ranking])
+    named = [[str(c) for c in tier] for tier in ranking]
+    apply_ranking(stats, named)
+    beliefs = weng_lin_update(standings, named)
     source = evidence.source_of(judgment.judge_id)
     increments = evidence.pair_increments(
         entrants.answers,
@@ -173,10 +181,11 @@ def verdict_writes(
         _added(_PPC, prompt_key, evidence.ORDERED, len(evidence.ORDERED), ordered),
         _prompt_pairs_seen(entrants.prompt_id, source, sorted(ordered)),
         _orders_counted(tournament_id, source, judgment.orders),
+        _ranking_counted(pair_key, evidence.ranking_key(ranking)),
     ]
     return [
         *([_judgment_insert(match_id, ranking, judgment, now)] if judged else []),
-        _standings_update(standings, stats),
+        _standings_update(standings, stats, beliefs),
         *(c for c in cells if c is not None),
     ]
 
@@ -274,27 +283,54 @@ def _judgment_insert(
     )
 
 
-def _standings_update(standings: Rows, stats: dict[str, dict[str, float]]) -> Sql:
-    """The rows' four counters in one UPDATE joined on a VALUES list (whose columns both
-    PostgreSQL and SQLite name column1, column2, …)."""
-    values, params = [], {}
+def weng_lin_update(standings: Rows, ranking: list[list[str]]) -> dict[str, SkillRating]:
+    """The entrants' Weng-Lin beliefs after the ranking (ids as text), from their rows'."""
+    current = {str(row[1]): SkillRating(row[6], row[7]) for row in standings}
+    return rate_plackett_luce(current, ranking, WENG_LIN)
+
+
+def _ranking_counted(key: dict[str, object], ranking: str | None) -> Sql | None:
+    """Count a K-wise verdict in its ranking's RankingCell (pairs have none)."""
+    if ranking is None:
+        return None
+    return Sql(
+        f"INSERT INTO {_RANKS} (tournament_id, source, category, ranking, count)"
+        " VALUES (%(tournament)s, %(source)s, %(category)s, %(ranking)s, 1)"
+        " ON CONFLICT (tournament_id, source, category, ranking)"
+        f" DO UPDATE SET count = {_RANKS}.count + 1",
+        {**key, "ranking": ranking},
+    )
+
+
+def _standings_update(
+    standings: Rows, stats: dict[str, dict[str, float]], beliefs: Mapping[str, SkillRating]
+) -> Sql:
+    """The rows' counters and beliefs in one UPDATE joined on a VALUES list (whose columns
+    both PostgreSQL and SQLite name column1, column2, …)."""
+    values: list[str] = []
+    params: dict[str, object] = {}
     for i, (pk, cid, *_) in enumerate(standings):
         record = stats[str(cid)]
         values.append(
             f"(CAST(%(id{i})s AS BIGINT), CAST(%(elo{i})s AS DOUBLE PRECISION),"
             f" CAST(%(wins{i})s AS DOUBLE PRECISION), CAST(%(ties{i})s AS INTEGER),"
-            f" CAST(%(matches{i})s AS INTEGER))"
+            f" CAST(%(matches{i})s AS INTEGER), CAST(%(mu{i})s AS DOUBLE PRECISION),"
+            f" CAST(%(sigma{i})s AS DOUBLE PRECISION))"
         )
+        belief = beliefs[str(cid)]
         params |= {
             f"id{i}": pk,
             f"elo{i}": record["elo"],
             f"wins{i}": record["wins"],
             f"ties{i}": int(record["ties"]),
             f"matches{i}": int(record["matches"]),
+            f"mu{i}": belief.mu,
+            f"sigma{i}": belief.sigma,
         }
     return Sql(
         f"UPDATE {_S} SET elo = v.column2, wins = v.column3, ties = v.column4,"
-        f" matches = v.column5 FROM (VALUES {', '.join(values)}) AS v"
+        f" matches = v.column5, wl_mu = v.column6, wl_sigma = v.column7"
+        f" FROM (VALUES {', '.join(values)}) AS v"
         f" WHERE {_S}.id = v.column1",
         params,
     )

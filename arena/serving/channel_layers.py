@@ -29,7 +29,7 @@ async def _handoff(coroutine: Any, home: asyncio.AbstractEventLoop) -> None:
         raise
 
 
-class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
+class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._home: asyncio.AbstractEventLoop | None = None

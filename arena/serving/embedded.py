@@ -43,7 +43,8 @@ def embedded_worker_start(*, concurrency: int | None = None) -> WorkController:
     threading.Thread(target=worker.start, name="embedded-celery", daemon=True).start()
     _worker = worker
     _sweeper_start()
-    log.info("embedded Celery worker started (%s threads)", worker.concurrency)
+    # Set by WorkController.setup_defaults; celery-types does not declare it.
+    log.info("embedded Celery worker started (%s threads)", worker.concurrency)  # type: ignore[attr-defined]
     return worker
 
 

@@ -84,7 +84,8 @@ class FastVote:
         self.pool_size = pool_size
         self._pool: Any = None
         self._redis: Any = None
-        self._csrf = CsrfViewMiddleware(lambda request: None)
+        # Only its request and view checks are called, never the response it would wrap.
+        self._csrf = CsrfViewMiddleware(lambda request: None)  # type: ignore[arg-type]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if not _is_json_vote(scope):
@@ -172,6 +173,7 @@ class FastVote:
 
     def _ballot(self, scope: Any, body: bytes) -> Ballot:
         request = ASGIRequest(scope, io.BytesIO(body))
+        refused: object  # Django's refusal, or True: anything but None refuses
         try:
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
             self._csrf.process_request(request)

@@ -22,6 +22,7 @@ from arena.boards import (
     judge_quality_panel,
     leaderboard_categories,
     leaderboard_sources,
+    overall_leaderboard,
     tournament_charts,
     tournament_leaderboard,
 )
@@ -39,6 +40,7 @@ from arena.selectors import (
     tournaments_with_progress,
     voter_outliers,
 )
+from arena.services import plans
 from arena.services.tournaments import TOURNAMENT_ACTIONS, tournament_create
 from arena.standings import SCO_STYLE_NOTE, has_verdicts
 from arena.views.voting import my_votes, vote, vote_any
@@ -153,6 +155,34 @@ def leaderboard_judges(request: HttpRequest) -> HttpResponse:
     return render(request, "arena/_judge_quality.html", {"quality": judge_quality_panel()})
 
 
+def _overall_filters(request: HttpRequest) -> dict[str, Any] | None:
+    """Who judged and hard outcomes: the filters an overall ranking follows (the category
+    is what it ranks across; style and position corrections are per board). None for an
+    unknown source."""
+    filters = _leaderboard_filters(request)
+    if filters["source"] not in leaderboard_sources():
+        return None
+    return {"source": filters["source"], "graded": filters["graded"]}
+
+
+def leaderboard_overall(request: HttpRequest) -> HttpResponse:
+    """The overall ranking across categories alone: the leaderboard page fetches it after
+    the ratings, since it reads every category's board."""
+    filters = _overall_filters(request)
+    if filters is None:
+        return HttpResponse("unknown source", status=400, content_type="text/plain")
+    context = {"overall": overall_leaderboard(**filters), **filters}
+    return render(request, "arena/_overall.html", context)
+
+
+def leaderboard_overall_json(request: HttpRequest) -> JsonResponse:
+    filters = _overall_filters(request)
+    if filters is None:
+        source = request.GET.get("source", "all")
+        return JsonResponse({"errors": {"source": [f"unknown source {source!r}"]}}, status=400)
+    return JsonResponse({**overall_leaderboard(**filters), **filters})
+
+
 def leaderboard_json(request: HttpRequest) -> JsonResponse:
     filters = _leaderboard_filters(request)
     try:
@@ -189,14 +219,20 @@ def tournament_rounds_fragment(request: HttpRequest, tournament_id: int) -> Http
     tournament = get_object_or_404(Tournament, pk=tournament_id)
     context = {
         "tournament": tournament,
-        "rounds": tournament_rounds(tournament, page=_page(request)),
+        "rounds": tournament_rounds(
+            tournament, page=_page(request), bracket=_number(request, "bracket")
+        ),
     }
     return render(request, "arena/_rounds.html", context)
 
 
 def _page(request: HttpRequest) -> int | None:
-    page = request.GET.get("page", "")
-    return int(page) if page.isdigit() else None
+    return _number(request, "page")
+
+
+def _number(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 def tournament_charts_json(request: HttpRequest, tournament_id: int) -> JsonResponse:
@@ -210,7 +246,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
     progress = tournament_progress(tournament)
     recent = tournament_recent_results(tournament)
     rows: list[Any] = tournament_leaderboard(tournament)
-    rounds = tournament_rounds(tournament, page=_page(request))
+    rounds = tournament_rounds(tournament, page=_page(request), bracket=_number(request, "bracket"))
     if rounds.bracket is not None:  # a knockout's places beside the ratings' ranks
         places = rounds.bracket.places
         rows = [{**r, "place": places.get(r["contestant"])} for r in rows]
@@ -222,6 +258,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "tournament": tournament,
             "rows": rows,
             "has_verdicts": has_verdicts(rows),
+            "kwise": tournament.listwise,
             "failures": tournament_failed_matches(tournament) if staff and progress.failed else [],
             "min_verdicts": settings.MIN_VERDICTS,
             "done": progress.done,
@@ -234,6 +271,7 @@ def tournament_detail(request: HttpRequest, tournament_id: int) -> HttpResponse:
             "self_judged_note": SELF_JUDGED_NOTE,
             "rounds": rounds,
             "estimate": tournament_estimate(tournament) if tournament.status == "draft" else None,
+            "plan": plans.tournament_plan(tournament),
         },
     )
 
@@ -266,6 +304,14 @@ def tournament_action(request: HttpRequest, tournament_id: int, action: str) -> 
             TOURNAMENT_ACTIONS[action](tournament=tournament)
         except ValidationError:
             pass  # the page shows the unchanged status
+    return redirect("tournament", tournament_id=tournament_id)
+
+
+@staff_member_required
+@require_POST
+def tournament_plan_request(request: HttpRequest, tournament_id: int) -> HttpResponse:
+    """Ask a worker to simulate the tournament's format and size (the planner)."""
+    plans.tournament_plan_request(get_object_or_404(Tournament, pk=tournament_id))
     return redirect("tournament", tournament_id=tournament_id)
 
 

@@ -9,7 +9,7 @@ cache is allowed to: set ``HF_HUB_OFFLINE=1`` on machines that must never reach 
 
 A judge keeps every behaviour of the API judge (templates and fencing, both orders,
 5-way, listwise, repair prompt, logprob probabilities, verdict cache), because it runs
-the same conversation plan (:class:`judges.backends.openai_compat.OpenAICompatJudge`)
+the same conversation plan (:class:`judges.backends.openai_judge.OpenAICompatJudge`)
 through an in-process endpoint instead of HTTP. Two ways to get a verdict:
 
 - ``verdict: "generate"``: the model writes its judgment, which is parsed as an API
@@ -44,7 +44,8 @@ from judges.backends.base import (
     PermanentError,
     TransientError,
 )
-from judges.backends.openai_compat import ChatReply, OpenAICompatJudge, _reject_unknown
+from judges.backends.openai_http import ChatReply, _reject_unknown
+from judges.backends.openai_judge import OpenAICompatJudge
 from judges.costs import PRICE_KEYS, price_from_settings
 from judges.logprobs import TokenLogprob
 from judges.parsing import FiveWayVerdict
@@ -342,13 +343,7 @@ class TransformersGenerator:
             top_p=self.top_p,
             seed=self.seed,
         )
-        return Generation(
-            text=reply.text,
-            prompt_tokens=reply.prompt_tokens,
-            completion_tokens=reply.completion_tokens,
-            latency_ms=reply.latency_ms,
-            cost=self.price.cost(reply.prompt_tokens, reply.completion_tokens),
-        )
+        return reply.generation(self.price)
 
 
 class LocalChatEndpoint:

@@ -31,14 +31,17 @@
     return td;
   };
 
-  // The judges' panel comes after the ratings (it reads many more cells).
-  const panel = document.getElementById("judge-quality-panel");
-  async function loadPanel() {
+  // The overall ranking and the judges' panel come after the ratings (they read many
+  // more cells: every category's board, every source's).
+  async function loadPanel(panel, loading, what) {
     const response = await fetch(panel.dataset.src);
     if (response.ok) panel.innerHTML = await response.text();
-    else document.getElementById("judge-quality-loading").textContent = `The judges' statistics could not be loaded (HTTP ${response.status}).`;
+    else if (loading) loading.textContent = `${what} could not be loaded (HTTP ${response.status}).`;
   }
-  if (panel) loadPanel();
+  const overall = document.getElementById("overall-panel");
+  if (overall) loadPanel(overall, overall.querySelector(".lazy-loading"), "The overall ranking");
+  const panel = document.getElementById("judge-quality-panel");
+  if (panel) loadPanel(panel, document.getElementById("judge-quality-loading"), "The judges' statistics");
 
   function render(rows) {
     table.tBodies[0].replaceChildren(...rows.map((r) => {

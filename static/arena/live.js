@@ -28,6 +28,10 @@
   // A bracket's places come with its rounds section (re-rendered by the server), the
   // ratings with leaderboard events: the place column joins the two by model.
   const bracket = table.hasAttribute("data-bracket");
+  // A K-wise board's Plackett-Luce and Weng-Lin columns (arena/listwise.py).
+  const kwise = table.hasAttribute("data-kwise");
+  // A value that rounds to zero shows as 0 (a centred log-strength is often -1e-17).
+  const fixed = (value, digits) => (value === null || value === undefined ? "–" : (Math.abs(value) < 0.5 * 10 ** -digits ? 0 : value).toFixed(digits));
   const places = () => {
     const el = document.getElementById("bracket-places");
     return el ? JSON.parse(el.textContent) : {};
@@ -51,6 +55,10 @@
       const bt = r.bt === null ? "–" : r.bt.toFixed(0);
       const ci = r.bt === null ? "–" : `${r.bt_low.toFixed(0)} – ${r.bt_high.toFixed(0)}`;
       tr.append(text("td", r.rank), named(r));
+      if (kwise) {
+        const plCi = r.pl === null || r.pl === undefined ? "–" : `${fixed(r.pl_low, 2)} – ${fixed(r.pl_high, 2)}`;
+        tr.append(text("td", fixed(r.pl, 2)), text("td", plCi), text("td", fixed(r.wl_ordinal, 1)));
+      }
       if (bracket) { const place = text("td", "–"); place.className = "place"; tr.append(place); }
       tr.append(text("td", bt), text("td", ci),
         text("td", r.elo === null || r.elo === undefined ? "–" : r.elo.toFixed(1)), text("td", r.sco === null || r.sco === undefined ? "–" : r.sco.toFixed(1)),
@@ -82,6 +90,10 @@
     status.textContent = e.status;
     status.className = "status " + e.status;
     document.getElementById("progress").textContent = e.planned ? `${e.done} / ${e.planned}` : `${e.done}`;
+    // Progress toward the planner's tau target (the verdicts it expects to need).
+    const plan = document.getElementById("plan-progress");
+    const needed = Number(document.getElementById("plan")?.dataset.matches);
+    if (plan && needed) plan.textContent = `${e.done} (${Math.floor((100 * e.done) / needed)}%)`;
     document.getElementById("failed").textContent = e.failed ? ` · ${e.failed} failed` : "";
     const error = document.getElementById("tournament-error");
     error.textContent = e.error || "";
@@ -107,6 +119,12 @@
     }, 1000);
   }
 
+  // Per-prompt brackets: choosing a prompt shows its bracket (the section is re-rendered,
+  // so the listener sits on the document).
+  document.addEventListener("change", (event) => {
+    if (event.target.id === "bracket-choice") event.target.form.submit();
+  });
+
   // Matches are labelled as the server labels them (selectors.match_label): rounds count
   // from 1; a bracket's rounds, anchor pass, third-place match and re-judges by name.
   const labelsEl = document.getElementById("round-labels");
@@ -114,8 +132,11 @@
   function matchLabel(round, slot) {
     const r = roundLabels[round];
     if (!r) return `Round ${round + 1}`;
-    const label = slot % r.width === r.third ? r.third_label : r.label;
-    return r.stage !== "anchor" && slot >= r.width ? `${label} · re-judged` : label;
+    // Per-prompt brackets: the slot's bracket is slot // stride, the rest is one bracket's.
+    const within = r.stride ? slot % r.stride : slot;
+    const label = within % r.width === r.third ? r.third_label : r.label;
+    const named = r.stride && r.stage !== "anchor" ? `Prompt ${Math.floor(slot / r.stride) + 1} · ${label}` : label;
+    return r.stage !== "anchor" && within >= r.width ? `${named} · re-judged` : named;
   }
 
   function renderMatch(e) {

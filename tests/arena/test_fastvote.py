@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 
-from arena.models import Assignment, Judgment, Match, MatchStatus, Standing, Vote
+from arena.models import Assignment, Judgment, Match, MatchStatus, RankingCell, Standing, Vote
 from arena.services.tournaments import results_scheduled_key, tournament_create
 from arena.serving import fastvote
 from tests.conftest import served_in_slot_order
@@ -354,6 +354,12 @@ def test_a_kwise_ranking_is_counted_on_the_fast_path(human_tournament_of) -> Non
     names = [e.contestant.name for e in entries]
     assert answer["reveal"]["models"] == names
     assert answer["reveal"]["ranking"] == [[names[1], names[2]], [names[0]]]
+    cell = RankingCell.objects.get()  # the same write as Django's vote: one ranking counted
+    assert (cell.ranking, cell.count) == (
+        f"{min(entries[1].contestant_id, entries[2].contestant_id)},"
+        f"{max(entries[1].contestant_id, entries[2].contestant_id)}|{entries[0].contestant_id}",
+        1,
+    )
     assert site.reached_django == [("GET", url)]
 
 

@@ -136,6 +136,7 @@ def test_rounds_count_from_one_in_the_bracket_and_the_latest_matches(bracket_of,
         "third_label": "Round 2 · Third-place match",
         "width": 2,
         "third": 1,
+        "stride": 0,  # one bracket: no bracket number in a slot
     }
 
 

@@ -10,13 +10,28 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from arena import evidence
-from arena.models import MatchStatus, PairCell, Response, Tournament
-from arena.services.aggregates import cells_backfill, cells_check, cells_recount
+from arena.models import (
+    WENG_LIN,
+    MatchStatus,
+    PairCell,
+    RankingCell,
+    Response,
+    Standing,
+    Tournament,
+    Vote,
+)
+from arena.services.aggregates import (
+    cells_backfill,
+    cells_check,
+    cells_recount,
+    ranking_cells_backfill,
+)
 from arena.services.battles import battle_next
 from arena.services.matches import match_claim, match_play, match_record_verdict
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
 from arena.services.voting import VoteRefused, vote_record
 from judges.backends.base import Verdict
+from ratings.bayesian import SkillRating, rate_plackett_luce
 
 pytestmark = pytest.mark.django_db
 
@@ -270,3 +285,67 @@ def test_a_board_read_before_the_backfill_is_not_served_after_it(world) -> None:
     assert sum(r["matches"] for r in tournament_leaderboard(pairs)) == 0  # and now cached
     cells_backfill()
     assert sum(r["matches"] for r in tournament_leaderboard(pairs)) == 2
+
+
+def _ranked(groups: Tournament, voter: int, ranks: list[int]) -> list[list[int]]:
+    """A vote on the next battle of the 3-way tournament; its ranking of contestant ids."""
+    battle = battle_next(tournament=groups, session_key=f"r{voter}")
+    vote_record(
+        public_id=battle.public_id,
+        ranks=ranks,
+        idempotency_key=f"r{voter}",
+        session_key=f"r{voter}",
+    )
+    return Vote.objects.get(idempotency_key=f"r{voter}").ranking
+
+
+def test_kwise_votes_are_counted_per_distinct_ranking_and_pairs_are_not(world) -> None:
+    groups = world["groups"]
+    _ranked(groups, 0, [1, 2, 3])
+    _ranked(groups, 1, [1, 2, 2])
+    battle = battle_next(tournament=world["pairs"], session_key="p")
+    vote_record(public_id=battle.public_id, outcome="a", idempotency_key="p", session_key="p")
+    stored = {(c.ranking, c.count) for c in RankingCell.objects.filter(tournament=groups)}
+    assert sum(count for _, count in stored) == 2
+    assert all(len(evidence.ranking_tiers(key)) in (2, 3) for key, _ in stored)
+    assert not RankingCell.objects.exclude(tournament=groups).exists()
+    assert cells_check() == []
+
+
+def test_the_check_finds_a_drifted_ranking_cell_and_the_backfill_mends_it_and_the_beliefs(
+    world,
+) -> None:
+    groups = world["groups"]
+    rankings = [_ranked(groups, voter, [1, 2, 3]) for voter in range(3)]
+    online = {
+        (s.contestant_id, round(s.wl_mu, 9), round(s.wl_sigma, 9))
+        for s in Standing.objects.filter(tournament=groups)
+    }
+    RankingCell.objects.filter(tournament=groups).update(count=9)
+    Standing.objects.update(wl_mu=0.0)
+    assert {d.table for d in cells_check()} == {"ranking cells"}
+    assert ranking_cells_backfill() == len({evidence.ranking_key(r) for r in rankings})
+    assert cells_check() == []
+    replayed = {
+        (s.contestant_id, round(s.wl_mu, 9), round(s.wl_sigma, 9))
+        for s in Standing.objects.filter(tournament=groups)
+    }
+    assert replayed == online  # voted one after the other: commit order is match order here
+    assert any(mu != WENG_LIN.mu for _, mu, _ in replayed)
+
+
+def test_a_standings_weng_lin_belief_is_the_replay_of_its_tournaments_rankings(world) -> None:
+    groups = world["groups"]
+    rankings = [_ranked(groups, voter, ranks) for voter, ranks in enumerate([[1, 2, 3], [3, 1, 2]])]
+    state: dict[str, SkillRating] = {}
+    for ranking in rankings:
+        state |= rate_plackett_luce(state, [[str(c) for c in tier] for tier in ranking])
+    stored = {
+        str(s.contestant_id): SkillRating(s.wl_mu, s.wl_sigma)
+        for s in Standing.objects.filter(tournament=groups)
+    }
+    assert set(state) <= set(stored)
+    for cid, belief in state.items():
+        assert (stored[cid].mu, stored[cid].sigma) == pytest.approx(
+            (belief.mu, belief.sigma), abs=1e-9
+        )

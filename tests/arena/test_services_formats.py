@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
+from arena.boards import global_leaderboard
 from arena.models import Judgment, MatchStatus, Standing, Tournament, TournamentStatus
 from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
 
@@ -95,12 +97,12 @@ def test_an_anchor_that_is_not_a_contestant_is_refused_by_name(
     assert not Tournament.objects.exists()
 
 
-def test_rating_seeds_are_frozen_at_start_from_the_last_completed_tournament(
+def test_rating_seeds_are_frozen_at_start_from_the_global_bt_leaderboard(
     contestants, prompt_set, judge, play_out
 ) -> None:
     people = contestants(4)
     names = [c.name for c in people]
-    first = play_out(
+    play_out(
         tournament_start(
             tournament=tournament_create(
                 name="rr",
@@ -113,7 +115,8 @@ def test_rating_seeds_are_frozen_at_start_from_the_last_completed_tournament(
             )
         )
     )
-    elo = dict(Standing.objects.filter(tournament=first).values_list("contestant_id", "elo"))
+    rows, _ = global_leaderboard(source="all")
+    bt = {c.pk: next(r["bt"] for r in rows if r["contestant"] == c.name) for c in people}
     bracket = tournament_start(
         tournament=tournament_create(
             name="se",
@@ -126,9 +129,41 @@ def test_rating_seeds_are_frozen_at_start_from_the_last_completed_tournament(
         )
     )
     frozen = {int(k): v for k, v in bracket.manifest["prior_ratings"].items()}
-    assert frozen == pytest.approx(elo)
+    assert frozen == pytest.approx(bt)
+    seeds_from = bracket.manifest["seeds_from"]
+    assert (seeds_from["source"], seeds_from["source_label"]) == ("all", "All verdicts")
+    assert seeds_from["rated"] == 4
     tournament_advance(tournament_id=bracket.pk)
-    top = max(elo, key=elo.get)
-    bottom = min(elo, key=elo.get)
+    top = max(bt, key=bt.__getitem__)
+    bottom = min(bt, key=bt.__getitem__)
     first_match = bracket.matches.get(round=0, slot=0)
     assert {e.contestant_id for e in first_match.entries.all()} == {top, bottom}
+    page = Client().get(f"/tournaments/{bracket.pk}/").content.decode()
+    assert "Bradley-Terry rating on the global leaderboard (All verdicts)" in page
+    assert "4 of 4 models had one" in page
+
+
+def test_a_rating_seeding_reads_the_board_of_the_source_it_names(
+    contestants, prompt_set, judge, play_out
+) -> None:
+    names = [c.name for c in contestants(3)]
+    play_out(
+        tournament_start(
+            tournament=tournament_create(
+                name="rr", format="round_robin", contestants=names, prompt_set="tiny",
+                judge="sim-judge", config={"rounds": 1}, seed=2,
+            )
+        )
+    )  # fmt: skip
+    bracket = tournament_create(
+        name="se",
+        format="single_elimination",
+        contestants=names,
+        prompt_set="tiny",
+        judge="sim-judge",
+        config={"seeding": "rating", "seed_source": "humans"},
+        seed=2,
+    )
+    started = tournament_start(tournament=bracket)
+    assert started.manifest["prior_ratings"] == {}  # nobody has a human vote yet
+    assert started.manifest["seeds_from"]["rated"] == 0

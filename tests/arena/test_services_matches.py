@@ -9,7 +9,7 @@ from arena.models import Judgment, Match, MatchStatus, Response, Standing
 from arena.services import matches as svc
 from arena.services.tournaments import tournament_advance, tournament_start
 from judges.backends.base import PermanentError, RawOutput, TransientError, Verdict
-from judges.backends.openai_compat import UnparseableVerdictError
+from judges.backends.openai_judge import UnparseableVerdictError
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_a_verdict_schedules_one_results_publish_after_commit_and_a_rolled_back_
     with django_capture_on_commit_callbacks(execute=True):
         assert svc.match_record_verdict(match_id=match.pk, verdict=verdict, ranking=ranking)
         assert scheduled == []  # not before the commit
-    assert scheduled == [{"args": [match.tournament_id], "countdown": 0.5}]
+    assert scheduled == [{"args": (match.tournament_id,), "countdown": 0.5}]
 
 
 def test_the_publish_window_grows_with_what_the_last_publish_took(

@@ -248,7 +248,7 @@ def test_a_vote_schedules_one_leaderboard_refit_per_window_in_a_worker(
     from arena import tasks
     from arena.services.tournaments import tournament_results_publish
 
-    scheduled: list[list[int]] = []
+    scheduled: list[tuple[int, ...]] = []
     monkeypatch.setattr(
         tasks.publish_leaderboard, "apply_async", lambda **kw: scheduled.append(kw["args"])
     )
@@ -277,10 +277,10 @@ def test_a_vote_schedules_one_leaderboard_refit_per_window_in_a_worker(
 
     for i in range(3):
         vote(i)
-    assert scheduled == [[t.pk]]  # three votes in one window: one refit
+    assert scheduled == [(t.pk,)]  # three votes in one window: one refit
     tournament_results_publish(tournament_id=t.pk)  # what the worker runs
     vote(3)
-    assert scheduled == [[t.pk], [t.pk]]  # the publish opened the next window
+    assert scheduled == [(t.pk,), (t.pk,)]  # the publish opened the next window
 
 
 def test_the_deferred_publish_sends_progress_and_leaderboards_that_the_request_does_not(

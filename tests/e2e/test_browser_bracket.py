@@ -41,6 +41,14 @@ def _latest(page: Page) -> Counter[str]:
     return Counter(page.locator("#matches li").all_inner_texts())
 
 
+def _by_match(page: Page) -> dict[str, str]:
+    items = page.locator("#matches li")
+    return {
+        str(items.nth(i).get_attribute("data-match")): items.nth(i).inner_text()
+        for i in range(items.count())
+    }
+
+
 def test_a_bracket_with_an_anchor_pass_and_a_third_place_match_reads_as_labelled(
     demo: DemoSite, browser: Browser
 ) -> None:
@@ -106,3 +114,79 @@ def test_a_bracket_with_an_anchor_pass_and_a_third_place_match_reads_as_labelled
         reader.screenshot(path=SCREENSHOTS / f"bracket-{name}.png", full_page=True)
         reader.locator("#rounds").scroll_into_view_if_needed()
         reader.screenshot(path=SCREENSHOTS / f"bracket-{name}-rounds.png")
+
+
+def _draft_per_prompt(demo: DemoSite) -> int:
+    """A draft of one bracket per prompt: five simulated models (they answer any prompt) on
+    three prompts of their own, seeded
+    from the global leaderboard, with third-place matches."""
+    out = demo.shell(
+        "from arena.models import BackendKind, Contestant, Prompt, PromptSet\n"
+        "from arena.services.tournaments import tournament_create\n"
+        "for name, strength in [('sim-upper', 1100.0), ('sim-lower', 930.0)]:\n"
+        "    Contestant.objects.get_or_create(name=name, backend=BackendKind.SIMULATED,"
+        " generation={'strength': strength})\n"
+        "s, _ = PromptSet.objects.get_or_create(name='three-prompts')\n"
+        "for i, text in enumerate(['Name three prime numbers.', 'Describe rain to a fish.',"
+        " 'Write a limerick about a kettle.']):\n"
+        "    Prompt.objects.get_or_create(prompt_set=s, external_id=str(i), text=text)\n"
+        "t = tournament_create(name='Per-prompt brackets', format='single_elimination',"
+        " contestants=['sim-strong', 'sim-upper', 'sim-middle', 'sim-lower', 'sim-weak'],"
+        " prompt_set='three-prompts', judge='tie-prone',"
+        " config={'brackets': 'per_prompt', 'seeding': 'rating', 'third_place': True}, seed=4)\n"
+        "print('id', t.pk)\n"
+    )
+    return int(out.split("id ")[-1])
+
+
+def test_per_prompt_brackets_are_picked_by_prompt_and_count_the_brackets_won(
+    demo: DemoSite, browser: Browser
+) -> None:
+    _draft_bracket(demo)  # makes the tie-prone judge if this test runs alone
+    tournament = _draft_per_prompt(demo)
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.goto(f"{demo.base}/admin/login/?next=/tournaments/{tournament}/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#live-state")).to_have_text("live")
+    page.click("button:has-text('Start')")
+    page.goto(f"{demo.base}/tournaments/{tournament}/")
+    expect(page.locator("#live-state")).to_have_text("live")
+    expect(page.locator("#status")).to_have_text("completed", timeout=90_000)
+    expect(page.locator("#champion")).to_contain_text("This prompt's champion:", timeout=10_000)
+    live = _by_match(page)
+    assert any(label.startswith("Prompt 3 · ") for label in live.values())
+
+    page.reload()
+    # live.js labelled each match as the server does (the lists hold the latest 20 of 21+,
+    # in arrival and in finishing order: they share most, not all)
+    again = _by_match(page)
+    shared = live.keys() & again.keys()
+    assert len(shared) >= 10 and all(live[k] == again[k] for k in shared)
+    assert "failed" not in " ".join(again.values())
+    options = page.locator("#bracket-choice option")
+    expect(options).to_have_count(3)
+    expect(options.nth(1)).to_contain_text("Prompt 2: Describe rain to a fish. — won by")
+    expect(page.locator("#leaderboard th").nth(2)).to_have_text("Brackets won")
+    won = [int(t.split(" of ")[0]) for t in page.locator("#leaderboard td.place").all_inner_texts()]
+    assert sum(won) == 3 and len(won) == 5
+    expect(page.locator("#seeding")).to_contain_text("Bradley-Terry rating on the global")
+
+    page.select_option("#bracket-choice", "1")  # submits: the page shows prompt 2's bracket
+    expect(page).to_have_url(f"{demo.base}/tournaments/{tournament}/?bracket=1#rounds")
+    expect(page.locator("#bracket-choice")).to_have_value("1")
+    expect(page.locator("#rounds .round h3")).to_have_text(
+        ["Round 1 · Quarter-finals", "Round 2 · Semi-finals", "Round 3 · Final"]
+    )
+    expect(page.locator(".match-card.third-place .card-label")).to_have_text("Third-place match")
+    champion = options.nth(1).inner_text().split(" — won by ")[1]
+    expect(page.locator("#champion strong")).to_have_text(champion)
+
+    for name, (width, height) in SIZES.items():
+        reader = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        reader.goto(f"{demo.base}/tournaments/{tournament}/?bracket=1")
+        expect(reader.locator("#live-state")).to_have_text("live")
+        assert reader.evaluate("document.documentElement.scrollWidth") <= width
+        reader.locator("#rounds").scroll_into_view_if_needed()
+        reader.screenshot(path=SCREENSHOTS / f"bracket-per-prompt-{name}.png", full_page=True)

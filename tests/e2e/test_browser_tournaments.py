@@ -1,11 +1,61 @@
-"""A staff member creates a tournament from the form, sees the estimate, starts it."""
+"""A staff member creates a tournament from the form, sees the estimate and the planner,
+starts it."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.embedded
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def demo_env() -> dict[str, str]:
+    """Plans from two simulated truths: the page's behaviour, in seconds, not minutes."""
+    return {"ARENA_PLAN_TRUTHS": "2"}
+
+
+def test_the_planner_on_the_form_simulates_the_chosen_format_and_the_draft_shows_it(
+    demo_site: str, browser: Browser
+) -> None:
+    page = browser.new_context(viewport={"width": 1200, "height": 1400}).new_page()
+    page.goto(f"{demo_site}/admin/login/?next=/tournaments/new/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", "e2e-staff-password")
+    page.click("input[type=submit]")
+    result = page.locator("#plan-result")
+    expect(result).to_have_text("Choose the contestants.")
+    page.fill("#id_name", "Planned round robin")
+    page.select_option("#id_format", "round_robin")
+    for name in ("sim-strong", "sim-middle", "sim-weak"):
+        page.get_by_label(name, exact=True).check()
+    page.select_option("#id_prompt_set", label="vicuna-80")
+    page.select_option("#id_judge", label="simulated-judge")
+    expect(result).to_have_text("Not simulated yet for this format with 3 models.")
+    page.select_option("#id_format", "kwise")
+    page.fill("#id_k", "3")
+    page.locator("#id_k").blur()
+    expect(result).to_have_text("No plan: the simulator plays K-wise groups of 4 only.")
+    page.fill("#id_k", "")
+    page.select_option("#id_format", "round_robin")
+    expect(result).to_have_text("Not simulated yet for this format with 3 models.")
+    page.click("#plan-simulate")
+    expect(result).to_contain_text("A worker is simulating this format with 3 models")
+    expect(result).to_contain_text("To τ 0.9: about", timeout=120_000)
+    matches = re.search(r"about (\d+) matches", result.inner_text())
+    assert matches is not None
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "tournament-new-planner.png", full_page=True)
+
+    page.click("main button[type=submit]")
+    expect(page.locator("#status")).to_have_text("draft")
+    expect(page.locator("#plan")).to_contain_text(f"about {matches.group(1)} matches")
+    expect(page.locator("#plan-progress")).to_have_text("0 (0%)")
 
 
 def test_staff_create_a_tournament_from_the_form_and_watch_it_run(

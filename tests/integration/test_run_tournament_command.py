@@ -131,7 +131,7 @@ def test_options_are_json_when_they_parse_and_override_the_config_file(tmp_path:
     [
         (
             ["--format", "single_elimination", "--rounds", "2"],
-            "rounds: unknown option for single_elimination; its options: anchor, anchor_rounds, k,",
+            "rounds: unknown option for single_elimination; its options: anchor, anchor_rounds, brackets,",
         ),
         (["--format", "anchor"], "anchor: name the anchor contestant"),
         (["--format", "anchor", "--option", "anchor=nobody"], "anchor: nobody is not one of"),
@@ -213,9 +213,10 @@ def test_an_anchor_run_then_a_bracket_seeded_from_its_ratings(endpoint: FakeOpen
     run("--contestants", models, "--format", "single_elimination", "--option", "seeding=rating")
     bracket = Tournament.objects.exclude(pk=anchored.pk).get()
     assert bracket.status == TournamentStatus.COMPLETED and bracket.config["seeding"] == "rating"
-    # Seeded from the anchor run's ratings: seed 1 has the bye of a bracket of three.
+    # Seeded from the global leaderboard after the anchor run: seed 1 (the best rating, the
+    # lower id among equals) has the bye of a bracket of three.
     prior = bracket.manifest["prior_ratings"]
-    best = int(max(prior, key=prior.__getitem__))
+    best = int(min(prior, key=lambda c: (-prior[c], int(c))))
     first_round = bracket.matches.get(round=0)
     assert len(prior) == 3 and not first_round.entries.filter(contestant_id=best).exists()
 

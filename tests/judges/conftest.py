@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from judges.backends.openai_compat import _SYNC_CLIENTS
+from judges.backends.openai_http import _SYNC_CLIENTS
 from judges.cache import LRUVerdictCache, set_default_verdict_cache
 from judges.limits import LIMITERS
 from tests.judges.fake_openai import FakeOpenAIServer

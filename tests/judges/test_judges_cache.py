@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from judges.backends.base import Answer, TransientError
-from judges.backends.openai_compat import OpenAICompatJudge
+from judges.backends.openai_judge import OpenAICompatJudge
 from judges.cache import LRUVerdictCache, cache_key
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 
@@ -73,10 +73,10 @@ def test_a_judge_built_without_a_scope_calls_the_model_every_time(
 def test_a_verdict_read_by_another_parser_version_is_not_served(
     server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from judges.backends import openai_compat
+    from judges.backends import openai_judge
 
     judge(server).compare(QUESTION, ANSWERS)
-    monkeypatch.setattr(openai_compat, "PARSER_VERSION", openai_compat.PARSER_VERSION + 1)
+    monkeypatch.setattr(openai_judge, "PARSER_VERSION", openai_judge.PARSER_VERSION + 1)
     judge(server).compare(QUESTION, ANSWERS)
 
     assert calls(server) == 2

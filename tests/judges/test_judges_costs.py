@@ -7,7 +7,8 @@ import math
 import pytest
 
 from judges.backends.base import Answer, PermanentError
-from judges.backends.openai_compat import OpenAICompatGenerator, OpenAICompatJudge
+from judges.backends.openai_http import OpenAICompatGenerator
+from judges.backends.openai_judge import OpenAICompatJudge
 from judges.costs import Price, estimate_cost, price_from_settings
 from tests.judges.fake_openai import FakeOpenAIServer
 

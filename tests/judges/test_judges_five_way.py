@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from judges.backends.base import Answer, PermanentError
-from judges.backends.openai_compat import OpenAICompatJudge, UnparseableVerdictError
+from judges.backends.openai_judge import OpenAICompatJudge, UnparseableVerdictError
 from judges.fiveway import (
     FiveWayOutcome,
     apply_length_penalty,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from judges.backends.base import Answer
-from judges.backends.openai_compat import OpenAICompatJudge
+from judges.backends.openai_judge import OpenAICompatJudge
 from judges.fencing import fence, new_boundary, substitute
 from judges.prompts import PromptTemplate, load_template
 from tests.judges.fake_openai import FakeOpenAIServer

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from judges.backends.base import Answer, PermanentError, TransientError
-from judges.backends.openai_compat import OpenAICompatGenerator, OpenAICompatJudge
+from judges.backends.openai_http import OpenAICompatGenerator
+from judges.backends.openai_judge import OpenAICompatJudge
 from judges.limits import LIMITERS, EndpointLimiter, EndpointLimits, TokenBucket
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from judges.backends.base import Answer, PermanentError
-from judges.backends.openai_compat import OpenAICompatJudge, UnparseableVerdictError
+from judges.backends.openai_judge import OpenAICompatJudge, UnparseableVerdictError
 from judges.listwise import presentation_order, ranking_from_letters
 from judges.parsing import parse_listwise_ranking
 from tests.judges.fake_openai import FakeOpenAIServer

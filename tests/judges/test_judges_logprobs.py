@@ -7,7 +7,7 @@ import math
 import pytest
 
 from judges.backends.base import Answer, PermanentError
-from judges.backends.openai_compat import OpenAICompatJudge
+from judges.backends.openai_judge import OpenAICompatJudge
 from judges.logprobs import (
     TokenLogprob,
     average_probabilities,

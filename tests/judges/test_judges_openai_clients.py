@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from judges.backends.base import Answer
-from judges.backends.openai_compat import _SYNC_CLIENTS, OpenAICompatJudge, _tls_context
+from judges.backends.openai_http import _SYNC_CLIENTS, _tls_context
+from judges.backends.openai_judge import OpenAICompatJudge
 from tests.judges.fake_openai import FakeOpenAIServer
 
 PAIR = (Answer("one"), Answer("two"))

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import pytest
 
 from judges.backends.base import PermanentError, TransientError
-from judges.backends.openai_compat import OpenAICompatGenerator, retry_after_seconds
+from judges.backends.openai_http import OpenAICompatGenerator, retry_after_seconds
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 
 KEY_ENV = "ARENA_TEST_CONTESTANT_KEY"

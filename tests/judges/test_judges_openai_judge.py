@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 from judges.backends.base import Answer, PermanentError, RawOutput, TransientError
-from judges.backends.openai_compat import OpenAICompatJudge, UnparseableVerdictError
+from judges.backends.openai_judge import OpenAICompatJudge, UnparseableVerdictError
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted, error_body
 
 QUESTION = "Which is larger, 9.11 or 9.9?"

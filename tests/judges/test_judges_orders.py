@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from judges.backends.base import Answer, OrderVerdict
-from judges.backends.openai_compat import OpenAICompatJudge
+from judges.backends.openai_judge import OpenAICompatJudge
 from judges.backends.simulated import SimulatedJudge
 from judges.orders import (
     OrderCounts,

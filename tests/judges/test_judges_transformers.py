@@ -17,7 +17,7 @@ from tests.judges.tiny_models import build_says_a_model, build_tiny_model, requi
 torch, transformers = require_local_models()
 
 from judges.backends.base import Answer, PermanentError  # noqa: E402
-from judges.backends.openai_compat import UnparseableVerdictError  # noqa: E402
+from judges.backends.openai_judge import UnparseableVerdictError  # noqa: E402
 from judges.backends.transformers_local import (  # noqa: E402
     TransformersGenerator,
     TransformersJudge,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ratings.bradley_terry import NoMLEError, fit_bradley_terry
 from ratings.data import Battles, battles_from_rankings
-from ratings.plackett_luce import fit_plackett_luce
+from ratings.plackett_luce import bootstrap_plackett_luce, distinct_rankings, fit_plackett_luce
 
 
 def as_tiers(order: list[int]) -> list[list[str]]:
@@ -120,3 +120,62 @@ def test_pl_is_invariant_to_ranking_order_and_relabelling(seed: int) -> None:
     rename = {"w": "4", "x": "3", "y": "2", "z": "1"}
     renamed = fit_plackett_luce([[[rename[t[0]]] for t in r] for r in rankings]).as_dict()
     assert {m: renamed[rename[m]] for m in models} == pytest.approx(base, abs=1e-6)
+
+
+def kwise_votes(seed: int, n: int) -> list[list[list[str]]]:
+    """n rankings of 3 of 5 models drawn from true strengths, an occasional tie."""
+    rng = np.random.default_rng(seed)
+    models = ["a", "b", "c", "d", "e"]
+    strength = dict(zip(models, [1.0, 0.5, 0.0, -0.5, -1.0], strict=True))
+    votes = []
+    for _ in range(n):
+        group = rng.choice(models, 3, replace=False).tolist()
+        order = sorted(group, key=lambda m: -(strength[m] + rng.gumbel()))
+        tiers = [[order[0]], [order[1], order[2]]] if rng.random() < 0.1 else [[m] for m in order]
+        votes.append(tiers)
+    return votes
+
+
+def test_pl_bootstrap_of_rankings_and_of_their_counts_are_the_same_draws() -> None:
+    votes = kwise_votes(3, 200)
+    listed = distinct_rankings([[list(reversed(t)) for t in v] for v in reversed(votes)])
+    keys = sorted({tuple(tuple(sorted(t)) for t in v) for v in votes})
+    counted = distinct_rankings(
+        [list(map(list, k)) for k in keys],
+        counts=[sum(tuple(tuple(sorted(t)) for t in v) == k for v in votes) for k in keys],
+    )
+    models = fit_plackett_luce(votes).models
+    first = bootstrap_plackett_luce(listed, models=models, rounds=20, seed=7)
+    second = bootstrap_plackett_luce(counted, models=models, rounds=20, seed=7)
+    np.testing.assert_array_equal(first.samples, second.samples)
+    assert int(listed.counts.sum()) == 200
+
+
+def test_pl_bootstrap_round_r_does_not_depend_on_the_number_of_rounds() -> None:
+    data = distinct_rankings(kwise_votes(4, 150))
+    models = ("a", "b", "c", "d", "e")
+    short = bootstrap_plackett_luce(data, models=models, rounds=5, seed=1)
+    long = bootstrap_plackett_luce(data, models=models, rounds=30, seed=1)
+    np.testing.assert_array_equal(short.samples, long.samples[:5])
+
+
+def test_pl_bootstrap_interval_covers_the_fit_and_shrinks_with_four_times_the_data() -> None:
+    votes = kwise_votes(5, 100)
+    models = fit_plackett_luce(votes).models
+    point = fit_plackett_luce(votes).log_strengths
+    boot = bootstrap_plackett_luce(distinct_rankings(votes), models=models, rounds=100, seed=0)
+    low, high = boot.interval(0.95)
+    assert np.all((low <= point) & (point <= high))
+    big = bootstrap_plackett_luce(
+        distinct_rankings(votes, counts=[4] * len(votes)), models=models, rounds=100, seed=0
+    )
+    big_low, big_high = big.interval(0.95)
+    # the spread scales as 1 / sqrt(N): half as wide, give or take the bootstrap's noise
+    assert np.mean(big_high - big_low) / np.mean(high - low) == pytest.approx(0.5, abs=0.1)
+
+
+def test_distinct_rankings_names_the_bad_ranking_and_the_bad_count() -> None:
+    with pytest.raises(ValueError, match="ranking 1: ranking: needs at least two entries"):
+        distinct_rankings([[["a"], ["b"]], [["a"]]])
+    with pytest.raises(ValueError, match="counts: ranking 0 has a negative count -1"):
+        distinct_rankings([[["a"], ["b"]]], counts=[-1])

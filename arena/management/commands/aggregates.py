@@ -18,9 +18,10 @@ from arena.services.aggregates import (
 
 class Command(BaseCommand):
     help = (
-        "backfill: compute missing answer styles, rebuild every leaderboard cell from the "
-        "verdicts and store the Elo history of tournaments without one (after an upgrade, or "
-        "an import that wrote rows directly); "
+        "backfill: compute missing answer styles, rebuild every leaderboard cell (K-wise "
+        "ranking cells and the standings' Weng-Lin beliefs too) from the verdicts and store "
+        "the Elo history of tournaments without one (after an upgrade, or an import "
+        "that wrote rows directly); "
         "check: compare the cells with a full recount, exit 1 on any difference."
     )
 
