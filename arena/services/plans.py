@@ -66,7 +66,8 @@ def plan_strategy(format_name: str, config: dict[str, Any]) -> tuple[str | None,
         return "swiss_bt", ""
     if format_name == "single_elimination":
         if config.get("brackets") == "per_prompt":
-            return None, "per-prompt brackets are not in the planner yet"
+            anchored = config.get("seeding") == "anchor"
+            return ("per_prompt_brackets_anchor_bt" if anchored else "per_prompt_brackets_bt"), ""
         if config.get("seeding") == "anchor":
             return "single_elimination_anchor_bt", ""
         return "single_elimination_bt", ""
@@ -76,6 +77,8 @@ def plan_strategy(format_name: str, config: dict[str, Any]) -> tuple[str | None,
         return f"kwise_{config.get('grouping', 'balanced')}_bt", ""
     if format_name == "adaptive":
         return f"adaptive_{config.get('sampler', 'ci_reduction')}", ""
+    if format_name == "anchor":
+        return "anchor_bt", ""
     return None, f"no simulated strategy plays the {format_name} format"
 
 

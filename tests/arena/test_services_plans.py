@@ -62,6 +62,13 @@ def priced_round_robin(contestants, prompt_set, judge: Judge) -> Tournament:
         ("single_elimination", {"seeding": "anchor"}, "single_elimination_anchor_bt"),
         ("kwise", {"k": 4, "grouping": "adaptive"}, "kwise_adaptive_bt"),
         ("adaptive", {"sampler": "ucb"}, "adaptive_ucb"),
+        ("single_elimination", {"brackets": "per_prompt"}, "per_prompt_brackets_bt"),
+        (
+            "single_elimination",
+            {"brackets": "per_prompt", "seeding": "anchor"},
+            "per_prompt_brackets_anchor_bt",
+        ),
+        ("anchor", {"anchor": 3}, "anchor_bt"),
     ],
 )
 def test_each_format_is_planned_by_the_strategy_that_plays_it(
@@ -75,7 +82,6 @@ def test_each_format_is_planned_by_the_strategy_that_plays_it(
     ("format_name", "config", "reason"),
     [
         ("kwise", {"k": 3}, "groups of 4 only"),
-        ("anchor", {}, "no simulated strategy plays the anchor format"),
         ("review", {}, "no simulated strategy plays the review format"),
     ],
 )

@@ -131,7 +131,7 @@ def test_options_are_json_when_they_parse_and_override_the_config_file(tmp_path:
     [
         (
             ["--format", "single_elimination", "--rounds", "2"],
-            "rounds: unknown option for single_elimination; its options: anchor, anchor_rounds, brackets,",
+            "rounds: unknown option for single_elimination; its options: anchor, anchor_rounds,",
         ),
         (["--format", "anchor"], "anchor: name the anchor contestant"),
         (["--format", "anchor", "--option", "anchor=nobody"], "anchor: nobody is not one of"),
