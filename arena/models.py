@@ -501,9 +501,10 @@ class Standing(models.Model):
     wins = models.FloatField(default=0.0, validators=[MinValueValidator(0)])
     ties = models.PositiveIntegerField(default=0)
     # Weng-Lin Plackett-Luce belief (ratings.bayesian), updated by every verdict in commit
-    # order as K-Sort Arena's is: a K-wise board shows mu - 3 sigma.
-    wl_mu = models.FloatField(default=WENG_LIN.mu)
-    wl_sigma = models.FloatField(default=WENG_LIN.sigma)
+    # order as K-Sort Arena's is: a K-wise board shows mu - 3 sigma. Defaults in the
+    # database too: bulk loads (arena.sql.copy_rows) name only the columns they fill.
+    wl_mu = models.FloatField(default=WENG_LIN.mu, db_default=WENG_LIN.mu)
+    wl_sigma = models.FloatField(default=WENG_LIN.sigma, db_default=WENG_LIN.sigma)
 
     class Meta:
         ordering = ["-elo", "contestant__name"]

@@ -25,12 +25,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='standing',
             name='wl_mu',
-            field=models.FloatField(default=25.0),
+            field=models.FloatField(db_default=25.0, default=25.0),
         ),
         migrations.AddField(
             model_name='standing',
             name='wl_sigma',
-            field=models.FloatField(default=8.333333333333334),
+            field=models.FloatField(db_default=8.333333333333334, default=8.333333333333334),
         ),
         migrations.CreateModel(
             name='RankingCell',
