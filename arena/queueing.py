@@ -40,7 +40,9 @@ def enqueue_plan(strategy: str, n_models: int, tau: float, half_width: float | N
 
 
 def enqueue_boards_warm() -> None:
+    """Warm at the end of the window the first publish in it opens: the boards are keyed
+    by the verdicts they hold, so a warm must read the last of a burst, not the first."""
     from arena.tasks import warm_boards
 
     if cache.add("boards:warm:queued", 1, WARM_SECONDS):
-        transaction.on_commit(warm_boards.delay)
+        transaction.on_commit(lambda: warm_boards.apply_async(countdown=WARM_SECONDS))

@@ -314,8 +314,13 @@ class Bracket:
                 "third_label": match_label(third_role),
                 "width": width,
                 "third": third,
-                # per-prompt brackets: a slot's bracket is slot // stride ("Prompt k · …")
-                "stride": round_stride(self.config, n, r) if self.per_prompt else 0,
+                # per-prompt brackets: a slot's bracket is slot // stride ("Prompt k · …");
+                # the anchor pass is every bracket's
+                "stride": (
+                    round_stride(self.config, n, r)
+                    if self.per_prompt and role.stage != "anchor"
+                    else 0
+                ),
             }
         return labels
 
@@ -448,11 +453,15 @@ def tournament_bracket(tournament: Tournament, index: int = 0) -> Bracket:
             results.append(MatchResult(m["round"], m["slot"], entrants, tiers))
         elif m["status"] == MatchStatus.FAILED:
             results.append(MatchResult(m["round"], m["slot"], entrants, None))
-    # The engine's prompt indices: the prompt set's prompts by id.
-    prompts = list(tournament.prompt_set.prompts.order_by("id").values_list("text", flat=True))
+    # The engine's prompt indices: the prompt set's prompts by id, as many as it plans on
+    # (per-prompt brackets: the count frozen at start); texts only where they are shown.
+    per_prompt = tournament.config.get("brackets") == "per_prompt"
+    by_id = tournament.prompt_set.prompts.order_by("id")
+    n_prompts = max(int(tournament.manifest.get("prompts") or 1), 1)
+    prompts = list(by_id.values_list("text", flat=True)[:n_prompts]) if per_prompt else []
     state = FormatState(
         contestants=tuple(sorted(names)),
-        n_prompts=max(len(prompts), 1),
+        n_prompts=len(prompts) if per_prompt else n_prompts,
         config=tournament.config,
         seed=tournament.draw_seed,
         results=tuple(results),
@@ -460,7 +469,6 @@ def tournament_bracket(tournament: Tournament, index: int = 0) -> Bracket:
     )
     every = fmt.all_placings(state)
     index = index if 0 <= index < len(every) else 0
-    per_prompt = tournament.config.get("brackets") == "per_prompt"
     return Bracket(
         config=tournament.config,
         placings=every[index],

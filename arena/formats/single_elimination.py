@@ -193,6 +193,8 @@ def round_width(config: Mapping[str, Any], n_contestants: int, round_: int) -> t
     is ``a * width + g`` within the bracket) and which game is the third-place match (-1:
     none)."""
     bracket_round = round_ - anchor_rounds(config)
+    if bracket_round < 0:
+        raise ValueError(f"round {round_} is in the anchor pass, not the bracket")
     size = 1 << (max(n_contestants, 2) - 1).bit_length()
     nodes = size >> (bracket_round + 1)
     third = nodes == 1 and bool(config.get("third_place")) and n_contestants >= 4

@@ -379,6 +379,7 @@ def cells_backfill(progress: Progress | None = None) -> int:
         if connection.vendor == "postgresql":
             names = ", ".join(m._meta.db_table for m in tables)
             with connection.cursor() as cursor:
+                _lock_standings_first(cursor)
                 cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
         for model in tables:  # on SQLite, the first delete takes the write lock
             model._default_manager.all().delete()
@@ -408,12 +409,21 @@ def cells_backfill(progress: Progress | None = None) -> int:
     return len(recount.cells)
 
 
+def _lock_standings_first(cursor: Any) -> None:
+    """A verdict locks its standings rows (FOR UPDATE) before it adds to the cells, and the
+    backfill rewrites the standings' Weng-Lin beliefs after the cells: taking the standings
+    first, in a mode that waits out and holds off those row locks, keeps the two from
+    waiting on each other (a deadlock that would cost the whole recount)."""
+    cursor.execute(f"LOCK TABLE {Standing._meta.db_table} IN EXCLUSIVE MODE")
+
+
 def ranking_cells_backfill() -> int:
     """Rebuild the ranking cells and the Weng-Lin beliefs alone (the upgrade that added
     them: migration 0025); how many ranking cells there are."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                _lock_standings_first(cursor)
                 cursor.execute(
                     f"LOCK TABLE {RankingCell._meta.db_table} IN SHARE ROW EXCLUSIVE MODE"
                 )

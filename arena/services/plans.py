@@ -16,8 +16,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from arena.formats import ConfigError, get_format
 from arena.models import Judge, MatchStatus, PromptSet, Tournament
 from arena.queueing import enqueue_plan
 from arena.selectors import (
@@ -28,7 +30,7 @@ from arena.selectors import (
     tournament_calls_per_match,
     usd_per_judge_call,
 )
-from arena.services.tournaments import row_resolve
+from arena.services.tournaments import ENGINE_OPTIONS, row_resolve
 from simulator.planner import plan
 from simulator.runs import Settings
 from simulator.strategies import STRATEGIES
@@ -39,7 +41,7 @@ TAU = 0.9
 # Kept until the simulator changes (the key's version); a pending mark outlives a worker
 # that died computing it by this much, then the next ask queues it again.
 KEPT_SECONDS = 30 * 24 * 3600
-PENDING_SECONDS = 15 * 60
+PENDING_SECONDS = 60 * 60
 VERSION = 1
 MAX_MODELS = 128  # beyond this a plan takes a worker too long; the page says so
 
@@ -55,7 +57,8 @@ class Shape:
 
     @property
     def key(self) -> str:
-        return f"plan:v{VERSION}:{self.strategy}:{self.n_models}:{self.tau:g}:{self.half_width}"
+        shape = f"{self.strategy}:{self.n_models}:{self.tau:g}:{self.half_width}"
+        return f"plan:v{VERSION}:{settings.PLAN_TRUTHS}:{shape}"
 
 
 def plan_strategy(format_name: str, config: dict[str, Any]) -> tuple[str | None, str]:
@@ -87,16 +90,29 @@ def plan_shape(
 ) -> tuple[Shape | None, str]:
     """The shape a tournament of this format, config and size is planned as, or None and
     why not."""
+    if n_models < 2:
+        return None, "a plan needs at least 2 models"
     strategy, reason = plan_strategy(format_name, config)
     if strategy is None or strategy not in STRATEGIES:
         return None, reason or f"no simulated strategy {strategy}"
-    if n_models < 2:
-        return None, "a plan needs at least 2 models"
     if n_models > MAX_MODELS:
         return None, f"plans are simulated for up to {MAX_MODELS} models"
     if half_width is not None and not half_width > 0:
         return None, "half_width: a CI half-width target must be above 0 Elo"
     return Shape(strategy, n_models, TAU, half_width), ""
+
+
+def _config_checked(format_name: str, config: dict[str, Any], n_models: int) -> dict[str, Any]:
+    """The format's own reading of the options (defaults filled in: a K-wise K is at most
+    M), or a ValidationError naming the option. A contestant named by an option (the
+    anchor) is only checked to be there: the planner has no contestants."""
+    named = {k: v for k, v in config.items() if k not in ENGINE_OPTIONS}
+    if isinstance(named.get("anchor"), str):
+        named["anchor"] = 0
+    try:
+        return get_format(format_name).validate_config(named, n_contestants=n_models, n_prompts=1)
+    except ConfigError as error:
+        raise ValidationError({error.field: [error.message]}) from None
 
 
 def plan_read(shape: Shape) -> dict[str, Any] | None:
@@ -120,13 +136,17 @@ def _pending(shape: Shape) -> str:
 
 
 def plan_compute(*, shape: Shape) -> dict[str, Any]:
-    """Run the simulator for a shape and keep the result (a worker's job)."""
-    result = plan(
-        shape.strategy,
-        Settings(n_models=shape.n_models, half_width=shape.half_width),
-        seeds=range(1000, 1000 + settings.PLAN_TRUTHS),
-        tau=shape.tau,
-    )
+    """Run the simulator for a shape and keep the result (a worker's job). The pending
+    mark goes whatever happens: a run that failed is asked for again, not waited on."""
+    try:
+        result = plan(
+            shape.strategy,
+            Settings(n_models=shape.n_models, half_width=shape.half_width),
+            seeds=range(1000, 1000 + settings.PLAN_TRUTHS),
+            tau=shape.tau,
+        )
+    finally:
+        cache.delete(_pending(shape))
     stored = {
         "strategy": shape.strategy,
         "description": STRATEGIES[shape.strategy].description,
@@ -139,7 +159,6 @@ def plan_compute(*, shape: Shape) -> dict[str, Any]:
         "computed_at": timezone.now().isoformat(timespec="seconds"),
     }
     cache.set(shape.key, stored, KEPT_SECONDS)
-    cache.delete(_pending(shape))
     return stored
 
 
@@ -209,10 +228,12 @@ def plan_for(
     ``prompt_set``'s prompts (unpriced without them). ``request``: queue it if missing."""
     judge_row: Judge | None = None if judge in (None, "") else row_resolve(Judge, "judge", judge)
     pset = None if prompt_set in (None, "") else row_resolve(PromptSet, "prompt_set", prompt_set)
+    if n_models >= 2:
+        config = _config_checked(format_name, config, n_models)
     shape, reason = plan_shape(format_name, config, n_models, half_width)
     if request and shape is not None:
         plan_request(shape)
-    k = int(config.get("k", 4 if format_name == "kwise" else 2))
+    k = int(config.get("k", min(4, n_models) if format_name == "kwise" else 2))
     if judge_row is None:
         return plan_view(shape, reason, calls_per_match=1, usd_per_call=0.0)
     return plan_view(

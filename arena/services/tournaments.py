@@ -294,6 +294,15 @@ def tournament_create(
             engine["self_judged"] = judged_self
     if format == "review" and judge_row is not None:
         raise _fail("judge", "a review tournament is judged by people: leave the judge empty")
+    if judge_row is None and (config or {}).get("brackets") == "per_prompt":
+        # Every bracket pairs the same seeds in its first round: a game voted on one
+        # prompt would name the two models of the same game's blind battles on the others.
+        raise _fail(
+            "brackets",
+            "per-prompt brackets need a judge: their first rounds share pairings, so "
+            "people's votes in one would unblind the same game's battles in the others",
+        )
+    _check_seed_source(config or {})
     format_config = {k: v for k, v in (config or {}).items() if k not in ENGINE_OPTIONS}
     try:
         clean = _validated(fmt, format_config, entrants, pset)
@@ -322,6 +331,13 @@ def tournament_create(
         )
         tournament.contestants.set(entrants)
     return tournament
+
+
+def _check_seed_source(config: Mapping[str, Any]) -> None:
+    source = str(config.get("seed_source", ""))
+    if source.startswith("judge:") and source[6:].isdigit():
+        if not Judge.objects.filter(pk=int(source[6:])).exists():
+            raise _fail("seed_source", f"no judge has the id {source[6:]}")
 
 
 def tournament_start(*, tournament: Tournament) -> Tournament:
@@ -494,12 +510,22 @@ def _format_state(tournament: Tournament, prompt_ids: list[int]) -> FormatState:
         contestants=contestants,
         # Frozen at start: a bracket seeded from ratings must replay the same way later.
         prior_ratings={int(k): v for k, v in tournament.manifest.get("prior_ratings", {}).items()},
-        n_prompts=len(prompt_ids),
+        n_prompts=tournament_prompt_count(tournament, len(prompt_ids)),
         config=tournament.config,
         seed=tournament.draw_seed,
         planned=tuple(planned),
         results=tuple(results),
     )
+
+
+def tournament_prompt_count(tournament: Tournament, prompts_now: int) -> int:
+    """The prompts its format plans on: per-prompt brackets keep the count their start
+    froze (prompts added to the set later make no new brackets); other formats use the
+    set as it is."""
+    frozen = tournament.manifest.get("prompts")
+    if tournament.config.get("brackets") == "per_prompt" and frozen:
+        return min(prompts_now, int(frozen))
+    return prompts_now
 
 
 def tournament_judge(tournament: Tournament) -> dict[str, Any] | None:

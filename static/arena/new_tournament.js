@@ -51,6 +51,11 @@
     if (params.get("models") === "0") { result.textContent = "Choose the contestants."; simulate.hidden = true; return; }
     const headers = { "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value };
     const response = await fetch(`/api/plan?${params}`, { method, headers, credentials: "same-origin" });
+    if (!(response.headers.get("content-type") || "").includes("json")) {
+      result.textContent = `No plan: the server answered ${response.status} ${response.statusText}.`;
+      simulate.hidden = true;
+      return;
+    }
     const body = await response.json();
     if (!response.ok) {
       const errors = body.errors ? Object.entries(body.errors).map(([k, v]) => `${k}: ${v}`).join("; ") : body.detail;

@@ -94,3 +94,51 @@ def test_latest_matches_name_their_prompts_bracket(per_prompt: Tournament) -> No
     assert "Prompt 3 · Round 2 · Final" in labels
     assert "Prompt 1 · Round 1 · Semi-finals" in labels
     assert "Prompt 2 · Round 2 · Third-place match" in labels
+
+
+def test_a_per_prompt_bracket_after_a_two_round_anchor_pass_reads_and_labels_the_pass(
+    contestants, prompt_set, judge, play_out
+) -> None:
+    people = contestants(4)
+    tournament = tournament_create(
+        name="anchored",
+        format="single_elimination",
+        contestants=[c.name for c in people],
+        prompt_set=prompt_set.name,
+        judge="sim-judge",
+        config={
+            "seeding": "anchor", "anchor": people[-1].pk, "anchor_rounds": 2,
+            "brackets": "per_prompt",
+        },
+        seed=3,
+    )  # fmt: skip
+    played = play_out(tournament_start(tournament=tournament))
+    page = Client().get(f"/tournaments/{played.pk}/")
+    assert page.status_code == 200
+    labels = {r["label"] for r in tournament_recent_results(played, limit=100)}
+    assert {"Anchor pass 1", "Anchor pass 2"} <= labels
+    assert "Prompt 3 · Round 2 · Final" in labels
+
+
+def test_people_cannot_judge_per_prompt_brackets(contestants, prompt_set) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        tournament_create(
+            name="blind",
+            format="single_elimination",
+            contestants=[c.name for c in contestants(4)],
+            prompt_set=prompt_set.name,
+            judge=None,
+            config={"brackets": "per_prompt"},
+        )
+    assert "would unblind" in refused.value.message_dict["brackets"][0]
+
+
+def test_prompts_added_after_the_start_make_no_new_brackets(per_prompt: Tournament) -> None:
+    from arena.models import Prompt
+
+    Prompt.objects.create(prompt_set=per_prompt.prompt_set, external_id="late", text="Late?")
+    bracket = tournament_rounds(per_prompt).bracket
+    assert bracket is not None and bracket.count == 3
+    assert all(choice["champion"] for choice in bracket.choices)

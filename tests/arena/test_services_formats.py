@@ -167,3 +167,18 @@ def test_a_rating_seeding_reads_the_board_of_the_source_it_names(
     started = tournament_start(tournament=bracket)
     assert started.manifest["prior_ratings"] == {}  # nobody has a human vote yet
     assert started.manifest["seeds_from"]["rated"] == 0
+
+
+def test_a_seed_source_naming_no_judge_is_refused(contestants, prompt_set) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        tournament_create(
+            name="se",
+            format="single_elimination",
+            contestants=[c.name for c in contestants(3)],
+            prompt_set="tiny",
+            judge=None,
+            config={"seeding": "rating", "seed_source": "judge:987654"},
+        )
+    assert refused.value.message_dict["seed_source"] == ["no judge has the id 987654"]

@@ -26,17 +26,18 @@ def test_a_results_publish_queues_one_warming_per_window(
     played: Tournament, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
 ) -> None:
     queued: list[Any] = []
-    monkeypatch.setattr(tasks.warm_boards, "delay", lambda: queued.append(1))
+    monkeypatch.setattr(
+        tasks.warm_boards, "apply_async", lambda countdown: queued.append(countdown)
+    )
     cache.clear()
     with django_capture_on_commit_callbacks(execute=True):
         tournament_results_publish(tournament_id=played.pk)
         tournament_results_publish(tournament_id=played.pk)
-    assert queued == [1]
+    assert queued == [queueing.WARM_SECONDS]  # run at the window's end, on its last verdict
     cache.delete("boards:warm:queued")  # the window has passed
     with django_capture_on_commit_callbacks(execute=True):
         tournament_results_publish(tournament_id=played.pk)
-    assert queued == [1, 1]
-    assert queueing.WARM_SECONDS > 0
+    assert queued == [queueing.WARM_SECONDS] * 2
 
 
 def test_after_warming_the_pages_boards_are_read_without_a_fit(

@@ -197,3 +197,28 @@ def test_a_bad_plan_query_names_its_field(db: None, query: str, field: str) -> N
 def test_a_plan_the_simulator_cannot_make_says_why(db: None) -> None:
     shown = Client().get("/api/plan?format=round_robin&models=1").json()
     assert shown == {**shown, "status": "unavailable", "reason": "a plan needs at least 2 models"}
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [('{"k": "x"}', "k"), ('{"k": null}', "k"), ('{"grouping": "spiral"}', "grouping")],
+)
+def test_plan_options_the_format_refuses_are_named(db: None, config: str, field: str) -> None:
+    response = Client().get(f"/api/plan?format=kwise&models=8&config={config}")
+    assert response.status_code == 400 and field in response.json()["errors"]
+
+
+def test_a_plan_that_fails_in_the_worker_can_be_asked_for_again(
+    priced_round_robin: Tournament, queued: list[tuple[Any, ...]], monkeypatch
+) -> None:
+    plans.tournament_plan_request(priced_round_robin)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the worker ran out of memory")
+
+    monkeypatch.setattr(plans, "plan", broken)
+    with pytest.raises(RuntimeError):
+        compute_plan(*queued[0])
+    assert plans.tournament_plan(priced_round_robin)["status"] == "not_planned"
+    plans.tournament_plan_request(priced_round_robin)
+    assert len(queued) == 2
