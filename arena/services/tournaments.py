@@ -341,11 +341,14 @@ def _check_seed_source(config: Mapping[str, Any]) -> None:
 
 
 def tournament_start(*, tournament: Tournament) -> Tournament:
+    # A rating seeding fits the global board (seconds when its cache is cold): before the
+    # row is locked, not while other requests wait on it.
+    seeds = contestants_seed_ratings(list(tournament.contestants.all()), tournament.config)
     with transaction.atomic():
         locked = Tournament.objects.select_for_update().get(pk=tournament.pk)
         if locked.status != TournamentStatus.DRAFT:
             raise _fail("status", f"only a draft can start; this one is {locked.status}")
-        locked.manifest = tournament_manifest(tournament=locked)
+        locked.manifest = tournament_manifest(tournament=locked, seeds=seeds)
         locked.status = TournamentStatus.RUNNING
         locked.started_at = timezone.now()
         locked.save(update_fields=["status", "started_at", "manifest"])
@@ -388,8 +391,9 @@ def tournament_rerun(
     return tournament_start(tournament=copy)
 
 
-def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
-    """Everything needed to replay the tournament, frozen when it starts.
+def tournament_manifest(*, tournament: Tournament, seeds: dict[str, Any]) -> dict[str, Any]:
+    """Everything needed to replay the tournament, frozen when it starts (``seeds``: what a
+    rating seeding read, ``contestants_seed_ratings``).
 
     Building the judge here also checks its settings, so a bad judge configuration stops
     the start with a clear error instead of failing every match.
@@ -413,7 +417,9 @@ def tournament_manifest(*, tournament: Tournament) -> dict[str, Any]:
         "prompt_set": tournament.prompt_set.name,
         "prompts": tournament.prompt_set.prompts.count(),
         "judge": judge,
-        **contestants_seed_ratings(contestants, tournament.config),
+        **(
+            seeds if seeds is not None else contestants_seed_ratings(contestants, tournament.config)
+        ),
         "contestants": {
             c.name: {
                 "backend": c.backend,
