@@ -16,15 +16,12 @@ from django.db import connection
 
 from arena.models import Tournament
 from arena.services import contestants as contestants_svc
+from arena.services.advance import tournament_advance, tournaments_sweep
 from arena.services.leaderboards import boards_warm
 from arena.services.matches import match_fail, match_play, match_release
 from arena.services.plans import Shape, plan_compute
-from arena.services.tournaments import (
-    tournament_advance,
-    tournament_rerun,
-    tournament_results_publish,
-    tournaments_sweep,
-)
+from arena.services.results import tournament_results_publish
+from arena.services.tournaments import tournament_rerun
 from judges.backends.base import TransientError
 
 MAX_TRANSIENT_RETRIES = 5

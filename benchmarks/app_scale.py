@@ -994,7 +994,7 @@ def measure_endpoint(tree: Tree, args: argparse.Namespace, name: str, log: Path)
 
 PUBLISH_SCRIPT = """
 import json, resource, time
-from arena.services.tournaments import tournament_results_publish
+from arena.services.results import tournament_results_publish
 out = {}
 for label in ("cold", "warm"):
     t0 = time.perf_counter()

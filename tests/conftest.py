@@ -87,7 +87,7 @@ def publish_now(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker's results publish runs at once, in the scheduling thread, instead of in a
     worker after its window (no worker runs in these tests)."""
     from arena import tasks
-    from arena.services.tournaments import tournament_results_publish
+    from arena.services.results import tournament_results_publish
 
     def run(*, args: tuple[int, ...], **options: object) -> None:
         tournament_results_publish(tournament_id=args[0])
@@ -99,7 +99,7 @@ def publish_now(monkeypatch: pytest.MonkeyPatch) -> None:
 def _forget_scheduled_publishes() -> None:
     """A transactional test's flush hands tournament ids out again, so an earlier test's
     "publish already queued" key (up to 10 s old) would swallow this test's publishes."""
-    from arena.services.tournaments import results_scheduled_key
+    from arena.services.results import results_scheduled_key
 
     forget_cached(results_scheduled_key(0).removesuffix("0"))
 
@@ -122,8 +122,8 @@ def forget_cached(prefix: str) -> None:
 def play_out(db: None) -> Callable[..., Tournament]:
     """Drive a started tournament without Celery: advance, play what is pending, repeat."""
     from arena.models import MatchStatus, TournamentStatus
+    from arena.services.advance import tournament_advance
     from arena.services.matches import match_play
-    from arena.services.tournaments import tournament_advance
 
     def play(tournament: Tournament, max_steps: int = 60) -> Tournament:
         for _ in range(max_steps):
@@ -144,8 +144,9 @@ def human_tournament_of(
     contestants: Callable[[int], list[Contestant]], prompt_set: PromptSet
 ) -> Callable[..., Tournament]:
     """A started, human-judged tournament whose first matches wait for votes."""
+    from arena.services.advance import tournament_advance
     from arena.services.matches import match_play
-    from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+    from arena.services.tournaments import tournament_create, tournament_start
 
     def make(
         n: int, *, format: str = "round_robin", config: dict[str, Any] | None = None, seed: int = 5

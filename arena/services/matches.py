@@ -37,7 +37,8 @@ from arena.models import (
 )
 from arena.queueing import enqueue_advance
 from arena.services.backends import contestant_generator, judge_comparator
-from arena.services.tournaments import tournament_judge, tournament_schedule_results
+from arena.services.results import tournament_schedule_results
+from arena.services.tournaments import tournament_judge
 from arena.services.verdicts import JudgmentValues, verdict_record
 from arena.sql import Sql
 from judges.backends.base import (

@@ -37,7 +37,7 @@ from arena import evidence, live, sql
 from arena.models import Assignment, Match, MatchStatus, Tournament, TournamentStatus, Vote
 from arena.services.battles import ASSIGNED, Battle, battle_held, battle_next
 from arena.services.matches import match_finished_event, tournament_advance_when_idle
-from arena.services.tournaments import tournament_schedule_results
+from arena.services.results import tournament_schedule_results
 from arena.services.verdicts import (
     BY_PUBLIC_ID,
     JudgmentValues,

@@ -66,7 +66,7 @@ def _sweeper_start() -> None:
 
 
 def _sweep_until(stop: threading.Event) -> None:
-    from arena.services.tournaments import tournaments_sweep
+    from arena.services.advance import tournaments_sweep
 
     while not stop.wait(settings.SWEEP_SECONDS):
         try:

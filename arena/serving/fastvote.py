@@ -39,7 +39,7 @@ from arena.markdown import CACHED_CHARS
 from arena.middleware import CONTENT_SECURITY_POLICY
 from arena.services.battles import battle_upcoming
 from arena.services.matches import any_open_match
-from arena.services.tournaments import (
+from arena.services.results import (
     RESULTS_KEY_TIMEOUT_S,
     results_scheduled_key,
     tournament_queue_results,

@@ -14,7 +14,8 @@ from arena import boards
 from arena.boards import judge_quality_panel
 from arena.models import Judge, Judgment, OrderCell
 from arena.services import matches as svc
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.advance import tournament_advance
+from arena.services.tournaments import tournament_create, tournament_start
 from tests.arena.served import served_contestants, served_judge
 from tests.judges.fake_openai import FakeOpenAIServer
 

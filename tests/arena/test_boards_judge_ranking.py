@@ -16,8 +16,9 @@ from django.test import Client
 from arena.boards import agreement_items, judge_quality_panel
 from arena.models import Match, Prompt, PromptSet
 from arena.services import matches as svc
+from arena.services.advance import tournament_advance
 from arena.services.battles import battle_next
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 from arena.services.voting import vote_record
 from judges.quality import agreement_intervals
 from tests.arena.served import served_contestants, served_judge

@@ -18,8 +18,9 @@ from django.test import Client
 from arena.boards import judge_quality_panel, tournament_leaderboard, tournament_position_terms
 from arena.models import Judge, Prompt, PromptSet, Tournament
 from arena.services import matches as svc
+from arena.services.advance import tournament_advance
 from arena.services.aggregates import cells_check
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 from tests.arena.served import served_contestants, served_judge
 from tests.judges.fake_openai import FakeOpenAIServer, with_logprobs
 

@@ -74,8 +74,9 @@ def test_a_page_from_a_foreign_origin_cannot_subscribe() -> None:
 def test_a_finished_match_publishes_leaderboard_updated_after_commit(
     make_tournament, publish_now
 ) -> None:
+    from arena.services.advance import tournament_advance
     from arena.services.matches import match_play
-    from arena.services.tournaments import tournament_advance, tournament_start
+    from arena.services.tournaments import tournament_start
 
     tournament = tournament_start(tournament=make_tournament(n=2))
     tournament_advance(tournament_id=tournament.pk)
@@ -101,8 +102,9 @@ def test_a_finished_match_publishes_leaderboard_updated_after_commit(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_global_feed_announces_each_verdict(make_tournament, publish_now) -> None:
+    from arena.services.advance import tournament_advance
     from arena.services.matches import match_play
-    from arena.services.tournaments import tournament_advance, tournament_start
+    from arena.services.tournaments import tournament_start
 
     tournament = tournament_start(tournament=make_tournament(n=2))
     tournament_advance(tournament_id=tournament.pk)

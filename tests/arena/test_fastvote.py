@@ -21,7 +21,8 @@ from django.core.cache import cache
 from django.db import connections
 
 from arena.models import Assignment, Judgment, Match, MatchStatus, RankingCell, Standing, Vote
-from arena.services.tournaments import results_scheduled_key, tournament_create
+from arena.services.results import results_scheduled_key
+from arena.services.tournaments import tournament_create
 from arena.serving import fastvote
 from tests.conftest import served_in_slot_order
 
@@ -188,8 +189,9 @@ def stored(tournament_id: int) -> dict[str, Any]:
 
 def twin(tournament) -> Any:
     """A second tournament like the first: same contestants, prompts, format and seed."""
+    from arena.services.advance import tournament_advance
     from arena.services.matches import match_play
-    from arena.services.tournaments import tournament_advance, tournament_start
+    from arena.services.tournaments import tournament_start
 
     other = tournament_start(
         tournament=tournament_create(

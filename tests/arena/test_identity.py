@@ -10,8 +10,9 @@ from arena.identity import (
     self_introductions,
 )
 from arena.models import Match, MatchStatus, Response
+from arena.services.advance import tournament_advance
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,8 @@ def test_chart_data_has_consistent_win_rates_predictions_and_history(
     from arena.boards import tournament_charts
     from arena.models import Judgment, MatchStatus
     from arena.services import matches
-    from arena.services.tournaments import tournament_advance, tournament_results_publish
+    from arena.services.advance import tournament_advance
+    from arena.services.results import tournament_results_publish
 
     people = contestants(4)
     t = tournament_start(

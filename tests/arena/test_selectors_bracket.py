@@ -185,9 +185,9 @@ def _script(page: str, element_id: str) -> str:
 
 
 def test_a_rejudge_waiting_for_a_vote_hides_its_whole_card(human_tournament_of) -> None:
+    from arena.services.advance import tournament_advance
     from arena.services.battles import battle_next
     from arena.services.matches import match_play
-    from arena.services.tournaments import tournament_advance
     from arena.services.voting import vote_record
 
     t = human_tournament_of(2, format="single_elimination", config={"seeding": "rating"})

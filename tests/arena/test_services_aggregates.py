@@ -20,6 +20,7 @@ from arena.models import (
     Tournament,
     Vote,
 )
+from arena.services.advance import tournament_advance
 from arena.services.aggregates import (
     cells_backfill,
     cells_check,
@@ -28,7 +29,7 @@ from arena.services.aggregates import (
 )
 from arena.services.battles import battle_next
 from arena.services.matches import match_claim, match_play, match_record_verdict
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 from arena.services.voting import VoteRefused, vote_record
 from judges.backends.base import Verdict
 from ratings.bayesian import SkillRating, rate_plackett_luce

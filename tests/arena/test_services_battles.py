@@ -17,10 +17,10 @@ from arena.models import (
     TournamentStatus,
     Vote,
 )
+from arena.services.advance import tournament_advance
 from arena.services.battles import BATTLE_LEASE, battle_next
 from arena.services.draws import draw_plan_key
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance
 from arena.services.voting import VoteRefused, vote_record
 
 pytestmark = pytest.mark.django_db
@@ -233,8 +233,8 @@ def test_the_draws_tally_read_from_counts_is_the_one_the_format_reads_from_every
     import numpy as np
 
     from arena.formats.adaptive import Tally
+    from arena.services.advance import _format_state
     from arena.services.draws import _tally
-    from arena.services.tournaments import _format_state
 
     t = adaptive(answers=True)
     battles = [ask(t, f"v{i}") for i in range(3)]

@@ -14,13 +14,9 @@ from django.test import Client
 
 from arena.models import Match, PairCell, Tournament
 from arena.services import matches as svc
+from arena.services.advance import tournament_advance
 from arena.services.battles import battle_next
-from arena.services.tournaments import (
-    tournament_advance,
-    tournament_cancel,
-    tournament_create,
-    tournament_start,
-)
+from arena.services.tournaments import tournament_cancel, tournament_create, tournament_start
 from arena.services.voting import vote_record
 from judges.backends.base import OrderVerdict, Verdict
 from judges.orders import self_disagreement

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from arena.models import Contestant, Judgment, Match, MatchStatus, Tournament, TournamentStatus
+from arena.services.advance import tournament_advance
 from arena.services.exports import (
     EXPORTS,
     LEADERBOARD_COLUMNS,
@@ -19,7 +20,7 @@ from arena.services.exports import (
     tournament_export_rankings,
 )
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 from ratings.data import Outcome
 from ratings.io import read_battle_text
 

@@ -7,7 +7,8 @@ from django.test import Client
 
 from arena.boards import global_leaderboard
 from arena.models import Judgment, MatchStatus, Standing, Tournament, TournamentStatus
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.advance import tournament_advance
+from arena.services.tournaments import tournament_create, tournament_start
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 
 from arena.models import BackendKind, Contestant, Prompt, PromptSet, Response
 from arena.services import imports
+from arena.services.advance import tournament_advance
 from arena.services.imports import prompt_set_import_file, responses_import_file
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 
 pytestmark = pytest.mark.django_db
 

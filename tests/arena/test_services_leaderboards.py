@@ -11,7 +11,8 @@ from django.core.cache import cache
 from arena import boards, queueing, tasks
 from arena.models import Tournament
 from arena.services.leaderboards import boards_warm
-from arena.services.tournaments import tournament_results_publish, tournament_start
+from arena.services.results import tournament_results_publish
+from arena.services.tournaments import tournament_start
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from arena.models import Judgment, Match, MatchStatus, Response, Standing
 from arena.services import matches as svc
-from arena.services.tournaments import tournament_advance, tournament_start
+from arena.services.advance import tournament_advance
+from arena.services.tournaments import tournament_start
 from judges.backends.base import PermanentError, RawOutput, TransientError, Verdict
 from judges.backends.openai_judge import UnparseableVerdictError
 
@@ -84,19 +85,19 @@ def test_the_publish_window_grows_with_what_the_last_publish_took(
     from django.core.cache import cache
 
     from arena import tasks
-    from arena.services import tournaments
+    from arena.services import results
 
     windows: list[float] = []
     monkeypatch.setattr(
         tasks.publish_leaderboard, "apply_async", lambda **kw: windows.append(kw["countdown"])
     )
-    monkeypatch.setattr(tournaments.live, "publish", lambda group, event: None)
+    monkeypatch.setattr(results.live, "publish", lambda group, event: None)
     clock = iter([100.0, 102.0])  # a fit that takes 2 s of CPU
-    monkeypatch.setattr(tournaments, "thread_time", lambda: next(clock))
+    monkeypatch.setattr(results, "thread_time", lambda: next(clock))
     cache.clear()
-    tournaments._schedule_results(match.tournament_id)
-    tournaments.tournament_results_publish(tournament_id=match.tournament_id)
-    tournaments._schedule_results(match.tournament_id)
+    results._schedule_results(match.tournament_id)
+    results.tournament_results_publish(tournament_id=match.tournament_id)
+    results._schedule_results(match.tournament_id)
     assert windows == [0.5, 6.0]
 
 
@@ -106,7 +107,7 @@ def test_a_publish_that_could_not_be_queued_is_queued_by_the_next_verdict(
     from django.core.cache import cache
 
     from arena import tasks
-    from arena.services import tournaments
+    from arena.services import results
 
     queued: list[int] = []
 
@@ -119,8 +120,8 @@ def test_a_publish_that_could_not_be_queued_is_queued_by_the_next_verdict(
     monkeypatch.setattr(tasks.publish_leaderboard, "apply_async", broker)
     cache.clear()
     with pytest.raises(ConnectionError):
-        tournaments._schedule_results(match.tournament_id)
-    tournaments._schedule_results(match.tournament_id)
+        results._schedule_results(match.tournament_id)
+    results._schedule_results(match.tournament_id)
     assert queued == [0, match.tournament_id]
 
 

@@ -31,12 +31,8 @@ from arena.models import (
     Tournament,
 )
 from arena.services import matches as svc
-from arena.services.tournaments import (
-    tournament_advance,
-    tournament_create,
-    tournament_start,
-    tournaments_requeue_running,
-)
+from arena.services.advance import tournament_advance, tournaments_requeue_running
+from arena.services.tournaments import tournament_create, tournament_start
 from tests.judges.fake_openai import FakeOpenAIServer, Scripted
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ import pytest
 from arena.models import Judgment, TournamentStatus
 from arena.selectors import tournament_spend
 from arena.services import matches as match_services
-from arena.services.tournaments import tournament_advance, tournament_resume, tournament_start
+from arena.services.advance import tournament_advance
+from arena.services.tournaments import tournament_resume, tournament_start
 from judges.backends.base import Verdict
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 
 from arena.models import Match, MatchStatus, Standing, Tournament, TournamentStatus
 from arena.selectors import tournament_progress
+from arena.services.advance import tournament_advance
 from arena.services.matches import match_play
 from arena.services.tournaments import (
-    tournament_advance,
     tournament_cancel,
     tournament_create,
     tournament_pause,

@@ -9,9 +9,10 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from arena.models import Match, MatchStatus, Tournament, TournamentStatus
-from arena.services import tournaments as svc
+from arena.services import advance as svc
+from arena.services.advance import tournament_advance, tournaments_sweep
 from arena.services.matches import match_claim
-from arena.services.tournaments import tournament_advance, tournament_start, tournaments_sweep
+from arena.services.tournaments import tournament_start
 
 pytestmark = pytest.mark.django_db
 

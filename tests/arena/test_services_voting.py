@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 
 from arena.models import Contestant, Match, MatchStatus, Standing, TournamentStatus, Vote
+from arena.services.advance import tournament_advance
 from arena.services.battles import battle_next
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 from arena.services.voting import VoteRefused, vote_record
 
 pytestmark = pytest.mark.django_db
@@ -246,7 +247,7 @@ def test_a_vote_schedules_one_leaderboard_refit_per_window_in_a_worker(
     from django.core.cache import cache
 
     from arena import tasks
-    from arena.services.tournaments import tournament_results_publish
+    from arena.services.results import tournament_results_publish
 
     scheduled: list[tuple[int, ...]] = []
     monkeypatch.setattr(
@@ -287,11 +288,11 @@ def test_the_deferred_publish_sends_progress_and_leaderboards_that_the_request_d
     human_tournament, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     from arena import live
-    from arena.services import tournaments
+    from arena.services import results
 
     sent: list[tuple[str, dict]] = []
     monkeypatch.setattr(live, "publish", lambda group, event: sent.append((group, event)))
-    monkeypatch.setattr(tournaments, "_schedule_results", lambda tournament_id: None)
+    monkeypatch.setattr(results, "_schedule_results", lambda tournament_id: None)
     for i in range(3):
         battle = battle_next(tournament=human_tournament, session_key=f"v{i}")
         with django_capture_on_commit_callbacks(execute=True):
@@ -302,7 +303,7 @@ def test_the_deferred_publish_sends_progress_and_leaderboards_that_the_request_d
         assert [e["type"] for _, e in sent] == ["match.finished"]
         sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        tournaments.tournament_results_publish(tournament_id=human_tournament.pk)
+        results.tournament_results_publish(tournament_id=human_tournament.pk)
     events = {e["type"]: e for _, e in sent}
     assert sorted(events) == ["leaderboard.changed", "leaderboard.updated", "tournament.progress"]
     assert events["tournament.progress"]["done"] == 3

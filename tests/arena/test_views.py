@@ -42,8 +42,8 @@ def test_home_and_a_tournament_page_render_its_leaderboard(make_tournament) -> N
 
 
 def test_the_tournament_page_lists_finished_matches_with_their_verdicts(make_tournament) -> None:
+    from arena.services.advance import tournament_advance
     from arena.services.matches import match_play
-    from arena.services.tournaments import tournament_advance
 
     tournament = tournament_start(tournament=make_tournament(n=2))
     tournament_advance(tournament_id=tournament.pk)

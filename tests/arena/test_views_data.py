@@ -9,8 +9,9 @@ from django.test import Client
 
 from arena import api_data
 from arena.models import BackendKind, Contestant, MatchStatus, PromptSet, Response, Tournament
+from arena.services.advance import tournament_advance
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_start
+from arena.services.tournaments import tournament_start
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,10 @@ import pytest
 from django.test import Client
 
 from arena.models import Judge
+from arena.services.advance import tournament_advance
 from arena.services.battles import battle_next
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 from arena.services.voting import vote_record
 
 pytestmark = pytest.mark.django_db

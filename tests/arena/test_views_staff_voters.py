@@ -5,9 +5,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from arena.models import Contestant
+from arena.services.advance import tournament_advance
 from arena.services.battles import battle_next
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 from arena.services.voting import vote_record
 from tests.conftest import served_in_slot_order
 

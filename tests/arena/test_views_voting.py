@@ -7,8 +7,9 @@ import pytest
 from django.test import Client
 
 from arena.models import Assignment, Contestant, Prompt, Response, Vote
+from arena.services.advance import tournament_advance
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
 from arena.services.voting import voter_key
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.embedded
 ARENA = """
 from arena.models import Tournament
 from arena.services.matches import match_play
-from arena.services.tournaments import tournament_advance, tournament_create, tournament_start
+from arena.services.tournaments import tournament_create, tournament_start
+from arena.services.advance import tournament_advance
 votes = Tournament.objects.get(pk=2)
 t = tournament_create(
     name="three battles", format="round_robin", judge=None, config={"rounds": 1}, seed=3,

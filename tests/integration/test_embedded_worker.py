@@ -85,11 +85,11 @@ def test_every_format_runs_through_celery_and_stores_its_standings_and_leaderboa
 
 def test_the_embedded_worker_sweeps_on_its_own_timer_until_stopped(monkeypatch, settings) -> None:
     """Embedded mode has no beat: the worker's timer thread runs the sweep instead."""
-    from arena.services import tournaments
+    from arena.services import advance
 
     settings.SWEEP_SECONDS = 0.05
     swept = threading.Event()
-    monkeypatch.setattr(tournaments, "tournaments_sweep", lambda: swept.set())
+    monkeypatch.setattr(advance, "tournaments_sweep", lambda: swept.set())
     embedded_worker_start(concurrency=1)
     try:
         assert swept.wait(timeout=5)

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from arena.services.tournaments import tournaments_requeue_running
+from arena.services.advance import tournaments_requeue_running
 
 
 def serve(*, host: str, port: int, on_ready: Any = None) -> None:
