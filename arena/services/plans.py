@@ -43,7 +43,7 @@ TAU = 0.9
 KEPT_SECONDS = 30 * 24 * 3600
 PENDING_SECONDS = 60 * 60
 VERSION = 1
-MAX_MODELS = 128  # beyond this a plan takes a worker too long; the page says so
+MAX_MODELS = 64  # beyond this a plan takes a worker too long; the page says so
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import time
 import pytest
 from django.conf import settings
 
+from arena.celery import app
 from arena.models import Judgment, LeaderboardSnapshot, MatchStatus, Standing, TournamentStatus
 from arena.services.tournaments import tournament_create, tournament_start
 from arena.serving.embedded import embedded_worker_start, embedded_worker_stop
@@ -20,6 +21,9 @@ pytestmark = [
 
 @pytest.fixture
 def worker():
+    # Tasks earlier tests queued on the in-memory broker (an API fuzz asking for plans: a
+    # worker's minutes each) are not this test's to run.
+    app.control.purge()
     embedded_worker_start(concurrency=3)
     yield
     embedded_worker_stop()
